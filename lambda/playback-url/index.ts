@@ -1,0 +1,14 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadPlaybackConfig } from '../shared/config';
+import { clientOverrides } from '../shared/endpoints';
+import { createPlaybackHandler } from './handler';
+
+const config = loadPlaybackConfig();
+
+export const handler = createPlaybackHandler({
+  config,
+  s3: new S3Client({ ...clientOverrides('S3') }),
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') })),
+});

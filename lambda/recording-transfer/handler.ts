@@ -1,0 +1,55 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CallsRepository } from '../shared/calls';
+import type { TransferConfig } from '../shared/config';
+import { createObservability, type Observability } from '../shared/observability';
+import { sqsTransferQueue } from '../shared/queue';
+import { RecordingStore } from '../shared/storage';
+import { createTransferRecordHandler } from '../shared/transfer-records';
+import { createTwilioApi, type TokenSource, type TwilioApi } from '../shared/twilio';
+
+export interface TransferRuntime {
+  readonly config: Omit<TransferConfig, 'secretId'>;
+  readonly tokens: TokenSource;
+  readonly s3: S3Client;
+  readonly ddb: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly twilio?: TwilioApi;
+  readonly obs?: Observability;
+}
+
+/** SQS → recording-transfer. Records are handled in parallel; failures are reported per record. */
+export function createTransferHandler(runtime: TransferRuntime) {
+  const { config } = runtime;
+  const obs = runtime.obs ?? createObservability('recording-transfer');
+  const handleRecord = createTransferRecordHandler({
+    twilio:
+      runtime.twilio ??
+      createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
+    store: new RecordingStore(runtime.s3, config.bucketName),
+    calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),
+    queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl),
+    format: config.recordingFormat,
+    deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
+    leaseSeconds: config.leaseSeconds,
+    maxAttempts: config.maxAttempts,
+    retryBaseSeconds: config.retryBaseSeconds,
+    obs,
+  });
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    if (context) obs.logger.addContext(context);
+    try {
+      return await processPartialResponse(event, handleRecord, processor, {
+        context: context as Context,
+        // A batch where every record failed must still report per record, not throw.
+        throwOnFullBatchFailure: false,
+      });
+    } finally {
+      obs.flush();
+    }
+  };
+}

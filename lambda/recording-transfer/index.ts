@@ -1,0 +1,20 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadTransferConfig } from '../shared/config';
+import { clientOverrides } from '../shared/endpoints';
+import { secretsManagerTokens } from '../shared/secrets';
+import { createTransferHandler } from './handler';
+
+const config = loadTransferConfig();
+
+export const handler = createTransferHandler({
+  config,
+  tokens: secretsManagerTokens(config.secretId),
+  s3: new S3Client({ ...clientOverrides('S3') }),
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+  sqs: new SQSClient({ ...clientOverrides('SQS') }),
+});

@@ -1,0 +1,35 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { WebhookConfig } from '../shared/config';
+import type { HttpResponse } from '../shared/http';
+import { createObservability, type Observability } from '../shared/observability';
+import { sqsTransferQueue } from '../shared/queue';
+import type { TokenSource } from '../shared/twilio';
+import { acceptRecordingCallback } from '../shared/webhook';
+
+export interface WebhookRuntime {
+  readonly config: Pick<WebhookConfig, 'accountSid' | 'publicBaseUrl' | 'transferQueueUrl'>;
+  readonly tokens: TokenSource;
+  readonly sqs: SQSClient;
+  readonly obs?: Observability;
+}
+
+/** POST /twilio/recording. Everything but wiring lives in lambda/shared/webhook.ts. */
+export function createWebhookHandler(runtime: WebhookRuntime) {
+  const obs = runtime.obs ?? createObservability('recording-webhook');
+  const deps = {
+    accountSid: runtime.config.accountSid,
+    publicBaseUrl: runtime.config.publicBaseUrl,
+    tokens: runtime.tokens,
+    queue: sqsTransferQueue(runtime.sqs, runtime.config.transferQueueUrl),
+    obs,
+  };
+  return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
+    if (context) obs.logger.addContext(context);
+    try {
+      return await acceptRecordingCallback(event, deps);
+    } finally {
+      obs.flush();
+    }
+  };
+}

@@ -1,0 +1,287 @@
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+
+/**
+ * The `calls` table. Items are the app's own; the pipeline writes only these attributes:
+ * `recordings` (map by RecordingSid), the latest recording's `recordingKey`,
+ * `recordingDurationSeconds`, `recordingStatus`, `notes` and `updatedAt`.
+ * Every write is conditional or idempotent: a callback delivered twice leaves the same item.
+ */
+
+export type RecordingEntryStatus = 'stored' | 'failed' | 'absent' | 'transferring';
+
+export interface RecordingEntry {
+  readonly status: RecordingEntryStatus;
+  readonly bucket?: string;
+  readonly key?: string;
+  readonly contentType?: string;
+  readonly sizeBytes?: number;
+  readonly durationSeconds?: number;
+  readonly channels?: number;
+  readonly source?: string;
+  readonly startedAt?: string;
+  readonly storedAt?: string;
+  readonly errorCode?: string;
+  readonly error?: string;
+  /** While `transferring`: who holds the claim (the SQS message id) and until when (epoch ms). */
+  readonly claimId?: string;
+  readonly leaseExpiresAt?: number;
+}
+
+export interface CallItem {
+  readonly callId: string;
+  readonly twilioCallSid?: string;
+  readonly recordings?: Record<string, RecordingEntry>;
+  readonly recordingKey?: string;
+  readonly recordingDurationSeconds?: number;
+  readonly recordingStatus?: string;
+  readonly notes?: string[];
+  readonly updatedAt?: string;
+  readonly [attribute: string]: unknown;
+}
+
+export type ClaimResult = 'claimed' | 'stored' | 'busy';
+
+export interface FailureDetails {
+  readonly status: 'failed' | 'absent';
+  readonly errorCode?: string | undefined;
+  readonly error: string;
+  readonly durationSeconds?: number | undefined;
+  readonly channels?: number | undefined;
+  readonly source?: string | undefined;
+  readonly startedAt: string;
+}
+
+export const RECORDING_CALLBACK_ORIGIN = 'recording-callback';
+
+export class CallsRepository {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+    readonly callSidIndexName: string,
+  ) {}
+
+  async getCall(callId: string): Promise<CallItem | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { callId }, ConsistentRead: true }),
+    );
+    return result.Item as CallItem | undefined;
+  }
+
+  async findCallByTwilioSid(callSid: string): Promise<CallItem | undefined> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: this.callSidIndexName,
+        KeyConditionExpression: 'twilioCallSid = :sid',
+        ExpressionAttributeValues: { ':sid': callSid },
+        Limit: 2,
+      }),
+    );
+    return result.Items?.[0] as CallItem | undefined;
+  }
+
+  /**
+   * The call item for `callSid`, found through the GSI. A CallSid that matches no item gets
+   * an item of its own (`callId` = CallSid) so that the recording is kept and playable.
+   */
+  async resolveCall(callSid: string, now: Date): Promise<{ callId: string; created: boolean }> {
+    const found = await this.findCallByTwilioSid(callSid);
+    if (found) {
+      if (!found.recordings) await this.ensureRecordingsMap(found.callId, now);
+      return { callId: found.callId, created: false };
+    }
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            callId: callSid,
+            twilioCallSid: callSid,
+            origin: RECORDING_CALLBACK_ORIGIN,
+            recordings: {},
+            createdAt: now.toISOString(),
+            updatedAt: now.toISOString(),
+          },
+          ConditionExpression: 'attribute_not_exists(callId)',
+        }),
+      );
+      return { callId: callSid, created: true };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+      // Created meanwhile by a concurrent delivery of the same call.
+      await this.ensureRecordingsMap(callSid, now);
+      return { callId: callSid, created: false };
+    }
+  }
+
+  private async ensureRecordingsMap(callId: string, now: Date): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { callId },
+        UpdateExpression: 'SET recordings = if_not_exists(recordings, :empty), updatedAt = :now',
+        ConditionExpression: 'attribute_exists(callId)',
+        ExpressionAttributeValues: { ':empty': {}, ':now': now.toISOString() },
+      }),
+    );
+  }
+
+  /**
+   * Takes the right to transfer one recording. Held by `claimId` (the queue message) until
+   * `leaseSeconds` pass, so a second delivery of the same callback waits instead of storing twice,
+   * and a transfer that died is taken over once its lease runs out.
+   */
+  async claimRecording(
+    callId: string,
+    recordingSid: string,
+    claimId: string,
+    leaseSeconds: number,
+    now: Date,
+  ): Promise<ClaimResult> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { callId },
+          UpdateExpression: 'SET recordings.#sid = :claim',
+          ConditionExpression:
+            'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR recordings.#sid.#status <> :stored AND ' +
+            '(recordings.#sid.#status <> :transferring OR recordings.#sid.claimId = :claimId OR recordings.#sid.leaseExpiresAt < :now))',
+          ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':claim': { status: 'transferring', claimId, leaseExpiresAt: now.getTime() + leaseSeconds * 1000 },
+            ':stored': 'stored',
+            ':transferring': 'transferring',
+            ':claimId': claimId,
+            ':now': now.getTime(),
+          },
+        }),
+      );
+      return 'claimed';
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const item = await this.getCall(callId);
+    return item?.recordings?.[recordingSid]?.status === 'stored' ? 'stored' : 'busy';
+  }
+
+  /** Records a stored recording and, if it is the call's latest, the single-recording fields. */
+  async markStored(callId: string, recordingSid: string, entry: RecordingEntry, now: Date): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { callId },
+        UpdateExpression: 'SET recordings.#sid = :entry, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(callId)',
+        ExpressionAttributeNames: { '#sid': recordingSid },
+        ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ':now': now.toISOString() },
+      }),
+    );
+    await this.setLatest(callId, recordingSid, entry, now);
+  }
+
+  /**
+   * Records a recording that failed or was absent, with a line in `notes`. A repeated failure
+   * report for the same recording changes nothing; a stored recording is never marked failed.
+   */
+  async markFailed(callId: string, recordingSid: string, failure: FailureDetails, now: Date): Promise<boolean> {
+    const entry: RecordingEntry = withoutUndefined({
+      status: failure.status,
+      errorCode: failure.errorCode,
+      error: failure.error,
+      durationSeconds: failure.durationSeconds,
+      channels: failure.channels,
+      source: failure.source,
+      startedAt: failure.startedAt,
+    });
+    const note = `${now.toISOString()} recording ${recordingSid} ${failure.status}${
+      failure.errorCode ? ` (${failure.errorCode})` : ''
+    }: ${failure.error}`;
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { callId },
+          UpdateExpression:
+            'SET recordings.#sid = :entry, updatedAt = :now, notes = list_append(if_not_exists(notes, :none), :note)',
+          ConditionExpression:
+            'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR ' +
+            '(recordings.#sid.#status <> :stored AND recordings.#sid.#status <> :failureStatus))',
+          ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':entry': entry,
+            ':now': now.toISOString(),
+            ':none': [],
+            ':note': [note],
+            ':stored': 'stored',
+            ':failureStatus': failure.status,
+          },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+    await this.setLatest(callId, recordingSid, entry, now);
+    return true;
+  }
+
+  /** The single-recording fields follow the recording that started last. */
+  private async setLatest(callId: string, recordingSid: string, entry: RecordingEntry, now: Date): Promise<void> {
+    const stored = entry.status === 'stored';
+    const sets = [
+      'recordingStatus = :status',
+      'latestRecordingSid = :sid',
+      'latestRecordingStartedAt = :startedAt',
+      'updatedAt = :now',
+    ];
+    const values: Record<string, unknown> = {
+      ':status': entry.status,
+      ':sid': recordingSid,
+      ':startedAt': entry.startedAt ?? now.toISOString(),
+      ':now': now.toISOString(),
+    };
+    const removes: string[] = [];
+    if (stored) {
+      sets.push('recordingKey = :key');
+      values[':key'] = entry.key;
+    } else {
+      removes.push('recordingKey');
+    }
+    if (entry.durationSeconds !== undefined) {
+      sets.push('recordingDurationSeconds = :duration');
+      values[':duration'] = entry.durationSeconds;
+    } else {
+      removes.push('recordingDurationSeconds');
+    }
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { callId },
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression:
+            'attribute_exists(callId) AND (attribute_not_exists(latestRecordingStartedAt) OR ' +
+            'latestRecordingStartedAt < :startedAt OR latestRecordingSid = :sid)',
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error; // a later recording is already the latest
+    }
+  }
+}
+
+export function isConditionFailed(error: unknown): boolean {
+  return (error as { name?: string } | undefined)?.name === 'ConditionalCheckFailedException';
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,43 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { RecordingJob } from './twilio';
+
+/** The transfer queue as the handlers see it; backed by SQS (AWS or an emulator). */
+export interface TransferQueue {
+  enqueue(job: RecordingJob): Promise<void>;
+  /** Keeps a failed message invisible for `seconds` before its next attempt (per-message backoff). */
+  delayRetry(receiptHandle: string, seconds: number): Promise<void>;
+}
+
+/** SQS's ceiling for a visibility timeout. */
+const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+export function sqsTransferQueue(sqs: SQSClient, queueUrl: string): TransferQueue {
+  return {
+    async enqueue(job) {
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(job),
+          MessageAttributes: {
+            recordingSid: { DataType: 'String', StringValue: job.recordingSid },
+            status: { DataType: 'String', StringValue: job.status },
+          },
+        }),
+      );
+    },
+    async delayRetry(receiptHandle, seconds) {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.round(seconds))),
+        }),
+      );
+    },
+  };
+}
+
+/** Exponential backoff: base, 2×base, 4×base… for attempts 1, 2, 3…, capped at 15 minutes. */
+export function retryDelaySeconds(attempt: number, baseSeconds: number): number {
+  return Math.min(900, baseSeconds * 2 ** Math.max(0, attempt - 1));
+}
