@@ -41,7 +41,7 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
 
     logger.appendKeys({ recordingSid: job.recordingSid, callSid: job.callSid, attempt, messageId: record.messageId });
     try {
-      const outcome = await transferRecording(job, record.messageId, deps);
+      const outcome = await transferRecording(job, job.jobId ?? record.messageId, deps);
       return outcome;
     } catch (caught) {
       const error = classify(caught);

@@ -18,6 +18,7 @@ export interface TransferDeps {
 export type TransferOutcome =
   | { readonly result: 'stored'; readonly callId: string; readonly key: string; readonly sizeBytes: number }
   | { readonly result: 'already-stored'; readonly callId: string }
+  | { readonly result: 'claimed-elsewhere'; readonly callId: string }
   | { readonly result: 'recorded-failure'; readonly callId: string; readonly status: 'failed' | 'absent' }
   | { readonly result: 'ignored' };
 
@@ -91,7 +92,11 @@ export async function transferRecording(
     return { result: 'already-stored', callId };
   }
   if (claim === 'busy') {
-    throw new RetryableTransferError('Another transfer of this recording is in progress', 'claim-busy');
+    // A duplicate delivery while another job holds the claim. That job's own message is retried
+    // if it fails or dies, so this one can go: retrying it would only risk a spurious `failed`.
+    obs.logger.info('Another job is transferring this recording; dropping the duplicate');
+    obs.metric('DuplicateJob');
+    return { result: 'claimed-elsewhere', callId };
   }
 
   const key = generateStorageKey(callId, job.recordingSid, job.startedAt, deps.format);

@@ -83,6 +83,11 @@ const SID = {
 /** One recording event, validated: what the webhook enqueues and the transfer consumes. */
 export interface RecordingJob {
   readonly version: 1;
+  /**
+   * One per accepted callback. Redeliveries of the same message (SQS at-least-once, a replayed
+   * local queue, a DLQ redrive) keep it and may resume a claim; a duplicate callback gets another.
+   */
+  readonly jobId?: string | undefined;
   readonly accountSid: string;
   readonly callSid: string;
   readonly recordingSid: string;
@@ -128,7 +133,7 @@ export function parseStartTime(raw: string | undefined): string | undefined {
  * RecordingStatus, with well-formed SIDs. Unknown parameters are tolerated (Twilio adds
  * parameters without notice); optional ones that do not parse are dropped, not fatal.
  */
-export function parseRecordingCallback(params: FormParams, receivedAt: Date): RecordingJob {
+export function parseRecordingCallback(params: FormParams, receivedAt: Date, jobId?: string): RecordingJob {
   const problems: string[] = [];
   const sid = (name: keyof typeof SID): string => {
     const value = single(params, name);
@@ -149,6 +154,7 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date): Re
   const errorCode = single(params, 'ErrorCode');
   return {
     version: 1,
+    jobId,
     accountSid,
     callSid,
     recordingSid,
@@ -181,6 +187,7 @@ export function parseRecordingJob(body: string): RecordingJob {
     typeof job.recordingSid !== 'string' ||
     !SID.RecordingSid.test(job.recordingSid) ||
     !(RECORDING_STATUSES as readonly (string | undefined)[]).includes(job.status) ||
+    (job.jobId !== undefined && typeof job.jobId !== 'string') ||
     typeof job.startedAt !== 'string' ||
     Number.isNaN(Date.parse(job.startedAt))
   ) {

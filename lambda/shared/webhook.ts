@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import {
   badRequest,
@@ -74,7 +75,7 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
 
     let job: ReturnType<typeof parseRecordingCallback>;
     try {
-      job = parseRecordingCallback(params, (deps.now ?? (() => new Date()))());
+      job = parseRecordingCallback(params, (deps.now ?? (() => new Date()))(), randomUUID());
     } catch (error) {
       if (error instanceof CallbackValidationError) throw badRequest(error.message);
       throw error;
