@@ -1,0 +1,105 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import type { LifecycleConfig } from '../config';
+
+/** Key prefix of every recording object: `recordings/{YYYY}/{MM}/{callId}/{RecordingSid}.{ext}`. */
+export const RECORDINGS_PREFIX = 'recordings/';
+
+export interface RecordingStorageProps {
+  /** Keep old object versions (with expiry of non-current versions from `lifecycle`). */
+  readonly versioned: boolean;
+  readonly lifecycle: LifecycleConfig;
+  /** DESTROY also empties the buckets on stack deletion (autoDeleteObjects). */
+  readonly removalPolicy: RemovalPolicy;
+  /** Days to keep S3 server access logs. */
+  readonly accessLogExpireDays: number;
+}
+
+/**
+ * The private recordings bucket and the bucket receiving its server access logs.
+ * Both: all public access blocked, TLS-only bucket policy, SSE-S3, objects owned by the bucket owner.
+ */
+export class RecordingStorage extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly accessLogBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: RecordingStorageProps) {
+    super(scope, id);
+    const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
+
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [
+        { id: 'expire-access-logs', expiration: Duration.days(props.accessLogExpireDays) },
+        { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy: props.removalPolicy,
+      autoDeleteObjects: destroy,
+    });
+    Validations.of(this.accessLogBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This is the server access log bucket of the recordings bucket; logging it into itself or another bucket adds nothing.',
+    });
+
+    const transitions: s3.Transition[] = [];
+    if (props.lifecycle.infrequentAccessAfterDays !== undefined) {
+      transitions.push({
+        storageClass: s3.StorageClass.INFREQUENT_ACCESS,
+        transitionAfter: Duration.days(props.lifecycle.infrequentAccessAfterDays),
+      });
+    }
+    if (props.lifecycle.glacierAfterDays !== undefined) {
+      transitions.push({
+        storageClass: s3.StorageClass.GLACIER,
+        transitionAfter: Duration.days(props.lifecycle.glacierAfterDays),
+      });
+    }
+
+    const lifecycleRules: s3.LifecycleRule[] = [
+      // The transfer streams recordings with multipart uploads; a crashed upload must not leave parts behind.
+      { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+    ];
+    if (transitions.length > 0 || props.lifecycle.expireAfterDays !== undefined) {
+      lifecycleRules.push({
+        id: 'recordings-storage-class-and-expiry',
+        prefix: RECORDINGS_PREFIX,
+        ...(transitions.length > 0 ? { transitions } : {}),
+        ...(props.lifecycle.expireAfterDays !== undefined
+          ? { expiration: Duration.days(props.lifecycle.expireAfterDays) }
+          : {}),
+      });
+    }
+    if (props.versioned) {
+      lifecycleRules.push(
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: Duration.days(props.lifecycle.noncurrentVersionExpireAfterDays),
+        },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
+      );
+    }
+
+    this.bucket = new s3.Bucket(this, 'Recordings', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: props.versioned,
+      lifecycleRules,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'recordings-bucket/',
+      removalPolicy: props.removalPolicy,
+      autoDeleteObjects: destroy,
+    });
+  }
+
+  /** ARN pattern of the recording objects (the only objects any function may touch). */
+  recordingObjectsArn(): string {
+    return this.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`);
+  }
+}

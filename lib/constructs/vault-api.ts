@@ -1,0 +1,113 @@
+import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ApiThrottleConfig, PlaybackAuthConfig } from '../config';
+
+export const WEBHOOK_PATH = '/twilio/recording';
+export const PLAYBACK_PATH = '/calls/{callId}/recording';
+export const PLAYBACK_LIST_PATH = '/calls/{callId}/recordings';
+
+/**
+ * Access log line (JSON). Deliberately without the query string, headers or body: no
+ * Authorization header, no X-Twilio-Signature, no presigned-URL parameters end up in logs.
+ */
+export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  latency: '$context.responseLatency',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+  caller: '$context.identity.userArn',
+};
+
+export interface VaultApiProps {
+  readonly webhookFunction: IFunction;
+  readonly playbackFunction: IFunction;
+  readonly playbackAuth: PlaybackAuthConfig;
+  readonly throttle: ApiThrottleConfig;
+  readonly accessLogRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+/**
+ * The HTTP API: the Twilio webhook (no authorizer; the function verifies X-Twilio-Signature)
+ * and the playback routes behind the IAM or JWT authorizer, on a `$default` stage with
+ * throttling and JSON access logs.
+ */
+export class VaultApi extends Construct {
+  readonly api: apigw.HttpApi;
+  readonly stage: apigw.HttpStage;
+  readonly accessLogGroup: logs.LogGroup;
+  readonly webhookRoute: apigw.HttpRoute;
+  readonly playbackRoutes: readonly apigw.HttpRoute[];
+
+  constructor(scope: Construct, id: string, props: VaultApiProps) {
+    super(scope, id);
+
+    this.api = new apigw.HttpApi(this, 'HttpApi', {
+      description: 'Recording Vault: Twilio recording webhook and playback URLs',
+      createDefaultStage: false,
+    });
+
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention,
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttle.rateLimit, burstLimit: props.throttle.burstLimit },
+      accessLogSettings: {
+        destination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FORMAT)),
+      },
+    });
+
+    const [webhookRoute] = this.api.addRoutes({
+      path: WEBHOOK_PATH,
+      methods: [apigw.HttpMethod.POST],
+      integration: new HttpLambdaIntegration('WebhookIntegration', props.webhookFunction),
+    });
+    if (!webhookRoute) throw new Error('webhook route was not created');
+    this.webhookRoute = webhookRoute;
+    Validations.of(webhookRoute).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason:
+        'Twilio sends no IAM or JWT credentials. The webhook function verifies X-Twilio-Signature (HMAC-SHA1 with the account auth token) on every request and answers 403 otherwise; no configuration can turn that off.',
+    });
+
+    const authorizer: apigw.IHttpRouteAuthorizer =
+      props.playbackAuth.type === 'jwt'
+        ? new HttpJwtAuthorizer('PlaybackJwtAuthorizer', props.playbackAuth.issuer, {
+            jwtAudience: [...props.playbackAuth.audience],
+          })
+        : new HttpIamAuthorizer();
+    const playbackIntegration = new HttpLambdaIntegration('PlaybackIntegration', props.playbackFunction);
+    this.playbackRoutes = [PLAYBACK_PATH, PLAYBACK_LIST_PATH].flatMap((path) =>
+      this.api.addRoutes({
+        path,
+        methods: [apigw.HttpMethod.GET],
+        integration: playbackIntegration,
+        authorizer,
+      }),
+    );
+  }
+
+  /** Base URL of the `$default` stage, without trailing slash. */
+  get url(): string {
+    return this.api.apiEndpoint;
+  }
+}

@@ -1,0 +1,123 @@
+import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { NODEJS_FUNCTION_BUNDLING } from '../bundling';
+
+/** Log levels Powertools Logger accepts. */
+export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+
+/** Service name and metrics namespace every function reports under. */
+export const POWERTOOLS_SERVICE_NAME = 'recording-vault';
+export const POWERTOOLS_METRICS_NAMESPACE = 'RecordingVault';
+
+export interface VaultFunctionProps {
+  /** Absolute path of the handler's TypeScript entry file (exports `handler`). */
+  readonly entry: string;
+  /** What the function does, shown in the console. */
+  readonly description: string;
+  /**
+   * The function's own environment (its config contract). The construct adds the variables
+   * every function shares: POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE,
+   * POWERTOOLS_LOG_LEVEL and NODE_OPTIONS=--enable-source-maps. Never put a secret here.
+   */
+  readonly environment: Readonly<Record<string, string>>;
+  /** @default Duration.seconds(10) */
+  readonly timeout?: Duration;
+  /** @default 256 (MB) */
+  readonly memorySize?: number;
+  /** Reserved concurrency. @default - none: the function uses the account's unreserved pool */
+  readonly reservedConcurrency?: number;
+  /** Retention of the function's log group. */
+  readonly logRetention: logs.RetentionDays;
+  /** What happens to the log group when the stack is deleted. */
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** @default 'INFO' */
+  readonly logLevel?: PowertoolsLogLevel;
+}
+
+/**
+ * The one Lambda function construct of the project: Node.js 22 on arm64, bundled by
+ * `lib/bundling.ts`, JSON logs into its own log group, X-Ray tracing, and a role that holds
+ * nothing but log writing and tracing until the caller grants more.
+ */
+export class VaultFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly logGroup: logs.LogGroup;
+  readonly role: iam.Role;
+
+  constructor(scope: Construct, id: string, props: VaultFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
+
+    // An explicit role instead of the AWSLambdaBasicExecutionRole managed policy, which
+    // allows writing to every log group of the account: this one writes to its own only.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${props.description}`,
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.logGroup.logGroupArn],
+      }),
+    );
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 256,
+      reservedConcurrentExecutions: props.reservedConcurrency,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      tracing: Tracing.ACTIVE,
+      bundling: NODEJS_FUNCTION_BUNDLING,
+      environment: {
+        ...props.environment,
+        POWERTOOLS_SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+
+    // Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*" to the
+    // role's default policy (the only "*" there; the stack tests assert that).
+    const defaultPolicy = this.role.node.tryFindChild('DefaultPolicy');
+    if (defaultPolicy) {
+      Validations.of(defaultPolicy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'Only X-Ray xray:PutTraceSegments/xray:PutTelemetryRecords use "*": these actions support no resource-level permissions.',
+      });
+    }
+    const runtimeReason =
+      'Node.js 22 is the runtime the design pins (bundles target node22, handlers and tests are written for it); moving to a newer runtime is a deliberate change of lib/bundling.ts and this construct together.';
+    Validations.of(this.function).acknowledge(
+      { id: 'AwsSolutions-L1', reason: runtimeReason },
+      { id: 'Serverless-LambdaLatestVersion', reason: runtimeReason },
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          "Never invoked asynchronously: API Gateway invokes synchronously and the SQS event source has the queue's own dead-letter queue.",
+      },
+      {
+        id: 'Serverless-LambdaAsyncFailureDestination',
+        reason:
+          'Never invoked asynchronously (API Gateway: synchronous; SQS: event source mapping with a DLQ on the queue).',
+      },
+    );
+  }
+}

@@ -1,0 +1,597 @@
+/**
+ * Stack assertions: the security-relevant properties of the synthesized template, per stage,
+ * and cdk-nag (AwsSolutions + Serverless) with no unacknowledged findings.
+ *
+ * Bundling is skipped (context `aws:cdk:bundling-stacks: []`): these tests look at the
+ * template, not the code; `cdk synth` bundles for real. Each stage is synthesized once.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { buildApp } from '../../lib/app';
+import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
+type Json = Record<string, any>;
+
+const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
+  context: Json & { stages: Record<string, Json> };
+};
+
+interface Synthesized {
+  readonly stack: RecordingVaultStack;
+  readonly template: Template;
+  readonly json: Json;
+  readonly resources: Record<string, Json>;
+}
+
+/** Synthesizes one stage from cdk.json (optionally with overrides), without bundling. */
+function synth(stage: string, overrides: Json = {}): Synthesized {
+  const stages = { ...cdkJson.context.stages, [stage]: { ...cdkJson.context.stages[stage], ...overrides } };
+  const { stack } = buildApp({
+    appProps: { context: { ...cdkJson.context, stages, stage, 'aws:cdk:bundling-stacks': [] } },
+    nag: false,
+  });
+  const template = Template.fromStack(stack);
+  const json = template.toJSON() as Json;
+  return { stack, template, json, resources: json.Resources as Record<string, Json> };
+}
+
+function logicalId(s: Synthesized, element: { node: { defaultChild?: unknown } }): string {
+  return s.stack.getLogicalId(element.node.defaultChild as CfnElement);
+}
+
+function ofType(s: Synthesized, type: string): [string, Json][] {
+  return Object.entries(s.resources).filter(([, r]) => r.Type === type);
+}
+
+/** Statements of every inline policy attached to the role. */
+function roleStatements(s: Synthesized, role: { node: { defaultChild?: unknown } }): Json[] {
+  const roleId = logicalId(s, role);
+  return ofType(s, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+function nagViolations(stack: RecordingVaultStack): string[] {
+  return [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) =>
+    pack
+      .validateScope(stack)
+      .violations.map(
+        (v) => `${v.severity} ${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`,
+      ),
+  );
+}
+
+let dev: Synthesized;
+let prod: Synthesized;
+/** dev with JWT playback auth, an imported secret, alarm e-mail and a public base URL. */
+let variant: Synthesized;
+
+beforeAll(() => {
+  dev = synth('dev');
+  prod = synth('prod');
+  variant = synth('dev', {
+    playbackAuth: { type: 'jwt', issuer: 'https://auth.example.com/', audience: ['recording-vault'] },
+    twilioSecretName: 'recording-vault/twilio',
+    alarmEmail: 'oncall@example.com',
+    publicWebhookBaseUrl: 'https://hooks.example.com/vault/',
+  });
+});
+
+const stages = () =>
+  [
+    ['dev', dev],
+    ['prod', prod],
+    ['variant', variant],
+  ] as const;
+
+describe('cdk-nag', () => {
+  test.each(['dev', 'prod', 'variant'])('%s: no unacknowledged AwsSolutions / Serverless findings', (name) => {
+    const s = stages().find(([n]) => n === name)?.[1];
+    if (!s) throw new Error(name);
+    expect(nagViolations(s.stack)).toEqual([]);
+  });
+});
+
+describe('recordings bucket', () => {
+  const recordingsBucket = (s: Synthesized) => s.resources[logicalId(s, s.stack.storage.bucket)] as Json;
+
+  test.each(['dev', 'prod'])('%s: private, encrypted, logged, aborts incomplete multipart uploads', (name) => {
+    const s = name === 'dev' ? dev : prod;
+    const props = recordingsBucket(s).Properties;
+    expect(props.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe(
+      'AES256',
+    );
+    expect(props.LoggingConfiguration.DestinationBucketName).toEqual({
+      Ref: logicalId(s, s.stack.storage.accessLogBucket),
+    });
+    expect(props.LifecycleConfiguration.Rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 }, Status: 'Enabled' }),
+      ]),
+    );
+  });
+
+  test('every bucket (recordings and access logs) denies requests without TLS', () => {
+    for (const s of [dev, prod]) {
+      const buckets = ofType(s, 'AWS::S3::Bucket').map(([id]) => id);
+      expect(buckets).toHaveLength(2);
+      for (const id of buckets) {
+        s.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+          Bucket: { Ref: id },
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({
+                Effect: 'Deny',
+                Action: 's3:*',
+                Principal: { AWS: '*' },
+                Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              }),
+            ]),
+          },
+        });
+        expect(s.resources[id]?.Properties.PublicAccessBlockConfiguration.RestrictPublicBuckets).toBe(true);
+      }
+      const logBucket = s.resources[logicalId(s, s.stack.storage.accessLogBucket)] as Json;
+      expect(logBucket.Properties.LifecycleConfiguration.Rules).toEqual(
+        expect.arrayContaining([expect.objectContaining({ ExpirationInDays: expect.any(Number) })]),
+      );
+    }
+  });
+
+  test('prod: versioned, non-current versions expire, transitions from the stage', () => {
+    const props = recordingsBucket(prod).Properties;
+    expect(props.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(props.LifecycleConfiguration.Rules).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 } }),
+        expect.objectContaining({
+          Prefix: 'recordings/',
+          Transitions: [
+            { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+            { StorageClass: 'GLACIER', TransitionInDays: 90 },
+          ],
+        }),
+      ]),
+    );
+  });
+
+  test('dev: unversioned, recordings expire per stage', () => {
+    const props = recordingsBucket(dev).Properties;
+    expect(props.VersioningConfiguration).toBeUndefined();
+    expect(props.LifecycleConfiguration.Rules).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Prefix: 'recordings/', ExpirationInDays: 30 })]),
+    );
+  });
+});
+
+describe('removal policies', () => {
+  const stateful = [
+    'AWS::S3::Bucket',
+    'AWS::DynamoDB::Table',
+    'AWS::Logs::LogGroup',
+    'AWS::SecretsManager::Secret',
+    'AWS::SQS::Queue',
+  ];
+
+  test('prod retains every stateful resource; no auto-delete of objects; table deletion protection', () => {
+    for (const type of stateful) {
+      const found = ofType(prod, type);
+      expect(found.length).toBeGreaterThan(0);
+      for (const [, r] of found) {
+        expect(r.DeletionPolicy).toBe('Retain');
+        expect(r.UpdateReplacePolicy).toBe('Retain');
+      }
+    }
+    expect(ofType(prod, 'Custom::S3AutoDeleteObjects')).toHaveLength(0);
+    prod.template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: true });
+  });
+
+  test('dev destroys them and empties its buckets', () => {
+    for (const type of stateful) {
+      for (const [, r] of ofType(dev, type)) expect(r.DeletionPolicy).toBe('Delete');
+    }
+    expect(ofType(dev, 'Custom::S3AutoDeleteObjects')).toHaveLength(2);
+  });
+});
+
+describe('calls table', () => {
+  test.each(['dev', 'prod'])('%s: callId key, byTwilioCallSid GSI, on-demand, PITR, encrypted', (name) => {
+    const s = name === 'dev' ? dev : prod;
+    s.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    s.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      SSESpecification: { SSEEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byTwilioCallSid',
+          KeySchema: [{ AttributeName: 'twilioCallSid', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+    expect(s.resources[logicalId(s, s.stack.calls.table)]?.Properties.TableName).toBeUndefined();
+  });
+});
+
+describe('transfer queue', () => {
+  test.each(['dev', 'prod'])('%s: encrypted, TLS-only, DLQ after maxAttempts, visibility ≥ 6 × timeout', (name) => {
+    const s = name === 'dev' ? dev : prod;
+    const queueId = logicalId(s, s.stack.transferQueue.queue);
+    const dlqId = logicalId(s, s.stack.transferQueue.deadLetterQueue);
+    const queue = s.resources[queueId] as Json;
+    const dlq = s.resources[dlqId] as Json;
+    for (const q of [queue, dlq]) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    for (const id of [queueId, dlqId]) {
+      s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: id }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+    expect(queue.Properties.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+      maxReceiveCount: s.stack.config.transfer.maxAttempts,
+    });
+    expect(dlq.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    const transferFn = s.resources[logicalId(s, s.stack.transfer.function)] as Json;
+    expect(transferFn.Properties.Timeout).toBe(s.stack.config.transfer.timeoutSeconds);
+    expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * transferFn.Properties.Timeout);
+  });
+
+  test('the transfer function consumes it in small batches and reports item failures', () => {
+    dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(dev, dev.stack.transferQueue.queue), 'Arn'] },
+      FunctionName: { Ref: logicalId(dev, dev.stack.transfer.function) },
+      BatchSize: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: Match.anyValue(),
+    });
+  });
+
+  test('alarms watch the DLQ, the functions and API 5xx, and notify the encrypted topic', () => {
+    for (const s of [dev, prod]) {
+      const topicId = logicalId(s, s.stack.alarms.topic);
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalId(s, s.stack.transferQueue.deadLetterQueue), 'QueueName'] },
+          },
+        ],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: topicId }],
+      });
+      for (const fn of [s.stack.transfer, s.stack.webhook]) {
+        s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          MetricName: 'Errors',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(s, fn.function) } }],
+          AlarmActions: [{ Ref: topicId }],
+        });
+      }
+      s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: '5xx',
+        AlarmActions: [{ Ref: topicId }],
+      });
+      s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+      s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+    dev.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    variant.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+  });
+});
+
+describe('functions', () => {
+  const ours = (s: Synthesized) => [s.stack.webhook, s.stack.transfer, s.stack.playback];
+
+  test.each(['dev', 'prod'])(
+    '%s: Node.js 22 on arm64, JSON logs to own log group with stage retention, tracing',
+    (name) => {
+      const s = name === 'dev' ? dev : prod;
+      for (const fn of ours(s)) {
+        const props = (s.resources[logicalId(s, fn.function)] as Json).Properties;
+        expect(props.Runtime).toBe('nodejs22.x');
+        expect(props.Architectures).toEqual(['arm64']);
+        expect(props.Handler).toBe('index.handler');
+        expect(props.TracingConfig).toEqual({ Mode: 'Active' });
+        expect(props.LoggingConfig).toEqual({ LogFormat: 'JSON', LogGroup: { Ref: logicalId(s, fn.logGroup) } });
+        expect((s.resources[logicalId(s, fn.logGroup)] as Json).Properties.RetentionInDays).toBe(
+          s.stack.config.logRetentionDays,
+        );
+        // No managed policy (AWSLambdaBasicExecutionRole allows every log group).
+        expect((s.resources[logicalId(s, fn.role)] as Json).Properties.ManagedPolicyArns).toBeUndefined();
+      }
+      expect((s.resources[logicalId(s, s.stack.transfer.function)] as Json).Properties.MemorySize).toBe(512);
+    },
+  );
+
+  test('each function gets exactly its environment contract (lambda/shared/config.ts)', () => {
+    const common = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL', 'NODE_OPTIONS'];
+    const expected: Record<'webhook' | 'transfer' | 'playback', string[]> = {
+      webhook: ['TWILIO_ACCOUNT_SID', 'TWILIO_SECRET_ARN', 'TRANSFER_QUEUE_URL'],
+      transfer: [
+        'TWILIO_ACCOUNT_SID',
+        'TWILIO_SECRET_ARN',
+        'RECORDINGS_BUCKET',
+        'CALLS_TABLE',
+        'CALLS_BY_TWILIO_SID_INDEX',
+        'TWILIO_API_BASE_URL',
+        'RECORDING_FORMAT',
+        'DELETE_FROM_TWILIO_AFTER_COPY',
+        'TRANSFER_QUEUE_URL',
+        'TRANSFER_MAX_ATTEMPTS',
+        'TRANSFER_RETRY_BASE_SECONDS',
+        'TRANSFER_LEASE_SECONDS',
+      ],
+      playback: ['RECORDINGS_BUCKET', 'CALLS_TABLE', 'PLAYBACK_URL_TTL_SECONDS'],
+    };
+    const env = (s: Synthesized, key: keyof typeof expected) =>
+      (s.resources[logicalId(s, s.stack[key].function)] as Json).Properties.Environment.Variables as Json;
+    for (const key of Object.keys(expected) as (keyof typeof expected)[]) {
+      expect(Object.keys(env(dev, key)).sort()).toEqual([...expected[key], ...common].sort());
+    }
+    expect(Object.keys(env(variant, 'webhook')).sort()).toEqual(
+      [...expected.webhook, 'PUBLIC_BASE_URL', ...common].sort(),
+    );
+    expect(env(variant, 'webhook').PUBLIC_BASE_URL).toBe('https://hooks.example.com/vault');
+    expect(env(variant, 'webhook').TWILIO_SECRET_ARN).toBe('recording-vault/twilio');
+
+    const transfer = env(dev, 'transfer');
+    expect(transfer).toMatchObject({
+      CALLS_BY_TWILIO_SID_INDEX: 'byTwilioCallSid',
+      TWILIO_API_BASE_URL: 'https://api.twilio.com',
+      RECORDING_FORMAT: 'mp3',
+      DELETE_FROM_TWILIO_AFTER_COPY: 'false',
+      TRANSFER_MAX_ATTEMPTS: '5',
+      TRANSFER_RETRY_BASE_SECONDS: '30',
+      TRANSFER_LEASE_SECONDS: String(dev.stack.config.transfer.timeoutSeconds),
+      TRANSFER_QUEUE_URL: { Ref: logicalId(dev, dev.stack.transferQueue.queue) },
+      CALLS_TABLE: { Ref: logicalId(dev, dev.stack.calls.table) },
+      RECORDINGS_BUCKET: { Ref: logicalId(dev, dev.stack.storage.bucket) },
+      TWILIO_SECRET_ARN: { Ref: logicalId(dev, dev.stack.twilioSecret as never) },
+      POWERTOOLS_SERVICE_NAME: 'recording-vault',
+      POWERTOOLS_METRICS_NAMESPACE: 'RecordingVault',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    expect(env(dev, 'playback').PLAYBACK_URL_TTL_SECONDS).toBe('900');
+  });
+});
+
+describe('no secrets in the template', () => {
+  test.each(['dev', 'prod', 'variant'])('%s: no secret value, no token-shaped value, no secret in env', (name) => {
+    const s = stages().find(([n]) => n === name)?.[1];
+    if (!s) throw new Error(name);
+    const text = JSON.stringify(s.json);
+    // The secret is created empty-ish (generated) or imported: never a value in the template.
+    for (const [, secret] of ofType(s, 'AWS::SecretsManager::Secret')) {
+      expect(secret.Properties.SecretString).toBeUndefined();
+    }
+    expect(text).not.toMatch(/"SecretString"/);
+    // A JSON auth token value (anything but the "…" placeholder in descriptions).
+    expect(text).not.toMatch(/\\"authToken(Secondary)?\\"\s*:\s*\\"(?!…)[^\\"]+\\"/);
+    // Twilio auth tokens and API key secrets are 32 hex characters.
+    expect(text).not.toMatch(/(?<![0-9a-fA-F])[0-9a-f]{32}(?![0-9a-fA-F])/);
+    for (const [, fn] of ofType(s, 'AWS::Lambda::Function')) {
+      const vars = (fn.Properties.Environment?.Variables ?? {}) as Json;
+      for (const key of Object.keys(vars)) expect(key).not.toMatch(/TOKEN|PASSWORD|API_KEY|SECRET(?!_ARN$)/);
+    }
+  });
+});
+
+describe('HTTP API', () => {
+  const routes = (s: Synthesized) =>
+    Object.fromEntries(ofType(s, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties]));
+
+  test('webhook route is public (signature checked in code); playback routes use IAM by default', () => {
+    for (const s of [dev, prod]) {
+      const r = routes(s);
+      expect(Object.keys(r).sort()).toEqual(
+        ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings', 'POST /twilio/recording'].sort(),
+      );
+      expect(r['POST /twilio/recording']?.AuthorizationType).toBe('NONE');
+      expect(r['GET /calls/{callId}/recording']?.AuthorizationType).toBe('AWS_IAM');
+      expect(r['GET /calls/{callId}/recordings']?.AuthorizationType).toBe('AWS_IAM');
+      s.template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+    }
+  });
+
+  test('JWT authorizer when the stage says jwt', () => {
+    const r = routes(variant);
+    expect(r['POST /twilio/recording']?.AuthorizationType).toBe('NONE');
+    for (const key of ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings']) {
+      expect(r[key]?.AuthorizationType).toBe('JWT');
+      expect(r[key]?.AuthorizerId).toEqual({ Ref: expect.any(String) });
+    }
+    variant.template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 1);
+    variant.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: { Issuer: 'https://auth.example.com/', Audience: ['recording-vault'] },
+    });
+  });
+
+  test('default stage: throttling from the stage, JSON access logs without query string or headers', () => {
+    for (const s of [dev, prod]) {
+      const [[, stage]] = ofType(s, 'AWS::ApiGatewayV2::Stage') as [[string, Json]];
+      expect(stage.Properties.StageName).toBe('$default');
+      expect(stage.Properties.DefaultRouteSettings).toEqual({
+        ThrottlingRateLimit: s.stack.config.apiThrottle.rateLimit,
+        ThrottlingBurstLimit: s.stack.config.apiThrottle.burstLimit,
+      });
+      const settings = stage.Properties.AccessLogSettings as Json;
+      expect(settings.DestinationArn).toEqual({ 'Fn::GetAtt': [logicalId(s, s.stack.api.accessLogGroup), 'Arn'] });
+      const format = JSON.parse(settings.Format as string) as Json;
+      expect(format).toMatchObject({
+        requestId: '$context.requestId',
+        ip: '$context.identity.sourceIp',
+        routeKey: '$context.routeKey',
+        status: '$context.status',
+        latency: '$context.responseLatency',
+      });
+      expect(settings.Format).not.toMatch(/querystring|rawQueryString|\$context\.path|header|authorization/i);
+    }
+  });
+
+  test('outputs: API and webhook URLs, bucket, table, secret, queues', () => {
+    for (const s of [dev, variant]) {
+      const outputs = Object.keys(s.json.Outputs as Json);
+      expect(outputs).toEqual(
+        expect.arrayContaining([
+          'ApiUrl',
+          'WebhookUrl',
+          'RecordingsBucketName',
+          'CallsTableName',
+          'TwilioSecretArn',
+          'TwilioSecretName',
+          'TransferQueueUrl',
+          'TransferDeadLetterQueueUrl',
+        ]),
+      );
+    }
+    expect((variant.json.Outputs as Json).WebhookUrl.Value).toBe('https://hooks.example.com/vault/twilio/recording');
+  });
+});
+
+describe('IAM: least privilege', () => {
+  const allStatements = (s: Synthesized) =>
+    ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+
+  test('no action wildcards; "*" resources only for X-Ray', () => {
+    for (const [, s] of stages()) {
+      for (const st of allStatements(s)) {
+        for (const action of asList(st.Action as string | string[])) {
+          expect(action).not.toMatch(/\*$/);
+        }
+        if (asList(st.Resource).includes('*')) {
+          expect(asList(st.Action).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+        }
+      }
+    }
+  });
+
+  test('webhook: send to the queue, read the secret, write its logs; no S3, no DynamoDB', () => {
+    for (const [, s] of stages()) {
+      const statements = roleStatements(s, s.stack.webhook.role);
+      const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
+      expect(actions.filter((a) => /^(s3|dynamodb|kms):/.test(a))).toEqual([]);
+      expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'secretsmanager:GetSecretValue']));
+      expect(actions.filter((a) => a.startsWith('sqs:')).sort()).toEqual(
+        ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort(),
+      );
+    }
+  });
+
+  test('transfer: S3 only on recordings/*, DynamoDB only on the table and its CallSid index', () => {
+    for (const [, s] of stages()) {
+      const statements = roleStatements(s, s.stack.transfer.role);
+      const bucketId = logicalId(s, s.stack.storage.bucket);
+      const tableId = logicalId(s, s.stack.calls.table);
+      const s3 = statements.filter((st) =>
+        asList(st.Action as string | string[]).some((a) => a.startsWith('s3:') && a !== 's3:ListBucket'),
+      );
+      expect(s3.length).toBeGreaterThan(0);
+      expect(listBucketResources(statements)).toEqual([{ 'Fn::GetAtt': [bucketId, 'Arn'] }]);
+      for (const st of s3) {
+        expect(asList(st.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+        expect(asList(st.Resource)).toEqual([
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
+        ]);
+      }
+      const ddb = statements.filter((st) =>
+        asList(st.Action as string | string[]).some((a) => a.startsWith('dynamodb:')),
+      );
+      for (const st of ddb) {
+        expect(asList(st.Action).sort()).toEqual([
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:Query',
+          'dynamodb:UpdateItem',
+        ]);
+        expect(asList(st.Resource)).toEqual([
+          { 'Fn::GetAtt': [tableId, 'Arn'] },
+          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/byTwilioCallSid']] },
+        ]);
+      }
+      const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
+      expect(actions).toEqual(
+        expect.arrayContaining([
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+          'secretsmanager:GetSecretValue',
+        ]),
+      );
+      expect(actions).not.toContain('sqs:SendMessage');
+      expect(actions).not.toContain('dynamodb:DeleteItem');
+    }
+  });
+
+  test('playback: GetItem on the table, GetObject on recordings/*; no secret, no queue', () => {
+    for (const [, s] of stages()) {
+      const statements = roleStatements(s, s.stack.playback.role);
+      const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
+      expect(actions.filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a)).sort()).toEqual([
+        'dynamodb:GetItem',
+        's3:GetObject',
+        's3:ListBucket',
+      ]);
+      // ListBucket on the bucket itself only: a HEAD of a missing object must answer 404, not 403.
+      expect(listBucketResources(statements)).toEqual([
+        { 'Fn::GetAtt': [logicalId(s, s.stack.storage.bucket), 'Arn'] },
+      ]);
+      const getObject = statements.find((st) => asList(st.Action).includes('s3:GetObject'));
+      expect(getObject?.Resource).toEqual({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [logicalId(s, s.stack.storage.bucket), 'Arn'] }, '/recordings/*']],
+      });
+    }
+  });
+});
+
+/** Resources of the statements that grant s3:ListBucket. */
+function listBucketResources(statements: Array<{ Action?: unknown; Resource?: unknown }>): unknown[] {
+  return statements
+    .filter((st) => asList(st.Action as string | string[]).includes('s3:ListBucket'))
+    .flatMap((st) => asList(st.Resource as unknown));
+}
+
+describe('tags', () => {
+  test('resources carry project and stage tags', () => {
+    for (const s of [dev, prod]) {
+      s.template.hasResourceProperties('AWS::S3::Bucket', {
+        Tags: Match.arrayWith([
+          { Key: 'project', Value: 'recording-vault' },
+          { Key: 'stage', Value: s.stack.config.name },
+        ]),
+      });
+      expect(s.stack.stackName).toBe(`RecordingVault-${s.stack.config.name}`);
+    }
+  });
+});
