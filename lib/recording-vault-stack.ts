@@ -85,7 +85,8 @@ export class RecordingVaultStack extends Stack {
     // ---- Twilio auth token(s) --------------------------------------------------------
     // JSON {"authToken":"…","authTokenSecondary":"…"}, set by an operator with
     // `aws secretsmanager put-secret-value`. A created secret starts with a generated
-    // non-JSON value, which the functions treat as "not set" (webhooks answer 403).
+    // non-JSON value, which the functions treat as "not set": the webhook answers 500 and logs
+    // how to set it, and the 5xx alarm fires, until an operator stores the token.
     let secretId: string;
     if (config.twilioSecretName !== undefined) {
       this.twilioSecret = secretsmanager.Secret.fromSecretNameV2(this, 'TwilioSecret', config.twilioSecretName);

@@ -68,8 +68,9 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       obs.logger.warn('Rejected a callback with an invalid signature', { path: event.rawPath });
       throw forbidden('Invalid X-Twilio-Signature');
     }
-    const accountSid = params.AccountSid;
-    if (typeof accountSid === 'string' && accountSid !== deps.accountSid) {
+    // Every AccountSid sent must be ours: a repeated parameter must not smuggle in another account.
+    const accountSids = ([] as string[]).concat(params.AccountSid ?? []).map((sid) => sid.trim());
+    if (accountSids.some((sid) => sid !== '' && sid !== deps.accountSid)) {
       throw forbidden('AccountSid does not belong to this deployment');
     }
 
