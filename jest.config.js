@@ -13,5 +13,6 @@ module.exports = {
       { tsconfig: { module: 'commonjs', moduleResolution: 'node10', isolatedModules: true }, diagnostics: false },
     ],
   },
+  setupFiles: ['<rootDir>/test/helpers/setup-env.ts'],
   testTimeout: 60_000,
 };

@@ -39,9 +39,11 @@ export function createTransferHandler(runtime: TransferRuntime) {
     retryBaseSeconds: config.retryBaseSeconds,
     obs,
   });
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
     if (context) obs.logger.addContext(context);
+    // One processor per invocation: it holds the batch's state, and the local stack (or a test) may
+    // run several batches through the same handler at once; a shared one mixes their failures up.
+    const processor = new BatchProcessor(EventType.SQS);
     try {
       return await processPartialResponse(event, handleRecord, processor, {
         context: context as Context,

@@ -23,12 +23,17 @@ export function createObservability(functionName: string): Observability {
     serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME,
     defaultDimensions: { function: functionName },
   });
+  let pending = 0;
   return {
     logger,
     metric(name, value = 1, unit = 'Count') {
       metrics.addMetric(name, MetricUnit[unit], value);
+      pending++;
     },
     flush() {
+      // Publishing nothing would only log a warning on every quiet invocation.
+      if (pending === 0) return;
+      pending = 0;
       metrics.publishStoredMetrics();
     },
   };

@@ -43,6 +43,19 @@ export interface StoredObject {
 export interface UploadOptions {
   readonly contentType: string;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The size the source announced (Content-Length); any other size fails the upload. */
+  readonly expectedBytes?: number | undefined;
+}
+
+/** The source ended empty or at another size than it announced; nothing was stored. */
+export class IncompleteMediaError extends Error {
+  override name = 'IncompleteMediaError';
+  constructor(
+    message: string,
+    readonly code: 'empty-media' | 'size-mismatch',
+  ) {
+    super(message);
+  }
 }
 
 export interface PresignOptions {
@@ -68,10 +81,11 @@ export class RecordingStore {
   /**
    * Streams `body` to `key` with a multipart upload: memory stays flat in the file's size and
    * the object appears only once complete, so a failed transfer never leaves half an object.
-   * Returns the number of bytes that went through.
+   * The size is checked before the upload completes: an empty or short stream fails it, so no
+   * short object can ever be mistaken for a finished copy. Returns the number of bytes stored.
    */
   async uploadRecording(key: string, body: Readable, options: UploadOptions): Promise<{ sizeBytes: number }> {
-    const counter = new ByteCounter();
+    const counter = new ByteCounter(options.expectedBytes);
     body.on('error', (error) => counter.destroy(error));
     const upload = new Upload({
       client: this.s3,
@@ -155,11 +169,23 @@ export function isNotFound(error: unknown): boolean {
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
-/** Passes bytes through unchanged and counts them. */
+/** Passes bytes through unchanged, counts them, and fails the stream's end on a wrong size. */
 class ByteCounter extends Transform {
   bytes = 0;
+  constructor(private readonly expectedBytes: number | undefined) {
+    super();
+  }
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     callback(null, chunk);
+  }
+  override _flush(callback: TransformCallback): void {
+    if (this.bytes === 0) return callback(new IncompleteMediaError('The recording arrived empty', 'empty-media'));
+    if (this.expectedBytes !== undefined && this.bytes !== this.expectedBytes) {
+      return callback(
+        new IncompleteMediaError(`Received ${this.bytes} bytes of ${this.expectedBytes} announced`, 'size-mismatch'),
+      );
+    }
+    callback();
   }
 }

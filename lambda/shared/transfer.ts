@@ -1,7 +1,7 @@
 import type { CallsRepository, RecordingEntry } from './calls';
 import type { RecordingFormat } from './config';
 import type { Observability } from './observability';
-import { generateStorageKey, isNotFound, type RecordingStore } from './storage';
+import { generateStorageKey, IncompleteMediaError, isNotFound, type RecordingStore } from './storage';
 import { MEDIA_CONTENT_TYPES, type RecordingJob, type TwilioApi, TwilioApiError } from './twilio';
 
 export interface TransferDeps {
@@ -159,16 +159,13 @@ async function copyFromTwilio(
 
   let uploaded: number;
   try {
-    ({ sizeBytes: uploaded } = await deps.store.uploadRecording(key, media.body, { contentType, metadata }));
+    ({ sizeBytes: uploaded } = await deps.store.uploadRecording(key, media.body, {
+      contentType,
+      metadata,
+      expectedBytes: media.contentLength,
+    }));
   } catch (error) {
     throw classify(error);
-  }
-  if (uploaded === 0) throw new RetryableTransferError('Twilio sent an empty recording', 'empty-media');
-  if (media.contentLength !== undefined && uploaded !== media.contentLength) {
-    throw new RetryableTransferError(
-      `Stored ${uploaded} bytes but Twilio announced ${media.contentLength}`,
-      'size-mismatch',
-    );
   }
   const stored = await deps.store.headRecording(key).catch(rethrowAsStorageError);
   if (!stored || stored.sizeBytes !== uploaded) {
@@ -180,6 +177,7 @@ async function copyFromTwilio(
 /** Maps any error from Twilio, the network or S3 onto retryable or permanent. */
 export function classify(error: unknown): RetryableTransferError | PermanentTransferError {
   if (error instanceof RetryableTransferError || error instanceof PermanentTransferError) return error;
+  if (error instanceof IncompleteMediaError) return new RetryableTransferError(error.message, error.code);
   if (error instanceof TwilioApiError) {
     return error.retryable
       ? new RetryableTransferError(error.message, error.code)

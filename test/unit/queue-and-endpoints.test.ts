@@ -1,0 +1,71 @@
+import '../helpers/setup-env';
+import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { clientOverrides, emulatorEndpoint, isAwsEndpoint } from '../../lambda/shared/endpoints';
+import { retryDelaySeconds, sqsTransferQueue } from '../../lambda/shared/queue';
+
+describe('retryDelaySeconds', () => {
+  it('doubles from the base per attempt and caps at 15 minutes', () => {
+    expect([1, 2, 3, 4].map((attempt) => retryDelaySeconds(attempt, 30))).toEqual([30, 60, 120, 240]);
+    expect(retryDelaySeconds(10, 30)).toBe(900);
+    expect(retryDelaySeconds(0, 30)).toBe(30);
+  });
+});
+
+describe('sqsTransferQueue.delayRetry', () => {
+  const sqs = mockClient(SQSClient);
+  afterAll(() => sqs.restore());
+
+  it.each([
+    [-5, 0],
+    [12.4, 12],
+    [50_000, 43_200],
+  ])('asks SQS for a visibility of %p s as %p s', async (seconds, expected) => {
+    sqs.reset();
+    sqs.on(ChangeMessageVisibilityCommand).resolves({});
+
+    await sqsTransferQueue(new SQSClient({ region: 'us-east-1' }), 'https://queue').delayRetry('rh', seconds);
+
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand)[0]?.args[0].input).toEqual({
+      QueueUrl: 'https://queue',
+      ReceiptHandle: 'rh',
+      VisibilityTimeout: expected,
+    });
+  });
+});
+
+describe('emulator client settings', () => {
+  it('changes nothing when no endpoint is set or it points at AWS', () => {
+    expect(clientOverrides('S3', {})).toEqual({});
+    expect(clientOverrides('S3', { AWS_ENDPOINT_URL_S3: 'https://s3.eu-west-1.amazonaws.com' })).toEqual({});
+    expect(isAwsEndpoint('https://sqs.us-east-1.api.aws')).toBe(true);
+    expect(isAwsEndpoint('not a url')).toBe(false);
+  });
+
+  it('points S3 at an emulator path-style, with checksums only where required and dummy credentials', () => {
+    expect(clientOverrides('S3', { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:4569' })).toEqual({
+      endpoint: 'http://127.0.0.1:4569',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      forcePathStyle: true,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  });
+
+  it('keeps real credentials and the region when they are set', () => {
+    expect(
+      clientOverrides('DYNAMODB', {
+        AWS_ENDPOINT_URL: 'http://localhost:8000',
+        AWS_ACCESS_KEY_ID: 'AKIA',
+        AWS_DEFAULT_REGION: 'eu-west-1',
+      }),
+    ).toEqual({ endpoint: 'http://localhost:8000', region: 'eu-west-1' });
+  });
+
+  it('prefers the service-specific endpoint over the global one', () => {
+    expect(
+      emulatorEndpoint('SQS', { AWS_ENDPOINT_URL: 'http://global:1', AWS_ENDPOINT_URL_SQS: 'http://sqs:9324' }),
+    ).toBe('http://sqs:9324');
+  });
+});
