@@ -180,12 +180,14 @@ class ByteCounter extends Transform {
     callback(null, chunk);
   }
   override _flush(callback: TransformCallback): void {
-    if (this.bytes === 0) return callback(new IncompleteMediaError('The recording arrived empty', 'empty-media'));
-    if (this.expectedBytes !== undefined && this.bytes !== this.expectedBytes) {
-      return callback(
+    if (this.bytes === 0) {
+      callback(new IncompleteMediaError('The recording arrived empty', 'empty-media'));
+    } else if (this.expectedBytes !== undefined && this.bytes !== this.expectedBytes) {
+      callback(
         new IncompleteMediaError(`Received ${this.bytes} bytes of ${this.expectedBytes} announced`, 'size-mismatch'),
       );
+    } else {
+      callback();
     }
-    callback();
   }
 }
