@@ -1,0 +1,169 @@
+/**
+ * The local stack's environment, read once at start-up. Every problem is collected so that
+ * one failed start names all of them (and never prints a stack trace).
+ */
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import {
+  ACCOUNT_SID,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_PLAYBACK_TTL_SECONDS,
+  DEFAULT_RETRY_BASE_SECONDS,
+  DEFAULT_TWILIO_API_BASE_URL,
+  MAX_PLAYBACK_TTL_SECONDS,
+  RECORDING_FORMATS,
+  type RecordingFormat,
+} from '../../lambda/shared/config';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const TABLE_NAME = 'calls';
+export const CALL_SID_INDEX = 'byTwilioCallSid';
+export const BUCKET_NAME = 'recordings';
+export const QUEUE_NAME = 'recording-transfer';
+export const DLQ_NAME = 'recording-transfer-dlq';
+export const REGION = 'us-east-1';
+export const LOOPBACK = '127.0.0.1';
+
+/** Default visibility timeout of the transfer queue: how long a job taken by a worker that died stays invisible. */
+export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 60;
+export const DEFAULT_POLLERS = 3;
+
+export class LocalConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration: ${problems.join('; ')}`);
+    this.name = 'LocalConfigError';
+  }
+}
+
+export interface LocalConfig {
+  readonly accountSid: string;
+  readonly authToken: string;
+  readonly authTokenSecondary: string | undefined;
+  readonly twilioApiBaseUrl: string;
+  readonly publicBaseUrl: string | undefined;
+  readonly port: number;
+  readonly dynamodbPort: number;
+  readonly s3Port: number;
+  readonly sqsPort: number;
+  /** External endpoints (AWS_ENDPOINT_URL_<SERVICE>); set means no embedded emulator for that service. */
+  readonly dynamodbEndpoint: string | undefined;
+  readonly s3Endpoint: string | undefined;
+  readonly sqsEndpoint: string | undefined;
+  readonly dataDir: string;
+  readonly apiToken: string;
+  readonly apiTokenGenerated: boolean;
+  readonly maxAttempts: number;
+  readonly retryBaseSeconds: number;
+  readonly visibilityTimeoutSeconds: number;
+  /** The claim a transfer holds on a recording (the Lambda's function timeout); defaults to the visibility timeout. */
+  readonly leaseSeconds: number;
+  readonly recordingFormat: RecordingFormat;
+  readonly deleteFromTwilioAfterCopy: boolean;
+  readonly playbackUrlTtlSeconds: number;
+  /** Concurrent long-pollers of the transfer queue (each takes batches of up to 5). */
+  readonly pollers: number;
+}
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  optional(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value ? value : undefined;
+  }
+
+  required(name: string): string {
+    const value = this.optional(name);
+    if (value === undefined) {
+      this.problems.push(`${name} is required`);
+      return '';
+    }
+    return value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  port(name: string, fallback: number): number {
+    return this.int(name, fallback, 1, 65535);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.optional(name);
+    if (raw === undefined) return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    this.problems.push(`${name} must be "true" or "false" (got "${raw}")`);
+    return fallback;
+  }
+
+  url(name: string, fallback?: string): string | undefined {
+    const raw = this.optional(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('scheme');
+    } catch {
+      this.problems.push(`${name} must be an http(s) URL (got "${raw}")`);
+    }
+    return raw.replace(/\/+$/, '');
+  }
+}
+
+export function loadLocalConfig(env: Env = process.env): LocalConfig {
+  const r = new Reader(env);
+  const accountSid = r.required('TWILIO_ACCOUNT_SID');
+  if (accountSid && !ACCOUNT_SID.test(accountSid)) {
+    r.problems.push('TWILIO_ACCOUNT_SID must look like AC followed by 32 hex characters');
+  }
+  const authToken = r.required('TWILIO_AUTH_TOKEN');
+  const formatRaw = r.optional('RECORDING_FORMAT') ?? 'mp3';
+  let recordingFormat: RecordingFormat = 'mp3';
+  if ((RECORDING_FORMATS as readonly string[]).includes(formatRaw)) recordingFormat = formatRaw as RecordingFormat;
+  else r.problems.push(`RECORDING_FORMAT must be one of ${RECORDING_FORMATS.join(', ')} (got "${formatRaw}")`);
+
+  const visibilityTimeoutSeconds = r.int(
+    'TRANSFER_VISIBILITY_TIMEOUT_SECONDS',
+    DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    1,
+    12 * 60 * 60,
+  );
+  const givenToken = r.optional('LOCAL_API_TOKEN');
+  const config: LocalConfig = {
+    accountSid,
+    authToken,
+    authTokenSecondary: r.optional('TWILIO_AUTH_TOKEN_SECONDARY'),
+    twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    publicBaseUrl: r.url('PUBLIC_BASE_URL'),
+    port: r.port('PORT', 3000),
+    dynamodbPort: r.port('DYNAMODB_PORT', 8000),
+    s3Port: r.port('S3_PORT', 4569),
+    sqsPort: r.port('SQS_PORT', 9324),
+    dynamodbEndpoint: r.url('AWS_ENDPOINT_URL_DYNAMODB'),
+    s3Endpoint: r.url('AWS_ENDPOINT_URL_S3'),
+    sqsEndpoint: r.url('AWS_ENDPOINT_URL_SQS'),
+    dataDir: resolve(r.optional('LOCAL_DATA_DIR') ?? '.local'),
+    apiToken: givenToken ?? randomBytes(24).toString('base64url'),
+    apiTokenGenerated: givenToken === undefined,
+    maxAttempts: r.int('TRANSFER_MAX_ATTEMPTS', DEFAULT_MAX_ATTEMPTS, 1, 1000),
+    retryBaseSeconds: r.int('TRANSFER_RETRY_BASE_SECONDS', DEFAULT_RETRY_BASE_SECONDS, 0, 3600),
+    visibilityTimeoutSeconds,
+    leaseSeconds: r.int('TRANSFER_LEASE_SECONDS', Math.min(900, visibilityTimeoutSeconds), 1, 900),
+    recordingFormat,
+    deleteFromTwilioAfterCopy: r.bool('DELETE_FROM_TWILIO_AFTER_COPY', false),
+    playbackUrlTtlSeconds: r.int('PLAYBACK_URL_TTL_SECONDS', DEFAULT_PLAYBACK_TTL_SECONDS, 1, MAX_PLAYBACK_TTL_SECONDS),
+    pollers: r.int('LOCAL_TRANSFER_POLLERS', DEFAULT_POLLERS, 1, 16),
+  };
+  if (r.problems.length > 0) throw new LocalConfigError(r.problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,119 @@
+/**
+ * Creates what the stack needs when it is missing (table, bucket, queues), on the embedded
+ * emulators or on external endpoints alike. Safe to run on every start.
+ */
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  SetQueueAttributesCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { BUCKET_NAME, CALL_SID_INDEX, DLQ_NAME, QUEUE_NAME, TABLE_NAME } from './config';
+
+export interface QueueUrls {
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+function errorName(error: unknown): string | undefined {
+  return (error as { name?: string } | undefined)?.name;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
+export async function ensureTable(ddb: DynamoDBClient): Promise<void> {
+  try {
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+  } catch (error) {
+    if (errorName(error) !== 'ResourceNotFoundException') throw error;
+    try {
+      await ddb.send(
+        new CreateTableCommand({
+          TableName: TABLE_NAME,
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'callId', AttributeType: 'S' },
+            { AttributeName: 'twilioCallSid', AttributeType: 'S' },
+          ],
+          KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: CALL_SID_INDEX,
+              KeySchema: [{ AttributeName: 'twilioCallSid', KeyType: 'HASH' }],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          ],
+        }),
+      );
+    } catch (createError) {
+      // Created meanwhile (another process on the same external endpoint).
+      if (errorName(createError) !== 'ResourceInUseException') throw createError;
+    }
+  }
+  await waitUntilTableExists({ client: ddb, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName: TABLE_NAME });
+}
+
+export async function ensureBucket(s3: S3Client): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: BUCKET_NAME }));
+    return;
+  } catch (error) {
+    if (statusOf(error) !== 404 && errorName(error) !== 'NotFound' && errorName(error) !== 'NoSuchBucket') throw error;
+  }
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET_NAME }));
+  } catch (error) {
+    if (errorName(error) !== 'BucketAlreadyOwnedByYou') throw error;
+  }
+}
+
+/**
+ * The transfer queue and its dead-letter queue. Attributes are set after creation, so a changed
+ * TRANSFER_MAX_ATTEMPTS or visibility timeout applies to a queue that already exists.
+ */
+export async function ensureQueues(
+  sqs: SQSClient,
+  options: { readonly maxReceiveCount: number; readonly visibilityTimeoutSeconds: number },
+): Promise<QueueUrls> {
+  const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: DLQ_NAME }))).QueueUrl;
+  if (!dlqUrl) throw new Error(`CreateQueue ${DLQ_NAME} returned no URL`);
+  await sqs.send(
+    new SetQueueAttributesCommand({ QueueUrl: dlqUrl, Attributes: { MessageRetentionPeriod: String(14 * 24 * 3600) } }),
+  );
+  const dlqArn = await queueArn(sqs, dlqUrl);
+
+  const queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: QUEUE_NAME }))).QueueUrl;
+  if (!queueUrl) throw new Error(`CreateQueue ${QUEUE_NAME} returned no URL`);
+  await sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      Attributes: {
+        VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(4 * 24 * 3600),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
+      },
+    }),
+  );
+  return { queueUrl, queueArn: await queueArn(sqs, queueUrl), dlqUrl, dlqArn };
+}
+
+async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const arn = Attributes?.QueueArn;
+  if (!arn) throw new Error(`No QueueArn for ${queueUrl}`);
+  return arn;
+}
