@@ -138,6 +138,7 @@ export class RecordingVaultStack extends Stack {
         RECORDING_FORMAT: config.recordingFormat,
         DELETE_FROM_TWILIO_AFTER_COPY: String(config.deleteFromTwilioAfterCopy),
         TRANSFER_QUEUE_URL: this.transferQueue.queue.queueUrl,
+        DEAD_LETTER_QUEUE_URL: this.transferQueue.deadLetterQueue.queueUrl,
         TRANSFER_MAX_ATTEMPTS: String(config.transfer.maxAttempts),
         TRANSFER_RETRY_BASE_SECONDS: String(config.transfer.retryBaseSeconds),
         TRANSFER_LEASE_SECONDS: String(config.transfer.timeoutSeconds),
@@ -180,6 +181,9 @@ export class RecordingVaultStack extends Stack {
       }),
     );
     this.transferQueue.queue.grantConsumeMessages(this.transfer.function);
+    // A job that will not succeed (permanent error, last attempt) is moved to the DLQ by the
+    // function itself, with the reason; the queue's redrive is the backstop for crashes.
+    this.transferQueue.deadLetterQueue.grantSendMessages(this.transfer.function);
 
     // HEAD of a missing object answers 403 instead of 404 without s3:ListBucket, and both
     // functions must tell "not there (yet)" from "refused". Listing reveals keys only, not audio.

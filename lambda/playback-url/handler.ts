@@ -26,7 +26,7 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.logger.addContext(context);
     const callId = event.pathParameters?.callId ?? '';
-    obs.logger.appendKeys({ callId });
+    const log = obs.logger.createChild({ persistentKeys: { callId } });
     try {
       if (event.routeKey?.endsWith('/recordings') || event.rawPath?.endsWith('/recordings')) {
         // A known call with nothing stored answers an empty list; an unknown call is a 404.
@@ -36,7 +36,7 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
       }
       if (!callId) throw notFound('Call not found');
       const recording = await latestRecordingUrl(callId, deps);
-      obs.logger.info('Issued a playback URL', {
+      log.info('Issued a playback URL', {
         recordingSid: recording.recordingSid,
         expiresAt: recording.expiresAt,
       });
@@ -46,10 +46,9 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
         : jsonResponse(200, recording);
     } catch (error) {
       const response = errorResponse(error);
-      if (response.statusCode >= 500) obs.logger.error('Playback failed', { error: (error as Error).message });
+      if (response.statusCode >= 500) log.error('Playback failed', { error: (error as Error).message });
       return response;
     } finally {
-      obs.logger.resetKeys();
       obs.flush();
     }
   };

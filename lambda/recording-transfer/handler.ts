@@ -31,7 +31,7 @@ export function createTransferHandler(runtime: TransferRuntime) {
       createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
     store: new RecordingStore(runtime.s3, config.bucketName),
     calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),
-    queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl),
+    queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl, config.deadLetterQueueUrl),
     format: config.recordingFormat,
     deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
     leaseSeconds: config.leaseSeconds,

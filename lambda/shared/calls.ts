@@ -171,8 +171,28 @@ export class CallsRepository {
     return item?.recordings?.[recordingSid]?.status === 'stored' ? 'stored' : 'busy';
   }
 
-  /** Records a stored recording and, if it is the call's latest, the single-recording fields. */
+  /**
+   * Records a stored recording and, if it is the call's latest, the single-recording fields, in
+   * one write so that readers never see the entry without the fields (an older recording
+   * stored late falls back to writing its entry alone).
+   */
   async markStored(callId: string, recordingSid: string, entry: RecordingEntry, now: Date): Promise<void> {
+    const latest = latestFields(recordingSid, entry, now);
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { callId },
+          UpdateExpression: `SET recordings.#sid = :entry, ${latest.sets.join(', ')}${latest.remove}`,
+          ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
+          ExpressionAttributeNames: { '#sid': recordingSid },
+          ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ...latest.values },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -183,7 +203,6 @@ export class CallsRepository {
         ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ':now': now.toISOString() },
       }),
     );
-    await this.setLatest(callId, recordingSid, entry, now);
   }
 
   /**
@@ -234,48 +253,59 @@ export class CallsRepository {
 
   /** The single-recording fields follow the recording that started last. */
   private async setLatest(callId: string, recordingSid: string, entry: RecordingEntry, now: Date): Promise<void> {
-    const stored = entry.status === 'stored';
-    const sets = [
-      'recordingStatus = :status',
-      'latestRecordingSid = :sid',
-      'latestRecordingStartedAt = :startedAt',
-      'updatedAt = :now',
-    ];
-    const values: Record<string, unknown> = {
-      ':status': entry.status,
-      ':sid': recordingSid,
-      ':startedAt': entry.startedAt ?? now.toISOString(),
-      ':now': now.toISOString(),
-    };
-    const removes: string[] = [];
-    if (stored) {
-      sets.push('recordingKey = :key');
-      values[':key'] = entry.key;
-    } else {
-      removes.push('recordingKey');
-    }
-    if (entry.durationSeconds !== undefined) {
-      sets.push('recordingDurationSeconds = :duration');
-      values[':duration'] = entry.durationSeconds;
-    } else {
-      removes.push('recordingDurationSeconds');
-    }
+    const latest = latestFields(recordingSid, entry, now);
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { callId },
-          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-          ConditionExpression:
-            'attribute_exists(callId) AND (attribute_not_exists(latestRecordingStartedAt) OR ' +
-            'latestRecordingStartedAt < :startedAt OR latestRecordingSid = :sid)',
-          ExpressionAttributeValues: values,
+          UpdateExpression: `SET ${latest.sets.join(', ')}${latest.remove}`,
+          ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
+          ExpressionAttributeValues: latest.values,
         }),
       );
     } catch (error) {
       if (!isConditionFailed(error)) throw error; // a later recording is already the latest
     }
   }
+}
+
+/** True when the recording being written started no earlier than the call's current latest. */
+const LATEST_CONDITION =
+  '(attribute_not_exists(latestRecordingStartedAt) OR latestRecordingStartedAt < :startedAt OR latestRecordingSid = :sid)';
+
+/** `recordingKey`, `recordingDurationSeconds`, `recordingStatus` and friends for one recording. */
+function latestFields(
+  recordingSid: string,
+  entry: RecordingEntry,
+  now: Date,
+): { sets: string[]; remove: string; values: Record<string, unknown> } {
+  const sets = [
+    'recordingStatus = :status',
+    'latestRecordingSid = :sid',
+    'latestRecordingStartedAt = :startedAt',
+    'updatedAt = :now',
+  ];
+  const values: Record<string, unknown> = {
+    ':status': entry.status,
+    ':sid': recordingSid,
+    ':startedAt': entry.startedAt ?? now.toISOString(),
+    ':now': now.toISOString(),
+  };
+  const removes: string[] = [];
+  if (entry.status === 'stored') {
+    sets.push('recordingKey = :key');
+    values[':key'] = entry.key;
+  } else {
+    removes.push('recordingKey');
+  }
+  if (entry.durationSeconds !== undefined) {
+    sets.push('recordingDurationSeconds = :duration');
+    values[':duration'] = entry.durationSeconds;
+  } else {
+    removes.push('recordingDurationSeconds');
+  }
+  return { sets, remove: removes.length ? ` REMOVE ${removes.join(', ')}` : '', values };
 }
 
 export function isConditionFailed(error: unknown): boolean {

@@ -112,6 +112,8 @@ export interface TransferConfig extends TwilioSecretConfig {
   readonly recordingFormat: RecordingFormat;
   readonly deleteFromTwilioAfterCopy: boolean;
   readonly transferQueueUrl: string;
+  /** Where jobs that will not succeed go, with the reason (the transfer queue's DLQ). */
+  readonly deadLetterQueueUrl: string;
   readonly maxAttempts: number;
   readonly retryBaseSeconds: number;
   /** How long one transfer may hold its claim on a recording; the function timeout. */
@@ -154,6 +156,7 @@ export function loadTransferConfig(env: Env = process.env): TransferConfig {
     recordingFormat: r.oneOf('RECORDING_FORMAT', RECORDING_FORMATS, 'mp3'),
     deleteFromTwilioAfterCopy: r.bool('DELETE_FROM_TWILIO_AFTER_COPY', false),
     transferQueueUrl: r.required('TRANSFER_QUEUE_URL'),
+    deadLetterQueueUrl: r.required('DEAD_LETTER_QUEUE_URL'),
     maxAttempts: r.int('TRANSFER_MAX_ATTEMPTS', DEFAULT_MAX_ATTEMPTS, 1, 100),
     retryBaseSeconds: r.int('TRANSFER_RETRY_BASE_SECONDS', DEFAULT_RETRY_BASE_SECONDS, 0, 3600),
     leaseSeconds: r.int('TRANSFER_LEASE_SECONDS', DEFAULT_LEASE_SECONDS, 1, 900),

@@ -6,12 +6,20 @@ export interface TransferQueue {
   enqueue(job: RecordingJob): Promise<void>;
   /** Keeps a failed message invisible for `seconds` before its next attempt (per-message backoff). */
   delayRetry(receiptHandle: string, seconds: number): Promise<void>;
+  /** Moves a job that will not succeed by retrying to the dead-letter queue, with the reason. */
+  deadLetter(body: string, reason: DeadLetterReason): Promise<void>;
+}
+
+export interface DeadLetterReason {
+  readonly code: string;
+  readonly error: string;
+  readonly attempts: number;
 }
 
 /** SQS's ceiling for a visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
-export function sqsTransferQueue(sqs: SQSClient, queueUrl: string): TransferQueue {
+export function sqsTransferQueue(sqs: SQSClient, queueUrl: string, deadLetterQueueUrl?: string): TransferQueue {
   return {
     async enqueue(job) {
       await sqs.send(
@@ -31,6 +39,21 @@ export function sqsTransferQueue(sqs: SQSClient, queueUrl: string): TransferQueu
           QueueUrl: queueUrl,
           ReceiptHandle: receiptHandle,
           VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.round(seconds))),
+        }),
+      );
+    },
+    async deadLetter(body, reason) {
+      if (!deadLetterQueueUrl) throw new Error('No dead-letter queue is configured');
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: deadLetterQueueUrl,
+          MessageBody: body,
+          MessageAttributes: {
+            errorCode: { DataType: 'String', StringValue: reason.code },
+            // Attribute values are limited; the reason is for people, the code for machines.
+            error: { DataType: 'String', StringValue: reason.error.slice(0, 1000) || 'unknown' },
+            attempts: { DataType: 'Number', StringValue: String(reason.attempts) },
+          },
         }),
       );
     },

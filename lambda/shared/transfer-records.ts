@@ -1,87 +1,105 @@
 import type { SQSRecord } from 'aws-lambda';
+import type { Observability } from './observability';
 import type { TransferQueue } from './queue';
 import { retryDelaySeconds } from './queue';
 import {
   classify,
   describe,
   PermanentTransferError,
+  type RetryableTransferError,
   type TransferDeps,
   type TransferOutcome,
   transferRecording,
 } from './transfer';
-import { CallbackValidationError, parseRecordingJob, type RecordingJob } from './twilio';
+import { parseRecordingJob, type RecordingJob } from './twilio';
 
 export interface TransferRecordDeps extends TransferDeps {
   readonly queue: TransferQueue;
-  /** Receives before the dead-letter queue; the queue's maxReceiveCount. */
+  /** Attempts before a job is given up and dead-lettered; also the queue's maxReceiveCount. */
   readonly maxAttempts: number;
   readonly retryBaseSeconds: number;
 }
 
+export type RecordOutcome = TransferOutcome | { readonly result: 'dead-lettered'; readonly code: string };
+
 /**
- * Handles one SQS record of the transfer queue. A throw reports the record as a batch item
- * failure: SQS delivers it again after the backoff set here, and after `maxAttempts`
- * receives moves it to the dead-letter queue. The call item says `failed` once no more
- * attempts will come (or the failure is permanent), with the reason.
+ * Handles one SQS record of the transfer queue.
+ * - Success, or a duplicate: the record is acknowledged.
+ * - A retryable failure before the last attempt: the record is reported failed (a throw) after
+ *   its next delivery is delayed by the backoff (30 s, 60 s, 120 s … with the default base).
+ * - A permanent failure, or the last attempt: the call item says `failed` with the reason, the
+ *   job is moved to the dead-letter queue at once (one note, no further calls to Twilio) and the
+ *   record is acknowledged. The queue's own redrive stays as the backstop for a crashing function.
  */
 export function createTransferRecordHandler(deps: TransferRecordDeps) {
-  const { logger } = deps.obs;
-  return async function handleRecord(record: SQSRecord): Promise<TransferOutcome> {
+  return async function handleRecord(record: SQSRecord): Promise<RecordOutcome> {
     const attempt = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
     let job: RecordingJob;
     try {
       job = parseRecordingJob(record.body);
     } catch (error) {
-      // Never produced by our webhook: park it in the dead-letter queue for a human.
-      logger.error('Malformed transfer job', { messageId: record.messageId, error: describe(error) });
+      // Never produced by our webhook: park it for a human.
+      deps.obs.logger.error('Malformed transfer job', { messageId: record.messageId, error: describe(error) });
       deps.obs.metric('MalformedJob');
-      await deps.queue.delayRetry(record.receiptHandle, 0).catch(() => undefined);
-      throw error instanceof CallbackValidationError ? new PermanentTransferError(error.message, 'bad-job') : error;
+      await deps.queue.deadLetter(record.body, { code: 'bad-job', error: describe(error), attempts: attempt });
+      return { result: 'dead-lettered', code: 'bad-job' };
     }
 
-    logger.appendKeys({ recordingSid: job.recordingSid, callSid: job.callSid, attempt, messageId: record.messageId });
+    // A logger of its own: records of one batch run concurrently and must not share keys.
+    const obs: Observability = {
+      ...deps.obs,
+      logger: deps.obs.logger.createChild({
+        persistentKeys: { recordingSid: job.recordingSid, callSid: job.callSid, attempt, messageId: record.messageId },
+      }),
+    };
     try {
-      const outcome = await transferRecording(job, job.jobId ?? record.messageId, deps);
-      return outcome;
+      return await transferRecording(job, job.jobId ?? record.messageId, { ...deps, obs });
     } catch (caught) {
       const error = classify(caught);
       const permanent = error instanceof PermanentTransferError;
-      const lastAttempt = attempt >= deps.maxAttempts;
-      if (permanent || lastAttempt) {
-        logger.error('Recording transfer failed; the job goes to the dead-letter queue', {
-          error: describe(error),
-          code: error.code,
-          permanent,
-        });
-        deps.obs.metric('TransferFailed');
-        await recordFailure(job, error.code, error.message, deps);
-        // A permanent failure need not wait out the backoff on its way to the dead-letter queue.
-        if (permanent && !lastAttempt) await deps.queue.delayRetry(record.receiptHandle, 0).catch(() => undefined);
-      } else {
-        const delay = retryDelaySeconds(attempt, deps.retryBaseSeconds);
-        logger.warn('Recording transfer failed; will retry', {
-          error: describe(error),
-          code: error.code,
-          retryInSeconds: delay,
-        });
-        deps.obs.metric('TransferRetried');
-        await deps.queue
-          .delayRetry(record.receiptHandle, delay)
-          .catch((e) =>
-            logger.warn('Could not set the retry delay; the queue visibility timeout applies', { error: describe(e) }),
-          );
+      if (!permanent && attempt < deps.maxAttempts) {
+        await scheduleRetry(record, attempt, error, obs, deps);
+        throw error;
       }
-      throw error;
-    } finally {
-      logger.resetKeys();
+      obs.logger.error('Recording transfer failed; moving the job to the dead-letter queue', {
+        error: describe(error),
+        code: error.code,
+        permanent,
+      });
+      obs.metric('TransferFailed');
+      await recordFailure(job, error.code, error.message, obs, deps);
+      await deps.queue.deadLetter(record.body, { code: error.code, error: error.message, attempts: attempt });
+      return { result: 'dead-lettered', code: error.code };
     }
   };
+}
+
+async function scheduleRetry(
+  record: SQSRecord,
+  attempt: number,
+  error: RetryableTransferError,
+  obs: Observability,
+  deps: TransferRecordDeps,
+): Promise<void> {
+  const delay = retryDelaySeconds(attempt, deps.retryBaseSeconds);
+  obs.logger.warn('Recording transfer failed; will retry', {
+    error: describe(error),
+    code: error.code,
+    retryInSeconds: delay,
+  });
+  obs.metric('TransferRetried');
+  await deps.queue
+    .delayRetry(record.receiptHandle, delay)
+    .catch((e) =>
+      obs.logger.warn('Could not set the retry delay; the queue visibility timeout applies', { error: describe(e) }),
+    );
 }
 
 async function recordFailure(
   job: RecordingJob,
   code: string,
   message: string,
+  obs: Observability,
   deps: TransferRecordDeps,
 ): Promise<void> {
   try {
@@ -102,6 +120,7 @@ async function recordFailure(
       now,
     );
   } catch (error) {
-    deps.obs.logger.error('Could not record the failure on the call item', { error: describe(error) });
+    // The dead-letter queue still holds the job; the item is only the readable summary.
+    obs.logger.error('Could not record the failure on the call item', { error: describe(error) });
   }
 }

@@ -81,10 +81,11 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       if (error instanceof CallbackValidationError) throw badRequest(error.message);
       throw error;
     }
-    obs.logger.appendKeys({ recordingSid: job.recordingSid, callSid: job.callSid });
+    // A logger of its own per callback: the local gateway runs requests concurrently.
+    const log = obs.logger.createChild({ persistentKeys: { recordingSid: job.recordingSid, callSid: job.callSid } });
 
     if (job.status === 'in-progress') {
-      obs.logger.info('Ignored an in-progress callback');
+      log.info('Ignored an in-progress callback');
       obs.metric('CallbackIgnored');
       return emptyResponse(204);
     }
@@ -92,10 +93,10 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       await deps.queue.enqueue(job);
     } catch (error) {
       // Twilio does not retry a recording callback: keep the whole job in the log so an operator can replay it.
-      obs.logger.error('Could not queue the recording; replay this job', { job, error: (error as Error).message });
+      log.error('Could not queue the recording; replay this job', { job, error: (error as Error).message });
       throw error;
     }
-    obs.logger.info('Queued the recording for transfer', {
+    log.info('Queued the recording for transfer', {
       status: job.status,
       durationSeconds: job.durationSeconds,
       idempotencyToken: header(event, 'i-twilio-idempotency-token'),
@@ -114,7 +115,5 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       obs.logger.info('Rejected a callback', { statusCode: response.statusCode, reason: response.body });
     }
     return response;
-  } finally {
-    obs.logger.resetKeys();
   }
 }

@@ -149,6 +149,27 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
+/** How much of an oversized body is read and thrown away before the connection is cut. */
+const DISCARD_LIMIT_BYTES = 64 * 1024 * 1024;
+
+function discardBody(req: IncomingMessage, limit: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded) return resolve();
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.destroy();
+        resolve();
+      }
+    });
+    req.on('end', () => resolve());
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+    req.resume();
+  });
+}
+
 export interface BuiltEvent {
   readonly event: APIGatewayProxyEventV2;
   readonly requestId: string;
@@ -324,17 +345,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBody) {
-      res.setHeader('connection', 'close');
-      reply(413, { error: 'Request body too large' });
-      req.destroy();
-      return;
-    }
-    const body = await readBody(req, maxBody);
+    const body = Number.isFinite(declared) && declared > maxBody ? undefined : await readBody(req, maxBody);
     if (body === undefined) {
+      // Let the client finish sending (discarding it) so it reads the 413 instead of a reset;
+      // a client that keeps sending far past the limit is cut off.
+      await discardBody(req, DISCARD_LIMIT_BYTES);
       res.setHeader('connection', 'close');
       reply(413, { error: 'Request body too large' });
-      req.destroy();
       return;
     }
 

@@ -179,6 +179,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         recordingFormat: config.recordingFormat,
         deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
         transferQueueUrl: queues.queueUrl,
+        deadLetterQueueUrl: queues.dlqUrl,
         maxAttempts: config.maxAttempts,
         retryBaseSeconds: config.retryBaseSeconds,
         leaseSeconds: config.leaseSeconds,

@@ -347,6 +347,7 @@ describe('functions', () => {
         'RECORDING_FORMAT',
         'DELETE_FROM_TWILIO_AFTER_COPY',
         'TRANSFER_QUEUE_URL',
+        'DEAD_LETTER_QUEUE_URL',
         'TRANSFER_MAX_ATTEMPTS',
         'TRANSFER_RETRY_BASE_SECONDS',
         'TRANSFER_LEASE_SECONDS',
@@ -374,6 +375,7 @@ describe('functions', () => {
       TRANSFER_RETRY_BASE_SECONDS: '30',
       TRANSFER_LEASE_SECONDS: String(dev.stack.config.transfer.timeoutSeconds),
       TRANSFER_QUEUE_URL: { Ref: logicalId(dev, dev.stack.transferQueue.queue) },
+      DEAD_LETTER_QUEUE_URL: { Ref: logicalId(dev, dev.stack.transferQueue.deadLetterQueue) },
       CALLS_TABLE: { Ref: logicalId(dev, dev.stack.calls.table) },
       RECORDINGS_BUCKET: { Ref: logicalId(dev, dev.stack.storage.bucket) },
       TWILIO_SECRET_ARN: { Ref: logicalId(dev, dev.stack.twilioSecret as never) },
@@ -549,7 +551,11 @@ describe('IAM: least privilege', () => {
           'secretsmanager:GetSecretValue',
         ]),
       );
-      expect(actions).not.toContain('sqs:SendMessage');
+      // It may send only to the dead-letter queue, never back to the transfer queue.
+      const sends = statements.filter((st) => asList(st.Action as string | string[]).includes('sqs:SendMessage'));
+      expect(sends.flatMap((st) => asList(st.Resource as unknown))).toEqual([
+        { 'Fn::GetAtt': [logicalId(s, s.stack.transferQueue.deadLetterQueue), 'Arn'] },
+      ]);
       expect(actions).not.toContain('dynamodb:DeleteItem');
     }
   });

@@ -22,7 +22,13 @@ const webhookEnv = {
   TWILIO_SECRET_ARN: SECRET_ARN,
   TRANSFER_QUEUE_URL: QUEUE_URL,
 };
-const transferEnv = { ...webhookEnv, RECORDINGS_BUCKET: 'rv-recordings', CALLS_TABLE: 'calls' };
+const DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer-dlq';
+const transferEnv = {
+  ...webhookEnv,
+  RECORDINGS_BUCKET: 'rv-recordings',
+  CALLS_TABLE: 'calls',
+  DEAD_LETTER_QUEUE_URL: DLQ_URL,
+};
 const playbackEnv = { RECORDINGS_BUCKET: 'rv-recordings', CALLS_TABLE: 'calls' };
 
 /** The ConfigError a loader throws for `env`, or fails the test. */
@@ -106,6 +112,7 @@ describe('loadTransferConfig', () => {
       recordingFormat: 'mp3',
       deleteFromTwilioAfterCopy: false,
       transferQueueUrl: QUEUE_URL,
+      deadLetterQueueUrl: DLQ_URL,
       maxAttempts: DEFAULT_MAX_ATTEMPTS,
       retryBaseSeconds: DEFAULT_RETRY_BASE_SECONDS,
       leaseSeconds: DEFAULT_LEASE_SECONDS,
@@ -170,6 +177,7 @@ describe('loadTransferConfig', () => {
       'RECORDINGS_BUCKET is required',
       'CALLS_TABLE is required',
       'TRANSFER_QUEUE_URL is required',
+      'DEAD_LETTER_QUEUE_URL is required',
     ]);
   });
 });

@@ -13,7 +13,7 @@ import '../helpers/setup-env';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createTransferHandler, type TransferRuntime } from '../../lambda/recording-transfer/handler';
 import { clientOverrides } from '../../lambda/shared/endpoints';
@@ -39,6 +39,7 @@ import {
 } from '../helpers/twilio-fixtures';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer';
+const DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer-dlq';
 const RECEIVED_AT = new Date('2024-07-22T17:05:00.000Z');
 const MAX_ATTEMPTS = 3;
 const RETRY_BASE_SECONDS = 30;
@@ -60,6 +61,7 @@ beforeEach(() => {
   stub.reset();
   sqs.reset();
   sqs.on(ChangeMessageVisibilityCommand).resolves({});
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter' });
 });
 
 type ConfigOverrides = Partial<TransferRuntime['config']>;
@@ -75,6 +77,7 @@ function transferHandler(overrides: ConfigOverrides = {}, runtime: { s3?: S3Clie
       recordingFormat: 'mp3',
       deleteFromTwilioAfterCopy: false,
       transferQueueUrl: QUEUE_URL,
+      deadLetterQueueUrl: DLQ_URL,
       maxAttempts: MAX_ATTEMPTS,
       retryBaseSeconds: RETRY_BASE_SECONDS,
       leaseSeconds: 300,
@@ -118,6 +121,11 @@ function mediaPath(job: RecordingJob, extension: 'mp3' | 'wav' = 'mp3'): string 
 
 function visibilityChanges() {
   return sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input);
+}
+
+/** Jobs sent to the dead-letter queue, with the reason attributes. */
+function deadLettered() {
+  return sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
 }
 
 function failures(messageIds: string[]) {
@@ -337,7 +345,7 @@ describe('Twilio fetch failures', () => {
     expect(visibilityChanges()[0]?.VisibilityTimeout).toBe(RETRY_BASE_SECONDS * 2);
   });
 
-  it('marks the recording failed with the reason when Twilio still answers 500 at the last attempt', async () => {
+  it('marks the recording failed and dead-letters the job when Twilio still answers 500 at the last attempt', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
     stub.respond('GET', mediaPath(job), { status: 500 });
@@ -345,8 +353,18 @@ describe('Twilio fetch failures', () => {
 
     const result = await transferHandler()(sqsEvent(record));
 
-    expect(result).toEqual(failures([record.messageId]));
+    expect(result).toEqual(failures([]));
     expect(visibilityChanges()).toEqual([]);
+    expect(deadLettered()).toEqual([
+      expect.objectContaining({
+        QueueUrl: DLQ_URL,
+        MessageBody: record.body,
+        MessageAttributes: expect.objectContaining({
+          errorCode: { DataType: 'String', StringValue: 'twilio-500' },
+          attempts: { DataType: 'Number', StringValue: String(MAX_ATTEMPTS) },
+        }),
+      }),
+    ]);
     const saved = await item(callId);
     expect(saved.recordings?.[job.recordingSid]).toMatchObject({
       status: 'failed',
@@ -368,10 +386,10 @@ describe('Twilio fetch failures', () => {
 
     const result = await transferHandler()(sqsEvent(record));
 
-    expect(result).toEqual(failures([record.messageId]));
-    expect(visibilityChanges()).toEqual([
-      { QueueUrl: QUEUE_URL, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 },
-    ]);
+    expect(result).toEqual(failures([]));
+    expect(visibilityChanges()).toEqual([]);
+    expect(deadLettered()).toEqual([expect.objectContaining({ QueueUrl: DLQ_URL, MessageBody: record.body })]);
+    expect((await item(callId)).notes).toHaveLength(1);
     expect((await item(callId)).recordings?.[job.recordingSid]).toMatchObject({
       status: 'failed',
       errorCode: 'twilio-401',
@@ -456,10 +474,8 @@ describe('S3 upload failures', () => {
 
     const result = await transferHandler({ bucketName: 'no-such-bucket' })(sqsEvent(record));
 
-    expect(result).toEqual(failures([record.messageId]));
-    expect(visibilityChanges()).toEqual([
-      { QueueUrl: QUEUE_URL, ReceiptHandle: record.receiptHandle, VisibilityTimeout: 0 },
-    ]);
+    expect(result).toEqual(failures([]));
+    expect(deadLettered()).toEqual([expect.objectContaining({ QueueUrl: DLQ_URL, MessageBody: record.body })]);
     expect((await item(callId)).recordings?.[job.recordingSid]).toMatchObject({
       status: 'failed',
       errorCode: 's3-404',
@@ -571,7 +587,7 @@ describe('failed and absent recordings', () => {
 });
 
 describe('unexpected errors', () => {
-  it('reports a malformed job as a batch item failure and still processes the rest of the batch', async () => {
+  it('dead-letters a malformed job at once and still processes the rest of the batch', async () => {
     const good = jobFor();
     const callId = await givenCall(good.callSid);
     serve(good, fakeAudio(10));
@@ -581,13 +597,9 @@ describe('unexpected errors', () => {
 
     const result = await transferHandler()(sqsEvent(garbage, valid, wrongShape));
 
-    expect(result).toEqual(failures([garbage.messageId, wrongShape.messageId]));
-    expect(visibilityChanges()).toEqual(
-      expect.arrayContaining([
-        { QueueUrl: QUEUE_URL, ReceiptHandle: garbage.receiptHandle, VisibilityTimeout: 0 },
-        { QueueUrl: QUEUE_URL, ReceiptHandle: wrongShape.receiptHandle, VisibilityTimeout: 0 },
-      ]),
-    );
+    expect(result).toEqual(failures([]));
+    expect(deadLettered().map((m) => m.MessageBody)).toEqual(expect.arrayContaining([garbage.body, wrongShape.body]));
+    expect(deadLettered()).toHaveLength(2);
     expect((await item(callId)).recordingStatus).toBe('stored');
   });
 
@@ -597,7 +609,7 @@ describe('unexpected errors', () => {
     await Promise.all([givenCall(slow.callSid), givenCall(failing.callSid)]);
     const release = deferred();
     stub.respond('GET', mediaPath(slow), { body: fakeAudio(100), waitFor: release.promise });
-    stub.respond('GET', mediaPath(failing), { status: 401 });
+    stub.respond('GET', mediaPath(failing), { status: 503 });
     const handler = transferHandler();
     const slowRecord = sqsRecord(slow);
     const failingRecord = sqsRecord(failing);
@@ -613,9 +625,19 @@ describe('unexpected errors', () => {
   });
 
   it('reports every record of a batch that failed entirely instead of throwing', async () => {
-    const records = [sqsRecord('x'), sqsRecord('y')];
+    const jobs = [jobFor(), jobFor()];
+    await Promise.all(jobs.map((job) => givenCall(job.callSid)));
+    for (const job of jobs) stub.respond('GET', mediaPath(job), { status: 503 });
+    const records = jobs.map((job) => sqsRecord(job));
 
     await expect(transferHandler()(sqsEvent(...records))).resolves.toEqual(failures(records.map((r) => r.messageId)));
+  });
+
+  it('leaves a job on the queue for a retry when the dead-letter queue cannot take it', async () => {
+    sqs.on(SendMessageCommand).rejects(new Error('ServiceUnavailable'));
+    const record = sqsRecord('not a job');
+
+    expect(await transferHandler()(sqsEvent(record))).toEqual(failures([record.messageId]));
   });
 
   it('still reports the failure when the visibility change fails', async () => {

@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import '../helpers/setup-env';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -358,7 +359,8 @@ describe('when the queue fails', () => {
   it('answers 500 with a bare JSON error and logs the whole job for replay', async () => {
     sqs.on(SendMessageCommand).rejects(new Error(`AccessDenied for token ${TEST_AUTH_TOKEN} at Object.<anonymous>`));
     const obs = createObservability('recording-webhook-test');
-    const logged = jest.spyOn(obs.logger, 'error');
+    // Every logger: each callback logs through a child logger of its own.
+    const logged = jest.spyOn(Logger.prototype, 'error');
     const params = recordingCallbackParams();
 
     const response = await handlerWith({ obs })(twilioCallbackEvent({ params }));
