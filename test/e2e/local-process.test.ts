@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import {
+  callbackParams,
+  download,
+  expectedKey,
+  LocalProcess,
+  LocalStack,
+  localStackEnv,
+  newAccountSid,
+  newCallSid,
+  newRecordingSid,
+  type PlaybackBody,
+  portIsFree,
+  waitFor,
+} from './harness';
+import { StubTwilio, slow } from './harness-twilio';
+
+/**
+ * The local stack as a process: how it refuses a bad environment, and that a transfer in flight
+ * when the process is killed completes after a restart on the same data directory and ports.
+ */
+
+const ACCOUNT_SID = newAccountSid();
+const AUTH_TOKEN = randomBytes(16).toString('hex');
+
+let stub: StubTwilio;
+const dataDirs: string[] = [];
+const running: LocalStack[] = [];
+
+beforeAll(async () => {
+  stub = await StubTwilio.start(ACCOUNT_SID, AUTH_TOKEN);
+});
+
+afterAll(async () => {
+  for (const stack of running) await stack.stop(10_000);
+  for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
+  await stub?.close();
+}, 60_000);
+
+test('exits 1 with a message naming TWILIO_AUTH_TOKEN when it is missing', async () => {
+  const config = await LocalStack.configure({
+    twilioApiBaseUrl: stub.baseUrl,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+  });
+  dataDirs.push(config.dataDir);
+
+  const child = LocalProcess.spawn(localStackEnv({ ...config, env: { TWILIO_AUTH_TOKEN: undefined } }));
+  const exit = await child.waitExit(60_000);
+  if (!exit) child.signalGroup('SIGKILL');
+
+  expect(exit).toEqual({ code: 1, signal: null });
+  expect(child.text()).toContain('TWILIO_AUTH_TOKEN');
+  expect(child.text()).not.toMatch(/ready/i);
+  expect(child.groupAlive()).toBe(false);
+  expect(await portIsFree(config.ports.api)).toBe(true);
+}, 90_000);
+
+test('a transfer in flight when the process is SIGKILLed completes exactly after a restart on the same data', async () => {
+  const stack = await LocalStack.start({
+    twilioApiBaseUrl: stub.baseUrl,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    maxAttempts: 4,
+    retryBaseSeconds: 1,
+    visibilityTimeoutSeconds: 5,
+  });
+  dataDirs.push(stack.config.dataDir);
+  running.push(stack);
+  const callId = `call-${randomBytes(6).toString('hex')}`;
+  const callSid = newCallSid();
+  await stack.putCall({ callId, twilioCallSid: callSid, customerRef: 'cust-7' });
+  const recordingSid = newRecordingSid();
+  // The first download trickles (1 MiB at 16 KiB / 50 ms, about 3.3 s); later ones are immediate.
+  const audio = stub.serve(recordingSid, { size: 1024 * 1024, responses: [slow(16 * 1024, 50)] });
+  const key = expectedKey(callId, recordingSid);
+
+  expect((await stack.postCallback(callbackParams({ accountSid: ACCOUNT_SID, callSid, recordingSid }))).status).toBe(
+    204,
+  );
+  await waitFor('the stub to have sent part of the recording', () =>
+    stub.bytesSent(recordingSid) >= 128 * 1024 ? true : undefined,
+  );
+  await stack.kill();
+  const [first] = stub.requests(recordingSid);
+  await waitFor('the stub to see the download cut off', () => (first?.aborted ? true : undefined), {
+    timeoutMs: 10_000,
+  });
+  expect(first?.completed).toBe(false);
+  expect(first?.bytesSent).toBeLessThan(audio.length);
+
+  const restarted = await LocalStack.launch(stack.config);
+  running.push(restarted);
+  const item = await restarted.waitForEntry(callId, recordingSid, 'stored', 90_000);
+
+  const stored = await restarted.objectBytes(key);
+  expect(stored.length).toBe(audio.length);
+  expect(stored.equals(audio)).toBe(true);
+  expect(item.recordings?.[recordingSid]).toMatchObject({ status: 'stored', key, sizeBytes: audio.length });
+  expect(item).toMatchObject({ customerRef: 'cust-7', recordingKey: key, recordingStatus: 'stored' });
+  expect(item.notes ?? []).toEqual([]);
+  expect(await restarted.listKeys(`recordings/2024/07/${callId}/`)).toEqual([{ key, size: audio.length }]);
+  const playback = await restarted.playback(callId);
+  expect(playback.status).toBe(200);
+  expect((await download((playback.json as PlaybackBody).url)).bytes.equals(audio)).toBe(true);
+  expect(stub.requestCount(recordingSid)).toBeGreaterThanOrEqual(2);
+  await restarted.waitForQueueDrained();
+
+  const { status, forced, stopMs } = await restarted.stop();
+  expect(forced).toBe(false);
+  expect(status).toBeDefined();
+  for (const port of Object.values(stack.config.ports)) expect(await portIsFree(port)).toBe(true);
+  console.log(
+    `kill/restart: killed after ${first?.bytesSent} of ${audio.length} bytes; restart ready in ${restarted.startupMs} ms; ` +
+      `stored after restart; media requests ${stub.requestCount(recordingSid)}; SIGTERM exit ${JSON.stringify(status)} in ${stopMs} ms`,
+  );
+}, 240_000);
