@@ -11,10 +11,10 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
+export type Env = Readonly<Record<string, string | undefined>>;
 
-/** Collects problems so that one start-up failure reports all of them. */
-class EnvReader {
+/** Collects problems so that one start-up failure reports all of them (the local stack reads its environment with it too). */
+export class EnvReader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
@@ -36,7 +36,7 @@ class EnvReader {
     const raw = this.optional(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
       this.problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
       return fallback;
     }

@@ -5,17 +5,19 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import {
-  ACCOUNT_SID,
+  ConfigError,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PLAYBACK_TTL_SECONDS,
   DEFAULT_RETRY_BASE_SECONDS,
   DEFAULT_TWILIO_API_BASE_URL,
+  type Env,
+  EnvReader,
   MAX_PLAYBACK_TTL_SECONDS,
   RECORDING_FORMATS,
   type RecordingFormat,
 } from '../../lambda/shared/config';
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env };
 
 export const TABLE_NAME = 'calls';
 export const CALL_SID_INDEX = 'byTwilioCallSid';
@@ -29,11 +31,9 @@ export const LOOPBACK = '127.0.0.1';
 export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 60;
 export const DEFAULT_POLLERS = 3;
 
-export class LocalConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid configuration: ${problems.join('; ')}`);
-    this.name = 'LocalConfigError';
-  }
+/** Every problem with the local stack's environment, named at once. */
+export class LocalConfigError extends ConfigError {
+  override name = 'LocalConfigError';
 }
 
 export interface LocalConfig {
@@ -65,72 +65,12 @@ export interface LocalConfig {
   readonly pollers: number;
 }
 
-class Reader {
-  readonly problems: string[] = [];
-  constructor(private readonly env: Env) {}
-
-  optional(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value ? value : undefined;
-  }
-
-  required(name: string): string {
-    const value = this.optional(name);
-    if (value === undefined) {
-      this.problems.push(`${name} is required`);
-      return '';
-    }
-    return value;
-  }
-
-  int(name: string, fallback: number, min: number, max: number): number {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
-      this.problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-      return fallback;
-    }
-    return value;
-  }
-
-  port(name: string, fallback: number): number {
-    return this.int(name, fallback, 1, 65535);
-  }
-
-  bool(name: string, fallback: boolean): boolean {
-    const raw = this.optional(name);
-    if (raw === undefined) return fallback;
-    if (raw === 'true' || raw === '1') return true;
-    if (raw === 'false' || raw === '0') return false;
-    this.problems.push(`${name} must be "true" or "false" (got "${raw}")`);
-    return fallback;
-  }
-
-  url(name: string, fallback?: string): string | undefined {
-    const raw = this.optional(name) ?? fallback;
-    if (raw === undefined) return undefined;
-    try {
-      const parsed = new URL(raw);
-      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('scheme');
-    } catch {
-      this.problems.push(`${name} must be an http(s) URL (got "${raw}")`);
-    }
-    return raw.replace(/\/+$/, '');
-  }
-}
-
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
-  const r = new Reader(env);
-  const accountSid = r.required('TWILIO_ACCOUNT_SID');
-  if (accountSid && !ACCOUNT_SID.test(accountSid)) {
-    r.problems.push('TWILIO_ACCOUNT_SID must look like AC followed by 32 hex characters');
-  }
+  const r = new EnvReader(env);
+  const accountSid = r.accountSid('TWILIO_ACCOUNT_SID');
   const authToken = r.required('TWILIO_AUTH_TOKEN');
-  const formatRaw = r.optional('RECORDING_FORMAT') ?? 'mp3';
-  let recordingFormat: RecordingFormat = 'mp3';
-  if ((RECORDING_FORMATS as readonly string[]).includes(formatRaw)) recordingFormat = formatRaw as RecordingFormat;
-  else r.problems.push(`RECORDING_FORMAT must be one of ${RECORDING_FORMATS.join(', ')} (got "${formatRaw}")`);
+  const recordingFormat = r.oneOf('RECORDING_FORMAT', RECORDING_FORMATS, 'mp3' as RecordingFormat);
+  const port = (name: string, fallback: number) => r.int(name, fallback, 1, 65535);
 
   const visibilityTimeoutSeconds = r.int(
     'TRANSFER_VISIBILITY_TIMEOUT_SECONDS',
@@ -145,10 +85,10 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     authTokenSecondary: r.optional('TWILIO_AUTH_TOKEN_SECONDARY'),
     twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
     publicBaseUrl: r.url('PUBLIC_BASE_URL'),
-    port: r.port('PORT', 3000),
-    dynamodbPort: r.port('DYNAMODB_PORT', 8000),
-    s3Port: r.port('S3_PORT', 4569),
-    sqsPort: r.port('SQS_PORT', 9324),
+    port: port('PORT', 3000),
+    dynamodbPort: port('DYNAMODB_PORT', 8000),
+    s3Port: port('S3_PORT', 4569),
+    sqsPort: port('SQS_PORT', 9324),
     dynamodbEndpoint: r.url('AWS_ENDPOINT_URL_DYNAMODB'),
     s3Endpoint: r.url('AWS_ENDPOINT_URL_S3'),
     sqsEndpoint: r.url('AWS_ENDPOINT_URL_SQS'),

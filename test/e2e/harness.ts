@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
+import type { CallItem } from '../../lambda/shared/calls';
 
 /**
  * The end-to-end harness: runs the local stack (`tsx bin/local.ts`) as a child process on free
@@ -630,33 +631,8 @@ export interface HttpResult {
   readonly json: unknown;
 }
 
-export interface RecordingEntry {
-  readonly status: string;
-  readonly bucket?: string;
-  readonly key?: string;
-  readonly contentType?: string;
-  readonly sizeBytes?: number;
-  readonly durationSeconds?: number;
-  readonly channels?: number;
-  readonly source?: string;
-  readonly startedAt?: string;
-  readonly storedAt?: string;
-  readonly errorCode?: string;
-  readonly error?: string;
-}
-
-export interface CallItem {
-  readonly callId: string;
-  readonly twilioCallSid?: string;
-  readonly origin?: string;
-  readonly recordings?: Record<string, RecordingEntry>;
-  readonly recordingKey?: string;
-  readonly recordingDurationSeconds?: number;
-  readonly recordingStatus?: string;
-  readonly notes?: string[];
-  readonly updatedAt?: string;
-  readonly [attribute: string]: unknown;
-}
+// The item as the pipeline writes it: the product's own types, so the tests read what it writes.
+export type { CallItem, RecordingEntry } from '../../lambda/shared/calls';
 
 export interface PlaybackBody {
   readonly callId: string;

@@ -15,10 +15,11 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides } from '../../lambda/shared/endpoints';
+import { ensureTable } from '../../lib/local/resources';
 
 // Neither package ships types.
 const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
@@ -29,8 +30,10 @@ const s3rverAccounts = require('s3rver/lib/models/account') as {
   DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
 };
 
-export const CALLS_TABLE = 'calls';
-export const CALL_SID_INDEX = 'byTwilioCallSid';
+import { CALL_SID_INDEX, TABLE_NAME } from '../../lib/local/config';
+
+export const CALLS_TABLE = TABLE_NAME;
+export { CALL_SID_INDEX };
 export const RECORDINGS_BUCKET = 'recordings';
 
 /**
@@ -90,24 +93,8 @@ export async function startEmulators(): Promise<Emulators> {
   const dynamodb = new DynamoDBClient({ ...clientOverrides('DYNAMODB', env) });
   const ddb = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
 
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: CALLS_TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'callId', AttributeType: 'S' },
-        { AttributeName: 'twilioCallSid', AttributeType: 'S' },
-      ],
-      KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: CALL_SID_INDEX,
-          KeySchema: [{ AttributeName: 'twilioCallSid', KeyType: 'HASH' }],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
+  // The same table the local stack creates (and the stack deploys): key, GSI and all.
+  await ensureTable(dynamodb);
 
   return {
     s3,

@@ -1,0 +1,283 @@
+/**
+ * 4. Cold start: builds every deployed function exactly as it ships (lib/bundling.ts), then times
+ * how long a fresh Node process takes to import each bundle, against the same loader importing
+ * an empty module. Also checks what the webhook bundle contains: no S3 or DynamoDB client and
+ * nothing of twilio beyond signature validation.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build, type Metafile } from 'esbuild';
+import { ESBUILD_OPTIONS } from '../../lib/bundling';
+import { type Figure, figure, fmt, MiB, printFigure, runBench, stats } from './lib/report';
+
+const ROOT = resolve(__dirname, '..', '..');
+const REPETITIONS = Number(process.env.BENCH_COLD_START_RUNS ?? 21);
+
+/** Per-function load-time targets (ms, median import time in a fresh process). */
+const TARGET_MS: Record<string, number> = { 'recording-webhook': 60 };
+const DEFAULT_TARGET_MS = 120;
+
+/** Packages the webhook must not bundle: it only verifies, parses and enqueues. */
+const WEBHOOK_FORBIDDEN = [
+  /node_modules\/@aws-sdk\/client-s3\//,
+  /node_modules\/@aws-sdk\/lib-storage\//,
+  /node_modules\/@aws-sdk\/client-dynamodb\//,
+  /node_modules\/@aws-sdk\/lib-dynamodb\//,
+  /node_modules\/@aws-sdk\/s3-request-presigner\//,
+  // Of twilio, only the signature module.
+  /node_modules\/twilio\/(?!lib\/webhooks\/webhooks\.js$)/,
+];
+
+/** Environment each function needs to initialise (config is read at module load). */
+const FUNCTION_ENV: Record<string, string> = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`,
+  TWILIO_SECRET_ARN: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:twilio',
+  TRANSFER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/recording-transfer',
+  RECORDINGS_BUCKET: 'recordings',
+  CALLS_TABLE: 'calls',
+  POWERTOOLS_LOG_LEVEL: 'WARN',
+};
+
+/** Wall time of the import (the figure), and its CPU time, which other load on the machine disturbs less. */
+const LOADER = `
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+await import(process.argv[2]);
+const t1 = performance.now();
+const cpu = process.cpuUsage(c0);
+process.stdout.write(JSON.stringify({ importMs: t1 - t0, cpuMs: (cpu.user + cpu.system) / 1000, readyMs: t1 }));
+`;
+
+interface Bundle {
+  readonly name: string;
+  readonly file: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  readonly mapBytes: number;
+  readonly packages: { name: string; bytes: number }[];
+  readonly forbidden: string[];
+}
+
+function packageOf(input: string): string {
+  const at = input.lastIndexOf('node_modules/');
+  if (at < 0) return input.startsWith('lambda/') ? 'lambda (own code)' : input;
+  const rest = input.slice(at + 'node_modules/'.length).split('/');
+  return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? input);
+}
+
+function summarisePackages(meta: Metafile, outfile: string): { name: string; bytes: number }[] {
+  const output = Object.entries(meta.outputs).find(([path]) => resolve(ROOT, path) === outfile)?.[1];
+  const byPackage = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const name = packageOf(input);
+    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+  }
+  return [...byPackage.entries()].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+}
+
+async function buildFunction(name: string, outDir: string): Promise<Bundle> {
+  const outfile = join(outDir, name, 'index.mjs');
+  const result = await build({
+    ...ESBUILD_OPTIONS,
+    absWorkingDir: ROOT,
+    entryPoints: [join(ROOT, 'lambda', name, 'index.ts')],
+    outfile,
+    metafile: true,
+    logLevel: 'error',
+  });
+  const code = readFileSync(outfile);
+  const inputs = Object.keys(result.metafile.inputs);
+  const forbidden =
+    name === 'recording-webhook' ? inputs.filter((i) => WEBHOOK_FORBIDDEN.some((re) => re.test(i))) : [];
+  return {
+    name,
+    file: outfile,
+    bytes: code.length,
+    gzipBytes: gzipSync(code).length,
+    mapBytes: existsSync(`${outfile}.map`) ? statSync(`${outfile}.map`).size : 0,
+    packages: summarisePackages(result.metafile, outfile),
+    forbidden,
+  };
+}
+
+interface LoadSample {
+  readonly importMs: number;
+  readonly cpuMs: number;
+  readonly readyMs: number;
+  readonly wallMs: number;
+}
+
+function loadOnce(loader: string, file: string, env: Readonly<Record<string, string>>): LoadSample {
+  const started = process.hrtime.bigint();
+  const child = spawnSync(process.execPath, [loader, file], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+  });
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  if (child.status !== 0) {
+    throw new LoadError(`loading ${file} failed: …${child.stderr.slice(-1500)}`, child.stderr);
+  }
+  const parsed = JSON.parse(child.stdout) as Omit<LoadSample, 'wallMs'>;
+  return { ...parsed, wallMs };
+}
+
+class LoadError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A plausible value for a configuration variable the function requires, from its name. */
+function placeholder(name: string): string {
+  if (name.endsWith('_URL')) return `https://sqs.us-east-1.amazonaws.com/000000000000/${name.toLowerCase()}`;
+  if (name.endsWith('_ARN')) return `arn:aws:sns:us-east-1:000000000000:${name.toLowerCase()}`;
+  return name.toLowerCase().replace(/_/g, '-');
+}
+
+/**
+ * The environment a function needs to initialise: FUNCTION_ENV, plus a placeholder for every
+ * variable its ConfigError names as required (the functions' configuration grows; the bench follows).
+ */
+function environmentFor(loader: string, file: string): Record<string, string> {
+  const env: Record<string, string> = { ...FUNCTION_ENV };
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      loadOnce(loader, file, env);
+      return env;
+    } catch (error) {
+      const missing =
+        error instanceof LoadError
+          ? [...error.stderr.matchAll(/\b([A-Z][A-Z0-9_]+) is required/g)].map((m) => m[1])
+          : [];
+      const added = missing.filter((name): name is string => name !== undefined && !(name in env));
+      if (added.length === 0) throw error;
+      for (const name of added) env[name] = placeholder(name);
+    }
+  }
+  return env;
+}
+
+runBench('cold-start', '4. Cold start: bundle size and load time in a fresh Node process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rv-bench-cold-'));
+  try {
+    const names = readdirSync(join(ROOT, 'lambda'))
+      .filter((d) => existsSync(join(ROOT, 'lambda', d, 'index.ts')))
+      .sort();
+    const bundles: Bundle[] = [];
+    for (const name of names) bundles.push(await buildFunction(name, dir));
+
+    const loader = join(dir, 'load.mjs');
+    writeFileSync(loader, LOADER);
+    mkdirSync(join(dir, 'empty'), { recursive: true });
+    const empty = join(dir, 'empty', 'index.mjs');
+    writeFileSync(empty, 'export {};\n');
+
+    // Work out each function's environment (this also warms the page cache and Node's start-up),
+    // then interleave the runs so drift on the machine hits every target alike.
+    const envs = new Map<string, Record<string, string>>([[empty, { ...FUNCTION_ENV }]]);
+    for (const b of bundles) envs.set(b.file, environmentFor(loader, b.file));
+    const samples = new Map<string, Record<keyof LoadSample, number[]>>();
+    const targets = [{ name: 'empty', file: empty }, ...bundles];
+    for (const t of targets) samples.set(t.name, { importMs: [], cpuMs: [], readyMs: [], wallMs: [] });
+    for (let i = 0; i < REPETITIONS; i++) {
+      for (const t of targets) {
+        const s = samples.get(t.name);
+        const run = loadOnce(loader, t.file, envs.get(t.file) ?? FUNCTION_ENV);
+        s?.importMs.push(run.importMs);
+        s?.cpuMs.push(run.cpuMs);
+        s?.readyMs.push(run.readyMs);
+        s?.wallMs.push(run.wallMs);
+      }
+    }
+
+    const base = samples.get('empty');
+    if (!base) throw new Error('no baseline samples');
+    const figures: Figure[] = [];
+    console.log(`  ${REPETITIONS} fresh processes per bundle, interleaved; Node ${process.version}`);
+    for (const b of bundles) {
+      const s = samples.get(b.name);
+      if (!s) continue;
+      const limit = TARGET_MS[b.name] ?? DEFAULT_TARGET_MS;
+      const load = stats(s.importMs);
+      console.log(
+        `\n  ${b.name}: ${fmt(b.bytes / 1024, 0)} KiB minified (${fmt(b.gzipBytes / 1024, 0)} KiB gzip, map ${fmt(
+          b.mapBytes / 1024,
+          0,
+        )} KiB)`,
+      );
+      console.log(
+        `      largest parts: ${b.packages
+          .slice(0, 6)
+          .map((p) => `${p.name} ${fmt(p.bytes / 1024, 0)} KiB`)
+          .join(', ')}`,
+      );
+      if (b.name === 'recording-webhook') {
+        console.log(
+          b.forbidden.length === 0
+            ? '      contains no S3/DynamoDB client and no twilio module but lib/webhooks/webhooks.js: OK'
+            : `      CONTAINS FORBIDDEN MODULES: ${b.forbidden.slice(0, 8).join(', ')}${b.forbidden.length > 8 ? ' …' : ''}`,
+        );
+      }
+      const f = figure({
+        bench: 'cold-start',
+        name: `${b.name} import`,
+        unit: 'ms',
+        value: load,
+        baselineName: 'empty module',
+        baseline: stats(base.importMs),
+        ratio: false,
+        target: `< ${limit} ms`,
+        met: load.median < limit,
+        notes: `+${fmt(load.median - stats(base.importMs).median)} ms over empty; import CPU time ${fmt(
+          stats(s.cpuMs).median,
+        )} ms vs ${fmt(stats(base.cpuMs).median)} ms empty; bundle ${fmt(b.bytes / MiB, 2)} MiB; process start→ready ${fmt(stats(s.readyMs).median)} ms vs ${fmt(
+          stats(base.readyMs).median,
+        )} ms empty; spawn→exit ${fmt(stats(s.wallMs).median)} ms vs ${fmt(stats(base.wallMs).median)} ms`,
+      });
+      printFigure(f);
+      figures.push(f);
+      figures.push(
+        figure({
+          bench: 'cold-start',
+          name: `${b.name} bundle size`,
+          unit: 'KiB',
+          value: stats([b.bytes / 1024]),
+          notes: `gzip ${fmt(b.gzipBytes / 1024, 0)} KiB${
+            b.name === 'recording-webhook'
+              ? b.forbidden.length === 0
+                ? '; no S3/DynamoDB client, twilio signature module only'
+                : `; forbidden modules: ${b.forbidden.length}`
+              : ''
+          }`,
+        }),
+      );
+    }
+    return {
+      figures,
+      details: {
+        repetitions: REPETITIONS,
+        bundles: bundles.map(({ file: _file, ...b }) => ({ ...b, packages: b.packages.slice(0, 15) })),
+      },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
