@@ -24,9 +24,9 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
     urlTtlSeconds: runtime.config.urlTtlSeconds,
   };
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
-    if (context) obs.logger.addContext(context);
+    if (context) obs.addContext(context);
     const callId = event.pathParameters?.callId ?? '';
-    const log = obs.logger.createChild({ persistentKeys: { callId } });
+    const log = obs.withKeys({ callId }).logger;
     try {
       if (event.routeKey?.endsWith('/recordings') || event.rawPath?.endsWith('/recordings')) {
         // A known call with nothing stored answers an empty list; an unknown call is a 404.

@@ -40,7 +40,7 @@ export function createTransferHandler(runtime: TransferRuntime) {
     obs,
   });
   return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
-    if (context) obs.logger.addContext(context);
+    if (context) obs.addContext(context);
     // One processor per invocation: it holds the batch's state, and the local stack (or a test) may
     // run several batches through the same handler at once; a shared one mixes their failures up.
     const processor = new BatchProcessor(EventType.SQS);

@@ -1,16 +1,16 @@
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { WebhookConfig } from '../shared/config';
 import type { HttpResponse } from '../shared/http';
 import { createObservability, type Observability } from '../shared/observability';
-import { sqsTransferQueue } from '../shared/queue';
+import { type SqsClientSource, sqsTransferQueue } from '../shared/queue';
 import type { TokenSource } from '../shared/twilio';
 import { acceptRecordingCallback } from '../shared/webhook';
 
 export interface WebhookRuntime {
   readonly config: Pick<WebhookConfig, 'accountSid' | 'publicBaseUrl' | 'transferQueueUrl'>;
   readonly tokens: TokenSource;
-  readonly sqs: SQSClient;
+  /** A client, or a function that makes one on first use (see lazySqsClient). */
+  readonly sqs: SqsClientSource;
   readonly obs?: Observability;
 }
 
@@ -25,7 +25,7 @@ export function createWebhookHandler(runtime: WebhookRuntime) {
     obs,
   };
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
-    if (context) obs.logger.addContext(context);
+    if (context) obs.addContext(context);
     try {
       return await acceptRecordingCallback(event, deps);
     } finally {

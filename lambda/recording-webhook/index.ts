@@ -1,6 +1,6 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { loadWebhookConfig } from '../shared/config';
 import { clientOverrides } from '../shared/endpoints';
+import { lazySqsClient } from '../shared/queue';
 import { secretsManagerTokens } from '../shared/secrets';
 import { createWebhookHandler } from './handler';
 
@@ -10,6 +10,7 @@ const config = loadWebhookConfig();
 export const handler = createWebhookHandler({
   config,
   tokens: secretsManagerTokens(config.secretId),
-  // More attempts than the default: Twilio will not send this callback again.
-  sqs: new SQSClient({ maxAttempts: 5, ...clientOverrides('SQS') }),
+  // Made on the first accepted callback: rejections never load the SQS client. More attempts
+  // than the default, because Twilio will not send this callback again.
+  sqs: lazySqsClient({ maxAttempts: 5, ...clientOverrides('SQS') }),
 });

@@ -1,12 +1,29 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 
 /**
  * Structured logs (Powertools Logger, JSON, RecordingSid/CallSid as keys) and EMF metrics.
  * Never log tokens, signatures, Authorization headers, presigned URLs or full phone numbers.
  */
+export type LogExtra = Record<string, unknown>;
+
+export interface LogWriter {
+  debug(message: string, extra?: LogExtra): void;
+  info(message: string, extra?: LogExtra): void;
+  warn(message: string, extra?: LogExtra): void;
+  error(message: string, extra?: LogExtra): void;
+}
+
 export interface Observability {
-  readonly logger: Logger;
+  readonly logger: LogWriter;
+  /**
+   * The same logs and metrics with `keys` on every log line. Cheap (no new Powertools Logger
+   * per request) and safe when requests or records run concurrently, unlike appendKeys.
+   */
+  withKeys(keys: LogExtra): Observability;
+  /** Adds the Lambda request id, function name and cold-start flag to the log lines. */
+  addContext(context: Context): void;
   metric(name: string, value?: number, unit?: 'Count' | 'Bytes' | 'Milliseconds'): void;
   /** Flushes metrics; call at the end of every invocation. */
   flush(): void;
@@ -16,33 +33,35 @@ export const SERVICE_NAME = 'recording-vault';
 export const METRICS_NAMESPACE = 'RecordingVault';
 
 export function createObservability(functionName: string): Observability {
-  const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
-  logger.appendPersistentKeys({ function: functionName });
+  const root = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
+  root.appendPersistentKeys({ function: functionName });
   const metrics = new Metrics({
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
     serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME,
     defaultDimensions: { function: functionName },
   });
   let pending = 0;
-  return {
-    logger,
-    metric(name, value = 1, unit = 'Count') {
-      metrics.addMetric(name, MetricUnit[unit], value);
-      pending++;
-    },
-    flush() {
-      // Publishing nothing would only log a warning on every quiet invocation.
-      if (pending === 0) return;
-      pending = 0;
-      metrics.publishStoredMetrics();
-    },
-  };
-}
 
-/** The keys every log line about a recording carries. */
-export function recordingKeys(job: { recordingSid?: string; callSid?: string }): Record<string, string> {
-  const keys: Record<string, string> = {};
-  if (job.recordingSid) keys.recordingSid = job.recordingSid;
-  if (job.callSid) keys.callSid = job.callSid;
-  return keys;
+  const scoped = (keys: LogExtra): Observability => {
+    const write =
+      (level: keyof LogWriter) =>
+      (message: string, extra?: LogExtra): void =>
+        root[level](message, { ...keys, ...extra });
+    return {
+      logger: { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') },
+      withKeys: (more) => scoped({ ...keys, ...more }),
+      addContext: (context) => root.addContext(context),
+      metric(name, value = 1, unit = 'Count') {
+        metrics.addMetric(name, MetricUnit[unit], value);
+        pending++;
+      },
+      flush() {
+        // Publishing nothing would only log a warning on every quiet invocation.
+        if (pending === 0) return;
+        pending = 0;
+        metrics.publishStoredMetrics();
+      },
+    };
+  };
+  return scoped({});
 }

@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { RecordingJob } from './twilio';
 
 /** The transfer queue as the handlers see it; backed by SQS (AWS or an emulator). */
@@ -16,12 +16,42 @@ export interface DeadLetterReason {
   readonly attempts: number;
 }
 
+/**
+ * The SQS client, or a function that makes it on first use. The webhook passes the latter: a
+ * rejected callback (403, 400, 415…) never needs SQS, so its cold start does not load it.
+ */
+export type SqsClientSource = SQSClient | (() => Promise<SQSClient>);
+
+type SqsModule = typeof import('@aws-sdk/client-sqs');
+let sqsModule: Promise<SqsModule> | undefined;
+/** Loaded when first needed; esbuild keeps a dynamically imported module unevaluated until then. */
+const loadSqs = (): Promise<SqsModule> => {
+  sqsModule ??= import('@aws-sdk/client-sqs');
+  return sqsModule;
+};
+
+/** An SQS client created on first use, once per container. */
+export function lazySqsClient(config: SQSClientConfig): () => Promise<SQSClient> {
+  let client: Promise<SQSClient> | undefined;
+  return () => {
+    client ??= loadSqs().then(({ SQSClient }) => new SQSClient(config));
+    return client;
+  };
+}
+
 /** SQS's ceiling for a visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
-export function sqsTransferQueue(sqs: SQSClient, queueUrl: string, deadLetterQueueUrl?: string): TransferQueue {
+export function sqsTransferQueue(
+  sqsSource: SqsClientSource,
+  queueUrl: string,
+  deadLetterQueueUrl?: string,
+): TransferQueue {
+  const client = typeof sqsSource === 'function' ? sqsSource : async () => sqsSource;
+  const ready = () => Promise.all([client(), loadSqs()]);
   return {
     async enqueue(job) {
+      const [sqs, { SendMessageCommand }] = await ready();
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: queueUrl,
@@ -34,6 +64,7 @@ export function sqsTransferQueue(sqs: SQSClient, queueUrl: string, deadLetterQue
       );
     },
     async delayRetry(receiptHandle, seconds) {
+      const [sqs, { ChangeMessageVisibilityCommand }] = await ready();
       await sqs.send(
         new ChangeMessageVisibilityCommand({
           QueueUrl: queueUrl,
@@ -44,6 +75,7 @@ export function sqsTransferQueue(sqs: SQSClient, queueUrl: string, deadLetterQue
     },
     async deadLetter(body, reason) {
       if (!deadLetterQueueUrl) throw new Error('No dead-letter queue is configured');
+      const [sqs, { SendMessageCommand }] = await ready();
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: deadLetterQueueUrl,

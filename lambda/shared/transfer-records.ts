@@ -45,13 +45,13 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
       return { result: 'dead-lettered', code: 'bad-job' };
     }
 
-    // A logger of its own: records of one batch run concurrently and must not share keys.
-    const obs: Observability = {
-      ...deps.obs,
-      logger: deps.obs.logger.createChild({
-        persistentKeys: { recordingSid: job.recordingSid, callSid: job.callSid, attempt, messageId: record.messageId },
-      }),
-    };
+    // Keys of its own: records of one batch run concurrently and must not share them.
+    const obs = deps.obs.withKeys({
+      recordingSid: job.recordingSid,
+      callSid: job.callSid,
+      attempt,
+      messageId: record.messageId,
+    });
     try {
       return await transferRecording(job, job.jobId ?? record.messageId, { ...deps, obs });
     } catch (caught) {

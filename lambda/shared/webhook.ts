@@ -82,7 +82,7 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       throw error;
     }
     // A logger of its own per callback: the local gateway runs requests concurrently.
-    const log = obs.logger.createChild({ persistentKeys: { recordingSid: job.recordingSid, callSid: job.callSid } });
+    const log = obs.withKeys({ recordingSid: job.recordingSid, callSid: job.callSid }).logger;
 
     if (job.status === 'in-progress') {
       log.info('Ignored an in-progress callback');
