@@ -40,6 +40,11 @@ export interface TransferConfig {
   /** Transfer function timeout; the queue's visibility timeout is 6 × this. */
   readonly timeoutSeconds: number;
   readonly memoryMb: number;
+  /**
+   * Most transfers running at once (the SQS event source's maximum concurrency, 2 … 1000).
+   * Keeps downloads under Twilio's per-account concurrency limit; jobs beyond it wait in the queue.
+   */
+  readonly maxConcurrency: number;
 }
 
 export interface LifecycleConfig {
@@ -263,6 +268,7 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     retryBaseSeconds: x.int('retryBaseSeconds', 30, 0, 3600),
     timeoutSeconds: x.int('timeoutSeconds', 300, 30, 900),
     memoryMb: x.int('memoryMb', 512, 128, 10_240),
+    maxConcurrency: x.int('maxConcurrency', 50, 2, 1000),
   };
 
   const bucketVersioning = r.bool('bucketVersioning', true);

@@ -230,6 +230,7 @@ export class RecordingVaultStack extends Stack {
       batchSize: 5,
       maxBatchingWindow: Duration.seconds(1),
       reportBatchItemFailures: true,
+      maxConcurrency: config.transfer.maxConcurrency,
     });
     this.transfer.function.addEventSource(transferSource);
     const mapping = this.transfer.function.node.children.find((c) => c instanceof EventSourceMapping);

@@ -50,7 +50,7 @@ describe('defaults', () => {
       recordingFormat: 'mp3',
       deleteFromTwilioAfterCopy: false,
       playbackAuth: { type: 'iam' },
-      transfer: { maxAttempts: 5, retryBaseSeconds: 30, timeoutSeconds: 300, memoryMb: 512 },
+      transfer: { maxAttempts: 5, retryBaseSeconds: 30, timeoutSeconds: 300, memoryMb: 512, maxConcurrency: 50 },
       bucketVersioning: true,
     });
     expect(c.alarmEmail).toBeUndefined();

@@ -255,13 +255,14 @@ describe('transfer queue', () => {
     expect(queue.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * transferFn.Properties.Timeout);
   });
 
-  test('the transfer function consumes it in small batches and reports item failures', () => {
+  test('the transfer function consumes it in small batches, reports item failures and caps its concurrency', () => {
     dev.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [logicalId(dev, dev.stack.transferQueue.queue), 'Arn'] },
       FunctionName: { Ref: logicalId(dev, dev.stack.transfer.function) },
       BatchSize: 5,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       MaximumBatchingWindowInSeconds: Match.anyValue(),
+      ScalingConfig: { MaximumConcurrency: dev.stack.config.transfer.maxConcurrency },
     });
   });
 
