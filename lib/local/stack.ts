@@ -2,6 +2,10 @@
  * The local stack as a library: emulators (unless external endpoints are given), resources,
  * the API gateway with the real handlers, and the transfer worker. `bin/local.ts` is a thin
  * CLI over `startLocalStack`; tests and benchmarks may import it too.
+ *
+ * Threads (./thread.ts): the gateway and its handlers on the main thread; fauxqs with its journal
+ * on one worker thread; dynalite and s3rver on another, and the transfer worker on a third, both
+ * at a lower CPU priority, so that webhooks are answered first when the cores are busy.
  */
 import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
@@ -11,25 +15,16 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
-import { createTransferHandler } from '../../lambda/recording-transfer/handler';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
 import { staticTokens } from '../../lambda/shared/twilio';
-import {
-  BUCKET_NAME,
-  CALL_SID_INDEX,
-  type Env,
-  LOOPBACK,
-  type LocalConfig,
-  loadLocalConfig,
-  REGION,
-  TABLE_NAME,
-} from './config';
-import { type RunningEmulator, type RunningSqs, startDynamo, startS3, startSqs } from './emulators';
+import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
+import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
 import { assertPortsFree } from './ports';
 import { ensureBucket, ensureQueues, ensureTable, type QueueUrls } from './resources';
-import { addReleaseMiddleware, ReceiptRegistry, startWorker, type Worker } from './worker';
+import { startTransferThread, TRANSFER_THREAD_NICE } from './transfer-thread';
+import type { Worker } from './worker';
 
 export interface LocalStackOptions {
   /** Environment to read the configuration from (default `process.env`). */
@@ -79,12 +74,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   if (!config.sqsEndpoint) ports.push({ port: config.sqsPort, what: 'SQS emulator' });
   await assertPortsFree(LOOPBACK, ports);
 
-  const emulators: RunningEmulator[] = [];
+  // Two threads besides the gateway's: SQS (the webhook waits on it), and DynamoDB with S3, which
+  // only the transfers and playback use, at the transfer thread's lower CPU priority.
+  const emulators: EmulatorThread[] = [];
   const stopEmulators = async () => {
     await Promise.allSettled(emulators.splice(0).map((e) => e.stop()));
   };
+  const onCrash = (error: Error) => {
+    log('error', 'A thread of the local stack stopped', { error: error.message });
+    // As when everything ran on this thread: a part that dies takes the process with it.
+    process.nextTick(() => {
+      throw error;
+    });
+  };
 
-  let sqsEmulator: RunningSqs | undefined;
   try {
     const dirs = {
       dynamodb: join(config.dataDir, 'dynamodb'),
@@ -93,25 +96,28 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     };
     for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
 
+    const storage: EmulatorPlan = {
+      ...(config.dynamodbEndpoint ? {} : { dynamodb: { port: config.dynamodbPort, dir: dirs.dynamodb } }),
+      ...(config.s3Endpoint ? {} : { s3: { port: config.s3Port, dir: dirs.s3, buckets: [BUCKET_NAME] } }),
+    };
+    const queueing: EmulatorPlan = config.sqsEndpoint ? {} : { sqs: { port: config.sqsPort, dir: dirs.sqs } };
+    // allSettled: a failure of one must not leave the other running unseen.
     const settled = await Promise.allSettled([
-      config.dynamodbEndpoint ? undefined : startDynamo(config.dynamodbPort, dirs.dynamodb),
-      config.s3Endpoint ? undefined : startS3(config.s3Port, dirs.s3, [BUCKET_NAME]),
-      config.sqsEndpoint ? undefined : startSqs(config.sqsPort, dirs.sqs),
+      storage.dynamodb || storage.s3
+        ? startEmulatorThread(storage, { onCrash, nice: TRANSFER_THREAD_NICE })
+        : undefined,
+      queueing.sqs ? startEmulatorThread(queueing, { onCrash }) : undefined,
     ]);
     for (const result of settled) if (result.status === 'fulfilled' && result.value) emulators.push(result.value);
     const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
-    const [dynamo, s3e, sqse] = settled.map((r) => (r.status === 'fulfilled' ? r.value : undefined)) as [
-      RunningEmulator | undefined,
-      RunningEmulator | undefined,
-      RunningSqs | undefined,
-    ];
-    sqsEmulator = sqse;
+    const sqsEmulator = settled[1].status === 'fulfilled' ? settled[1].value : undefined;
+    const running = Object.assign({}, ...emulators.map((e) => e.endpoints)) as EmulatorEndpoints;
 
     const endpoints = {
-      dynamodb: config.dynamodbEndpoint ?? dynamo?.endpoint ?? '',
-      s3: config.s3Endpoint ?? s3e?.endpoint ?? '',
-      sqs: config.sqsEndpoint ?? sqse?.endpoint ?? '',
+      dynamodb: config.dynamodbEndpoint ?? running.dynamodb ?? '',
+      s3: config.s3Endpoint ?? running.s3 ?? '',
+      sqs: config.sqsEndpoint ?? running.sqs ?? '',
     };
     const clientEnv: Env = {
       ...process.env,
@@ -131,11 +137,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const s3 = new S3Client(settings('S3'));
     // The webhook's client: more attempts than the default, Twilio will not send the callback again.
     const webhookSqs = new SQSClient({ maxAttempts: 5, ...settings('SQS') });
-    // The worker's and the transfer handler's client: the handler's ChangeMessageVisibility ends the heartbeat.
+    // Resources; the transfer thread has its own clients.
     const sqs = new SQSClient(settings('SQS'));
-    const released = new ReceiptRegistry();
-    const transferSqs = new SQSClient(settings('SQS'));
-    addReleaseMiddleware(transferSqs, released);
 
     // allSettled: a failure of one must not close an emulator under another's request.
     const [table, bucket, queued] = await Promise.allSettled([
@@ -150,7 +153,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (queued.status !== 'fulfilled') throw new Error('unreachable');
     const queues = queued.value;
     if (sqsEmulator) {
-      const { replayed, skipped } = sqsEmulator.replay();
+      const { replayed, skipped } = await sqsEmulator.replay();
       if (replayed > 0 || skipped > 0) log('info', 'Replayed queued jobs from the SQS journal', { replayed, skipped });
     }
 
@@ -169,27 +172,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       s3,
       ddb: docClient,
     });
-    const transfer = createTransferHandler({
-      config: {
-        accountSid: config.accountSid,
-        bucketName: BUCKET_NAME,
-        tableName: TABLE_NAME,
-        callSidIndexName: CALL_SID_INDEX,
-        twilioApiBaseUrl: config.twilioApiBaseUrl,
-        recordingFormat: config.recordingFormat,
-        deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
-        transferQueueUrl: queues.queueUrl,
-        deadLetterQueueUrl: queues.dlqUrl,
-        maxAttempts: config.maxAttempts,
-        retryBaseSeconds: config.retryBaseSeconds,
-        leaseSeconds: config.leaseSeconds,
-      },
-      tokens,
-      s3,
-      ddb: docClient,
-      sqs: transferSqs,
-    });
-
     const gateway: Gateway = await startGateway({
       host: LOOPBACK,
       port: config.port,
@@ -234,20 +216,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const startupMs = Date.now() - started;
     print(`ready in ${startupMs} ms (every route answers)`);
 
-    const worker =
-      options.worker === false
-        ? undefined
-        : startWorker({
-            sqs,
-            queueUrl: queues.queueUrl,
-            queueArn: queues.queueArn,
-            region: REGION,
-            handler: transfer,
-            visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
-            pollers: config.pollers,
-            released,
-            log,
-          });
+    let worker: Worker | undefined;
+    if (options.worker !== false) {
+      try {
+        worker = await startTransferThread({ config, clientEnv, queues }, { onCrash, log });
+      } catch (error) {
+        await gateway.close(0);
+        throw error;
+      }
+    }
 
     let stopping: Promise<void> | undefined;
     return {
@@ -266,7 +243,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         stopping ??= (async () => {
           await gateway.close(graceMs);
           await worker?.stop(graceMs);
-          for (const client of [webhookSqs, sqs, transferSqs, s3, ddb]) client.destroy();
+          for (const client of [webhookSqs, sqs, s3, ddb]) client.destroy();
           await stopEmulators();
         })();
         return stopping;

@@ -1,0 +1,135 @@
+/**
+ * The transfer worker (./worker.ts) and the transfer handler with its own clients, in a thread of
+ * their own (see ./thread.ts) at a lower CPU priority: under a burst of webhooks the gateway's
+ * thread answers first and the transfers catch up (their jobs wait durably in the queue), as on
+ * AWS where the two Lambdas never share a CPU.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createTransferHandler } from '../../lambda/recording-transfer/handler';
+import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
+import { staticTokens } from '../../lambda/shared/twilio';
+import { BUCKET_NAME, CALL_SID_INDEX, type Env, type LocalConfig, REGION, TABLE_NAME } from './config';
+import type { QueueUrls } from './resources';
+import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';
+import { addReleaseMiddleware, ReceiptRegistry, startWorker, type Worker } from './worker';
+
+type Log = (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) => void;
+type Stats = ReturnType<Worker['stats']>;
+
+interface TransferPlan {
+  readonly config: LocalConfig;
+  /** The environment the clients are configured from (endpoints included). */
+  readonly clientEnv: Env;
+  readonly queues: QueueUrls;
+}
+
+type TransferEvent = { readonly log: Parameters<Log> } | { readonly stats: Stats };
+
+/** Nice value of the transfer thread (0 to 19): it yields the CPU to the gateway's thread. */
+export const TRANSFER_THREAD_NICE = 10;
+
+export async function startTransferThread(
+  plan: TransferPlan,
+  options: Omit<StackThreadOptions, 'onEvent'> & { readonly log: Log },
+): Promise<Worker> {
+  let stats: Stats = { batches: 0, received: 0, deleted: 0, inFlight: 0 };
+  const thread = await startThread<undefined>('transfer-thread', plan, {
+    nice: TRANSFER_THREAD_NICE,
+    ...options,
+    onEvent: (event) => {
+      const e = event as TransferEvent;
+      if ('log' in e) options.log(...e.log);
+      else stats = e.stats;
+    },
+  });
+  return {
+    stats: () => ({ ...stats }),
+    stop: (graceMs = 10_000) => thread.stop('stop', graceMs, graceMs + 5_000),
+  };
+}
+
+/** The clients and the handler, configured as the stack configures the webhook's. */
+function buildWorker(plan: TransferPlan, log: Log): Worker {
+  const { config, clientEnv, queues } = plan;
+  const settings = (service: EmulatedService) => ({
+    region: clientEnv.AWS_REGION,
+    ...clientOverrides(service, clientEnv),
+  });
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(settings('DYNAMODB')), {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const s3 = new S3Client(settings('S3'));
+  // The worker's and the transfer handler's clients: the handler's ChangeMessageVisibility ends the heartbeat.
+  const sqs = new SQSClient(settings('SQS'));
+  const released = new ReceiptRegistry();
+  const transferSqs = new SQSClient(settings('SQS'));
+  addReleaseMiddleware(transferSqs, released);
+  const transfer = createTransferHandler({
+    config: {
+      accountSid: config.accountSid,
+      bucketName: BUCKET_NAME,
+      tableName: TABLE_NAME,
+      callSidIndexName: CALL_SID_INDEX,
+      twilioApiBaseUrl: config.twilioApiBaseUrl,
+      recordingFormat: config.recordingFormat,
+      deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
+      transferQueueUrl: queues.queueUrl,
+      deadLetterQueueUrl: queues.dlqUrl,
+      maxAttempts: config.maxAttempts,
+      retryBaseSeconds: config.retryBaseSeconds,
+      leaseSeconds: config.leaseSeconds,
+    },
+    tokens: staticTokens(config.authToken, config.authTokenSecondary),
+    s3,
+    ddb,
+    sqs: transferSqs,
+  });
+  const worker = startWorker({
+    sqs,
+    queueUrl: queues.queueUrl,
+    queueArn: queues.queueArn,
+    region: REGION,
+    handler: transfer,
+    visibilityTimeoutSeconds: config.visibilityTimeoutSeconds,
+    pollers: config.pollers,
+    released,
+    log,
+  });
+  return {
+    stats: () => worker.stats(),
+    async stop(graceMs) {
+      await worker.stop(graceMs);
+      for (const client of [sqs, transferSqs, s3, ddb]) client.destroy();
+    },
+  };
+}
+
+if (isThreadEntry(__filename)) {
+  serveThread<undefined>(async (data, emit) => {
+    const worker = buildWorker(data as TransferPlan, (...log) => emit({ log } satisfies TransferEvent));
+    let last = '';
+    const report = () => {
+      const stats = worker.stats();
+      const text = JSON.stringify(stats);
+      if (text === last) return;
+      last = text;
+      emit({ stats } satisfies TransferEvent);
+    };
+    const timer = setInterval(report, 500);
+    timer.unref();
+    return {
+      value: undefined,
+      ops: {
+        stop: async (graceMs) => {
+          clearInterval(timer);
+          await worker.stop(typeof graceMs === 'number' ? graceMs : undefined);
+          report();
+        },
+      },
+      closeAfter: 'stop',
+    };
+  });
+}
