@@ -3,6 +3,11 @@
  * `npm start`: the whole Recording Vault on this machine, on embedded emulators (or on the
  * endpoints AWS_ENDPOINT_URL_DYNAMODB / _S3 / _SQS name). See lib/local/stack.ts and the README.
  */
+// Local defaults, before any handler module loads (threads inherit them). EMF metrics mean
+// something only in CloudWatch; the SDK's Node 22 notice is said once below, not per thread.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { LocalConfigError } from '../lib/local/config';
 import { PortBusyError } from '../lib/local/ports';
 import { type LocalStack, startLocalStack } from '../lib/local/stack';
@@ -33,6 +38,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    process.stdout.write(
+      `Note: Node ${process.versions.node} here; the Lambdas run Node 22, which AWS SDK releases after January 2027 require.\n`,
+    );
+  }
   try {
     stack = await startLocalStack({ print: (line) => process.stdout.write(`${line}\n`) });
   } catch (error) {
