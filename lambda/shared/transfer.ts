@@ -174,7 +174,22 @@ async function copyFromTwilio(
   return uploaded;
 }
 
-/** Maps any error from Twilio, the network or S3 onto retryable or permanent. */
+/** AWS error names that mean "try again later" whatever their HTTP status. */
+const RETRYABLE_AWS_ERRORS = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+  'LimitExceededException',
+  'SlowDown',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'InternalError',
+  'InternalServerError',
+  'ServiceUnavailable',
+]);
+
+/** Maps any error from Twilio, the network, S3 or DynamoDB onto retryable or permanent. */
 export function classify(error: unknown): RetryableTransferError | PermanentTransferError {
   if (error instanceof RetryableTransferError || error instanceof PermanentTransferError) return error;
   if (error instanceof IncompleteMediaError) return new RetryableTransferError(error.message, error.code);
@@ -183,15 +198,24 @@ export function classify(error: unknown): RetryableTransferError | PermanentTran
       ? new RetryableTransferError(error.message, error.code)
       : new PermanentTransferError(error.message, error.code);
   }
-  const e = error as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const e = error as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
   const status = e?.$metadata?.httpStatusCode;
   if (status !== undefined) {
-    // S3: throttling, 5xx and request timeouts pass; access or configuration errors do not.
-    if (status >= 500 || status === 429 || status === 408 || status === 503 || e.name === 'SlowDown') {
-      return new RetryableTransferError(`S3 answered ${status} (${e.name ?? 'error'})`, `s3-${status}`);
+    const name = e.name ?? 'error';
+    // Throttling and server-side trouble pass (DynamoDB throttles with 400s); access,
+    // validation and missing-resource errors need a person, then a redrive.
+    if (status >= 500 || status === 429 || status === 408 || RETRYABLE_AWS_ERRORS.has(name) || e.$retryable) {
+      return new RetryableTransferError(`AWS answered ${status} (${name})`, `aws-${name}`);
     }
-    if (isNotFound(error)) return new PermanentTransferError('The recordings bucket does not exist', 's3-404');
-    return new PermanentTransferError(`S3 refused the request: ${e.name ?? status}`, `s3-${status}`);
+    if (name === 'NoSuchBucket' || (status === 404 && isNotFound(error))) {
+      return new PermanentTransferError('The recordings bucket does not exist', 's3-404');
+    }
+    return new PermanentTransferError(`AWS refused the request (${status} ${name})`, `aws-${name}`);
   }
   // Resets, premature closes, aborted streams, DNS hiccups: transient by nature.
   return new RetryableTransferError(`Transfer interrupted: ${e?.code ?? e?.name ?? 'error'}`, 'network');
