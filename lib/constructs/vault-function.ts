@@ -1,10 +1,67 @@
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as path from 'node:path';
+import {
+  AssetHashType,
+  type BundlingOptions,
+  DockerImage,
+  Duration,
+  type ILocalBundling,
+  type RemovalPolicy,
+  Validations,
+} from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture,
+  Code,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { NODEJS_FUNCTION_BUNDLING } from '../bundling';
+import { buildSync } from 'esbuild';
+import { BUNDLE_ENTRY_NAME, esbuildOptionsFor } from '../bundling';
+
+/** The repository root: where esbuild resolves `node_modules`, and the asset's source path. */
+const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * Builds one function with esbuild's JS API into the directory CDK stages as the asset
+ * (`index.mjs`, its chunks and their source maps), in-process: no Docker.
+ *
+ * CDK serialises the bundling options into the asset's cache key (and, when bundling is
+ * skipped, into its placeholder hash), and functions do not serialise: `entry` is a plain
+ * field so that each function gets its own key, and it is relative to the project root so
+ * that nothing depends on where the repository is checked out.
+ */
+class EsbuildLocalBundling implements ILocalBundling {
+  readonly entry: string;
+
+  constructor(entry: string) {
+    this.entry = path.relative(PROJECT_ROOT, entry).split(path.sep).join('/');
+  }
+
+  tryBundle(outputDir: string): boolean {
+    buildSync(esbuildOptionsFor(path.resolve(PROJECT_ROOT, this.entry), outputDir, PROJECT_ROOT));
+    return true;
+  }
+}
+
+/**
+ * Lambda code for `entry`, bundled by `lib/bundling.ts` at synth time. The asset hash is the
+ * hash of the build output (`AssetHashType.OUTPUT`): it changes exactly when what ships
+ * changes, and the project directory (node_modules included) is never fingerprinted. Stacks
+ * that skip bundling (`aws:cdk:bundling-stacks`) skip the build too; CDK then uses a
+ * placeholder hash.
+ */
+function bundledCode(entry: string): Code {
+  const bundling: BundlingOptions = {
+    // Required by the API, never pulled: local bundling always succeeds or throws.
+    image: DockerImage.fromRegistry('local-esbuild-bundling-only'),
+    local: new EsbuildLocalBundling(entry),
+  };
+  return Code.fromAsset(PROJECT_ROOT, { assetHashType: AssetHashType.OUTPUT, bundling });
+}
 
 /** Log levels Powertools Logger accepts. */
 export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -44,7 +101,7 @@ export interface VaultFunctionProps {
  * nothing but log writing and tracing until the caller grants more.
  */
 export class VaultFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
 
@@ -70,9 +127,9 @@ export class VaultFunction extends Construct {
       }),
     );
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: props.entry,
-      handler: 'handler',
+    this.function = new LambdaFunction(this, 'Function', {
+      code: bundledCode(props.entry),
+      handler: `${BUNDLE_ENTRY_NAME}.handler`,
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
@@ -83,7 +140,6 @@ export class VaultFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
       tracing: Tracing.ACTIVE,
-      bundling: NODEJS_FUNCTION_BUNDLING,
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME,

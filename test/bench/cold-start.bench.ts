@@ -1,7 +1,8 @@
 /**
  * 4. Cold start: builds every deployed function exactly as it ships (lib/bundling.ts), then times
- * how long a fresh Node process takes to import each bundle, against the same loader importing
- * an empty module. Also checks what the webhook bundle contains: no S3 or DynamoDB client and
+ * how long a fresh Node process takes to import each bundle's entry (`index.mjs`; chunks that are
+ * only imported dynamically are not read at start), against the same loader importing an empty
+ * module. Sizes: all output files, the entry alone, and the entry with its static imports. Also checks what the webhook bundle contains: no S3 or DynamoDB client and
  * nothing of twilio beyond signature validation.
  */
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { ESBUILD_OPTIONS } from '../../lib/bundling';
+import { BUNDLE_ENTRY_NAME, BUNDLE_EXTENSION, esbuildOptionsFor } from '../../lib/bundling';
 import { type Figure, figure, fmt, MiB, printFigure, runBench, stats } from './lib/report';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -65,11 +66,24 @@ process.stdout.write(JSON.stringify({ importMs: t1 - t0, cpuMs: (cpu.user + cpu.
 
 interface Bundle {
   readonly name: string;
+  /** The entry file, `index.mjs`, which Lambda (and the loader here) imports. */
   readonly file: string;
+  /** JavaScript output files: the entry and its chunks. */
+  readonly files: number;
+  /** All JavaScript output files (entry and chunks), without source maps. */
   readonly bytes: number;
+  /** Sum of the files' gzip sizes. */
   readonly gzipBytes: number;
+  /** The entry file alone. */
+  readonly entryBytes: number;
+  /** The entry and the chunks it imports statically: what a cold start reads and compiles. */
+  readonly eagerBytes: number;
+  readonly eagerFiles: number;
   readonly mapBytes: number;
+  /** Bundled packages across all output files. */
   readonly packages: { name: string; bytes: number }[];
+  /** Bundled packages in the files loaded at start (entry and its static imports). */
+  readonly eagerPackages: { name: string; bytes: number }[];
   readonly forbidden: string[];
 }
 
@@ -80,37 +94,70 @@ function packageOf(input: string): string {
   return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? input);
 }
 
-function summarisePackages(meta: Metafile, outfile: string): { name: string; bytes: number }[] {
-  const output = Object.entries(meta.outputs).find(([path]) => resolve(ROOT, path) === outfile)?.[1];
+type Output = Metafile['outputs'][string];
+
+function summarisePackages(outputs: readonly Output[]): { name: string; bytes: number }[] {
   const byPackage = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
-    const name = packageOf(input);
-    byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+  for (const output of outputs) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const name = packageOf(input);
+      byPackage.set(name, (byPackage.get(name) ?? 0) + bytesInOutput);
+    }
   }
   return [...byPackage.entries()].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
 }
 
+/** The entry output and every output it reaches through static imports (not `import()`). */
+function eagerOutputs(outputs: Readonly<Record<string, Output>>, entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path) || !outputs[path]) return;
+    seen.add(path);
+    for (const i of outputs[path].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  return [...seen];
+}
+
+/** Builds like the deployed function (lib/bundling.ts, code splitting into a directory). */
 async function buildFunction(name: string, outDir: string): Promise<Bundle> {
-  const outfile = join(outDir, name, 'index.mjs');
+  const outdir = join(outDir, name);
   const result = await build({
-    ...ESBUILD_OPTIONS,
-    absWorkingDir: ROOT,
-    entryPoints: [join(ROOT, 'lambda', name, 'index.ts')],
-    outfile,
+    ...esbuildOptionsFor(join(ROOT, 'lambda', name, 'index.ts'), outdir, ROOT),
     metafile: true,
     logLevel: 'error',
   });
-  const code = readFileSync(outfile);
+  const outputs = result.metafile.outputs;
+  const js = Object.keys(outputs).filter((path) => !path.endsWith('.map'));
+  // The entry is index.mjs; chunks reached by `import()` have an entryPoint in the metafile too.
+  const file = join(outdir, `${BUNDLE_ENTRY_NAME}${BUNDLE_EXTENSION}`);
+  const entry = js.find((path) => resolve(ROOT, path) === file);
+  if (!entry) throw new Error(`${name}: no ${file} among ${js.length} output files`);
+  const sizes = js.map((path) => {
+    const code = readFileSync(resolve(ROOT, path));
+    return { path, bytes: code.length, gzipBytes: gzipSync(code).length };
+  });
+  const eager = eagerOutputs(outputs, entry);
   const inputs = Object.keys(result.metafile.inputs);
   const forbidden =
     name === 'recording-webhook' ? inputs.filter((i) => WEBHOOK_FORBIDDEN.some((re) => re.test(i))) : [];
+  const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
   return {
     name,
-    file: outfile,
-    bytes: code.length,
-    gzipBytes: gzipSync(code).length,
-    mapBytes: existsSync(`${outfile}.map`) ? statSync(`${outfile}.map`).size : 0,
-    packages: summarisePackages(result.metafile, outfile),
+    file,
+    files: js.length,
+    bytes: sum(sizes.map((s) => s.bytes)),
+    gzipBytes: sum(sizes.map((s) => s.gzipBytes)),
+    entryBytes: sizes.find((s) => s.path === entry)?.bytes ?? 0,
+    eagerBytes: sum(sizes.filter((s) => eager.includes(s.path)).map((s) => s.bytes)),
+    eagerFiles: eager.length,
+    mapBytes: sum(
+      Object.keys(outputs)
+        .filter((path) => path.endsWith('.map'))
+        .map((path) => statSync(resolve(ROOT, path)).size),
+    ),
+    packages: summarisePackages(js.map((path) => outputs[path] as Output)),
+    eagerPackages: summarisePackages(eager.map((path) => outputs[path] as Output)),
     forbidden,
   };
 }
@@ -217,18 +264,21 @@ runBench('cold-start', '4. Cold start: bundle size and load time in a fresh Node
       if (!s) continue;
       const limit = TARGET_MS[b.name] ?? DEFAULT_TARGET_MS;
       const load = stats(s.importMs);
-      console.log(
-        `\n  ${b.name}: ${fmt(b.bytes / 1024, 0)} KiB minified (${fmt(b.gzipBytes / 1024, 0)} KiB gzip, map ${fmt(
-          b.mapBytes / 1024,
-          0,
-        )} KiB)`,
-      );
-      console.log(
-        `      largest parts: ${b.packages
+      const kib = (bytes: number) => `${fmt(bytes / 1024, 0)} KiB`;
+      const parts = (packages: readonly { name: string; bytes: number }[]) =>
+        packages
           .slice(0, 6)
-          .map((p) => `${p.name} ${fmt(p.bytes / 1024, 0)} KiB`)
-          .join(', ')}`,
+          .map((p) => `${p.name} ${kib(p.bytes)}`)
+          .join(', ');
+      console.log(
+        `\n  ${b.name}: ${kib(b.bytes)} minified in ${b.files} files (${kib(b.gzipBytes)} gzip, maps ${kib(
+          b.mapBytes,
+        )}); entry ${BUNDLE_ENTRY_NAME}${BUNDLE_EXTENSION} ${kib(b.entryBytes)}; loaded at start ${kib(
+          b.eagerBytes,
+        )} in ${b.eagerFiles} files`,
       );
+      console.log(`      largest parts: ${parts(b.packages)}`);
+      console.log(`      loaded at start: ${parts(b.eagerPackages)}`);
       if (b.name === 'recording-webhook') {
         console.log(
           b.forbidden.length === 0
@@ -248,7 +298,10 @@ runBench('cold-start', '4. Cold start: bundle size and load time in a fresh Node
         met: load.median < limit,
         notes: `+${fmt(load.median - stats(base.importMs).median)} ms over empty; import CPU time ${fmt(
           stats(s.cpuMs).median,
-        )} ms vs ${fmt(stats(base.cpuMs).median)} ms empty; bundle ${fmt(b.bytes / MiB, 2)} MiB; process start→ready ${fmt(stats(s.readyMs).median)} ms vs ${fmt(
+        )} ms vs ${fmt(stats(base.cpuMs).median)} ms empty; bundle ${fmt(b.bytes / MiB, 2)} MiB in ${b.files} files, ${fmt(
+          b.eagerBytes / MiB,
+          2,
+        )} MiB loaded at start; process start→ready ${fmt(stats(s.readyMs).median)} ms vs ${fmt(
           stats(base.readyMs).median,
         )} ms empty; spawn→exit ${fmt(stats(s.wallMs).median)} ms vs ${fmt(stats(base.wallMs).median)} ms`,
       });
@@ -260,7 +313,10 @@ runBench('cold-start', '4. Cold start: bundle size and load time in a fresh Node
           name: `${b.name} bundle size`,
           unit: 'KiB',
           value: stats([b.bytes / 1024]),
-          notes: `gzip ${fmt(b.gzipBytes / 1024, 0)} KiB${
+          notes: `all ${b.files} output files (entry and chunks, no maps); gzip ${fmt(b.gzipBytes / 1024, 0)} KiB; entry file ${fmt(
+            b.entryBytes / 1024,
+            0,
+          )} KiB; entry and its static imports ${fmt(b.eagerBytes / 1024, 0)} KiB${
             b.name === 'recording-webhook'
               ? b.forbidden.length === 0
                 ? '; no S3/DynamoDB client, twilio signature module only'
@@ -269,12 +325,28 @@ runBench('cold-start', '4. Cold start: bundle size and load time in a fresh Node
           }`,
         }),
       );
+      figures.push(
+        figure({
+          bench: 'cold-start',
+          name: `${b.name} entry file size`,
+          unit: 'KiB',
+          value: stats([b.entryBytes / 1024]),
+          notes: `${BUNDLE_ENTRY_NAME}${BUNDLE_EXTENSION} alone; with the chunks it imports statically ${fmt(
+            b.eagerBytes / 1024,
+            0,
+          )} KiB in ${b.eagerFiles} files`,
+        }),
+      );
     }
     return {
       figures,
       details: {
         repetitions: REPETITIONS,
-        bundles: bundles.map(({ file: _file, ...b }) => ({ ...b, packages: b.packages.slice(0, 15) })),
+        bundles: bundles.map(({ file: _file, ...b }) => ({
+          ...b,
+          packages: b.packages.slice(0, 15),
+          eagerPackages: b.eagerPackages.slice(0, 15),
+        })),
       },
     };
   } finally {
