@@ -4,6 +4,7 @@ import {
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -144,29 +145,22 @@ export class CallsRepository {
     leaseSeconds: number,
     now: Date,
   ): Promise<ClaimResult> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { callId },
-          UpdateExpression: 'SET recordings.#sid = :claim',
-          ConditionExpression:
-            'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR recordings.#sid.#status <> :stored AND ' +
-            '(recordings.#sid.#status <> :transferring OR recordings.#sid.claimId = :claimId OR recordings.#sid.leaseExpiresAt < :now))',
-          ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':claim': { status: 'transferring', claimId, leaseExpiresAt: now.getTime() + leaseSeconds * 1000 },
-            ':stored': 'stored',
-            ':transferring': 'transferring',
-            ':claimId': claimId,
-            ':now': now.getTime(),
-          },
-        }),
-      );
-      return 'claimed';
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-    }
+    const claimed = await this.updateIf({
+      Key: { callId },
+      UpdateExpression: 'SET recordings.#sid = :claim',
+      ConditionExpression:
+        'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR recordings.#sid.#status <> :stored AND ' +
+        '(recordings.#sid.#status <> :transferring OR recordings.#sid.claimId = :claimId OR recordings.#sid.leaseExpiresAt < :now))',
+      ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':claim': { status: 'transferring', claimId, leaseExpiresAt: now.getTime() + leaseSeconds * 1000 },
+        ':stored': 'stored',
+        ':transferring': 'transferring',
+        ':claimId': claimId,
+        ':now': now.getTime(),
+      },
+    });
+    if (claimed) return 'claimed';
     const item = await this.getCall(callId);
     return item?.recordings?.[recordingSid]?.status === 'stored' ? 'stored' : 'busy';
   }
@@ -178,21 +172,14 @@ export class CallsRepository {
    */
   async markStored(callId: string, recordingSid: string, entry: RecordingEntry, now: Date): Promise<void> {
     const latest = latestFields(recordingSid, entry, now);
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { callId },
-          UpdateExpression: `SET recordings.#sid = :entry, ${latest.sets.join(', ')}${latest.remove}`,
-          ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
-          ExpressionAttributeNames: { '#sid': recordingSid },
-          ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ...latest.values },
-        }),
-      );
-      return;
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-    }
+    const storedAsLatest = await this.updateIf({
+      Key: { callId },
+      UpdateExpression: `SET recordings.#sid = :entry, ${latest.sets.join(', ')}${latest.remove}`,
+      ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
+      ExpressionAttributeNames: { '#sid': recordingSid },
+      ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ...latest.values },
+    });
+    if (storedAsLatest) return;
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -222,50 +209,43 @@ export class CallsRepository {
     const note = `${now.toISOString()} recording ${recordingSid} ${failure.status}${
       failure.errorCode ? ` (${failure.errorCode})` : ''
     }: ${failure.error}`;
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { callId },
-          UpdateExpression:
-            'SET recordings.#sid = :entry, updatedAt = :now, notes = list_append(if_not_exists(notes, :none), :note)',
-          ConditionExpression:
-            'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR ' +
-            '(recordings.#sid.#status <> :stored AND recordings.#sid.#status <> :failureStatus))',
-          ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':entry': entry,
-            ':now': now.toISOString(),
-            ':none': [],
-            ':note': [note],
-            ':stored': 'stored',
-            ':failureStatus': failure.status,
-          },
-        }),
-      );
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
-    await this.setLatest(callId, recordingSid, entry, now);
+    const recorded = await this.updateIf({
+      Key: { callId },
+      UpdateExpression:
+        'SET recordings.#sid = :entry, updatedAt = :now, notes = list_append(if_not_exists(notes, :none), :note)',
+      ConditionExpression:
+        'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR ' +
+        '(recordings.#sid.#status <> :stored AND recordings.#sid.#status <> :failureStatus))',
+      ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':entry': entry,
+        ':now': now.toISOString(),
+        ':none': [],
+        ':note': [note],
+        ':stored': 'stored',
+        ':failureStatus': failure.status,
+      },
+    });
+    if (!recorded) return false;
+    // The single-recording fields follow the recording that started last; a later one may already hold them.
+    const latest = latestFields(recordingSid, entry, now);
+    await this.updateIf({
+      Key: { callId },
+      UpdateExpression: `SET ${latest.sets.join(', ')}${latest.remove}`,
+      ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
+      ExpressionAttributeValues: latest.values,
+    });
     return true;
   }
 
-  /** The single-recording fields follow the recording that started last. */
-  private async setLatest(callId: string, recordingSid: string, entry: RecordingEntry, now: Date): Promise<void> {
-    const latest = latestFields(recordingSid, entry, now);
+  /** A conditional update of this table: false when its condition did not hold. */
+  private async updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { callId },
-          UpdateExpression: `SET ${latest.sets.join(', ')}${latest.remove}`,
-          ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
-          ExpressionAttributeValues: latest.values,
-        }),
-      );
+      await this.db.send(new UpdateCommand({ TableName: this.tableName, ...input }));
+      return true;
     } catch (error) {
-      if (!isConditionFailed(error)) throw error; // a later recording is already the latest
+      if (isConditionFailed(error)) return false;
+      throw error;
     }
   }
 }
