@@ -19,6 +19,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { staticTokens } from '../../lambda/shared/twilio';
+import { recordingCallbackParams } from '../helpers/twilio-fixtures';
 import { type Figure, figure, fmt, percentile, printFigure, runBench, type Stats, stats } from './lib/report';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -34,21 +35,14 @@ const CONCURRENCY = [1, 25];
 const READY_TIMEOUT_MS = 120_000;
 
 let serial = 0;
+/** A full `completed` callback (the tests' fixture), each with a RecordingSid of its own. */
 function callbackParams(): Record<string, string> {
   serial++;
-  return {
-    AccountSid: ACCOUNT_SID,
-    CallSid: CALL_SID,
-    RecordingSid: `RE${serial.toString(16).padStart(32, '0')}`,
-    RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${ACCOUNT_SID}/Recordings/RE${serial}`,
-    RecordingStatus: 'completed',
-    RecordingDuration: '42',
-    RecordingChannels: '2',
-    RecordingStartTime: 'Mon, 22 Jul 2024 17:00:00 +0000',
-    RecordingSource: 'DialVerb',
-    RecordingTrack: 'both',
-    ErrorCode: '0',
-  };
+  return recordingCallbackParams({
+    accountSid: ACCOUNT_SID,
+    callSid: CALL_SID,
+    recordingSid: `RE${serial.toString(16).padStart(32, '0')}`,
+  });
 }
 
 /* ------------------------------------------------------------------------------------------
