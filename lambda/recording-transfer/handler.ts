@@ -9,7 +9,8 @@ import { createObservability, type Observability } from '../shared/observability
 import { sqsTransferQueue } from '../shared/queue';
 import { RecordingStore } from '../shared/storage';
 import { createTransferRecordHandler } from '../shared/transfer-records';
-import { createTwilioApi, type TokenSource, type TwilioApi } from '../shared/twilio';
+import { createTwilioApi, type TwilioApi } from '../shared/twilio-api';
+import type { TokenSource } from '../shared/twilio-signature';
 
 export interface TransferRuntime {
   readonly config: Omit<TransferConfig, 'secretId'>;

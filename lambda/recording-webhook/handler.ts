@@ -3,7 +3,7 @@ import type { WebhookConfig } from '../shared/config';
 import type { HttpResponse } from '../shared/http';
 import { createObservability, type Observability } from '../shared/observability';
 import { type SqsClientSource, sqsTransferQueue } from '../shared/queue';
-import type { TokenSource } from '../shared/twilio';
+import type { TokenSource } from '../shared/twilio-signature';
 import { acceptRecordingCallback } from '../shared/webhook';
 
 export interface WebhookRuntime {

@@ -22,6 +22,8 @@ export interface RecordingEntry {
   readonly key?: string;
   readonly contentType?: string;
   readonly sizeBytes?: number;
+  /** Lowercase hex SHA-256 of the stored object's bytes, taken while they streamed. */
+  readonly sha256?: string;
   readonly durationSeconds?: number;
   readonly channels?: number;
   readonly source?: string;

@@ -1,5 +1,5 @@
 import type { SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
-import type { RecordingJob } from './twilio';
+import type { RecordingJob } from './recording-callback';
 
 /** The transfer queue as the handlers see it; backed by SQS (AWS or an emulator). */
 export interface TransferQueue {

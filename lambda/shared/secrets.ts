@@ -1,4 +1,4 @@
-import type { TokenSource, TwilioTokens } from './twilio';
+import type { TokenSource, TwilioTokens } from './twilio-signature';
 
 /** The secret exists but holds no usable token yet (the stack creates it empty). */
 export class SecretNotConfiguredError extends Error {

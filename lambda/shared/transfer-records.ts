@@ -2,6 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { Observability } from './observability';
 import type { TransferQueue } from './queue';
 import { retryDelaySeconds } from './queue';
+import { parseRecordingJob, type RecordingJob } from './recording-callback';
 import {
   classify,
   describe,
@@ -11,7 +12,6 @@ import {
   type TransferOutcome,
   transferRecording,
 } from './transfer';
-import { parseRecordingJob, type RecordingJob } from './twilio';
 
 export interface TransferRecordDeps extends TransferDeps {
   readonly queue: TransferQueue;

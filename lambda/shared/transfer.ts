@@ -1,8 +1,9 @@
 import type { CallsRepository, RecordingEntry } from './calls';
 import type { RecordingFormat } from './config';
 import type { Observability } from './observability';
+import type { RecordingJob } from './recording-callback';
 import { generateStorageKey, IncompleteMediaError, isNotFound, type RecordingStore } from './storage';
-import { MEDIA_CONTENT_TYPES, type RecordingJob, type TwilioApi, TwilioApiError } from './twilio';
+import { MEDIA_CONTENT_TYPES, type TwilioApi, TwilioApiError } from './twilio-api';
 
 export interface TransferDeps {
   readonly twilio: TwilioApi;

@@ -1,7 +1,7 @@
 // Only the TwiML builder, not the whole twilio SDK. Not bundled into any Lambda: these helpers
 // are for the app that answers the call, so that its recordings reach this pipeline.
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse';
-import { formatPhoneNumber } from './twilio';
+import { formatPhoneNumber } from './phone-numbers';
 
 export interface RecordedDialOptions {
   /** The number to connect the caller to; normalised to E.164. */

@@ -14,13 +14,8 @@ import {
 } from './http';
 import type { Observability } from './observability';
 import type { TransferQueue } from './queue';
-import {
-  CallbackValidationError,
-  parseForm,
-  parseRecordingCallback,
-  type TokenSource,
-  validateTwilioSignature,
-} from './twilio';
+import { CallbackValidationError, parseRecordingCallback } from './recording-callback';
+import { parseForm, type TokenSource, validateTwilioSignature } from './twilio-signature';
 
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 

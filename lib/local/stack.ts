@@ -17,7 +17,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
-import { staticTokens } from '../../lambda/shared/twilio';
+import { staticTokens } from '../../lambda/shared/twilio-signature';
 import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';

@@ -10,7 +10,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createTransferHandler } from '../../lambda/recording-transfer/handler';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
-import { staticTokens } from '../../lambda/shared/twilio';
+import { staticTokens } from '../../lambda/shared/twilio-signature';
 import { BUCKET_NAME, CALL_SID_INDEX, type Env, type LocalConfig, REGION, TABLE_NAME } from './config';
 import type { QueueUrls } from './resources';
 import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';

@@ -1,5 +1,5 @@
 import { classify, PermanentTransferError, RetryableTransferError } from '../../lambda/shared/transfer';
-import { TwilioApiError } from '../../lambda/shared/twilio';
+import { TwilioApiError } from '../../lambda/shared/twilio-api';
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
 function awsError(name: string, status: number, extra: Record<string, unknown> = {}): Error {

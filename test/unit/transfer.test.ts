@@ -18,13 +18,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createTransferHandler, type TransferRuntime } from '../../lambda/recording-transfer/handler';
 import { clientOverrides } from '../../lambda/shared/endpoints';
 import { createObservability } from '../../lambda/shared/observability';
-import {
-  createTwilioApi,
-  parseRecordingCallback,
-  type RecordingJob,
-  staticTokens,
-  type TwilioApi,
-} from '../../lambda/shared/twilio';
+import { parseRecordingCallback, type RecordingJob } from '../../lambda/shared/recording-callback';
+import { createTwilioApi, type TwilioApi } from '../../lambda/shared/twilio-api';
+import { staticTokens } from '../../lambda/shared/twilio-signature';
 import { CALL_SID_INDEX, CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { sqsEvent, sqsRecord } from '../helpers/events';
 import { deferred, fakeAudio, StubTwilioServer } from '../helpers/stub-twilio';

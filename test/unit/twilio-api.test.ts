@@ -1,6 +1,7 @@
 import '../helpers/setup-env';
 import { text } from 'node:stream/consumers';
-import { createTwilioApi, staticTokens, type TwilioApi, TwilioApiError } from '../../lambda/shared/twilio';
+import { createTwilioApi, type TwilioApi, TwilioApiError } from '../../lambda/shared/twilio-api';
+import { staticTokens } from '../../lambda/shared/twilio-signature';
 import { fakeAudio, StubTwilioServer } from '../helpers/stub-twilio';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
 

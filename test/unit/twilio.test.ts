@@ -1,17 +1,14 @@
 import '../helpers/setup-env';
+import { formatPhoneNumber, maskPhoneNumber } from '../../lambda/shared/phone-numbers';
 import {
   CallbackValidationError,
-  formatPhoneNumber,
-  isRetryableStatus,
-  maskPhoneNumber,
   parseDuration,
-  parseForm,
   parseRecordingCallback,
   parseRecordingJob,
   parseStartTime,
-  staticTokens,
-  validateTwilioSignature,
-} from '../../lambda/shared/twilio';
+} from '../../lambda/shared/recording-callback';
+import { isRetryableStatus } from '../../lambda/shared/twilio-api';
+import { parseForm, staticTokens, validateTwilioSignature } from '../../lambda/shared/twilio-signature';
 import {
   formBody,
   minimalCallbackParams,

@@ -4,7 +4,8 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { createObservability } from '../../lambda/shared/observability';
-import { parseRecordingJob, staticTokens, type TokenSource } from '../../lambda/shared/twilio';
+import { parseRecordingJob } from '../../lambda/shared/recording-callback';
+import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signature';
 import { MAX_CALLBACK_BYTES } from '../../lambda/shared/webhook';
 import { twilioCallbackEvent } from '../helpers/events';
 import {

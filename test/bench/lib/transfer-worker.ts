@@ -13,7 +13,8 @@ import { DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/clien
 import { Upload } from '@aws-sdk/lib-storage';
 import { clientOverrides } from '../../../lambda/shared/endpoints';
 import { RecordingStore, UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../../lambda/shared/storage';
-import { createTwilioApi, staticTokens } from '../../../lambda/shared/twilio';
+import { createTwilioApi } from '../../../lambda/shared/twilio-api';
+import { staticTokens } from '../../../lambda/shared/twilio-signature';
 import {
   ACCOUNT_SID,
   BUCKET,
