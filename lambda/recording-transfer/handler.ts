@@ -5,6 +5,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls';
 import type { TransferConfig } from '../shared/config';
+import { type EventPublisher, eventBridgePublisher } from '../shared/events';
+import { RecordingLedger } from '../shared/ledger';
 import { createObservability, type Observability } from '../shared/observability';
 import { sqsTransferQueue } from '../shared/queue';
 import { RecordingStore } from '../shared/storage';
@@ -19,6 +21,10 @@ export interface TransferRuntime {
   readonly ddb: DynamoDBDocumentClient;
   readonly sqs: SQSClient;
   readonly twilio?: TwilioApi;
+  /** Default: the stage's EventBridge bus (the local stack passes a file). */
+  readonly events?: EventPublisher;
+  /** Plausibility floor for the media's size (tests with tiny fake audio lower it). */
+  readonly minBytesPerSecond?: number;
   readonly obs?: Observability;
 }
 
@@ -31,11 +37,14 @@ export function createTransferHandler(runtime: TransferRuntime) {
       runtime.twilio ??
       createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
     store: new RecordingStore(runtime.s3, config.bucketName),
+    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName),
     calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),
+    events: runtime.events ?? eventBridgePublisher(config.eventBusName),
     queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl, config.deadLetterQueueUrl),
     format: config.recordingFormat,
     deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
     leaseSeconds: config.leaseSeconds,
+    ...(runtime.minBytesPerSecond !== undefined ? { minBytesPerSecond: runtime.minBytesPerSecond } : {}),
     maxAttempts: config.maxAttempts,
     retryBaseSeconds: config.retryBaseSeconds,
     obs,

@@ -14,7 +14,7 @@ import {
  * Every write is conditional or idempotent: a callback delivered twice leaves the same item.
  */
 
-export type RecordingEntryStatus = 'stored' | 'failed' | 'absent' | 'transferring';
+export type RecordingEntryStatus = 'stored' | 'failed' | 'absent' | 'transferring' | 'erased';
 
 export interface RecordingEntry {
   readonly status: RecordingEntryStatus;
@@ -31,9 +31,7 @@ export interface RecordingEntry {
   readonly storedAt?: string;
   readonly errorCode?: string;
   readonly error?: string;
-  /** While `transferring`: who holds the claim (the SQS message id) and until when (epoch ms). */
-  readonly claimId?: string;
-  readonly leaseExpiresAt?: number;
+  readonly erasedAt?: string;
 }
 
 export interface CallItem {
@@ -48,8 +46,6 @@ export interface CallItem {
   readonly [attribute: string]: unknown;
 }
 
-export type ClaimResult = 'claimed' | 'stored' | 'busy';
-
 export interface FailureDetails {
   readonly status: 'failed' | 'absent';
   readonly errorCode?: string | undefined;
@@ -61,6 +57,14 @@ export interface FailureDetails {
 }
 
 export const RECORDING_CALLBACK_ORIGIN = 'recording-callback';
+
+/** What Twilio's call resource tells of a call the vault created an item for. */
+export interface CallFacts {
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
+  readonly direction?: string | undefined;
+  readonly callStartedAt?: string | undefined;
+}
 
 export class CallsRepository {
   constructor(
@@ -136,35 +140,44 @@ export class CallsRepository {
   }
 
   /**
-   * Takes the right to transfer one recording. Held by `claimId` (the queue message) until
-   * `leaseSeconds` pass, so a second delivery of the same callback waits instead of storing twice,
-   * and a transfer that died is taken over once its lease runs out.
+   * Fills in what Twilio's call resource says of a call the vault had to create (`from` and `to`
+   * in E.164, `direction`, `callStartedAt`), never overwriting what is there.
    */
-  async claimRecording(
-    callId: string,
-    recordingSid: string,
-    claimId: string,
-    leaseSeconds: number,
-    now: Date,
-  ): Promise<ClaimResult> {
-    const claimed = await this.updateIf({
+  async addCallDetails(callId: string, details: CallFacts, now: Date): Promise<void> {
+    const fields = Object.entries(details).filter(([, value]) => value !== undefined);
+    if (fields.length === 0) return;
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':now': now.toISOString() };
+    const sets = fields.map(([name, value], i) => {
+      names[`#f${i}`] = name;
+      values[`:f${i}`] = value;
+      return `#f${i} = if_not_exists(#f${i}, :f${i})`;
+    });
+    await this.updateIf({
       Key: { callId },
-      UpdateExpression: 'SET recordings.#sid = :claim',
+      UpdateExpression: `SET ${sets.join(', ')}, updatedAt = :now`,
+      ConditionExpression: 'attribute_exists(callId)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  /** Shows a copy in progress on the call item; never over a stored or erased entry. */
+  async markTransferring(callId: string, recordingSid: string, startedAt: string, now: Date): Promise<void> {
+    await this.updateIf({
+      Key: { callId },
+      UpdateExpression: 'SET recordings.#sid = :entry, updatedAt = :now',
       ConditionExpression:
-        'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR recordings.#sid.#status <> :stored AND ' +
-        '(recordings.#sid.#status <> :transferring OR recordings.#sid.claimId = :claimId OR recordings.#sid.leaseExpiresAt < :now))',
+        'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR ' +
+        '(recordings.#sid.#status <> :stored AND recordings.#sid.#status <> :erased))',
       ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
       ExpressionAttributeValues: {
-        ':claim': { status: 'transferring', claimId, leaseExpiresAt: now.getTime() + leaseSeconds * 1000 },
+        ':entry': { status: 'transferring', startedAt },
         ':stored': 'stored',
-        ':transferring': 'transferring',
-        ':claimId': claimId,
-        ':now': now.getTime(),
+        ':erased': 'erased',
+        ':now': now.toISOString(),
       },
     });
-    if (claimed) return 'claimed';
-    const item = await this.getCall(callId);
-    return item?.recordings?.[recordingSid]?.status === 'stored' ? 'stored' : 'busy';
   }
 
   /**
@@ -177,21 +190,18 @@ export class CallsRepository {
     const storedAsLatest = await this.updateIf({
       Key: { callId },
       UpdateExpression: `SET recordings.#sid = :entry, ${latest.sets.join(', ')}${latest.remove}`,
-      ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
-      ExpressionAttributeNames: { '#sid': recordingSid },
-      ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ...latest.values },
+      ConditionExpression: `attribute_exists(callId) AND ${NOT_ERASED} AND ${LATEST_CONDITION}`,
+      ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+      ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ':erased': 'erased', ...latest.values },
     });
     if (storedAsLatest) return;
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { callId },
-        UpdateExpression: 'SET recordings.#sid = :entry, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(callId)',
-        ExpressionAttributeNames: { '#sid': recordingSid },
-        ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ':now': now.toISOString() },
-      }),
-    );
+    await this.updateIf({
+      Key: { callId },
+      UpdateExpression: 'SET recordings.#sid = :entry, updatedAt = :now',
+      ConditionExpression: `attribute_exists(callId) AND ${NOT_ERASED}`,
+      ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+      ExpressionAttributeValues: { ':entry': withoutUndefined(entry), ':erased': 'erased', ':now': now.toISOString() },
+    });
   }
 
   /**
@@ -217,7 +227,8 @@ export class CallsRepository {
         'SET recordings.#sid = :entry, updatedAt = :now, notes = list_append(if_not_exists(notes, :none), :note)',
       ConditionExpression:
         'attribute_exists(callId) AND (attribute_not_exists(recordings.#sid) OR ' +
-        '(recordings.#sid.#status <> :stored AND recordings.#sid.#status <> :failureStatus))',
+        '(recordings.#sid.#status <> :stored AND recordings.#sid.#status <> :erased AND ' +
+        'recordings.#sid.#status <> :failureStatus))',
       ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
       ExpressionAttributeValues: {
         ':entry': entry,
@@ -225,6 +236,7 @@ export class CallsRepository {
         ':none': [],
         ':note': [note],
         ':stored': 'stored',
+        ':erased': 'erased',
         ':failureStatus': failure.status,
       },
     });
@@ -251,6 +263,9 @@ export class CallsRepository {
     }
   }
 }
+
+/** The entry is not erased: nothing brings an erased recording back onto the call. */
+const NOT_ERASED = '(attribute_not_exists(recordings.#sid) OR recordings.#sid.#status <> :erased)';
 
 /** True when the recording being written started no earlier than the call's current latest. */
 const LATEST_CONDITION =

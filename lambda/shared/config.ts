@@ -107,6 +107,10 @@ export interface WebhookConfig extends TwilioSecretConfig {
 export interface TransferConfig extends TwilioSecretConfig {
   readonly bucketName: string;
   readonly tableName: string;
+  /** The vault's ledger (`recordings` table). */
+  readonly ledgerTableName: string;
+  /** The stage's EventBridge bus. */
+  readonly eventBusName: string;
   readonly callSidIndexName: string;
   readonly twilioApiBaseUrl: string;
   readonly recordingFormat: RecordingFormat;
@@ -151,6 +155,8 @@ export function loadTransferConfig(env: Env = process.env): TransferConfig {
     secretId: r.required('TWILIO_SECRET_ARN'),
     bucketName: r.required('RECORDINGS_BUCKET'),
     tableName: r.required('CALLS_TABLE'),
+    ledgerTableName: r.required('LEDGER_TABLE'),
+    eventBusName: r.required('EVENT_BUS_NAME'),
     callSidIndexName: r.optional('CALLS_BY_TWILIO_SID_INDEX') ?? DEFAULT_CALL_SID_INDEX,
     twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
     recordingFormat: r.oneOf('RECORDING_FORMAT', RECORDING_FORMATS, 'mp3'),

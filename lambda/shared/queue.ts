@@ -55,7 +55,7 @@ export function sqsTransferQueue(
       await sqs.send(
         new SendMessageCommand({
           QueueUrl: queueUrl,
-          MessageBody: JSON.stringify(job),
+          MessageBody: sqsSafeJson(job),
           MessageAttributes: {
             recordingSid: { DataType: 'String', StringValue: job.recordingSid },
             status: { DataType: 'String', StringValue: job.status },
@@ -90,6 +90,15 @@ export function sqsTransferQueue(
       );
     },
   };
+}
+
+/**
+ * JSON that SQS accepts as a message body whatever the strings hold. JSON.stringify already
+ * escapes control characters and lone surrogates; SQS also refuses U+FFFE and U+FFFF, which
+ * JSON leaves raw, so they are escaped too (the parsed job is unchanged).
+ */
+export function sqsSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 /** Exponential backoff: base, 2×base, 4×base… for attempts 1, 2, 3…, capped at 15 minutes. */

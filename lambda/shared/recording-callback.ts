@@ -11,6 +11,10 @@ export const SID = {
   RecordingSid: /^RE[0-9a-fA-F]{32}$/,
 } as const;
 
+/** Who queued a job: Twilio's callback, the scheduled reconciler, or a backfill run. */
+export const JOB_ORIGINS = ['callback', 'reconciler', 'backfill'] as const;
+export type JobOrigin = (typeof JOB_ORIGINS)[number];
+
 /** One recording event, validated: what the webhook enqueues and the transfer consumes. */
 export interface RecordingJob {
   readonly version: 1;
@@ -32,6 +36,10 @@ export interface RecordingJob {
   readonly track?: string | undefined;
   readonly errorCode?: string | undefined;
   readonly receivedAt: string;
+  /** A RecordingStartTime that was implausible and ignored (the raw value, for a note). */
+  readonly startTimeIgnored?: string | undefined;
+  /** Unset: `callback`. */
+  readonly origin?: JobOrigin | undefined;
 }
 
 export class CallbackValidationError extends Error {
@@ -119,6 +127,7 @@ export function parseRecordingJob(body: string): RecordingJob {
     !SID.RecordingSid.test(job.recordingSid) ||
     !(RECORDING_STATUSES as readonly (string | undefined)[]).includes(job.status) ||
     (job.jobId !== undefined && typeof job.jobId !== 'string') ||
+    (job.origin !== undefined && !(JOB_ORIGINS as readonly unknown[]).includes(job.origin)) ||
     typeof job.startedAt !== 'string' ||
     Number.isNaN(Date.parse(job.startedAt))
   ) {

@@ -1,9 +1,12 @@
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { createHash, type Hash } from 'node:crypto';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -33,7 +36,19 @@ export function generateStorageKey(
   const year = String(started.getUTCFullYear()).padStart(4, '0');
   const month = String(started.getUTCMonth() + 1).padStart(2, '0');
   // Call ids come from the app's own table: keep them from adding path segments.
-  return `${RECORDINGS_PREFIX}${year}/${month}/${encodeURIComponent(callId)}/${recordingSid}.${format}`;
+  const key = `${RECORDINGS_PREFIX}${year}/${month}/${encodeURIComponent(callId)}/${recordingSid}.${format}`;
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new StorageKeyError(`The call id is too long for an S3 key (${Buffer.byteLength(key)} bytes encoded)`);
+  }
+  return key;
+}
+
+/** S3's limit on a key's length, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+
+/** No S3 key can hold this recording (an app's call id too long once encoded). */
+export class StorageKeyError extends Error {
+  override name = 'StorageKeyError';
 }
 
 export interface StoredObject {
@@ -47,14 +62,22 @@ export interface UploadOptions {
   readonly metadata: Readonly<Record<string, string>>;
   /** The size the source announced (Content-Length); any other size fails the upload. */
   readonly expectedBytes?: number | undefined;
+  /** Fewer bytes than this cannot be the recording (an error page): the upload fails. */
+  readonly minBytes?: number | undefined;
 }
 
-/** The source ended empty or at another size than it announced; nothing was stored. */
+export interface UploadResult {
+  readonly sizeBytes: number;
+  /** Lowercase hex SHA-256 of the bytes stored, taken while they streamed. */
+  readonly sha256: string;
+}
+
+/** The source ended empty, at another size than it announced, or too small to be audio; nothing was stored. */
 export class IncompleteMediaError extends Error {
   override name = 'IncompleteMediaError';
   constructor(
     message: string,
-    readonly code: 'empty-media' | 'size-mismatch',
+    readonly code: 'empty-media' | 'size-mismatch' | 'implausible-size',
   ) {
     super(message);
   }
@@ -81,33 +104,92 @@ export class RecordingStore {
   ) {}
 
   /**
-   * Streams `body` to `key` with a multipart upload: memory stays flat in the file's size and
-   * the object appears only once complete, so a failed transfer never leaves half an object.
-   * The size is checked before the upload completes: an empty or short stream fails it, so no
-   * short object can ever be mistaken for a finished copy. Returns the number of bytes stored.
+   * Streams `body` to `key`, taking its SHA-256 on the way (no second read), and stores the hash
+   * as the object's `sha256` metadata. The size is checked before the object is completed: an
+   * empty, short or implausibly small stream fails the upload, so no partial object can ever be
+   * mistaken for a finished copy.
+   * - Up to one part (5 MiB, most recordings): one PutObject with the hash in its metadata and
+   *   as S3's own SHA-256 checksum, which S3 verifies on receipt.
+   * - Larger: a multipart upload (memory flat in the file's size), then a server-side copy onto
+   *   itself that adds the `sha256` metadata, which is only known once the last byte went by.
    */
-  async uploadRecording(key: string, body: Readable, options: UploadOptions): Promise<{ sizeBytes: number }> {
-    const counter = new ByteCounter(options.expectedBytes);
-    body.on('error', (error) => counter.destroy(error));
-    const upload = new Upload({
-      client: this.s3,
-      queueSize: UPLOAD_QUEUE_SIZE,
-      partSize: UPLOAD_PART_SIZE,
-      leavePartsOnError: false,
-      params: {
-        Bucket: this.bucket,
-        Key: key,
-        Body: body.pipe(counter),
-        ContentType: options.contentType,
-        Metadata: { ...options.metadata },
-      },
-    });
+  async uploadRecording(key: string, body: Readable, options: UploadOptions): Promise<UploadResult> {
+    const meter = new MeteredStream(options.expectedBytes, options.minBytes);
+    body.on('error', (error) => meter.destroy(error));
+    body.pipe(meter);
+    const chunks = meter[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     try {
-      await upload.done();
+      const head: Buffer[] = [];
+      let buffered = 0;
+      let ended = false;
+      while (buffered <= UPLOAD_PART_SIZE) {
+        const next = await nextChunk(chunks, body, meter);
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        head.push(next.value);
+        buffered += next.value.length;
+      }
+      if (ended) {
+        const sha256 = meter.sha256();
+        const bytes = Buffer.concat(head);
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: bytes,
+            ContentLength: bytes.length,
+            ContentType: options.contentType,
+            Metadata: { ...options.metadata, sha256 },
+            ChecksumSHA256: Buffer.from(sha256, 'hex').toString('base64'),
+          }),
+        );
+        return { sizeBytes: meter.bytes, sha256 };
+      }
+      const rest = Readable.from(
+        (async function* () {
+          yield* head;
+          for (;;) {
+            const next = await nextChunk(chunks, body, meter);
+            if (next.done) return;
+            yield next.value;
+          }
+        })(),
+        { objectMode: false },
+      );
+      const upload = new Upload({
+        client: this.s3,
+        queueSize: UPLOAD_QUEUE_SIZE,
+        partSize: UPLOAD_PART_SIZE,
+        leavePartsOnError: false,
+        params: {
+          Bucket: this.bucket,
+          Key: key,
+          Body: rest,
+          ContentType: options.contentType,
+          Metadata: { ...options.metadata },
+        },
+      });
+      const uploaded = await upload.done();
+      const sha256 = meter.sha256();
+      await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          // Each segment encoded (the key holds an encoded call id), the separators kept.
+          CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+          ...('VersionId' in uploaded && uploaded.VersionId ? { CopySourceVersionId: uploaded.VersionId } : {}),
+          MetadataDirective: 'REPLACE',
+          ContentType: options.contentType,
+          Metadata: { ...options.metadata, sha256 },
+        }),
+      );
+      return { sizeBytes: meter.bytes, sha256 };
     } finally {
       body.destroy();
+      meter.destroy();
     }
-    return { sizeBytes: counter.bytes };
   }
 
   /** Size, type and metadata of an object, or undefined when there is none. */
@@ -171,16 +253,53 @@ export function isNotFound(error: unknown): boolean {
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }
 
-/** Passes bytes through unchanged, counts them, and fails the stream's end on a wrong size. */
-class ByteCounter extends Transform {
+/** Reads the next chunk; an error of the source wins over the meter's own "premature close". */
+async function nextChunk(
+  chunks: AsyncIterator<Buffer>,
+  source: Readable,
+  meter: MeteredStream,
+): Promise<IteratorResult<Buffer>> {
+  try {
+    return await chunks.next();
+  } catch (error) {
+    throw meter.sourceError ?? (source.errored as Error | null) ?? error;
+  }
+}
+
+/**
+ * Passes bytes through unchanged, counts and hashes them, and fails the stream's end on a wrong
+ * or implausible size, so that the upload never completes with them.
+ */
+class MeteredStream extends Transform {
   bytes = 0;
-  constructor(private readonly expectedBytes: number | undefined) {
+  sourceError: Error | undefined;
+  private readonly hash: Hash = createHash('sha256');
+  private digest: string | undefined;
+
+  constructor(
+    private readonly expectedBytes: number | undefined,
+    private readonly minBytes: number | undefined,
+  ) {
     super();
   }
+
+  override destroy(error?: Error): this {
+    if (error && !this.sourceError) this.sourceError = error;
+    return super.destroy(error);
+  }
+
+  /** The hex digest, once the stream has ended. */
+  sha256(): string {
+    if (this.digest === undefined) throw new Error('The stream has not ended');
+    return this.digest;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
+    this.hash.update(chunk);
     callback(null, chunk);
   }
+
   override _flush(callback: TransformCallback): void {
     if (this.bytes === 0) {
       callback(new IncompleteMediaError('The recording arrived empty', 'empty-media'));
@@ -188,7 +307,15 @@ class ByteCounter extends Transform {
       callback(
         new IncompleteMediaError(`Received ${this.bytes} bytes of ${this.expectedBytes} announced`, 'size-mismatch'),
       );
+    } else if (this.minBytes !== undefined && this.bytes < this.minBytes) {
+      callback(
+        new IncompleteMediaError(
+          `Received ${this.bytes} bytes, too few for the recording's duration (at least ${this.minBytes} expected)`,
+          'implausible-size',
+        ),
+      );
     } else {
+      this.digest = this.hash.digest('hex');
       callback();
     }
   }

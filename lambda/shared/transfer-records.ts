@@ -4,6 +4,7 @@ import type { TransferQueue } from './queue';
 import { retryDelaySeconds } from './queue';
 import { parseRecordingJob, type RecordingJob } from './recording-callback';
 import {
+  announce,
   classify,
   describe,
   PermanentTransferError,
@@ -67,7 +68,7 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
         permanent,
       });
       obs.metric('TransferFailed');
-      await recordFailure(job, error.code, error.message, obs, deps);
+      await recordFailure(job, job.jobId ?? record.messageId, error.code, error.message, obs, deps);
       await deps.queue.deadLetter(record.body, { code: error.code, error: error.message, attempts: attempt });
       return { result: 'dead-lettered', code: error.code };
     }
@@ -97,6 +98,7 @@ async function scheduleRetry(
 
 async function recordFailure(
   job: RecordingJob,
+  claimId: string,
   code: string,
   message: string,
   obs: Observability,
@@ -104,7 +106,10 @@ async function recordFailure(
 ): Promise<void> {
   try {
     const now = (deps.now ?? (() => new Date()))();
-    const { callId } = await deps.calls.resolveCall(job.callSid, now);
+    // Only this job's claim turns `failed`: a copy stored or erased meanwhile stays so.
+    const item = await deps.ledger.markFailed(job.recordingSid, claimId, { errorCode: code, error: message }, now);
+    if (!item) return;
+    const callId = item.callId ?? (await deps.calls.resolveCall(job.callSid, now)).callId;
     await deps.calls.markFailed(
       callId,
       job.recordingSid,
@@ -112,15 +117,29 @@ async function recordFailure(
         status: 'failed',
         errorCode: code,
         error: message,
-        durationSeconds: job.durationSeconds,
-        channels: job.channels,
-        source: job.source,
-        startedAt: job.startedAt,
+        durationSeconds: item.durationSeconds,
+        channels: item.channels,
+        source: item.source,
+        startedAt: item.startedAt,
       },
       now,
     );
+    await announce(
+      {
+        detailType: 'Recording Failed',
+        detail: {
+          recordingSid: job.recordingSid,
+          callId,
+          callSid: item.callSid,
+          status: 'failed',
+          errorCode: code,
+          error: message,
+        },
+      },
+      { events: deps.events, obs },
+    );
   } catch (error) {
-    // The dead-letter queue still holds the job; the item is only the readable summary.
-    obs.logger.error('Could not record the failure on the call item', { error: describe(error) });
+    // The dead-letter queue still holds the job; the ledger and the item are the readable summary.
+    obs.logger.error('Could not record the failure', { error: describe(error) });
   }
 }

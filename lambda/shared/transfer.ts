@@ -1,17 +1,32 @@
 import type { CallsRepository, RecordingEntry } from './calls';
 import type { RecordingFormat } from './config';
+import type { EventPublisher, VaultEvent } from './events';
+import type { LedgerItem, RecordingFacts, RecordingLedger } from './ledger';
 import type { Observability } from './observability';
+import { formatPhoneNumber } from './phone-numbers';
 import type { RecordingJob } from './recording-callback';
-import { generateStorageKey, IncompleteMediaError, isNotFound, type RecordingStore } from './storage';
+import {
+  generateStorageKey,
+  IncompleteMediaError,
+  isNotFound,
+  type RecordingStore,
+  StorageKeyError,
+  type UploadResult,
+} from './storage';
 import { MEDIA_CONTENT_TYPES, type TwilioApi, TwilioApiError } from './twilio-api';
 
 export interface TransferDeps {
   readonly twilio: TwilioApi;
   readonly store: RecordingStore;
+  readonly ledger: RecordingLedger;
   readonly calls: CallsRepository;
+  readonly events: EventPublisher;
   readonly format: RecordingFormat;
   readonly deleteFromTwilioAfterCopy: boolean;
+  /** How long a claim holds without renewal; renewed every third of it while the copy runs. */
   readonly leaseSeconds: number;
+  /** Fewer bytes per second of duration cannot be audio. @default MIN_BYTES_PER_SECOND */
+  readonly minBytesPerSecond?: number;
   readonly obs: Observability;
   readonly now?: () => Date;
 }
@@ -20,6 +35,8 @@ export type TransferOutcome =
   | { readonly result: 'stored'; readonly callId: string; readonly key: string; readonly sizeBytes: number }
   | { readonly result: 'already-stored'; readonly callId: string }
   | { readonly result: 'claimed-elsewhere'; readonly callId: string }
+  | { readonly result: 'erased'; readonly callId: string }
+  | { readonly result: 'other-call'; readonly callId: string }
   | { readonly result: 'recorded-failure'; readonly callId: string; readonly status: 'failed' | 'absent' }
   | { readonly result: 'ignored' };
 
@@ -46,9 +63,17 @@ export class PermanentTransferError extends Error {
 }
 
 /**
- * Handles one recording job: a completed recording is copied from Twilio to S3 and recorded
- * on its call item; an absent or failed one is recorded without fetching anything.
- * Safe to run more than once for the same job, and concurrently with a duplicate.
+ * Bytes per second of audio below which a download cannot be the recording (an error page
+ * served with an audio type): Twilio's sparsest format, mono MP3 at 8 kbit/s, is 1,000 B/s.
+ */
+export const MIN_BYTES_PER_SECOND = 200;
+
+/**
+ * Handles one recording job. The ledger is written first and is the truth; the call item and the
+ * events follow it. A completed recording is claimed in the ledger, copied from Twilio to S3
+ * with its SHA-256, recorded, projected onto its call item and announced; an absent or failed
+ * one is entered without fetching anything. Safe to run more than once for the same job, and
+ * concurrently with a duplicate.
  */
 export async function transferRecording(
   job: RecordingJob,
@@ -64,74 +89,93 @@ export async function transferRecording(
   if (created) {
     obs.logger.warn('No call item has this CallSid; created one so the recording is kept', { callId });
     obs.metric('UnmatchedCallSid');
+    await addCallDetails(callId, job.callSid, deps);
   }
-
-  if (job.status === 'absent' || job.status === 'failed') {
-    await deps.calls.markFailed(
-      callId,
-      job.recordingSid,
-      {
-        status: job.status,
-        errorCode: job.errorCode,
-        error: job.status === 'absent' ? describeAbsent(job.errorCode) : 'Twilio reported the recording failed',
-        durationSeconds: job.durationSeconds,
-        channels: job.channels,
-        source: job.source,
-        startedAt: job.startedAt,
-      },
-      now(),
-    );
-    obs.logger.warn('Twilio reported no usable recording', { status: job.status, errorCode: job.errorCode });
-    obs.metric(job.status === 'absent' ? 'RecordingAbsent' : 'RecordingFailedAtTwilio');
-    return { result: 'recorded-failure', callId, status: job.status };
-  }
-
-  const claim = await deps.calls.claimRecording(callId, job.recordingSid, claimId, deps.leaseSeconds, now());
-  if (claim === 'stored') {
-    obs.logger.info('Recording already stored; nothing to do');
-    obs.metric('DuplicateJob');
-    return { result: 'already-stored', callId };
-  }
-  if (claim === 'busy') {
-    // A duplicate delivery while another job holds the claim. That job's own message is retried
-    // if it fails or dies, so this one can go: retrying it would only risk a spurious `failed`.
-    obs.logger.info('Another job is transferring this recording; dropping the duplicate');
-    obs.metric('DuplicateJob');
-    return { result: 'claimed-elsewhere', callId };
-  }
-
-  const key = generateStorageKey(callId, job.recordingSid, job.startedAt, deps.format);
-  const contentType = MEDIA_CONTENT_TYPES[deps.format];
-  const existing = await deps.store.headRecording(key).catch(rethrowAsStorageError);
-  let sizeBytes: number;
-  if (existing && existing.sizeBytes > 0 && existing.metadata['recording-sid'] === job.recordingSid) {
-    // An earlier attempt stored the object but died before updating the item.
-    sizeBytes = existing.sizeBytes;
-    obs.logger.info('Object already in S3 from an earlier attempt; recording it', { key });
-  } else {
-    sizeBytes = await copyFromTwilio(job, key, contentType, deps);
-  }
-
-  const entry: RecordingEntry = {
-    status: 'stored',
-    bucket: deps.store.bucket,
-    key,
-    contentType,
-    sizeBytes,
+  const facts: RecordingFacts = {
+    recordingSid: job.recordingSid,
+    callId,
+    callSid: job.callSid,
+    accountSid: job.accountSid,
+    startedAt: job.startedAt,
     durationSeconds: job.durationSeconds,
     channels: job.channels,
     source: job.source,
-    startedAt: job.startedAt,
-    storedAt: now().toISOString(),
+    origin: job.origin ?? 'callback',
   };
-  await deps.calls.markStored(callId, job.recordingSid, entry, now());
+
+  if (job.status === 'absent' || job.status === 'failed') {
+    return recordTwilioFailure(job, facts, deps);
+  }
+
+  const claim = await deps.ledger.claim(facts, claimId, deps.leaseSeconds, now());
+  switch (claim.result) {
+    case 'stored':
+      // A crash between the ledger and the call item heals here; the event goes out if it never did.
+      await projectStored(claim.item, deps);
+      obs.logger.info('Recording already stored; the call item says so');
+      obs.metric('DuplicateJob');
+      return { result: 'already-stored', callId: claim.item.callId ?? callId };
+    case 'erased':
+      obs.logger.info('Recording was erased; it is never copied again');
+      obs.metric('DuplicateJob');
+      return { result: 'erased', callId: claim.item.callId ?? callId };
+    case 'other-call':
+      obs.logger.warn('This RecordingSid is already held under another CallSid; noted, nothing copied', {
+        ledgerCallSid: claim.item.callSid,
+      });
+      obs.metric('RecordingUnderTwoCalls');
+      return { result: 'other-call', callId: claim.item.callId ?? callId };
+    case 'busy':
+      // A duplicate delivery while another job holds the claim. That job's own message is retried
+      // if it fails or dies, so this one can go: retrying it would only risk a spurious `failed`.
+      obs.logger.info('Another job is transferring this recording; dropping the duplicate');
+      obs.metric('DuplicateJob');
+      return { result: 'claimed-elsewhere', callId };
+    case 'claimed':
+      break;
+  }
+
+  // The first claim fixed the call and the start time: every attempt writes the same key.
+  const recording = claim.item;
+  const ownerCallId = recording.callId ?? callId;
+  if (job.startTimeIgnored !== undefined && recording.startedAt === job.startedAt) {
+    await deps.ledger.addNote(
+      job.recordingSid,
+      `${now().toISOString()} RecordingStartTime "${job.startTimeIgnored}" is implausible; used the time the callback arrived`,
+      now(),
+    );
+  }
+  await deps.calls.markTransferring(ownerCallId, job.recordingSid, recording.startedAt, now());
+  let key: string;
+  try {
+    key = generateStorageKey(ownerCallId, job.recordingSid, recording.startedAt, deps.format);
+  } catch (error) {
+    if (error instanceof StorageKeyError) throw new PermanentTransferError(error.message, 'bad-call-id');
+    throw error;
+  }
+  const contentType = MEDIA_CONTENT_TYPES[deps.format];
+
+  const copy = await withLease(job.recordingSid, claimId, deps, (signal) =>
+    copyOnce(job, recording, key, contentType, signal, deps),
+  );
+
+  const stored = await deps.ledger.markStored(
+    job.recordingSid,
+    claimId,
+    { bucket: deps.store.bucket, key, contentType, sizeBytes: copy.sizeBytes, sha256: copy.sha256 },
+    now(),
+  );
+  if (!stored) throw new RetryableTransferError('The claim was taken over before the copy was recorded', 'lost-claim');
   obs.metric('RecordingStored');
-  obs.metric('RecordingBytes', sizeBytes, 'Bytes');
-  obs.logger.info('Recording stored', { key, sizeBytes });
+  obs.metric('RecordingBytes', copy.sizeBytes, 'Bytes');
+  obs.logger.info('Recording stored', { key, sizeBytes: copy.sizeBytes, sha256: copy.sha256 });
+  await projectStored(stored, deps);
 
   if (deps.deleteFromTwilioAfterCopy) {
+    // Reached only with the ledger `stored`: the size matched and the hash is recorded.
     try {
       await deps.twilio.deleteRecording(job.recordingSid);
+      await deps.ledger.markDeletedAtTwilio(job.recordingSid, now());
       obs.logger.info('Deleted the recording at Twilio after a verified copy');
     } catch (error) {
       // Not a loss: the recording is safe in S3 and still at Twilio. Alarmed through the metric.
@@ -139,40 +183,231 @@ export async function transferRecording(
       obs.metric('TwilioDeleteFailed');
     }
   }
-  return { result: 'stored', callId, key, sizeBytes };
+  return { result: 'stored', callId: ownerCallId, key, sizeBytes: copy.sizeBytes };
+}
+
+/** The object from an earlier attempt that died before recording it, or a fresh copy from Twilio. */
+async function copyOnce(
+  job: RecordingJob,
+  recording: LedgerItem,
+  key: string,
+  contentType: string,
+  signal: AbortSignal,
+  deps: TransferDeps,
+): Promise<UploadResult> {
+  const existing = await deps.store.headRecording(key).catch(rethrowAsStorageError);
+  const existingSha = existing?.metadata.sha256;
+  if (existing && existing.sizeBytes > 0 && existing.metadata['recording-sid'] === job.recordingSid && existingSha) {
+    deps.obs.logger.info('Object already in S3 from an earlier attempt; recording it', { key });
+    return { sizeBytes: existing.sizeBytes, sha256: existingSha };
+  }
+  return copyFromTwilio(job, recording, key, contentType, signal, deps);
 }
 
 async function copyFromTwilio(
   job: RecordingJob,
+  recording: LedgerItem,
   key: string,
   contentType: string,
+  signal: AbortSignal,
   deps: TransferDeps,
-): Promise<number> {
+): Promise<UploadResult> {
   let media: Awaited<ReturnType<TwilioApi['fetchRecordingAudio']>>;
   try {
     media = await deps.twilio.fetchRecordingAudio(job.recordingSid, deps.format);
   } catch (error) {
     throw classify(error);
   }
-  const metadata: Record<string, string> = { 'call-sid': job.callSid, 'recording-sid': job.recordingSid };
-  if (job.durationSeconds !== undefined) metadata['duration-seconds'] = String(job.durationSeconds);
-  if (job.channels !== undefined) metadata.channels = String(job.channels);
+  const abort = () => media.body.destroy(new RetryableTransferError('The claim was lost mid-copy', 'lost-claim'));
+  if (signal.aborted) abort();
+  signal.addEventListener('abort', abort, { once: true });
+  const metadata: Record<string, string> = { 'call-sid': recording.callSid, 'recording-sid': job.recordingSid };
+  const durationSeconds = recording.durationSeconds ?? job.durationSeconds;
+  if (durationSeconds !== undefined) metadata['duration-seconds'] = String(durationSeconds);
+  const channels = recording.channels ?? job.channels;
+  if (channels !== undefined) metadata.channels = String(channels);
 
-  let uploaded: number;
+  let uploaded: UploadResult;
   try {
-    ({ sizeBytes: uploaded } = await deps.store.uploadRecording(key, media.body, {
+    uploaded = await deps.store.uploadRecording(key, media.body, {
       contentType,
       metadata,
       expectedBytes: media.contentLength,
-    }));
+      minBytes: durationSeconds ? durationSeconds * (deps.minBytesPerSecond ?? MIN_BYTES_PER_SECOND) : undefined,
+    });
   } catch (error) {
     throw classify(error);
+  } finally {
+    signal.removeEventListener('abort', abort);
   }
   const stored = await deps.store.headRecording(key).catch(rethrowAsStorageError);
-  if (!stored || stored.sizeBytes !== uploaded) {
+  if (!stored || stored.sizeBytes !== uploaded.sizeBytes || stored.metadata.sha256 !== uploaded.sha256) {
     throw new RetryableTransferError('The stored object does not match what was sent', 'verify-failed');
   }
   return uploaded;
+}
+
+/**
+ * Runs `work` while renewing the claim's lease every third of its length, so that a copy that
+ * outlasts the lease is never taken over by a duplicate. A renewal that finds the claim gone
+ * aborts the work (its signal), which then fails retryably.
+ */
+async function withLease<T>(
+  recordingSid: string,
+  claimId: string,
+  deps: TransferDeps,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const now = deps.now ?? (() => new Date());
+  const lost = new AbortController();
+  const timer = setInterval(
+    () => {
+      deps.ledger.renewLease(recordingSid, claimId, deps.leaseSeconds, now()).then(
+        (held) => {
+          if (!held) {
+            deps.obs.logger.warn('The claim was taken over; abandoning this copy');
+            lost.abort();
+          }
+        },
+        (error: unknown) =>
+          deps.obs.logger.warn('Could not renew the claim; will try again', { error: describe(error) }),
+      );
+    },
+    Math.max(250, (deps.leaseSeconds * 1000) / 3),
+  );
+  try {
+    const result = await work(lost.signal);
+    if (lost.signal.aborted) throw new RetryableTransferError('The claim was lost mid-copy', 'lost-claim');
+    return result;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Twilio said `absent` or `failed`: entered in the ledger (never over a claim or a copy), then projected. */
+async function recordTwilioFailure(
+  job: RecordingJob,
+  facts: RecordingFacts,
+  deps: TransferDeps,
+): Promise<TransferOutcome> {
+  const now = (deps.now ?? (() => new Date()))();
+  const status = job.status as 'absent' | 'failed';
+  const error = status === 'absent' ? describeAbsent(job.errorCode) : 'Twilio reported the recording failed';
+  const { recorded, item } = await deps.ledger.recordTwilioFailure(
+    facts,
+    { status, errorCode: job.errorCode, error },
+    now,
+  );
+  const callId = item?.callId ?? facts.callId;
+  if (!recorded) {
+    deps.obs.logger.info('Twilio reported no usable recording; the ledger already knows better or the same', {
+      status,
+      ledgerStatus: item?.status,
+    });
+    return { result: 'recorded-failure', callId, status };
+  }
+  await deps.calls.markFailed(
+    callId,
+    job.recordingSid,
+    {
+      status,
+      errorCode: job.errorCode,
+      error,
+      durationSeconds: job.durationSeconds,
+      channels: job.channels,
+      source: job.source,
+      startedAt: item?.startedAt ?? job.startedAt,
+    },
+    now,
+  );
+  deps.obs.logger.warn('Twilio reported no usable recording', { status, errorCode: job.errorCode });
+  deps.obs.metric(status === 'absent' ? 'RecordingAbsent' : 'RecordingFailedAtTwilio');
+  await announce(
+    {
+      detailType: 'Recording Failed',
+      detail: { recordingSid: job.recordingSid, callId, callSid: job.callSid, status, errorCode: job.errorCode, error },
+    },
+    deps,
+  );
+  return { result: 'recorded-failure', callId, status };
+}
+
+/** The call item and the `Recording Stored` event, from a stored ledger item. Idempotent. */
+async function projectStored(item: LedgerItem, deps: TransferDeps): Promise<void> {
+  const now = (deps.now ?? (() => new Date()))();
+  const callId = item.callId ?? item.callSid;
+  const entry: RecordingEntry = {
+    status: 'stored',
+    bucket: item.bucket,
+    key: item.key,
+    contentType: item.contentType,
+    sizeBytes: item.sizeBytes,
+    sha256: item.sha256,
+    durationSeconds: item.durationSeconds,
+    channels: item.channels,
+    source: item.source,
+    startedAt: item.startedAt,
+    storedAt: item.storedAt,
+  };
+  await deps.calls.markStored(callId, item.recordingSid, entry, now);
+  if (item.storedEventAt) return;
+  const sent = await announce(
+    {
+      detailType: 'Recording Stored',
+      detail: {
+        recordingSid: item.recordingSid,
+        callId,
+        callSid: item.callSid,
+        bucket: item.bucket ?? deps.store.bucket,
+        key: item.key ?? '',
+        contentType: item.contentType ?? '',
+        sizeBytes: item.sizeBytes ?? 0,
+        sha256: item.sha256 ?? '',
+        durationSeconds: item.durationSeconds,
+        channels: item.channels,
+        startedAt: item.startedAt,
+        storedAt: item.storedAt ?? now.toISOString(),
+        origin: item.origin ?? 'callback',
+      },
+    },
+    deps,
+  );
+  if (sent) await deps.ledger.markStoredEventSent(item.recordingSid, now);
+}
+
+/** Publishes an event; a failure is logged and counted, never fails the job (the ledger holds the state). */
+export async function announce(event: VaultEvent, deps: Pick<TransferDeps, 'events' | 'obs'>): Promise<boolean> {
+  try {
+    await deps.events.publish(event);
+    deps.obs.metric('EventPublished');
+    return true;
+  } catch (error) {
+    deps.obs.logger.error('Could not publish an event', { detailType: event.detailType, error: describe(error) });
+    deps.obs.metric('EventPublishFailed');
+    return false;
+  }
+}
+
+/** From, to, direction and start of a call the vault created, from Twilio's call resource; best effort. */
+async function addCallDetails(callId: string, callSid: string, deps: TransferDeps): Promise<void> {
+  const now = deps.now ?? (() => new Date());
+  try {
+    const call = await deps.twilio.getCallDetails(callSid);
+    const started = call.startTime ? Date.parse(call.startTime) : Number.NaN;
+    await deps.calls.addCallDetails(
+      callId,
+      {
+        from: formatPhoneNumber(call.from),
+        to: formatPhoneNumber(call.to),
+        direction: call.direction,
+        callStartedAt: Number.isNaN(started) ? undefined : new Date(started).toISOString(),
+      },
+      now(),
+    );
+  } catch (error) {
+    // The recording matters more than the call's details: it is still copied.
+    deps.obs.logger.warn("Could not read the call's details from Twilio", { error: describe(error) });
+  }
 }
 
 /** AWS error names that mean "try again later" whatever their HTTP status. */

@@ -20,6 +20,10 @@ import {
 export type { Env };
 
 export const TABLE_NAME = 'calls';
+export const LEDGER_TABLE_NAME = 'recordings';
+export const LEDGER_DAY_INDEX = 'byDay';
+/** The local event bus: one JSON line per event, under LOCAL_DATA_DIR. */
+export const EVENTS_FILE = 'events.ndjson';
 export const CALL_SID_INDEX = 'byTwilioCallSid';
 export const BUCKET_NAME = 'recordings';
 export const QUEUE_NAME = 'recording-transfer';

@@ -4,6 +4,7 @@
  */
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
   waitUntilTableExists,
@@ -15,7 +16,15 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { BUCKET_NAME, CALL_SID_INDEX, DLQ_NAME, QUEUE_NAME, TABLE_NAME } from './config';
+import {
+  BUCKET_NAME,
+  CALL_SID_INDEX,
+  DLQ_NAME,
+  LEDGER_DAY_INDEX,
+  LEDGER_TABLE_NAME,
+  QUEUE_NAME,
+  TABLE_NAME,
+} from './config';
 
 export interface QueueUrls {
   readonly queueUrl: string;
@@ -32,37 +41,63 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
-export async function ensureTable(ddb: DynamoDBClient): Promise<void> {
+/** The app's `calls` table (GSI `byTwilioCallSid`) and the vault's ledger (GSI `byDay`), as the stack defines them. */
+export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
+  await Promise.all([
+    ensureTable(ddb, {
+      TableName: TABLE_NAME,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'callId', AttributeType: 'S' },
+        { AttributeName: 'twilioCallSid', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: CALL_SID_INDEX,
+          KeySchema: [{ AttributeName: 'twilioCallSid', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+    ensureTable(ddb, {
+      TableName: LEDGER_TABLE_NAME,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'recordingSid', AttributeType: 'S' },
+        { AttributeName: 'day', AttributeType: 'S' },
+        { AttributeName: 'startedAt', AttributeType: 'S' },
+      ],
+      KeySchema: [{ AttributeName: 'recordingSid', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: LEDGER_DAY_INDEX,
+          KeySchema: [
+            { AttributeName: 'day', KeyType: 'HASH' },
+            { AttributeName: 'startedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+  ]);
+}
+
+async function ensureTable(ddb: DynamoDBClient, definition: CreateTableCommandInput): Promise<void> {
+  const TableName = definition.TableName;
   try {
-    const { Table } = await ddb.send(new DescribeTableCommand({ TableName: TABLE_NAME }));
+    const { Table } = await ddb.send(new DescribeTableCommand({ TableName }));
     if (Table?.TableStatus === 'ACTIVE') return;
   } catch (error) {
     if (errorName(error) !== 'ResourceNotFoundException') throw error;
     try {
-      await ddb.send(
-        new CreateTableCommand({
-          TableName: TABLE_NAME,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [
-            { AttributeName: 'callId', AttributeType: 'S' },
-            { AttributeName: 'twilioCallSid', AttributeType: 'S' },
-          ],
-          KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
-          GlobalSecondaryIndexes: [
-            {
-              IndexName: CALL_SID_INDEX,
-              KeySchema: [{ AttributeName: 'twilioCallSid', KeyType: 'HASH' }],
-              Projection: { ProjectionType: 'ALL' },
-            },
-          ],
-        }),
-      );
+      await ddb.send(new CreateTableCommand(definition));
     } catch (createError) {
       // Created meanwhile (another process on the same external endpoint).
       if (errorName(createError) !== 'ResourceInUseException') throw createError;
     }
   }
-  await waitUntilTableExists({ client: ddb, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName: TABLE_NAME });
+  await waitUntilTableExists({ client: ddb, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { TableName });
 }
 
 export async function ensureBucket(s3: S3Client): Promise<void> {

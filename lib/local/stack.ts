@@ -22,7 +22,7 @@ import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REG
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
 import { assertPortsFree } from './ports';
-import { ensureBucket, ensureQueues, ensureTable, type QueueUrls } from './resources';
+import { ensureBucket, ensureQueues, ensureTables, type QueueUrls } from './resources';
 import { startTransferThread, TRANSFER_THREAD_NICE } from './transfer-thread';
 import type { Worker } from './worker';
 
@@ -142,7 +142,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // allSettled: a failure of one must not close an emulator under another's request.
     const [table, bucket, queued] = await Promise.allSettled([
-      ensureTable(ddb),
+      ensureTables(ddb),
       ensureBucket(s3),
       ensureQueues(sqs, {
         maxReceiveCount: config.maxAttempts,

@@ -4,14 +4,26 @@
  * thread answers first and the transfers catch up (their jobs wait durably in the queue), as on
  * AWS where the two Lambdas never share a CPU.
  */
+
+import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createTransferHandler } from '../../lambda/recording-transfer/handler';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
+import { fileEventPublisher } from '../../lambda/shared/events';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
-import { BUCKET_NAME, CALL_SID_INDEX, type Env, type LocalConfig, REGION, TABLE_NAME } from './config';
+import {
+  BUCKET_NAME,
+  CALL_SID_INDEX,
+  type Env,
+  EVENTS_FILE,
+  LEDGER_TABLE_NAME,
+  type LocalConfig,
+  REGION,
+  TABLE_NAME,
+} from './config';
 import type { QueueUrls } from './resources';
 import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';
 import { addReleaseMiddleware, ReceiptRegistry, startWorker, type Worker } from './worker';
@@ -72,6 +84,8 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
       accountSid: config.accountSid,
       bucketName: BUCKET_NAME,
       tableName: TABLE_NAME,
+      ledgerTableName: LEDGER_TABLE_NAME,
+      eventBusName: 'local',
       callSidIndexName: CALL_SID_INDEX,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       recordingFormat: config.recordingFormat,
@@ -86,6 +100,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
     s3,
     ddb,
     sqs: transferSqs,
+    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
   });
   const worker = startWorker({
     sqs,

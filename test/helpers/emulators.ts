@@ -19,7 +19,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides } from '../../lambda/shared/endpoints';
-import { ensureTable } from '../../lib/local/resources';
+import { ensureTables } from '../../lib/local/resources';
 
 // Neither package ships types.
 const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
@@ -30,9 +30,10 @@ const s3rverAccounts = require('s3rver/lib/models/account') as {
   DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
 };
 
-import { CALL_SID_INDEX, TABLE_NAME } from '../../lib/local/config';
+import { CALL_SID_INDEX, LEDGER_TABLE_NAME, TABLE_NAME } from '../../lib/local/config';
 
 export const CALLS_TABLE = TABLE_NAME;
+export const LEDGER_TABLE = LEDGER_TABLE_NAME;
 export { CALL_SID_INDEX };
 export const RECORDINGS_BUCKET = 'recordings';
 
@@ -54,6 +55,8 @@ export interface Emulators {
   /** Bytes and head of an object in the recordings bucket, or undefined when there is none. */
   getObject(key: string, bucket?: string): Promise<StoredTestObject | undefined>;
   getItem(callId: string): Promise<Record<string, unknown> | undefined>;
+  /** The ledger item of a recording. */
+  getLedger(recordingSid: string): Promise<Record<string, unknown> | undefined>;
   putItem(item: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
@@ -94,7 +97,7 @@ export async function startEmulators(): Promise<Emulators> {
   const ddb = DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } });
 
   // The same table the local stack creates (and the stack deploys): key, GSI and all.
-  await ensureTable(dynamodb);
+  await ensureTables(dynamodb);
 
   return {
     s3,
@@ -122,6 +125,12 @@ export async function startEmulators(): Promise<Emulators> {
     },
     async getItem(callId) {
       const result = await ddb.send(new GetCommand({ TableName: CALLS_TABLE, Key: { callId }, ConsistentRead: true }));
+      return result.Item;
+    },
+    async getLedger(recordingSid) {
+      const result = await ddb.send(
+        new GetCommand({ TableName: LEDGER_TABLE, Key: { recordingSid }, ConsistentRead: true }),
+      );
       return result.Item;
     },
     async putItem(item) {

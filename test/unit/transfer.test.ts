@@ -10,18 +10,26 @@
  * → webhook.test.ts; URL generation fallback → playback.test.ts.
  */
 import '../helpers/setup-env';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createTransferHandler, type TransferRuntime } from '../../lambda/recording-transfer/handler';
 import { clientOverrides } from '../../lambda/shared/endpoints';
+import type { VaultEvent } from '../../lambda/shared/events';
 import { createObservability } from '../../lambda/shared/observability';
 import { parseRecordingCallback, type RecordingJob } from '../../lambda/shared/recording-callback';
 import { createTwilioApi, type TwilioApi } from '../../lambda/shared/twilio-api';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
-import { CALL_SID_INDEX, CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
+import {
+  CALL_SID_INDEX,
+  CALLS_TABLE,
+  type Emulators,
+  LEDGER_TABLE,
+  RECORDINGS_BUCKET,
+  startEmulators,
+} from '../helpers/emulators';
 import { sqsEvent, sqsRecord } from '../helpers/events';
 import { deferred, fakeAudio, StubTwilioServer } from '../helpers/stub-twilio';
 import {
@@ -41,6 +49,7 @@ const MAX_ATTEMPTS = 3;
 const RETRY_BASE_SECONDS = 30;
 
 const sqs = mockClient(SQSClient);
+const published: VaultEvent[] = [];
 let aws: Emulators;
 let stub: StubTwilioServer;
 
@@ -54,6 +63,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  published.length = 0;
   stub.reset();
   sqs.reset();
   sqs.on(ChangeMessageVisibilityCommand).resolves({});
@@ -68,6 +78,8 @@ function transferHandler(overrides: ConfigOverrides = {}, runtime: { s3?: S3Clie
       accountSid: TEST_ACCOUNT_SID,
       bucketName: RECORDINGS_BUCKET,
       tableName: CALLS_TABLE,
+      ledgerTableName: LEDGER_TABLE,
+      eventBusName: 'test',
       callSidIndexName: CALL_SID_INDEX,
       twilioApiBaseUrl: stub.baseUrl,
       recordingFormat: 'mp3',
@@ -84,6 +96,9 @@ function transferHandler(overrides: ConfigOverrides = {}, runtime: { s3?: S3Clie
     ddb: aws.ddb,
     sqs: new SQSClient({ region: 'us-east-1' }),
     twilio: runtime.twilio,
+    events: { publish: async (event) => void published.push(event) },
+    // The fake audio here is a few bytes for a 42 s recording; the size floor has tests of its own.
+    minBytesPerSecond: 0,
     obs: createObservability('recording-transfer-test'),
   });
 }
@@ -154,6 +169,7 @@ describe('successful processing', () => {
     expect(object?.metadata).toEqual({
       'call-sid': job.callSid,
       'recording-sid': job.recordingSid,
+      sha256: createHash('sha256').update(audio).digest('hex'),
       'duration-seconds': '42',
       channels: '2',
     });
@@ -233,6 +249,7 @@ describe('successful processing', () => {
     expect((await aws.getObject(key))?.metadata).toEqual({
       'call-sid': job.callSid,
       'recording-sid': job.recordingSid,
+      sha256: createHash('sha256').update(audio).digest('hex'),
     });
     expect((await item(callId)).recordingKey).toBe(key);
   });
@@ -688,7 +705,8 @@ describe('idempotency', () => {
     const original = await running;
 
     expect(duplicate).toEqual(failures([]));
-    expect(whileCopying.recordings?.[callbackA.recordingSid]).toMatchObject({
+    expect(whileCopying.recordings?.[callbackA.recordingSid]).toMatchObject({ status: 'transferring' });
+    expect(await aws.getLedger(callbackA.recordingSid)).toMatchObject({
       status: 'transferring',
       claimId: callbackA.jobId,
     });
@@ -753,7 +771,11 @@ describe('idempotency', () => {
         Key: key,
         Body: audio,
         ContentType: 'audio/mpeg',
-        Metadata: { 'call-sid': job.callSid, 'recording-sid': job.recordingSid },
+        Metadata: {
+          'call-sid': job.callSid,
+          'recording-sid': job.recordingSid,
+          sha256: createHash('sha256').update(audio).digest('hex'),
+        },
       }),
     );
 
