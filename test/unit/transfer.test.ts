@@ -179,6 +179,7 @@ describe('successful processing', () => {
       bucket: RECORDINGS_BUCKET,
       key,
       contentType: 'audio/mpeg',
+      sha256: createHash('sha256').update(audio).digest('hex'),
       sizeBytes: audio.length,
       durationSeconds: 42,
       channels: 2,
@@ -701,12 +702,13 @@ describe('idempotency', () => {
     await stub.waitForRequest((r) => r.path === mediaPath(callbackA));
     const duplicate = await handler(sqsEvent(b));
     const whileCopying = await item(callId);
+    const ledgerWhileCopying = await aws.getLedger(callbackA.recordingSid);
     release.resolve();
     const original = await running;
 
     expect(duplicate).toEqual(failures([]));
     expect(whileCopying.recordings?.[callbackA.recordingSid]).toMatchObject({ status: 'transferring' });
-    expect(await aws.getLedger(callbackA.recordingSid)).toMatchObject({
+    expect(ledgerWhileCopying).toMatchObject({
       status: 'transferring',
       claimId: callbackA.jobId,
     });
