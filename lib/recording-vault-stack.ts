@@ -18,8 +18,10 @@ import type { StageConfig } from './config';
 import { CallsTable } from './constructs/calls-table';
 import { ALARM_PERIOD, OperationsAlarms } from './constructs/operations-alarms';
 import { RecordingStorage } from './constructs/recording-storage';
+import { RecordingsLedger } from './constructs/recordings-ledger';
 import { TransferQueue } from './constructs/transfer-queue';
 import { VaultApi, WEBHOOK_PATH } from './constructs/vault-api';
+import { VaultEvents } from './constructs/vault-events';
 import { VaultFunction } from './constructs/vault-function';
 
 export const PROJECT_TAG = 'recording-vault';
@@ -45,6 +47,8 @@ export class RecordingVaultStack extends Stack {
   readonly config: StageConfig;
   readonly storage: RecordingStorage;
   readonly calls: CallsTable;
+  readonly ledger: RecordingsLedger;
+  readonly events: VaultEvents;
   readonly transferQueue: TransferQueue;
   readonly twilioSecret: secretsmanager.ISecret;
   readonly webhook: VaultFunction;
@@ -76,6 +80,8 @@ export class RecordingVaultStack extends Stack {
       accessLogExpireDays: Math.max(config.logRetentionDays, 30),
     });
     this.calls = new CallsTable(this, 'Calls', { removalPolicy });
+    this.ledger = new RecordingsLedger(this, 'Ledger', { removalPolicy });
+    this.events = new VaultEvents(this, 'Events', { stage: config.name });
     this.transferQueue = new TransferQueue(this, 'Transfer', {
       consumerTimeout: transferTimeout,
       maxReceiveCount: config.transfer.maxAttempts,
@@ -134,6 +140,8 @@ export class RecordingVaultStack extends Stack {
         RECORDINGS_BUCKET: this.storage.bucket.bucketName,
         CALLS_TABLE: this.calls.table.tableName,
         CALLS_BY_TWILIO_SID_INDEX: this.calls.callSidIndexName,
+        LEDGER_TABLE: this.ledger.table.tableName,
+        EVENT_BUS_NAME: this.events.bus.eventBusName,
         TWILIO_API_BASE_URL: config.twilioApiBaseUrl,
         RECORDING_FORMAT: config.recordingFormat,
         DELETE_FROM_TWILIO_AFTER_COPY: String(config.deleteFromTwilioAfterCopy),
@@ -180,6 +188,14 @@ export class RecordingVaultStack extends Stack {
         resources: [this.calls.table.tableArn, this.calls.callSidIndexArn()],
       }),
     );
+    this.transfer.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadWriteLedger',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.ledger.table.tableArn],
+      }),
+    );
+    this.events.bus.grantPutEventsTo(this.transfer.function);
     this.transferQueue.queue.grantConsumeMessages(this.transfer.function);
     // A job that will not succeed (permanent error, last attempt) is moved to the DLQ by the
     // function itself, with the reason; the queue's redrive is the backstop for crashes.
@@ -295,6 +311,8 @@ export class RecordingVaultStack extends Stack {
     });
     new CfnOutput(this, 'RecordingsBucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'CallsTableName', { value: this.calls.table.tableName });
+    new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
+    new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
     new CfnOutput(this, 'TwilioSecretArn', {
       value: this.twilioSecret.secretArn,
       description:

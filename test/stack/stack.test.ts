@@ -209,7 +209,7 @@ describe('removal policies', () => {
 describe('calls table', () => {
   test.each(['dev', 'prod'])('%s: callId key, byTwilioCallSid GSI, on-demand, PITR, encrypted', (name) => {
     const s = name === 'dev' ? dev : prod;
-    s.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    s.template.resourceCountIs('AWS::DynamoDB::Table', 2);
     s.template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
@@ -224,6 +224,34 @@ describe('calls table', () => {
       ],
     });
     expect(s.resources[logicalId(s, s.stack.calls.table)]?.Properties.TableName).toBeUndefined();
+  });
+});
+
+describe('recordings ledger', () => {
+  test.each(['dev', 'prod'])('%s: recordingSid key, byDay GSI on day/startedAt, on-demand, PITR', (name) => {
+    const s = name === 'dev' ? dev : prod;
+    const ledger = s.resources[logicalId(s, s.stack.ledger.table)] as Json;
+    expect(ledger.Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'recordingSid', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byDay',
+          KeySchema: [
+            { AttributeName: 'day', KeyType: 'HASH' },
+            { AttributeName: 'startedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+    expect(ledger.DeletionPolicy).toBe(name === 'prod' ? 'Retain' : 'Delete');
+  });
+
+  test('the stage has its own event bus, recording-vault-<stage>', () => {
+    dev.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'recording-vault-dev' });
+    prod.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'recording-vault-prod' });
   });
 });
 
@@ -344,6 +372,8 @@ describe('functions', () => {
         'RECORDINGS_BUCKET',
         'CALLS_TABLE',
         'CALLS_BY_TWILIO_SID_INDEX',
+        'LEDGER_TABLE',
+        'EVENT_BUS_NAME',
         'TWILIO_API_BASE_URL',
         'RECORDING_FORMAT',
         'DELETE_FROM_TWILIO_AFTER_COPY',
@@ -531,18 +561,18 @@ describe('IAM: least privilege', () => {
       const ddb = statements.filter((st) =>
         asList(st.Action as string | string[]).some((a) => a.startsWith('dynamodb:')),
       );
-      for (const st of ddb) {
-        expect(asList(st.Action).sort()).toEqual([
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:Query',
-          'dynamodb:UpdateItem',
-        ]);
-        expect(asList(st.Resource)).toEqual([
-          { 'Fn::GetAtt': [tableId, 'Arn'] },
-          { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/byTwilioCallSid']] },
-        ]);
-      }
+      const ledgerId = logicalId(s, s.stack.ledger.table);
+      expect(ddb.map((st) => [asList(st.Action).sort(), asList(st.Resource)])).toEqual([
+        [
+          ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+          [
+            { 'Fn::GetAtt': [tableId, 'Arn'] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableId, 'Arn'] }, '/index/byTwilioCallSid']] },
+          ],
+        ],
+        // The ledger: read and conditional updates only (no Put, no Delete).
+        [['dynamodb:GetItem', 'dynamodb:UpdateItem'], [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }]],
+      ]);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
       expect(actions).toEqual(
         expect.arrayContaining([
