@@ -64,9 +64,9 @@ export class PermanentTransferError extends Error {
 
 /**
  * Bytes per second of audio below which a download cannot be the recording (an error page
- * served with an audio type): Twilio's sparsest format, mono MP3 at 8 kbit/s, is 1,000 B/s.
+ * served with an audio type): twenty times below the sparsest real audio (8 kbit/s is 1,000 B/s).
  */
-export const MIN_BYTES_PER_SECOND = 200;
+export const MIN_BYTES_PER_SECOND = 50;
 
 /**
  * Handles one recording job. The ledger is written first and is the truth; the call item and the

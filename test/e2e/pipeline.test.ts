@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   BUCKET,
   type CallItem,
@@ -97,6 +97,7 @@ describe('a completed recording', () => {
       bucket: BUCKET,
       key,
       contentType: 'audio/mpeg',
+      sha256: createHash('sha256').update(audio).digest('hex'),
       sizeBytes: audio.length,
       durationSeconds: 12,
       channels: 1,
