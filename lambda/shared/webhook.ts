@@ -9,13 +9,13 @@ import {
   header,
   payloadTooLarge,
   rawBody,
-  requestUrl,
+  requestUrlCandidates,
   unsupportedMediaType,
 } from './http';
 import type { Observability } from './observability';
 import type { TransferQueue } from './queue';
 import { CallbackValidationError, parseRecordingCallback } from './recording-callback';
-import { parseForm, type TokenSource, validateTwilioSignature } from './twilio-signature';
+import { parseForm, type TokenSource, type TwilioTokens, validateTwilioSignature } from './twilio-signature';
 
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 
@@ -53,11 +53,13 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
     const params = parseForm(body.toString('utf8'));
     const signature = header(event, 'x-twilio-signature');
     if (!signature) throw forbidden('Missing X-Twilio-Signature');
-    const url = requestUrl(event, deps.publicBaseUrl);
-    let valid = validateTwilioSignature(await deps.tokens(), signature, url, params);
+    const urls = requestUrlCandidates(event, deps.publicBaseUrl);
+    const signedBy = (tokens: TwilioTokens) =>
+      urls.some((url) => validateTwilioSignature(tokens, signature, url, params));
+    let valid = signedBy(await deps.tokens());
     if (!valid) {
       // The token may have been rotated since the cache was filled: look once more, rate-limited.
-      valid = validateTwilioSignature(await deps.tokens({ refresh: true }), signature, url, params);
+      valid = signedBy(await deps.tokens({ refresh: true }));
     }
     if (!valid) {
       obs.logger.warn('Rejected a callback with an invalid signature', { path: event.rawPath });

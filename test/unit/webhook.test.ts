@@ -7,7 +7,7 @@ import { createObservability } from '../../lambda/shared/observability';
 import { parseRecordingJob } from '../../lambda/shared/recording-callback';
 import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signature';
 import { MAX_CALLBACK_BYTES } from '../../lambda/shared/webhook';
-import { twilioCallbackEvent } from '../helpers/events';
+import { DEFAULT_DOMAIN, twilioCallbackEvent } from '../helpers/events';
 import {
   minimalCallbackParams,
   recordingCallbackParams,
@@ -179,6 +179,41 @@ describe('accepted callbacks', () => {
     expect(publicSigned.statusCode).toBe(204);
     expect(gatewaySigned.statusCode).toBe(403);
     expect(sentJobs()).toHaveLength(1);
+  });
+
+  it('accepts a callback signed over a webhook URL configured with a bare trailing ?', async () => {
+    const params = recordingCallbackParams();
+    // API Gateway drops the empty query: rawQueryString is '' although Twilio signed the '?'.
+    const event = twilioCallbackEvent({ params, signedUrl: `https://${DEFAULT_DOMAIN}/twilio/recording?` });
+
+    const response = await handlerWith()(event);
+
+    expect(response.statusCode).toBe(204);
+    expect(sentJobs()).toHaveLength(1);
+  });
+
+  it('accepts a callback signed over the public base URL with a bare trailing ?', async () => {
+    const params = recordingCallbackParams();
+    const handler = handlerWith({ publicBaseUrl: 'https://hooks.example.com/vault' });
+
+    const response = await handler(
+      twilioCallbackEvent({ params, stage: 'prod', signedUrl: 'https://hooks.example.com/vault/twilio/recording?' }),
+    );
+
+    expect(response.statusCode).toBe(204);
+  });
+
+  it('still answers 403 to a trailing-? URL signed with another token', async () => {
+    const event = twilioCallbackEvent({
+      params: recordingCallbackParams(),
+      signedUrl: `https://${DEFAULT_DOMAIN}/twilio/recording?`,
+      token: 'attacker-token',
+    });
+
+    const response = await handlerWith()(event);
+
+    expect(response.statusCode).toBe(403);
+    expect(sentJobs()).toHaveLength(0);
   });
 
   it('re-reads the tokens after a bad signature and accepts a callback signed with the rotated token', async () => {
