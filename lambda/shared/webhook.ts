@@ -40,6 +40,15 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
     if (contentType !== 'application/x-www-form-urlencoded') {
       throw unsupportedMediaType('Expected application/x-www-form-urlencoded');
     }
+    // A compressed body is not the form Twilio signed: refuse it as a type we do not take,
+    // before any hashing, rather than call it a bad signature.
+    const encodings = (header(event, 'content-encoding') ?? '')
+      .split(',')
+      .map((encoding) => encoding.trim().toLowerCase())
+      .filter((encoding) => encoding !== '' && encoding !== 'identity');
+    if (encodings.length > 0) {
+      throw unsupportedMediaType(`Content-Encoding ${encodings[0]?.slice(0, 32)} is not supported`);
+    }
     // Cheap bound on the encoded size first, so an oversized body is never decoded.
     if (
       (event.body?.length ?? 0) >

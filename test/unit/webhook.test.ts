@@ -1,5 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import '../helpers/setup-env';
+import { gzipSync } from 'node:zlib';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
@@ -9,6 +10,7 @@ import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signa
 import { MAX_CALLBACK_BYTES } from '../../lambda/shared/webhook';
 import { DEFAULT_DOMAIN, twilioCallbackEvent } from '../helpers/events';
 import {
+  formBody,
   minimalCallbackParams,
   recordingCallbackParams,
   sid,
@@ -372,6 +374,44 @@ describe('rejected callbacks', () => {
     expect(response.statusCode).toBe(415);
     expect(errorOf(response)).toEqual({ error: 'Expected application/x-www-form-urlencoded' });
     expect(sentJobs()).toHaveLength(0);
+  });
+
+  it('answers 415 to a gzip-encoded body, before checking the signature', async () => {
+    const tokens = jest.fn<ReturnType<TokenSource>, Parameters<TokenSource>>(async () => ({
+      primary: TEST_AUTH_TOKEN,
+    }));
+    const params = recordingCallbackParams();
+    const event = twilioCallbackEvent({
+      params,
+      body: gzipSync(formBody(params)).toString('base64'),
+      headers: { 'content-encoding': 'gzip' },
+    });
+    event.isBase64Encoded = true;
+
+    const response = await handlerWith({ tokens })(event);
+
+    expect(response.statusCode).toBe(415);
+    expect(errorOf(response)).toEqual({ error: 'Content-Encoding gzip is not supported' });
+    expect(tokens).not.toHaveBeenCalled();
+    expect(sentJobs()).toHaveLength(0);
+  });
+
+  it.each(['br', 'deflate', 'GZIP', 'identity, gzip'])('answers 415 to Content-Encoding "%s"', async (encoding) => {
+    const event = twilioCallbackEvent({
+      params: recordingCallbackParams(),
+      headers: { 'content-encoding': encoding },
+    });
+
+    expect((await handlerWith()(event)).statusCode).toBe(415);
+  });
+
+  it.each(['identity', 'Identity', ''])('accepts Content-Encoding "%s"', async (encoding) => {
+    const event = twilioCallbackEvent({
+      params: recordingCallbackParams(),
+      headers: { 'content-encoding': encoding },
+    });
+
+    expect((await handlerWith()(event)).statusCode).toBe(204);
   });
 
   it('answers 415 when there is no Content-Type', async () => {
