@@ -188,6 +188,39 @@ describe('fetchRecordingAudio', () => {
     expect(error).toMatchObject({ retryable: true, code: 'twilio-timeout', message: 'Twilio media stream stalled' });
   });
 
+  it('reports a body cut short after Twilio answered as truncated, not as unreachable', async () => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: fakeAudio(10_000),
+      cutAfterBytes: 1000,
+    });
+
+    const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
+    const error = await twilioError(text(media.body));
+
+    expect(error).toMatchObject({
+      retryable: true,
+      code: 'twilio-truncated',
+      message: "Twilio's answer ended before its Content-Length",
+    });
+  });
+
+  it('reports a chunked body cut short as truncated', async () => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: fakeAudio(10_000),
+      chunked: true,
+      cutAfterBytes: 1000,
+    });
+
+    const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
+    const error = await twilioError(text(media.body));
+
+    expect(error).toMatchObject({ retryable: true, code: 'twilio-truncated', message: "Twilio's answer ended early" });
+  });
+
   it('fails as retryable when Twilio does not answer at all', async () => {
     const recordingSid = newRecordingSid();
     stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
