@@ -29,7 +29,13 @@ export function isRetryableStatus(status: number): boolean {
 
 export interface RecordingMedia {
   readonly body: Readable;
+  /** The type of the requested format (audio/mpeg | audio/wav): what the object is stored under. */
   readonly contentType: string;
+  /**
+   * Content-Type as Twilio (or its CDN) sent it, e.g. audio/x-wav; always audio/* from
+   * fetchRecordingAudio. Optional only so that hand-built media (test doubles) stay valid.
+   */
+  readonly receivedContentType?: string | undefined;
   /** From Content-Length, when Twilio sent one; the transfer checks the stored size against it. */
   readonly contentLength: number | undefined;
 }
@@ -127,10 +133,24 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
         response.resume();
         throw statusError(status, 'GET', requestPath);
       }
+      const receivedContentType = response.headers['content-type'];
+      const mediaType = receivedContentType?.split(';')[0]?.trim().toLowerCase();
+      if (!mediaType?.startsWith('audio/')) {
+        // A proxy's error page or Twilio's JSON error with a 200: storing it as audio would
+        // pass for a recording. Media may appear a little later, so try again.
+        response.destroy();
+        throw new TwilioApiError(
+          `Twilio answered ${status} ${mediaType ? `with ${mediaType.slice(0, 100)}` : 'without a Content-Type'} instead of audio`,
+          status,
+          true,
+          'twilio-not-audio',
+        );
+      }
       const length = Number(response.headers['content-length']);
       return {
         body: guardedBody(response),
         contentType: MEDIA_CONTENT_TYPES[format],
+        receivedContentType,
         contentLength: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
       };
     },
