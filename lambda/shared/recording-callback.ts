@@ -28,6 +28,11 @@ export interface RecordingJob {
   readonly channels?: number | undefined;
   /** ISO-8601 start of the recording; falls back to when the callback arrived. */
   readonly startedAt: string;
+  /**
+   * The RecordingStartTime Twilio sent (at most 64 characters) when it was not used because it
+   * did not parse or was implausible, so that the transfer can note it; absent otherwise.
+   */
+  readonly startTimeIgnored?: string | undefined;
   readonly source?: string | undefined;
   readonly track?: string | undefined;
   readonly errorCode?: string | undefined;
@@ -59,6 +64,29 @@ export function parseStartTime(raw: string | undefined): string | undefined {
   return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 
+/** Twilio Programmable Voice recordings do not predate 2008: anything earlier is a bad value. */
+const EARLIEST_START = Date.UTC(2008, 0, 1);
+/** Clocks differ and zones confuse, but a recording cannot start more than a day after it was reported. */
+const MAX_START_AHEAD_MS = 24 * 60 * 60 * 1000;
+const MAX_IGNORED_START_CHARS = 64;
+
+/**
+ * The start time when it is plausible: it parses, lies between 2008 and a day after the
+ * callback arrived, and its text spells that year in four digits (Date.parse reads
+ * `Mon, 22 Jul 0001 …` as 2001, and two-digit years are guesses). A local year may differ
+ * from the UTC year by one around New Year (zone offsets like +0000 never pass for a year
+ * after 2008). Implausible times would make absurd S3 keys.
+ */
+export function plausibleStartTime(raw: string | undefined, receivedAt: Date): string | undefined {
+  const iso = parseStartTime(raw);
+  if (!raw || !iso) return undefined;
+  const time = Date.parse(iso);
+  if (time < EARLIEST_START || time > receivedAt.getTime() + MAX_START_AHEAD_MS) return undefined;
+  const year = new Date(time).getUTCFullYear();
+  const written = (raw.match(/(?<!\d)\d{4}(?!\d)/g) ?? []).map(Number);
+  return written.some((y) => Math.abs(y - year) <= 1) ? iso : undefined;
+}
+
 /**
  * Validates a recording status callback. Required: AccountSid, CallSid, RecordingSid,
  * RecordingStatus, with well-formed SIDs. Unknown parameters are tolerated (Twilio adds
@@ -81,6 +109,8 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     problems.push('RecordingStatus is not recognised');
   if (problems.length > 0) throw new CallbackValidationError(problems.join('; '));
 
+  const rawStartTime = single(params, 'RecordingStartTime');
+  const startedAt = plausibleStartTime(rawStartTime, receivedAt);
   const channels = parseDuration(single(params, 'RecordingChannels'));
   const errorCode = single(params, 'ErrorCode');
   return {
@@ -92,7 +122,9 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     status: status as RecordingStatus,
     durationSeconds: parseDuration(single(params, 'RecordingDuration')),
     channels: channels === 1 || channels === 2 ? channels : undefined,
-    startedAt: parseStartTime(single(params, 'RecordingStartTime')) ?? receivedAt.toISOString(),
+    startedAt: startedAt ?? receivedAt.toISOString(),
+    startTimeIgnored:
+      rawStartTime && !startedAt ? Array.from(rawStartTime).slice(0, MAX_IGNORED_START_CHARS).join('') : undefined,
     source: single(params, 'RecordingSource'),
     track: single(params, 'RecordingTrack'),
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
@@ -119,6 +151,7 @@ export function parseRecordingJob(body: string): RecordingJob {
     !SID.RecordingSid.test(job.recordingSid) ||
     !(RECORDING_STATUSES as readonly (string | undefined)[]).includes(job.status) ||
     (job.jobId !== undefined && typeof job.jobId !== 'string') ||
+    (job.startTimeIgnored !== undefined && typeof job.startTimeIgnored !== 'string') ||
     typeof job.startedAt !== 'string' ||
     Number.isNaN(Date.parse(job.startedAt))
   ) {
