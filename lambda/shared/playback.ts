@@ -25,14 +25,15 @@ export interface PlaybackRecording {
 /**
  * Any call id the transfer can store must be playable by the same id: the app chooses them
  * (spaces, accents, braces, emoji…), the S3 key URL-encodes them, API Gateway hands them
- * decoded, and DynamoDB takes up to 2048 bytes. Refused: empty, over 512 UTF-8 bytes, or
- * holding control characters (never a real id; keeps logs and lookups sane).
+ * decoded, and DynamoDB takes up to 2048 bytes. Refused: empty, over 512 UTF-8 bytes,
+ * holding control characters (never a real id; keeps logs and lookups sane), or a lone
+ * surrogate (not text: it cannot be URL-encoded into a key, nor sent to DynamoDB).
  */
 const MAX_CALL_ID_BYTES = 512;
-const CONTROL_CHARACTER = /\p{Cc}/u;
+const UNFIT_CHARACTER = /[\p{Cc}\p{Cs}]/u;
 
 export function isPlayableCallId(callId: string): boolean {
-  return callId.length > 0 && Buffer.byteLength(callId, 'utf8') <= MAX_CALL_ID_BYTES && !CONTROL_CHARACTER.test(callId);
+  return callId.length > 0 && Buffer.byteLength(callId, 'utf8') <= MAX_CALL_ID_BYTES && !UNFIT_CHARACTER.test(callId);
 }
 
 interface StoredRecording {

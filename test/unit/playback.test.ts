@@ -36,9 +36,12 @@ function playbackHandler(ddb: DynamoDBDocumentClient = aws.ddb) {
   });
 }
 
+/** The raw path as a client would send it; a lone surrogate cannot be percent-encoded. */
+const pathSegment = (callId: string) => encodeURIComponent(callId.replace(/\p{Cs}/gu, '\ufffd'));
+
 function latestEvent(callId: string, query?: Record<string, string>) {
   return httpApiEvent({
-    path: `/calls/${encodeURIComponent(callId)}/recording`,
+    path: `/calls/${pathSegment(callId)}/recording`,
     routeKey: 'GET /calls/{callId}/recording',
     pathParameters: { callId },
     queryStringParameters: query,
@@ -48,7 +51,7 @@ function latestEvent(callId: string, query?: Record<string, string>) {
 
 function listEvent(callId: string) {
   return httpApiEvent({
-    path: `/calls/${encodeURIComponent(callId)}/recordings`,
+    path: `/calls/${pathSegment(callId)}/recordings`,
     routeKey: 'GET /calls/{callId}/recordings',
     pathParameters: { callId },
   });
@@ -278,6 +281,7 @@ describe('GET /calls/{callId}/recording', () => {
     ['a newline', 'call\n1'],
     ['a DEL', 'call\u007f'],
     ['a C1 control', 'call\u0085'],
+    ['a lone surrogate', 'call\ud800'],
   ])('answers 404 to a call id with %s, without looking it up', async (_case, callId) => {
     const lookups = jest.fn();
     const watched = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB', aws.env) }));
