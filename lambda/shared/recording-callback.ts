@@ -50,6 +50,26 @@ function single(params: FormParams, name: string): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** Bound on each optional text copied into a job: Twilio's own values are a few characters. */
+const MAX_OPTIONAL_CHARS = 128;
+/**
+ * Control characters, lone surrogates and U+FFFE/U+FFFF: never meaningful in Twilio's values,
+ * and the last two are refused in an SQS message body (JSON escapes the others, but they
+ * would still reach the call item and its notes).
+ */
+const UNFIT_CHARACTERS = /[\p{Cc}\p{Cs}\ufffe\uffff]/gu;
+
+/**
+ * Callback text fit to copy into a job: unfit characters dropped, at most `max` characters
+ * (code points, so a pair is never split), undefined when nothing is left. Whatever a
+ * callback holds, the job stays small and survives the queue.
+ */
+export function boundedText(raw: string | undefined, max: number): string | undefined {
+  if (raw === undefined) return undefined;
+  const cleaned = Array.from(raw.replace(UNFIT_CHARACTERS, '').trim()).slice(0, max).join('').trim();
+  return cleaned || undefined;
+}
+
 /** Whole, non-negative seconds, or undefined for anything else ("", "abc", "-1", "1.5e3x"). */
 export function parseDuration(raw: string | undefined): number | undefined {
   if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
@@ -112,7 +132,7 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
   const rawStartTime = single(params, 'RecordingStartTime');
   const startedAt = plausibleStartTime(rawStartTime, receivedAt);
   const channels = parseDuration(single(params, 'RecordingChannels'));
-  const errorCode = single(params, 'ErrorCode');
+  const errorCode = boundedText(single(params, 'ErrorCode'), MAX_OPTIONAL_CHARS);
   return {
     version: 1,
     jobId,
@@ -123,10 +143,9 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     durationSeconds: parseDuration(single(params, 'RecordingDuration')),
     channels: channels === 1 || channels === 2 ? channels : undefined,
     startedAt: startedAt ?? receivedAt.toISOString(),
-    startTimeIgnored:
-      rawStartTime && !startedAt ? Array.from(rawStartTime).slice(0, MAX_IGNORED_START_CHARS).join('') : undefined,
-    source: single(params, 'RecordingSource'),
-    track: single(params, 'RecordingTrack'),
+    startTimeIgnored: startedAt ? undefined : boundedText(rawStartTime, MAX_IGNORED_START_CHARS),
+    source: boundedText(single(params, 'RecordingSource'), MAX_OPTIONAL_CHARS),
+    track: boundedText(single(params, 'RecordingTrack'), MAX_OPTIONAL_CHARS),
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
     receivedAt: receivedAt.toISOString(),
   };

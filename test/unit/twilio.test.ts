@@ -267,6 +267,30 @@ describe('parseRecordingCallback', () => {
     expect(absent).toMatchObject({ status: 'absent', errorCode: '16102' });
   });
 
+  it('copies source, track and error code without unfit characters and at most 128 characters each', () => {
+    const params = recordingCallbackParams({
+      status: 'absent',
+      extra: {
+        RecordingSource: 'Dial\u0000Verb\ufffe',
+        RecordingTrack: `\ud800${'t'.repeat(300)}`,
+        ErrorCode: '16102\u0007',
+      },
+    });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job).toMatchObject({ source: 'DialVerb', track: 't'.repeat(128), errorCode: '16102' });
+  });
+
+  it('drops an optional value made only of unfit characters', () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: '\u0000\uffff\ud800', ErrorCode: '\u0001' } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job.source).toBeUndefined();
+    expect(job.errorCode).toBeUndefined();
+  });
+
   it('tolerates parameters Twilio adds without notice', () => {
     const job = parseRecordingCallback(
       recordingCallbackParams({ extra: { NewTwilioParam: 'x', ConferenceSid: 'CF123' } }),

@@ -5,7 +5,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { createObservability } from '../../lambda/shared/observability';
-import { parseRecordingJob } from '../../lambda/shared/recording-callback';
+import { parseRecordingJob, type RecordingJob } from '../../lambda/shared/recording-callback';
 import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signature';
 import { MAX_CALLBACK_BYTES } from '../../lambda/shared/webhook';
 import { DEFAULT_DOMAIN, twilioCallbackEvent } from '../helpers/events';
@@ -428,6 +428,116 @@ describe('rejected callbacks', () => {
     });
 
     expect((await handlerWith()(event)).statusCode).toBe(204);
+  });
+});
+
+describe('any value is safe', () => {
+  /** What SQS accepts in a message body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF. */
+  const SQS_BODY = /^[\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*$/u;
+  const OPTIONAL = [
+    'RecordingUrl',
+    'RecordingDuration',
+    'RecordingChannels',
+    'RecordingStartTime',
+    'RecordingSource',
+    'RecordingTrack',
+    'ErrorCode',
+    'SomethingTwilioAddsLater',
+  ];
+  const HOSTILE: Array<[string, string]> = [
+    ['any script', '録音 تسجيل запись ऑडियो ישראל'],
+    ['emoji', '📞🎙️👩🏽‍💻🏳️‍🌈'],
+    ['control characters', '\u0000\u0001\u0008\u001b\u007f\u0085\u009f'],
+    ['U+FFFE and U+FFFF', '\ufffe\uffffx\uffff'],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', '\udfff'],
+    ['bidi overrides and zero-width characters', '\u202e\u200b\u2066abc\u2069\ufeff'],
+    ['JSON and form syntax', '"}]\\u0000&=+%00%zz<script>'],
+    ['a very long value', 'x'.repeat(7000)],
+    ['a very long value in a multi-byte script', 'é'.repeat(1000)],
+  ];
+
+  /** The one queued job, checked the way SQS and the transfer will read it. */
+  function queuedJob(): RecordingJob {
+    const sent = sentJobs();
+    expect(sent).toHaveLength(1);
+    const messageBody = sent[0]?.MessageBody ?? '';
+    expect(SQS_BODY.test(messageBody)).toBe(true);
+    expect(Buffer.byteLength(messageBody, 'utf8')).toBeLessThanOrEqual(2048);
+    return parseRecordingJob(messageBody);
+  }
+
+  function expectBoundedText(value: string | undefined, max: number): void {
+    if (value === undefined) return;
+    expect(value.length).toBeLessThanOrEqual(max);
+    expect(value).not.toMatch(/[\p{Cc}\p{Cs}\ufffe\uffff]/u);
+  }
+
+  it.each(HOSTILE)(
+    'accepts %s in every optional parameter and queues a job that survives the queue',
+    async (_case, value) => {
+      const params = recordingCallbackParams({ extra: Object.fromEntries(OPTIONAL.map((name) => [name, value])) });
+
+      const response = await handlerWith()(twilioCallbackEvent({ params }));
+
+      expect(response.statusCode).toBe(204);
+      const job = queuedJob();
+      expect(job).toMatchObject({ callSid: params.CallSid, recordingSid: params.RecordingSid, status: 'completed' });
+      expectBoundedText(job.source, 128);
+      expectBoundedText(job.track, 128);
+      expectBoundedText(job.errorCode, 128);
+      expectBoundedText(job.startTimeIgnored, 64);
+    },
+  );
+
+  it('keeps a readable optional value in any script, within its bound', async () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: '録音📞', RecordingTrack: 'y'.repeat(500) } });
+
+    const response = await handlerWith()(twilioCallbackEvent({ params }));
+
+    expect(response.statusCode).toBe(204);
+    const job = queuedJob();
+    expect(job.source).toBe('録音📞');
+    expect(job.track).toBe('y'.repeat(128));
+  });
+
+  it('accepts percent-encoded bytes that are not UTF-8, as the replacement characters they decode to', async () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: undefined } });
+    const raw = '%ED%A0%80%FF%EF%BF%BE';
+    const decoded = new URLSearchParams(`v=${raw}`).get('v') ?? '';
+    const event = twilioCallbackEvent({
+      params: { ...params, RecordingSource: decoded },
+      body: `${formBody(params)}&RecordingSource=${raw}`,
+    });
+
+    const response = await handlerWith()(event);
+
+    expect(response.statusCode).toBe(204);
+    expectBoundedText(queuedJob().source, 128);
+  });
+
+  it.each(['CallSid', 'RecordingSid', 'RecordingStatus'])('answers 400 to hostile values in %s', async (name) => {
+    const handler = handlerWith();
+
+    for (const [, value] of HOSTILE) {
+      const response = await handler(twilioCallbackEvent({ params: { ...recordingCallbackParams(), [name]: value } }));
+
+      expect(response.statusCode).toBe(400);
+    }
+    expect(sentJobs()).toHaveLength(0);
+  });
+
+  it('answers 403 to hostile values in AccountSid: not an account of ours', async () => {
+    const handler = handlerWith();
+
+    for (const [, value] of HOSTILE) {
+      const response = await handler(
+        twilioCallbackEvent({ params: { ...recordingCallbackParams(), AccountSid: value } }),
+      );
+
+      expect(response.statusCode).toBe(403);
+    }
+    expect(sentJobs()).toHaveLength(0);
   });
 });
 
