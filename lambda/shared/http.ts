@@ -83,3 +83,16 @@ export function requestUrl(
   const proto = header(event, 'x-forwarded-proto') ?? 'https';
   return `${proto}://${host}${path}${query}`;
 }
+
+/**
+ * The URLs a signature may have been made over. API Gateway hands an empty `rawQueryString`
+ * both for no query and for a bare trailing `?`, which Twilio signs as configured; so with
+ * no query both forms are candidates (as twilio-node tries with and without the port).
+ */
+export function requestUrlCandidates(
+  event: Pick<APIGatewayProxyEventV2, 'rawPath' | 'rawQueryString' | 'requestContext' | 'headers'>,
+  publicBaseUrl?: string,
+): string[] {
+  const url = requestUrl(event, publicBaseUrl);
+  return event.rawQueryString ? [url] : [url, `${url}?`];
+}

@@ -17,10 +17,24 @@ export interface PlaybackRecording {
   readonly contentType: string | undefined;
   readonly durationSeconds: number | undefined;
   readonly sizeBytes: number | undefined;
+  /** Lowercase hex SHA-256 of the stored bytes, when the transfer recorded one. */
+  readonly sha256: string | undefined;
   readonly startedAt: string | undefined;
 }
 
-const CALL_ID = /^[A-Za-z0-9._:@-]{1,256}$/;
+/**
+ * Any call id the transfer can store must be playable by the same id: the app chooses them
+ * (spaces, accents, braces, emoji…), the S3 key URL-encodes them, API Gateway hands them
+ * decoded, and DynamoDB takes up to 2048 bytes. Refused: empty, over 512 UTF-8 bytes,
+ * holding control characters (never a real id; keeps logs and lookups sane), or a lone
+ * surrogate (not text: it cannot be URL-encoded into a key, nor sent to DynamoDB).
+ */
+const MAX_CALL_ID_BYTES = 512;
+const UNFIT_CHARACTER = /[\p{Cc}\p{Cs}]/u;
+
+export function isPlayableCallId(callId: string): boolean {
+  return callId.length > 0 && Buffer.byteLength(callId, 'utf8') <= MAX_CALL_ID_BYTES && !UNFIT_CHARACTER.test(callId);
+}
 
 interface StoredRecording {
   readonly recordingSid: string;
@@ -43,7 +57,7 @@ export function storedRecordings(item: CallItem): StoredRecording[] {
 }
 
 async function loadCall(callId: string, deps: PlaybackDeps): Promise<CallItem> {
-  if (!CALL_ID.test(callId)) throw notFound('Call not found');
+  if (!isPlayableCallId(callId)) throw notFound('Call not found');
   const item = await deps.calls.getCall(callId);
   if (!item) throw notFound('Call not found');
   return item;
@@ -73,6 +87,7 @@ async function presign(
     contentType,
     durationSeconds: entry.durationSeconds,
     sizeBytes: entry.sizeBytes ?? head.sizeBytes,
+    sha256: entry.sha256,
     startedAt: entry.startedAt,
   };
 }

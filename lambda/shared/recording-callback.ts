@@ -32,12 +32,15 @@ export interface RecordingJob {
   readonly channels?: number | undefined;
   /** ISO-8601 start of the recording; falls back to when the callback arrived. */
   readonly startedAt: string;
+  /**
+   * The RecordingStartTime Twilio sent (at most 64 characters) when it was not used because it
+   * did not parse or was implausible, so that the transfer can note it; absent otherwise.
+   */
+  readonly startTimeIgnored?: string | undefined;
   readonly source?: string | undefined;
   readonly track?: string | undefined;
   readonly errorCode?: string | undefined;
   readonly receivedAt: string;
-  /** A RecordingStartTime that was implausible and ignored (the raw value, for a note). */
-  readonly startTimeIgnored?: string | undefined;
   /** Unset: `callback`. */
   readonly origin?: JobOrigin | undefined;
 }
@@ -53,6 +56,26 @@ function single(params: FormParams, name: string): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** Bound on each optional text copied into a job: Twilio's own values are a few characters. */
+const MAX_OPTIONAL_CHARS = 128;
+/**
+ * Control characters, lone surrogates and U+FFFE/U+FFFF: never meaningful in Twilio's values,
+ * and the last two are refused in an SQS message body (JSON escapes the others, but they
+ * would still reach the call item and its notes).
+ */
+const UNFIT_CHARACTERS = /[\p{Cc}\p{Cs}\ufffe\uffff]/gu;
+
+/**
+ * Callback text fit to copy into a job: unfit characters dropped, at most `max` characters
+ * (code points, so a pair is never split), undefined when nothing is left. Whatever a
+ * callback holds, the job stays small and survives the queue.
+ */
+export function boundedText(raw: string | undefined, max: number): string | undefined {
+  if (raw === undefined) return undefined;
+  const cleaned = Array.from(raw.replace(UNFIT_CHARACTERS, '').trim()).slice(0, max).join('').trim();
+  return cleaned || undefined;
+}
+
 /** Whole, non-negative seconds, or undefined for anything else ("", "abc", "-1", "1.5e3x"). */
 export function parseDuration(raw: string | undefined): number | undefined {
   if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
@@ -65,6 +88,29 @@ export function parseStartTime(raw: string | undefined): string | undefined {
   if (!raw) return undefined;
   const time = Date.parse(raw);
   return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+}
+
+/** Twilio Programmable Voice recordings do not predate 2008: anything earlier is a bad value. */
+const EARLIEST_START = Date.UTC(2008, 0, 1);
+/** Clocks differ and zones confuse, but a recording cannot start more than a day after it was reported. */
+const MAX_START_AHEAD_MS = 24 * 60 * 60 * 1000;
+const MAX_IGNORED_START_CHARS = 64;
+
+/**
+ * The start time when it is plausible: it parses, lies between 2008 and a day after the
+ * callback arrived, and its text spells that year in four digits (Date.parse reads
+ * `Mon, 22 Jul 0001 …` as 2001, and two-digit years are guesses). A local year may differ
+ * from the UTC year by one around New Year (zone offsets like +0000 never pass for a year
+ * after 2008). Implausible times would make absurd S3 keys.
+ */
+export function plausibleStartTime(raw: string | undefined, receivedAt: Date): string | undefined {
+  const iso = parseStartTime(raw);
+  if (!raw || !iso) return undefined;
+  const time = Date.parse(iso);
+  if (time < EARLIEST_START || time > receivedAt.getTime() + MAX_START_AHEAD_MS) return undefined;
+  const year = new Date(time).getUTCFullYear();
+  const written = (raw.match(/(?<!\d)\d{4}(?!\d)/g) ?? []).map(Number);
+  return written.some((y) => Math.abs(y - year) <= 1) ? iso : undefined;
 }
 
 /**
@@ -89,8 +135,10 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     problems.push('RecordingStatus is not recognised');
   if (problems.length > 0) throw new CallbackValidationError(problems.join('; '));
 
+  const rawStartTime = single(params, 'RecordingStartTime');
+  const startedAt = plausibleStartTime(rawStartTime, receivedAt);
   const channels = parseDuration(single(params, 'RecordingChannels'));
-  const errorCode = single(params, 'ErrorCode');
+  const errorCode = boundedText(single(params, 'ErrorCode'), MAX_OPTIONAL_CHARS);
   return {
     version: 1,
     jobId,
@@ -100,9 +148,10 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     status: status as RecordingStatus,
     durationSeconds: parseDuration(single(params, 'RecordingDuration')),
     channels: channels === 1 || channels === 2 ? channels : undefined,
-    startedAt: parseStartTime(single(params, 'RecordingStartTime')) ?? receivedAt.toISOString(),
-    source: single(params, 'RecordingSource'),
-    track: single(params, 'RecordingTrack'),
+    startedAt: startedAt ?? receivedAt.toISOString(),
+    startTimeIgnored: startedAt ? undefined : boundedText(rawStartTime, MAX_IGNORED_START_CHARS),
+    source: boundedText(single(params, 'RecordingSource'), MAX_OPTIONAL_CHARS),
+    track: boundedText(single(params, 'RecordingTrack'), MAX_OPTIONAL_CHARS),
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
     receivedAt: receivedAt.toISOString(),
   };
@@ -128,6 +177,7 @@ export function parseRecordingJob(body: string): RecordingJob {
     !(RECORDING_STATUSES as readonly (string | undefined)[]).includes(job.status) ||
     (job.jobId !== undefined && typeof job.jobId !== 'string') ||
     (job.origin !== undefined && !(JOB_ORIGINS as readonly unknown[]).includes(job.origin)) ||
+    (job.startTimeIgnored !== undefined && typeof job.startTimeIgnored !== 'string') ||
     typeof job.startedAt !== 'string' ||
     Number.isNaN(Date.parse(job.startedAt))
   ) {

@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { RecordingFormat } from './config';
 import { SID } from './recording-callback';
 import type { TokenSource } from './twilio-signature';
@@ -29,7 +29,13 @@ export function isRetryableStatus(status: number): boolean {
 
 export interface RecordingMedia {
   readonly body: Readable;
+  /** The type of the requested format (audio/mpeg | audio/wav): what the object is stored under. */
   readonly contentType: string;
+  /**
+   * Content-Type as Twilio (or its CDN) sent it, e.g. audio/x-wav; always audio/* from
+   * fetchRecordingAudio. Optional only so that hand-built media (test doubles) stay valid.
+   */
+  readonly receivedContentType?: string | undefined;
   /** From Content-Length, when Twilio sent one; the transfer checks the stored size against it. */
   readonly contentLength: number | undefined;
 }
@@ -111,7 +117,7 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
 
   async function getJson<T>(path: string): Promise<T> {
     const response = await send('GET', path);
-    const text = await readText(response);
+    const text = await readText(guardedBody(response));
     const status = response.statusCode ?? 0;
     if (status < 200 || status >= 300) throw statusError(status, 'GET', path);
     return JSON.parse(text) as T;
@@ -127,10 +133,24 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
         response.resume();
         throw statusError(status, 'GET', requestPath);
       }
+      const receivedContentType = response.headers['content-type'];
+      const mediaType = receivedContentType?.split(';')[0]?.trim().toLowerCase();
+      if (!mediaType?.startsWith('audio/')) {
+        // A proxy's error page or Twilio's JSON error with a 200: storing it as audio would
+        // pass for a recording. Media may appear a little later, so try again.
+        response.destroy();
+        throw new TwilioApiError(
+          `Twilio answered ${status} ${mediaType ? `with ${mediaType.slice(0, 100)}` : 'without a Content-Type'} instead of audio`,
+          status,
+          true,
+          'twilio-not-audio',
+        );
+      }
       const length = Number(response.headers['content-length']);
       return {
-        body: response,
+        body: guardedBody(response),
         contentType: MEDIA_CONTENT_TYPES[format],
+        receivedContentType,
         contentLength: Number.isSafeInteger(length) && length >= 0 ? length : undefined,
       };
     },
@@ -225,6 +245,33 @@ function once(
     );
     req.end();
   });
+}
+
+/**
+ * The response body, whose errors say what happened: once Twilio has answered, a socket that
+ * closes early is a cut-short answer ("twilio-truncated"), not an unreachable Twilio. The
+ * caller consumes the body (as an upload body), so the error must travel on the stream itself.
+ */
+function guardedBody(response: IncomingMessage): Readable {
+  const body = new PassThrough();
+  response.on('error', (error) => body.destroy(bodyError(response, error)));
+  // The caller destroying the body (a failed upload) must release the connection too.
+  body.on('close', () => {
+    if (!response.readableEnded) response.destroy();
+  });
+  response.pipe(body);
+  return body;
+}
+
+function bodyError(response: IncomingMessage, error: Error): TwilioApiError {
+  if (error instanceof TwilioApiError) return error;
+  const announced = response.headers['content-length'] !== undefined;
+  return new TwilioApiError(
+    announced ? "Twilio's answer ended before its Content-Length" : "Twilio's answer ended early",
+    response.statusCode,
+    true,
+    'twilio-truncated',
+  );
 }
 
 async function readText(stream: Readable): Promise<string> {

@@ -9,13 +9,13 @@ import {
   header,
   payloadTooLarge,
   rawBody,
-  requestUrl,
+  requestUrlCandidates,
   unsupportedMediaType,
 } from './http';
 import type { Observability } from './observability';
 import type { TransferQueue } from './queue';
 import { CallbackValidationError, parseRecordingCallback } from './recording-callback';
-import { parseForm, type TokenSource, validateTwilioSignature } from './twilio-signature';
+import { parseForm, type TokenSource, type TwilioTokens, validateTwilioSignature } from './twilio-signature';
 
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 
@@ -40,6 +40,15 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
     if (contentType !== 'application/x-www-form-urlencoded') {
       throw unsupportedMediaType('Expected application/x-www-form-urlencoded');
     }
+    // A compressed body is not the form Twilio signed: refuse it as a type we do not take,
+    // before any hashing, rather than call it a bad signature.
+    const encodings = (header(event, 'content-encoding') ?? '')
+      .split(',')
+      .map((encoding) => encoding.trim().toLowerCase())
+      .filter((encoding) => encoding !== '' && encoding !== 'identity');
+    if (encodings.length > 0) {
+      throw unsupportedMediaType(`Content-Encoding ${encodings[0]?.slice(0, 32)} is not supported`);
+    }
     // Cheap bound on the encoded size first, so an oversized body is never decoded.
     if (
       (event.body?.length ?? 0) >
@@ -53,11 +62,13 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
     const params = parseForm(body.toString('utf8'));
     const signature = header(event, 'x-twilio-signature');
     if (!signature) throw forbidden('Missing X-Twilio-Signature');
-    const url = requestUrl(event, deps.publicBaseUrl);
-    let valid = validateTwilioSignature(await deps.tokens(), signature, url, params);
+    const urls = requestUrlCandidates(event, deps.publicBaseUrl);
+    const signedBy = (tokens: TwilioTokens) =>
+      urls.some((url) => validateTwilioSignature(tokens, signature, url, params));
+    let valid = signedBy(await deps.tokens());
     if (!valid) {
       // The token may have been rotated since the cache was filled: look once more, rate-limited.
-      valid = validateTwilioSignature(await deps.tokens({ refresh: true }), signature, url, params);
+      valid = signedBy(await deps.tokens({ refresh: true }));
     }
     if (!valid) {
       obs.logger.warn('Rejected a callback with an invalid signature', { path: event.rawPath });

@@ -12,6 +12,7 @@ import {
   rawBody,
   redirectResponse,
   requestUrl,
+  requestUrlCandidates,
   unsupportedMediaType,
 } from '../../lambda/shared/http';
 import { httpApiEvent } from '../helpers/events';
@@ -83,6 +84,38 @@ describe('requestUrl', () => {
     expect(requestUrl(event, 'https://hooks.example.com')).toBe(
       'https://hooks.example.com/production/twilio/recording',
     );
+  });
+});
+
+describe('requestUrlCandidates', () => {
+  it('offers the URL with and without a bare trailing ? when the query string is empty', () => {
+    const event = httpApiEvent({ path: '/twilio/recording', domainName: 'api.example.com' });
+
+    const candidates = requestUrlCandidates(event);
+
+    expect(candidates).toEqual([
+      'https://api.example.com/twilio/recording',
+      'https://api.example.com/twilio/recording?',
+    ]);
+  });
+
+  it('offers both forms with a public base URL too', () => {
+    const event = httpApiEvent({ path: '/twilio/recording', stage: 'prod' });
+
+    const candidates = requestUrlCandidates(event, 'https://hooks.example.com/vault');
+
+    expect(candidates).toEqual([
+      'https://hooks.example.com/vault/twilio/recording',
+      'https://hooks.example.com/vault/twilio/recording?',
+    ]);
+  });
+
+  it('offers only the URL as received when there is a query string', () => {
+    const event = httpApiEvent({ path: '/twilio/recording', domainName: 'api.example.com', rawQueryString: 'a=1' });
+
+    const candidates = requestUrlCandidates(event);
+
+    expect(candidates).toEqual(['https://api.example.com/twilio/recording?a=1']);
   });
 });
 

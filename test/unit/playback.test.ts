@@ -3,12 +3,14 @@
  * fetched for real. Seed case "URL generation fallback" → the object-deleted tests below.
  */
 import '../helpers/setup-env';
+import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
 import { clientOverrides } from '../../lambda/shared/endpoints';
 import { createObservability } from '../../lambda/shared/observability';
+import { generateStorageKey } from '../../lambda/shared/storage';
 import { CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { httpApiEvent } from '../helpers/events';
 import { fakeAudio } from '../helpers/stub-twilio';
@@ -34,9 +36,12 @@ function playbackHandler(ddb: DynamoDBDocumentClient = aws.ddb) {
   });
 }
 
+/** The raw path as a client would send it; a lone surrogate cannot be percent-encoded. */
+const pathSegment = (callId: string) => encodeURIComponent(callId.replace(/\p{Cs}/gu, '\ufffd'));
+
 function latestEvent(callId: string, query?: Record<string, string>) {
   return httpApiEvent({
-    path: `/calls/${encodeURIComponent(callId)}/recording`,
+    path: `/calls/${pathSegment(callId)}/recording`,
     routeKey: 'GET /calls/{callId}/recording',
     pathParameters: { callId },
     queryStringParameters: query,
@@ -46,7 +51,7 @@ function latestEvent(callId: string, query?: Record<string, string>) {
 
 function listEvent(callId: string) {
   return httpApiEvent({
-    path: `/calls/${encodeURIComponent(callId)}/recordings`,
+    path: `/calls/${pathSegment(callId)}/recordings`,
     routeKey: 'GET /calls/{callId}/recordings',
     pathParameters: { callId },
   });
@@ -62,7 +67,7 @@ interface StoredRecording {
 /** Puts the object in S3 and returns the `recordings` entry the transfer would have written. */
 async function storeObject(callId: string, startedAt: string, size: number, seed = 1): Promise<StoredRecording> {
   const recordingSid = newRecordingSid();
-  const key = `recordings/${startedAt.slice(0, 4)}/${startedAt.slice(5, 7)}/${callId}/${recordingSid}.mp3`;
+  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
   const audio = fakeAudio(size, seed);
   await aws.s3.send(
     new PutObjectCommand({
@@ -83,6 +88,7 @@ function entry(recording: StoredRecording, durationSeconds = 42) {
     key: recording.key,
     contentType: 'audio/mpeg',
     sizeBytes: recording.audio.length,
+    sha256: createHash('sha256').update(recording.audio).digest('hex'),
     durationSeconds,
     channels: 2,
     startedAt: recording.startedAt,
@@ -129,6 +135,7 @@ describe('GET /calls/{callId}/recording', () => {
       contentType: 'audio/mpeg',
       durationSeconds: 42,
       sizeBytes: 4096,
+      sha256: createHash('sha256').update(recording.audio).digest('hex'),
       startedAt: recording.startedAt,
     });
     const expiresAt = Date.parse(String(payload.expiresAt));
@@ -232,12 +239,72 @@ describe('GET /calls/{callId}/recording', () => {
   });
 
   it.each([
-    ['a path traversal', '../etc/passwd'],
-    ['a slash', 'a/b'],
-    ['an empty id', ''],
-    ['an over-long id', 'x'.repeat(257)],
     ['a space', 'call 1'],
-  ])('answers 404 to a call id with %s', async (_case, callId) => {
+    ['an accented letter', 'café-1'],
+    ['braces', '{3f2504e0-4f89-11d3-9a0c-0305e82c3301}'],
+    ['a plus', 'call+1'],
+    ['delimiters', 'a,b;c=d'],
+    ['an emoji', '📞 call'],
+    ['a slash', 'a/b'],
+    ['a percent sign', '100%'],
+    ['200 characters', 'x'.repeat(200)],
+  ])('plays a recording stored under a call id with %s', async (_case, callId) => {
+    const recording = await storeObject(callId, '2024-07-22T17:00:00.000Z', 128);
+    await putCall(callId, { [recording.recordingSid]: entry(recording) });
+
+    const latest = await playbackHandler()(latestEvent(callId));
+    const listed = await playbackHandler()(listEvent(callId));
+
+    expect(latest.statusCode).toBe(200);
+    expect(body(latest)).toMatchObject({ callId, recordingSid: recording.recordingSid });
+    expect((await download(String(body(latest).url))).bytes.equals(recording.audio)).toBe(true);
+    expect(listed.statusCode).toBe(200);
+    expect((body(listed).recordings as unknown[]).length).toBe(1);
+  });
+
+  it('looks up a call id of exactly 512 bytes of UTF-8', async () => {
+    // Too long for an S3 key once encoded (the transfer refuses it), but a valid call to look up.
+    const callId = 'é'.repeat(256);
+    await putCall(callId, {});
+
+    const response = await playbackHandler()(listEvent(callId));
+
+    expect(response.statusCode).toBe(200);
+    expect(body(response)).toEqual({ callId, recordings: [] });
+  });
+
+  it.each([
+    ['an empty id', ''],
+    ['more than 512 bytes', 'x'.repeat(513)],
+    ['more than 512 bytes of UTF-8', 'é'.repeat(257)],
+    ['a NUL', 'call\u00001'],
+    ['a newline', 'call\n1'],
+    ['a DEL', 'call\u007f'],
+    ['a C1 control', 'call\u0085'],
+    ['a lone surrogate', 'call\ud800'],
+  ])('answers 404 to a call id with %s, without looking it up', async (_case, callId) => {
+    const lookups = jest.fn();
+    const watched = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB', aws.env) }));
+    watched.middlewareStack.add(
+      (next) => async (args) => {
+        lookups();
+        return next(args);
+      },
+      { step: 'initialize', name: 'watch' },
+    );
+
+    const response = await playbackHandler(watched)(latestEvent(callId));
+    watched.destroy();
+
+    expect(response.statusCode).toBe(404);
+    expect(body(response)).toEqual({ error: 'Call not found' });
+    expect(lookups).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['a path traversal', '../etc/passwd'],
+    ['a slash', 'no/such/call'],
+  ])('answers 404 to an unknown call id with %s', async (_case, callId) => {
     const response = await playbackHandler()(latestEvent(callId));
 
     expect(response.statusCode).toBe(404);
@@ -289,6 +356,21 @@ describe('GET /calls/{callId}/recordings', () => {
       expect(listed).toMatchObject({ callId, contentType: 'audio/mpeg', expiresAt: expect.any(String) });
       expect((await download(String(listed?.url))).bytes.equals(recording.audio)).toBe(true);
     }
+  });
+
+  it('gives each listed recording its SHA-256, and none for an entry that lacks one', async () => {
+    const callId = newCallId();
+    const hashed = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
+    const unhashed = await storeObject(callId, '2024-07-22T17:10:00.000Z', 200, 2);
+    const { sha256: _none, ...withoutHash } = entry(unhashed);
+    await putCall(callId, { [hashed.recordingSid]: entry(hashed), [unhashed.recordingSid]: withoutHash });
+
+    const payload = body(await playbackHandler()(listEvent(callId))) as { recordings: Array<Record<string, unknown>> };
+
+    expect(payload.recordings.map((r) => [r.recordingSid, r.sha256])).toEqual([
+      [hashed.recordingSid, createHash('sha256').update(hashed.audio).digest('hex')],
+      [unhashed.recordingSid, undefined],
+    ]);
   });
 
   it('answers an empty list for a known call with nothing stored', async () => {

@@ -52,6 +52,7 @@ describe('fetchRecordingAudio', () => {
 
     expect(Buffer.concat(chunks)).toEqual(audio);
     expect(media.contentType).toBe('audio/mpeg');
+    expect(media.receivedContentType).toBe('audio/mpeg');
     expect(media.contentLength).toBe(5000);
     expect(stub.requests).toEqual([
       {
@@ -62,7 +63,7 @@ describe('fetchRecordingAudio', () => {
     ]);
   });
 
-  it('asks for the .wav media and labels it audio/wav', async () => {
+  it('stores .wav media as audio/wav and keeps the type Twilio sent', async () => {
     const recordingSid = newRecordingSid();
     stub.addRecording(TEST_ACCOUNT_SID, recordingSid, fakeAudio(10));
 
@@ -70,6 +71,7 @@ describe('fetchRecordingAudio', () => {
     media.body.resume();
 
     expect(media.contentType).toBe('audio/wav');
+    expect(media.receivedContentType).toBe('audio/x-wav');
     expect(stub.requests[0]?.path).toBe(`/2010-04-01/Accounts/${TEST_ACCOUNT_SID}/Recordings/${recordingSid}.wav`);
   });
 
@@ -77,6 +79,7 @@ describe('fetchRecordingAudio', () => {
     const recordingSid = newRecordingSid();
     stub.addRecording(TEST_ACCOUNT_SID, recordingSid, fakeAudio(10));
     stub.route('GET', `/proxy/2010-04-01/Accounts/${TEST_ACCOUNT_SID}/Recordings/${recordingSid}.mp3`, () => ({
+      headers: { 'content-type': 'audio/mpeg' },
       body: 'via proxy',
     }));
     const proxied = createTwilioApi({
@@ -93,12 +96,51 @@ describe('fetchRecordingAudio', () => {
   it('leaves the length unknown when Twilio sends no Content-Length', async () => {
     const recordingSid = newRecordingSid();
     const path = StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3');
-    stub.respond('GET', path, { body: 'abc', chunked: true });
+    stub.respond('GET', path, { headers: { 'content-type': 'audio/mpeg' }, body: 'abc', chunked: true });
 
     const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
 
     expect(await text(media.body)).toBe('abc');
     expect(media.contentLength).toBeUndefined();
+  });
+
+  it.each([
+    ['an HTML error page', 'text/html; charset=utf-8', '<html>502 Bad Gateway</html>'],
+    ["Twilio's JSON error", 'application/json', '{"code":20404,"message":"not found","status":404}'],
+  ])('refuses %s answered with 200 as not audio, retryably', async (_case, type, body) => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': type },
+      body,
+    });
+
+    const error = await twilioError(api.fetchRecordingAudio(recordingSid, 'mp3'));
+
+    expect(error).toMatchObject({ status: 200, retryable: true, code: 'twilio-not-audio' });
+    expect(error.message).toBe(`Twilio answered 200 with ${type.split(';')[0]} instead of audio`);
+  });
+
+  it('refuses a 200 without a Content-Type as not audio', async () => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), { body: 'bytes' });
+
+    const error = await twilioError(api.fetchRecordingAudio(recordingSid, 'mp3'));
+
+    expect(error).toMatchObject({ retryable: true, code: 'twilio-not-audio' });
+    expect(error.message).toBe('Twilio answered 200 without a Content-Type instead of audio');
+  });
+
+  it('accepts any audio type whatever its case and parameters', async () => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': 'Audio/MPEG; rate=8000' },
+      body: 'abc',
+    });
+
+    const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
+
+    expect(await text(media.body)).toBe('abc');
+    expect(media).toMatchObject({ contentType: 'audio/mpeg', receivedContentType: 'Audio/MPEG; rate=8000' });
   });
 
   it.each([
@@ -137,7 +179,10 @@ describe('fetchRecordingAudio', () => {
       status: 302,
       headers: { location: `${other.baseUrl}${cdnPath}?sig=abc` },
     });
-    other.route('GET', `${cdnPath}?sig=abc`, () => ({ body: 'from the CDN' }));
+    other.route('GET', `${cdnPath}?sig=abc`, () => ({
+      headers: { 'content-type': 'audio/mpeg' },
+      body: 'from the CDN',
+    }));
 
     const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
 
@@ -153,7 +198,7 @@ describe('fetchRecordingAudio', () => {
       status: 307,
       headers: { location: '/moved' },
     });
-    stub.route('GET', '/moved', () => ({ body: 'moved' }));
+    stub.route('GET', '/moved', () => ({ headers: { 'content-type': 'audio/mpeg' }, body: 'moved' }));
 
     const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
 
@@ -178,6 +223,7 @@ describe('fetchRecordingAudio', () => {
   it('fails a stalled body as retryable instead of hanging', async () => {
     const recordingSid = newRecordingSid();
     stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': 'audio/mpeg' },
       body: fakeAudio(1000),
       stallAfterBytes: 100,
     });
@@ -186,6 +232,39 @@ describe('fetchRecordingAudio', () => {
     const error = await twilioError(text(media.body));
 
     expect(error).toMatchObject({ retryable: true, code: 'twilio-timeout', message: 'Twilio media stream stalled' });
+  });
+
+  it('reports a body cut short after Twilio answered as truncated, not as unreachable', async () => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: fakeAudio(10_000),
+      cutAfterBytes: 1000,
+    });
+
+    const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
+    const error = await twilioError(text(media.body));
+
+    expect(error).toMatchObject({
+      retryable: true,
+      code: 'twilio-truncated',
+      message: "Twilio's answer ended before its Content-Length",
+    });
+  });
+
+  it('reports a chunked body cut short as truncated', async () => {
+    const recordingSid = newRecordingSid();
+    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: fakeAudio(10_000),
+      chunked: true,
+      cutAfterBytes: 1000,
+    });
+
+    const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
+    const error = await twilioError(text(media.body));
+
+    expect(error).toMatchObject({ retryable: true, code: 'twilio-truncated', message: "Twilio's answer ended early" });
   });
 
   it('fails as retryable when Twilio does not answer at all', async () => {

@@ -203,6 +203,61 @@ describe('parseRecordingCallback', () => {
     expect(job.startedAt).toBe(receivedAt.toISOString());
   });
 
+  it('notes a start time that does not parse when it falls back to the arrival time', () => {
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ extra: { RecordingStartTime: 'yesterday' } }),
+      receivedAt,
+    );
+
+    expect(job.startTimeIgnored).toBe('yesterday');
+  });
+
+  it.each([
+    ['year 275760 (RFC 2822)', 'Sat, 13 Sep 275760 00:00:00 +0000'],
+    ['year 275760 (ISO)', '+275760-09-13T00:00:00.000Z'],
+    ['year -1', '-000001-01-01T00:00:00Z'],
+    ['year 0001 alone', '0001'],
+    ['year 0001, which Date.parse reads as 2001', 'Mon, 22 Jul 0001 17:00:00 +0000'],
+    ['a time before 2008', 'Mon, 31 Dec 2007 23:59:59 +0000'],
+    ['a time more than a day ahead of arrival', 'Tue, 23 Jul 2024 17:05:01 +0000'],
+    ['a two-digit year', 'Mon, 22 Jul 24 17:00:00 +0000'],
+  ])('ignores %s in favour of the arrival time, and notes it', (_case, raw) => {
+    const params = recordingCallbackParams({ extra: { RecordingStartTime: raw } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job.startedAt).toBe(receivedAt.toISOString());
+    expect(job.startTimeIgnored).toBe(raw);
+  });
+
+  it.each([
+    ['the first moment of 2008', 'Tue, 01 Jan 2008 00:00:00 +0000', '2008-01-01T00:00:00.000Z'],
+    ['exactly a day ahead of arrival', 'Tue, 23 Jul 2024 17:05:00 +0000', '2024-07-23T17:05:00.000Z'],
+  ])('keeps a start time at the edge of the plausible window: %s', (_case, raw, expected) => {
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: raw } }), receivedAt);
+
+    expect(job.startedAt).toBe(expected);
+    expect(job.startTimeIgnored).toBeUndefined();
+  });
+
+  it('keeps a start time whose UTC year differs from the year written in its own zone', () => {
+    const arrival = new Date('2025-01-01T00:40:00.000Z');
+    const params = recordingCallbackParams({ extra: { RecordingStartTime: 'Tue, 31 Dec 2024 23:30:00 -0100' } });
+
+    const job = parseRecordingCallback(params, arrival);
+
+    expect(job.startedAt).toBe('2025-01-01T00:30:00.000Z');
+    expect(job.startTimeIgnored).toBeUndefined();
+  });
+
+  it('keeps at most 64 characters of an ignored start time', () => {
+    const raw = `9${'x'.repeat(500)}`;
+
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: raw } }), receivedAt);
+
+    expect(job.startTimeIgnored).toBe(raw.slice(0, 64));
+  });
+
   it('drops ErrorCode 0 and keeps a real error code', () => {
     expect(parseRecordingCallback(recordingCallbackParams(), receivedAt).errorCode).toBeUndefined();
     const absent = parseRecordingCallback(
@@ -210,6 +265,30 @@ describe('parseRecordingCallback', () => {
       receivedAt,
     );
     expect(absent).toMatchObject({ status: 'absent', errorCode: '16102' });
+  });
+
+  it('copies source, track and error code without unfit characters and at most 128 characters each', () => {
+    const params = recordingCallbackParams({
+      status: 'absent',
+      extra: {
+        RecordingSource: 'Dial\u0000Verb\ufffe',
+        RecordingTrack: `\ud800${'t'.repeat(300)}`,
+        ErrorCode: '16102\u0007',
+      },
+    });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job).toMatchObject({ source: 'DialVerb', track: 't'.repeat(128), errorCode: '16102' });
+  });
+
+  it('drops an optional value made only of unfit characters', () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: '\u0000\uffff\ud800', ErrorCode: '\u0001' } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job.source).toBeUndefined();
+    expect(job.errorCode).toBeUndefined();
   });
 
   it('tolerates parameters Twilio adds without notice', () => {
@@ -276,6 +355,13 @@ describe('parseRecordingJob', () => {
     expect(parseRecordingJob(JSON.stringify(job))).toEqual(job);
   });
 
+  it('accepts a job that notes an ignored start time, and one without the note', () => {
+    const noted = { ...job, startTimeIgnored: '0001' };
+
+    expect(parseRecordingJob(JSON.stringify(noted))).toEqual(noted);
+    expect(parseRecordingJob(JSON.stringify({ ...job, startTimeIgnored: undefined }))).toEqual(job);
+  });
+
   it.each([
     ['not JSON', '{', 'job is not JSON'],
     ['null', 'null', 'job is malformed'],
@@ -288,6 +374,7 @@ describe('parseRecordingJob', () => {
     ['no start time', JSON.stringify({ ...job, startedAt: undefined }), 'job is malformed'],
     ['a bad start time', JSON.stringify({ ...job, startedAt: 'soon' }), 'job is malformed'],
     ['a non-string job id', JSON.stringify({ ...job, jobId: 7 }), 'job is malformed'],
+    ['a non-string start time note', JSON.stringify({ ...job, startTimeIgnored: 1 }), 'job is malformed'],
   ])('rejects %s', (_case, body, message) => {
     expect(() => parseRecordingJob(body)).toThrow(new CallbackValidationError(message));
   });

@@ -1,14 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import '../helpers/setup-env';
+import { gzipSync } from 'node:zlib';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { createObservability } from '../../lambda/shared/observability';
-import { parseRecordingJob } from '../../lambda/shared/recording-callback';
+import { parseRecordingJob, type RecordingJob } from '../../lambda/shared/recording-callback';
 import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signature';
 import { MAX_CALLBACK_BYTES } from '../../lambda/shared/webhook';
-import { twilioCallbackEvent } from '../helpers/events';
+import { DEFAULT_DOMAIN, twilioCallbackEvent } from '../helpers/events';
 import {
+  formBody,
   minimalCallbackParams,
   recordingCallbackParams,
   sid,
@@ -181,6 +183,41 @@ describe('accepted callbacks', () => {
     expect(sentJobs()).toHaveLength(1);
   });
 
+  it('accepts a callback signed over a webhook URL configured with a bare trailing ?', async () => {
+    const params = recordingCallbackParams();
+    // API Gateway drops the empty query: rawQueryString is '' although Twilio signed the '?'.
+    const event = twilioCallbackEvent({ params, signedUrl: `https://${DEFAULT_DOMAIN}/twilio/recording?` });
+
+    const response = await handlerWith()(event);
+
+    expect(response.statusCode).toBe(204);
+    expect(sentJobs()).toHaveLength(1);
+  });
+
+  it('accepts a callback signed over the public base URL with a bare trailing ?', async () => {
+    const params = recordingCallbackParams();
+    const handler = handlerWith({ publicBaseUrl: 'https://hooks.example.com/vault' });
+
+    const response = await handler(
+      twilioCallbackEvent({ params, stage: 'prod', signedUrl: 'https://hooks.example.com/vault/twilio/recording?' }),
+    );
+
+    expect(response.statusCode).toBe(204);
+  });
+
+  it('still answers 403 to a trailing-? URL signed with another token', async () => {
+    const event = twilioCallbackEvent({
+      params: recordingCallbackParams(),
+      signedUrl: `https://${DEFAULT_DOMAIN}/twilio/recording?`,
+      token: 'attacker-token',
+    });
+
+    const response = await handlerWith()(event);
+
+    expect(response.statusCode).toBe(403);
+    expect(sentJobs()).toHaveLength(0);
+  });
+
   it('re-reads the tokens after a bad signature and accepts a callback signed with the rotated token', async () => {
     const tokens = jest.fn<ReturnType<TokenSource>, Parameters<TokenSource>>(async (options) =>
       options?.refresh ? { primary: 'rotated-token' } : { primary: TEST_AUTH_TOKEN },
@@ -339,6 +376,44 @@ describe('rejected callbacks', () => {
     expect(sentJobs()).toHaveLength(0);
   });
 
+  it('answers 415 to a gzip-encoded body, before checking the signature', async () => {
+    const tokens = jest.fn<ReturnType<TokenSource>, Parameters<TokenSource>>(async () => ({
+      primary: TEST_AUTH_TOKEN,
+    }));
+    const params = recordingCallbackParams();
+    const event = twilioCallbackEvent({
+      params,
+      body: gzipSync(formBody(params)).toString('base64'),
+      headers: { 'content-encoding': 'gzip' },
+    });
+    event.isBase64Encoded = true;
+
+    const response = await handlerWith({ tokens })(event);
+
+    expect(response.statusCode).toBe(415);
+    expect(errorOf(response)).toEqual({ error: 'Content-Encoding gzip is not supported' });
+    expect(tokens).not.toHaveBeenCalled();
+    expect(sentJobs()).toHaveLength(0);
+  });
+
+  it.each(['br', 'deflate', 'GZIP', 'identity, gzip'])('answers 415 to Content-Encoding "%s"', async (encoding) => {
+    const event = twilioCallbackEvent({
+      params: recordingCallbackParams(),
+      headers: { 'content-encoding': encoding },
+    });
+
+    expect((await handlerWith()(event)).statusCode).toBe(415);
+  });
+
+  it.each(['identity', 'Identity', ''])('accepts Content-Encoding "%s"', async (encoding) => {
+    const event = twilioCallbackEvent({
+      params: recordingCallbackParams(),
+      headers: { 'content-encoding': encoding },
+    });
+
+    expect((await handlerWith()(event)).statusCode).toBe(204);
+  });
+
   it('answers 415 when there is no Content-Type', async () => {
     const event = twilioCallbackEvent({ params: recordingCallbackParams() });
     delete event.headers['content-type'];
@@ -353,6 +428,116 @@ describe('rejected callbacks', () => {
     });
 
     expect((await handlerWith()(event)).statusCode).toBe(204);
+  });
+});
+
+describe('any value is safe', () => {
+  /** What SQS accepts in a message body: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF. */
+  const SQS_BODY = /^[\t\n\r\u0020-\ud7ff\ue000-\ufffd\u{10000}-\u{10ffff}]*$/u;
+  const OPTIONAL = [
+    'RecordingUrl',
+    'RecordingDuration',
+    'RecordingChannels',
+    'RecordingStartTime',
+    'RecordingSource',
+    'RecordingTrack',
+    'ErrorCode',
+    'SomethingTwilioAddsLater',
+  ];
+  const HOSTILE: Array<[string, string]> = [
+    ['any script', '録音 تسجيل запись ऑडियो ישראל'],
+    ['emoji', '📞🎙️👩🏽‍💻🏳️‍🌈'],
+    ['control characters', '\u0000\u0001\u0008\u001b\u007f\u0085\u009f'],
+    ['U+FFFE and U+FFFF', '\ufffe\uffffx\uffff'],
+    ['a lone high surrogate', 'a\ud800b'],
+    ['a lone low surrogate', '\udfff'],
+    ['bidi overrides and zero-width characters', '\u202e\u200b\u2066abc\u2069\ufeff'],
+    ['JSON and form syntax', '"}]\\u0000&=+%00%zz<script>'],
+    ['a very long value', 'x'.repeat(7000)],
+    ['a very long value in a multi-byte script', 'é'.repeat(1000)],
+  ];
+
+  /** The one queued job, checked the way SQS and the transfer will read it. */
+  function queuedJob(): RecordingJob {
+    const sent = sentJobs();
+    expect(sent).toHaveLength(1);
+    const messageBody = sent[0]?.MessageBody ?? '';
+    expect(SQS_BODY.test(messageBody)).toBe(true);
+    expect(Buffer.byteLength(messageBody, 'utf8')).toBeLessThanOrEqual(2048);
+    return parseRecordingJob(messageBody);
+  }
+
+  function expectBoundedText(value: string | undefined, max: number): void {
+    if (value === undefined) return;
+    expect(value.length).toBeLessThanOrEqual(max);
+    expect(value).not.toMatch(/[\p{Cc}\p{Cs}\ufffe\uffff]/u);
+  }
+
+  it.each(HOSTILE)(
+    'accepts %s in every optional parameter and queues a job that survives the queue',
+    async (_case, value) => {
+      const params = recordingCallbackParams({ extra: Object.fromEntries(OPTIONAL.map((name) => [name, value])) });
+
+      const response = await handlerWith()(twilioCallbackEvent({ params }));
+
+      expect(response.statusCode).toBe(204);
+      const job = queuedJob();
+      expect(job).toMatchObject({ callSid: params.CallSid, recordingSid: params.RecordingSid, status: 'completed' });
+      expectBoundedText(job.source, 128);
+      expectBoundedText(job.track, 128);
+      expectBoundedText(job.errorCode, 128);
+      expectBoundedText(job.startTimeIgnored, 64);
+    },
+  );
+
+  it('keeps a readable optional value in any script, within its bound', async () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: '録音📞', RecordingTrack: 'y'.repeat(500) } });
+
+    const response = await handlerWith()(twilioCallbackEvent({ params }));
+
+    expect(response.statusCode).toBe(204);
+    const job = queuedJob();
+    expect(job.source).toBe('録音📞');
+    expect(job.track).toBe('y'.repeat(128));
+  });
+
+  it('accepts percent-encoded bytes that are not UTF-8, as the replacement characters they decode to', async () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: undefined } });
+    const raw = '%ED%A0%80%FF%EF%BF%BE';
+    const decoded = new URLSearchParams(`v=${raw}`).get('v') ?? '';
+    const event = twilioCallbackEvent({
+      params: { ...params, RecordingSource: decoded },
+      body: `${formBody(params)}&RecordingSource=${raw}`,
+    });
+
+    const response = await handlerWith()(event);
+
+    expect(response.statusCode).toBe(204);
+    expectBoundedText(queuedJob().source, 128);
+  });
+
+  it.each(['CallSid', 'RecordingSid', 'RecordingStatus'])('answers 400 to hostile values in %s', async (name) => {
+    const handler = handlerWith();
+
+    for (const [, value] of HOSTILE) {
+      const response = await handler(twilioCallbackEvent({ params: { ...recordingCallbackParams(), [name]: value } }));
+
+      expect(response.statusCode).toBe(400);
+    }
+    expect(sentJobs()).toHaveLength(0);
+  });
+
+  it('answers 403 to hostile values in AccountSid: not an account of ours', async () => {
+    const handler = handlerWith();
+
+    for (const [, value] of HOSTILE) {
+      const response = await handler(
+        twilioCallbackEvent({ params: { ...recordingCallbackParams(), AccountSid: value } }),
+      );
+
+      expect(response.statusCode).toBe(403);
+    }
+    expect(sentJobs()).toHaveLength(0);
   });
 });
 
