@@ -22,6 +22,9 @@ export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 export type RemovalPolicyName = 'destroy' | 'retain';
 export type RecordingFormat = 'mp3' | 'wav';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+/** `s3-managed`: SSE-S3 and AWS-managed/owned keys; `kms`: one customer-managed key (rotated) for all data. */
+export type EncryptionMode = 's3-managed' | 'kms';
+export type ObjectLockMode = 'GOVERNANCE' | 'COMPLIANCE';
 
 export type PlaybackAuthConfig =
   | { readonly type: 'iam' }
@@ -47,6 +50,30 @@ export interface TransferConfig {
    * Keeps downloads under Twilio's per-account concurrency limit; jobs beyond it wait in the queue.
    */
   readonly maxConcurrency: number;
+}
+
+export interface ReconcileConfig {
+  /** Minutes between reconciler runs; 0 disables the schedule. */
+  readonly intervalMinutes: number;
+  /** Each run lists recordings created from (previous run − this) on. Greater than `settleMinutes`. */
+  readonly lookbackMinutes: number;
+  /** Each run lists recordings created up to (now − this): younger ones may still get their callback. */
+  readonly settleMinutes: number;
+}
+
+/** Thresholds of the operations alarms. */
+export interface AlarmThresholdsConfig {
+  /** Alarm when the oldest job in the transfer queue is this old (SQS ApproximateAgeOfOldestMessage). */
+  readonly oldestJobAgeSeconds: number;
+  /** Alarm when the webhook rejects this many callbacks (bad signature, foreign account, malformed) in one period. */
+  readonly rejectedCallbacksPerPeriod: number;
+}
+
+/** S3 Object Lock default retention of the recordings bucket (requires versioning; cannot be turned off). */
+export interface ObjectLockConfig {
+  /** GOVERNANCE: deletable with s3:BypassGovernanceRetention; COMPLIANCE: by nobody until it expires. */
+  readonly mode: ObjectLockMode;
+  readonly retentionDays: number;
 }
 
 export interface LifecycleConfig {
@@ -79,8 +106,13 @@ export interface StageConfig {
   readonly publicWebhookBaseUrl?: string;
   readonly apiThrottle: ApiThrottleConfig;
   readonly transfer: TransferConfig;
+  readonly reconcile: ReconcileConfig;
+  readonly alarms: AlarmThresholdsConfig;
   readonly bucketVersioning: boolean;
   readonly lifecycle: LifecycleConfig;
+  readonly encryption: EncryptionMode;
+  /** Unset: no Object Lock. */
+  readonly objectLock?: ObjectLockConfig;
 }
 
 export class StageConfigError extends Error {
@@ -233,34 +265,68 @@ const lifecycleSchema = section({
     },
   );
 
+const reconcileSchema = section({
+  intervalMinutes: wholeNumber(0, 1440).default(15),
+  lookbackMinutes: wholeNumber(1, 10_080).default(120),
+  settleMinutes: wholeNumber(0, 1440).default(5),
+}).refine((r) => r.lookbackMinutes > r.settleMinutes, {
+  // Run n lists [run(n-1) − lookback, run(n) − settle): with lookback ≤ settle the windows of
+  // consecutive runs leave a gap, and a recording created in it is never compared.
+  path: ['lookbackMinutes'],
+  error: 'must be greater than reconcile.settleMinutes, or consecutive runs leave a gap no run lists',
+  when: clean('lookbackMinutes', 'settleMinutes'),
+});
+
 /** Every stage field but `name`; the output is checked against StageConfig at compile time. */
-export const stageConfigSchema = z.object({
-  twilioAccountSid: matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'),
-  twilioApiBaseUrl: httpsUrl().default(DEFAULT_TWILIO_API_BASE_URL),
-  twilioSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').optional(),
-  removalPolicy: oneOf(['destroy', 'retain']).default('retain'),
-  logRetentionDays: oneOf(LOG_RETENTION_DAYS).default(30),
-  logLevel: oneOf(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  playbackUrlTtlSeconds: wholeNumber(1, MAX_PLAYBACK_URL_TTL_SECONDS).default(DEFAULT_PLAYBACK_URL_TTL_SECONDS),
-  recordingFormat: oneOf(['mp3', 'wav']).default('mp3'),
-  deleteFromTwilioAfterCopy: flag().default(false),
-  playbackAuth: playbackAuthSchema.default({ type: 'iam' }),
-  alarmEmail: matching(EMAIL, 'an e-mail address').optional(),
-  publicWebhookBaseUrl: httpsUrl().optional(),
-  apiThrottle: section({
-    rateLimit: wholeNumber(1, 10_000).default(50),
-    burstLimit: wholeNumber(1, 5_000).default(100),
-  }),
-  transfer: section({
-    maxAttempts: wholeNumber(1, 100).default(5),
-    retryBaseSeconds: wholeNumber(0, 3600).default(30),
-    timeoutSeconds: wholeNumber(30, 900).default(300),
-    memoryMb: wholeNumber(128, 10_240).default(512),
-    maxConcurrency: wholeNumber(2, 1000).default(50),
-  }),
-  bucketVersioning: flag().default(true),
-  lifecycle: lifecycleSchema,
-}) satisfies z.ZodType<Omit<StageConfig, 'name'>>;
+export const stageConfigSchema = z
+  .object({
+    twilioAccountSid: matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'),
+    twilioApiBaseUrl: httpsUrl().default(DEFAULT_TWILIO_API_BASE_URL),
+    twilioSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').optional(),
+    removalPolicy: oneOf(['destroy', 'retain']).default('retain'),
+    logRetentionDays: oneOf(LOG_RETENTION_DAYS).default(30),
+    logLevel: oneOf(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    playbackUrlTtlSeconds: wholeNumber(1, MAX_PLAYBACK_URL_TTL_SECONDS).default(DEFAULT_PLAYBACK_URL_TTL_SECONDS),
+    recordingFormat: oneOf(['mp3', 'wav']).default('mp3'),
+    deleteFromTwilioAfterCopy: flag().default(false),
+    playbackAuth: playbackAuthSchema.default({ type: 'iam' }),
+    alarmEmail: matching(EMAIL, 'an e-mail address').optional(),
+    publicWebhookBaseUrl: httpsUrl().optional(),
+    apiThrottle: section({
+      rateLimit: wholeNumber(1, 10_000).default(50),
+      burstLimit: wholeNumber(1, 5_000).default(100),
+    }),
+    transfer: section({
+      maxAttempts: wholeNumber(1, 100).default(5),
+      retryBaseSeconds: wholeNumber(0, 3600).default(30),
+      timeoutSeconds: wholeNumber(30, 900).default(300),
+      memoryMb: wholeNumber(128, 10_240).default(512),
+      maxConcurrency: wholeNumber(2, 1000).default(50),
+    }),
+    reconcile: reconcileSchema,
+    alarms: section({
+      // Up to the DLQ's 14 days: an age the queue can actually reach.
+      oldestJobAgeSeconds: wholeNumber(60, 14 * 24 * 3600).default(900),
+      rejectedCallbacksPerPeriod: wholeNumber(1, 1_000_000).default(20),
+    }),
+    bucketVersioning: flag().default(true),
+    lifecycle: lifecycleSchema,
+    encryption: oneOf(['s3-managed', 'kms']).default('s3-managed'),
+    objectLock: z
+      .object(
+        {
+          mode: oneOf(['GOVERNANCE', 'COMPLIANCE']),
+          retentionDays: wholeNumber(1, 36_500),
+        },
+        { error: 'must be an object' },
+      )
+      .optional(),
+  })
+  .refine((c) => c.objectLock === undefined || c.bucketVersioning, {
+    path: ['objectLock'],
+    error: 'requires bucketVersioning: true (S3 Object Lock works only on a versioned bucket)',
+    when: clean('objectLock', 'bucketVersioning'),
+  }) satisfies z.ZodType<Omit<StageConfig, 'name'>>;
 
 /** Drops keys whose value is null at every depth: `null` in cdk.json means "not set", as a missing key does. */
 function withoutNulls(value: unknown): unknown {
