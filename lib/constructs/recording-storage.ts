@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { LifecycleConfig } from '../config';
@@ -14,11 +15,18 @@ export interface RecordingStorageProps {
   readonly removalPolicy: RemovalPolicy;
   /** Days to keep S3 server access logs. */
   readonly accessLogExpireDays: number;
+  /**
+   * Encrypt the recordings with this customer-managed key (SSE-KMS with bucket keys).
+   * The access log bucket stays SSE-S3: server access logging cannot deliver to SSE-KMS buckets.
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
  * The private recordings bucket and the bucket receiving its server access logs.
- * Both: all public access blocked, TLS-only bucket policy, SSE-S3, objects owned by the bucket owner.
+ * Both: all public access blocked, TLS-only bucket policy, objects owned by the bucket owner,
+ * SSE-S3 (the recordings: SSE-KMS when a key is given).
  */
 export class RecordingStorage extends Construct {
   readonly bucket: s3.Bucket;
@@ -87,7 +95,10 @@ export class RecordingStorage extends Construct {
     this.bucket = new s3.Bucket(this, 'Recordings', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      // Bucket keys: S3 asks KMS for a bucket-level data key now and then instead of once per object.
+      ...(props.encryptionKey !== undefined
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: props.versioned,
       lifecycleRules,
