@@ -1,8 +1,8 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { LifecycleConfig } from '../config';
+import type { LifecycleConfig, ObjectLockConfig } from '../config';
 
 /** Key prefix of every recording object: `recordings/{YYYY}/{MM}/{callId}/{RecordingSid}.{ext}`. */
 export const RECORDINGS_PREFIX = 'recordings/';
@@ -21,6 +21,11 @@ export interface RecordingStorageProps {
    * @default - SSE-S3
    */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * Object Lock with this default retention for every new object version. Requires `versioned`;
+   * cannot be turned off once the bucket exists. @default - no Object Lock
+   */
+  readonly objectLock?: ObjectLockConfig;
 }
 
 /**
@@ -31,10 +36,20 @@ export interface RecordingStorageProps {
 export class RecordingStorage extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
+  /**
+   * The bucket's Object Lock default retention, unset without Object Lock. An erasure must
+   * expect S3 to refuse deleting a version before its retain-until date (COMPLIANCE: always;
+   * GOVERNANCE: unless it may and does bypass governance retention).
+   */
+  readonly objectLock?: ObjectLockConfig;
 
   constructor(scope: Construct, id: string, props: RecordingStorageProps) {
     super(scope, id);
     const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
+    if (props.objectLock !== undefined && !props.versioned) {
+      throw new Error(`${this.node.path}: Object Lock requires a versioned bucket`);
+    }
+    this.objectLock = props.objectLock;
 
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -104,13 +119,33 @@ export class RecordingStorage extends Construct {
       lifecycleRules,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'recordings-bucket/',
+      ...(props.objectLock !== undefined ? objectLockProps(props.objectLock) : {}),
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: destroy,
     });
+    if (props.objectLock !== undefined && destroy) {
+      Annotations.of(this.bucket).addWarningV2(
+        'recording-vault:objectLockBlocksDestroy',
+        'Object Lock with removalPolicy "destroy": deleting the stack cannot empty the bucket while versions are retained (COMPLIANCE: until their retention ends), so the stack deletion fails there.',
+      );
+    }
   }
 
   /** ARN pattern of the recording objects (the only objects any function may touch). */
   recordingObjectsArn(): string {
     return this.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`);
   }
+}
+
+function objectLockProps(
+  lock: ObjectLockConfig,
+): Pick<s3.BucketProps, 'objectLockEnabled' | 'objectLockDefaultRetention'> {
+  const duration = Duration.days(lock.retentionDays);
+  return {
+    objectLockEnabled: true,
+    objectLockDefaultRetention:
+      lock.mode === 'COMPLIANCE'
+        ? s3.ObjectLockRetention.compliance(duration)
+        : s3.ObjectLockRetention.governance(duration),
+  };
 }
