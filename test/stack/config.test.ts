@@ -135,6 +135,11 @@ describe('compliance and operations fields', () => {
     expect(c.alarms).toEqual({ oldestJobAgeSeconds: 900, rejectedCallbacksPerPeriod: 20 });
   });
 
+  test('cdk.json: prod ships with a customer-managed key, dev with SSE-S3', () => {
+    expect(selectStageConfig(stages, 'prod').encryption).toBe('kms');
+    expect(selectStageConfig(stages, 'dev').encryption).toBe('s3-managed');
+  });
+
   test('values are taken as given; a section given in part keeps the other defaults', () => {
     const c = parseStageConfig('test', {
       twilioAccountSid: SID,
