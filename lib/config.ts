@@ -1,8 +1,10 @@
 /**
  * Stage configuration: `cdk.json` context `stages.<name>`, chosen with `-c stage=<name>`
- * (default `dev`). Every field is validated; all problems are reported in one error.
+ * (default `dev`). Every field is validated by one zod schema; all problems are reported in one
+ * error, each as `<field path> <what is wrong>` (e.g. `transfer.maxAttempts must be …`).
  */
 import type { Node } from 'constructs';
+import { z } from 'zod';
 
 export const DEFAULT_STAGE = 'dev';
 
@@ -20,6 +22,9 @@ export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 export type RemovalPolicyName = 'destroy' | 'retain';
 export type RecordingFormat = 'mp3' | 'wav';
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+/** `s3-managed`: SSE-S3 and AWS-managed/owned keys; `kms`: one customer-managed key (rotated) for all data. */
+export type EncryptionMode = 's3-managed' | 'kms';
+export type ObjectLockMode = 'GOVERNANCE' | 'COMPLIANCE';
 
 export type PlaybackAuthConfig =
   | { readonly type: 'iam' }
@@ -45,6 +50,30 @@ export interface TransferConfig {
    * Keeps downloads under Twilio's per-account concurrency limit; jobs beyond it wait in the queue.
    */
   readonly maxConcurrency: number;
+}
+
+export interface ReconcileConfig {
+  /** Minutes between reconciler runs; 0 disables the schedule. */
+  readonly intervalMinutes: number;
+  /** Each run lists recordings created from (previous run − this) on. Greater than `settleMinutes`. */
+  readonly lookbackMinutes: number;
+  /** Each run lists recordings created up to (now − this): younger ones may still get their callback. */
+  readonly settleMinutes: number;
+}
+
+/** Thresholds of the operations alarms. */
+export interface AlarmThresholdsConfig {
+  /** Alarm when the oldest job in the transfer queue is this old (SQS ApproximateAgeOfOldestMessage). */
+  readonly oldestJobAgeSeconds: number;
+  /** Alarm when the webhook rejects this many callbacks (bad signature, foreign account, malformed) in one period. */
+  readonly rejectedCallbacksPerPeriod: number;
+}
+
+/** S3 Object Lock default retention of the recordings bucket (requires versioning; cannot be turned off). */
+export interface ObjectLockConfig {
+  /** GOVERNANCE: deletable with s3:BypassGovernanceRetention; COMPLIANCE: by nobody until it expires. */
+  readonly mode: ObjectLockMode;
+  readonly retentionDays: number;
 }
 
 export interface LifecycleConfig {
@@ -77,8 +106,13 @@ export interface StageConfig {
   readonly publicWebhookBaseUrl?: string;
   readonly apiThrottle: ApiThrottleConfig;
   readonly transfer: TransferConfig;
+  readonly reconcile: ReconcileConfig;
+  readonly alarms: AlarmThresholdsConfig;
   readonly bucketVersioning: boolean;
   readonly lifecycle: LifecycleConfig;
+  readonly encryption: EncryptionMode;
+  /** Unset: no Object Lock. */
+  readonly objectLock?: ObjectLockConfig;
 }
 
 export class StageConfigError extends Error {
@@ -97,119 +131,218 @@ function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Reads fields of one object, collecting every problem. */
-class Reader {
-  constructor(
-    private readonly raw: Raw,
-    private readonly prefix: string,
-    private readonly problems: string[],
-  ) {}
+const shown = (value: unknown): string => JSON.stringify(value) ?? String(value);
 
-  private path(key: string): string {
-    return `${this.prefix}${key}`;
-  }
+// ---- field schemas (each carries the message an operator reads) --------------------------
+// A field without a default that is missing reads "is required"; every other message says
+// what the field must be and shows the value it got.
 
-  private problem(key: string, message: string): void {
-    this.problems.push(`${this.path(key)} ${message}`);
-  }
+type Issue = { readonly input?: unknown };
 
-  has(key: string): boolean {
-    return this.raw[key] !== undefined && this.raw[key] !== null;
-  }
+/** The message for a value that is missing (`undefined` after nulls are dropped) or else wrong. */
+const unlessMissing =
+  (wrong: (issue: Issue) => string, missing = 'is required') =>
+  (issue: Issue): string =>
+    issue.input === undefined ? missing : wrong(issue);
 
-  child(key: string): Reader {
-    const value = this.raw[key];
-    if (value === undefined || value === null) return new Reader({}, `${this.path(key)}.`, this.problems);
-    if (!isObject(value)) {
-      this.problem(key, 'must be an object');
-      return new Reader({}, `${this.path(key)}.`, this.problems);
-    }
-    return new Reader(value, `${this.path(key)}.`, this.problems);
-  }
-
-  string(key: string, options: { pattern?: RegExp; patternHint?: string } = {}): string | undefined {
-    const value = this.raw[key];
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string' || value.trim() === '') {
-      this.problem(key, 'must be a non-empty string');
-      return undefined;
-    }
-    if (options.pattern && !options.pattern.test(value)) {
-      this.problem(key, `must be ${options.patternHint ?? `like ${options.pattern}`} (got "${value}")`);
-      return undefined;
-    }
-    return value.trim();
-  }
-
-  requiredString(key: string, options: { pattern?: RegExp; patternHint?: string } = {}): string {
-    if (!this.has(key)) {
-      this.problem(key, 'is required');
-      return '';
-    }
-    return this.string(key, options) ?? '';
-  }
-
-  /** An http(s) URL; trailing slashes are stripped unless `keepTrailingSlash` (JWT issuers must match `iss` exactly). */
-  url(key: string, httpsOnly: boolean, keepTrailingSlash = false): string | undefined {
-    const value = this.string(key);
-    if (value === undefined) return undefined;
-    try {
-      const parsed = new URL(value);
-      const ok = httpsOnly ? parsed.protocol === 'https:' : parsed.protocol === 'https:' || parsed.protocol === 'http:';
-      if (!ok) throw new Error('scheme');
-      if (parsed.search || parsed.hash) throw new Error('query');
-    } catch {
-      this.problem(key, `must be an ${httpsOnly ? 'https' : 'http(s)'} URL without query or fragment (got "${value}")`);
-      return undefined;
-    }
-    return keepTrailingSlash ? value : value.replace(/\/+$/, '');
-  }
-
-  int(key: string, fallback: number, min: number, max: number): number;
-  int(key: string, fallback: undefined, min: number, max: number): number | undefined;
-  int(key: string, fallback: number | undefined, min: number, max: number): number | undefined {
-    const value = this.raw[key];
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.problem(key, `must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-      return fallback;
-    }
-    return value;
-  }
-
-  bool(key: string, fallback: boolean): boolean {
-    const value = this.raw[key];
-    if (value === undefined || value === null) return fallback;
-    if (typeof value !== 'boolean') {
-      this.problem(key, `must be true or false (got ${JSON.stringify(value)})`);
-      return fallback;
-    }
-    return value;
-  }
-
-  oneOf<T extends string | number>(key: string, allowed: readonly T[], fallback: T): T {
-    const value = this.raw[key];
-    if (value === undefined || value === null) return fallback;
-    if ((allowed as readonly unknown[]).includes(value)) return value as T;
-    this.problem(key, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
-    return fallback;
-  }
-
-  stringList(key: string): string[] {
-    const value = this.raw[key];
-    if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === 'string' && v.trim() !== '')) {
-      this.problem(key, 'must be a non-empty list of non-empty strings');
-      return [];
-    }
-    return value.map((v: string) => v.trim());
-  }
-
-  fail(key: string, message: string): void {
-    this.problem(key, message);
-  }
+/** A whole number in [min, max]; one message whatever is wrong with it. */
+function wholeNumber(min: number, max: number) {
+  const error = unlessMissing((issue) => `must be a whole number from ${min} to ${max} (got ${shown(issue.input)})`);
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 }
 
+/** A non-empty string, trimmed. */
+function text(missing?: string) {
+  return z
+    .string({ error: unlessMissing(() => 'must be a non-empty string', missing) })
+    .trim()
+    .min(1, { error: 'must be a non-empty string', abort: true });
+}
+
+function matching(pattern: RegExp, hint: string) {
+  return text().regex(pattern, { error: (issue) => `must be ${hint} (got ${shown(issue.input)})` });
+}
+
+/** An https URL without query or fragment; trailing slashes stripped unless kept (JWT issuers must match `iss` exactly). */
+function httpsUrl(options: { readonly keepTrailingSlash?: boolean; readonly missing?: string } = {}) {
+  return text(options.missing)
+    .refine(
+      (value) => {
+        try {
+          const parsed = new URL(value);
+          return parsed.protocol === 'https:' && !parsed.search && !parsed.hash;
+        } catch {
+          return false;
+        }
+      },
+      { error: (issue) => `must be an https URL without query or fragment (got ${shown(issue.input)})` },
+    )
+    .transform((value) => (options.keepTrailingSlash ? value : value.replace(/\/+$/, '')));
+}
+
+function oneOf<const T extends readonly [z.core.util.Literal, ...z.core.util.Literal[]]>(allowed: T) {
+  return z.literal(allowed, {
+    error: unlessMissing((issue) => `must be one of ${allowed.join(', ')} (got ${shown(issue.input)})`),
+  });
+}
+
+const flag = () => z.boolean({ error: unlessMissing((issue) => `must be true or false (got ${shown(issue.input)})`) });
+
+/** A nested object whose fields all have defaults; missing means "all defaults". */
+function section<S extends z.core.$ZodLooseShape>(shape: S) {
+  // prefault, not default: the empty object is parsed, so the fields' own defaults apply.
+  return z.object(shape, { error: 'must be an object' }).prefault({} as z.input<z.ZodObject<S>>);
+}
+
+const nonEmptyList = z
+  .custom<string[]>(
+    (value) => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string' && v.trim() !== ''),
+    { error: 'must be a non-empty list of non-empty strings' },
+  )
+  .transform((list) => list.map((v) => v.trim()));
+
+/**
+ * For cross-field checks: true while the object itself and each of `fields` are free of problems
+ * (a problem already reported is not reported again as a conflict).
+ */
+const clean =
+  (...fields: string[]) =>
+  (payload: z.core.ParsePayload): boolean =>
+    !payload.issues.some(
+      (issue) => issue.path === undefined || issue.path.length === 0 || fields.includes(String(issue.path[0])),
+    );
+
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+const playbackAuthSchema = z.preprocess(
+  // `type` defaults to iam; the other fields count only for jwt.
+  (value) => (isObject(value) && value.type === undefined ? { ...value, type: 'iam' } : value),
+  z.discriminatedUnion(
+    'type',
+    [
+      z.object({ type: z.literal('iam') }),
+      z.object({
+        type: z.literal('jwt'),
+        issuer: httpsUrl({ keepTrailingSlash: true, missing: 'is required when type is "jwt"' }),
+        audience: nonEmptyList,
+      }),
+    ],
+    {
+      error: (issue) =>
+        issue.code === 'invalid_union' && isObject(issue.input)
+          ? `must be one of iam, jwt (got ${shown(issue.input.type)})`
+          : 'must be an object',
+    },
+  ),
+);
+
+const lifecycleSchema = section({
+  infrequentAccessAfterDays: wholeNumber(30, 36_500).optional(),
+  glacierAfterDays: wholeNumber(1, 36_500).optional(),
+  expireAfterDays: wholeNumber(1, 36_500).optional(),
+  noncurrentVersionExpireAfterDays: wholeNumber(1, 36_500).default(30),
+})
+  .refine(
+    (l) =>
+      l.expireAfterDays === undefined ||
+      l.expireAfterDays > Math.max(l.infrequentAccessAfterDays ?? 0, l.glacierAfterDays ?? 0),
+    {
+      path: ['expireAfterDays'],
+      error: 'must be later than every transition',
+      when: clean('infrequentAccessAfterDays', 'glacierAfterDays', 'expireAfterDays'),
+    },
+  )
+  // Runs after the expiry check, which would otherwise see this problem on glacierAfterDays and skip.
+  .refine(
+    (l) =>
+      l.infrequentAccessAfterDays === undefined ||
+      l.glacierAfterDays === undefined ||
+      l.glacierAfterDays >= l.infrequentAccessAfterDays + 30,
+    {
+      path: ['glacierAfterDays'],
+      error: 'must be at least 30 days after infrequentAccessAfterDays',
+      when: clean('infrequentAccessAfterDays', 'glacierAfterDays'),
+    },
+  );
+
+const reconcileSchema = section({
+  intervalMinutes: wholeNumber(0, 1440).default(15),
+  lookbackMinutes: wholeNumber(1, 10_080).default(120),
+  settleMinutes: wholeNumber(0, 1440).default(5),
+}).refine((r) => r.lookbackMinutes > r.settleMinutes, {
+  // Run n lists [run(n-1) − lookback, run(n) − settle): with lookback ≤ settle the windows of
+  // consecutive runs leave a gap, and a recording created in it is never compared.
+  path: ['lookbackMinutes'],
+  error: 'must be greater than reconcile.settleMinutes, or consecutive runs leave a gap no run lists',
+  when: clean('lookbackMinutes', 'settleMinutes'),
+});
+
+/** Every stage field but `name`; the output is checked against StageConfig at compile time. */
+export const stageConfigSchema = z
+  .object({
+    twilioAccountSid: matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'),
+    twilioApiBaseUrl: httpsUrl().default(DEFAULT_TWILIO_API_BASE_URL),
+    twilioSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').optional(),
+    removalPolicy: oneOf(['destroy', 'retain']).default('retain'),
+    logRetentionDays: oneOf(LOG_RETENTION_DAYS).default(30),
+    logLevel: oneOf(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    playbackUrlTtlSeconds: wholeNumber(1, MAX_PLAYBACK_URL_TTL_SECONDS).default(DEFAULT_PLAYBACK_URL_TTL_SECONDS),
+    recordingFormat: oneOf(['mp3', 'wav']).default('mp3'),
+    deleteFromTwilioAfterCopy: flag().default(false),
+    playbackAuth: playbackAuthSchema.default({ type: 'iam' }),
+    alarmEmail: matching(EMAIL, 'an e-mail address').optional(),
+    publicWebhookBaseUrl: httpsUrl().optional(),
+    apiThrottle: section({
+      rateLimit: wholeNumber(1, 10_000).default(50),
+      burstLimit: wholeNumber(1, 5_000).default(100),
+    }),
+    transfer: section({
+      maxAttempts: wholeNumber(1, 100).default(5),
+      retryBaseSeconds: wholeNumber(0, 3600).default(30),
+      timeoutSeconds: wholeNumber(30, 900).default(300),
+      memoryMb: wholeNumber(128, 10_240).default(512),
+      maxConcurrency: wholeNumber(2, 1000).default(50),
+    }),
+    reconcile: reconcileSchema,
+    alarms: section({
+      // Up to the DLQ's 14 days: an age the queue can actually reach.
+      oldestJobAgeSeconds: wholeNumber(60, 14 * 24 * 3600).default(900),
+      rejectedCallbacksPerPeriod: wholeNumber(1, 1_000_000).default(20),
+    }),
+    bucketVersioning: flag().default(true),
+    lifecycle: lifecycleSchema,
+    encryption: oneOf(['s3-managed', 'kms']).default('s3-managed'),
+    objectLock: z
+      .object(
+        {
+          mode: oneOf(['GOVERNANCE', 'COMPLIANCE']),
+          retentionDays: wholeNumber(1, 36_500),
+        },
+        { error: 'must be an object' },
+      )
+      .optional(),
+  })
+  .refine((c) => c.objectLock === undefined || c.bucketVersioning, {
+    path: ['objectLock'],
+    error: 'requires bucketVersioning: true (S3 Object Lock works only on a versioned bucket)',
+    when: clean('objectLock', 'bucketVersioning'),
+  }) satisfies z.ZodType<Omit<StageConfig, 'name'>>;
+
+/** Drops keys whose value is null at every depth: `null` in cdk.json means "not set", as a missing key does. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
+}
+
+function problemOf(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map(String).join('.');
+  return path === '' ? issue.message : `${path} ${issue.message}`;
+}
 
 /** Validates one stage's raw context object and fills in defaults. Throws StageConfigError. */
 export function parseStageConfig(name: string, raw: unknown): StageConfig {
@@ -218,99 +351,12 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
     problems.push('the stage name must be letters, digits and "-", starting with a letter, at most 32 characters');
   }
   if (!isObject(raw)) throw new StageConfigError(name, [...problems, `stages.${name} must be an object`]);
-  const r = new Reader(raw, '', problems);
 
-  const twilioAccountSid = r.requiredString('twilioAccountSid', {
-    pattern: ACCOUNT_SID_PATTERN,
-    patternHint: 'a Twilio Account SID: AC followed by 32 hex characters',
-  });
-  const twilioApiBaseUrl = r.url('twilioApiBaseUrl', true) ?? DEFAULT_TWILIO_API_BASE_URL;
-  const twilioSecretName = r.string('twilioSecretName', {
-    pattern: /^[A-Za-z0-9/_+=.@-]{1,512}$/,
-    patternHint: 'a Secrets Manager secret name',
-  });
-  const removalPolicy = r.oneOf<RemovalPolicyName>('removalPolicy', ['destroy', 'retain'], 'retain');
-  const logRetentionDays = r.oneOf<LogRetentionDays>('logRetentionDays', LOG_RETENTION_DAYS, 30);
-  const logLevel = r.oneOf<LogLevel>('logLevel', ['DEBUG', 'INFO', 'WARN', 'ERROR'], 'INFO');
-  const playbackUrlTtlSeconds = r.int(
-    'playbackUrlTtlSeconds',
-    DEFAULT_PLAYBACK_URL_TTL_SECONDS,
-    1,
-    MAX_PLAYBACK_URL_TTL_SECONDS,
-  );
-  const recordingFormat = r.oneOf<RecordingFormat>('recordingFormat', ['mp3', 'wav'], 'mp3');
-  const deleteFromTwilioAfterCopy = r.bool('deleteFromTwilioAfterCopy', false);
-
-  let playbackAuth: PlaybackAuthConfig = { type: 'iam' };
-  if (r.has('playbackAuth')) {
-    const a = r.child('playbackAuth');
-    const type = a.oneOf<'iam' | 'jwt'>('type', ['iam', 'jwt'], 'iam');
-    if (type === 'jwt') {
-      if (!a.has('issuer')) a.fail('issuer', 'is required when type is "jwt"');
-      const issuer = a.url('issuer', true, true) ?? '';
-      const audience = a.stringList('audience');
-      playbackAuth = { type: 'jwt', issuer, audience };
-    }
-  }
-
-  const alarmEmail = r.string('alarmEmail', { pattern: EMAIL, patternHint: 'an e-mail address' });
-  const publicWebhookBaseUrl = r.url('publicWebhookBaseUrl', true);
-
-  const t = r.child('apiThrottle');
-  const apiThrottle: ApiThrottleConfig = {
-    rateLimit: t.int('rateLimit', 50, 1, 10_000),
-    burstLimit: t.int('burstLimit', 100, 1, 5_000),
-  };
-
-  const x = r.child('transfer');
-  const transfer: TransferConfig = {
-    maxAttempts: x.int('maxAttempts', 5, 1, 100),
-    retryBaseSeconds: x.int('retryBaseSeconds', 30, 0, 3600),
-    timeoutSeconds: x.int('timeoutSeconds', 300, 30, 900),
-    memoryMb: x.int('memoryMb', 512, 128, 10_240),
-    maxConcurrency: x.int('maxConcurrency', 50, 2, 1000),
-  };
-
-  const bucketVersioning = r.bool('bucketVersioning', true);
-
-  const l = r.child('lifecycle');
-  const ia = l.int('infrequentAccessAfterDays', undefined, 30, 36_500);
-  const glacier = l.int('glacierAfterDays', undefined, 1, 36_500);
-  const expire = l.int('expireAfterDays', undefined, 1, 36_500);
-  if (ia !== undefined && glacier !== undefined && glacier < ia + 30) {
-    l.fail('glacierAfterDays', 'must be at least 30 days after infrequentAccessAfterDays');
-  }
-  const lastTransition = Math.max(ia ?? 0, glacier ?? 0);
-  if (expire !== undefined && expire <= lastTransition) {
-    l.fail('expireAfterDays', 'must be later than every transition');
-  }
-  const lifecycle: LifecycleConfig = {
-    ...(ia !== undefined ? { infrequentAccessAfterDays: ia } : {}),
-    ...(glacier !== undefined ? { glacierAfterDays: glacier } : {}),
-    ...(expire !== undefined ? { expireAfterDays: expire } : {}),
-    noncurrentVersionExpireAfterDays: l.int('noncurrentVersionExpireAfterDays', 30, 1, 36_500),
-  };
-
-  if (problems.length > 0) throw new StageConfigError(name, problems);
-  return Object.freeze({
-    name,
-    twilioAccountSid,
-    twilioApiBaseUrl,
-    ...(twilioSecretName !== undefined ? { twilioSecretName } : {}),
-    removalPolicy,
-    logRetentionDays,
-    logLevel,
-    playbackUrlTtlSeconds,
-    recordingFormat,
-    deleteFromTwilioAfterCopy,
-    playbackAuth,
-    ...(alarmEmail !== undefined ? { alarmEmail } : {}),
-    ...(publicWebhookBaseUrl !== undefined ? { publicWebhookBaseUrl } : {}),
-    apiThrottle,
-    transfer,
-    bucketVersioning,
-    lifecycle,
-  });
+  const result = stageConfigSchema.safeParse(withoutNulls(raw));
+  if (!result.success) problems.push(...result.error.issues.map(problemOf));
+  // One line per problem, even where a field failed more than one check.
+  if (problems.length > 0 || !result.success) throw new StageConfigError(name, [...new Set(problems)]);
+  return Object.freeze({ name, ...result.data });
 }
 
 /** Picks `stages.<name>` from a context `stages` value. Unknown stage: the error lists the known ones. */

@@ -23,6 +23,7 @@ import { TransferQueue } from './constructs/transfer-queue';
 import { VaultApi, WEBHOOK_PATH } from './constructs/vault-api';
 import { VaultEvents } from './constructs/vault-events';
 import { VaultFunction } from './constructs/vault-function';
+import { VaultKey } from './constructs/vault-key';
 
 export const PROJECT_TAG = 'recording-vault';
 
@@ -56,6 +57,8 @@ export class RecordingVaultStack extends Stack {
   readonly playback: VaultFunction;
   readonly api: VaultApi;
   readonly alarms: OperationsAlarms;
+  /** The stage's customer-managed key (`encryption: "kms"`); unset with SSE-S3 and AWS-managed keys. */
+  readonly vaultKey?: VaultKey;
 
   constructor(scope: Construct, id: string, props: RecordingVaultStackProps) {
     super(scope, id, {
@@ -72,20 +75,28 @@ export class RecordingVaultStack extends Stack {
     const logRetention = config.logRetentionDays;
     const transferTimeout = Duration.seconds(config.transfer.timeoutSeconds);
 
+    // ---- encryption: with `encryption: "kms"` one customer-managed key for all data --------
+    this.vaultKey =
+      config.encryption === 'kms' ? new VaultKey(this, 'Key', { stage: config.name, removalPolicy }) : undefined;
+    const encryptionKey = this.vaultKey?.key;
+
     // ---- data -------------------------------------------------------------------------
     this.storage = new RecordingStorage(this, 'Storage', {
       versioned: config.bucketVersioning,
       lifecycle: config.lifecycle,
       removalPolicy,
       accessLogExpireDays: Math.max(config.logRetentionDays, 30),
+      encryptionKey,
+      objectLock: config.objectLock,
     });
-    this.calls = new CallsTable(this, 'Calls', { removalPolicy });
-    this.ledger = new RecordingsLedger(this, 'Ledger', { removalPolicy });
-    this.events = new VaultEvents(this, 'Events', { stage: config.name });
+    this.calls = new CallsTable(this, 'Calls', { removalPolicy, encryptionKey });
+    this.ledger = new RecordingsLedger(this, 'Ledger', { removalPolicy, encryptionKey });
+    this.events = new VaultEvents(this, 'Events', { stage: config.name, encryptionKey });
     this.transferQueue = new TransferQueue(this, 'Transfer', {
       consumerTimeout: transferTimeout,
       maxReceiveCount: config.transfer.maxAttempts,
       removalPolicy,
+      encryptionKey,
     });
 
     // ---- Twilio auth token(s) --------------------------------------------------------
@@ -228,6 +239,19 @@ export class RecordingVaultStack extends Stack {
         resources: [this.storage.recordingObjectsArn()],
       }),
     );
+    // The hand-written S3 and DynamoDB statements above carry no KMS rights (the queue and
+    // secret grants add their own). Transfer: multipart uploads (GenerateDataKey, Decrypt) and
+    // call item writes; playback: GETs it presigns and call item reads (DynamoDB: DescribeKey too).
+    if (encryptionKey !== undefined) {
+      encryptionKey.grant(
+        this.transfer.function,
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:Encrypt',
+        'kms:GenerateDataKey',
+      );
+      encryptionKey.grant(this.playback.function, 'kms:Decrypt', 'kms:DescribeKey');
+    }
     for (const fn of [this.transfer, this.playback]) {
       const policy = fn.role.node.tryFindChild('DefaultPolicy');
       if (policy) {
@@ -270,6 +294,7 @@ export class RecordingVaultStack extends Stack {
     // ---- alarms ----------------------------------------------------------------------
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       removalPolicy,
+      encryptionKey,
       ...(config.alarmEmail !== undefined ? { alarmEmail: config.alarmEmail } : {}),
     });
     this.alarms.addThresholdAlarm(

@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 
 /** GSI to find a call by Twilio's CallSid (the recording callback only knows that). */
@@ -7,12 +8,15 @@ export const CALLS_BY_TWILIO_SID_INDEX = 'byTwilioCallSid';
 
 export interface CallsTableProps {
   readonly removalPolicy: RemovalPolicy;
+  /** Encrypt with this customer-managed key. @default - the AWS-managed key (aws/dynamodb) */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
  * The `calls` table (CloudFormation names it; the functions get the name from their
  * environment): partition key `callId`, GSI `byTwilioCallSid`, on-demand, point-in-time
- * recovery, AWS-managed KMS encryption. Deletion protection when the stage retains data.
+ * recovery, KMS encryption (the stage's customer-managed key, or the AWS-managed one).
+ * Deletion protection when the stage retains data.
  */
 export class CallsTable extends Construct {
   readonly table: dynamodb.Table;
@@ -24,7 +28,9 @@ export class CallsTable extends Construct {
       partitionKey: { name: 'callId', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      ...(props.encryptionKey !== undefined
+        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
+        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
       deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy,
     });

@@ -11,6 +11,11 @@ export interface OperationsAlarmsProps {
   /** Who gets the alarm e-mails. Unset: the topic exists without subscription. */
   readonly alarmEmail?: string;
   readonly removalPolicy: RemovalPolicy;
+  /**
+   * Encrypt the topic with this customer-managed key (CloudWatch is allowed to use it).
+   * @default - a key of the topic's own
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -19,16 +24,20 @@ export interface OperationsAlarmsProps {
  */
 export class OperationsAlarms extends Construct {
   readonly topic: sns.Topic;
-  readonly key: kms.Key;
+  /** The topic's key: the stage's key when given, else the topic's own. */
+  readonly key: kms.IKey;
   private readonly action: SnsAction;
 
   constructor(scope: Construct, id: string, props: OperationsAlarmsProps) {
     super(scope, id);
-    this.key = new kms.Key(this, 'TopicKey', {
-      description: 'Encrypts the Recording Vault alarm topic',
-      enableKeyRotation: true,
-      removalPolicy: props.removalPolicy,
-    });
+    this.key =
+      props.encryptionKey ??
+      new kms.Key(this, 'TopicKey', {
+        description: 'Encrypts the Recording Vault alarm topic',
+        enableKeyRotation: true,
+        removalPolicy: props.removalPolicy,
+      });
+    // Key policy: CloudWatch publishes alarm notifications to the encrypted topic.
     this.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'Recording Vault alarms',

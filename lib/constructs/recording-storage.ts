@@ -1,7 +1,8 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import type { LifecycleConfig } from '../config';
+import type { LifecycleConfig, ObjectLockConfig } from '../config';
 
 /** Key prefix of every recording object: `recordings/{YYYY}/{MM}/{callId}/{RecordingSid}.{ext}`. */
 export const RECORDINGS_PREFIX = 'recordings/';
@@ -14,19 +15,41 @@ export interface RecordingStorageProps {
   readonly removalPolicy: RemovalPolicy;
   /** Days to keep S3 server access logs. */
   readonly accessLogExpireDays: number;
+  /**
+   * Encrypt the recordings with this customer-managed key (SSE-KMS with bucket keys).
+   * The access log bucket stays SSE-S3: server access logging cannot deliver to SSE-KMS buckets.
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Object Lock with this default retention for every new object version. Requires `versioned`;
+   * cannot be turned off once the bucket exists. @default - no Object Lock
+   */
+  readonly objectLock?: ObjectLockConfig;
 }
 
 /**
  * The private recordings bucket and the bucket receiving its server access logs.
- * Both: all public access blocked, TLS-only bucket policy, SSE-S3, objects owned by the bucket owner.
+ * Both: all public access blocked, TLS-only bucket policy, objects owned by the bucket owner,
+ * SSE-S3 (the recordings: SSE-KMS when a key is given).
  */
 export class RecordingStorage extends Construct {
   readonly bucket: s3.Bucket;
   readonly accessLogBucket: s3.Bucket;
+  /**
+   * The bucket's Object Lock default retention, unset without Object Lock. An erasure must
+   * expect S3 to refuse deleting a version before its retain-until date (COMPLIANCE: always;
+   * GOVERNANCE: unless it may and does bypass governance retention).
+   */
+  readonly objectLock?: ObjectLockConfig;
 
   constructor(scope: Construct, id: string, props: RecordingStorageProps) {
     super(scope, id);
     const destroy = props.removalPolicy === RemovalPolicy.DESTROY;
+    if (props.objectLock !== undefined && !props.versioned) {
+      throw new Error(`${this.node.path}: Object Lock requires a versioned bucket`);
+    }
+    this.objectLock = props.objectLock;
 
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -87,19 +110,42 @@ export class RecordingStorage extends Construct {
     this.bucket = new s3.Bucket(this, 'Recordings', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      // Bucket keys: S3 asks KMS for a bucket-level data key now and then instead of once per object.
+      ...(props.encryptionKey !== undefined
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: props.versioned,
       lifecycleRules,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'recordings-bucket/',
+      ...(props.objectLock !== undefined ? objectLockProps(props.objectLock) : {}),
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: destroy,
     });
+    if (props.objectLock !== undefined && destroy) {
+      Annotations.of(this.bucket).addWarningV2(
+        'recording-vault:objectLockBlocksDestroy',
+        'Object Lock with removalPolicy "destroy": deleting the stack cannot empty the bucket while versions are retained (COMPLIANCE: until their retention ends), so the stack deletion fails there.',
+      );
+    }
   }
 
   /** ARN pattern of the recording objects (the only objects any function may touch). */
   recordingObjectsArn(): string {
     return this.bucket.arnForObjects(`${RECORDINGS_PREFIX}*`);
   }
+}
+
+function objectLockProps(
+  lock: ObjectLockConfig,
+): Pick<s3.BucketProps, 'objectLockEnabled' | 'objectLockDefaultRetention'> {
+  const duration = Duration.days(lock.retentionDays);
+  return {
+    objectLockEnabled: true,
+    objectLockDefaultRetention:
+      lock.mode === 'COMPLIANCE'
+        ? s3.ObjectLockRetention.compliance(duration)
+        : s3.ObjectLockRetention.governance(duration),
+  };
 }

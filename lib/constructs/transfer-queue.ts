@@ -1,4 +1,5 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -9,17 +10,23 @@ export interface TransferQueueProps {
   readonly maxReceiveCount: number;
   /** RETAIN keeps both queues (and the failed jobs in the DLQ) when the stack is deleted. */
   readonly removalPolicy: RemovalPolicy;
+  /** Encrypt both queues with this customer-managed key. @default - SQS-managed encryption (SSE-SQS) */
+  readonly encryptionKey?: kms.IKey;
 }
 
-/** The transfer job queue and its dead-letter queue: SQS-managed encryption, TLS-only. */
+/** The transfer job queue and its dead-letter queue: encrypted (SSE-SQS, or SSE-KMS with the stage's key), TLS-only. */
 export class TransferQueue extends Construct {
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: TransferQueueProps) {
     super(scope, id);
+    const encryption =
+      props.encryptionKey !== undefined
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED };
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy: props.removalPolicy,
@@ -36,7 +43,7 @@ export class TransferQueue extends Construct {
     );
 
     this.queue = new sqs.Queue(this, 'Queue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...encryption,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       // Shorter than the DLQ's 14 days: a message keeps its original enqueue time in the DLQ.

@@ -125,3 +125,124 @@ describe('errors', () => {
     }
   });
 });
+
+describe('compliance and operations fields', () => {
+  test('defaults: SSE-S3, no Object Lock, reconcile every 15 min, alarm thresholds', () => {
+    const c = parseStageConfig('test', { twilioAccountSid: SID });
+    expect(c.encryption).toBe('s3-managed');
+    expect(c.objectLock).toBeUndefined();
+    expect(c.reconcile).toEqual({ intervalMinutes: 15, lookbackMinutes: 120, settleMinutes: 5 });
+    expect(c.alarms).toEqual({ oldestJobAgeSeconds: 900, rejectedCallbacksPerPeriod: 20 });
+  });
+
+  test('cdk.json: prod ships with a customer-managed key, dev with SSE-S3', () => {
+    expect(selectStageConfig(stages, 'prod').encryption).toBe('kms');
+    expect(selectStageConfig(stages, 'dev').encryption).toBe('s3-managed');
+  });
+
+  test('values are taken as given; a section given in part keeps the other defaults', () => {
+    const c = parseStageConfig('test', {
+      twilioAccountSid: SID,
+      encryption: 'kms',
+      objectLock: { mode: 'COMPLIANCE', retentionDays: 2557 },
+      reconcile: { intervalMinutes: 0 },
+      alarms: { rejectedCallbacksPerPeriod: 5 },
+    });
+    expect(c.encryption).toBe('kms');
+    expect(c.objectLock).toEqual({ mode: 'COMPLIANCE', retentionDays: 2557 });
+    expect(c.reconcile).toEqual({ intervalMinutes: 0, lookbackMinutes: 120, settleMinutes: 5 });
+    expect(c.alarms).toEqual({ oldestJobAgeSeconds: 900, rejectedCallbacksPerPeriod: 5 });
+    const governance = parseStageConfig('test', {
+      twilioAccountSid: SID,
+      bucketVersioning: true,
+      objectLock: { mode: 'GOVERNANCE', retentionDays: 1 },
+    });
+    expect(governance.objectLock).toEqual({ mode: 'GOVERNANCE', retentionDays: 1 });
+  });
+
+  test('null means "not set", as a missing key does', () => {
+    const c = parseStageConfig('test', {
+      twilioAccountSid: SID,
+      alarmEmail: null,
+      objectLock: null,
+      reconcile: { intervalMinutes: null, settleMinutes: 10 },
+    });
+    expect(c.alarmEmail).toBeUndefined();
+    expect(c.objectLock).toBeUndefined();
+    expect(c.reconcile).toEqual({ intervalMinutes: 15, lookbackMinutes: 120, settleMinutes: 10 });
+  });
+
+  test('Object Lock without versioning is refused, naming both fields', () => {
+    expect(
+      problemsOf(() =>
+        parseStageConfig('x', {
+          twilioAccountSid: SID,
+          bucketVersioning: false,
+          objectLock: { mode: 'GOVERNANCE', retentionDays: 30 },
+        }),
+      ),
+    ).toEqual([expect.stringMatching(/^objectLock requires bucketVersioning: true/)]);
+  });
+
+  test('Object Lock: mode and retention are both required and checked', () => {
+    expect(problemsOf(() => parseStageConfig('x', { twilioAccountSid: SID, objectLock: {} }))).toEqual([
+      'objectLock.mode is required',
+      'objectLock.retentionDays is required',
+    ]);
+    expect(
+      problemsOf(() =>
+        parseStageConfig('x', { twilioAccountSid: SID, objectLock: { mode: 'governance', retentionDays: 36_501 } }),
+      ),
+    ).toEqual([
+      'objectLock.mode must be one of GOVERNANCE, COMPLIANCE (got "governance")',
+      'objectLock.retentionDays must be a whole number from 1 to 36500 (got 36501)',
+    ]);
+    expect(problemsOf(() => parseStageConfig('x', { twilioAccountSid: SID, objectLock: 'COMPLIANCE' }))).toEqual([
+      'objectLock must be an object',
+    ]);
+  });
+
+  test('reconcile: interval 0 … 1440, and the lookback must exceed the settle time', () => {
+    expect(
+      problemsOf(() => parseStageConfig('x', { twilioAccountSid: SID, reconcile: { intervalMinutes: 1441 } })),
+    ).toEqual(['reconcile.intervalMinutes must be a whole number from 0 to 1440 (got 1441)']);
+    expect(
+      problemsOf(() =>
+        parseStageConfig('x', { twilioAccountSid: SID, reconcile: { lookbackMinutes: 5, settleMinutes: 5 } }),
+      ),
+    ).toEqual([expect.stringMatching(/^reconcile\.lookbackMinutes must be greater than reconcile\.settleMinutes/)]);
+  });
+
+  test('every problem of the new fields is reported at once, one line each', () => {
+    const problems = problemsOf(() =>
+      parseStageConfig('x', {
+        twilioAccountSid: SID,
+        encryption: 'aws:kms',
+        bucketVersioning: 'yes',
+        objectLock: { mode: 'LEGAL_HOLD', retentionDays: 0 },
+        reconcile: { intervalMinutes: -1, lookbackMinutes: 1.5, settleMinutes: 'soon' },
+        alarms: { oldestJobAgeSeconds: 30, rejectedCallbacksPerPeriod: 0 },
+        lifecycle: { infrequentAccessAfterDays: 30, glacierAfterDays: 40, expireAfterDays: 20 },
+      }),
+    );
+    expect(problems).toEqual([
+      'reconcile.intervalMinutes must be a whole number from 0 to 1440 (got -1)',
+      'reconcile.lookbackMinutes must be a whole number from 1 to 10080 (got 1.5)',
+      'reconcile.settleMinutes must be a whole number from 0 to 1440 (got "soon")',
+      'alarms.oldestJobAgeSeconds must be a whole number from 60 to 1209600 (got 30)',
+      'alarms.rejectedCallbacksPerPeriod must be a whole number from 1 to 1000000 (got 0)',
+      'bucketVersioning must be true or false (got "yes")',
+      'lifecycle.expireAfterDays must be later than every transition',
+      'lifecycle.glacierAfterDays must be at least 30 days after infrequentAccessAfterDays',
+      'encryption must be one of s3-managed, kms (got "aws:kms")',
+      'objectLock.mode must be one of GOVERNANCE, COMPLIANCE (got "LEGAL_HOLD")',
+      'objectLock.retentionDays must be a whole number from 1 to 36500 (got 0)',
+    ]);
+  });
+
+  test('a string field that is blank is one problem, not two', () => {
+    expect(problemsOf(() => parseStageConfig('x', { twilioAccountSid: SID, twilioSecretName: '   ' }))).toEqual([
+      'twilioSecretName must be a non-empty string',
+    ]);
+  });
+});

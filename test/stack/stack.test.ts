@@ -110,8 +110,9 @@ describe('recordings bucket', () => {
       IgnorePublicAcls: true,
       RestrictPublicBuckets: true,
     });
+    // prod ships with encryption: "kms" (SSE-KMS; details in compliance.test.ts).
     expect(props.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe(
-      'AES256',
+      s.stack.config.encryption === 'kms' ? 'aws:kms' : 'AES256',
     );
     expect(props.LoggingConfiguration.DestinationBucketName).toEqual({
       Ref: logicalId(s, s.stack.storage.accessLogBucket),
@@ -262,7 +263,10 @@ describe('transfer queue', () => {
     const dlqId = logicalId(s, s.stack.transferQueue.deadLetterQueue);
     const queue = s.resources[queueId] as Json;
     const dlq = s.resources[dlqId] as Json;
-    for (const q of [queue, dlq]) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    for (const q of [queue, dlq]) {
+      if (s.stack.config.encryption === 'kms') expect(q.Properties.KmsMasterKeyId).toBeDefined();
+      else expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    }
     for (const id of [queueId, dlqId]) {
       s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: id }],
@@ -534,7 +538,11 @@ describe('IAM: least privilege', () => {
     for (const [, s] of stages()) {
       const statements = roleStatements(s, s.stack.webhook.role);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
-      expect(actions.filter((a) => /^(s3|dynamodb|kms):/.test(a))).toEqual([]);
+      expect(actions.filter((a) => /^(s3|dynamodb):/.test(a))).toEqual([]);
+      // With the stage's key, only what sending to the SSE-KMS queue takes.
+      expect(actions.filter((a) => a.startsWith('kms:')).sort()).toEqual(
+        s.stack.vaultKey !== undefined ? ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'] : [],
+      );
       expect(actions).toEqual(expect.arrayContaining(['sqs:SendMessage', 'secretsmanager:GetSecretValue']));
       expect(actions.filter((a) => a.startsWith('sqs:')).sort()).toEqual(
         ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'].sort(),
