@@ -9,9 +9,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
 import { clientOverrides } from '../../lambda/shared/endpoints';
 import { createObservability } from '../../lambda/shared/observability';
+import { mediaBytes } from '../../lib/local/simulated-twilio';
 import { CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { httpApiEvent } from '../helpers/events';
-import { fakeAudio } from '../helpers/stub-twilio';
 import { newCallSid, newRecordingSid } from '../helpers/twilio-fixtures';
 
 const TTL_SECONDS = 600;
@@ -60,10 +60,10 @@ interface StoredRecording {
 }
 
 /** Puts the object in S3 and returns the `recordings` entry the transfer would have written. */
-async function storeObject(callId: string, startedAt: string, size: number, seed = 1): Promise<StoredRecording> {
+async function storeObject(callId: string, startedAt: string, size: number): Promise<StoredRecording> {
   const recordingSid = newRecordingSid();
   const key = `recordings/${startedAt.slice(0, 4)}/${startedAt.slice(5, 7)}/${callId}/${recordingSid}.mp3`;
-  const audio = fakeAudio(size, seed);
+  const audio = mediaBytes(recordingSid, size);
   await aws.s3.send(
     new PutObjectCommand({
       Bucket: RECORDINGS_BUCKET,
@@ -143,8 +143,8 @@ describe('GET /calls/{callId}/recording', () => {
 
   it('answers the recording that started last', async () => {
     const callId = newCallId();
-    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200, 2);
+    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200);
     await putCall(callId, { [later.recordingSid]: entry(later), [earlier.recordingSid]: entry(earlier) });
 
     const payload = body(await playbackHandler()(latestEvent(callId)));
@@ -220,8 +220,8 @@ describe('GET /calls/{callId}/recording', () => {
 
   it('falls back to an earlier recording when the latest object is gone', async () => {
     const callId = newCallId();
-    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200, 2);
+    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200);
     await putCall(callId, { [earlier.recordingSid]: entry(earlier), [later.recordingSid]: entry(later) });
     await aws.s3.send(new DeleteObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: later.key }));
 
@@ -264,9 +264,9 @@ describe('GET /calls/{callId}/recording', () => {
 describe('GET /calls/{callId}/recordings', () => {
   it('lists every stored recording, oldest first, each with a working URL', async () => {
     const callId = newCallId();
-    const first = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const second = await storeObject(callId, '2024-07-22T17:10:00.000Z', 200, 2);
-    const third = await storeObject(callId, '2024-07-22T17:20:00.000Z', 300, 3);
+    const first = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const second = await storeObject(callId, '2024-07-22T17:10:00.000Z', 200);
+    const third = await storeObject(callId, '2024-07-22T17:20:00.000Z', 300);
     await putCall(callId, {
       [third.recordingSid]: entry(third, 30),
       [first.recordingSid]: entry(first, 10),
@@ -303,8 +303,8 @@ describe('GET /calls/{callId}/recordings', () => {
 
   it('leaves out a recording whose object was deleted from S3', async () => {
     const callId = newCallId();
-    const kept = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const deleted = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200, 2);
+    const kept = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const deleted = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200);
     await putCall(callId, { [kept.recordingSid]: entry(kept), [deleted.recordingSid]: entry(deleted) });
     await aws.s3.send(new DeleteObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: deleted.key }));
 
