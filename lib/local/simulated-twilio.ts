@@ -17,11 +17,9 @@
  * Every request is logged (`requests`, `waitForRequest`, `count`); media requests also get a
  * record of what was sent (`mediaRequests`, `bytesSent`). Imports no test framework.
  */
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  type AnswerProgress,
   type RawAnswer,
   type ScriptedAnswer,
   scriptedToRaw,
@@ -29,6 +27,16 @@ import {
   writeAnswer,
 } from './simulated-twilio/answers';
 import { postSignedCallback, recordingCallbackParams, type SendCallbackOptions } from './simulated-twilio/callbacks';
+import {
+  type Classified,
+  classify,
+  MEDIA_TYPES,
+  type MediaRequest,
+  RequestLog,
+  type RequestMatch,
+  type SimulatedRequest,
+  type SimulatedRoute,
+} from './simulated-twilio/requests';
 import {
   accountPath,
   BadListRequest,
@@ -48,6 +56,7 @@ import {
 } from './simulated-twilio/store';
 
 export {
+  deferred,
   htmlPage,
   jsonError,
   ok,
@@ -59,6 +68,7 @@ export {
   status,
 } from './simulated-twilio/answers';
 export type { SendCallbackOptions } from './simulated-twilio/callbacks';
+export type { MediaRequest, RequestMatch, SimulatedRequest, SimulatedRoute } from './simulated-twilio/requests';
 export {
   type CallDirection,
   type CallFields,
@@ -92,44 +102,6 @@ export interface AddRecordingOptions extends RecordingFields {
   readonly otherwise?: ScriptedAnswer;
 }
 
-/** What the simulator makes of a request's path. */
-export type SimulatedRoute = 'media' | 'recording' | 'delete' | 'list' | 'call' | 'other';
-
-/** One logged request; `path` is the request target as sent (query string included). */
-export interface SimulatedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-}
-
-export interface RequestMatch {
-  readonly method?: string;
-  readonly route?: SimulatedRoute;
-  /** The recording SID (media, recording, delete) or call SID (call) in the path. */
-  readonly sid?: string;
-}
-
-/** One media request and what it got. */
-export interface MediaRequest extends AnswerProgress {
-  readonly recordingSid: string;
-  readonly at: number;
-  readonly authorized: boolean;
-  /** True when the client went away before the answer was complete. */
-  aborted: boolean;
-}
-
-interface Logged {
-  readonly request: SimulatedRequest;
-  readonly route: SimulatedRoute;
-  readonly sid: string | undefined;
-  readonly authorized: boolean;
-}
-
-interface Waiter {
-  readonly match: (entry: Logged) => boolean;
-  readonly resolve: (request: SimulatedRequest) => void;
-}
-
 interface Scripted {
   readonly recording: MutableRecording;
   readonly responses: readonly ScriptedAnswer[];
@@ -138,24 +110,18 @@ interface Scripted {
 }
 
 const DEFAULT_MEDIA_SIZE = 16_000;
-const PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/(Recordings|Calls)(?:\/([^/.]+))?(\.[a-z0-9]+)?$/;
-const MEDIA_TYPES: Record<string, string> = { '': 'audio/x-wav', '.wav': 'audio/x-wav', '.mp3': 'audio/mpeg' };
 
 export class SimulatedTwilio {
-  /** Every request, in arrival order. */
-  readonly requests: SimulatedRequest[] = [];
-  /** Requests to no resource the simulator holds (unknown path, account, recording or call). */
-  readonly unexpected: { method: string; url: string }[] = [];
   readonly accountSid: string;
   readonly authToken: string;
-  private readonly log: Logged[] = [];
+  private readonly log = new RequestLog();
   private readonly recordingsBySid = new Map<string, Scripted>();
   private readonly calls = new Map<string, SimulatedCall>();
   private readonly listScript: ScriptedAnswer[] = [];
   private readonly queued = new Map<string, RawAnswer[]>();
   private readonly routes = new Map<string, () => RawAnswer>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private waiters: Waiter[] = [];
+  private readonly expectedAuthorization: string;
 
   private constructor(
     private readonly server: Server,
@@ -164,13 +130,15 @@ export class SimulatedTwilio {
   ) {
     this.accountSid = options.accountSid;
     this.authToken = options.authToken;
+    this.expectedAuthorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
   }
 
   static async start(options: SimulatedTwilioOptions): Promise<SimulatedTwilio> {
     let sim: SimulatedTwilio | undefined;
     const server = createServer((req, res) => {
       req.resume();
-      sim?.handle(req.method ?? 'GET', req.url ?? '/', req.headers, res).catch(() => res.destroy());
+      const request = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
+      sim?.handle(request, res).catch(() => res.destroy());
     });
     server.keepAliveTimeout = 1_000;
     const host = options.host ?? '127.0.0.1';
@@ -181,6 +149,16 @@ export class SimulatedTwilio {
     const { port } = server.address() as AddressInfo;
     sim = new SimulatedTwilio(server, `http://${host}:${port}`, options);
     return sim;
+  }
+
+  /** Every request, in arrival order. */
+  get requests(): readonly SimulatedRequest[] {
+    return this.log.requests;
+  }
+
+  /** Requests to no resource the simulator holds (unknown path, account, recording or call). */
+  get unexpected(): readonly { method: string; url: string }[] {
+    return this.log.unexpected;
   }
 
   /** `…/Recordings/{Sid}.mp3|.wav|.json` (or the bare media URL), relative to `baseUrl`. */
@@ -249,26 +227,17 @@ export class SimulatedTwilio {
 
   /** Requests whose path contains `fragment` (and, if given, with this method). */
   requestsTo(fragment: string, method?: string): SimulatedRequest[] {
-    return this.requests.filter((r) => r.path.includes(fragment) && (!method || r.method === method));
+    return this.log.to(fragment, method);
   }
 
   /** Resolves with the first request (already received or future) that matches. */
   waitForRequest(match: RequestMatch | ((request: SimulatedRequest) => boolean)): Promise<SimulatedRequest> {
-    const test =
-      typeof match === 'function'
-        ? (entry: Logged) => match(entry.request)
-        : (entry: Logged) =>
-            (match.method === undefined || entry.request.method === match.method) &&
-            (match.route === undefined || entry.route === match.route) &&
-            (match.sid === undefined || entry.sid === match.sid);
-    const seen = this.log.find(test);
-    if (seen) return Promise.resolve(seen.request);
-    return new Promise((resolve) => this.waiters.push({ match: test, resolve }));
+    return this.log.waitFor(match);
   }
 
   /** How many requests went to `route` (for one recording or call SID, if given), answered or not. */
   count(route: SimulatedRoute, sid?: string): number {
-    return this.log.filter((e) => e.route === route && (sid === undefined || e.sid === sid)).length;
+    return this.log.count(route, sid);
   }
 
   /** The media requests for one recording of this account, with what each got. */
@@ -283,7 +252,7 @@ export class SimulatedTwilio {
 
   /** Requests to the account's resources that lacked the right Basic auth. */
   unauthorizedRequests(): SimulatedRequest[] {
-    return this.log.filter((e) => e.route !== 'other' && !e.authorized).map((e) => e.request);
+    return this.log.unauthorized();
   }
 
   /** Twilio's recording status callback parameters for a recording (see recordingCallbackParams). */
@@ -302,15 +271,12 @@ export class SimulatedTwilio {
 
   /** Forgets every recording, call, script, raw answer and logged request. */
   reset(): void {
-    this.requests.length = 0;
-    this.log.length = 0;
-    this.unexpected.length = 0;
+    this.log.clear();
     this.recordingsBySid.clear();
     this.calls.clear();
     this.listScript.length = 0;
     this.queued.clear();
     this.routes.clear();
-    this.waiters = [];
   }
 
   async close(): Promise<void> {
@@ -320,49 +286,33 @@ export class SimulatedTwilio {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private async handle(method: string, url: string, headers: IncomingHttpHeaders, res: ServerResponse): Promise<void> {
-    const target = new URL(url, 'http://simulated-twilio');
-    const match = PATH.exec(target.pathname);
-    const ours = match?.[1] === this.accountSid;
-    const sid = match?.[3];
-    const extension = match?.[4] ?? '';
-    const route = routeOf(method, match?.[2], sid, extension);
-    const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
-    const entry: Logged = {
-      request: { method, path: url, headers },
-      route,
-      sid,
-      authorized: headers.authorization === expected,
-    };
-    this.requests.push(entry.request);
-    this.log.push(entry);
-    const ready = this.waiters.filter((w) => w.match(entry));
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const waiter of ready) waiter.resolve(entry.request);
-
-    const scripted = route === 'media' && ours && sid ? this.recordingsBySid.get(sid) : undefined;
-    const progress: AnswerProgress = { outcome: 200, bytesSent: 0, completed: false };
-    if (scripted) {
-      const record: MediaRequest = {
-        recordingSid: scripted.recording.sid,
-        at: Date.now(),
-        authorized: entry.authorized,
-        outcome: 200,
-        bytesSent: 0,
-        completed: false,
-        aborted: false,
-      };
-      scripted.requests.push(record);
-      res.on('close', () => {
-        if (!res.writableFinished && record.outcome !== 'reset') record.aborted = true;
-      });
-      return this.answer(res, this.mediaAnswer(scripted, entry, target, extension), record);
+  private handle(request: SimulatedRequest, res: ServerResponse): Promise<void> {
+    const entry = classify(request, this.expectedAuthorization);
+    this.log.add(entry);
+    const ours = entry.accountSid === this.accountSid;
+    const scripted = entry.route === 'media' && ours && entry.sid ? this.recordingsBySid.get(entry.sid) : undefined;
+    if (!scripted) {
+      return writeAnswer(
+        res,
+        this.resourceAnswer(entry, ours),
+        { outcome: 200, bytesSent: 0, completed: false },
+        this.timers,
+      );
     }
-    return this.answer(res, this.resourceAnswer(entry, ours, target), progress);
-  }
-
-  private answer(res: ServerResponse, answer: RawAnswer, progress: AnswerProgress): Promise<void> {
-    return writeAnswer(res, answer, progress, this.timers);
+    const record: MediaRequest = {
+      recordingSid: scripted.recording.sid,
+      at: Date.now(),
+      authorized: entry.authorized,
+      outcome: 200,
+      bytesSent: 0,
+      completed: false,
+      aborted: false,
+    };
+    scripted.requests.push(record);
+    res.on('close', () => {
+      if (!res.writableFinished && record.outcome !== 'reset') record.aborted = true;
+    });
+    return writeAnswer(res, this.mediaAnswer(scripted, entry), record, this.timers);
   }
 
   /** A raw answer queued or routed for this request, if any. */
@@ -371,32 +321,30 @@ export class SimulatedTwilio {
     return this.queued.get(key)?.shift() ?? this.routes.get(key)?.();
   }
 
-  private notFound({ method, path }: SimulatedRequest): RawAnswer {
-    this.unexpected.push({ method, url: path });
-    return twilioError(404, `The requested resource ${new URL(path, 'http://x').pathname} was not found`);
+  private notFound(entry: Classified): RawAnswer {
+    this.log.unexpected.push({ method: entry.request.method, url: entry.request.path });
+    return twilioError(404, `The requested resource ${entry.pathname} was not found`);
   }
 
-  private mediaAnswer(scripted: Scripted, entry: Logged, target: URL, extension: string): RawAnswer {
+  private mediaAnswer(scripted: Scripted, entry: Classified): RawAnswer {
     const raw = this.rawAnswer(entry.request);
     if (raw) return raw;
     if (!entry.authorized) return twilioError(401);
     const { recording, responses, otherwise } = scripted;
     if (recording.status !== 'completed') return twilioError(404);
-    if (target.searchParams.get('RequestedChannels') === '2' && recording.channels === 1) {
+    if (entry.query.get('RequestedChannels') === '2' && recording.channels === 1) {
       return twilioError(400, 'Stereo is not available for this recording', 16113);
     }
-    const index = scripted.requests.length - 1;
-    const script = responses[index] ?? otherwise ?? { kind: 'ok' };
-    return scriptedToRaw(script, recording.media, MEDIA_TYPES[extension] ?? 'audio/x-wav');
+    const script = responses[scripted.requests.length - 1] ?? otherwise ?? { kind: 'ok' };
+    return scriptedToRaw(script, recording.media, MEDIA_TYPES[entry.extension] ?? 'audio/x-wav');
   }
 
-  private resourceAnswer(entry: Logged, ours: boolean, target: URL): RawAnswer {
+  private resourceAnswer(entry: Classified, ours: boolean): RawAnswer {
     const raw = this.rawAnswer(entry.request);
     if (raw) return raw;
-    if (!ours || entry.route === 'other') return this.notFound(entry.request);
+    if (!ours || entry.route === 'other') return this.notFound(entry);
     if (!entry.authorized) return twilioError(401);
-    const json = (body: unknown, code = 200): RawAnswer => ({
-      status: code,
+    const json = (body: unknown): RawAnswer => ({
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
@@ -407,7 +355,7 @@ export class SimulatedTwilio {
         if (script.kind === 'status') return scriptedToRaw(script, Buffer.alloc(0), 'application/json');
         try {
           const all = [...this.recordingsBySid.values()].map((s) => s.recording);
-          const page = recordingsPage(all, target.searchParams, target.pathname, this.baseUrl);
+          const page = recordingsPage(all, entry.query, entry.pathname, this.baseUrl);
           return scriptedToRaw(script, Buffer.from(JSON.stringify(page)), 'application/json');
         } catch (error) {
           if (error instanceof BadListRequest) return twilioError(400, error.message, 20001);
@@ -415,42 +363,18 @@ export class SimulatedTwilio {
         }
       }
       case 'recording':
-        return recording ? json(recordingJson(recording, this.baseUrl)) : this.notFound(entry.request);
+        return recording ? json(recordingJson(recording, this.baseUrl)) : this.notFound(entry);
       case 'delete':
-        if (!recording) return this.notFound(entry.request);
+        if (!recording) return this.notFound(entry);
         if (recording.status === 'deleted') return twilioError(404);
         this.setRecordingStatus(recording.sid, 'deleted');
         return { status: 204 };
       case 'call': {
         const call = entry.sid ? this.calls.get(entry.sid) : undefined;
-        return call ? json(callJson(call)) : this.notFound(entry.request);
+        return call ? json(callJson(call)) : this.notFound(entry);
       }
       default:
-        return this.notFound(entry.request);
+        return this.notFound(entry);
     }
   }
-}
-
-function routeOf(
-  method: string,
-  resource: string | undefined,
-  sid: string | undefined,
-  extension: string,
-): SimulatedRoute {
-  if (resource === 'Recordings' && !sid && extension === '.json' && method === 'GET') return 'list';
-  if (resource === 'Recordings' && sid && extension === '.json') {
-    return method === 'GET' ? 'recording' : method === 'DELETE' ? 'delete' : 'other';
-  }
-  if (resource === 'Recordings' && sid && extension in MEDIA_TYPES && method === 'GET') return 'media';
-  if (resource === 'Calls' && sid && extension === '.json' && method === 'GET') return 'call';
-  return 'other';
-}
-
-/** A promise with its resolver exposed: hold a raw answer (`waitFor`) until the test says so. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }

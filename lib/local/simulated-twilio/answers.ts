@@ -104,6 +104,15 @@ export function scriptedToRaw(answer: ScriptedAnswer, body: Buffer, contentType:
   }
 }
 
+/** A promise with its resolver exposed: hold a raw answer (`waitFor`) until the test says so. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 /** What became of one answer, filled in as it is written. */
 export interface AnswerProgress {
   /** The HTTP status sent, or 'reset' when the socket was destroyed on purpose. */
