@@ -1,6 +1,6 @@
 /**
  * The recording-transfer Lambda end to end in-process: the real handler factory with dynalite
- * (DynamoDB) and s3rver (S3) through the emulator client settings, a stub Twilio HTTP server,
+ * (DynamoDB) and s3rver (S3) through the emulator client settings, the simulated Twilio,
  * and SQS mocked (ChangeMessageVisibility only). Each test uses fresh SIDs, so tests share
  * one table and one bucket.
  *
