@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
+import { SimulatedTwilio, slow } from '../../lib/local/simulated-twilio';
 import {
   callbackParams,
   download,
@@ -14,7 +15,6 @@ import {
   portIsFree,
   waitFor,
 } from './harness';
-import { StubTwilio, slow } from './harness-twilio';
 
 /**
  * The local stack as a process: how it refuses a bad environment, and that a transfer in flight
@@ -24,12 +24,12 @@ import { StubTwilio, slow } from './harness-twilio';
 const ACCOUNT_SID = newAccountSid();
 const AUTH_TOKEN = randomBytes(16).toString('hex');
 
-let stub: StubTwilio;
+let stub: SimulatedTwilio;
 const dataDirs: string[] = [];
 const running: LocalStack[] = [];
 
 beforeAll(async () => {
-  stub = await StubTwilio.start(ACCOUNT_SID, AUTH_TOKEN);
+  stub = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
 });
 
 afterAll(async () => {
@@ -73,7 +73,7 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
   await stack.putCall({ callId, twilioCallSid: callSid, customerRef: 'cust-7' });
   const recordingSid = newRecordingSid();
   // The first download trickles (1 MiB at 16 KiB / 50 ms, about 3.3 s); later ones are immediate.
-  const audio = stub.serve(recordingSid, { size: 1024 * 1024, responses: [slow(16 * 1024, 50)] });
+  const audio = stub.addRecording({ sid: recordingSid, size: 1024 * 1024, responses: [slow(16 * 1024, 50)] }).media;
   const key = expectedKey(callId, recordingSid);
 
   expect((await stack.postCallback(callbackParams({ accountSid: ACCOUNT_SID, callSid, recordingSid }))).status).toBe(
@@ -83,7 +83,7 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
     stub.bytesSent(recordingSid) >= 128 * 1024 ? true : undefined,
   );
   await stack.kill();
-  const [first] = stub.requests(recordingSid);
+  const [first] = stub.mediaRequests(recordingSid);
   await waitFor('the stub to see the download cut off', () => (first?.aborted ? true : undefined), {
     timeoutMs: 10_000,
   });
@@ -104,7 +104,7 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
   const playback = await restarted.playback(callId);
   expect(playback.status).toBe(200);
   expect((await download((playback.json as PlaybackBody).url)).bytes.equals(audio)).toBe(true);
-  expect(stub.requestCount(recordingSid)).toBeGreaterThanOrEqual(2);
+  expect(stub.count('media', recordingSid)).toBeGreaterThanOrEqual(2);
   await restarted.waitForQueueDrained();
 
   const { status, forced, stopMs } = await restarted.stop();
@@ -113,6 +113,6 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
   for (const port of Object.values(stack.config.ports)) expect(await portIsFree(port)).toBe(true);
   console.log(
     `kill/restart: killed after ${first?.bytesSent} of ${audio.length} bytes; restart ready in ${restarted.startupMs} ms; ` +
-      `stored after restart; media requests ${stub.requestCount(recordingSid)}; SIGTERM exit ${JSON.stringify(status)} in ${stopMs} ms`,
+      `stored after restart; media requests ${stub.count('media', recordingSid)}; SIGTERM exit ${JSON.stringify(status)} in ${stopMs} ms`,
   );
 }, 240_000);

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { reset, SimulatedTwilio, slow, status } from '../../lib/local/simulated-twilio';
 import {
   BUCKET,
   type CallItem,
@@ -13,11 +14,10 @@ import {
   type PlaybackBody,
   waitFor,
 } from './harness';
-import { reset, StubTwilio, slow, status } from './harness-twilio';
 
 /**
- * Recording Vault end to end: real HTTP into `npm start`'s local stack, a stub Twilio on
- * loopback, outcomes read back from the stack's S3, DynamoDB and SQS emulators.
+ * Recording Vault end to end: real HTTP into `npm start`'s local stack, the simulated
+ * Twilio (lib/local/simulated-twilio.ts) on loopback, outcomes read back from the stack's S3, DynamoDB and SQS emulators.
  * One stack serves every case here; the kill/restart case has its own (local-process.test.ts).
  */
 
@@ -25,11 +25,11 @@ const ACCOUNT_SID = newAccountSid();
 const AUTH_TOKEN = randomBytes(16).toString('hex');
 const MAX_ATTEMPTS = 4;
 
-let stub: StubTwilio;
+let stub: SimulatedTwilio;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  stub = await StubTwilio.start(ACCOUNT_SID, AUTH_TOKEN);
+  stub = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
   stack = await LocalStack.start({
     twilioApiBaseUrl: stub.baseUrl,
     accountSid: ACCOUNT_SID,
@@ -75,16 +75,16 @@ function notesAbout(item: CallItem | undefined, recordingSid: string): string[] 
   return (item?.notes ?? []).filter((line) => line.includes(recordingSid));
 }
 
-/** No media request reached the stub for this recording, under any path. */
-function mediaRequestsFor(recordingSid: string): number {
-  return stub.requestCount(recordingSid) + stub.unexpected.filter((r) => r.url.includes(recordingSid)).length;
+/** No request reached the simulated Twilio for this recording, under any path. */
+function requestsFor(recordingSid: string): number {
+  return stub.requestsTo(recordingSid).length;
 }
 
 describe('a completed recording', () => {
   test('is copied to S3 byte for byte, recorded on its call item and played back through a presigned URL', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    const audio = stub.serve(recordingSid, { size: 300_000 });
+    const audio = stub.addRecording({ sid: recordingSid, size: 300_000 }).media;
     const key = expectedKey(callId, recordingSid);
 
     const accepted = await stack.postCallback(callback(callSid, recordingSid));
@@ -140,14 +140,14 @@ describe('a completed recording', () => {
     expect(served.status).toBe(200);
     expect(served.bytes.equals(audio)).toBe(true);
 
-    expect(stub.requests(recordingSid)).toHaveLength(1);
-    expect(stub.requests(recordingSid).every((r) => r.authorized)).toBe(true);
+    expect(stub.mediaRequests(recordingSid)).toHaveLength(1);
+    expect(stub.mediaRequests(recordingSid).every((r) => r.authorized)).toBe(true);
   });
 
   test('playback with ?redirect=true answers 302 to a presigned URL that serves the exact bytes', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    const audio = stub.serve(recordingSid, { size: 64_000 });
+    const audio = stub.addRecording({ sid: recordingSid, size: 64_000 }).media;
     await stack.postCallback(callback(callSid, recordingSid));
     await stack.waitForEntry(callId, recordingSid, 'stored');
 
@@ -166,8 +166,8 @@ describe('a completed recording', () => {
     const { callId, callSid } = await knownCall();
     const first = newRecordingSid();
     const second = newRecordingSid();
-    const firstAudio = stub.serve(first, { size: 40_000 });
-    const secondAudio = stub.serve(second, { size: 60_000 });
+    const firstAudio = stub.addRecording({ sid: first, size: 40_000 }).media;
+    const secondAudio = stub.addRecording({ sid: second, size: 60_000 }).media;
     const firstStart = 'Mon, 22 Jul 2024 17:00:00 +0000';
     const secondStart = 'Mon, 22 Jul 2024 17:30:00 +0000';
 
@@ -206,7 +206,7 @@ describe('a completed recording', () => {
   test('from an unknown CallSid is kept on a new call item keyed by the CallSid', async () => {
     const callSid = newCallSid();
     const recordingSid = newRecordingSid();
-    const audio = stub.serve(recordingSid, { size: 20_000 });
+    const audio = stub.addRecording({ sid: recordingSid, size: 20_000 }).media;
 
     expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
 
@@ -227,12 +227,12 @@ describe('a completed recording', () => {
 
 describe('what the webhook trusts', () => {
   test('media is fetched from the configured Twilio API only, never from the RecordingUrl in the callback', async () => {
-    const elsewhere = await StubTwilio.start(ACCOUNT_SID, AUTH_TOKEN);
+    const elsewhere = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
     try {
       const { callId, callSid } = await knownCall();
       const recordingSid = newRecordingSid();
-      const audio = stub.serve(recordingSid, { size: 8_000 });
-      elsewhere.serve(recordingSid, { size: 8_000 });
+      const audio = stub.addRecording({ sid: recordingSid, size: 8_000 }).media;
+      elsewhere.addRecording({ sid: recordingSid, size: 8_000 });
       const params = {
         ...callback(callSid, recordingSid),
         RecordingUrl: `${elsewhere.baseUrl}/2010-04-01/Accounts/${ACCOUNT_SID}/Recordings/${recordingSid}`,
@@ -242,8 +242,8 @@ describe('what the webhook trusts', () => {
 
       await stack.waitForEntry(callId, recordingSid, 'stored');
       expect((await stack.objectBytes(expectedKey(callId, recordingSid))).equals(audio)).toBe(true);
-      expect(stub.requestCount(recordingSid)).toBe(1);
-      expect(elsewhere.requestCount(recordingSid)).toBe(0);
+      expect(stub.count('media', recordingSid)).toBe(1);
+      expect(elsewhere.count('media', recordingSid)).toBe(0);
       expect(elsewhere.unexpected).toEqual([]);
     } finally {
       await elsewhere.close();
@@ -253,7 +253,7 @@ describe('what the webhook trusts', () => {
   test('a webhook URL with a query string is verified over the URL as Twilio called it', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    stub.serve(recordingSid, { size: 4_000 });
+    stub.addRecording({ sid: recordingSid, size: 4_000 });
     const params = callback(callSid, recordingSid);
     const query = 'tenant=acme&region=eu';
 
@@ -269,7 +269,7 @@ describe('what the webhook trusts', () => {
   test('parameters Twilio adds later are tolerated and signed like the rest', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    stub.serve(recordingSid, { size: 4_000 });
+    stub.addRecording({ sid: recordingSid, size: 4_000 });
     const params = { ...callback(callSid, recordingSid), RecordingFutureFeature: 'on', Blank: '' };
 
     expect((await stack.postCallback(params)).status).toBe(204);
@@ -290,7 +290,7 @@ describe('callbacks without audio', () => {
     expect(await stack.queueDepth()).toBe(0);
     expect(await stack.getCall(callSid)).toBeUndefined();
     expect(await stack.listKeys(`recordings/2024/07/${callSid}/`)).toEqual([]);
-    expect(mediaRequestsFor(recordingSid)).toBe(0);
+    expect(requestsFor(recordingSid)).toBe(0);
   });
 
   test.each([
@@ -321,7 +321,7 @@ describe('callbacks without audio', () => {
       expect(notesAbout(item, recordingSid)[0]).toContain(recordingStatus);
       await stack.waitForQueueDrained();
       expect(await stack.listKeys(`recordings/2024/07/${callId}/`)).toEqual([]);
-      expect(mediaRequestsFor(recordingSid)).toBe(0);
+      expect(requestsFor(recordingSid)).toBe(0);
       expect((await stack.playback(callId)).status).toBe(404);
       const list = await stack.playback(callId, { list: true });
       expect(list.status).toBe(200);
@@ -358,7 +358,7 @@ describe('a transfer that Twilio interrupts', () => {
     async ({ responses, requests }) => {
       const { callId, callSid } = await knownCall();
       const recordingSid = newRecordingSid();
-      const audio = stub.serve(recordingSid, { size: 1024 * 1024 + 123, responses });
+      const audio = stub.addRecording({ sid: recordingSid, size: 1024 * 1024 + 123, responses }).media;
       const key = expectedKey(callId, recordingSid);
 
       expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
@@ -369,7 +369,7 @@ describe('a transfer that Twilio interrupts', () => {
       expect(stored.equals(audio)).toBe(true);
       expect(item.recordings?.[recordingSid]?.sizeBytes).toBe(audio.length);
       expect(notesAbout(item, recordingSid)).toEqual([]);
-      expect(stub.requests(recordingSid)).toHaveLength(requests);
+      expect(stub.mediaRequests(recordingSid)).toHaveLength(requests);
       expect(await stack.listKeys(`recordings/2024/07/${callId}/`)).toEqual([{ key, size: audio.length }]);
     },
     60_000,
@@ -378,7 +378,7 @@ describe('a transfer that Twilio interrupts', () => {
   test('is dead-lettered and marked failed with the reason when Twilio keeps answering 5xx', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    stub.serve(recordingSid, { size: 10_000, otherwise: status(500) });
+    stub.addRecording({ sid: recordingSid, size: 10_000, otherwise: status(500) });
 
     expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
 
@@ -392,14 +392,14 @@ describe('a transfer that Twilio interrupts', () => {
     });
     expect(item.recordingStatus).toBe('failed');
     expect(notesAbout(item, recordingSid)).toHaveLength(1);
-    expect(stub.requests(recordingSid)).toHaveLength(MAX_ATTEMPTS);
+    expect(stub.mediaRequests(recordingSid)).toHaveLength(MAX_ATTEMPTS);
     expect(await stack.listKeys(`recordings/2024/07/${callId}/`)).toEqual([]);
   }, 90_000);
 
   test('is marked failed at once and dead-lettered when Twilio refuses the credentials (401)', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    stub.serve(recordingSid, { size: 10_000, otherwise: status(401) });
+    stub.addRecording({ sid: recordingSid, size: 10_000, otherwise: status(401) });
     const posted = Date.now();
 
     expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
@@ -418,7 +418,7 @@ describe('a transfer that Twilio interrupts', () => {
     await stack.waitForQueueDrained();
     const item = await stack.getCall(callId);
     console.log(
-      `401 case: Twilio media requests ${stub.requestCount(recordingSid)}, notes ${notesAbout(item, recordingSid).length}`,
+      `401 case: Twilio media requests ${stub.count('media', recordingSid)}, notes ${notesAbout(item, recordingSid).length}`,
     );
     expect(item?.recordings?.[recordingSid]?.status).toBe('failed');
     expect(item?.recordingStatus).toBe('failed');
@@ -432,7 +432,7 @@ describe('duplicate deliveries', () => {
   test('the same callback delivered five times at once stores one object and one entry', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    const audio = stub.serve(recordingSid, { size: 500_000 });
+    const audio = stub.addRecording({ sid: recordingSid, size: 500_000 }).media;
     const params = callback(callSid, recordingSid);
 
     const responses = await Promise.all(Array.from({ length: 5 }, () => stack.postCallback(params)));
@@ -447,10 +447,10 @@ describe('duplicate deliveries', () => {
     const keys = await stack.listKeys(`recordings/2024/07/${callId}/`);
     expect(keys).toEqual([{ key: expectedKey(callId, recordingSid), size: audio.length }]);
     expect((await stack.objectBytes(expectedKey(callId, recordingSid))).equals(audio)).toBe(true);
-    expect(stub.requestCount(recordingSid)).toBeGreaterThanOrEqual(1);
-    expect(stub.requestCount(recordingSid)).toBeLessThanOrEqual(5);
+    expect(stub.count('media', recordingSid)).toBeGreaterThanOrEqual(1);
+    expect(stub.count('media', recordingSid)).toBeLessThanOrEqual(5);
     expect(await stack.deadLettersFor(new Set([recordingSid]))).toEqual([]);
-    console.log(`5x duplicate: Twilio media requests: ${stub.requestCount(recordingSid)}`);
+    console.log(`5x duplicate: Twilio media requests: ${stub.count('media', recordingSid)}`);
   }, 90_000);
 
   test('a callback delivered again during a long transfer neither fails the recording nor dead-letters it', async () => {
@@ -458,7 +458,7 @@ describe('duplicate deliveries', () => {
     const recordingSid = newRecordingSid();
     // About 6.4 s per download: longer than the claim's lease locally (the visibility timeout, 5 s) and
     // than the first retries of a duplicate (1 + 2 s).
-    const audio = stub.serve(recordingSid, { size: 200 * 1024, otherwise: slow(8 * 1024, 250) });
+    const audio = stub.addRecording({ sid: recordingSid, size: 200 * 1024, otherwise: slow(8 * 1024, 250) }).media;
     const params = callback(callSid, recordingSid);
 
     expect((await stack.postCallback(params)).status).toBe(204);
@@ -474,7 +474,7 @@ describe('duplicate deliveries', () => {
     expect(await stack.deadLettersFor(new Set([recordingSid]))).toEqual([]);
     expect((await stack.objectBytes(expectedKey(callId, recordingSid))).equals(audio)).toBe(true);
     expect(item.recordings?.[recordingSid]?.sizeBytes).toBe(audio.length);
-    console.log(`duplicate during a long transfer: Twilio media requests ${stub.requestCount(recordingSid)}`);
+    console.log(`duplicate during a long transfer: Twilio media requests ${stub.count('media', recordingSid)}`);
   }, 150_000);
 });
 
@@ -538,7 +538,7 @@ describe('the webhook rejects, through the real HTTP server,', () => {
   test.each(cases)('$name, and nothing is queued, fetched or stored', async ({ expected, send }) => {
     const callSid = newCallSid();
     const recordingSid = newRecordingSid();
-    stub.serve(recordingSid, { size: 1_000 });
+    stub.addRecording({ sid: recordingSid, size: 1_000 });
 
     const response = await send(callSid, recordingSid);
 
@@ -549,7 +549,7 @@ describe('the webhook rejects, through the real HTTP server,', () => {
     expect(await stack.queueDepth()).toBe(0);
     expect(await stack.getCall(callSid)).toBeUndefined();
     expect(await stack.listKeys(`recordings/2024/07/${callSid}/`)).toEqual([]);
-    expect(mediaRequestsFor(recordingSid)).toBe(0);
+    expect(requestsFor(recordingSid)).toBe(0);
   });
 });
 
@@ -557,7 +557,7 @@ describe('playback', () => {
   test('answers 401 without the bearer token or with a wrong one, and hands out no URL', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
-    stub.serve(recordingSid, { size: 2_000 });
+    stub.addRecording({ sid: recordingSid, size: 2_000 });
     await stack.postCallback(callback(callSid, recordingSid));
     await stack.waitForEntry(callId, recordingSid, 'stored');
 
@@ -600,7 +600,7 @@ describe('a burst of callbacks', () => {
         const recordingSid = newRecordingSid();
         const size = 2_048 + (((c * PER_CALL + r) * 37) % 4_096);
         const startTime = new Date(Date.UTC(2001, 0, 15, 10, c, r)).toUTCString().replace('GMT', '+0000');
-        stub.serve(recordingSid, { size });
+        stub.addRecording({ sid: recordingSid, size });
         return { callId, callSid, recordingSid, size, startTime, key: expectedKey(callId, recordingSid, startTime) };
       }),
     );
@@ -640,9 +640,9 @@ describe('a burst of callbacks', () => {
     expect(new Set(entries.map(([, e]) => e.key))).toEqual(new Set(jobs.map((j) => j.key)));
     expect(items.flatMap((item) => item?.notes ?? [])).toEqual([]);
     for (const job of jobs.filter((_, i) => i % 30 === 0)) {
-      expect((await stack.objectBytes(job.key)).equals(stub.bytes(job.recordingSid))).toBe(true);
+      expect((await stack.objectBytes(job.key)).equals(stub.recording(job.recordingSid).media)).toBe(true);
     }
-    const fetches = jobs.map((j) => stub.requestCount(j.recordingSid));
+    const fetches = jobs.map((j) => stub.count('media', j.recordingSid));
     expect(Math.min(...fetches)).toBeGreaterThanOrEqual(1);
     expect(stub.unauthorizedRequests()).toEqual([]);
     expect(await stack.deadLettersFor(new Set(jobs.map((j) => j.recordingSid)))).toEqual([]);

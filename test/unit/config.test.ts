@@ -27,6 +27,8 @@ const transferEnv = {
   ...webhookEnv,
   RECORDINGS_BUCKET: 'rv-recordings',
   CALLS_TABLE: 'calls',
+  LEDGER_TABLE: 'recordings',
+  EVENT_BUS_NAME: 'recording-vault-test',
   DEAD_LETTER_QUEUE_URL: DLQ_URL,
 };
 const playbackEnv = { RECORDINGS_BUCKET: 'rv-recordings', CALLS_TABLE: 'calls' };
@@ -107,6 +109,8 @@ describe('loadTransferConfig', () => {
       secretId: SECRET_ARN,
       bucketName: 'rv-recordings',
       tableName: 'calls',
+      ledgerTableName: 'recordings',
+      eventBusName: 'recording-vault-test',
       callSidIndexName: DEFAULT_CALL_SID_INDEX,
       twilioApiBaseUrl: DEFAULT_TWILIO_API_BASE_URL,
       recordingFormat: 'mp3',
@@ -176,6 +180,8 @@ describe('loadTransferConfig', () => {
       'TWILIO_SECRET_ARN is required',
       'RECORDINGS_BUCKET is required',
       'CALLS_TABLE is required',
+      'LEDGER_TABLE is required',
+      'EVENT_BUS_NAME is required',
       'TRANSFER_QUEUE_URL is required',
       'DEAD_LETTER_QUEUE_URL is required',
     ]);

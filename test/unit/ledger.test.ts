@@ -18,8 +18,8 @@ import { generateStorageKey, RecordingStore } from '../../lambda/shared/storage'
 import { type TransferDeps, transferRecording } from '../../lambda/shared/transfer';
 import { createTwilioApi } from '../../lambda/shared/twilio-api';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { deferred, mediaBytes, SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import { CALL_SID_INDEX, CALLS_TABLE, type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
-import { deferred, fakeAudio, StubTwilioServer } from '../helpers/stub-twilio';
 import {
   newCallSid,
   newRecordingSid,
@@ -31,11 +31,14 @@ import {
 const RECEIVED_AT = new Date('2024-07-22T17:05:00.000Z');
 
 let aws: Emulators;
-let stub: StubTwilioServer;
+let stub: SimulatedTwilio;
 const published: VaultEvent[] = [];
 
 beforeAll(async () => {
-  [aws, stub] = await Promise.all([startEmulators(), StubTwilioServer.start()]);
+  [aws, stub] = await Promise.all([
+    startEmulators(),
+    SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
+  ]);
 });
 
 afterAll(async () => {
@@ -102,10 +105,10 @@ async function entry(callId: string, recordingSid: string): Promise<RecordingEnt
 }
 
 function serveAudio(recordingSid: string, audio: Buffer): void {
-  stub.addRecording(TEST_ACCOUNT_SID, recordingSid, audio);
+  stub.addRecording({ sid: recordingSid, media: audio });
 }
 
-const mediaPath = (recordingSid: string) => StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3');
+const mediaPath = (recordingSid: string) => stub.recordingPath(recordingSid, 'mp3');
 
 describe('a stored recording', () => {
   test.each([
@@ -115,7 +118,7 @@ describe('a stored recording', () => {
   ])('of %s has the SHA-256 of its bytes in the object metadata, the ledger and the call entry', async (_, size) => {
     const recording = job();
     const callId = await givenCall(recording.callSid);
-    const audio = fakeAudio(size, 7);
+    const audio = mediaBytes('seed-7', size);
     serveAudio(recording.recordingSid, audio);
 
     const outcome = await transferRecording(recording, recording.jobId ?? 'claim', deps());
@@ -142,7 +145,7 @@ describe('a stored recording', () => {
   it('is announced once as Recording Stored, with no URL or token in the event', async () => {
     const recording = job();
     const callId = await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(2048));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 2048));
 
     await transferRecording(recording, 'claim-1', deps());
     await transferRecording({ ...recording, jobId: randomUUID() }, 'claim-2', deps());
@@ -161,7 +164,7 @@ describe('a stored recording', () => {
   it('heals a call item left behind by a crash between the ledger write and the call write', async () => {
     const recording = job();
     const callId = await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(4096));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 4096));
     const crashingCalls = new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX);
     crashingCalls.markStored = async () => {
       throw new Error('process killed');
@@ -183,7 +186,7 @@ describe('a stored recording', () => {
   it('is copied once when a second CallSid names the same RecordingSid after the copy', async () => {
     const recording = job();
     await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(1000));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
     await transferRecording(recording, 'claim-1', deps());
 
     const other = await transferRecording({ ...recording, callSid: newCallSid(), jobId: randomUUID() }, 'c2', deps());
@@ -195,7 +198,7 @@ describe('a stored recording', () => {
   it('is never copied again once the ledger says erased', async () => {
     const recording = job();
     await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(1000));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
     await aws.ddb.send(
       new (await import('@aws-sdk/lib-dynamodb')).PutCommand({
         TableName: LEDGER_TABLE,
@@ -221,15 +224,15 @@ describe('a RecordingSid first seen under one CallSid and then another', () => {
   it('is copied only under the first, and the second is noted on the ledger', async () => {
     const recording = job();
     await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(1000));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
     const release = deferred();
     stub.respond('GET', mediaPath(recording.recordingSid), {
       headers: { 'content-type': 'audio/mpeg' },
-      body: fakeAudio(1000),
+      body: mediaBytes('audio', 1000),
       waitFor: release.promise,
     });
     const first = transferRecording(recording, 'claim-1', deps());
-    await stub.waitForRequest((r) => r.path === mediaPath(recording.recordingSid));
+    await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
     const otherCallSid = newCallSid();
 
     const second = await transferRecording({ ...recording, callSid: otherCallSid, jobId: randomUUID() }, 'c2', deps());
@@ -268,7 +271,7 @@ describe('absent and failed recordings', () => {
   it('never replace a live claim: an absent callback mid-copy adds a note, and a duplicate fetches nothing', async () => {
     const recording = job();
     const callId = await givenCall(recording.callSid);
-    const audio = fakeAudio(3000);
+    const audio = mediaBytes('audio', 3000);
     serveAudio(recording.recordingSid, audio);
     const release = deferred();
     stub.respond('GET', mediaPath(recording.recordingSid), {
@@ -277,7 +280,7 @@ describe('absent and failed recordings', () => {
       waitFor: release.promise,
     });
     const copying = transferRecording(recording, 'claim-1', deps());
-    await stub.waitForRequest((r) => r.path === mediaPath(recording.recordingSid));
+    await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
 
     await transferRecording({ ...recording, status: 'absent', errorCode: '16102', jobId: randomUUID() }, 'c2', deps());
     const duplicate = await transferRecording({ ...recording, jobId: randomUUID() }, 'claim-3', deps());
@@ -296,7 +299,7 @@ describe('absent and failed recordings', () => {
   it('never replace a stored copy', async () => {
     const recording = job();
     const callId = await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(500));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 500));
     await transferRecording(recording, 'claim', deps());
 
     await transferRecording({ ...recording, status: 'failed', jobId: randomUUID() }, 'c2', deps());
@@ -310,7 +313,7 @@ describe('the lease', () => {
   it('is renewed while a copy outlasts it, so a duplicate cannot take the recording over', async () => {
     const recording = job();
     await givenCall(recording.callSid);
-    const audio = fakeAudio(2000);
+    const audio = mediaBytes('audio', 2000);
     serveAudio(recording.recordingSid, audio);
     const release = deferred();
     stub.respond('GET', mediaPath(recording.recordingSid), {
@@ -320,7 +323,7 @@ describe('the lease', () => {
     });
     const shortLease = deps({ leaseSeconds: 1 });
     const copying = transferRecording(recording, 'claim-1', shortLease);
-    await stub.waitForRequest((r) => r.path === mediaPath(recording.recordingSid));
+    await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
     const firstLease = (await ledger(recording.recordingSid)).leaseExpiresAt ?? 0;
     // Past the first lease's end: only a renewal keeps the claim.
     await waitUntil(async () => Date.now() > firstLease + 200);
@@ -358,7 +361,7 @@ describe('media that is not the recording', () => {
   it('is deleted at Twilio only after the copy is verified and recorded', async () => {
     const recording = job({ duration: '1' });
     await givenCall(recording.callSid);
-    serveAudio(recording.recordingSid, fakeAudio(5000));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 5000));
 
     await transferRecording(recording, 'claim', deps({ deleteFromTwilioAfterCopy: true }));
 
@@ -373,8 +376,8 @@ describe('media that is not the recording', () => {
 describe('a CallSid that matches no call', () => {
   it('gets an item carrying the numbers in E.164, the direction and the start from Twilio', async () => {
     const recording = job();
-    serveAudio(recording.recordingSid, fakeAudio(800));
-    stub.respond('GET', StubTwilioServer.callPath(TEST_ACCOUNT_SID, recording.callSid), {
+    serveAudio(recording.recordingSid, mediaBytes('audio', 800));
+    stub.respond('GET', stub.callPath(recording.callSid), {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         sid: recording.callSid,
@@ -400,7 +403,7 @@ describe('a CallSid that matches no call', () => {
 
   it('still gets the recording stored when Twilio does not answer for the call', async () => {
     const recording = job();
-    serveAudio(recording.recordingSid, fakeAudio(800));
+    serveAudio(recording.recordingSid, mediaBytes('audio', 800));
 
     await transferRecording(recording, 'claim', deps());
 

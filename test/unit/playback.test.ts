@@ -11,9 +11,9 @@ import { createPlaybackHandler } from '../../lambda/playback-url/handler';
 import { clientOverrides } from '../../lambda/shared/endpoints';
 import { createObservability } from '../../lambda/shared/observability';
 import { generateStorageKey } from '../../lambda/shared/storage';
+import { mediaBytes } from '../../lib/local/simulated-twilio';
 import { CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { httpApiEvent } from '../helpers/events';
-import { fakeAudio } from '../helpers/stub-twilio';
 import { newCallSid, newRecordingSid } from '../helpers/twilio-fixtures';
 
 const TTL_SECONDS = 600;
@@ -65,10 +65,10 @@ interface StoredRecording {
 }
 
 /** Puts the object in S3 and returns the `recordings` entry the transfer would have written. */
-async function storeObject(callId: string, startedAt: string, size: number, seed = 1): Promise<StoredRecording> {
+async function storeObject(callId: string, startedAt: string, size: number, seed = 0): Promise<StoredRecording> {
   const recordingSid = newRecordingSid();
   const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
-  const audio = fakeAudio(size, seed);
+  const audio = mediaBytes(`${recordingSid}:${seed}`, size);
   await aws.s3.send(
     new PutObjectCommand({
       Bucket: RECORDINGS_BUCKET,
@@ -150,8 +150,8 @@ describe('GET /calls/{callId}/recording', () => {
 
   it('answers the recording that started last', async () => {
     const callId = newCallId();
-    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200, 2);
+    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200);
     await putCall(callId, { [later.recordingSid]: entry(later), [earlier.recordingSid]: entry(earlier) });
 
     const payload = body(await playbackHandler()(latestEvent(callId)));
@@ -227,8 +227,8 @@ describe('GET /calls/{callId}/recording', () => {
 
   it('falls back to an earlier recording when the latest object is gone', async () => {
     const callId = newCallId();
-    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200, 2);
+    const earlier = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const later = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200);
     await putCall(callId, { [earlier.recordingSid]: entry(earlier), [later.recordingSid]: entry(later) });
     await aws.s3.send(new DeleteObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: later.key }));
 
@@ -331,9 +331,9 @@ describe('GET /calls/{callId}/recording', () => {
 describe('GET /calls/{callId}/recordings', () => {
   it('lists every stored recording, oldest first, each with a working URL', async () => {
     const callId = newCallId();
-    const first = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const second = await storeObject(callId, '2024-07-22T17:10:00.000Z', 200, 2);
-    const third = await storeObject(callId, '2024-07-22T17:20:00.000Z', 300, 3);
+    const first = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const second = await storeObject(callId, '2024-07-22T17:10:00.000Z', 200);
+    const third = await storeObject(callId, '2024-07-22T17:20:00.000Z', 300);
     await putCall(callId, {
       [third.recordingSid]: entry(third, 30),
       [first.recordingSid]: entry(first, 10),
@@ -385,8 +385,8 @@ describe('GET /calls/{callId}/recordings', () => {
 
   it('leaves out a recording whose object was deleted from S3', async () => {
     const callId = newCallId();
-    const kept = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
-    const deleted = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200, 2);
+    const kept = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const deleted = await storeObject(callId, '2024-07-22T17:30:00.000Z', 200);
     await putCall(callId, { [kept.recordingSid]: entry(kept), [deleted.recordingSid]: entry(deleted) });
     await aws.s3.send(new DeleteObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: deleted.key }));
 

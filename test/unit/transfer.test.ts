@@ -1,6 +1,6 @@
 /**
  * The recording-transfer Lambda end to end in-process: the real handler factory with dynalite
- * (DynamoDB) and s3rver (S3) through the emulator client settings, a stub Twilio HTTP server,
+ * (DynamoDB) and s3rver (S3) through the emulator client settings, the simulated Twilio,
  * and SQS mocked (ChangeMessageVisibility only). Each test uses fresh SIDs, so tests share
  * one table and one bucket.
  *
@@ -22,6 +22,7 @@ import { createObservability } from '../../lambda/shared/observability';
 import { parseRecordingCallback, type RecordingJob } from '../../lambda/shared/recording-callback';
 import { createTwilioApi, type TwilioApi } from '../../lambda/shared/twilio-api';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { deferred, mediaBytes, SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,
@@ -31,7 +32,6 @@ import {
   startEmulators,
 } from '../helpers/emulators';
 import { sqsEvent, sqsRecord } from '../helpers/events';
-import { deferred, fakeAudio, StubTwilioServer } from '../helpers/stub-twilio';
 import {
   type CallbackOptions,
   minimalCallbackParams,
@@ -51,10 +51,13 @@ const RETRY_BASE_SECONDS = 30;
 const sqs = mockClient(SQSClient);
 const published: VaultEvent[] = [];
 let aws: Emulators;
-let stub: StubTwilioServer;
+let stub: SimulatedTwilio;
 
 beforeAll(async () => {
-  [aws, stub] = await Promise.all([startEmulators(), StubTwilioServer.start()]);
+  [aws, stub] = await Promise.all([
+    startEmulators(),
+    SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
+  ]);
 });
 
 afterAll(async () => {
@@ -123,11 +126,11 @@ async function givenCall(callSid: string, extra: Record<string, unknown> = {}): 
 }
 
 function serve(job: RecordingJob, audio: Buffer): void {
-  stub.addRecording(TEST_ACCOUNT_SID, job.recordingSid, audio);
+  stub.addRecording({ sid: job.recordingSid, callSid: job.callSid, media: audio });
 }
 
 function mediaPath(job: RecordingJob, extension: 'mp3' | 'wav' = 'mp3'): string {
-  return StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, job.recordingSid, extension);
+  return stub.recordingPath(job.recordingSid, extension);
 }
 
 function visibilityChanges() {
@@ -155,7 +158,7 @@ describe('successful processing', () => {
   it('streams the recording into S3 and records it on the call item', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(300_000);
+    const audio = mediaBytes('audio', 300_000);
     serve(job, audio);
     const record = sqsRecord(job);
 
@@ -203,9 +206,13 @@ describe('successful processing', () => {
   });
 
   it('files the object under the year and month the recording started (UTC)', async () => {
-    const job = jobFor({ extra: { RecordingStartTime: 'Tue, 31 Dec 2024 23:30:00 -0100' } });
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ extra: { RecordingStartTime: 'Tue, 31 Dec 2024 23:30:00 -0100' } }),
+      new Date('2025-01-01T00:35:00.000Z'),
+      randomUUID(),
+    );
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
+    serve(job, mediaBytes('audio', 100));
 
     await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -215,7 +222,7 @@ describe('successful processing', () => {
   it('stores the parsed duration in the item and the object metadata', async () => {
     const job = jobFor({ extra: { RecordingDuration: '1834' } });
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
+    serve(job, mediaBytes('audio', 100));
 
     await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -226,7 +233,7 @@ describe('successful processing', () => {
   it('stores a recording whose duration was not a number, without a duration', async () => {
     const job = jobFor({ extra: { RecordingDuration: 'abc' } });
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
+    serve(job, mediaBytes('audio', 100));
 
     const result = await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -241,7 +248,7 @@ describe('successful processing', () => {
   it('stores a recording from a minimal callback under the month it arrived', async () => {
     const job = jobFor({}, true);
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(64);
+    const audio = mediaBytes('audio', 64);
     serve(job, audio);
 
     await transferHandler()(sqsEvent(sqsRecord(job)));
@@ -258,7 +265,7 @@ describe('successful processing', () => {
   it('stores WAV media with its own extension and content type when the stage asks for wav', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(2048);
+    const audio = mediaBytes('audio', 2048);
     serve(job, audio);
 
     await transferHandler({ recordingFormat: 'wav' })(sqsEvent(sqsRecord(job)));
@@ -274,7 +281,7 @@ describe('successful processing', () => {
   it('sends Basic auth for the media and fetches it from the configured base only', async () => {
     const job = jobFor({ extra: { RecordingUrl: 'https://evil.example.com/steal' } });
     await givenCall(job.callSid);
-    serve(job, fakeAudio(10));
+    serve(job, mediaBytes('audio', 10));
 
     await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -293,7 +300,7 @@ describe('successful processing', () => {
 describe('call not found', () => {
   it('keeps the audio and creates a call item keyed by the CallSid', async () => {
     const job = jobFor();
-    const audio = fakeAudio(1000);
+    const audio = mediaBytes('audio', 1000);
     serve(job, audio);
 
     const result = await transferHandler()(sqsEvent(sqsRecord(job)));
@@ -313,7 +320,7 @@ describe('call not found', () => {
   it('adds the recordings map to an existing call item that has none', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid, { notes: ['app note'] });
-    serve(job, fakeAudio(10));
+    serve(job, mediaBytes('audio', 10));
 
     await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -327,7 +334,7 @@ describe('Twilio fetch failures', () => {
   it('stores the recording when Twilio answers 404 first and 200 on the next attempt', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(5000);
+    const audio = mediaBytes('audio', 5000);
     serve(job, audio);
     stub.respond('GET', mediaPath(job), { status: 404, body: '{"code":20404}' });
     const first = sqsRecord(job, { receiveCount: 1 });
@@ -414,7 +421,11 @@ describe('Twilio fetch failures', () => {
   it('retries when the download is cut off mid-stream and leaves no partial object', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    stub.respond('GET', mediaPath(job), { body: fakeAudio(100_000), cutAfterBytes: 10_000 });
+    stub.respond('GET', mediaPath(job), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: mediaBytes('audio', 100_000),
+      cutAfterBytes: 10_000,
+    });
     const record = sqsRecord(job);
 
     const result = await transferHandler()(sqsEvent(record));
@@ -427,7 +438,7 @@ describe('Twilio fetch failures', () => {
   it('retries when Twilio sends an empty body', async () => {
     const job = jobFor();
     await givenCall(job.callSid);
-    stub.respond('GET', mediaPath(job), { body: '' });
+    stub.respond('GET', mediaPath(job), { headers: { 'content-type': 'audio/mpeg' }, body: '' });
     const record = sqsRecord(job);
 
     expect(await transferHandler()(sqsEvent(record))).toEqual(failures([record.messageId]));
@@ -452,7 +463,7 @@ describe('size verification', () => {
   it('retries when fewer bytes arrive than Twilio announced', async () => {
     const job = jobFor();
     await givenCall(job.callSid);
-    const audio = fakeAudio(1000);
+    const audio = mediaBytes('audio', 1000);
     const record = sqsRecord(job);
 
     const result = await transferHandler({}, { twilio: twilioAnnouncing(() => audio, 2000) })(sqsEvent(record));
@@ -464,7 +475,7 @@ describe('size verification', () => {
   it('does not keep a short object: the next attempt fetches the media again', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const full = fakeAudio(2000);
+    const full = mediaBytes('audio', 2000);
     let sent = full.subarray(0, 1500);
     const handler = transferHandler({}, { twilio: twilioAnnouncing(() => sent, full.length) });
     const first = sqsRecord(job, { receiveCount: 1 });
@@ -483,7 +494,7 @@ describe('S3 upload failures', () => {
   it('fails permanently when the bucket does not exist, and says so on the call item', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
+    serve(job, mediaBytes('audio', 100));
     const record = sqsRecord(job);
 
     const result = await transferHandler({ bucketName: 'no-such-bucket' })(sqsEvent(record));
@@ -500,7 +511,7 @@ describe('S3 upload failures', () => {
   it('retries when S3 answers 503 SlowDown, and stores the recording on the next attempt', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(1000);
+    const audio = mediaBytes('audio', 1000);
     serve(job, audio);
     const flaky = new S3Client({ ...clientOverrides('S3', aws.env) });
     flaky.middlewareStack.add(
@@ -579,7 +590,7 @@ describe('failed and absent recordings', () => {
   it('never marks a stored recording failed', async () => {
     const completed = jobFor();
     const callId = await givenCall(completed.callSid);
-    serve(completed, fakeAudio(10));
+    serve(completed, mediaBytes('audio', 10));
     await transferHandler()(sqsEvent(sqsRecord(completed)));
 
     const late = { ...completed, status: 'failed' as const };
@@ -604,7 +615,7 @@ describe('unexpected errors', () => {
   it('dead-letters a malformed job at once and still processes the rest of the batch', async () => {
     const good = jobFor();
     const callId = await givenCall(good.callSid);
-    serve(good, fakeAudio(10));
+    serve(good, mediaBytes('audio', 10));
     const garbage = sqsRecord('{"version":1,"callSid":"nope"');
     const wrongShape = sqsRecord({ version: 1, recordingSid: '../../etc/passwd' });
     const valid = sqsRecord(good);
@@ -622,7 +633,11 @@ describe('unexpected errors', () => {
     const failing = jobFor();
     await Promise.all([givenCall(slow.callSid), givenCall(failing.callSid)]);
     const release = deferred();
-    stub.respond('GET', mediaPath(slow), { body: fakeAudio(100), waitFor: release.promise });
+    stub.respond('GET', mediaPath(slow), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: mediaBytes('audio', 100),
+      waitFor: release.promise,
+    });
     stub.respond('GET', mediaPath(failing), { status: 503 });
     const handler = transferHandler();
     const slowRecord = sqsRecord(slow);
@@ -669,7 +684,7 @@ describe('idempotency', () => {
   it('stores one object and one entry when the same job is delivered twice', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(4096);
+    const audio = mediaBytes('audio', 4096);
     serve(job, audio);
     const handler = transferHandler();
 
@@ -690,10 +705,14 @@ describe('idempotency', () => {
     const callbackA = jobFor();
     const callbackB = { ...callbackA, jobId: randomUUID() };
     const callId = await givenCall(callbackA.callSid);
-    const audio = fakeAudio(10_000);
+    const audio = mediaBytes('audio', 10_000);
     serve(callbackA, audio);
     const release = deferred();
-    stub.respond('GET', mediaPath(callbackA), { body: audio, waitFor: release.promise });
+    stub.respond('GET', mediaPath(callbackA), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: audio,
+      waitFor: release.promise,
+    });
     const handler = transferHandler();
     const a = sqsRecord(callbackA, { messageId: 'dup-a' });
     const b = sqsRecord(callbackB, { messageId: 'dup-b' });
@@ -723,7 +742,7 @@ describe('idempotency', () => {
   it('answers a duplicate that arrives after the copy with already-stored and fetches nothing', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(10));
+    serve(job, mediaBytes('audio', 10));
     const handler = transferHandler();
     await handler(sqsEvent(sqsRecord(job)));
 
@@ -737,7 +756,7 @@ describe('idempotency', () => {
   it('lets a redriven message (same job, new message id) resume its own claim before the lease runs out', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(321);
+    const audio = mediaBytes('audio', 321);
     serve(job, audio);
     stub.respond('GET', mediaPath(job), { status: 503 });
     const handler = transferHandler();
@@ -754,7 +773,7 @@ describe('idempotency', () => {
     const callId = await givenCall(job.callSid, {
       recordings: { [job.recordingSid]: { status: 'transferring', claimId: 'dead-worker', leaseExpiresAt: 1 } },
     });
-    serve(job, fakeAudio(10));
+    serve(job, mediaBytes('audio', 10));
 
     const result = await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -765,7 +784,7 @@ describe('idempotency', () => {
   it('records an object already in S3 from a crashed attempt without fetching it again', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(777);
+    const audio = mediaBytes('audio', 777);
     const key = keyFor(callId, job);
     await aws.s3.send(
       new PutObjectCommand({
@@ -793,7 +812,7 @@ describe('idempotency', () => {
   it('overwrites an object at the key that belongs to another recording', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    const audio = fakeAudio(500, 9);
+    const audio = mediaBytes('audio-9', 500);
     serve(job, audio);
     await aws.s3.send(
       new PutObjectCommand({
@@ -820,8 +839,8 @@ describe('several recordings on one call', () => {
       callSid,
       extra: { RecordingStartTime: 'Mon, 22 Jul 2024 17:30:00 +0000', RecordingDuration: '20' },
     });
-    serve(earlier, fakeAudio(100, 1));
-    serve(later, fakeAudio(200, 2));
+    serve(earlier, mediaBytes('audio-1', 100));
+    serve(later, mediaBytes('audio-2', 200));
     return { earlier, later };
   }
 
@@ -867,14 +886,14 @@ describe('deleting at Twilio after the copy', () => {
   it('deletes the recording at Twilio once it is stored, when the stage asks for it', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
+    serve(job, mediaBytes('audio', 100));
 
     const result = await transferHandler({ deleteFromTwilioAfterCopy: true })(sqsEvent(sqsRecord(job)));
 
     expect(result).toEqual(failures([]));
     expect(stub.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
       `GET ${mediaPath(job)}`,
-      `DELETE ${StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, job.recordingSid, 'json')}`,
+      `DELETE ${stub.recordingPath(job.recordingSid, 'json')}`,
     ]);
     expect(await aws.getObject(keyFor(callId, job))).toBeDefined();
   });
@@ -882,7 +901,7 @@ describe('deleting at Twilio after the copy', () => {
   it('does not delete at Twilio by default', async () => {
     const job = jobFor();
     await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
+    serve(job, mediaBytes('audio', 100));
 
     await transferHandler()(sqsEvent(sqsRecord(job)));
 
@@ -892,8 +911,8 @@ describe('deleting at Twilio after the copy', () => {
   it('still succeeds when the deletion at Twilio fails', async () => {
     const job = jobFor();
     const callId = await givenCall(job.callSid);
-    serve(job, fakeAudio(100));
-    stub.respond('DELETE', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, job.recordingSid, 'json'), { status: 500 });
+    serve(job, mediaBytes('audio', 100));
+    stub.respond('DELETE', stub.recordingPath(job.recordingSid, 'json'), { status: 500 });
 
     const result = await transferHandler({ deleteFromTwilioAfterCopy: true })(sqsEvent(sqsRecord(job)));
 

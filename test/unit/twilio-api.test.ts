@@ -2,17 +2,20 @@ import '../helpers/setup-env';
 import { text } from 'node:stream/consumers';
 import { createTwilioApi, type TwilioApi, TwilioApiError } from '../../lambda/shared/twilio-api';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
-import { fakeAudio, StubTwilioServer } from '../helpers/stub-twilio';
+import { mediaBytes, SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
 
 const BASIC_AUTH = `Basic ${Buffer.from(`${TEST_ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64')}`;
 
-let stub: StubTwilioServer;
-let other: StubTwilioServer;
+const ACCOUNT = { accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN };
+
+let stub: SimulatedTwilio;
+/** Another host: Twilio's media CDN in the redirect tests. */
+let other: SimulatedTwilio;
 let api: TwilioApi;
 
 beforeAll(async () => {
-  [stub, other] = await Promise.all([StubTwilioServer.start(), StubTwilioServer.start()]);
+  [stub, other] = await Promise.all([SimulatedTwilio.start(ACCOUNT), SimulatedTwilio.start(ACCOUNT)]);
 });
 
 afterAll(async () => {
@@ -43,8 +46,7 @@ async function twilioError(promise: Promise<unknown>): Promise<TwilioApiError> {
 describe('fetchRecordingAudio', () => {
   it('streams the media from the configured base with Basic auth and the announced length', async () => {
     const recordingSid = newRecordingSid();
-    const audio = fakeAudio(5000);
-    stub.addRecording(TEST_ACCOUNT_SID, recordingSid, audio);
+    const audio = stub.addRecording({ sid: recordingSid, size: 5000 }).media;
 
     const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
     const chunks: Buffer[] = [];
@@ -65,7 +67,7 @@ describe('fetchRecordingAudio', () => {
 
   it('stores .wav media as audio/wav and keeps the type Twilio sent', async () => {
     const recordingSid = newRecordingSid();
-    stub.addRecording(TEST_ACCOUNT_SID, recordingSid, fakeAudio(10));
+    stub.addRecording({ sid: recordingSid, size: 10 });
 
     const media = await api.fetchRecordingAudio(recordingSid, 'wav');
     media.body.resume();
@@ -77,7 +79,7 @@ describe('fetchRecordingAudio', () => {
 
   it('keeps a base path of the configured API base', async () => {
     const recordingSid = newRecordingSid();
-    stub.addRecording(TEST_ACCOUNT_SID, recordingSid, fakeAudio(10));
+    stub.addRecording({ sid: recordingSid, size: 10 });
     stub.route('GET', `/proxy/2010-04-01/Accounts/${TEST_ACCOUNT_SID}/Recordings/${recordingSid}.mp3`, () => ({
       headers: { 'content-type': 'audio/mpeg' },
       body: 'via proxy',
@@ -95,7 +97,7 @@ describe('fetchRecordingAudio', () => {
 
   it('leaves the length unknown when Twilio sends no Content-Length', async () => {
     const recordingSid = newRecordingSid();
-    const path = StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3');
+    const path = stub.recordingPath(recordingSid, 'mp3');
     stub.respond('GET', path, { headers: { 'content-type': 'audio/mpeg' }, body: 'abc', chunked: true });
 
     const media = await api.fetchRecordingAudio(recordingSid, 'mp3');
@@ -109,7 +111,7 @@ describe('fetchRecordingAudio', () => {
     ["Twilio's JSON error", 'application/json', '{"code":20404,"message":"not found","status":404}'],
   ])('refuses %s answered with 200 as not audio, retryably', async (_case, type, body) => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       headers: { 'content-type': type },
       body,
     });
@@ -122,7 +124,7 @@ describe('fetchRecordingAudio', () => {
 
   it('refuses a 200 without a Content-Type as not audio', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), { body: 'bytes' });
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), { body: 'bytes' });
 
     const error = await twilioError(api.fetchRecordingAudio(recordingSid, 'mp3'));
 
@@ -132,7 +134,7 @@ describe('fetchRecordingAudio', () => {
 
   it('accepts any audio type whatever its case and parameters', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       headers: { 'content-type': 'Audio/MPEG; rate=8000' },
       body: 'abc',
     });
@@ -154,7 +156,7 @@ describe('fetchRecordingAudio', () => {
     [403, false],
   ])('classifies HTTP %i as retryable=%p', async (status, retryable) => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       status,
       body: '{"message":"nope"}',
     });
@@ -175,7 +177,7 @@ describe('fetchRecordingAudio', () => {
   it('follows a redirect to another origin without sending the credentials there', async () => {
     const recordingSid = newRecordingSid();
     const cdnPath = `/media/${recordingSid}`;
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       status: 302,
       headers: { location: `${other.baseUrl}${cdnPath}?sig=abc` },
     });
@@ -194,7 +196,7 @@ describe('fetchRecordingAudio', () => {
 
   it('keeps the credentials on a redirect within the same origin', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       status: 307,
       headers: { location: '/moved' },
     });
@@ -208,7 +210,7 @@ describe('fetchRecordingAudio', () => {
 
   it('gives up after three redirects', async () => {
     const recordingSid = newRecordingSid();
-    stub.route('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), () => ({
+    stub.route('GET', stub.recordingPath(recordingSid, 'mp3'), () => ({
       status: 302,
       headers: { location: '/loop' },
     }));
@@ -222,9 +224,9 @@ describe('fetchRecordingAudio', () => {
 
   it('fails a stalled body as retryable instead of hanging', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       headers: { 'content-type': 'audio/mpeg' },
-      body: fakeAudio(1000),
+      body: mediaBytes('stalled', 1000),
       stallAfterBytes: 100,
     });
 
@@ -236,9 +238,9 @@ describe('fetchRecordingAudio', () => {
 
   it('reports a body cut short after Twilio answered as truncated, not as unreachable', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       headers: { 'content-type': 'audio/mpeg' },
-      body: fakeAudio(10_000),
+      body: mediaBytes('truncated', 10_000),
       cutAfterBytes: 1000,
     });
 
@@ -254,9 +256,9 @@ describe('fetchRecordingAudio', () => {
 
   it('reports a chunked body cut short as truncated', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       headers: { 'content-type': 'audio/mpeg' },
-      body: fakeAudio(10_000),
+      body: mediaBytes('truncated', 10_000),
       chunked: true,
       cutAfterBytes: 1000,
     });
@@ -269,7 +271,7 @@ describe('fetchRecordingAudio', () => {
 
   it('fails as retryable when Twilio does not answer at all', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('GET', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'mp3'), {
+    stub.respond('GET', stub.recordingPath(recordingSid, 'mp3'), {
       waitFor: new Promise(() => undefined),
     });
 
@@ -279,7 +281,7 @@ describe('fetchRecordingAudio', () => {
   });
 
   it('fails as retryable when Twilio cannot be reached', async () => {
-    const unreachable = await StubTwilioServer.start();
+    const unreachable = await SimulatedTwilio.start(ACCOUNT);
     const baseUrl = unreachable.baseUrl;
     await unreachable.close();
     const offline = createTwilioApi({ baseUrl, accountSid: TEST_ACCOUNT_SID, tokens: staticTokens(TEST_AUTH_TOKEN) });
@@ -294,14 +296,14 @@ describe('fetchRecordingAudio', () => {
 describe('deleteRecording', () => {
   it('deletes the recording with Basic auth', async () => {
     const recordingSid = newRecordingSid();
-    stub.addRecording(TEST_ACCOUNT_SID, recordingSid, fakeAudio(1));
+    stub.addRecording({ sid: recordingSid, size: 1 });
 
     await api.deleteRecording(recordingSid);
 
     expect(stub.requests).toEqual([
       {
         method: 'DELETE',
-        path: StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'json'),
+        path: stub.recordingPath(recordingSid, 'json'),
         headers: expect.objectContaining({ authorization: BASIC_AUTH }),
       },
     ]);
@@ -313,7 +315,7 @@ describe('deleteRecording', () => {
 
   it('reports a refused deletion', async () => {
     const recordingSid = newRecordingSid();
-    stub.respond('DELETE', StubTwilioServer.recordingPath(TEST_ACCOUNT_SID, recordingSid, 'json'), { status: 403 });
+    stub.respond('DELETE', stub.recordingPath(recordingSid, 'json'), { status: 403 });
 
     const error = await twilioError(api.deleteRecording(recordingSid));
 
@@ -325,13 +327,13 @@ describe('metadata', () => {
   it('maps the recording details', async () => {
     const recordingSid = newRecordingSid();
     const callSid = newCallSid();
-    stub.addRecording(TEST_ACCOUNT_SID, recordingSid, fakeAudio(1), {
-      call_sid: callSid,
-      duration: '42',
+    stub.addRecording({
+      sid: recordingSid,
+      callSid,
+      duration: 42,
       channels: 2,
       status: 'completed',
-      start_time: 'Mon, 22 Jul 2024 17:00:00 +0000',
-      price: null,
+      startTime: new Date('2024-07-22T17:00:00Z'),
     });
 
     const details = await api.getRecordingDetails(recordingSid);
@@ -349,7 +351,7 @@ describe('metadata', () => {
 
   it('maps the call details, dropping empty fields', async () => {
     const callSid = newCallSid();
-    stub.route('GET', StubTwilioServer.callPath(TEST_ACCOUNT_SID, callSid), () => ({
+    stub.route('GET', stub.callPath(callSid), () => ({
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         sid: callSid,
