@@ -588,8 +588,8 @@ describe('a burst of callbacks', () => {
     const CALLS = 60;
     const PER_CALL = 5;
     const CONCURRENCY = 25;
-    // A month no other case uses, so that the prefix holds the burst alone.
-    const prefix = 'recordings/2001/01/';
+    // A month no other case uses, so that the prefix holds the burst alone (start times before 2008 are ignored).
+    const prefix = 'recordings/2019/01/';
     const calls = await mapLimit(
       Array.from({ length: CALLS }, (_, i) => i),
       10,
@@ -599,7 +599,7 @@ describe('a burst of callbacks', () => {
       Array.from({ length: PER_CALL }, (_, r) => {
         const recordingSid = newRecordingSid();
         const size = 2_048 + (((c * PER_CALL + r) * 37) % 4_096);
-        const startTime = new Date(Date.UTC(2001, 0, 15, 10, c, r)).toUTCString().replace('GMT', '+0000');
+        const startTime = new Date(Date.UTC(2019, 0, 15, 10, c, r)).toUTCString().replace('GMT', '+0000');
         stub.addRecording({ sid: recordingSid, size });
         return { callId, callSid, recordingSid, size, startTime, key: expectedKey(callId, recordingSid, startTime) };
       }),
