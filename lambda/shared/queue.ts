@@ -94,11 +94,12 @@ export function sqsTransferQueue(
 
 /**
  * JSON that SQS accepts as a message body whatever the strings hold. JSON.stringify already
- * escapes control characters and lone surrogates; SQS also refuses U+FFFE and U+FFFF, which
- * JSON leaves raw, so they are escaped too (the parsed job is unchanged).
+ * escapes control characters and lone surrogates; SQS also refuses U+FFFE and U+FFFF, and some
+ * SQS-compatible services check UTF-16 code units, refusing every character beyond U+FFFF
+ * (emoji). Both are written as JSON escapes, so the parsed job is unchanged.
  */
 export function sqsSafeJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return JSON.stringify(value).replace(/[\uD800-\uDFFF\uFFFE\uFFFF]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
 }
 
 /** Exponential backoff: base, 2×base, 4×base… for attempts 1, 2, 3…, capped at 15 minutes. */

@@ -2,13 +2,32 @@ import '../helpers/setup-env';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { clientOverrides, emulatorEndpoint, isAwsEndpoint } from '../../lambda/shared/endpoints';
-import { retryDelaySeconds, sqsTransferQueue } from '../../lambda/shared/queue';
+import { retryDelaySeconds, sqsSafeJson, sqsTransferQueue } from '../../lambda/shared/queue';
 
 describe('retryDelaySeconds', () => {
   it('doubles from the base per attempt and caps at 15 minutes', () => {
     expect([1, 2, 3, 4].map((attempt) => retryDelaySeconds(attempt, 30))).toEqual([30, 60, 120, 240]);
     expect(retryDelaySeconds(10, 30)).toBe(900);
     expect(retryDelaySeconds(0, 30)).toBe(30);
+  });
+});
+
+describe('sqsSafeJson', () => {
+  // SQS's own rule; some emulators (fauxqs) apply it to UTF-16 code units, refusing emoji too.
+  const SQS_REFUSES = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/;
+
+  it.each([
+    ['emoji and scripts', '🎙️ Запись 录音 تسجيل 𝄞'],
+    ['control characters', 'a\u0000b\u0001c\u001f'],
+    ['noncharacters', 'x\uFFFEy\uFFFF'],
+    ['lone surrogates', 'a\uD800b\uDFFFc'],
+  ])('writes %s as JSON escapes that any SQS accepts, and parses back to the same value', (_, value) => {
+    const job = { source: value, nested: { value } };
+
+    const body = sqsSafeJson(job);
+
+    expect(SQS_REFUSES.test(body)).toBe(false);
+    expect(JSON.parse(body)).toEqual(job);
   });
 });
 
