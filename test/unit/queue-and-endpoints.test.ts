@@ -14,6 +14,7 @@ describe('retryDelaySeconds', () => {
 
 describe('sqsSafeJson', () => {
   // SQS's own rule; some emulators (fauxqs) apply it to UTF-16 code units, refusing emoji too.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: SQS's rule is written in control characters.
   const SQS_REFUSES = /[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/;
 
   it.each([
