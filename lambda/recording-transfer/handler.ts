@@ -1,6 +1,5 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls';
@@ -8,7 +7,7 @@ import type { TransferConfig } from '../shared/config';
 import { type EventPublisher, eventBridgePublisher } from '../shared/events';
 import { RecordingLedger } from '../shared/ledger';
 import { createObservability, type Observability } from '../shared/observability';
-import { sqsTransferQueue } from '../shared/queue';
+import { type SqsClientSource, sqsTransferQueue } from '../shared/queue';
 import { RecordingStore } from '../shared/storage';
 import { createTransferRecordHandler } from '../shared/transfer-records';
 import { createTwilioApi, type TwilioApi } from '../shared/twilio-api';
@@ -19,7 +18,8 @@ export interface TransferRuntime {
   readonly tokens: TokenSource;
   readonly s3: S3Client;
   readonly ddb: DynamoDBDocumentClient;
-  readonly sqs: SQSClient;
+  /** A client, or a function that makes one on first use (see lazySqsClient). */
+  readonly sqs: SqsClientSource;
   readonly twilio?: TwilioApi;
   /** Default: the stage's EventBridge bus (the local stack passes a file). */
   readonly events?: EventPublisher;

@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadTransferConfig } from '../shared/config';
 import { clientOverrides } from '../shared/endpoints';
+import { lazySqsClient } from '../shared/queue';
 import { secretsManagerTokens } from '../shared/secrets';
 import { createTransferHandler } from './handler';
 
@@ -16,5 +16,6 @@ export const handler = createTransferHandler({
   ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
     marshallOptions: { removeUndefinedValues: true },
   }),
-  sqs: new SQSClient({ ...clientOverrides('SQS') }),
+  // Needed only to delay a retry or dead-letter a job: loaded on the first of those.
+  sqs: lazySqsClient({ ...clientOverrides('SQS') }),
 });

@@ -9,8 +9,6 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { RecordingFormat } from './config';
 
 export const RECORDINGS_PREFIX = 'recordings/';
@@ -158,6 +156,8 @@ export class RecordingStore {
         })(),
         { objectMode: false },
       );
+      // Loaded for the first recording over one part: most recordings never need it.
+      const { Upload } = await import('@aws-sdk/lib-storage');
       const upload = new Upload({
         client: this.s3,
         queueSize: UPLOAD_QUEUE_SIZE,
@@ -216,6 +216,8 @@ export class RecordingStore {
       ResponseContentDisposition: options.filename ? `inline; filename="${options.filename}"` : undefined,
       ResponseCacheControl: 'private, no-store',
     });
+    // Loaded when first used: the transfer, which shares this module, never presigns.
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
     return getSignedUrl(this.s3, command, { expiresIn: options.expiresInSeconds });
   }
 
