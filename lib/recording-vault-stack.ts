@@ -16,6 +16,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { CallsTable } from './constructs/calls-table';
+import { ErasureFunction } from './constructs/erasure-function';
 import { ALARM_PERIOD, OperationsAlarms } from './constructs/operations-alarms';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';
@@ -33,6 +34,7 @@ export const LAMBDA_ENTRIES = {
   webhook: path.join(LAMBDA_ROOT, 'recording-webhook', 'index.ts'),
   transfer: path.join(LAMBDA_ROOT, 'recording-transfer', 'index.ts'),
   playback: path.join(LAMBDA_ROOT, 'playback-url', 'index.ts'),
+  erasure: path.join(LAMBDA_ROOT, 'recording-erasure', 'index.ts'),
 } as const;
 
 export type LambdaEntries = { readonly [K in keyof typeof LAMBDA_ENTRIES]: string };
@@ -55,6 +57,7 @@ export class RecordingVaultStack extends Stack {
   readonly webhook: VaultFunction;
   readonly transfer: VaultFunction;
   readonly playback: VaultFunction;
+  readonly erasure: ErasureFunction;
   readonly api: VaultApi;
   readonly alarms: OperationsAlarms;
   /** The stage's customer-managed key (`encryption: "kms"`); unset with SSE-S3 and AWS-managed keys. */
@@ -290,6 +293,33 @@ export class RecordingVaultStack extends Stack {
       accessLogRetention: logRetention,
       removalPolicy,
     });
+
+    // ---- recordings API: GET /recordings and DELETE …/recordings/{recordingSid} ---------
+    // The listing is served by the playback function, which may only Query the ledger's day
+    // index (no write, no delete anywhere). Erasure is a function of its own with exactly its
+    // permissions (lib/constructs/erasure-function.ts).
+    this.playback.function.addEnvironment('LEDGER_TABLE', this.ledger.table.tableName);
+    this.playback.function.addEnvironment('LEDGER_DAY_INDEX', this.ledger.dayIndexName);
+    this.playback.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListLedgerByDay',
+        actions: ['dynamodb:Query'],
+        resources: [this.ledger.dayIndexArn()],
+      }),
+    );
+    this.erasure = new ErasureFunction(this, 'Erasure', {
+      ...common,
+      entry: entries.erasure,
+      twilioAccountSid: config.twilioAccountSid,
+      twilioApiBaseUrl: config.twilioApiBaseUrl,
+      twilioSecret: this.twilioSecret,
+      twilioSecretId: secretId,
+      storage: this.storage,
+      calls: this.calls,
+      ledger: this.ledger,
+      events: this.events,
+    });
+    this.api.addErasureRoute(this.erasure.function);
 
     // ---- alarms ----------------------------------------------------------------------
     this.alarms = new OperationsAlarms(this, 'Alarms', {

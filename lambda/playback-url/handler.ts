@@ -2,17 +2,20 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls';
-import type { PlaybackConfig } from '../shared/config';
+import type { PlaybackConfig, RecordingsReadConfig } from '../shared/config';
 import { errorResponse, type HttpResponse, jsonResponse, notFound, redirectResponse } from '../shared/http';
 import { createObservability, type Observability } from '../shared/observability';
 import { allRecordingUrls, latestRecordingUrl } from '../shared/playback';
 import { RecordingStore } from '../shared/storage';
+import { createListRecordingsRoute, isListRecordingsRoute } from './recordings';
 
 export interface PlaybackRuntime {
   readonly config: PlaybackConfig;
   readonly s3: S3Client;
   readonly ddb: DynamoDBDocumentClient;
   readonly obs?: Observability;
+  /** The ledger, for GET /recordings; unset: that route answers 404. */
+  readonly listing?: RecordingsReadConfig;
 }
 
 /** GET /calls/{callId}/recording and GET /calls/{callId}/recordings. */
@@ -23,11 +26,16 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
     store: new RecordingStore(runtime.s3, runtime.config.bucketName),
     urlTtlSeconds: runtime.config.urlTtlSeconds,
   };
+  const listRecordings = runtime.listing ? createListRecordingsRoute(runtime.listing, runtime.ddb) : undefined;
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.addContext(context);
     const callId = event.pathParameters?.callId ?? '';
     const log = obs.withKeys({ callId }).logger;
     try {
+      if (isListRecordingsRoute(event)) {
+        if (!listRecordings) throw notFound('Not found');
+        return await listRecordings(event, obs);
+      }
       if (event.routeKey?.endsWith('/recordings') || event.rawPath?.endsWith('/recordings')) {
         // A known call with nothing stored answers an empty list; an unknown call is a 404.
         const recordings = await allRecordingUrls(callId, deps);

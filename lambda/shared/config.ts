@@ -177,3 +177,41 @@ export function loadPlaybackConfig(env: Env = process.env): PlaybackConfig {
     urlTtlSeconds: r.int('PLAYBACK_URL_TTL_SECONDS', DEFAULT_PLAYBACK_TTL_SECONDS, 1, MAX_PLAYBACK_TTL_SECONDS),
   });
 }
+
+/** The recordings API's read side (GET /recordings): the ledger and its `byDay` index. */
+export interface RecordingsReadConfig {
+  readonly ledgerTableName: string;
+  readonly ledgerDayIndexName: string;
+}
+
+export const DEFAULT_LEDGER_DAY_INDEX = 'byDay';
+
+export function loadRecordingsReadConfig(env: Env = process.env): RecordingsReadConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    ledgerTableName: r.required('LEDGER_TABLE'),
+    ledgerDayIndexName: r.optional('LEDGER_DAY_INDEX') ?? DEFAULT_LEDGER_DAY_INDEX,
+  });
+}
+
+/** DELETE /calls/{callId}/recordings/{recordingSid}: S3 versions, Twilio, ledger, call item, event. */
+export interface ErasureConfig extends TwilioSecretConfig {
+  readonly bucketName: string;
+  readonly tableName: string;
+  readonly ledgerTableName: string;
+  readonly eventBusName: string;
+  readonly twilioApiBaseUrl: string;
+}
+
+export function loadErasureConfig(env: Env = process.env): ErasureConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    accountSid: r.accountSid('TWILIO_ACCOUNT_SID'),
+    secretId: r.required('TWILIO_SECRET_ARN'),
+    bucketName: r.required('RECORDINGS_BUCKET'),
+    tableName: r.required('CALLS_TABLE'),
+    ledgerTableName: r.required('LEDGER_TABLE'),
+    eventBusName: r.required('EVENT_BUS_NAME'),
+    twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+  });
+}

@@ -3,9 +3,12 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
+  GetObjectRetentionCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -248,6 +251,143 @@ export class RecordingStore {
       nextToken: page.IsTruncated ? page.NextContinuationToken : undefined,
     };
   }
+
+  /* ---- erasure ------------------------------------------------------------------------- */
+
+  /**
+   * Every version and delete marker whose key starts with `prefix` (ListObjectVersions, all
+   * pages). Unversioned buckets answer one version per object (id `null`). An S3 emulator that
+   * has no versioning at all (s3rver answers 405/501; AWS never does) is listed with
+   * ListObjectsV2 instead, one version without id per object, and `versioning` says so.
+   */
+  async listObjectVersions(prefix: string): Promise<{ versions: ObjectVersion[]; versioning: 's3' | 'none' }> {
+    const versions: ObjectVersion[] = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    try {
+      do {
+        const page = await this.s3.send(
+          new ListObjectVersionsCommand({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
+          }),
+        );
+        for (const v of page.Versions ?? []) {
+          if (v.Key) versions.push({ key: v.Key, versionId: v.VersionId, deleteMarker: false });
+        }
+        for (const m of page.DeleteMarkers ?? []) {
+          if (m.Key) versions.push({ key: m.Key, versionId: m.VersionId, deleteMarker: true });
+        }
+        const more = page.IsTruncated === true;
+        keyMarker = more ? page.NextKeyMarker : undefined;
+        versionIdMarker = more ? page.NextVersionIdMarker : undefined;
+        if (more && !keyMarker) throw new Error('ListObjectVersions was truncated without a next key marker');
+      } while (keyMarker);
+      return { versions, versioning: 's3' };
+    } catch (error) {
+      if (!isUnsupported(error)) throw error;
+    }
+    const objects: ObjectVersion[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.listRecordings(prefix, token);
+      for (const o of page.recordings) objects.push({ key: o.key, versionId: undefined, deleteMarker: false });
+      token = page.nextToken;
+    } while (token);
+    return { versions: objects, versioning: 'none' };
+  }
+
+  /**
+   * The Object Lock retention of one version (GetObjectRetention), or undefined when it has
+   * none: no Object Lock on the bucket, none on the object, the version gone, or an emulator
+   * without Object Lock (501).
+   */
+  async objectRetention(key: string, versionId?: string): Promise<ObjectRetention | undefined> {
+    try {
+      const result = await this.s3.send(
+        new GetObjectRetentionCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
+      );
+      const until = result.Retention?.RetainUntilDate;
+      if (!until) return undefined;
+      return { mode: result.Retention?.Mode, retainUntil: new Date(until) };
+    } catch (error) {
+      const e = error as { name?: string; message?: string };
+      if (e?.name === 'NoSuchObjectLockConfiguration' || isNotFound(error) || e?.name === 'NoSuchVersion') {
+        return undefined;
+      }
+      // A bucket created without Object Lock answers this to every retention request.
+      if (e?.name === 'InvalidRequest' && /object lock/i.test(e.message ?? '')) return undefined;
+      if (isUnsupported(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Permanently deletes the given versions and delete markers (DeleteObjects, at most 1,000 per
+   * call; a version id removes that version for good, none removes an unversioned object).
+   * Throws when S3 reports any of them not deleted.
+   */
+  async deleteObjectVersions(versions: readonly Pick<ObjectVersion, 'key' | 'versionId'>[]): Promise<void> {
+    for (let start = 0; start < versions.length; start += DELETE_OBJECTS_LIMIT) {
+      const batch = versions.slice(start, start + DELETE_OBJECTS_LIMIT);
+      const result = await this.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: {
+            Objects: batch.map((v) => ({ Key: v.key, ...(v.versionId ? { VersionId: v.versionId } : {}) })),
+            Quiet: true,
+          },
+        }),
+      );
+      const errors = result.Errors ?? [];
+      if (errors.length > 0) {
+        const first = errors[0];
+        throw new ObjectDeletionError(
+          `S3 did not delete ${errors.length} of ${batch.length} versions (${first?.Code ?? 'error'}: ${first?.Message ?? ''})`,
+          errors.map((e) => e.Code ?? 'error'),
+        );
+      }
+    }
+  }
+}
+
+/** DeleteObjects takes at most 1,000 keys. */
+export const DELETE_OBJECTS_LIMIT = 1000;
+
+/** One version (or delete marker) of an object; `versionId` undefined where the store has no versions. */
+export interface ObjectVersion {
+  readonly key: string;
+  readonly versionId: string | undefined;
+  readonly deleteMarker: boolean;
+}
+
+export interface ObjectRetention {
+  readonly mode: string | undefined;
+  readonly retainUntil: Date;
+}
+
+/** DeleteObjects answered, but with errors for some versions (AccessDenied under a legal hold, …). */
+export class ObjectDeletionError extends Error {
+  override name = 'ObjectDeletionError';
+  constructor(
+    message: string,
+    readonly codes: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** An S3 emulator without the feature (versioning, Object Lock): 405 MethodNotAllowed or 501 NotImplemented. */
+function isUnsupported(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return (
+    e?.name === 'NotImplemented' ||
+    e?.name === 'MethodNotAllowed' ||
+    e?.$metadata?.httpStatusCode === 501 ||
+    e?.$metadata?.httpStatusCode === 405
+  );
 }
 
 export function isNotFound(error: unknown): boolean {

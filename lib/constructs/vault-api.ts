@@ -11,6 +11,12 @@ import type { ApiThrottleConfig, PlaybackAuthConfig } from '../config';
 export const WEBHOOK_PATH = '/twilio/recording';
 export const PLAYBACK_PATH = '/calls/{callId}/recording';
 export const PLAYBACK_LIST_PATH = '/calls/{callId}/recordings';
+export const LIST_RECORDINGS_PATH = '/recordings';
+export const ERASE_RECORDING_PATH = '/calls/{callId}/recordings/{recordingSid}';
+
+/** JWT scopes (DESIGN, HTTP API): the GET routes need the first, DELETE the second. IAM routes stay IAM. */
+export const READ_SCOPE = 'recordings/read';
+export const ERASE_SCOPE = 'recordings/erase';
 
 /**
  * Access log line (JSON). Deliberately without the query string, headers or body: no
@@ -52,6 +58,9 @@ export class VaultApi extends Construct {
   readonly accessLogGroup: logs.LogGroup;
   readonly webhookRoute: apigw.HttpRoute;
   readonly playbackRoutes: readonly apigw.HttpRoute[];
+  /** The IAM or JWT authorizer every non-webhook route shares. */
+  readonly authorizer: apigw.IHttpRouteAuthorizer;
+  private readonly jwt: boolean;
 
   constructor(scope: Construct, id: string, props: VaultApiProps) {
     super(scope, id);
@@ -89,21 +98,43 @@ export class VaultApi extends Construct {
         'Twilio sends no IAM or JWT credentials. The webhook function verifies X-Twilio-Signature (HMAC-SHA1 with the account auth token) on every request and answers 403 otherwise; no configuration can turn that off.',
     });
 
+    this.jwt = props.playbackAuth.type === 'jwt';
     const authorizer: apigw.IHttpRouteAuthorizer =
       props.playbackAuth.type === 'jwt'
         ? new HttpJwtAuthorizer('PlaybackJwtAuthorizer', props.playbackAuth.issuer, {
             jwtAudience: [...props.playbackAuth.audience],
           })
         : new HttpIamAuthorizer();
+    this.authorizer = authorizer;
     const playbackIntegration = new HttpLambdaIntegration('PlaybackIntegration', props.playbackFunction);
-    this.playbackRoutes = [PLAYBACK_PATH, PLAYBACK_LIST_PATH].flatMap((path) =>
+    // GET /recordings (the ledger listing) is served by the same read-only function.
+    this.playbackRoutes = [PLAYBACK_PATH, PLAYBACK_LIST_PATH, LIST_RECORDINGS_PATH].flatMap((path) =>
       this.api.addRoutes({
         path,
         methods: [apigw.HttpMethod.GET],
         integration: playbackIntegration,
         authorizer,
+        ...this.scopes(READ_SCOPE),
       }),
     );
+  }
+
+  /** DELETE /calls/{callId}/recordings/{recordingSid} → `fn`, behind the shared authorizer (JWT: `recordings/erase`). */
+  addErasureRoute(fn: IFunction): apigw.HttpRoute {
+    const [route] = this.api.addRoutes({
+      path: ERASE_RECORDING_PATH,
+      methods: [apigw.HttpMethod.DELETE],
+      integration: new HttpLambdaIntegration('ErasureIntegration', fn),
+      authorizer: this.authorizer,
+      ...this.scopes(ERASE_SCOPE),
+    });
+    if (!route) throw new Error('erasure route was not created');
+    return route;
+  }
+
+  /** `authorizationScopes` on JWT routes; IAM routes take none. */
+  private scopes(scope: string): { authorizationScopes?: string[] } {
+    return this.jwt ? { authorizationScopes: [scope] } : {};
   }
 
   /** Base URL of the `$default` stage, without trailing slash. */

@@ -13,7 +13,7 @@ export type ApiHandler = (
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface Route {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** e.g. `/calls/{callId}/recording`: `{name}` matches one path segment. */
   readonly path: string;
   readonly handler: ApiHandler;

@@ -15,10 +15,23 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
+import { createErasureHandler } from '../../lambda/recording-erasure/handler';
 import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
+import { fileEventPublisher } from '../../lambda/shared/events';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
-import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
+import {
+  BUCKET_NAME,
+  type Env,
+  EVENTS_FILE,
+  LEDGER_DAY_INDEX,
+  LEDGER_TABLE_NAME,
+  LOOPBACK,
+  type LocalConfig,
+  loadLocalConfig,
+  REGION,
+  TABLE_NAME,
+} from './config';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
 import { assertPortsFree } from './ports';
@@ -169,8 +182,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const playback = createPlaybackHandler({
       config: { bucketName: BUCKET_NAME, tableName: TABLE_NAME, urlTtlSeconds: config.playbackUrlTtlSeconds },
+      listing: { ledgerTableName: LEDGER_TABLE_NAME, ledgerDayIndexName: LEDGER_DAY_INDEX },
       s3,
       ddb: docClient,
+    });
+    // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
+    const erasure = createErasureHandler({
+      config: {
+        accountSid: config.accountSid,
+        bucketName: BUCKET_NAME,
+        tableName: TABLE_NAME,
+        ledgerTableName: LEDGER_TABLE_NAME,
+        eventBusName: 'local',
+        twilioApiBaseUrl: config.twilioApiBaseUrl,
+      },
+      tokens,
+      s3,
+      ddb: docClient,
+      events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+      defaultPrincipal: 'local',
     });
     const gateway: Gateway = await startGateway({
       host: LOOPBACK,
@@ -190,6 +220,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           path: '/calls/{callId}/recordings',
           handler: playback,
           functionName: 'playback-url',
+          bearerToken: config.apiToken,
+        },
+        {
+          method: 'GET',
+          path: '/recordings',
+          handler: playback,
+          functionName: 'playback-url',
+          bearerToken: config.apiToken,
+        },
+        {
+          method: 'DELETE',
+          path: '/calls/{callId}/recordings/{recordingSid}',
+          handler: erasure,
+          functionName: 'recording-erasure',
           bearerToken: config.apiToken,
         },
       ],
@@ -275,6 +319,18 @@ async function probeRoutes(apiUrl: string, token: string, timeoutMs = 15_000): P
       path: '/calls/local-stack-probe/recordings',
       headers: { authorization: `Bearer ${token}`, 'user-agent': 'local-stack-probe' },
       expect: 404,
+    },
+    {
+      method: 'GET',
+      path: '/recordings?from=2000-01-01&to=2000-01-02',
+      headers: { authorization: `Bearer ${token}`, 'user-agent': 'local-stack-probe' },
+      expect: 200, // an empty day of the ledger's index
+    },
+    {
+      method: 'DELETE',
+      path: '/calls/local-stack-probe/recordings/RE00000000000000000000000000000000',
+      headers: { authorization: `Bearer ${token}`, 'user-agent': 'local-stack-probe' },
+      expect: 404, // unknown call: read from DynamoDB, nothing touched
     },
   ];
   const deadline = Date.now() + timeoutMs;

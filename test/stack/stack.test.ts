@@ -387,7 +387,7 @@ describe('functions', () => {
         'TRANSFER_RETRY_BASE_SECONDS',
         'TRANSFER_LEASE_SECONDS',
       ],
-      playback: ['RECORDINGS_BUCKET', 'CALLS_TABLE', 'PLAYBACK_URL_TTL_SECONDS'],
+      playback: ['RECORDINGS_BUCKET', 'CALLS_TABLE', 'PLAYBACK_URL_TTL_SECONDS', 'LEDGER_TABLE', 'LEDGER_DAY_INDEX'],
     };
     const env = (s: Synthesized, key: keyof typeof expected) =>
       (s.resources[logicalId(s, s.stack[key].function)] as Json).Properties.Environment.Variables as Json;
@@ -450,8 +450,15 @@ describe('HTTP API', () => {
   test('webhook route is public (signature checked in code); playback routes use IAM by default', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
+      // GET /recordings and DELETE …/{recordingSid}: see test/stack/api.test.ts.
       expect(Object.keys(r).sort()).toEqual(
-        ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings', 'POST /twilio/recording'].sort(),
+        [
+          'GET /calls/{callId}/recording',
+          'GET /calls/{callId}/recordings',
+          'GET /recordings',
+          'DELETE /calls/{callId}/recordings/{recordingSid}',
+          'POST /twilio/recording',
+        ].sort(),
       );
       expect(r['POST /twilio/recording']?.AuthorizationType).toBe('NONE');
       expect(r['GET /calls/{callId}/recording']?.AuthorizationType).toBe('AWS_IAM');
@@ -599,12 +606,13 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  test('playback: GetItem on the table, GetObject on recordings/*; no secret, no queue', () => {
+  test('playback: GetItem on the table, GetObject on recordings/*, Query on the ledger index; no secret, no queue', () => {
     for (const [, s] of stages()) {
       const statements = roleStatements(s, s.stack.playback.role);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
       expect(actions.filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a)).sort()).toEqual([
         'dynamodb:GetItem',
+        'dynamodb:Query',
         's3:GetObject',
         's3:ListBucket',
       ]);

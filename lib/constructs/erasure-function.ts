@@ -1,0 +1,109 @@
+import { type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { CallsTable } from './calls-table';
+import { RECORDINGS_PREFIX, type RecordingStorage } from './recording-storage';
+import type { RecordingsLedger } from './recordings-ledger';
+import type { VaultEvents } from './vault-events';
+import { type PowertoolsLogLevel, VaultFunction } from './vault-function';
+
+export interface ErasureFunctionProps {
+  /** The handler's entry file (lambda/recording-erasure/index.ts). */
+  readonly entry: string;
+  readonly twilioAccountSid: string;
+  readonly twilioApiBaseUrl: string;
+  readonly twilioSecret: secretsmanager.ISecret;
+  /** What the function is told to read (the secret's ARN, or the name of an imported one). */
+  readonly twilioSecretId: string;
+  readonly storage: RecordingStorage;
+  readonly calls: CallsTable;
+  readonly ledger: RecordingsLedger;
+  readonly events: VaultEvents;
+  readonly logRetention: logs.RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  readonly logLevel?: PowertoolsLogLevel;
+}
+
+/**
+ * The erasure function (DELETE /calls/{callId}/recordings/{recordingSid}) and exactly what it may
+ * do: read and conditionally update the ledger item and the call item; list the versions of
+ * recording objects and delete them (with their delete markers) after reading their Object Lock
+ * retention; read the Twilio secret (to delete at Twilio); publish to the stage's bus. No Put,
+ * Query or Delete on any table, no object reads, no bypass of governance retention.
+ */
+export class ErasureFunction extends Construct {
+  readonly function: LambdaFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: ErasureFunctionProps) {
+    super(scope, id);
+    const fn = new VaultFunction(this, 'Function', {
+      entry: props.entry,
+      description: 'Recording Vault erasure: removes a recording from S3, Twilio, the ledger and its call',
+      // Many versions, Twilio and four conditional writes; well inside API Gateway's 30 s.
+      timeout: Duration.seconds(25),
+      memorySize: 256,
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.logRemovalPolicy,
+      ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      environment: {
+        TWILIO_ACCOUNT_SID: props.twilioAccountSid,
+        TWILIO_SECRET_ARN: props.twilioSecretId,
+        TWILIO_API_BASE_URL: props.twilioApiBaseUrl,
+        RECORDINGS_BUCKET: props.storage.bucket.bucketName,
+        CALLS_TABLE: props.calls.table.tableName,
+        LEDGER_TABLE: props.ledger.table.tableName,
+        EVENT_BUS_NAME: props.events.bus.eventBusName,
+      },
+    });
+    this.function = fn.function;
+    this.role = fn.role;
+    this.logGroup = fn.logGroup;
+
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'EraseLedgerEntry',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [props.ledger.table.tableArn],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'EraseCallEntry',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [props.calls.table.tableArn],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListRecordingVersions',
+        actions: ['s3:ListBucketVersions'],
+        resources: [props.storage.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${RECORDINGS_PREFIX}*`] } },
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'EraseRecordingVersions',
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectRetention'],
+        resources: [props.storage.recordingObjectsArn()],
+      }),
+    );
+    props.twilioSecret.grantRead(this.function);
+    props.events.bus.grantPutEventsTo(this.function);
+
+    const policy = this.role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      const bucketId = Stack.of(this).getLogicalId(props.storage.bucket.node.defaultChild as CfnElement);
+      Validations.of(policy).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/recordings/*]`,
+        reason:
+          'Deletion is limited to the recordings/ prefix of the recordings bucket: the key of the recording to erase is known only at run time (per call and recording).',
+      });
+    }
+  }
+}

@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type CallItem,
+  callbackParams,
+  expectedKey,
+  type HttpResult,
+  LocalStack,
+  newAccountSid,
+  newCallSid,
+  newRecordingSid,
+  type PlaybackBody,
+} from './harness';
+import { StubTwilio } from './harness-twilio';
+
+/**
+ * The recordings API end to end: GET /recordings and DELETE /calls/{callId}/recordings/{sid}
+ * over real HTTP into the local stack, recordings put there by signed callbacks and the real
+ * transfer from a stub Twilio. Each test uses start times of its own, so listings do not overlap.
+ */
+
+// Several callbacks and transfers per test on a shared machine.
+jest.setTimeout(120_000);
+
+const ACCOUNT_SID = newAccountSid();
+const AUTH_TOKEN = randomBytes(16).toString('hex');
+
+let stub: StubTwilio;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stub = await StubTwilio.start(ACCOUNT_SID, AUTH_TOKEN);
+  stack = await LocalStack.start({ twilioApiBaseUrl: stub.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+}, 120_000);
+
+afterAll(async () => {
+  if (stack) {
+    const { forced } = await stack.stop();
+    await stack.removeData();
+    if (forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
+  }
+  await stub?.close();
+}, 60_000);
+
+interface Call {
+  readonly callId: string;
+  readonly callSid: string;
+}
+
+async function knownCall(): Promise<Call> {
+  const call = { callId: `call-${randomBytes(6).toString('hex')}`, callSid: newCallSid() };
+  await stack.putCall({ callId: call.callId, twilioCallSid: call.callSid, customerRef: 'cust-9' });
+  return call;
+}
+
+/** Twilio posts the callback; the transfer copies the recording; resolves once it is stored. */
+async function recorded(call: Call, startTime: string, duration = 12): Promise<string> {
+  const recordingSid = newRecordingSid();
+  stub.serve(recordingSid, { size: 20_000 });
+  const params = callbackParams({ accountSid: ACCOUNT_SID, callSid: call.callSid, recordingSid, startTime, duration });
+  expect((await stack.postCallback(params)).status).toBe(204);
+  await stack.waitForEntry(call.callId, recordingSid, 'stored');
+  return recordingSid;
+}
+
+function authorized(token: string | null = stack.config.apiToken): Record<string, string> {
+  return token === null ? {} : { authorization: `Bearer ${token}` };
+}
+
+function list(query: Record<string, string>, token?: string | null): Promise<HttpResult> {
+  return stack.request('GET', `/recordings?${new URLSearchParams(query)}`, { headers: authorized(token) });
+}
+
+function erase(callId: string, recordingSid: string, token?: string | null): Promise<HttpResult> {
+  return stack.request('DELETE', `/calls/${encodeURIComponent(callId)}/recordings/${recordingSid}`, {
+    headers: authorized(token),
+  });
+}
+
+async function ledger(recordingSid: string): Promise<Record<string, unknown> | undefined> {
+  const result = await stack.ddb.send(
+    new GetCommand({ TableName: 'recordings', Key: { recordingSid }, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+async function events(): Promise<{ 'detail-type': string; detail: Record<string, unknown> }[]> {
+  const text = await readFile(join(stack.config.dataDir, 'events.ndjson'), 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { 'detail-type': string; detail: Record<string, unknown> });
+}
+
+interface ListedBody {
+  readonly recordings: { recordingSid: string; status: string; startedAt: string; erasedAt: string | null }[];
+  readonly nextCursor: string | null;
+}
+
+describe('GET /recordings', () => {
+  test('pages through the ledger in (startedAt, recordingSid) order, bounds and status honoured', async () => {
+    const first = await knownCall();
+    const second = await knownCall();
+    // Two calls whose recordings started in the same second, one the next day, one exactly at `to`.
+    const a = await recorded(first, 'Fri, 01 Mar 2019 10:00:00 +0000');
+    const b = await recorded(second, 'Fri, 01 Mar 2019 10:00:00 +0000');
+    const c = await recorded(first, 'Sat, 02 Mar 2019 08:15:00 +0000');
+    const outside = await recorded(second, 'Sun, 03 Mar 2019 00:00:00 +0000');
+    const tied = [a, b].sort();
+
+    const query = { from: '2019-03-01', to: '2019-03-03', limit: '2' };
+    const page1 = await list(query);
+    expect(page1.status).toBe(200);
+    const body1 = page1.json as ListedBody;
+    expect(body1.recordings.map((r) => r.recordingSid)).toEqual(tied);
+    expect(body1.recordings[0]).toEqual({
+      recordingSid: tied[0],
+      callId: tied[0] === a ? first.callId : second.callId,
+      callSid: tied[0] === a ? first.callSid : second.callSid,
+      status: 'stored',
+      startedAt: '2019-03-01T10:00:00.000Z',
+      durationSeconds: 12,
+      sizeBytes: 20_000,
+      sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      contentType: 'audio/mpeg',
+      storedAt: expect.stringMatching(/^\d{4}-/),
+      erasedAt: null,
+    });
+    expect(page1.text).not.toMatch(/https?:|X-Amz|recordings\/2019/);
+    expect(body1.nextCursor).toEqual(expect.any(String));
+
+    const page2 = await list({ ...query, cursor: body1.nextCursor as string });
+    expect(page2.status).toBe(200);
+    expect((page2.json as ListedBody).recordings.map((r) => r.recordingSid)).toEqual([c]);
+    expect((page2.json as ListedBody).nextCursor).toBeNull();
+
+    const next = (await list({ from: '2019-03-03', to: '2019-03-04' })).json as ListedBody;
+    expect(next.recordings.map((r) => r.recordingSid)).toEqual([outside]);
+    const failedOnly = (await list({ from: '2019-03-01', to: '2019-03-04', status: 'failed' })).json as ListedBody;
+    expect(failedOnly).toEqual({ recordings: [], nextCursor: null });
+
+    // A bad parameter, and a cursor sent with another range.
+    const bad = await list({ from: '2019-03-01', to: '2019-05-01' });
+    expect(bad.status).toBe(400);
+    expect(bad.json).toEqual({ error: '"from" and "to" must be at most 31 days apart' });
+    const foreign = await list({ from: '2019-03-01', to: '2019-03-04', cursor: body1.nextCursor as string });
+    expect(foreign.status).toBe(400);
+  });
+});
+
+describe('DELETE /calls/{callId}/recordings/{recordingSid}', () => {
+  test('erasing one of two: gone from S3, ledger and call erased, playback moves to the other, an event', async () => {
+    const call = await knownCall();
+    const older = await recorded(call, 'Mon, 01 Apr 2019 10:00:00 +0000', 8);
+    const newer = await recorded(call, 'Mon, 01 Apr 2019 10:30:00 +0000', 20);
+    const newerKey = expectedKey(call.callId, newer, 'Mon, 01 Apr 2019 10:30:00 +0000');
+    const olderKey = expectedKey(call.callId, older, 'Mon, 01 Apr 2019 10:00:00 +0000');
+    expect(((await stack.playback(call.callId)).json as PlaybackBody).recordingSid).toBe(newer);
+    const before = (await stack.listKeys(`recordings/2019/04/${call.callId}/`)).map((k) => k.key);
+    expect(before.sort()).toEqual([newerKey, olderKey].sort());
+
+    const answer = await erase(call.callId, newer);
+
+    expect(answer.status).toBe(204);
+    expect(answer.text).toBe('');
+    const keys = (await stack.listKeys(`recordings/2019/04/${call.callId}/`)).map((k) => k.key);
+    expect(keys).toEqual([olderKey]);
+    expect(await ledger(newer)).toMatchObject({ status: 'erased', erasedBy: 'local', erasedAt: expect.any(String) });
+    const item = (await stack.getCall(call.callId)) as CallItem;
+    expect(item.recordings?.[newer]).toMatchObject({ status: 'erased', erasedBy: 'local' });
+    expect(item.recordings?.[newer]?.key).toBeUndefined();
+    expect(item).toMatchObject({
+      customerRef: 'cust-9',
+      recordingKey: olderKey,
+      recordingDurationSeconds: 8,
+      latestRecordingSid: older,
+    });
+    expect((item.notes ?? []).filter((n) => n.includes(newer))).toEqual([
+      expect.stringContaining(`recording ${newer} erased by local`),
+    ]);
+
+    const latest = await stack.playback(call.callId);
+    expect(latest.status).toBe(200);
+    expect((latest.json as PlaybackBody).recordingSid).toBe(older);
+    const all = (await stack.playback(call.callId, { list: true })).json as { recordings: PlaybackBody[] };
+    expect(all.recordings.map((r) => r.recordingSid)).toEqual([older]);
+
+    const listed = (await list({ from: '2019-04-01', to: '2019-04-02' })).json as ListedBody;
+    expect(listed.recordings.map((r) => [r.recordingSid, r.status])).toEqual([
+      [older, 'stored'],
+      [newer, 'erased'],
+    ]);
+    expect(listed.recordings[1]?.erasedAt).toEqual(expect.any(String));
+
+    const erasedEvents = (await events()).filter((e) => e['detail-type'] === 'Recording Erased');
+    expect(erasedEvents.map((e) => e.detail)).toContainEqual({
+      recordingSid: newer,
+      callId: call.callId,
+      callSid: call.callSid,
+      erasedAt: expect.any(String),
+      erasedBy: 'local',
+    });
+
+    // Idempotent: 204 again, no second event.
+    expect((await erase(call.callId, newer)).status).toBe(204);
+    const announced = (await events()).filter(
+      (e) => e['detail-type'] === 'Recording Erased' && e.detail.recordingSid === newer,
+    );
+    expect(announced).toHaveLength(1);
+  });
+
+  test('erasing the last one: playback answers 404; a replayed callback copies nothing back', async () => {
+    const call = await knownCall();
+    const startTime = 'Wed, 01 May 2019 09:00:00 +0000';
+    const only = await recorded(call, startTime);
+    const fetchesBefore = stub.requestCount(only);
+
+    expect((await erase(call.callId, only)).status).toBe(204);
+
+    const playback = await stack.playback(call.callId);
+    expect(playback.status).toBe(404);
+    expect(playback.json).toEqual({ error: 'No stored recording for this call' });
+    expect(await stack.listKeys(`recordings/2019/05/${call.callId}/`)).toEqual([]);
+
+    // Twilio's callback again (a replay, or its own retry): accepted, and refused by the ledger.
+    const replay = callbackParams({ accountSid: ACCOUNT_SID, callSid: call.callSid, recordingSid: only, startTime });
+    expect((await stack.postCallback(replay)).status).toBe(204);
+    await stack.waitForQueueDrained(30_000);
+
+    expect(stub.requestCount(only)).toBe(fetchesBefore);
+    expect(await stack.listKeys(`recordings/2019/05/${call.callId}/`)).toEqual([]);
+    expect((await ledger(only))?.status).toBe('erased');
+    expect(((await stack.getCall(call.callId)) as CallItem).recordings?.[only]?.status).toBe('erased');
+    expect((await stack.playback(call.callId)).status).toBe(404);
+  });
+
+  test('no credentials, or the wrong ones: 401 and nothing removed', async () => {
+    const call = await knownCall();
+    const startTime = 'Sat, 01 Jun 2019 09:00:00 +0000';
+    const recordingSid = await recorded(call, startTime);
+
+    for (const token of [null, 'not-the-token']) {
+      const refused = await erase(call.callId, recordingSid, token);
+      expect(refused.status).toBe(401);
+      expect(refused.json).toEqual({ error: 'Unauthorized' });
+      expect((await list({ from: '2019-06-01', to: '2019-06-02' }, token)).status).toBe(401);
+    }
+    expect((await ledger(recordingSid))?.status).toBe('stored');
+    expect((await stack.headObject(expectedKey(call.callId, recordingSid, startTime))).size).toBe(20_000);
+    expect((await stack.playback(call.callId)).status).toBe(200);
+
+    // A recording of another call is a 404, with the right token.
+    const other = await knownCall();
+    expect((await erase(other.callId, recordingSid)).status).toBe(404);
+    expect((await ledger(recordingSid))?.status).toBe('stored');
+  });
+});

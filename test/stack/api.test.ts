@@ -1,0 +1,245 @@
+/**
+ * The recordings API in the template: GET /recordings on the read-only playback function,
+ * DELETE …/recordings/{recordingSid} on the erasure function, JWT scopes where the stage uses JWT,
+ * and each function's exact permissions. cdk-nag (AwsSolutions + Serverless) stays clean.
+ * Bundling is skipped, as in stack.test.ts: these tests read the template, not the code.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { buildApp } from '../../lib/app';
+import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
+type Json = Record<string, any>;
+
+const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
+  context: Json & { stages: Record<string, Json> };
+};
+
+interface Synthesized {
+  readonly stack: RecordingVaultStack;
+  readonly json: Json;
+  readonly resources: Record<string, Json>;
+}
+
+function synth(stage: string, overrides: Json = {}): Synthesized {
+  const stages = { ...cdkJson.context.stages, [stage]: { ...cdkJson.context.stages[stage], ...overrides } };
+  const { stack } = buildApp({
+    appProps: { context: { ...cdkJson.context, stages, stage, 'aws:cdk:bundling-stacks': [] } },
+    nag: false,
+  });
+  const json = Template.fromStack(stack).toJSON() as Json;
+  return { stack, json, resources: json.Resources as Record<string, Json> };
+}
+
+const id = (s: Synthesized, element: { node: { defaultChild?: unknown } }) =>
+  s.stack.getLogicalId(element.node.defaultChild as CfnElement);
+const ofType = (s: Synthesized, type: string) => Object.entries(s.resources).filter(([, r]) => r.Type === type);
+const asList = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/** Every statement of every inline policy on the role. */
+function statements(s: Synthesized, role: { node: { defaultChild?: unknown } }): Json[] {
+  const roleId = id(s, role);
+  return ofType(s, 'AWS::IAM::Policy')
+    .filter(([, p]) => (p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+    .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+}
+
+/** Route key → { route properties, the function its integration invokes }. */
+function routes(s: Synthesized): Record<string, { props: Json; functionId: string | undefined }> {
+  const integrations = Object.fromEntries(ofType(s, 'AWS::ApiGatewayV2::Integration'));
+  return Object.fromEntries(
+    ofType(s, 'AWS::ApiGatewayV2::Route').map(([, r]) => {
+      const target = r.Properties.Target as Json;
+      const integrationId = (target['Fn::Join'][1] as unknown[]).find(
+        (part): part is Json => typeof part === 'object' && part !== null && 'Ref' in part,
+      )?.Ref as string;
+      const uri = integrations[integrationId]?.Properties.IntegrationUri as Json | undefined;
+      return [r.Properties.RouteKey as string, { props: r.Properties, functionId: uri?.['Fn::GetAtt']?.[0] }];
+    }),
+  );
+}
+
+function nagViolations(stack: RecordingVaultStack): string[] {
+  return [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) =>
+    pack
+      .validateScope(stack)
+      .violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath).join(', ')}`),
+  );
+}
+
+const LIST = 'GET /recordings';
+const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
+const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
+
+let dev: Synthesized;
+let prod: Synthesized;
+let jwt: Synthesized;
+
+beforeAll(() => {
+  dev = synth('dev');
+  prod = synth('prod');
+  jwt = synth('dev', {
+    playbackAuth: { type: 'jwt', issuer: 'https://auth.example.com/', audience: ['recording-vault'] },
+    twilioSecretName: 'recording-vault/twilio',
+  });
+});
+
+const all = () => [dev, prod, jwt];
+
+describe('routes', () => {
+  test('IAM stages: the two new routes use IAM, without scopes, on the right functions', () => {
+    for (const s of [dev, prod]) {
+      const r = routes(s);
+      expect(Object.keys(r).sort()).toEqual(['POST /twilio/recording', ...PLAYBACK, LIST, ERASE].sort());
+      for (const key of [...PLAYBACK, LIST, ERASE]) {
+        expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
+        expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
+      }
+      expect(r[LIST]?.functionId).toBe(id(s, s.stack.playback.function));
+      expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
+    }
+  });
+
+  test('JWT stage: GET routes need recordings/read, DELETE needs recordings/erase; one authorizer; the webhook stays open', () => {
+    const r = routes(jwt);
+    for (const key of [...PLAYBACK, LIST]) {
+      expect(r[key]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/read'] });
+    }
+    expect(r[ERASE]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/erase'] });
+    const authorizers = ofType(jwt, 'AWS::ApiGatewayV2::Authorizer');
+    expect(authorizers).toHaveLength(1);
+    for (const key of [...PLAYBACK, LIST, ERASE]) {
+      expect(r[key]?.props.AuthorizerId).toEqual({ Ref: authorizers[0]?.[0] });
+    }
+    expect(r['POST /twilio/recording']?.props.AuthorizationType).toBe('NONE');
+    expect(r[ERASE]?.functionId).toBe(id(jwt, jwt.stack.erasure.function));
+  });
+});
+
+describe('the read function (playback and GET /recordings)', () => {
+  test('holds no permission to delete, write or put anything; reads the ledger only through its day index', () => {
+    for (const s of all()) {
+      const st = statements(s, s.stack.playback.role);
+      const actions = st.flatMap((x) => asList(x.Action as string | string[]));
+      // Logs and X-Ray aside, nothing that changes anything.
+      const data = actions.filter((a) => !/^(logs|xray):/.test(a));
+      expect(data.filter((a) => /Delete|Put|Update|Write|Batch|Create|Abort|Restore|Bypass|Send/.test(a))).toEqual([]);
+      expect(actions.filter((a) => /^(s3|dynamodb|sqs|secretsmanager|events):/.test(a)).sort()).toEqual([
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        's3:GetObject',
+        's3:ListBucket',
+      ]);
+      const query = st.find((x) => asList(x.Action).includes('dynamodb:Query'));
+      expect(query?.Resource).toEqual({
+        'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDay']],
+      });
+    }
+  });
+
+  test('is told where the ledger and its index are', () => {
+    const vars = (dev.resources[id(dev, dev.stack.playback.function)] as Json).Properties.Environment.Variables as Json;
+    expect(vars.LEDGER_TABLE).toEqual({ Ref: id(dev, dev.stack.ledger.table) });
+    expect(vars.LEDGER_DAY_INDEX).toBe('byDay');
+  });
+});
+
+describe('the erasure function', () => {
+  test('has exactly its permissions', () => {
+    for (const s of all()) {
+      const bucket = id(s, s.stack.storage.bucket);
+      const found = statements(s, s.stack.erasure.role).map((x) => ({
+        actions: asList(x.Action as string | string[]).sort(),
+        resources: asList(x.Resource as unknown),
+        ...(x.Condition ? { condition: x.Condition } : {}),
+      }));
+      const secretArn = s === jwt ? expect.anything() : { Ref: id(s, s.stack.twilioSecret as never) };
+      expect(found).toEqual(
+        expect.arrayContaining([
+          {
+            actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+            resources: [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }],
+          },
+          {
+            actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+            resources: [{ 'Fn::GetAtt': [id(s, s.stack.calls.table), 'Arn'] }],
+          },
+          {
+            actions: ['s3:ListBucketVersions'],
+            resources: [{ 'Fn::GetAtt': [bucket, 'Arn'] }],
+            condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
+          },
+          {
+            actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectRetention'],
+            resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/recordings/*']] }],
+          },
+          { actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resources: [secretArn] },
+          { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.events.bus), 'Arn'] }] },
+          {
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            resources: [{ 'Fn::GetAtt': [id(s, s.stack.erasure.logGroup), 'Arn'] }],
+          },
+          { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+        ]),
+      );
+      // …and nothing else: no Put/Query/Delete on a table, no object reads, no governance bypass, no queue.
+      expect(found).toHaveLength(8);
+    }
+  });
+
+  test('Node.js 22 on arm64, its own log group, tracing, and its environment contract (loadErasureConfig)', () => {
+    for (const s of [dev, prod]) {
+      const props = (s.resources[id(s, s.stack.erasure.function)] as Json).Properties;
+      expect(props).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: id(s, s.stack.erasure.logGroup) } },
+      });
+      expect(props.Timeout).toBeLessThan(30);
+      expect(Object.keys(props.Environment.Variables).sort()).toEqual(
+        [
+          'TWILIO_ACCOUNT_SID',
+          'TWILIO_SECRET_ARN',
+          'TWILIO_API_BASE_URL',
+          'RECORDINGS_BUCKET',
+          'CALLS_TABLE',
+          'LEDGER_TABLE',
+          'EVENT_BUS_NAME',
+          'POWERTOOLS_SERVICE_NAME',
+          'POWERTOOLS_METRICS_NAMESPACE',
+          'POWERTOOLS_LOG_LEVEL',
+          'NODE_OPTIONS',
+        ].sort(),
+      );
+      expect((s.resources[id(s, s.stack.erasure.role)] as Json).Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  test('only the erasure function can delete recordings or write the ledger status', () => {
+    for (const s of all()) {
+      const deleters = ofType(s, 'AWS::IAM::Policy')
+        .filter(([, p]) =>
+          (p.Properties.PolicyDocument.Statement as Json[]).some((x) =>
+            asList(x.Action as string | string[]).some((a) => /^s3:DeleteObject/.test(a)),
+          ),
+        )
+        .flatMap(([, p]) => (p.Properties.Roles as Json[]).map((r) => r.Ref as string));
+      // The auto-delete custom resource of dev stages empties buckets on stack deletion through
+      // its own role (a bucket policy), not an IAM policy: only the erasure role is listed here.
+      expect(deleters).toEqual([id(s, s.stack.erasure.role)]);
+    }
+  });
+});
+
+describe('cdk-nag', () => {
+  test.each(['dev', 'prod', 'jwt'])('%s: no unacknowledged AwsSolutions / Serverless findings', (name) => {
+    const s = { dev, prod, jwt }[name] as Synthesized;
+    expect(nagViolations(s.stack)).toEqual([]);
+  });
+});
