@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import {
   type CallItem,
   callbackParams,
@@ -13,12 +14,11 @@ import {
   newRecordingSid,
   type PlaybackBody,
 } from './harness';
-import { StubTwilio } from './harness-twilio';
 
 /**
  * The recordings API end to end: GET /recordings and DELETE /calls/{callId}/recordings/{sid}
  * over real HTTP into the local stack, recordings put there by signed callbacks and the real
- * transfer from a stub Twilio. Each test uses start times of its own, so listings do not overlap.
+ * transfer from the simulated Twilio. Each test uses start times of its own, so listings do not overlap.
  */
 
 // Several callbacks and transfers per test on a shared machine.
@@ -27,11 +27,11 @@ jest.setTimeout(120_000);
 const ACCOUNT_SID = newAccountSid();
 const AUTH_TOKEN = randomBytes(16).toString('hex');
 
-let stub: StubTwilio;
+let stub: SimulatedTwilio;
 let stack: LocalStack;
 
 beforeAll(async () => {
-  stub = await StubTwilio.start(ACCOUNT_SID, AUTH_TOKEN);
+  stub = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
   stack = await LocalStack.start({ twilioApiBaseUrl: stub.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
 }, 120_000);
 
@@ -58,7 +58,7 @@ async function knownCall(): Promise<Call> {
 /** Twilio posts the callback; the transfer copies the recording; resolves once it is stored. */
 async function recorded(call: Call, startTime: string, duration = 12): Promise<string> {
   const recordingSid = newRecordingSid();
-  stub.serve(recordingSid, { size: 20_000 });
+  stub.addRecording({ sid: recordingSid, size: 20_000 });
   const params = callbackParams({ accountSid: ACCOUNT_SID, callSid: call.callSid, recordingSid, startTime, duration });
   expect((await stack.postCallback(params)).status).toBe(204);
   await stack.waitForEntry(call.callId, recordingSid, 'stored');
@@ -215,7 +215,7 @@ describe('DELETE /calls/{callId}/recordings/{recordingSid}', () => {
     const call = await knownCall();
     const startTime = 'Wed, 01 May 2019 09:00:00 +0000';
     const only = await recorded(call, startTime);
-    const fetchesBefore = stub.requestCount(only);
+    const fetchesBefore = stub.count('media', only);
 
     expect((await erase(call.callId, only)).status).toBe(204);
 
@@ -229,7 +229,7 @@ describe('DELETE /calls/{callId}/recordings/{recordingSid}', () => {
     expect((await stack.postCallback(replay)).status).toBe(204);
     await stack.waitForQueueDrained(30_000);
 
-    expect(stub.requestCount(only)).toBe(fetchesBefore);
+    expect(stub.count('media', only)).toBe(fetchesBefore);
     expect(await stack.listKeys(`recordings/2019/05/${call.callId}/`)).toEqual([]);
     expect((await ledger(only))?.status).toBe('erased');
     expect(((await stack.getCall(call.callId)) as CallItem).recordings?.[only]?.status).toBe('erased');

@@ -26,6 +26,7 @@ import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../la
 import { transferRecording } from '../../lambda/shared/transfer';
 import type { TwilioApi } from '../../lambda/shared/twilio-api';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { mediaBytes } from '../../lib/local/simulated-twilio';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,
@@ -35,7 +36,6 @@ import {
   startEmulators,
 } from '../helpers/emulators';
 import { httpApiEvent } from '../helpers/events';
-import { fakeAudio } from '../helpers/stub-twilio';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../helpers/twilio-fixtures';
 
 const ROUTE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
@@ -181,7 +181,7 @@ interface Seeded {
 async function givenStored(call: { callId: string; callSid: string }, startedAt: string, durationSeconds = 30) {
   const recordingSid = newRecordingSid();
   const key = generateStorageKey(call.callId, recordingSid, startedAt, 'mp3');
-  const audio = fakeAudio(2048, durationSeconds);
+  const audio = mediaBytes(`audio-${durationSeconds}`, 2048);
   await aws.s3.send(
     new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: audio, ContentType: 'audio/mpeg' }),
   );
@@ -401,7 +401,7 @@ describe('a recording that never stored', () => {
     const startedAt = '2024-07-22T17:00:00.000Z';
     const recordingSid = await givenAbsent(call, startedAt);
     const orphan = generateStorageKey(call.callId, recordingSid, startedAt, 'wav');
-    await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: orphan, Body: fakeAudio(100) }));
+    await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: orphan, Body: mediaBytes('audio', 100) }));
 
     expect((await erase(call.callId, recordingSid)).status).toBe(204);
     expect(await objectGone(orphan)).toBe(true);
@@ -508,7 +508,7 @@ describe('idempotence and refusals', () => {
     const callId = `legacy-${callSid.slice(2, 10)}`;
     const recordingSid = newRecordingSid();
     const key = `recordings/2023/01/${callId}/${recordingSid}.mp3`;
-    await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: fakeAudio(64) }));
+    await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: mediaBytes('audio', 64) }));
     await aws.putItem({ callId, twilioCallSid: callSid, recordingKey: key, recordingDurationSeconds: 9 });
 
     expect((await erase(callId, recordingSid)).status).toBe(204);
