@@ -1,5 +1,6 @@
 import { type CfnElement, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -22,6 +23,8 @@ export interface ErasureFunctionProps {
   readonly calls: CallsTable;
   readonly ledger: RecordingsLedger;
   readonly events: VaultEvents;
+  /** The stage's customer-managed key, when the data is encrypted with one. */
+  readonly encryptionKey?: kms.IKey;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly logLevel?: PowertoolsLogLevel;
@@ -95,6 +98,8 @@ export class ErasureFunction extends Construct {
     );
     props.twilioSecret.grantRead(this.function);
     props.events.bus.grantPutEventsTo(this.function);
+    // Items it rewrites and events it publishes under the stage's key.
+    props.encryptionKey?.grant(this.function, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
 
     const policy = this.role.node.tryFindChild('DefaultPolicy');
     if (policy) {

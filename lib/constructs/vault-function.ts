@@ -70,7 +70,17 @@ export type PowertoolsLogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 export const POWERTOOLS_SERVICE_NAME = 'recording-vault';
 export const POWERTOOLS_METRICS_NAMESPACE = 'RecordingVault';
 
-export interface VaultFunctionProps {
+/** Where and how long every function logs: the stage's settings. */
+export interface FunctionLogProps {
+  /** Retention of the function's log group. */
+  readonly logRetention: logs.RetentionDays;
+  /** What happens to the log group when the stack is deleted. */
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** @default 'INFO' */
+  readonly logLevel?: PowertoolsLogLevel;
+}
+
+export interface VaultFunctionProps extends FunctionLogProps {
   /** Absolute path of the handler's TypeScript entry file (exports `handler`). */
   readonly entry: string;
   /** What the function does, shown in the console. */
@@ -87,12 +97,6 @@ export interface VaultFunctionProps {
   readonly memorySize?: number;
   /** Reserved concurrency. @default - none: the function uses the account's unreserved pool */
   readonly reservedConcurrency?: number;
-  /** Retention of the function's log group. */
-  readonly logRetention: logs.RetentionDays;
-  /** What happens to the log group when the stack is deleted. */
-  readonly logRemovalPolicy: RemovalPolicy;
-  /** @default 'INFO' */
-  readonly logLevel?: PowertoolsLogLevel;
 }
 
 /**

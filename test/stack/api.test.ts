@@ -186,8 +186,18 @@ describe('the erasure function', () => {
           { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
         ]),
       );
+      // With the stage's key (prod): the key for the items it rewrites and the events it publishes.
+      const kms = s.stack.vaultKey
+        ? [
+            {
+              actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'],
+              resources: [{ 'Fn::GetAtt': [id(s, s.stack.vaultKey.key), 'Arn'] }],
+            },
+          ]
+        : [];
+      expect(found).toEqual(expect.arrayContaining(kms));
       // …and nothing else: no Put/Query/Delete on a table, no object reads, no governance bypass, no queue.
-      expect(found).toHaveLength(8);
+      expect(found).toHaveLength(8 + kms.length);
     }
   });
 

@@ -1,0 +1,73 @@
+import { Duration } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type { Construct } from 'constructs';
+import type { CallsTable } from './calls-table';
+import type { RecordingStorage } from './recording-storage';
+import type { RecordingsLedger } from './recordings-ledger';
+import { type FunctionLogProps, VaultFunction } from './vault-function';
+
+export interface RecordingsReadFunctionProps extends FunctionLogProps {
+  readonly entry: string;
+  readonly playbackUrlTtlSeconds: number;
+  readonly storage: RecordingStorage;
+  readonly calls: CallsTable;
+  readonly ledger: RecordingsLedger;
+  readonly encryptionKey?: kms.IKey;
+}
+
+/**
+ * The read side of the recordings API: GET /calls/{callId}/recording(s) (presigned playback URLs)
+ * and GET /recordings (the ledger by day). It reads call items, queries the ledger's day index
+ * and GETs objects (presigned URLs are signed with this role); it can write or delete nothing.
+ */
+export class RecordingsReadFunction extends VaultFunction {
+  constructor(scope: Construct, id: string, props: RecordingsReadFunctionProps) {
+    super(scope, id, {
+      ...props,
+      description: 'Recording Vault playback: presigned GET URL for a stored recording',
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      environment: {
+        RECORDINGS_BUCKET: props.storage.bucket.bucketName,
+        CALLS_TABLE: props.calls.table.tableName,
+        PLAYBACK_URL_TTL_SECONDS: String(props.playbackUrlTtlSeconds),
+        LEDGER_TABLE: props.ledger.table.tableName,
+        LEDGER_DAY_INDEX: props.ledger.dayIndexName,
+      },
+    });
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'TellMissingRecordings',
+        actions: ['s3:ListBucket'],
+        resources: [props.storage.bucket.bucketArn],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadCalls',
+        actions: ['dynamodb:GetItem'],
+        resources: [props.calls.table.tableArn],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRecordings',
+        actions: ['s3:GetObject'],
+        resources: [props.storage.recordingObjectsArn()],
+      }),
+    );
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListLedgerByDay',
+        actions: ['dynamodb:Query'],
+        resources: [props.ledger.dayIndexArn()],
+      }),
+    );
+    props.encryptionKey?.grant(this.function, 'kms:Decrypt', 'kms:DescribeKey');
+    props.storage.acknowledgeRecordingsPrefix(
+      this.role,
+      'Object access is limited to the recordings/ prefix of the recordings bucket; object keys are per call and recording.',
+    );
+  }
+}

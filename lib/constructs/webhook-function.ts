@@ -1,0 +1,37 @@
+import { Duration } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { TransferQueue } from './transfer-queue';
+import type { TwilioSecret } from './twilio-secret';
+import { type FunctionLogProps, VaultFunction } from './vault-function';
+
+export interface WebhookFunctionProps extends FunctionLogProps {
+  readonly entry: string;
+  readonly twilioAccountSid: string;
+  readonly twilioSecret: TwilioSecret;
+  readonly transferQueue: TransferQueue;
+  /** The base URL Twilio is configured with (custom domain, base path, tunnel). */
+  readonly publicBaseUrl?: string;
+}
+
+/**
+ * POST /twilio/recording: verifies the signature and queues one transfer job. It may send to the
+ * transfer queue and read the Twilio secret, nothing else.
+ */
+export class WebhookFunction extends VaultFunction {
+  constructor(scope: Construct, id: string, props: WebhookFunctionProps) {
+    super(scope, id, {
+      ...props,
+      description: 'Recording Vault webhook: verifies the Twilio recording callback and queues the transfer',
+      timeout: Duration.seconds(10),
+      memorySize: 256,
+      environment: {
+        TWILIO_ACCOUNT_SID: props.twilioAccountSid,
+        TWILIO_SECRET_ARN: props.twilioSecret.secretId,
+        TRANSFER_QUEUE_URL: props.transferQueue.queue.queueUrl,
+        ...(props.publicBaseUrl !== undefined ? { PUBLIC_BASE_URL: props.publicBaseUrl } : {}),
+      },
+    });
+    props.transferQueue.queue.grantSendMessages(this.function);
+    props.twilioSecret.secret.grantRead(this.function);
+  }
+}
