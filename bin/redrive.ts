@@ -61,7 +61,7 @@ runCli('redrive', async () => {
   const target = await resolveTarget({ stage, env: process.env });
   const progress = progressReporter();
   try {
-    process.stderr.write(`redrive: ${target.description}: dead-letter queue → transfer queue\n`);
+    process.stderr.write(`redrive: ${target.name}: dead-letter queue → transfer queue\n`);
     const result = await redrive({
       sqs: target.sqs,
       deadLetterQueueUrl: target.deadLetterQueueUrl,

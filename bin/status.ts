@@ -71,7 +71,7 @@ runCli('status', async () => {
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof NotFoundError) throw new CliError(`${error.message} (${target.description})`, EXIT.notFound);
+    if (error instanceof NotFoundError) throw new CliError(`${error.message} (${target.name})`, EXIT.notFound);
     throw error;
   } finally {
     target.close();

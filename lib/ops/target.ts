@@ -23,9 +23,10 @@ import {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export interface Target {
+/** The fields match lib/ops/target.ts of branch `reconcile` (backfill) where both have them. */
+export interface VaultTarget {
   /** For messages: `the local stack` or `stage prod (RecordingVault-prod)`. */
-  readonly description: string;
+  readonly name: string;
   readonly ddb: DynamoDBDocumentClient;
   readonly s3: S3Client;
   readonly sqs: SQSClient;
@@ -53,12 +54,12 @@ export interface ResolveTargetOptions {
   readonly cloudFormation?: CloudFormationClient;
 }
 
-export const stackNameOf = (stage: string) => `RecordingVault-${stage}`;
+export const stackName = (stage: string) => `RecordingVault-${stage}`;
 
 /** CloudFormation stack names: letters, digits and hyphens, starting with a letter. */
 const STAGE_NAME = /^[A-Za-z][A-Za-z0-9-]{0,99}$/;
 
-export async function resolveTarget(options: ResolveTargetOptions = {}): Promise<Target> {
+export async function resolveTarget(options: ResolveTargetOptions = {}): Promise<VaultTarget> {
   const env = options.env ?? process.env;
   return options.stage === undefined ? resolveLocal(env) : resolveStage(options.stage, env, options.cloudFormation);
 }
@@ -84,7 +85,7 @@ function localEndpoint(env: Env, service: EmulatedService, portVariable: string,
   return `http://${LOOPBACK}:${port}`;
 }
 
-async function resolveLocal(env: Env): Promise<Target> {
+async function resolveLocal(env: Env): Promise<VaultTarget> {
   const endpoints = Object.fromEntries(
     LOCAL_SERVICES.map(({ service, portVariable, port }) => [service, localEndpoint(env, service, portVariable, port)]),
   ) as Record<EmulatedService, string>;
@@ -127,7 +128,7 @@ async function resolveLocal(env: Env): Promise<Target> {
       }),
     );
     return {
-      description: 'the local stack',
+      name: 'the local stack',
       ddb: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
       s3,
       sqs,
@@ -159,38 +160,38 @@ const OUTPUTS = [
 ] as const;
 type OutputName = (typeof OUTPUTS)[number];
 
-async function resolveStage(stage: string, env: Env, given?: CloudFormationClient): Promise<Target> {
+async function resolveStage(stage: string, env: Env, given?: CloudFormationClient): Promise<VaultTarget> {
   if (!STAGE_NAME.test(stage)) {
     throw new TargetError(`--stage must be a stage name (letters, digits, hyphens; got ${JSON.stringify(stage)})`);
   }
-  const stackName = stackNameOf(stage);
+  const stack = stackName(stage);
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   // The AWS_ENDPOINT_URL_* variables of a local setup must not send a stage's calls to emulators.
   const common = { ...(region ? { region } : {}), ignoreConfiguredEndpointUrls: true };
   const cloudFormation = given ?? new CloudFormationClient(common);
   let outputs: Partial<Record<OutputName, string>>;
   try {
-    const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }));
+    const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     const found = Stacks[0];
-    if (!found) throw new TargetError(`stack ${stackName} not found`);
+    if (!found) throw new TargetError(`stack ${stack} not found`);
     outputs = Object.fromEntries((found.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
   } catch (error) {
     if (error instanceof TargetError) throw error;
-    throw new TargetError(stageError(stackName, error));
+    throw new TargetError(stageError(stack, error));
   } finally {
     if (!given) cloudFormation.destroy();
   }
   const missing = OUTPUTS.filter((name) => !outputs[name]);
   if (missing.length > 0) {
     throw new TargetError(
-      `stack ${stackName} lacks the output(s) ${missing.join(', ')}: deploy the current version of the stack`,
+      `stack ${stack} lacks the output(s) ${missing.join(', ')}: deploy the current version of the stack`,
     );
   }
   const dynamodb = new DynamoDBClient(common);
   const s3 = new S3Client(common);
   const sqs = new SQSClient(common);
   return {
-    description: `stage ${stage} (${stackName})`,
+    name: `stage ${stage} (${stack})`,
     ddb: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
     s3,
     sqs,
@@ -208,18 +209,18 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
   };
 }
 
-function stageError(stackName: string, error: unknown): string {
+function stageError(stack: string, error: unknown): string {
   const name = (error as { name?: string } | undefined)?.name ?? '';
   const message = error instanceof Error ? error.message : String(error);
   if (name === 'ValidationError' && /does not exist/.test(message)) {
-    return `stack ${stackName} does not exist in this account and region: check --stage, AWS_REGION and AWS_PROFILE`;
+    return `stack ${stack} does not exist in this account and region: check --stage, AWS_REGION and AWS_PROFILE`;
   }
   if (name === 'CredentialsProviderError' || /credential/i.test(message)) {
-    return `no usable AWS credentials to read stack ${stackName}: set AWS_PROFILE or sign in (aws sso login)`;
+    return `no usable AWS credentials to read stack ${stack}: set AWS_PROFILE or sign in (aws sso login)`;
   }
   if (/region is missing/i.test(message)) return `no AWS region: set AWS_REGION to the stage's region`;
   if (isConnectionError(error)) return `CloudFormation is not reachable: ${message}`;
-  return `could not read stack ${stackName}: ${describeError(error)}`;
+  return `could not read stack ${stack}: ${describeError(error)}`;
 }
 
 /* ---------------------------------------------------------------------------------------------

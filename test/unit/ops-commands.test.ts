@@ -230,7 +230,7 @@ describe('resolveTarget --stage', () => {
     });
     try {
       expect(target).toMatchObject({
-        description: 'stage prod (RecordingVault-prod)',
+        name: 'stage prod (RecordingVault-prod)',
         ledgerTableName: outputs.LedgerTableName,
         callsTableName: outputs.CallsTableName,
         bucketName: outputs.RecordingsBucketName,
