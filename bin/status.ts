@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * `npm run status -- [--stage <name>] --recording <RecordingSid> | --call <callId> [--json]`:
+ * what the ledger, the call entry, S3 and the dead-letter queue know of one recording, or of
+ * every recording of one call (lib/ops/status.ts). Exit 0; 3 when the vault does not know it;
+ * 1 on bad arguments or an unreachable target.
+ */
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+import { Command } from 'commander';
+import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
+import { formatStatus, NotFoundError, RECORDING_SID, recordingStatus, type StatusQuery } from '../lib/ops/status';
+import { resolveTarget } from '../lib/ops/target';
+
+const program = new Command()
+  .name('npm run status --')
+  .description(
+    'What the vault knows of one recording, or of every recording of one call: ledger, call entry, S3 object, dead-letter queue. Without --stage: the local stack.',
+  )
+  .option('--stage <name>', 'a deployed stage (stack RecordingVault-<name>, your AWS credentials and region)')
+  .option('--recording <RecordingSid>', 'one recording (RE…)')
+  .option('--call <callId>', "every recording of one call (the app's callId, or a CallSid)")
+  .option('--json', 'the report as JSON, for scripts')
+  .showSuggestionAfterError(false)
+  .configureOutput(usageErrorsAs('status'))
+  .parse();
+
+interface Options {
+  readonly stage?: string;
+  readonly recording?: string;
+  readonly call?: string;
+  readonly json?: boolean;
+}
+
+function queryOf(options: Options): StatusQuery {
+  if ((options.recording === undefined) === (options.call === undefined)) {
+    throw new CliError('give either --recording <RecordingSid> or --call <callId>');
+  }
+  if (options.recording !== undefined) {
+    const recordingSid = options.recording.trim();
+    if (!RECORDING_SID.test(recordingSid)) {
+      throw new CliError(
+        `--recording must be a RecordingSid (RE and 32 hex digits; got ${JSON.stringify(recordingSid)})`,
+      );
+    }
+    return { recordingSid };
+  }
+  const callId = (options.call ?? '').trim();
+  if (!callId) throw new CliError('--call must not be empty');
+  return { callId };
+}
+
+runCli('status', async () => {
+  const options = program.opts<Options>();
+  const query = queryOf(options);
+  const target = await resolveTarget({ stage: options.stage, env: process.env });
+  try {
+    const report = await recordingStatus(
+      {
+        ddb: target.ddb,
+        s3: target.s3,
+        sqs: target.sqs,
+        ledgerTableName: target.ledgerTableName,
+        callsTableName: target.callsTableName,
+        callSidIndexName: target.callSidIndexName,
+        bucketName: target.bucketName,
+        deadLetterQueueUrl: target.deadLetterQueueUrl,
+      },
+      query,
+    );
+    process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new CliError(`${error.message} (${target.name})`, EXIT.notFound);
+    throw error;
+  } finally {
+    target.close();
+  }
+});

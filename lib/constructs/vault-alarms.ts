@@ -1,0 +1,101 @@
+import { CfnOutput, type Stack } from 'aws-cdk-lib';
+import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { StageConfig } from '../config';
+import { ALARM_PERIOD, type OperationsAlarms } from './operations-alarms';
+import {
+  FUNCTION_LABELS,
+  OperationsDashboard,
+  oldestJobAge,
+  VAULT_FUNCTION_NAMES,
+  type VaultFunctions,
+  vaultMetric,
+} from './operations-dashboard';
+
+export interface VaultOperationsProps {
+  /** The stage's name (dashboard name) and alarm thresholds. */
+  readonly config: Pick<StageConfig, 'name' | 'alarms'>;
+  /** The stage's alarm topic; the alarms below are added to it. */
+  readonly alarms: OperationsAlarms;
+  readonly functions: VaultFunctions;
+  readonly transferQueue: sqs.IQueue;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly api: apigwv2.IHttpApi;
+}
+
+export interface VaultOperations {
+  readonly dashboard: OperationsDashboard;
+  /** The alarms added here, by construct id (the stack's own DLQ and 5xx alarms are not among them). */
+  readonly alarms: Readonly<Record<string, cloudwatch.Alarm>>;
+}
+
+/**
+ * The stage's operations view, wired in one call from the stack: the dashboard (and its URL as
+ * the `DashboardUrl` output) and the alarms that say a recording may be late or lost. The stack
+ * keeps its own DLQ-depth and API-5xx alarms.
+ */
+export function addVaultOperations(stack: Stack, props: VaultOperationsProps): VaultOperations {
+  const { config, alarms: topic, functions, transferQueue } = props;
+  const thresholds = config.alarms;
+  const dashboard = new OperationsDashboard(stack, 'OperationsDashboard', {
+    stage: config.name,
+    functions,
+    transferQueue,
+    deadLetterQueue: props.deadLetterQueue,
+    api: props.api,
+    oldestJobAgeSeconds: thresholds.oldestJobAgeSeconds,
+  });
+  new CfnOutput(stack, 'DashboardUrl', {
+    value: dashboard.url,
+    description: 'CloudWatch dashboard of the stage: callbacks, transfers, queues, API, functions',
+  });
+
+  const added: Record<string, cloudwatch.Alarm> = {};
+  const add = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+    added[id] = topic.addThresholdAlarm(id, metric, { threshold, description });
+  };
+
+  add(
+    'TransferOldestJobAge',
+    oldestJobAge(transferQueue),
+    thresholds.oldestJobAgeSeconds,
+    `A transfer job has waited ${thresholds.oldestJobAgeSeconds} s or more: transfers are stuck, throttled or failing and retrying. Check the transfer function's errors and logs.`,
+  );
+  add(
+    'MissedCallbacks',
+    vaultMetric('recording-reconciler', 'MissedCallback', { period: ALARM_PERIOD }),
+    1,
+    'The reconciler found recordings at Twilio whose callback never reached the vault, and queued them. Check the webhook URL configured at Twilio and the API during that time.',
+  );
+  add(
+    'RejectedCallbacks',
+    vaultMetric('recording-webhook', 'CallbackRejected', { period: ALARM_PERIOD }),
+    thresholds.rejectedCallbacksPerPeriod,
+    `The webhook rejected ${thresholds.rejectedCallbacksPerPeriod} or more callbacks in 5 minutes (bad signature, foreign account, malformed): a rotated auth token not yet in the secret, a wrong public URL, or an attack. Their recordings are picked up by the reconciler once the cause is fixed.`,
+  );
+
+  for (const name of VAULT_FUNCTION_NAMES) {
+    const fn = functions[name];
+    if (!fn) continue;
+    const label = FUNCTION_LABELS[name];
+    // The stack already creates WebhookErrors and TransferErrors under these ids: keep those, one alarm each.
+    if (!topic.node.tryFindChild(`${label}Errors`)) {
+      add(
+        `${label}Errors`,
+        fn.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        1,
+        name === 'recording-reconciler'
+          ? 'The reconciler failed: missed callbacks are not being caught up. Its checkpoint stays put, so the next good run covers the gap.'
+          : `The ${name} function failed (crash or timeout).`,
+      );
+    }
+    add(
+      `${label}Throttles`,
+      fn.metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      1,
+      `Lambda throttled the ${name} function: the account's concurrency is exhausted or the function's reserved concurrency is too low.`,
+    );
+  }
+  return { dashboard, alarms: added };
+}

@@ -1,0 +1,136 @@
+/**
+ * The operations commands against `npm start`'s local stack: a recording dead-lettered because
+ * Twilio keeps failing is shown by `npm run status` as failed with the reason, moved back by
+ * `npm run redrive` once Twilio is fixed, and ends stored, which `status` then shows.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { SimulatedTwilio, status } from '../../lib/local/simulated-twilio';
+import type { StatusReport } from '../../lib/ops/status';
+import {
+  callbackParams,
+  DEAD_LETTER_QUEUE,
+  LocalStack,
+  newAccountSid,
+  newCallSid,
+  newRecordingSid,
+  REPO_ROOT,
+  waitFor,
+} from './harness';
+
+const ACCOUNT_SID = newAccountSid();
+const AUTH_TOKEN = randomBytes(16).toString('hex');
+
+let stub: SimulatedTwilio;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stub = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.start({
+    twilioApiBaseUrl: stub.baseUrl,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    maxAttempts: 2,
+    retryBaseSeconds: 1,
+    visibilityTimeoutSeconds: 5,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  if (stack) {
+    const { forced } = await stack.stop();
+    await stack.removeData();
+    if (forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
+  }
+  await stub?.close();
+}, 60_000);
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** An operator's command, with the same variables as the `npm start` it talks to. */
+function command(script: 'status' | 'redrive', args: readonly string[]): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
+  }
+  Object.assign(env, {
+    DYNAMODB_PORT: String(stack.config.ports.dynamodb),
+    S3_PORT: String(stack.config.ports.s3),
+    SQS_PORT: String(stack.config.ports.sqs),
+    AWS_REGION: 'us-east-1',
+    FORCE_COLOR: '0',
+  });
+  return new Promise((done, fail) => {
+    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [`bin/${script}.ts`, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString('utf8');
+    });
+    child.once('error', fail);
+    child.once('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+async function statusOf(recordingSid: string): Promise<StatusReport> {
+  const result = await command('status', ['--recording', recordingSid, '--json']);
+  if (result.code !== 0) throw new Error(`status exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as StatusReport;
+}
+
+test('dead-lettered by a failing Twilio, shown failed with the reason, redriven after the fix, stored', async () => {
+  const callId = `call-${randomBytes(6).toString('hex')}`;
+  const callSid = newCallSid();
+  const recordingSid = newRecordingSid();
+  await stack.putCall({ callId, twilioCallSid: callSid });
+  stub.addRecording({ sid: recordingSid, callSid, size: 12_000, otherwise: status(500) });
+
+  const posted = await stack.postCallback(callbackParams({ accountSid: ACCOUNT_SID, callSid, recordingSid }));
+  expect(posted.status).toBe(204);
+  await stack.waitForEntry(callId, recordingSid, 'failed', 60_000, { settle: false });
+  await waitFor('the job in the dead-letter queue', async () =>
+    (await stack.queueDepth(DEAD_LETTER_QUEUE)) > 0 ? true : undefined,
+  );
+
+  const failed = await statusOf(recordingSid);
+  expect(failed.call).toEqual({ callId, twilioCallSid: callSid });
+  expect(failed.recordings[0]).toMatchObject({
+    ledger: { status: 'failed', errorCode: 'twilio-500' },
+    callEntry: { status: 'failed', errorCode: 'twilio-500' },
+    deadLetters: [{ recordingSid, errorCode: 'twilio-500', attempts: 2 }],
+  });
+  const readable = await command('status', ['--recording', recordingSid]);
+  expect(readable.code).toBe(0);
+  expect(readable.stdout).toMatch(/ledger +failed \(twilio-500: .*500/);
+  expect(readable.stdout).toMatch(/dead letter +twilio-500 after 2 attempt\(s\)/);
+
+  // The fault is fixed: Twilio serves the media again.
+  const media = stub.addRecording({ sid: recordingSid, callSid, size: 12_000 }).media;
+  const redriven = await command('redrive', []);
+  expect(redriven.code).toBe(0);
+  expect(redriven.stdout.trimEnd().split('\n').at(-1)).toBe('redrive: moved 1');
+
+  await stack.waitForEntry(callId, recordingSid, 'stored', 60_000);
+  const stored = await statusOf(recordingSid);
+  expect(stored.recordings[0]).toMatchObject({
+    ledger: { status: 'stored', sizeBytes: media.length },
+    callEntry: { status: 'stored' },
+    object: { present: true, sizeBytes: media.length },
+    deadLetters: [],
+    issues: [],
+  });
+  expect(stored.recordings[0]?.object?.sha256).toBe(stored.recordings[0]?.ledger?.sha256);
+  expect(await stack.queueDepth(DEAD_LETTER_QUEUE)).toBe(0);
+}, 180_000);
