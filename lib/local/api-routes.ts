@@ -1,0 +1,91 @@
+/**
+ * The local HTTP API: the deployed handler factories (same modules, same events) behind the
+ * routes of the stack's HTTP API, each non-webhook route behind the bearer token. The local
+ * counterpart of lib/constructs/vault-api.ts and the function constructs.
+ */
+import { join } from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createPlaybackHandler } from '../../lambda/playback-url/handler';
+import { createErasureHandler } from '../../lambda/recording-erasure/handler';
+import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
+import { fileEventPublisher } from '../../lambda/shared/events';
+import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { BUCKET_NAME, EVENTS_FILE, LEDGER_DAY_INDEX, LEDGER_TABLE_NAME, type LocalConfig, TABLE_NAME } from './config';
+import type { Route } from './gateway';
+import type { QueueUrls } from './resources';
+
+export interface ApiClients {
+  readonly s3: S3Client;
+  readonly docClient: DynamoDBDocumentClient;
+  /** The webhook's own SQS client (more attempts: Twilio will not send the callback again). */
+  readonly webhookSqs: SQSClient;
+}
+
+export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiClients): Route[] {
+  const { s3, docClient, webhookSqs } = clients;
+  const tokens = staticTokens(config.authToken, config.authTokenSecondary);
+  const webhook = createWebhookHandler({
+    config: {
+      accountSid: config.accountSid,
+      publicBaseUrl: config.publicBaseUrl,
+      transferQueueUrl: queues.queueUrl,
+    },
+    tokens,
+    sqs: webhookSqs,
+  });
+  const playback = createPlaybackHandler({
+    config: { bucketName: BUCKET_NAME, tableName: TABLE_NAME, urlTtlSeconds: config.playbackUrlTtlSeconds },
+    listing: { ledgerTableName: LEDGER_TABLE_NAME, ledgerDayIndexName: LEDGER_DAY_INDEX },
+    s3,
+    ddb: docClient,
+  });
+  // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
+  const erasure = createErasureHandler({
+    config: {
+      accountSid: config.accountSid,
+      bucketName: BUCKET_NAME,
+      tableName: TABLE_NAME,
+      ledgerTableName: LEDGER_TABLE_NAME,
+      eventBusName: 'local',
+      twilioApiBaseUrl: config.twilioApiBaseUrl,
+    },
+    tokens,
+    s3,
+    ddb: docClient,
+    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+    defaultPrincipal: 'local',
+  });
+  return [
+    { method: 'POST', path: '/twilio/recording', handler: webhook, functionName: 'recording-webhook' },
+    {
+      method: 'GET',
+      path: '/calls/{callId}/recording',
+      handler: playback,
+      functionName: 'playback-url',
+      bearerToken: config.apiToken,
+    },
+    {
+      method: 'GET',
+      path: '/calls/{callId}/recordings',
+      handler: playback,
+      functionName: 'playback-url',
+      bearerToken: config.apiToken,
+    },
+    {
+      method: 'GET',
+      path: '/recordings',
+      handler: playback,
+      functionName: 'playback-url',
+      bearerToken: config.apiToken,
+    },
+    {
+      method: 'DELETE',
+      path: '/calls/{callId}/recordings/{recordingSid}',
+      handler: erasure,
+      functionName: 'recording-erasure',
+      bearerToken: config.apiToken,
+    },
+  ];
+}
