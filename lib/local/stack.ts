@@ -256,6 +256,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     print(`S3: ${endpoints.s3}${config.s3Endpoint ? ' (external)' : ''}`);
     print(`SQS: ${endpoints.sqs}${config.sqsEndpoint ? ' (external)' : ''}`);
     print(`Transfer queue: ${queues.queueUrl}`);
+    print(
+      config.reconcileIntervalSeconds > 0 && options.worker !== false
+        ? `Reconciler: every ${config.reconcileIntervalSeconds} s, listing ${config.reconcileLookbackSeconds} s back, the last ${config.reconcileSettleSeconds} s left to callbacks`
+        : 'Reconciler: off',
+    );
     print(`LOCAL_API_TOKEN=${config.apiToken}`);
     const startupMs = Date.now() - started;
     print(`ready in ${startupMs} ms (every route answers)`);
