@@ -255,6 +255,7 @@ async function getOnce(url: URL, credentials: string, timeoutMs: number, signal:
 }
 
 function parsePage(body: string): RawPage {
+  // A 200 that is no page (an outage page in front of Twilio, an error in JSON) is an outage: retried.
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
@@ -268,7 +269,7 @@ function parsePage(body: string): RawPage {
   }
   const page = parsed as { recordings?: unknown; next_page_uri?: unknown } | null;
   if (!page || !Array.isArray(page.recordings)) {
-    throw new TwilioApiError('Twilio answered the recording list without recordings', 200, false, 'twilio-bad-page');
+    throw new TwilioApiError('Twilio answered the recording list without recordings', 200, true, 'twilio-bad-page');
   }
   return { recordings: page.recordings, nextPageUri: page.next_page_uri };
 }

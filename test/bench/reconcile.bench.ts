@@ -1,11 +1,11 @@
 /**
- * Reconcile: 10,000 recordings listed from an in-process stub of Twilio's list (10 pages of
+ * Reconcile: 10,000 recordings listed from the simulated Twilio in this process (10 pages of
  * 1,000 over HTTP), 90% of them already in the ledger (dynalite), the rest queued to an
  * in-process queue. In the same run:
  *  - the time of a reconcile against merely paging through the same list with the same client;
  *  - DynamoDB requests per recording checked (target ≤ 0.02) and the time, against a naive
  *    reconcile that asks the ledger with one GetItem per recording.
- * dynalite, the stub and the client share this one process, so fetching the next page while a
+ * dynalite, the simulator and the client share this one process, so fetching the next page while a
  * page is checked cannot overlap much here: the same lookups alone are printed, to show what of a
  * reconcile's time is the emulator's. Nothing about time is asserted.
  */
@@ -14,8 +14,8 @@ import { RecordingLedger } from '../../lambda/shared/ledger';
 import { type ReconcileDeps, reconcile } from '../../lambda/shared/reconcile';
 import { createTwilioRecordingList } from '../../lambda/shared/twilio-recording-list';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import { LEDGER_TABLE, startEmulators } from '../helpers/emulators';
-import { StubRecordingList } from '../helpers/stub-recording-list';
 import { type Figure, figure, fmt, printFigure, runBench, stats } from './lib/report';
 
 const ACCOUNT_SID = `AC${'b'.repeat(32)}`;
@@ -32,11 +32,18 @@ const quiet: ReconcileDeps['obs'] = {
 };
 
 runBench('reconcile', '9. Reconcile: 10,000 listed recordings against the ledger', async () => {
-  const [aws, twilio] = await Promise.all([startEmulators(), StubRecordingList.start(ACCOUNT_SID, AUTH_TOKEN)]);
+  const [aws, twilio] = await Promise.all([
+    startEmulators(),
+    SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN }),
+  ]);
   try {
     const step = (24 * 60 * 60 * 1000) / RECORDINGS;
-    for (let i = 0; i < RECORDINGS; i++) twilio.add(new Date(DAY + i * step));
-    const known = twilio.recordings.slice(0, Math.round(RECORDINGS * KNOWN_FRACTION)).map((r) => r.sid);
+    const noMedia = Buffer.alloc(0);
+    const allSids: string[] = [];
+    for (let i = 0; i < RECORDINGS; i++) {
+      allSids.push(twilio.addRecording({ dateCreated: new Date(DAY + i * step), media: noMedia }).sid);
+    }
+    const known = allSids.slice(0, Math.round(RECORDINGS * KNOWN_FRACTION));
     for (let i = 0; i < known.length; i += 25) {
       const items = known
         .slice(i, i + 25)
@@ -70,7 +77,6 @@ runBench('reconcile', '9. Reconcile: 10,000 listed recordings against the ledger
       obs: quiet,
     };
 
-    const allSids = twilio.recordings.map((r) => r.sid);
     const lookups: number[] = [];
     const paging: number[] = [];
     const product: number[] = [];

@@ -1,8 +1,8 @@
 /**
  * `npm run backfill` (bin/backfill.ts) as an operator runs it, in a child process, against the
- * local target (dynalite for the ledger, a fake SQS, Twilio's list from a stub); and the
- * resolution of a deployed stage's target (lib/ops/target.ts) with CloudFormation and Secrets
- * Manager mocked.
+ * local target (dynalite for the ledger, a fake SQS, Twilio's list from the simulated Twilio); and
+ * the Twilio account of a target (lib/ops/target.ts), a deployed stage's with CloudFormation and
+ * Secrets Manager mocked.
  */
 import '../helpers/setup-env';
 import { spawn } from 'node:child_process';
@@ -12,10 +12,10 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseRecordingJob } from '../../lambda/shared/recording-callback';
+import { SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import { resolveTarget, stageTokens, twilioAccount } from '../../lib/ops/target';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
 import { FakeSqs } from '../helpers/fake-sqs';
-import { StubRecordingList } from '../helpers/stub-recording-list';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -90,14 +90,14 @@ describe('arguments and targets it cannot use', () => {
 describe('a backfill of the local stack', () => {
   let aws: Emulators;
   let sqs: FakeSqs;
-  let twilio: StubRecordingList;
+  let twilio: SimulatedTwilio;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     [aws, sqs, twilio] = await Promise.all([
       startEmulators(),
       FakeSqs.start([QUEUE, 'recording-transfer-dlq']),
-      StubRecordingList.start(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN),
+      SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
     ]);
     env = {
       TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
@@ -106,13 +106,17 @@ describe('a backfill of the local stack', () => {
       AWS_ENDPOINT_URL_DYNAMODB: aws.dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     };
-    // Two days of recordings: 2024-07-01 and 2024-07-02, one an hour.
-    for (let hour = 0; hour < 48; hour++) twilio.add(new Date(Date.UTC(2024, 6, 1, hour, 30)));
-    const stored = twilio.recordings.slice(0, 5).map((r) => r.sid);
-    for (const recordingSid of stored) {
-      await aws.ddb.send(new PutCommand({ TableName: LEDGER_TABLE, Item: { recordingSid, status: 'stored' } }));
+    // Two days of recordings: 2024-07-01 and 2024-07-02, one an hour; the first five stored, the next three absent.
+    for (let hour = 0; hour < 48; hour++) {
+      const { sid } = twilio.addRecording({
+        dateCreated: new Date(Date.UTC(2024, 6, 1, hour, 30)),
+        status: hour >= 5 && hour < 8 ? 'absent' : 'completed',
+        media: Buffer.alloc(0),
+      });
+      if (hour < 5) {
+        await aws.ddb.send(new PutCommand({ TableName: LEDGER_TABLE, Item: { recordingSid: sid, status: 'stored' } }));
+      }
     }
-    for (const record of twilio.recordings.slice(5, 8)) Object.assign(record, { status: 'absent' });
   });
 
   afterAll(async () => {

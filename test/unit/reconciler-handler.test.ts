@@ -1,6 +1,6 @@
 /**
  * The recording-reconciler Lambda in-process: the real handler factory with dynalite (ledger and
- * checkpoint), Twilio's list from a stub over HTTP, and SQS mocked. The clock is injected.
+ * checkpoint), Twilio's list from the simulated Twilio over HTTP, and SQS mocked. The clock is injected.
  */
 import '../helpers/setup-env';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -11,10 +11,11 @@ import { createReconcilerHandler, type ReconcilerRuntime } from '../../lambda/re
 import { ConfigError, loadReconcilerConfig } from '../../lambda/shared/config';
 import { RECONCILER_CHECKPOINT_KEY, ReconcileCheckpoint } from '../../lambda/shared/reconcile-checkpoint';
 import { parseRecordingJob, type RecordingJob } from '../../lambda/shared/recording-callback';
+import { createTwilioRecordingList } from '../../lambda/shared/twilio-recording-list';
 import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { type AddRecordingOptions, SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import { captureObs } from '../helpers/capture-obs';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
-import { StubRecordingList } from '../helpers/stub-recording-list';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer';
@@ -23,22 +24,25 @@ const START = new Date('2024-07-22T12:00:00Z');
 
 const sqs = mockClient(SQSClient);
 let aws: Emulators;
-let stub: StubRecordingList;
+let twilio: SimulatedTwilio;
 let checkpoint: ReconcileCheckpoint;
 let clock: Date;
 
 beforeAll(async () => {
-  [aws, stub] = await Promise.all([startEmulators(), StubRecordingList.start(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN)]);
+  [aws, twilio] = await Promise.all([
+    startEmulators(),
+    SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
+  ]);
   checkpoint = new ReconcileCheckpoint(aws.ddb, LEDGER_TABLE);
 });
 
 afterAll(async () => {
   sqs.restore();
-  await Promise.all([aws.stop(), stub.close()]);
+  await Promise.all([aws.stop(), twilio.close()]);
 });
 
 beforeEach(async () => {
-  stub.reset();
+  twilio.reset();
   sqs.reset();
   sqs.on(SendMessageCommand).resolves({ MessageId: 'queued' });
   clock = START;
@@ -50,7 +54,7 @@ function handler(runtime: Partial<ReconcilerRuntime> = {}) {
   const reconcile = createReconcilerHandler({
     config: {
       accountSid: TEST_ACCOUNT_SID,
-      twilioApiBaseUrl: stub.baseUrl,
+      twilioApiBaseUrl: twilio.baseUrl,
       ledgerTableName: LEDGER_TABLE,
       transferQueueUrl: QUEUE_URL,
       lookbackSeconds: 120 * 60,
@@ -71,6 +75,8 @@ function context(remainingMs: number): Context {
 }
 
 const ago = (minutes: number) => new Date(clock.getTime() - minutes * MINUTE);
+const add = (dateCreated: Date, fields: AddRecordingOptions = {}) =>
+  twilio.addRecording({ dateCreated, media: Buffer.alloc(0), ...fields });
 
 function queuedJobs(): RecordingJob[] {
   return sqs.commandCalls(SendMessageCommand).map((call) => parseRecordingJob(call.args[0].input.MessageBody ?? ''));
@@ -79,12 +85,12 @@ function queuedJobs(): RecordingJob[] {
 const scheduledEvent = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
 
 it('queues, on a first run, the completed recordings of the last two hours the ledger lacks, and moves the checkpoint', async () => {
-  const missed = stub.add(ago(30));
-  const stored = stub.add(ago(40));
+  const missed = add(ago(30));
+  const stored = add(ago(40));
   await aws.ddb.send(new PutCommand({ TableName: LEDGER_TABLE, Item: { recordingSid: stored.sid, status: 'stored' } }));
-  stub.add(ago(50), { status: 'absent' });
-  stub.add(ago(2)); // younger than the settle time: left to its callback
-  stub.add(ago(125)); // before the lookback
+  add(ago(50), { status: 'absent' });
+  add(ago(2)); // younger than the settle time: left to its callback
+  add(ago(125)); // before the lookback
   const { reconcile, captured } = handler();
 
   const run = await reconcile(scheduledEvent, context(300_000));
@@ -95,7 +101,7 @@ it('queues, on a first run, the completed recordings of the last two hours the l
     checkpointAdvanced: true,
   });
   expect(queuedJobs()).toEqual([
-    expect.objectContaining({ recordingSid: missed.sid, callSid: missed.call_sid, origin: 'reconciler' }),
+    expect.objectContaining({ recordingSid: missed.sid, callSid: missed.callSid, origin: 'reconciler' }),
   ]);
   expect(sqs.commandCalls(SendMessageCommand)[0]?.args[0].input).toMatchObject({ QueueUrl: QUEUE_URL });
   expect(await checkpoint.get()).toEqual(ago(5));
@@ -123,13 +129,17 @@ it('stops a run cut short cleanly, keeps the checkpoint, and lists the same wind
   await first(scheduledEvent, context(300_000));
   const kept = await checkpoint.get();
   clock = new Date(START.getTime() + 15 * MINUTE);
-  for (let minute = 10; minute < 100; minute++) stub.add(ago(minute));
-  stub.pageSizeCap = 20;
+  for (let minute = 10; minute < 100; minute++) add(ago(minute));
   const stopping = new AbortController();
-  stub.afterPage = (page) => {
-    if (page === 1) stopping.abort(new Error('stopping'));
-  };
-  const cut = handler({ signal: stopping.signal });
+  // Stopped (the local stack shutting down, say) once the second page of 20 is asked for.
+  void twilio.waitForRequest((r) => r.path.includes('Page=1')).then(() => stopping.abort(new Error('stopping')));
+  const list = createTwilioRecordingList({
+    baseUrl: twilio.baseUrl,
+    accountSid: TEST_ACCOUNT_SID,
+    tokens: staticTokens(TEST_AUTH_TOKEN),
+    pageSize: 20,
+  });
+  const cut = handler({ signal: stopping.signal, list });
 
   const cutShort = await cut.reconcile(scheduledEvent, context(300_000));
 
@@ -138,8 +148,7 @@ it('stops a run cut short cleanly, keeps the checkpoint, and lists the same wind
   expect(await checkpoint.get()).toEqual(kept);
   expect(cut.captured.sum('ReconcileIncomplete')).toBe(1);
 
-  stub.afterPage = undefined;
-  const { reconcile: next } = handler();
+  const { reconcile: next } = handler({ list });
   const resumed = await next(scheduledEvent, context(300_000));
 
   expect(resumed.window).toEqual(cutShort.window);
@@ -148,19 +157,19 @@ it('stops a run cut short cleanly, keeps the checkpoint, and lists the same wind
 });
 
 it('does not start a run without time left for it', async () => {
-  stub.add(ago(30));
+  add(ago(30));
   const { reconcile, captured } = handler({ safetyMarginMs: 20_000 });
 
   const run = await reconcile(scheduledEvent, context(19_000));
 
   expect(run.checkpointAdvanced).toBe(false);
-  expect(stub.requests).toHaveLength(0);
+  expect(twilio.requests).toHaveLength(0);
   expect(await checkpoint.get()).toBeUndefined();
   expect(captured.logs.some((l) => l.level === 'warn')).toBe(true);
 });
 
 it('fails loudly when Twilio refuses the credentials, keeps the checkpoint, and never logs the token', async () => {
-  stub.add(ago(30));
+  add(ago(30));
   const { reconcile, captured } = handler({ tokens: staticTokens('a-rotated-out-token') });
 
   await expect(reconcile(scheduledEvent, context(300_000))).rejects.toMatchObject({ status: 401 });
@@ -177,7 +186,7 @@ it('fails loudly when Twilio refuses the credentials, keeps the checkpoint, and 
 });
 
 it('fails when SQS refuses a job, and keeps the checkpoint', async () => {
-  stub.add(ago(30));
+  add(ago(30));
   sqs.on(SendMessageCommand).rejects(new Error('AccessDenied'));
   const { reconcile } = handler();
 
