@@ -143,9 +143,9 @@ export function createTwilioRecordingList(options: RecordingListOptions): Record
         // A record whose date does not parse cannot be placed: listing it costs a ledger lookup, missing it a recording.
         recordings.push(recording);
       }
-      url = nextUrl(page.nextPageUri);
       // Newest first, so nothing older than the window's start can follow; unproven order: read it all.
-      const done = url === undefined || (descending && passedStart);
+      url = descending && passedStart ? undefined : nextUrl(page.nextPageUri);
+      const done = url === undefined;
       // Done back to: the day's start once finished; the oldest seen while the order holds; else none of it yet.
       const position = done ? dayStart : descending ? oldest : dayEnd;
       yield { recordings, position: new Date(Math.min(to, Math.max(from, position))) } satisfies ListedPage;
