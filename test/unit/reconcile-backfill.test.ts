@@ -1,6 +1,6 @@
 /**
  * `npm run backfill` (bin/backfill.ts) as an operator runs it, in a child process, against the
- * local target (dynalite for the ledger, a fake SQS, Twilio's list from the simulated Twilio); and
+ * local target (dynalite for the ledger, fauxqs, Twilio's list from the simulated Twilio); and
  * the Twilio account of a target (lib/ops/target.ts), a deployed stage's with CloudFormation and
  * Secrets Manager mocked.
  */
@@ -15,7 +15,7 @@ import { parseRecordingJob } from '../../lambda/shared/recording-callback';
 import { SimulatedTwilio } from '../../lib/local/simulated-twilio';
 import { resolveTarget, stageTokens, twilioAccount } from '../../lib/ops/target';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
-import { FakeSqs } from '../helpers/fake-sqs';
+import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -89,14 +89,14 @@ describe('arguments and targets it cannot use', () => {
 
 describe('a backfill of the local stack', () => {
   let aws: Emulators;
-  let sqs: FakeSqs;
+  let sqs: SqsEmulator;
   let twilio: SimulatedTwilio;
   let env: Record<string, string>;
 
   beforeAll(async () => {
     [aws, sqs, twilio] = await Promise.all([
       startEmulators(),
-      FakeSqs.start([QUEUE, 'recording-transfer-dlq']),
+      startSqsEmulator([QUEUE, 'recording-transfer-dlq']),
       SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
     ]);
     env = {
@@ -120,7 +120,7 @@ describe('a backfill of the local stack', () => {
   });
 
   afterAll(async () => {
-    await Promise.all([aws.stop(), sqs.close(), twilio.close()]);
+    await Promise.all([aws.stop(), sqs.stop(), twilio.close()]);
   });
 
   it('lists a dry run, queues nothing, and ends with the counts line', async () => {
@@ -128,7 +128,7 @@ describe('a backfill of the local stack', () => {
 
     expect(result.code).toBe(0);
     expect(lines(result.stdout).at(-1)).toBe('backfill: listed 24, already stored 5, queued 16, skipped 3');
-    expect(sqs.messages(QUEUE)).toHaveLength(0);
+    expect(await sqs.depth(QUEUE)).toBe(0);
   });
 
   it('queues the completed recordings of [from, to) the ledger lacks, with plain progress lines off a terminal', async () => {
@@ -142,7 +142,7 @@ describe('a backfill of the local stack', () => {
     expect(lines(result.stderr).slice(1)).toContainEqual(
       expect.stringMatching(/^backfill: \d+% \(back to .*\), listed \d+, already stored \d+, queued \d+, skipped \d+/),
     );
-    const jobs = sqs.messages(QUEUE).map((m) => parseRecordingJob(m.body));
+    const jobs = (await sqs.visibleMessages(QUEUE)).map((m) => parseRecordingJob(m.Body ?? ''));
     expect(jobs).toHaveLength(28);
     expect(new Set(jobs.map((j) => j.origin))).toEqual(new Set(['backfill']));
     expect(jobs.every((j) => j.startedAt >= '2024-07-01' && j.startedAt < '2024-07-02T12')).toBe(true);
