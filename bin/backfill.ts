@@ -9,22 +9,15 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { SingleBar } from 'cli-progress';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { RecordingLedger } from '../lambda/shared/ledger';
 import type { Observability } from '../lambda/shared/observability';
 import { sqsTransferQueue } from '../lambda/shared/queue';
 import { type ReconcileProgress, type ReconcileResult, reconcile } from '../lambda/shared/reconcile';
 import { createTwilioRecordingList, type ListWindow } from '../lambda/shared/twilio-recording-list';
 import type { TokenSource } from '../lambda/shared/twilio-signature';
-import {
-  describeError,
-  resolveTarget,
-  stageTokens,
-  TargetError,
-  type TwilioAccount,
-  twilioAccount,
-  type VaultTarget,
-} from '../lib/ops/target';
+import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
+import { resolveTarget, stageTokens, type TwilioAccount, twilioAccount, type VaultTarget } from '../lib/ops/target';
 
 const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)(Z|[+-]\d{2}:\d{2})?)?$/;
 
@@ -48,9 +41,10 @@ interface Arguments {
   readonly dryRun?: boolean;
 }
 
-class UsageError extends Error {}
+/** Exit code of a run stopped by Ctrl-C (128 + SIGINT). */
+const INTERRUPTED = 130;
 
-function parseArguments(argv: readonly string[]): Arguments {
+function parseArguments(): Arguments {
   const program = new Command()
     .name('npm run backfill --')
     .description('Queue a transfer for every completed Twilio recording created in [from, to) that the vault lacks.')
@@ -62,14 +56,11 @@ function parseArguments(argv: readonly string[]): Arguments {
     )
     .option('--dry-run', 'list and check only; queue nothing')
     .allowExcessArguments(false)
-    .exitOverride()
-    // Commander's own message, on one line; no help dump after an error.
-    .configureOutput({
-      outputError: (message, write) => write(`backfill: ${message.replace(/^error: /, '').trim()}\n`),
-    });
-  program.parse([...argv], { from: 'user' });
+    .showSuggestionAfterError(false)
+    .configureOutput(usageErrorsAs('backfill'))
+    .parse();
   const options = program.opts<Arguments>();
-  if (options.from.getTime() >= options.to.getTime()) throw new UsageError('--from must be before --to');
+  if (options.from.getTime() >= options.to.getTime()) throw new CliError('--from must be before --to');
   return options;
 }
 
@@ -181,37 +172,22 @@ function summary(counts: ReconcileResult): string {
   return `listed ${counts.listed}, already stored ${counts.alreadyStored}, queued ${counts.queued}, skipped ${counts.skipped}`;
 }
 
-async function main(argv: readonly string[]): Promise<number> {
-  let args: Arguments;
-  try {
-    args = parseArguments(argv);
-  } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode; // Commander has said why (or shown the help).
-    process.stderr.write(`backfill: ${(error as Error).message}\n`);
-    return 2;
-  }
-
+runCli('backfill', async () => {
+  const args = parseArguments();
   const interrupt = new AbortController();
   process.on('SIGINT', () => {
-    if (interrupt.signal.aborted) process.exit(130);
+    if (interrupt.signal.aborted) process.exit(INTERRUPTED);
     interrupt.abort(new Error('interrupted'));
   });
 
-  let connected: Connected;
-  try {
-    connected = await connect(args.stage);
-  } catch (error) {
-    process.stderr.write(`backfill: ${error instanceof TargetError ? error.message : describeError(error)}\n`);
-    return 1;
-  }
+  const connected = await connect(args.stage);
   try {
     process.stderr.write(
       `backfill: ${connected.target.name}, recordings created from ${args.from.toISOString()} to ${args.to.toISOString()}${args.dryRun ? ' (dry run)' : ''}\n`,
     );
     const result = await run(args, connected, interrupt.signal);
     if (!result.finished) {
-      process.stderr.write(`backfill: interrupted after ${summary(result)}; run it again to finish\n`);
-      return 130;
+      throw new CliError(`interrupted after ${summary(result)}; run it again to finish`, INTERRUPTED);
     }
     if (result.invalid > 0) {
       process.stderr.write(
@@ -220,19 +196,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (result.dryRun) process.stdout.write('backfill: dry run, nothing queued; "queued" is what a run would queue\n');
     process.stdout.write(`backfill: ${summary(result)}\n`);
-    return 0;
-  } catch (error) {
-    process.stderr.write(`backfill: ${describeError(error)}\n`);
-    return 1;
+    return EXIT.ok;
   } finally {
     connected.target.close();
   }
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`backfill: ${describeError(error)}\n`);
-    process.exit(1);
-  },
-);
+});
