@@ -215,3 +215,30 @@ export function loadErasureConfig(env: Env = process.env): ErasureConfig {
     twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
   });
 }
+
+/** The scheduled reconciler: Twilio's recording list against the ledger, missing ones queued. */
+export interface ReconcilerConfig extends TwilioSecretConfig {
+  readonly twilioApiBaseUrl: string;
+  readonly ledgerTableName: string;
+  readonly transferQueueUrl: string;
+  /** RECONCILE_LOOKBACK_MINUTES, in seconds: each run lists again from this long before the last one's end. */
+  readonly lookbackSeconds: number;
+  /** RECONCILE_SETTLE_MINUTES, in seconds: recordings younger than this are left to their callback. */
+  readonly settleSeconds: number;
+}
+
+export const DEFAULT_RECONCILE_LOOKBACK_MINUTES = 120;
+export const DEFAULT_RECONCILE_SETTLE_MINUTES = 5;
+
+export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    accountSid: r.accountSid('TWILIO_ACCOUNT_SID'),
+    secretId: r.required('TWILIO_SECRET_ARN'),
+    twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    ledgerTableName: r.required('LEDGER_TABLE'),
+    transferQueueUrl: r.required('TRANSFER_QUEUE_URL'),
+    lookbackSeconds: 60 * r.int('RECONCILE_LOOKBACK_MINUTES', DEFAULT_RECONCILE_LOOKBACK_MINUTES, 1, 7 * 24 * 60),
+    settleSeconds: 60 * r.int('RECONCILE_SETTLE_MINUTES', DEFAULT_RECONCILE_SETTLE_MINUTES, 0, 24 * 60),
+  });
+}

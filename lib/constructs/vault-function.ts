@@ -97,6 +97,11 @@ export interface VaultFunctionProps extends FunctionLogProps {
   readonly memorySize?: number;
   /** Reserved concurrency. @default - none: the function uses the account's unreserved pool */
   readonly reservedConcurrency?: number;
+  /**
+   * Why a function that is invoked asynchronously (a schedule) needs no dead-letter queue or
+   * failure destination. @default - the function is never invoked asynchronously
+   */
+  readonly asyncInvocation?: string;
 }
 
 /**
@@ -171,11 +176,13 @@ export class VaultFunction extends Construct {
       {
         id: 'Serverless-LambdaDLQ',
         reason:
+          props.asyncInvocation ??
           "Never invoked asynchronously: API Gateway invokes synchronously and the SQS event source has the queue's own dead-letter queue.",
       },
       {
         id: 'Serverless-LambdaAsyncFailureDestination',
         reason:
+          props.asyncInvocation ??
           'Never invoked asynchronously (API Gateway: synchronous; SQS: event source mapping with a DLQ on the queue).',
       },
     );

@@ -67,7 +67,16 @@ export interface LocalConfig {
   readonly playbackUrlTtlSeconds: number;
   /** Concurrent long-pollers of the transfer queue (each takes batches of up to 5). */
   readonly pollers: number;
+  /** A reconcile run every this many seconds, as the stage's schedule on AWS; 0: none. */
+  readonly reconcileIntervalSeconds: number;
+  readonly reconcileLookbackSeconds: number;
+  readonly reconcileSettleSeconds: number;
 }
+
+/** The design's reconciler defaults: every 15 minutes, 2 hours back, leaving the last 5 minutes to callbacks. */
+export const DEFAULT_RECONCILE_INTERVAL_SECONDS = 900;
+export const DEFAULT_RECONCILE_LOOKBACK_SECONDS = 7200;
+export const DEFAULT_RECONCILE_SETTLE_SECONDS = 300;
 
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new EnvReader(env);
@@ -107,6 +116,9 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     deleteFromTwilioAfterCopy: r.bool('DELETE_FROM_TWILIO_AFTER_COPY', false),
     playbackUrlTtlSeconds: r.int('PLAYBACK_URL_TTL_SECONDS', DEFAULT_PLAYBACK_TTL_SECONDS, 1, MAX_PLAYBACK_TTL_SECONDS),
     pollers: r.int('LOCAL_TRANSFER_POLLERS', DEFAULT_POLLERS, 1, 16),
+    reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', DEFAULT_RECONCILE_INTERVAL_SECONDS, 0, 24 * 3600),
+    reconcileLookbackSeconds: r.int('RECONCILE_LOOKBACK_SECONDS', DEFAULT_RECONCILE_LOOKBACK_SECONDS, 1, 7 * 24 * 3600),
+    reconcileSettleSeconds: r.int('RECONCILE_SETTLE_SECONDS', DEFAULT_RECONCILE_SETTLE_SECONDS, 0, 24 * 3600),
   };
   if (r.problems.length > 0) throw new LocalConfigError(r.problems);
   return Object.freeze(config);

@@ -281,5 +281,10 @@ function printBanner(
   print(`S3: ${endpoints.s3}${config.s3Endpoint ? ' (external)' : ''}`);
   print(`SQS: ${endpoints.sqs}${config.sqsEndpoint ? ' (external)' : ''}`);
   print(`Transfer queue: ${at.queues.queueUrl}`);
+  print(
+    config.reconcileIntervalSeconds > 0 && at.worker !== false
+      ? `Reconciler: every ${config.reconcileIntervalSeconds} s, listing ${config.reconcileLookbackSeconds} s back, the last ${config.reconcileSettleSeconds} s left to callbacks`
+      : 'Reconciler: off',
+  );
   print(`LOCAL_API_TOKEN=${config.apiToken}`);
 }

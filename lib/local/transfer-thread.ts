@@ -2,14 +2,17 @@
  * The transfer worker (./worker.ts) and the transfer handler with its own clients, in a thread of
  * their own (see ./thread.ts) at a lower CPU priority: under a burst of webhooks the gateway's
  * thread answers first and the transfers catch up (their jobs wait durably in the queue), as on
- * AWS where the two Lambdas never share a CPU.
+ * AWS where the two Lambdas never share a CPU. The reconciler runs here too, on its schedule,
+ * through the same handler as on AWS: it is background work that only feeds the transfer queue.
  */
 
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createReconcilerHandler } from '../../lambda/recording-reconciler/handler';
 import { createTransferHandler } from '../../lambda/recording-transfer/handler';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
 import { fileEventPublisher } from '../../lambda/shared/events';
@@ -24,6 +27,7 @@ import {
   REGION,
   TABLE_NAME,
 } from './config';
+import { lambdaContext } from './gateway';
 import type { QueueUrls } from './resources';
 import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';
 import { addReleaseMiddleware, ReceiptRegistry, startWorker, type Worker } from './worker';
@@ -102,6 +106,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
     sqs: transferSqs,
     events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
   });
+  const reconciler = scheduleReconciler(plan, ddb, sqs);
   const worker = startWorker({
     sqs,
     queueUrl: queues.queueUrl,
@@ -116,8 +121,58 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
   return {
     stats: () => worker.stats(),
     async stop(graceMs) {
-      await worker.stop(graceMs);
+      await Promise.all([reconciler?.stop(), worker.stop(graceMs)]);
       for (const client of [sqs, transferSqs, s3, ddb]) client.destroy();
+    },
+  };
+}
+
+/** The reconciler Lambda's longest run (its timeout on AWS). */
+const RECONCILE_BUDGET_MS = 15 * 60_000;
+
+/**
+ * What EventBridge does on AWS: the reconciler's handler every RECONCILE_INTERVAL_SECONDS (first
+ * after one interval, as a new rule), never two runs at once. Stopping ends a run between pages;
+ * its checkpoint stays, so the next start lists that window again.
+ */
+function scheduleReconciler(
+  plan: TransferPlan,
+  ddb: DynamoDBDocumentClient,
+  sqs: SQSClient,
+): { stop(): Promise<void> } | undefined {
+  const { config, queues } = plan;
+  if (config.reconcileIntervalSeconds === 0) return undefined;
+  const stopping = new AbortController();
+  const reconcile = createReconcilerHandler({
+    config: {
+      accountSid: config.accountSid,
+      twilioApiBaseUrl: config.twilioApiBaseUrl,
+      ledgerTableName: LEDGER_TABLE_NAME,
+      transferQueueUrl: queues.queueUrl,
+      lookbackSeconds: config.reconcileLookbackSeconds,
+      settleSeconds: config.reconcileSettleSeconds,
+    },
+    tokens: staticTokens(config.authToken, config.authTokenSecondary),
+    ddb,
+    sqs,
+    signal: stopping.signal,
+  });
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    const context = lambdaContext('recording-reconciler', randomUUID(), RECONCILE_BUDGET_MS, REGION);
+    // The handler logs its own failures; the next run lists the same window again.
+    running = reconcile({ source: 'local.schedule', 'detail-type': 'Scheduled Event' }, context)
+      .catch(() => undefined)
+      .finally(() => {
+        running = undefined;
+      });
+  }, config.reconcileIntervalSeconds * 1000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      stopping.abort(new Error('the local stack is stopping'));
+      await running;
     },
   };
 }

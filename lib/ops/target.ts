@@ -1,15 +1,24 @@
 /**
- * What an operations command (`npm run redrive`, `npm run status`) works on: the local stack
- * (the same variables as `npm start`: AWS_ENDPOINT_URL_<SERVICE>, else the emulator ports on
- * 127.0.0.1) or, with `--stage <name>`, the deployed stack `RecordingVault-<name>`, found
- * through its CloudFormation outputs with the operator's own AWS credentials and region.
+ * What an operations command (`npm run redrive`, `npm run status`, `npm run backfill`) works on:
+ * the local stack (the same variables as `npm start`: AWS_ENDPOINT_URL_<SERVICE>, else the
+ * emulator ports on 127.0.0.1) or, with `--stage <name>`, the deployed stack
+ * `RecordingVault-<name>`, found through its CloudFormation outputs with the operator's own AWS
+ * credentials and region. A command that talks to Twilio (backfill) also resolves the target's
+ * Twilio account (`twilioAccount`, `stageTokens`).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DEFAULT_TWILIO_API_BASE_URL, EnvReader } from '../../lambda/shared/config';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
+import { parseTwilioSecret, SecretNotConfiguredError } from '../../lambda/shared/secrets';
+import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signature';
+import { StageConfigError, selectStageConfig } from '../config';
 import {
   BUCKET_NAME,
   CALL_SID_INDEX,
@@ -37,6 +46,8 @@ export interface VaultTarget {
   readonly bucketName: string;
   readonly transferQueueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** A stage's Twilio secret (its `TwilioSecretArn` output); the local stack has none. */
+  readonly twilioSecretArn?: string;
   /** Closes the clients' connections. */
   close(): void;
 }
@@ -52,6 +63,8 @@ export interface ResolveTargetOptions {
   readonly env?: Env;
   /** For tests: the CloudFormation client to ask for the stack's outputs. */
   readonly cloudFormation?: CloudFormationClient;
+  /** Where a stage's account SID is read (`twilioAccount`). Default: ./cdk.json. */
+  readonly cdkJsonPath?: string;
 }
 
 export const stackName = (stage: string) => `RecordingVault-${stage}`;
@@ -169,7 +182,7 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
   // The AWS_ENDPOINT_URL_* variables of a local setup must not send a stage's calls to emulators.
   const common = { ...(region ? { region } : {}), ignoreConfiguredEndpointUrls: true };
   const cloudFormation = given ?? new CloudFormationClient(common);
-  let outputs: Partial<Record<OutputName, string>>;
+  let outputs: Partial<Record<OutputName | 'TwilioSecretArn', string>>;
   try {
     const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     const found = Stacks[0];
@@ -201,12 +214,83 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
     bucketName: outputs.RecordingsBucketName as string,
     transferQueueUrl: outputs.TransferQueueUrl as string,
     deadLetterQueueUrl: outputs.TransferDeadLetterQueueUrl as string,
+    ...(outputs.TwilioSecretArn ? { twilioSecretArn: outputs.TwilioSecretArn } : {}),
     close: () => {
       dynamodb.destroy();
       s3.destroy();
       sqs.destroy();
     },
   };
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Its Twilio account (for the commands that list at Twilio)
+ * ------------------------------------------------------------------------------------------- */
+
+export interface TwilioAccount {
+  readonly accountSid: string;
+  readonly twilioApiBaseUrl: string;
+  /** The local stack's token(s); a stage's are in its secret (`stageTokens`). */
+  readonly tokens: TokenSource | undefined;
+}
+
+/**
+ * The target's Twilio account, from what is at hand, so that a typo fails before anything is
+ * asked of AWS: the local stack's `npm start` variables (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
+ * TWILIO_AUTH_TOKEN_SECONDARY, TWILIO_API_BASE_URL), or the stage's settings in cdk.json.
+ */
+export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount {
+  const env = options.env ?? process.env;
+  if (options.stage === undefined) {
+    const r = new EnvReader(env);
+    const account = {
+      accountSid: r.accountSid('TWILIO_ACCOUNT_SID'),
+      twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+      tokens: staticTokens(r.required('TWILIO_AUTH_TOKEN'), r.optional('TWILIO_AUTH_TOKEN_SECONDARY')),
+    };
+    if (r.problems.length > 0) throw new TargetError(`the local stack's Twilio settings: ${r.problems.join('; ')}`);
+    return account;
+  }
+  const cdkJsonPath = options.cdkJsonPath ?? join(process.cwd(), 'cdk.json');
+  let stages: unknown;
+  try {
+    stages = (JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { context?: { stages?: unknown } }).context?.stages;
+  } catch (error) {
+    throw new TargetError(`cannot read the stages in ${cdkJsonPath}: ${describeError(error)}`);
+  }
+  try {
+    const stage = selectStageConfig(stages, options.stage);
+    return { accountSid: stage.twilioAccountSid, twilioApiBaseUrl: stage.twilioApiBaseUrl, tokens: undefined };
+  } catch (error) {
+    if (error instanceof StageConfigError) {
+      throw new TargetError(error.message.replace('-c stage=<name>', '--stage <name>'));
+    }
+    throw error;
+  }
+}
+
+/** A stage's Twilio auth token(s), read once from its secret with the operator's credentials. */
+export async function stageTokens(target: VaultTarget, given?: SecretsManagerClient): Promise<TokenSource> {
+  const secretArn = target.twilioSecretArn;
+  if (!secretArn) throw new TargetError(`${target.name} names no Twilio secret (output TwilioSecretArn)`);
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  const secrets =
+    given ?? new SecretsManagerClient({ ...(region ? { region } : {}), ignoreConfiguredEndpointUrls: true });
+  let value: string | undefined;
+  try {
+    ({ SecretString: value } = await secrets.send(new GetSecretValueCommand({ SecretId: secretArn })));
+  } catch (error) {
+    throw new TargetError(`cannot read the Twilio secret of ${target.name}: ${describeError(error)}`);
+  } finally {
+    if (!given) secrets.destroy();
+  }
+  try {
+    const { primary, secondary } = parseTwilioSecret(value);
+    return staticTokens(primary, secondary);
+  } catch (error) {
+    if (error instanceof SecretNotConfiguredError) throw new TargetError(`${target.name}: ${error.message}`);
+    throw error;
+  }
 }
 
 function stageError(stack: string, error: unknown): string {
