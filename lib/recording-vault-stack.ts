@@ -6,12 +6,14 @@ import type { StageConfig } from './config';
 import { CallsTable } from './constructs/calls-table';
 import { ErasureFunction } from './constructs/erasure-function';
 import { ALARM_PERIOD, OperationsAlarms } from './constructs/operations-alarms';
+import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';
 import { RecordingsReadFunction } from './constructs/recordings-read-function';
 import { TransferFunction } from './constructs/transfer-function';
 import { TransferQueue } from './constructs/transfer-queue';
 import { twilioSecret } from './constructs/twilio-secret';
+import { addVaultOperations, type VaultOperations } from './constructs/vault-alarms';
 import { VaultApi, WEBHOOK_PATH } from './constructs/vault-api';
 import { VaultEvents } from './constructs/vault-events';
 import { VaultKey } from './constructs/vault-key';
@@ -26,6 +28,7 @@ export const LAMBDA_ENTRIES = {
   transfer: path.join(LAMBDA_ROOT, 'recording-transfer', 'index.ts'),
   playback: path.join(LAMBDA_ROOT, 'playback-url', 'index.ts'),
   erasure: path.join(LAMBDA_ROOT, 'recording-erasure', 'index.ts'),
+  reconciler: path.join(LAMBDA_ROOT, 'recording-reconciler', 'index.ts'),
 } as const;
 
 export type LambdaEntries = { readonly [K in keyof typeof LAMBDA_ENTRIES]: string };
@@ -49,6 +52,9 @@ export class RecordingVaultStack extends Stack {
   readonly transfer: TransferFunction;
   readonly playback: RecordingsReadFunction;
   readonly erasure: ErasureFunction;
+  readonly reconciler: ReconcilerFunction;
+  /** The stage's dashboard and the alarms that page the on-call engineer. */
+  readonly operations: VaultOperations;
   readonly api: VaultApi;
   readonly alarms: OperationsAlarms;
   /** The stage's customer-managed key (`encryption: "kms"`); unset with SSE-S3 and AWS-managed keys. */
@@ -149,6 +155,17 @@ export class RecordingVaultStack extends Stack {
       events: this.events,
       encryptionKey,
     });
+    this.reconciler = new ReconcilerFunction(this, 'Reconciler', {
+      ...logs,
+      entry: entries.reconciler,
+      twilioAccountSid: config.twilioAccountSid,
+      twilioApiBaseUrl: config.twilioApiBaseUrl,
+      twilioSecret: secret,
+      reconcile: config.reconcile,
+      ledger: this.ledger,
+      transferQueue: this.transferQueue,
+      encryptionKey,
+    });
 
     // ---- API -------------------------------------------------------------------------
     this.api = new VaultApi(this, 'Api', {
@@ -193,6 +210,22 @@ export class RecordingVaultStack extends Stack {
       this.api.api.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
       { description: 'The HTTP API answered 5xx (webhook or playback).' },
     );
+
+    // Dashboard, and the alarms an on-call engineer is paged by (after the ones above, which it keeps).
+    this.operations = addVaultOperations(this, {
+      config,
+      alarms: this.alarms,
+      functions: {
+        'recording-webhook': this.webhook.function,
+        'recording-transfer': this.transfer.function,
+        'playback-url': this.playback.function,
+        'recording-erasure': this.erasure.function,
+        'recording-reconciler': this.reconciler.function,
+      },
+      transferQueue: this.transferQueue.queue,
+      deadLetterQueue: this.transferQueue.deadLetterQueue,
+      api: this.api.api,
+    });
 
     // ---- outputs ---------------------------------------------------------------------
     const webhookUrl =

@@ -7,12 +7,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { createObservability } from '../../lambda/shared/observability';
 import { buildApp } from '../../lib/app';
 import { vaultMetric } from '../../lib/constructs/operations-dashboard';
-import { addVaultOperations, type VaultOperations } from '../../lib/constructs/vault-alarms';
+import type { VaultOperations } from '../../lib/constructs/vault-alarms';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
@@ -37,27 +37,9 @@ function synth(stage: string, overrides: Json = {}, withReconciler = false): Syn
     appProps: { context: { ...cdkJson.context, stages, stage, 'aws:cdk:bundling-stacks': [] } },
     nag: false,
   });
-  const reconciler = withReconciler
-    ? new lambda.Function(stack, 'StandInReconciler', {
-        runtime: lambda.Runtime.NODEJS_22_X,
-        handler: 'index.handler',
-        code: lambda.Code.fromInline('exports.handler = async () => {};'),
-      })
-    : undefined;
-  // The one line the stack will carry.
-  const operations = addVaultOperations(stack, {
-    config: stack.config,
-    alarms: stack.alarms,
-    functions: {
-      'recording-webhook': stack.webhook.function,
-      'recording-transfer': stack.transfer.function,
-      'playback-url': stack.playback.function,
-      ...(reconciler ? { 'recording-reconciler': reconciler } : {}),
-    },
-    transferQueue: stack.transferQueue.queue,
-    deadLetterQueue: stack.transferQueue.deadLetterQueue,
-    api: stack.api.api,
-  });
+  // The stack carries the wiring (lib/recording-vault-stack.ts); every stage has a reconciler.
+  const operations = stack.operations;
+  const reconciler = withReconciler ? stack.reconciler.function : undefined;
   const template = Template.fromStack(stack);
   const json = template.toJSON() as Json;
   return { stack, operations, reconciler, template, resources: json.Resources, outputs: json.Outputs };
@@ -191,7 +173,9 @@ describe('dashboard', () => {
 
   test('errors and throttles of every function given', () => {
     const fns = [dev.stack.webhook.function, dev.stack.transfer.function, dev.stack.playback.function];
-    const ids = [...fns, dev.reconciler as lambda.Function].map((f) => `<${logicalId(dev, f)}>`);
+    const ids = [...fns, dev.reconciler as lambda.Function, dev.stack.erasure.function].map(
+      (f) => `<${logicalId(dev, f)}>`,
+    );
     expect(metricsOf(widget(dev, 'Function errors'))).toEqual(
       ids.map((id) => ['AWS/Lambda', 'Errors', 'FunctionName', id]),
     );
@@ -272,6 +256,7 @@ describe('alarms', () => {
       Transfer: dev.stack.transfer.function,
       Playback: dev.stack.playback.function,
       Reconciler: dev.reconciler as lambda.Function,
+      Erasure: dev.stack.erasure.function,
     };
     const alarmsOn = (metric: string, fn: lambda.Function) =>
       Object.values(dev.resources).filter(
@@ -287,9 +272,11 @@ describe('alarms', () => {
         expect(found[0]?.Properties).toMatchObject({ Threshold: 1, Period: 300, AlarmActions: [topicOf(dev)] });
       }
     }
-    // The stack's WebhookErrors / TransferErrors are not doubled; playback's and the reconciler's are added.
+    // The stack's WebhookErrors / TransferErrors are not doubled; the others' are added.
     expect(Object.keys(dev.operations.alarms).sort()).toEqual(
       [
+        'ErasureErrors',
+        'ErasureThrottles',
         'MissedCallbacks',
         'PlaybackErrors',
         'PlaybackThrottles',
