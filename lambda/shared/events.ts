@@ -1,6 +1,7 @@
 import { appendFile } from 'node:fs/promises';
 import type { EventBridgeClient, EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
 import type { JobOrigin } from './ledger';
+import type { Observability } from './observability';
 
 /**
  * The vault's events: published after the state they announce is durable in the ledger, at least
@@ -99,4 +100,23 @@ export function fileEventPublisher(path: string, now: () => Date = () => new Dat
       await appendFile(path, `${line}\n`, 'utf8');
     },
   };
+}
+
+/** Publishes an event; a failure is logged and counted, never fails the job (the ledger holds the state). */
+export async function announce(
+  event: VaultEvent,
+  deps: { readonly events: EventPublisher; readonly obs: Observability },
+): Promise<boolean> {
+  try {
+    await deps.events.publish(event);
+    deps.obs.metric('EventPublished');
+    return true;
+  } catch (error) {
+    deps.obs.logger.error('Could not publish an event', {
+      detailType: event.detailType,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
+    deps.obs.metric('EventPublishFailed');
+    return false;
+  }
 }

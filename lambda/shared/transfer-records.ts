@@ -1,18 +1,11 @@
 import type { SQSRecord } from 'aws-lambda';
+import { announce } from './events';
 import type { Observability } from './observability';
 import type { TransferQueue } from './queue';
 import { retryDelaySeconds } from './queue';
 import { parseRecordingJob, type RecordingJob } from './recording-callback';
-import {
-  announce,
-  classify,
-  describe,
-  PermanentTransferError,
-  type RetryableTransferError,
-  type TransferDeps,
-  type TransferOutcome,
-  transferRecording,
-} from './transfer';
+import { type TransferDeps, type TransferOutcome, transferRecording } from './transfer';
+import { classify, describe, PermanentTransferError, type RetryableTransferError } from './transfer-errors';
 
 export interface TransferRecordDeps extends TransferDeps {
   readonly queue: TransferQueue;

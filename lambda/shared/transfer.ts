@@ -1,19 +1,13 @@
-import type { CallsRepository, RecordingEntry } from './calls';
+import type { CallsRepository } from './calls';
 import type { RecordingFormat } from './config';
-import type { EventPublisher, VaultEvent } from './events';
+import type { EventPublisher } from './events';
 import type { LedgerItem, RecordingFacts, RecordingLedger } from './ledger';
 import type { Observability } from './observability';
-import { formatPhoneNumber } from './phone-numbers';
 import type { RecordingJob } from './recording-callback';
-import {
-  generateStorageKey,
-  IncompleteMediaError,
-  isNotFound,
-  type RecordingStore,
-  StorageKeyError,
-  type UploadResult,
-} from './storage';
-import { MEDIA_CONTENT_TYPES, type TwilioApi, TwilioApiError } from './twilio-api';
+import { addCallDetails, type ProjectionDeps, projectStored, recordTwilioFailure } from './recording-projection';
+import { generateStorageKey, type RecordingStore, StorageKeyError, type UploadResult } from './storage';
+import { classify, describe, PermanentTransferError, RetryableTransferError } from './transfer-errors';
+import { MEDIA_CONTENT_TYPES, type TwilioApi } from './twilio-api';
 
 export interface TransferDeps {
   readonly twilio: TwilioApi;
@@ -40,28 +34,6 @@ export type TransferOutcome =
   | { readonly result: 'recorded-failure'; readonly callId: string; readonly status: 'failed' | 'absent' }
   | { readonly result: 'ignored' };
 
-/** A failure worth another attempt later (Twilio not ready, throttling, transient network or S3 errors). */
-export class RetryableTransferError extends Error {
-  override name = 'RetryableTransferError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
-
-/** A failure that another attempt will not fix (credentials refused, malformed job, size mismatch persists…). */
-export class PermanentTransferError extends Error {
-  override name = 'PermanentTransferError';
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Bytes per second of audio below which a download cannot be the recording (an error page
  * served with an audio type): twenty times below the sparsest real audio (8 kbit/s is 1,000 B/s).
@@ -86,10 +58,11 @@ export async function transferRecording(
   if (job.status === 'in-progress') return { result: 'ignored' };
 
   const { callId, created } = await deps.calls.resolveCall(job.callSid, now());
+  const projection = projectionDeps(deps);
   if (created) {
     obs.logger.warn('No call item has this CallSid; created one so the recording is kept', { callId });
     obs.metric('UnmatchedCallSid');
-    await addCallDetails(callId, job.callSid, deps);
+    await addCallDetails(callId, job.callSid, projection);
   }
   const facts: RecordingFacts = {
     recordingSid: job.recordingSid,
@@ -104,14 +77,15 @@ export async function transferRecording(
   };
 
   if (job.status === 'absent' || job.status === 'failed') {
-    return recordTwilioFailure(job, facts, deps);
+    const recorded = await recordTwilioFailure(job, facts, projection);
+    return { result: 'recorded-failure', ...recorded };
   }
 
   const claim = await deps.ledger.claim(facts, claimId, deps.leaseSeconds, now());
   switch (claim.result) {
     case 'stored':
       // A crash between the ledger and the call item heals here; the event goes out if it never did.
-      await projectStored(claim.item, deps);
+      await projectStored(claim.item, projection);
       obs.logger.info('Recording already stored; the call item says so');
       obs.metric('DuplicateJob');
       return { result: 'already-stored', callId: claim.item.callId ?? callId };
@@ -169,7 +143,7 @@ export async function transferRecording(
   obs.metric('RecordingStored');
   obs.metric('RecordingBytes', copy.sizeBytes, 'Bytes');
   obs.logger.info('Recording stored', { key, sizeBytes: copy.sizeBytes, sha256: copy.sha256 });
-  await projectStored(stored, deps);
+  await projectStored(stored, projection);
 
   if (deps.deleteFromTwilioAfterCopy) {
     // Reached only with the ledger `stored`: the size matched and the hash is recorded.
@@ -284,189 +258,19 @@ async function withLease<T>(
   }
 }
 
-/** Twilio said `absent` or `failed`: entered in the ledger (never over a claim or a copy), then projected. */
-async function recordTwilioFailure(
-  job: RecordingJob,
-  facts: RecordingFacts,
-  deps: TransferDeps,
-): Promise<TransferOutcome> {
-  const now = (deps.now ?? (() => new Date()))();
-  const status = job.status as 'absent' | 'failed';
-  const error = status === 'absent' ? describeAbsent(job.errorCode) : 'Twilio reported the recording failed';
-  const { recorded, item } = await deps.ledger.recordTwilioFailure(
-    facts,
-    { status, errorCode: job.errorCode, error },
-    now,
-  );
-  const callId = item?.callId ?? facts.callId;
-  if (!recorded) {
-    deps.obs.logger.info('Twilio reported no usable recording; the ledger already knows better or the same', {
-      status,
-      ledgerStatus: item?.status,
-    });
-    return { result: 'recorded-failure', callId, status };
-  }
-  await deps.calls.markFailed(
-    callId,
-    job.recordingSid,
-    {
-      status,
-      errorCode: job.errorCode,
-      error,
-      durationSeconds: job.durationSeconds,
-      channels: job.channels,
-      source: job.source,
-      startedAt: item?.startedAt ?? job.startedAt,
-    },
-    now,
-  );
-  deps.obs.logger.warn('Twilio reported no usable recording', { status, errorCode: job.errorCode });
-  deps.obs.metric(status === 'absent' ? 'RecordingAbsent' : 'RecordingFailedAtTwilio');
-  await announce(
-    {
-      detailType: 'Recording Failed',
-      detail: { recordingSid: job.recordingSid, callId, callSid: job.callSid, status, errorCode: job.errorCode, error },
-    },
-    deps,
-  );
-  return { result: 'recorded-failure', callId, status };
-}
-
-/** The call item and the `Recording Stored` event, from a stored ledger item. Idempotent. */
-async function projectStored(item: LedgerItem, deps: TransferDeps): Promise<void> {
-  const now = (deps.now ?? (() => new Date()))();
-  const callId = item.callId ?? item.callSid;
-  const entry: RecordingEntry = {
-    status: 'stored',
-    bucket: item.bucket,
-    key: item.key,
-    contentType: item.contentType,
-    sizeBytes: item.sizeBytes,
-    sha256: item.sha256,
-    durationSeconds: item.durationSeconds,
-    channels: item.channels,
-    source: item.source,
-    startedAt: item.startedAt,
-    storedAt: item.storedAt,
-  };
-  await deps.calls.markStored(callId, item.recordingSid, entry, now);
-  if (item.storedEventAt) return;
-  const sent = await announce(
-    {
-      detailType: 'Recording Stored',
-      detail: {
-        recordingSid: item.recordingSid,
-        callId,
-        callSid: item.callSid,
-        bucket: item.bucket ?? deps.store.bucket,
-        key: item.key ?? '',
-        contentType: item.contentType ?? '',
-        sizeBytes: item.sizeBytes ?? 0,
-        sha256: item.sha256 ?? '',
-        durationSeconds: item.durationSeconds,
-        channels: item.channels,
-        startedAt: item.startedAt,
-        storedAt: item.storedAt ?? now.toISOString(),
-        origin: item.origin ?? 'callback',
-      },
-    },
-    deps,
-  );
-  if (sent) await deps.ledger.markStoredEventSent(item.recordingSid, now);
-}
-
-/** Publishes an event; a failure is logged and counted, never fails the job (the ledger holds the state). */
-export async function announce(event: VaultEvent, deps: Pick<TransferDeps, 'events' | 'obs'>): Promise<boolean> {
-  try {
-    await deps.events.publish(event);
-    deps.obs.metric('EventPublished');
-    return true;
-  } catch (error) {
-    deps.obs.logger.error('Could not publish an event', { detailType: event.detailType, error: describe(error) });
-    deps.obs.metric('EventPublishFailed');
-    return false;
-  }
-}
-
-/** From, to, direction and start of a call the vault created, from Twilio's call resource; best effort. */
-async function addCallDetails(callId: string, callSid: string, deps: TransferDeps): Promise<void> {
-  const now = deps.now ?? (() => new Date());
-  try {
-    const call = await deps.twilio.getCallDetails(callSid);
-    const started = call.startTime ? Date.parse(call.startTime) : Number.NaN;
-    await deps.calls.addCallDetails(
-      callId,
-      {
-        from: formatPhoneNumber(call.from),
-        to: formatPhoneNumber(call.to),
-        direction: call.direction,
-        callStartedAt: Number.isNaN(started) ? undefined : new Date(started).toISOString(),
-      },
-      now(),
-    );
-  } catch (error) {
-    // The recording matters more than the call's details: it is still copied.
-    deps.obs.logger.warn("Could not read the call's details from Twilio", { error: describe(error) });
-  }
-}
-
-/** AWS error names that mean "try again later" whatever their HTTP status. */
-const RETRYABLE_AWS_ERRORS = new Set([
-  'ThrottlingException',
-  'ProvisionedThroughputExceededException',
-  'RequestLimitExceeded',
-  'TransactionConflictException',
-  'LimitExceededException',
-  'SlowDown',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'InternalError',
-  'InternalServerError',
-  'ServiceUnavailable',
-]);
-
-/** Maps any error from Twilio, the network, S3 or DynamoDB onto retryable or permanent. */
-export function classify(error: unknown): RetryableTransferError | PermanentTransferError {
-  if (error instanceof RetryableTransferError || error instanceof PermanentTransferError) return error;
-  if (error instanceof IncompleteMediaError) return new RetryableTransferError(error.message, error.code);
-  if (error instanceof TwilioApiError) {
-    return error.retryable
-      ? new RetryableTransferError(error.message, error.code)
-      : new PermanentTransferError(error.message, error.code);
-  }
-  const e = error as {
-    name?: string;
-    code?: string;
-    $metadata?: { httpStatusCode?: number };
-    $retryable?: unknown;
-  };
-  const status = e?.$metadata?.httpStatusCode;
-  if (status !== undefined) {
-    const name = e.name ?? 'error';
-    // Throttling and server-side trouble pass (DynamoDB throttles with 400s); access,
-    // validation and missing-resource errors need a person, then a redrive.
-    if (status >= 500 || status === 429 || status === 408 || RETRYABLE_AWS_ERRORS.has(name) || e.$retryable) {
-      return new RetryableTransferError(`AWS answered ${status} (${name})`, `aws-${name}`);
-    }
-    if (name === 'NoSuchBucket' || (status === 404 && isNotFound(error))) {
-      return new PermanentTransferError('The recordings bucket does not exist', 's3-404');
-    }
-    return new PermanentTransferError(`AWS refused the request (${status} ${name})`, `aws-${name}`);
-  }
-  // Resets, premature closes, aborted streams, DNS hiccups: transient by nature.
-  return new RetryableTransferError(`Transfer interrupted: ${e?.code ?? e?.name ?? 'error'}`, 'network');
-}
-
 function rethrowAsStorageError(error: unknown): never {
   throw classify(error);
 }
 
-function describeAbsent(errorCode: string | undefined): string {
-  if (errorCode === '16101') return 'Twilio recorded nothing: the recording was too short';
-  if (errorCode === '16102') return 'Twilio recorded nothing: the recording was silent';
-  return 'Twilio reported the recording absent';
-}
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+/** What the projections need of the transfer's dependencies. */
+function projectionDeps(deps: TransferDeps): ProjectionDeps {
+  return {
+    ledger: deps.ledger,
+    calls: deps.calls,
+    events: deps.events,
+    twilio: deps.twilio,
+    bucket: deps.store.bucket,
+    obs: deps.obs,
+    ...(deps.now ? { now: deps.now } : {}),
+  };
 }

@@ -1,4 +1,4 @@
-import { classify, PermanentTransferError, RetryableTransferError } from '../../lambda/shared/transfer';
+import { classify, PermanentTransferError, RetryableTransferError } from '../../lambda/shared/transfer-errors';
 import { TwilioApiError } from '../../lambda/shared/twilio-api';
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
