@@ -12,7 +12,8 @@ import { get, type IncomingMessage } from 'node:http';
 import { DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { clientOverrides } from '../../../lambda/shared/endpoints';
-import { RecordingStore, UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../../lambda/shared/storage';
+import { UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../../lambda/shared/recording-upload';
+import { RecordingStore } from '../../../lambda/shared/storage';
 import { createTwilioApi } from '../../../lambda/shared/twilio-api';
 import { staticTokens } from '../../../lambda/shared/twilio-signature';
 import {
