@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RecordingsReadConfig } from '../shared/config';
 import { type HttpResponse, jsonResponse } from '../shared/http';
-import { RecordingLedger } from '../shared/ledger';
+import { LedgerDayIndex } from '../shared/ledger-listing';
 import type { Observability } from '../shared/observability';
 import { listRecordings, parseListingQuery } from '../shared/recording-listing';
 
@@ -18,10 +18,10 @@ export function isListRecordingsRoute(event: Pick<APIGatewayProxyEventV2, 'route
  * function holds Query on the `byDay` index and no write or delete permission anywhere.
  */
 export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: DynamoDBDocumentClient) {
-  const ledger = new RecordingLedger(ddb, config.ledgerTableName);
+  const ledger = new LedgerDayIndex(ddb, config.ledgerTableName, config.ledgerDayIndexName);
   return async (event: APIGatewayProxyEventV2, obs: Observability): Promise<HttpResponse> => {
     const query = parseListingQuery(event.rawQueryString || event.queryStringParameters || {});
-    const page = await listRecordings(query, { ledger, dayIndexName: config.ledgerDayIndexName });
+    const page = await listRecordings(query, { ledger });
     obs.logger.info('Listed recordings', {
       from: query.from,
       to: query.to,

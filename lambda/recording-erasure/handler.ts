@@ -2,11 +2,13 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls';
+import { CallsErasure } from '../shared/calls-erasure';
 import type { ErasureConfig } from '../shared/config';
 import { ErasureIncompleteError, eraseRecording, RetentionConflictError } from '../shared/erasure';
 import { type EventPublisher, eventBridgePublisher } from '../shared/events';
 import { emptyResponse, errorResponse, forbidden, HttpError, type HttpResponse, jsonResponse } from '../shared/http';
 import { RecordingLedger } from '../shared/ledger';
+import { LedgerErasure } from '../shared/ledger-erasure';
 import { createObservability, type Observability } from '../shared/observability';
 import { RecordingStore } from '../shared/storage';
 import { describe } from '../shared/transfer';
@@ -52,7 +54,9 @@ export function createErasureHandler(runtime: ErasureRuntime) {
   const obs = runtime.obs ?? createObservability('recording-erasure');
   const deps = {
     calls: new CallsRepository(runtime.ddb, config.tableName, ''),
+    callsErasure: new CallsErasure(runtime.ddb, config.tableName),
     ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName),
+    ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName),
     store: new RecordingStore(runtime.s3, config.bucketName),
     twilio:
       runtime.twilio ??

@@ -1,7 +1,9 @@
 import type { CallItem, CallsRepository, RecordingEntry } from './calls';
+import type { CallsErasure } from './calls-erasure';
 import type { EventPublisher } from './events';
 import { HttpError, notFound } from './http';
-import type { ErasureFields, LedgerItem, RecordingLedger } from './ledger';
+import type { LedgerItem, RecordingLedger } from './ledger';
+import type { ErasureFields, LedgerErasure } from './ledger-erasure';
 import type { Observability } from './observability';
 import { SID } from './recording-callback';
 import { generateStorageKey, type ObjectVersion, type RecordingStore } from './storage';
@@ -31,11 +33,10 @@ export type ErasureStore = Pick<
 >;
 
 export interface ErasureDeps {
-  readonly calls: Pick<CallsRepository, 'getCall' | 'markErased'>;
-  readonly ledger: Pick<
-    RecordingLedger,
-    'get' | 'markErasing' | 'markErased' | 'markErasedEventSent' | 'markDeletedAtTwilio'
-  >;
+  readonly calls: Pick<CallsRepository, 'getCall'>;
+  readonly callsErasure: Pick<CallsErasure, 'markErased'>;
+  readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
+  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
   readonly store: ErasureStore;
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
   readonly events: EventPublisher;
@@ -109,7 +110,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   // Nothing is touched while Object Lock retains any version.
   await assertNotRetained((await findVersions(keys, deps)).versions, deps, now());
 
-  const marked = await deps.ledger.markErasing(
+  const marked = await deps.ledgerErasure.markErasing(
     recordingSid,
     {
       callId: item?.callId ?? callId,
@@ -169,7 +170,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   }
 
   const erasedAt = now().toISOString();
-  const erased = await deps.ledger.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
+  const erased = await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
   if (!erased) throw new ErasureIncompleteError('The ledger did not take the erasure');
   await project(erased, request, keys, deps);
   deps.obs.metric('RecordingErased');
@@ -191,7 +192,7 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
   const erasedAt = item.erasedAt ?? now().toISOString();
   const erasedBy = item.erasedBy ?? request.erasedBy;
   try {
-    await deps.calls.markErased(
+    await deps.callsErasure.markErased(
       request.callId,
       item.recordingSid,
       { erasedAt, erasedBy, startedAt: item.startedAt, keys },
@@ -211,7 +212,7 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
   );
   if (!sent)
     throw new ErasureIncompleteError('The recording is erased but the Recording Erased event could not be sent');
-  await deps.ledger.markErasedEventSent(item.recordingSid, now());
+  await deps.ledgerErasure.markErasedEventSent(item.recordingSid, now());
 }
 
 /** The recording belongs to this call: by the ledger, or (no ledger item) by the call item itself. */

@@ -2,11 +2,10 @@ import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
-  QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailed } from './calls';
+import { conditionalUpdate, isConditionFailed } from './dynamo-conditions';
 import type { JobOrigin } from './recording-callback';
 
 export type { JobOrigin };
@@ -15,6 +14,10 @@ export type { JobOrigin };
  * The vault's ledger: the `recordings` table, one item per RecordingSid, the source of truth for
  * each recording. The call item, the events and the listings are projections of it. Every write
  * is conditional, so that a duplicate, a late or an out-of-order job can never undo a state.
+ *
+ * This module holds the ledger's item and statuses and the copy lifecycle the transfer writes
+ * (claim, lease, stored, failed, notes). Its `byDay` listing is `ledger-listing.ts`; its erasure
+ * writes are `ledger-erasure.ts`.
  */
 
 export const LEDGER_STATUSES = ['transferring', 'stored', 'failed', 'absent', 'erasing', 'erased'] as const;
@@ -404,230 +407,12 @@ export class RecordingLedger {
     });
   }
 
-  /* ---- listing (GET /recordings) ------------------------------------------------------ */
-
-  /**
-   * One DynamoDB page of the `byDay` index: the recordings of `day` whose `startedAt` lies in
-   * [`from`, `through`] (both inclusive, ISO strings), oldest first, optionally only those with
-   * `status`. Recordings that share a `startedAt` come in no defined order; the caller orders them.
-   * `lastEvaluatedKey` (with its `startedAt`) says how far the index was read, filtered items included.
-   */
-  async queryDay(query: DayQuery): Promise<DayPage> {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: query.indexName ?? 'byDay',
-        KeyConditionExpression: '#day = :day AND startedAt BETWEEN :from AND :through',
-        ...(query.status !== undefined ? { FilterExpression: '#status = :status' } : {}),
-        ProjectionExpression: LISTED_ATTRIBUTES.map((name) => `#p_${name}`).join(', '),
-        ExpressionAttributeNames: {
-          '#day': 'day',
-          ...(query.status !== undefined ? { '#status': 'status' } : {}),
-          ...Object.fromEntries(LISTED_ATTRIBUTES.map((name) => [`#p_${name}`, name])),
-        },
-        ExpressionAttributeValues: {
-          ':day': query.day,
-          ':from': query.from,
-          ':through': query.through,
-          ...(query.status !== undefined ? { ':status': query.status } : {}),
-        },
-        Limit: query.limit,
-        ...(query.exclusiveStartKey ? { ExclusiveStartKey: query.exclusiveStartKey } : {}),
-      }),
-    );
-    return {
-      items: (result.Items ?? []) as ListedLedgerItem[],
-      lastEvaluatedKey: result.LastEvaluatedKey as DayPage['lastEvaluatedKey'],
-    };
-  }
-
-  /* ---- erasure (DELETE /calls/{callId}/recordings/{recordingSid}) ----------------------- */
-
-  /**
-   * Marks the recording `erasing`, which no copy, callback, redrive or reconciliation gets past
-   * (`claim` refuses it). Allowed from stored, failed, absent, erasing (an erasure cut short) and
-   * from a claim whose lease ran out; never over a live copy or an erased recording, never for
-   * another call. Without a ledger item (a call entry older than the ledger) the item is created
-   * from `seed`. Returns the item, or undefined when the condition did not hold (read it again).
-   */
-  async markErasing(
-    recordingSid: string,
-    seed: ErasureSeed,
-    now: Date,
-  ): Promise<(LedgerItem & ErasureFields) | undefined> {
-    const sets = [
-      '#status = :erasing',
-      'updatedAt = :now',
-      'callId = if_not_exists(callId, :callId)',
-      'callSid = if_not_exists(callSid, :callSid)',
-    ];
-    const values: Record<string, unknown> = {
-      ':erasing': 'erasing',
-      ':stored': 'stored',
-      ':failed': 'failed',
-      ':absent': 'absent',
-      ':transferring': 'transferring',
-      ':now': now.toISOString(),
-      ':nowMs': now.getTime(),
-      ':callId': seed.callId,
-      ':callSid': seed.callSid,
-    };
-    if (seed.startedAt !== undefined) {
-      sets.push('startedAt = if_not_exists(startedAt, :startedAt)', '#day = if_not_exists(#day, :day)');
-      values[':startedAt'] = seed.startedAt;
-      values[':day'] = dayOf(seed.startedAt);
-    }
-    if (seed.key !== undefined) {
-      sets.push('#key = if_not_exists(#key, :key)');
-      values[':key'] = seed.key;
-    }
-    if (seed.bucket !== undefined) {
-      sets.push('#bucket = if_not_exists(#bucket, :bucket)');
-      values[':bucket'] = seed.bucket;
-    }
-    try {
-      const result = await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { recordingSid },
-          UpdateExpression: `SET ${sets.join(', ')} REMOVE claimId, leaseExpiresAt`,
-          ConditionExpression:
-            'attribute_not_exists(recordingSid) OR (' +
-            '(callId = :callId OR (attribute_not_exists(callId) AND callSid = :callSid)) AND (' +
-            '#status IN (:stored, :failed, :absent, :erasing) OR ' +
-            '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))))',
-          ExpressionAttributeNames: {
-            '#status': 'status',
-            ...(seed.startedAt !== undefined ? { '#day': 'day' } : {}),
-            ...(seed.key !== undefined ? { '#key': 'key' } : {}),
-            ...(seed.bucket !== undefined ? { '#bucket': 'bucket' } : {}),
-          },
-          ExpressionAttributeValues: values,
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return result.Attributes as LedgerItem & ErasureFields;
-    } catch (error) {
-      if (isConditionFailed(error)) return undefined;
-      throw error;
-    }
-  }
-
-  /**
-   * `erasing` → `erased`, with who and when. A repeat finds it erased and returns the item as it is;
-   * undefined when the ledger is in any other state.
-   */
-  async markErased(
-    recordingSid: string,
-    erasure: { readonly erasedAt: string; readonly erasedBy: string },
-    now: Date,
-  ): Promise<(LedgerItem & ErasureFields) | undefined> {
-    try {
-      const result = await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { recordingSid },
-          UpdateExpression: 'SET #status = :erased, erasedAt = :erasedAt, erasedBy = :erasedBy, updatedAt = :now',
-          ConditionExpression: '#status = :erasing',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':erased': 'erased',
-            ':erasing': 'erasing',
-            ':erasedAt': erasure.erasedAt,
-            ':erasedBy': erasure.erasedBy,
-            ':now': now.toISOString(),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return result.Attributes as LedgerItem & ErasureFields;
-    } catch (error) {
-      if (!isConditionFailed(error)) throw error;
-    }
-    const item = (await this.get(recordingSid)) as (LedgerItem & ErasureFields) | undefined;
-    return item?.status === 'erased' ? item : undefined;
-  }
-
-  /** Remembers that `Recording Erased` went out, so that a repeated DELETE does not announce it again. */
-  async markErasedEventSent(recordingSid: string, now: Date): Promise<void> {
-    await this.updateIf({
-      Key: { recordingSid },
-      UpdateExpression: 'SET erasedEventAt = :now',
-      ConditionExpression: '#status = :erased',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':now': now.toISOString(), ':erased': 'erased' },
-    });
-  }
-
   /** A conditional update of the ledger: false when its condition did not hold. */
-  private async updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
-    try {
-      await this.db.send(new UpdateCommand({ TableName: this.tableName, ...input }));
-      return true;
-    } catch (error) {
-      if (isConditionFailed(error)) return false;
-      throw error;
-    }
+  private updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+    return conditionalUpdate(this.db, this.tableName, input);
   }
 }
 
 export function isFinal(status: LedgerStatus | undefined): boolean {
   return status !== undefined && FINAL_STATUSES.includes(status);
-}
-
-/* ---- listing and erasure types ----------------------------------------------------------- */
-
-/** What GET /recordings reads of a ledger item (and nothing else: no key, no claim, no notes). */
-export const LISTED_ATTRIBUTES = [
-  'recordingSid',
-  'callId',
-  'callSid',
-  'status',
-  'startedAt',
-  'durationSeconds',
-  'sizeBytes',
-  'sha256',
-  'contentType',
-  'storedAt',
-  'erasedAt',
-] as const;
-
-export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'status' | 'startedAt'> &
-  Partial<
-    Pick<LedgerItem, 'callId' | 'durationSeconds' | 'sizeBytes' | 'sha256' | 'contentType' | 'storedAt' | 'erasedAt'>
-  >;
-
-export interface DayQuery {
-  /** `YYYY-MM-DD`: the index partition. */
-  readonly day: string;
-  /** Lowest `startedAt`, inclusive. */
-  readonly from: string;
-  /** Highest `startedAt`, inclusive. */
-  readonly through: string;
-  readonly status?: LedgerStatus | undefined;
-  /** Items DynamoDB evaluates (before the status filter) in this page. */
-  readonly limit: number;
-  readonly exclusiveStartKey?: Record<string, unknown> | undefined;
-  /** @default 'byDay' */
-  readonly indexName?: string | undefined;
-}
-
-export interface DayPage {
-  readonly items: ListedLedgerItem[];
-  /** Set when the day has more: where this page stopped reading. */
-  readonly lastEvaluatedKey: (Record<string, unknown> & { readonly startedAt?: string }) | undefined;
-}
-
-/** Ledger attributes an erasure adds. */
-export interface ErasureFields {
-  readonly erasedEventAt?: string;
-}
-
-/** What the call item knows of a recording, for a ledger item the erasure must create. */
-export interface ErasureSeed {
-  readonly callId: string;
-  readonly callSid: string;
-  readonly startedAt?: string | undefined;
-  readonly key?: string | undefined;
-  readonly bucket?: string | undefined;
 }

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailed } from './calls';
+import { isConditionFailed } from './dynamo-conditions';
 import type { ReconcileCounts } from './reconcile';
 import type { ListWindow } from './twilio-recording-list';
 

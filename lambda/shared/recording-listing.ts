@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { badRequest } from './http';
-import { dayOf, LEDGER_STATUSES, type LedgerStatus, type ListedLedgerItem, type RecordingLedger } from './ledger';
+import { dayOf, LEDGER_STATUSES, type LedgerStatus } from './ledger';
+import type { LedgerDayIndex, ListedLedgerItem } from './ledger-listing';
 
 /**
  * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`
@@ -68,8 +69,8 @@ export interface ListingPage {
 }
 
 export interface ListingDeps {
-  readonly ledger: Pick<RecordingLedger, 'queryDay'>;
-  readonly dayIndexName?: string;
+  /** The ledger's `byDay` index. */
+  readonly ledger: Pick<LedgerDayIndex, 'queryDay'>;
   /** @default DEFAULT_MAX_READ_PAGES */
   readonly maxReadPages?: number;
 }
@@ -279,7 +280,6 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
         // recordings sharing a startedAt two at a time.
         limit: Math.min(MAX_LIMIT, Math.max(query.limit + 1, MIN_READ_ITEMS)),
         exclusiveStartKey,
-        indexName: deps.dayIndexName,
       });
       pagesRead++;
       for (const item of result.items) {

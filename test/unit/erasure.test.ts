@@ -18,9 +18,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
 import { createErasureHandler, type ErasureRuntime } from '../../lambda/recording-erasure/handler';
 import { CallsRepository } from '../../lambda/shared/calls';
+import { CallsErasure } from '../../lambda/shared/calls-erasure';
 import { eraseRecording } from '../../lambda/shared/erasure';
 import type { VaultEvent } from '../../lambda/shared/events';
 import { type LedgerItem, RecordingLedger } from '../../lambda/shared/ledger';
+import { LedgerErasure } from '../../lambda/shared/ledger-erasure';
 import { createObservability } from '../../lambda/shared/observability';
 import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../lambda/shared/storage';
 import { transferRecording } from '../../lambda/shared/transfer';
@@ -45,6 +47,8 @@ const CALLER = 'arn:aws:sts::123456789012:assumed-role/privacy-officer/alice';
 let aws: Emulators;
 let ledger: RecordingLedger;
 let calls: CallsRepository;
+let ledgerErasure: LedgerErasure;
+let callsErasure: CallsErasure;
 let store: RecordingStore;
 const published: VaultEvent[] = [];
 let publishFails = 0;
@@ -84,6 +88,8 @@ beforeAll(async () => {
   aws = await startEmulators();
   ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
   calls = new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX);
+  ledgerErasure = new LedgerErasure(aws.ddb, LEDGER_TABLE);
+  callsErasure = new CallsErasure(aws.ddb, CALLS_TABLE);
   store = new RecordingStore(aws.s3, RECORDINGS_BUCKET);
 });
 
@@ -645,7 +651,17 @@ describe('Object Lock retention (store double: s3rver has no Object Lock)', () =
     await expect(
       eraseRecording(
         { callId: call.callId, recordingSid: target.recordingSid, erasedBy: CALLER },
-        { calls, ledger, store: lockedStore(retainUntil, deleted), twilio, events, obs, now: () => NOW },
+        {
+          calls,
+          callsErasure,
+          ledger,
+          ledgerErasure,
+          store: lockedStore(retainUntil, deleted),
+          twilio,
+          events,
+          obs,
+          now: () => NOW,
+        },
       ),
     ).rejects.toMatchObject({ statusCode: 409, retainUntil: '2025-07-22T17:00:00.000Z' });
 
@@ -698,7 +714,17 @@ describe('Object Lock retention (store double: s3rver has no Object Lock)', () =
 
     const result = await eraseRecording(
       { callId: call.callId, recordingSid: target.recordingSid, erasedBy: CALLER },
-      { calls, ledger, store: lockedStore(new Date(NOW.getTime() - 1), deleted), twilio, events, obs, now: () => NOW },
+      {
+        calls,
+        callsErasure,
+        ledger,
+        ledgerErasure,
+        store: lockedStore(new Date(NOW.getTime() - 1), deleted),
+        twilio,
+        events,
+        obs,
+        now: () => NOW,
+      },
     );
 
     expect(result).toMatchObject({ result: 'erased', versionsDeleted: 2 });

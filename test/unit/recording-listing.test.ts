@@ -6,7 +6,8 @@
 import '../helpers/setup-env';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../lambda/playback-url/handler';
-import { dayOf, type LedgerItem, type LedgerStatus, RecordingLedger } from '../../lambda/shared/ledger';
+import { dayOf, type LedgerItem, type LedgerStatus } from '../../lambda/shared/ledger';
+import { LedgerDayIndex } from '../../lambda/shared/ledger-listing';
 import { createObservability } from '../../lambda/shared/observability';
 import {
   encodeCursor,
@@ -15,12 +16,13 @@ import {
   listRecordings,
   parseListingQuery,
 } from '../../lambda/shared/recording-listing';
+import { LEDGER_DAY_INDEX } from '../../lib/local/config';
 import { CALLS_TABLE, type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { httpApiEvent } from '../helpers/events';
 import { newCallSid, newRecordingSid } from '../helpers/twilio-fixtures';
 
 let aws: Emulators;
-let ledger: RecordingLedger;
+let ledger: LedgerDayIndex;
 const seeded: LedgerItem[] = [];
 
 /** 2031-03-10 … 2031-03-13: 140 recordings, 45 of them at one instant, some exactly on the bounds. */
@@ -77,7 +79,7 @@ function expected(filter: (item: LedgerItem) => boolean = () => true, from = FRO
 
 beforeAll(async () => {
   aws = await startEmulators();
-  ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+  ledger = new LedgerDayIndex(aws.ddb, LEDGER_TABLE, LEDGER_DAY_INDEX);
   const times: string[] = [];
   // Spread over four days, hours apart…
   for (let i = 0; i < 80; i++)
@@ -332,7 +334,7 @@ describe('listRecordings over an index that returns ties in its own order', () =
     return {
       reads: () => reads,
       ledger: {
-        async queryDay(q: Parameters<RecordingLedger['queryDay']>[0]) {
+        async queryDay(q: Parameters<LedgerDayIndex['queryDay']>[0]) {
           reads++;
           const partition = ordered.filter((i) => i.day === q.day && i.startedAt >= q.from && i.startedAt <= q.through);
           let start = 0;
