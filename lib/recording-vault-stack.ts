@@ -208,7 +208,7 @@ export class RecordingVaultStack extends Stack {
     this.alarms.addThresholdAlarm(
       'Api5xx',
       this.api.api.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
-      { description: 'The HTTP API answered 5xx (webhook or playback).' },
+      { description: 'The HTTP API answered 5xx (webhook, playback, listing or erasure).' },
     );
 
     // Dashboard, and the alarms an on-call engineer is paged by (after the ones above, which it keeps).

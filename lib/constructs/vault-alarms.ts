@@ -74,6 +74,18 @@ export function addVaultOperations(stack: Stack, props: VaultOperationsProps): V
     thresholds.rejectedCallbacksPerPeriod,
     `The webhook rejected ${thresholds.rejectedCallbacksPerPeriod} or more callbacks in 5 minutes (bad signature, foreign account, malformed): a rotated auth token not yet in the secret, a wrong public URL, or an attack. Their recordings are picked up by the reconciler once the cause is fixed.`,
   );
+  add(
+    'EventsNotPublished',
+    vaultMetric('recording-transfer', 'EventPublishFailed', { period: ALARM_PERIOD }),
+    1,
+    'The transfer could not publish an event to the stage bus (after retries). The recording is safe in the ledger; consumers missed its event. Check EventBridge and the function role, then re-announce from the ledger (npm run status shows the recording).',
+  );
+  add(
+    'TwilioDeletesFailed',
+    vaultMetric('recording-transfer', 'TwilioDeleteFailed', { period: ALARM_PERIOD }),
+    1,
+    'With deleteFromTwilioAfterCopy, a verified copy could not be deleted at Twilio: it is still stored (and billed) there. Check the Twilio credentials and Twilio status; then delete it at Twilio by hand (the vault holds a complete copy).',
+  );
 
   for (const name of VAULT_FUNCTION_NAMES) {
     const fn = functions[name];

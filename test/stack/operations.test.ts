@@ -217,6 +217,21 @@ describe('alarms', () => {
     }
   });
 
+  test('an event that could not be published, and a verified copy that could not be deleted at Twilio', () => {
+    for (const [id, metric] of [
+      ['EventsNotPublished', 'EventPublishFailed'],
+      ['TwilioDeletesFailed', 'TwilioDeleteFailed'],
+    ] as const) {
+      expect(alarmsNamed(dev, id).Properties).toMatchObject({
+        MetricName: metric,
+        Namespace: 'RecordingVault',
+        Threshold: 1,
+        Period: 300,
+        AlarmActions: [topicOf(dev)],
+      });
+    }
+  });
+
   test('any missed callback', () => {
     expect(alarmsNamed(dev, 'MissedCallbacks').Properties).toMatchObject({
       Namespace: 'RecordingVault',
@@ -277,6 +292,7 @@ describe('alarms', () => {
       [
         'ErasureErrors',
         'ErasureThrottles',
+        'EventsNotPublished',
         'MissedCallbacks',
         'PlaybackErrors',
         'PlaybackThrottles',
@@ -285,6 +301,7 @@ describe('alarms', () => {
         'RejectedCallbacks',
         'TransferOldestJobAge',
         'TransferThrottles',
+        'TwilioDeletesFailed',
         'WebhookThrottles',
       ].sort(),
     );
