@@ -11,7 +11,7 @@ import { RecordingLedger } from '../shared/ledger';
 import { LedgerErasure } from '../shared/ledger-erasure';
 import { createObservability, type Observability } from '../shared/observability';
 import { RecordingStore } from '../shared/storage';
-import { describe } from '../shared/transfer';
+import { describe } from '../shared/transfer-errors';
 import { createTwilioApi, type TwilioApi } from '../shared/twilio-api';
 import type { TokenSource } from '../shared/twilio-signature';
 

@@ -1,13 +1,14 @@
 import type { CallItem, CallsRepository, RecordingEntry } from './calls';
 import type { CallsErasure } from './calls-erasure';
 import type { EventPublisher } from './events';
+import { announce } from './events';
 import { HttpError, notFound } from './http';
 import type { LedgerItem, RecordingLedger } from './ledger';
 import type { ErasureFields, LedgerErasure } from './ledger-erasure';
 import type { Observability } from './observability';
 import { SID } from './recording-callback';
 import { generateStorageKey, type ObjectVersion, type RecordingStore } from './storage';
-import { announce, describe } from './transfer';
+import { describe } from './transfer-errors';
 import type { TwilioApi } from './twilio-api';
 
 /**
