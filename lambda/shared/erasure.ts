@@ -1,3 +1,4 @@
+import { isSupportedCallId } from './call-ids';
 import type { CallItem, CallsRepository, RecordingEntry } from './calls';
 import type { CallsErasure } from './calls-erasure';
 import type { EventPublisher } from './events';
@@ -78,13 +79,13 @@ export class ErasureIncompleteError extends HttpError {
 
 type Ledgered = LedgerItem & ErasureFields;
 
-const MAX_CALL_ID_LENGTH = 1024;
 const FORMATS = ['mp3', 'wav'] as const;
 
 export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
   const now = deps.now ?? (() => new Date());
   const { callId, recordingSid } = request;
-  if (!callId || callId.length > MAX_CALL_ID_LENGTH) throw notFound('Call not found');
+  // The ids the transfer stores; anything else cannot be a call of ours (and DynamoDB would refuse it).
+  if (!isSupportedCallId(callId)) throw notFound('Call not found');
   if (!SID.RecordingSid.test(recordingSid)) throw notFound('Recording not found on this call');
 
   const call = await deps.calls.getCall(callId);

@@ -1,3 +1,4 @@
+import { isSupportedCallId } from './call-ids';
 import type { CallItem, CallsRepository, RecordingEntry } from './calls';
 import { notFound } from './http';
 import type { RecordingStore } from './storage';
@@ -22,19 +23,8 @@ export interface PlaybackRecording {
   readonly startedAt: string | undefined;
 }
 
-/**
- * Any call id the transfer can store must be playable by the same id: the app chooses them
- * (spaces, accents, braces, emoji…), the S3 key URL-encodes them, API Gateway hands them
- * decoded, and DynamoDB takes up to 2048 bytes. Refused: empty, over 512 UTF-8 bytes,
- * holding control characters (never a real id; keeps logs and lookups sane), or a lone
- * surrogate (not text: it cannot be URL-encoded into a key, nor sent to DynamoDB).
- */
-const MAX_CALL_ID_BYTES = 512;
-const UNFIT_CHARACTER = /[\p{Cc}\p{Cs}]/u;
-
-export function isPlayableCallId(callId: string): boolean {
-  return callId.length > 0 && Buffer.byteLength(callId, 'utf8') <= MAX_CALL_ID_BYTES && !UNFIT_CHARACTER.test(callId);
-}
+/** Any call id the transfer can store is playable by the same id (see call-ids.ts). */
+export const isPlayableCallId = isSupportedCallId;
 
 interface StoredRecording {
   readonly recordingSid: string;

@@ -9,6 +9,7 @@ import {
   ListObjectVersionsCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { isSupportedCallId } from './call-ids';
 import type { RecordingFormat } from './config';
 import { type UploadOptions, type UploadResult, uploadRecording } from './recording-upload';
 
@@ -28,6 +29,8 @@ export function generateStorageKey(
   const year = String(started.getUTCFullYear()).padStart(4, '0');
   const month = String(started.getUTCMonth() + 1).padStart(2, '0');
   // Call ids come from the app's own table: keep them from adding path segments.
+  // Stored only what playback, listing and erasure can find again by the same id.
+  if (!isSupportedCallId(callId)) throw new StorageKeyError('The call id is empty, too long or not text');
   const key = `${RECORDINGS_PREFIX}${year}/${month}/${encodeURIComponent(callId)}/${recordingSid}.${format}`;
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
     throw new StorageKeyError(`The call id is too long for an S3 key (${Buffer.byteLength(key)} bytes encoded)`);
