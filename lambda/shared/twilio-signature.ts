@@ -25,7 +25,8 @@ export type FormParams = Record<string, string | string[]>;
 
 /** Parses an x-www-form-urlencoded body, keeping blank and repeated parameters (they are signed too). */
 export function parseForm(body: string): FormParams {
-  const params: FormParams = {};
+  // No prototype: a parameter named `constructor` or `__proto__` is a parameter like any other.
+  const params: FormParams = Object.create(null);
   for (const [name, value] of new URLSearchParams(body)) {
     const existing = params[name];
     if (existing === undefined) params[name] = value;

@@ -104,6 +104,20 @@ describe('validateTwilioSignature', () => {
     expect(validateTwilioSignature(tokens, signature, URL, { ...parsed, Tag: 'a' })).toBe(false);
   });
 
+  it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])(
+    'treats a parameter named %s like any other, so its signature still validates',
+    (name) => {
+      const withOdd = { ...params, [name]: 'x' };
+      const body = `${formBody(params)}&${encodeURIComponent(name)}=x`;
+      const signature = twilioSignature(TEST_AUTH_TOKEN, URL, Object.fromEntries(Object.entries(withOdd)));
+      const parsed = parseForm(body);
+
+      expect(Object.keys(parsed)).toContain(name);
+      expect(parsed[name]).toBe('x');
+      expect(validateTwilioSignature(tokens, signature, URL, parsed)).toBe(true);
+    },
+  );
+
   it('answers false rather than throwing when the URL does not parse', () => {
     const signature = twilioSignature(TEST_AUTH_TOKEN, URL, params);
 
