@@ -246,12 +246,14 @@ export class CallsRepository {
     });
     if (!recorded) return false;
     // The single-recording fields follow the recording that started last; a later one may already hold them.
+    // Only while the entry still says so: a copy stored meanwhile (a redrive) keeps its fields.
     const latest = latestFields(recordingSid, entry, now);
     await this.updateIf({
       Key: { callId },
       UpdateExpression: `SET ${latest.sets.join(', ')}${latest.remove}`,
-      ConditionExpression: `attribute_exists(callId) AND ${LATEST_CONDITION}`,
-      ExpressionAttributeValues: latest.values,
+      ConditionExpression: `attribute_exists(callId) AND recordings.#sid.#status = :failureStatus AND ${LATEST_CONDITION}`,
+      ExpressionAttributeNames: { '#sid': recordingSid, '#status': 'status' },
+      ExpressionAttributeValues: { ...latest.values, ':failureStatus': failure.status },
     });
     return true;
   }

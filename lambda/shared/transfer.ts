@@ -129,7 +129,7 @@ export async function transferRecording(
   }
   const contentType = MEDIA_CONTENT_TYPES[deps.format];
 
-  const copy = await withLease(job.recordingSid, claimId, deps, (signal) =>
+  const copy = await withLease(job.recordingSid, claimId, recording.leaseExpiresAt ?? 0, deps, (signal) =>
     copyOnce(job, recording, key, contentType, signal, deps),
   );
 
@@ -229,26 +229,39 @@ async function copyFromTwilio(
 async function withLease<T>(
   recordingSid: string,
   claimId: string,
+  leaseExpiresAt: number,
   deps: TransferDeps,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   const now = deps.now ?? (() => new Date());
   const lost = new AbortController();
-  const timer = setInterval(
-    () => {
-      deps.ledger.renewLease(recordingSid, claimId, deps.leaseSeconds, now()).then(
-        (held) => {
-          if (!held) {
-            deps.obs.logger.warn('The claim was taken over; abandoning this copy');
-            lost.abort();
-          }
-        },
-        (error: unknown) =>
-          deps.obs.logger.warn('Could not renew the claim; will try again', { error: describe(error) }),
-      );
-    },
-    Math.max(250, (deps.leaseSeconds * 1000) / 3),
-  );
+  const intervalMs = Math.max(250, (deps.leaseSeconds * 1000) / 3);
+  let heldUntil = leaseExpiresAt;
+  const timer = setInterval(() => {
+    const renewing = now();
+    deps.ledger.renewLease(recordingSid, claimId, deps.leaseSeconds, renewing).then(
+      (held) => {
+        if (held) {
+          heldUntil = renewing.getTime() + deps.leaseSeconds * 1000;
+          return;
+        }
+        deps.obs.logger.warn('The claim was taken over; abandoning this copy');
+        lost.abort();
+      },
+      (error: unknown) => {
+        // Unconfirmed, the claim may lapse before the next try: stop writing while it still holds,
+        // so that no object lands after another job (or an erasure) has taken the recording.
+        if (now().getTime() + intervalMs >= heldUntil) {
+          deps.obs.logger.warn('Could not renew the claim before it lapses; abandoning this copy', {
+            error: describe(error),
+          });
+          lost.abort();
+          return;
+        }
+        deps.obs.logger.warn('Could not renew the claim; will try again', { error: describe(error) });
+      },
+    );
+  }, intervalMs);
   try {
     const result = await work(lost.signal);
     if (lost.signal.aborted) throw new RetryableTransferError('The claim was lost mid-copy', 'lost-claim');

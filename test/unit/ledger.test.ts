@@ -338,6 +338,77 @@ describe('the lease', () => {
   });
 });
 
+describe('a lease that cannot be renewed', () => {
+  it('stops the copy before the claim lapses, so nothing is stored after another job could take over', async () => {
+    const recording = job();
+    await givenCall(recording.callSid);
+    const audio = mediaBytes('unrenewable', 2000);
+    serveAudio(recording.recordingSid, audio);
+    const release = deferred();
+    stub.respond('GET', mediaPath(recording.recordingSid), {
+      headers: { 'content-type': 'audio/mpeg' },
+      body: audio,
+      waitFor: release.promise,
+    });
+    const unreachable = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+    unreachable.renewLease = async () => {
+      throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
+    };
+
+    const copying = transferRecording(recording, 'claim-1', deps({ ledger: unreachable, leaseSeconds: 1 }));
+    const outcome = copying.then(
+      () => 'finished',
+      (error: { code?: string }) => error.code,
+    );
+    await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
+    const claimed = await ledger(recording.recordingSid);
+    // Held until past the lease's end: only the copy's own watch can stop it.
+    await waitUntil(async () => Date.now() > (claimed.leaseExpiresAt ?? 0) + 200);
+    release.resolve();
+
+    expect(await outcome).toBe('lost-claim');
+    const key = generateStorageKey(claimed.callId ?? '', recording.recordingSid, recording.startedAt, 'mp3');
+    expect(await aws.getObject(key)).toBeUndefined();
+    expect((await ledger(recording.recordingSid)).status).toBe('transferring');
+  });
+});
+
+describe('a failure report racing a stored copy', () => {
+  it('leaves the latest-recording fields to the copy stored between its two writes', async () => {
+    const recording = job();
+    const callId = await givenCall(recording.callSid);
+    const calls = new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX);
+    await calls.resolveCall(recording.callSid, RECEIVED_AT);
+    const key = generateStorageKey(callId, recording.recordingSid, recording.startedAt, 'mp3');
+    const stored: RecordingEntry = { status: 'stored', key, sizeBytes: 10, startedAt: recording.startedAt };
+    const send = aws.ddb.send.bind(aws.ddb);
+    let writes = 0;
+    const spy = jest.spyOn(aws.ddb, 'send').mockImplementation((async (command: never) => {
+      const result = await send(command);
+      // Right after the failure's entry write, a redriven copy lands.
+      if (++writes === 1) await calls.markStored(callId, recording.recordingSid, stored, RECEIVED_AT);
+      return result;
+    }) as never);
+
+    try {
+      await calls.markFailed(
+        callId,
+        recording.recordingSid,
+        { status: 'failed', error: 'gave up', startedAt: recording.startedAt },
+        RECEIVED_AT,
+      );
+    } finally {
+      spy.mockRestore();
+    }
+
+    expect(await aws.getItem(callId)).toMatchObject({
+      recordings: { [recording.recordingSid]: { status: 'stored' } },
+      recordingStatus: 'stored',
+      recordingKey: key,
+    });
+  });
+});
+
 describe('media that is not the recording', () => {
   it('is never stored nor followed by a DELETE at Twilio when it is a page served as audio, too small for the duration', async () => {
     const recording = job({ duration: '42' });
