@@ -124,9 +124,11 @@ export async function uploadRecording(
       new CopyObjectCommand({
         Bucket: bucket,
         Key: key,
-        // Each segment encoded (the key holds an encoded call id), the separators kept.
-        CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
-        ...('VersionId' in uploaded && uploaded.VersionId ? { CopySourceVersionId: uploaded.VersionId } : {}),
+        // Each segment encoded (the key holds an encoded call id), the separators kept; on a
+        // versioned bucket the very version just uploaded, so the hash never lands on other bytes.
+        CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}${
+          'VersionId' in uploaded && uploaded.VersionId ? `?versionId=${encodeURIComponent(uploaded.VersionId)}` : ''
+        }`,
         MetadataDirective: 'REPLACE',
         ContentType: options.contentType,
         Metadata: { ...options.metadata, sha256 },

@@ -68,8 +68,9 @@ export class TransferFunction extends VaultFunction {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'WriteRecordings',
-        // GetObject for the HEAD that verifies a copy; the server-side copy that adds `sha256`.
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'],
+        // GetObject for the HEAD that verifies a copy; Get(Version) for the server-side copy of the
+        // version just uploaded that adds `sha256`.
+        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:GetObjectVersion'],
         resources: [props.storage.recordingObjectsArn()],
       }),
     );

@@ -568,7 +568,12 @@ describe('IAM: least privilege', () => {
       expect(s3.length).toBeGreaterThan(0);
       expect(listBucketResources(statements)).toEqual([{ 'Fn::GetAtt': [bucketId, 'Arn'] }]);
       for (const st of s3) {
-        expect(asList(st.Action).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+        expect(asList(st.Action).sort()).toEqual([
+          's3:AbortMultipartUpload',
+          's3:GetObject',
+          's3:GetObjectVersion',
+          's3:PutObject',
+        ]);
         expect(asList(st.Resource)).toEqual([
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
         ]);
