@@ -39,27 +39,37 @@ function demoEnv(ports: Record<string, number>): NodeJS.ProcessEnv {
   };
 }
 
-test('npm run demo stores every call’s recording, prints playback URLs that serve the audio, and stops on Ctrl-C', async () => {
-  const ports = { api: await freePort(), dynamodb: await freePort(), s3: await freePort(), sqs: await freePort() };
-  const demo = new LocalProcess(
-    spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/demo.ts'], {
-      cwd: REPO_ROOT,
-      env: demoEnv(ports),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-  try {
-    await waitFor(
-      'the demo to say it is ready',
-      () => {
-        if (demo.exitStatus) throw new Error(`the demo exited early: ${JSON.stringify(demo.exitStatus)}`);
-        return /demo ready/.test(demo.text()) ? true : undefined;
-      },
+/** Starts the demo on free ports; a port taken in the meantime by another process means a new set. */
+async function startDemo(): Promise<LocalProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = { api: await freePort(), dynamodb: await freePort(), s3: await freePort(), sqs: await freePort() };
+    const demo = new LocalProcess(
+      spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/demo.ts'], {
+        cwd: REPO_ROOT,
+        env: demoEnv(ports),
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    const state = await waitFor(
+      'the demo to say it is ready, or to exit',
+      () => (/demo ready/.test(demo.text()) ? 'ready' : demo.exitStatus ? 'exited' : undefined),
       { timeoutMs: 150_000, intervalMs: 200 },
       () => demo.tail(),
-    );
+    ).catch((error: unknown) => {
+      demo.signalGroup('SIGKILL');
+      throw error;
+    });
+    if (state === 'ready') return demo;
+    if (!/is busy/.test(demo.text()) || attempt >= 3) {
+      throw new Error(`the demo exited early: ${JSON.stringify(demo.exitStatus)}\n${demo.tail()}`);
+    }
+  }
+}
 
+test('npm run demo stores every call’s recording, prints playback URLs that serve the audio, and stops on Ctrl-C', async () => {
+  const demo = await startDemo();
+  try {
     const output = demo.text();
     const urls = [...output.matchAll(/play: (http\S+)/g)].map((m) => m[1] as string);
     expect(urls).toHaveLength(3);

@@ -69,6 +69,11 @@ export class DeadlineError extends Error {
   override name = 'DeadlineError';
 }
 
+/** The stack could not bind a port that was free a moment before. */
+class PortTakenError extends Error {
+  override name = 'PortTakenError';
+}
+
 export interface WaitOptions {
   readonly timeoutMs?: number;
   readonly intervalMs?: number;
@@ -331,8 +336,20 @@ export class LocalStack {
     };
   }
 
+  /**
+   * A stack on free ports. A port handed out by `freePort` can be taken by another process before
+   * the stack binds it; the stack then exits at once naming it, and is started on new ports.
+   */
   static async start(options: StartOptions): Promise<LocalStack> {
-    return LocalStack.launch(await LocalStack.configure(options));
+    for (let attempt = 1; ; attempt++) {
+      const config = await LocalStack.configure(options);
+      try {
+        return await LocalStack.launch(config);
+      } catch (error) {
+        await rm(config.dataDir, { recursive: true, force: true });
+        if (!(error instanceof PortTakenError) || attempt >= 3) throw error;
+      }
+    }
   }
 
   /** Spawns the stack with `config` and waits for its `ready` line. */
@@ -340,19 +357,18 @@ export class LocalStack {
     const started = Date.now();
     const child = LocalProcess.spawn(localStackEnv(config));
     try {
-      await waitFor(
+      const state = await waitFor(
         'the local stack to print a line containing "ready"',
-        () => {
-          if (/ready/i.test(child.text())) return true;
-          if (child.exitStatus) {
-            throw new Error(`the local stack exited early (${JSON.stringify(child.exitStatus)})`);
-          }
-          return undefined;
-        },
+        () => (/ready/i.test(child.text()) ? 'ready' : child.exitStatus ? 'exited' : undefined),
         { timeoutMs: READY_TIMEOUT_MS, intervalMs: 50 },
         () => `--- local stack output ---\n${child.tail()}`,
       );
+      if (state === 'exited') {
+        const message = `the local stack exited early (${JSON.stringify(child.exitStatus)})`;
+        throw /port \d+ is busy/.test(child.text()) ? new PortTakenError(message) : new Error(message);
+      }
     } catch (error) {
+      if (error instanceof PortTakenError) throw error;
       child.signalGroup('SIGKILL');
       await child.waitExit(5_000);
       if (error instanceof DeadlineError) throw error;
