@@ -6,6 +6,8 @@ import { createObservability, type Observability } from '../shared/observability
 import { type SqsClientSource, sqsTransferQueue } from '../shared/queue';
 import { type ReconcileCounts, type ReconcileResult, reconcile } from '../shared/reconcile';
 import { ReconcileCheckpoint, reconcileWindow } from '../shared/reconcile-checkpoint';
+import { mergePending, recheckPending } from '../shared/reconcile-pending';
+import { createTwilioApi, type TwilioApi, TwilioApiError } from '../shared/twilio-api';
 import { createTwilioRecordingList, type RecordingListSource } from '../shared/twilio-recording-list';
 import type { TokenSource } from '../shared/twilio-signature';
 
@@ -16,6 +18,8 @@ export interface ReconcilerRuntime {
   readonly sqs: SqsClientSource;
   /** Default: Twilio's recording list at `config.twilioApiBaseUrl`. */
   readonly list?: RecordingListSource;
+  /** Default: Twilio's recording resource at `config.twilioApiBaseUrl` (pending long recordings). */
+  readonly twilio?: Pick<TwilioApi, 'getRecordingDetails'>;
   readonly obs?: Observability;
   readonly now?: () => Date;
   /** Ends a running reconcile early (the local stack stopping). */
@@ -53,6 +57,9 @@ export function createReconcilerHandler(runtime: ReconcilerRuntime) {
       tokens: runtime.tokens,
       onRetry: (retry) => obs.logger.warn('Twilio refused or failed a list request; backing off', { ...retry }),
     });
+  const twilio =
+    runtime.twilio ??
+    createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens });
   const settings = { lookbackMs: config.lookbackSeconds * 1000, settleMs: config.settleSeconds * 1000 };
   const marginMs = runtime.safetyMarginMs ?? 20_000;
 
@@ -76,6 +83,24 @@ export function createReconcilerHandler(runtime: ReconcilerRuntime) {
       const deadline = AbortSignal.timeout(budgetMs);
       obs.logger.info('Reconciling Twilio recordings with the ledger', { ...span, checkpoint: last?.toISOString() });
 
+      // Long recordings an earlier run saw in progress, past the reach of this run's listing.
+      const pending = await checkpoint.getPending();
+      const rechecked = pending.length
+        ? await recheckPending(pending, {
+            details: (sid) =>
+              twilio
+                .getRecordingDetails(sid)
+                .catch((error: unknown) =>
+                  error instanceof TwilioApiError && error.status === 404 ? undefined : Promise.reject(error),
+                ),
+            statuses: (sids) => ledger.statuses(sids),
+            enqueue: (job) => queue.enqueue(job),
+            accountSid: config.accountSid,
+            obs,
+            now,
+          })
+        : { stillPending: [], queued: 0 };
+
       const result = await reconcile(
         {
           list,
@@ -95,13 +120,25 @@ export function createReconcilerHandler(runtime: ReconcilerRuntime) {
         },
       );
       counts = result;
-      const summary = { ...span, ...countsOf(result), pages: result.pages };
+      const summary = {
+        ...span,
+        ...countsOf(result),
+        pages: result.pages,
+        pendingRechecked: pending.length,
+        pendingQueued: rechecked.queued,
+      };
       if (!result.finished) {
         obs.metric('ReconcileIncomplete');
         obs.logger.warn('Reconcile stopped before the end of its window; the checkpoint stays where it was', summary);
         return { window: span, result, checkpointAdvanced: false };
       }
-      const advanced = await checkpoint.advance(window, result, now());
+      // In progress and created before the next run's window: only a look at the recording itself
+      // will see it complete.
+      const nextFrom = window.to.getTime() - settings.lookbackMs;
+      const leaving = result.notFinal
+        .filter((r) => r.dateCreated !== undefined && Date.parse(r.dateCreated) < nextFrom)
+        .map((r) => r.sid);
+      const advanced = await checkpoint.advance(window, result, now(), mergePending(rechecked.stillPending, leaving));
       obs.logger.info('Reconciled', { ...summary, checkpointAdvanced: advanced });
       return { window: span, result, checkpointAdvanced: advanced };
     } catch (error) {

@@ -59,23 +59,43 @@ export class ReconcileCheckpoint {
     return Number.isNaN(time) ? undefined : new Date(time);
   }
 
+  /** Recordings a finished run left to be looked at again (long calls still in progress). */
+  async getPending(): Promise<string[]> {
+    const result = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { recordingSid: this.key },
+        ConsistentRead: true,
+        ProjectionExpression: 'pending',
+      }),
+    );
+    const pending = result.Item?.pending;
+    return Array.isArray(pending) ? pending.filter((sid): sid is string => typeof sid === 'string') : [];
+  }
+
   /**
    * Records a finished run. Only ever forward: a slower run that overlapped a later one never
    * moves the checkpoint back. Returns whether it moved.
    */
-  async advance(window: ListWindow, counts: ReconcileCounts, now: Date): Promise<boolean> {
+  async advance(
+    window: ListWindow,
+    counts: ReconcileCounts,
+    now: Date,
+    pending: readonly string[] = [],
+  ): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { recordingSid: this.key },
           UpdateExpression:
-            'SET windowEnd = :end, windowStart = :start, finishedAt = :now, updatedAt = :now, lastRun = :counts',
+            'SET windowEnd = :end, windowStart = :start, finishedAt = :now, updatedAt = :now, lastRun = :counts, pending = :pending',
           ConditionExpression: 'attribute_not_exists(windowEnd) OR windowEnd < :end',
           ExpressionAttributeValues: {
             ':end': window.to.toISOString(),
             ':start': window.from.toISOString(),
             ':now': now.toISOString(),
+            ':pending': [...pending],
             ':counts': {
               listed: counts.listed,
               alreadyStored: counts.alreadyStored,

@@ -33,8 +33,13 @@ export interface ReconcileProgress extends ReconcileCounts {
   readonly position: Date;
 }
 
+/** Twilio's recording statuses that may still become `completed`. */
+export const NOT_FINAL_STATUSES: readonly string[] = ['in-progress', 'paused', 'stopped', 'processing'];
+
 export interface ReconcileResult extends ReconcileCounts {
   readonly pages: number;
+  /** Listed recordings not final at Twilio yet (in progress…), with their creation time. */
+  readonly notFinal: readonly { readonly sid: string; readonly dateCreated: string | undefined }[];
   readonly dryRun: boolean;
   /** False when the signal stopped the run before the list was exhausted. */
   readonly finished: boolean;
@@ -75,6 +80,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   const counts = { listed: 0, alreadyStored: 0, queued: 0, skipped: 0, invalid: 0 };
   let pages = 0;
   let finished = false;
+  const notFinal: { sid: string; dateCreated: string | undefined }[] = [];
 
   async function checkPage(recordings: readonly ListedRecording[]): Promise<void> {
     counts.listed += recordings.length;
@@ -82,6 +88,9 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     for (const recording of recordings) {
       if (recording.status !== 'completed') {
         counts.skipped++;
+        if (NOT_FINAL_STATUSES.includes(recording.status ?? '') && SID.RecordingSid.test(recording.sid)) {
+          notFinal.push({ sid: recording.sid, dateCreated: recording.dateCreated });
+        }
       } else if (!usable(recording, accountSid)) {
         counts.invalid++;
         obs.logger.warn('Twilio listed a recording that cannot be queued', {
@@ -145,7 +154,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
     signal?.removeEventListener('abort', stop);
     listing.abort();
   }
-  return { ...counts, pages, dryRun, finished };
+  return { ...counts, pages, dryRun, finished, notFinal };
 }
 
 function usable(recording: ListedRecording, accountSid: string): boolean {

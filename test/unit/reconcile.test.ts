@@ -119,6 +119,7 @@ it('queues a job, built from the list record, for each completed recording the l
     pages: 1,
     dryRun: false,
     finished: true,
+    notFinal: [],
   });
   expect(queued).toEqual([
     {

@@ -110,6 +110,51 @@ it('queues, on a first run, the completed recordings of the last two hours the l
   expect(captured.text()).not.toContain(TEST_AUTH_TOKEN);
 });
 
+it('catches a call recorded for longer than the lookback whose callback never came, once it completes', async () => {
+  // Created 115 minutes ago and still recording: no later listing will cover its creation time.
+  const long = add(ago(115), { status: 'in-progress' });
+  const { reconcile } = handler();
+  await reconcile(scheduledEvent, context(300_000));
+  expect(queuedJobs()).toEqual([]);
+
+  // Runs go on while it records; then it completes, its callback lost.
+  clock = new Date(START.getTime() + 15 * MINUTE);
+  await reconcile(scheduledEvent, context(300_000));
+  twilio.setRecordingStatus(long.sid, 'completed');
+  clock = new Date(START.getTime() + 30 * MINUTE);
+  const run = await reconcile(scheduledEvent, context(300_000));
+
+  expect(run.checkpointAdvanced).toBe(true);
+  expect(queuedJobs()).toEqual([
+    expect.objectContaining({ recordingSid: long.sid, callSid: long.callSid, origin: 'reconciler' }),
+  ]);
+  // Once final it is looked at no more.
+  clock = new Date(START.getTime() + 45 * MINUTE);
+  await reconcile(scheduledEvent, context(300_000));
+  expect(queuedJobs()).toHaveLength(1);
+  expect(await checkpoint.getPending()).toEqual([]);
+});
+
+it('forgets a pending recording Twilio no longer has, and keeps one it could not look at', async () => {
+  const gone = add(ago(115), { status: 'in-progress' });
+  const unreachable = add(ago(116), { status: 'in-progress' });
+  const { reconcile } = handler();
+  await reconcile(scheduledEvent, context(300_000));
+  // The run after next lists from past their creation: from then on they are pending.
+  clock = new Date(START.getTime() + 15 * MINUTE);
+  await reconcile(scheduledEvent, context(300_000));
+  expect(new Set(await checkpoint.getPending())).toEqual(new Set([gone.sid, unreachable.sid]));
+  clock = new Date(START.getTime() + 30 * MINUTE);
+  const details = twilio.recordingPath(unreachable.sid, 'json');
+  twilio.respond('GET', details, { status: 503, body: '{}' });
+  twilio.respond('GET', twilio.recordingPath(gone.sid, 'json'), { status: 404, body: '{}' });
+
+  await reconcile(scheduledEvent, context(300_000));
+
+  expect(await checkpoint.getPending()).toEqual([unreachable.sid]);
+  expect(queuedJobs()).toEqual([]);
+});
+
 it('lists the next run from the checkpoint minus the lookback', async () => {
   const { reconcile } = handler();
   await reconcile(scheduledEvent, context(300_000));
