@@ -81,6 +81,17 @@ type Ledgered = LedgerItem & ErasureFields;
 
 const FORMATS = ['mp3', 'wav'] as const;
 
+/** An erased recording asked again: the call item is made to say so (a cut-short projection heals), nothing else. */
+async function alreadyErased(
+  item: Ledgered,
+  request: ErasureRequest,
+  keys: Parameters<typeof project>[2],
+  deps: ErasureDeps,
+): Promise<ErasureResult> {
+  await project(item, request, keys, deps);
+  return { result: 'already-erased', erasedAt: item.erasedAt ?? '', erasedBy: item.erasedBy ?? '', versionsDeleted: 0 };
+}
+
 export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
   const now = deps.now ?? (() => new Date());
   const { callId, recordingSid } = request;
@@ -96,13 +107,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   const keys = storageKeys(recordingSid, callId, item, call, entry);
 
   if (item?.status === 'erased') {
-    await project(item, request, keys, deps);
-    return {
-      result: 'already-erased',
-      erasedAt: item.erasedAt ?? '',
-      erasedBy: item.erasedBy ?? '',
-      versionsDeleted: 0,
-    };
+    return alreadyErased(item, request, keys, deps);
   }
   if (item && copyInProgress(item, now())) throw copyInProgressError();
   if (item?.bucket && item.bucket !== deps.store.bucket) {
@@ -128,13 +133,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     // Changed since it was read: erased by a concurrent request, or a copy started.
     item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
     if (item?.status === 'erased') {
-      await project(item, request, keys, deps);
-      return {
-        result: 'already-erased',
-        erasedAt: item.erasedAt ?? '',
-        erasedBy: item.erasedBy ?? '',
-        versionsDeleted: 0,
-      };
+      return alreadyErased(item, request, keys, deps);
     }
     if (item && copyInProgress(item, now())) throw copyInProgressError();
     if (item && !belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
