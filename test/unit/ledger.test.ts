@@ -110,6 +110,17 @@ function serveAudio(recordingSid: string, audio: Buffer): void {
 
 const mediaPath = (recordingSid: string) => stub.recordingPath(recordingSid, 'mp3');
 
+/** The next media request for the recording is answered with `audio` only once the test releases it. */
+function holdMedia(recordingSid: string, audio: Buffer): { resolve: () => void } {
+  const release = deferred();
+  stub.respond('GET', mediaPath(recordingSid), {
+    headers: { 'content-type': 'audio/mpeg' },
+    body: audio,
+    waitFor: release.promise,
+  });
+  return release;
+}
+
 describe('a stored recording', () => {
   test.each([
     ['1 B', 1],
@@ -225,12 +236,7 @@ describe('a RecordingSid first seen under one CallSid and then another', () => {
     const recording = job();
     await givenCall(recording.callSid);
     serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
-    const release = deferred();
-    stub.respond('GET', mediaPath(recording.recordingSid), {
-      headers: { 'content-type': 'audio/mpeg' },
-      body: mediaBytes('audio', 1000),
-      waitFor: release.promise,
-    });
+    const release = holdMedia(recording.recordingSid, mediaBytes('audio', 1000));
     const first = transferRecording(recording, 'claim-1', deps());
     await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
     const otherCallSid = newCallSid();
@@ -273,12 +279,7 @@ describe('absent and failed recordings', () => {
     const callId = await givenCall(recording.callSid);
     const audio = mediaBytes('audio', 3000);
     serveAudio(recording.recordingSid, audio);
-    const release = deferred();
-    stub.respond('GET', mediaPath(recording.recordingSid), {
-      headers: { 'content-type': 'audio/mpeg' },
-      body: audio,
-      waitFor: release.promise,
-    });
+    const release = holdMedia(recording.recordingSid, audio);
     const copying = transferRecording(recording, 'claim-1', deps());
     await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
 
@@ -315,12 +316,7 @@ describe('the lease', () => {
     await givenCall(recording.callSid);
     const audio = mediaBytes('audio', 2000);
     serveAudio(recording.recordingSid, audio);
-    const release = deferred();
-    stub.respond('GET', mediaPath(recording.recordingSid), {
-      headers: { 'content-type': 'audio/mpeg' },
-      body: audio,
-      waitFor: release.promise,
-    });
+    const release = holdMedia(recording.recordingSid, audio);
     const shortLease = deps({ leaseSeconds: 1 });
     const copying = transferRecording(recording, 'claim-1', shortLease);
     await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
@@ -344,12 +340,7 @@ describe('a lease that cannot be renewed', () => {
     await givenCall(recording.callSid);
     const audio = mediaBytes('unrenewable', 2000);
     serveAudio(recording.recordingSid, audio);
-    const release = deferred();
-    stub.respond('GET', mediaPath(recording.recordingSid), {
-      headers: { 'content-type': 'audio/mpeg' },
-      body: audio,
-      waitFor: release.promise,
-    });
+    const release = holdMedia(recording.recordingSid, audio);
     const unreachable = new RecordingLedger(aws.ddb, LEDGER_TABLE);
     unreachable.renewLease = async () => {
       throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
