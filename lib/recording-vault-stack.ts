@@ -5,7 +5,7 @@ import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { CallsTable } from './constructs/calls-table';
 import { ErasureFunction } from './constructs/erasure-function';
-import { ALARM_PERIOD, OperationsAlarms } from './constructs/operations-alarms';
+import { ALARM_PERIOD, OperationsAlarms } from './constructs/alarm-topic';
 import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';
@@ -24,11 +24,11 @@ export const PROJECT_TAG = 'recording-vault';
 /** Handler entry files, relative to the repository root. */
 const LAMBDA_ROOT = path.join(__dirname, '..', 'lambda');
 export const LAMBDA_ENTRIES = {
-  webhook: path.join(LAMBDA_ROOT, 'recording-webhook', 'index.ts'),
-  transfer: path.join(LAMBDA_ROOT, 'recording-transfer', 'index.ts'),
-  playback: path.join(LAMBDA_ROOT, 'playback-url', 'index.ts'),
-  erasure: path.join(LAMBDA_ROOT, 'recording-erasure', 'index.ts'),
-  reconciler: path.join(LAMBDA_ROOT, 'recording-reconciler', 'index.ts'),
+  webhook: path.join(LAMBDA_ROOT, 'webhook', 'index.ts'),
+  transfer: path.join(LAMBDA_ROOT, 'transfer', 'index.ts'),
+  recordingsRead: path.join(LAMBDA_ROOT, 'recordings-read', 'index.ts'),
+  erasure: path.join(LAMBDA_ROOT, 'erasure', 'index.ts'),
+  reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
 } as const;
 
 export type LambdaEntries = { readonly [K in keyof typeof LAMBDA_ENTRIES]: string };
@@ -50,7 +50,7 @@ export class RecordingVaultStack extends Stack {
   readonly twilioSecret: secretsmanager.ISecret;
   readonly webhook: WebhookFunction;
   readonly transfer: TransferFunction;
-  readonly playback: RecordingsReadFunction;
+  readonly recordingsRead: RecordingsReadFunction;
   readonly erasure: ErasureFunction;
   readonly reconciler: ReconcilerFunction;
   /** The stage's dashboard and the alarms that page the on-call engineer. */
@@ -133,9 +133,9 @@ export class RecordingVaultStack extends Stack {
       transferQueue: this.transferQueue,
       encryptionKey,
     });
-    this.playback = new RecordingsReadFunction(this, 'Playback', {
+    this.recordingsRead = new RecordingsReadFunction(this, 'RecordingsRead', {
       ...logs,
-      entry: entries.playback,
+      entry: entries.recordingsRead,
       playbackUrlTtlSeconds: config.playbackUrlTtlSeconds,
       storage: this.storage,
       calls: this.calls,
@@ -170,7 +170,7 @@ export class RecordingVaultStack extends Stack {
     // ---- API -------------------------------------------------------------------------
     this.api = new VaultApi(this, 'Api', {
       webhookFunction: this.webhook.function,
-      playbackFunction: this.playback.function,
+      recordingsReadFunction: this.recordingsRead.function,
       playbackAuth: config.playbackAuth,
       throttle: config.apiThrottle,
       accessLogRetention: logRetention,
@@ -218,7 +218,7 @@ export class RecordingVaultStack extends Stack {
       functions: {
         'recording-webhook': this.webhook.function,
         'recording-transfer': this.transfer.function,
-        'playback-url': this.playback.function,
+        'recordings-read': this.recordingsRead.function,
         'recording-erasure': this.erasure.function,
         'recording-reconciler': this.reconciler.function,
       },

@@ -10,7 +10,7 @@ import { POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from './vault-f
 export const VAULT_FUNCTION_NAMES = [
   'recording-webhook',
   'recording-transfer',
-  'playback-url',
+  'recordings-read',
   'recording-reconciler',
   'recording-erasure',
 ] as const;
@@ -23,7 +23,7 @@ export type VaultFunctions = Readonly<Partial<Record<VaultFunctionName, lambda.I
 export const FUNCTION_LABELS: Readonly<Record<VaultFunctionName, string>> = {
   'recording-webhook': 'Webhook',
   'recording-transfer': 'Transfer',
-  'playback-url': 'Playback',
+  'recordings-read': 'RecordingsRead',
   'recording-reconciler': 'Reconciler',
   'recording-erasure': 'Erasure',
 };
@@ -153,8 +153,8 @@ export class OperationsDashboard extends Construct {
         fn('recording-reconciler', 'ReconcileIncomplete', 'Runs cut short'),
       ]),
       graph('Playback and erasure', [
-        fn('playback-url', 'PlaybackUrlIssued', 'Playback URLs issued'),
-        fn('playback-url', 'PlaybackListed', 'Listings'),
+        fn('recordings-read', 'PlaybackUrlIssued', 'Playback URLs issued'),
+        fn('recordings-read', 'PlaybackListed', 'Listings'),
         fn('recording-erasure', 'RecordingErased', 'Erased'),
       ]),
     );

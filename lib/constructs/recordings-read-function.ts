@@ -25,7 +25,7 @@ export class RecordingsReadFunction extends VaultFunction {
   constructor(scope: Construct, id: string, props: RecordingsReadFunctionProps) {
     super(scope, id, {
       ...props,
-      description: 'Recording Vault playback: presigned GET URL for a stored recording',
+      description: 'Recording Vault recordings API (read): presigned playback URLs and the ledger listing',
       timeout: Duration.seconds(10),
       memorySize: 256,
       environment: {

@@ -3,7 +3,7 @@ import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { StageConfig } from '../config';
-import { ALARM_PERIOD, type OperationsAlarms } from './operations-alarms';
+import { ALARM_PERIOD, type OperationsAlarms } from './alarm-topic';
 import {
   FUNCTION_LABELS,
   OperationsDashboard,

@@ -40,7 +40,7 @@ export const ACCESS_LOG_FORMAT: Readonly<Record<string, string>> = {
 
 export interface VaultApiProps {
   readonly webhookFunction: IFunction;
-  readonly playbackFunction: IFunction;
+  readonly recordingsReadFunction: IFunction;
   readonly playbackAuth: PlaybackAuthConfig;
   readonly throttle: ApiThrottleConfig;
   readonly accessLogRetention: logs.RetentionDays;
@@ -106,7 +106,7 @@ export class VaultApi extends Construct {
           })
         : new HttpIamAuthorizer();
     this.authorizer = authorizer;
-    const playbackIntegration = new HttpLambdaIntegration('PlaybackIntegration', props.playbackFunction);
+    const playbackIntegration = new HttpLambdaIntegration('PlaybackIntegration', props.recordingsReadFunction);
     // GET /recordings (the ledger listing) is served by the same read-only function.
     this.playbackRoutes = [PLAYBACK_PATH, PLAYBACK_LIST_PATH, LIST_RECORDINGS_PATH].flatMap((path) =>
       this.api.addRoutes({

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createPlaybackHandler } from '../../lambda/playback-url/handler';
-import { createErasureHandler } from '../../lambda/recording-erasure/handler';
-import { createWebhookHandler } from '../../lambda/recording-webhook/handler';
-import { fileEventPublisher } from '../../lambda/shared/events';
-import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
+import { createErasureHandler } from '../../lambda/erasure/handler';
+import { createWebhookHandler } from '../../lambda/webhook/handler';
+import { fileEventPublisher } from '../../lambda/shared/ledger/events';
+import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { BUCKET_NAME, EVENTS_FILE, LEDGER_DAY_INDEX, LEDGER_TABLE_NAME, type LocalConfig, TABLE_NAME } from './config';
 import type { Route } from './gateway';
 import type { QueueUrls } from './resources';
@@ -63,21 +63,21 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       method: 'GET',
       path: '/calls/{callId}/recording',
       handler: playback,
-      functionName: 'playback-url',
+      functionName: 'recordings-read',
       bearerToken: config.apiToken,
     },
     {
       method: 'GET',
       path: '/calls/{callId}/recordings',
       handler: playback,
-      functionName: 'playback-url',
+      functionName: 'recordings-read',
       bearerToken: config.apiToken,
     },
     {
       method: 'GET',
       path: '/recordings',
       handler: playback,
-      functionName: 'playback-url',
+      functionName: 'recordings-read',
       bearerToken: config.apiToken,
     },
     {

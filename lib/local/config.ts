@@ -15,7 +15,7 @@ import {
   MAX_PLAYBACK_TTL_SECONDS,
   RECORDING_FORMATS,
   type RecordingFormat,
-} from '../../lambda/shared/config';
+} from '../../lambda/shared/runtime/config';
 
 export type { Env };
 

@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { LedgerItem } from '../../lambda/shared/ledger';
+import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { type Env, LEDGER_TABLE_NAME, TABLE_NAME } from './config';
-import { SimulatedTwilio, status } from './simulated-twilio';
+import { SimulatedTwilio, status } from '../simulated-twilio/index';
 import { type LocalStack, startLocalStack } from './stack';
 
 export interface DemoOptions {

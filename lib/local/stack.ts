@@ -13,7 +13,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
+import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { apiRoutes } from './api-routes';
 import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';

@@ -12,11 +12,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createReconcilerHandler } from '../../lambda/recording-reconciler/handler';
-import { createTransferHandler } from '../../lambda/recording-transfer/handler';
-import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
-import { fileEventPublisher } from '../../lambda/shared/events';
-import { staticTokens } from '../../lambda/shared/twilio-signature';
+import { createReconcilerHandler } from '../../lambda/reconciler/handler';
+import { createTransferHandler } from '../../lambda/transfer/handler';
+import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
+import { fileEventPublisher } from '../../lambda/shared/ledger/events';
+import { staticTokens } from '../../lambda/shared/twilio/signature';
 import {
   BUCKET_NAME,
   CALL_SID_INDEX,

@@ -15,8 +15,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { CallItem, RecordingEntry } from '../../lambda/shared/calls';
-import type { LedgerItem } from '../../lambda/shared/ledger';
+import type { CallItem, RecordingEntry } from '../../lambda/shared/calls/calls';
+import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { describeError } from './target';
 
 export const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;

@@ -14,10 +14,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_TWILIO_API_BASE_URL, EnvReader } from '../../lambda/shared/config';
-import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
-import { parseTwilioSecret, SecretNotConfiguredError } from '../../lambda/shared/secrets';
-import { staticTokens, type TokenSource } from '../../lambda/shared/twilio-signature';
+import { DEFAULT_TWILIO_API_BASE_URL, EnvReader } from '../../lambda/shared/runtime/config';
+import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
+import { parseTwilioSecret, SecretNotConfiguredError } from '../../lambda/shared/twilio/credentials';
+import { staticTokens, type TokenSource } from '../../lambda/shared/twilio/signature';
 import { StageConfigError, selectStageConfig } from '../config';
 import {
   BUCKET_NAME,

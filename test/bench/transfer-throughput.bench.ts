@@ -4,7 +4,7 @@
  * interleaved (ABBA) in one warmed-up process per size. Then a sweep of part size × queue size
  * (plain Upload, 100 MiB, a fresh process each) to choose UPLOAD_PART_SIZE / UPLOAD_QUEUE_SIZE.
  */
-import { UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../lambda/shared/recording-upload';
+import { UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../lambda/shared/storage/recording-upload';
 import { type Figure, figure, fmt, printFigure, runBench, stats } from './lib/report';
 import { benchSizesMiB, MiB } from './lib/sizes';
 import type { RunResult, TransferRun } from './lib/transfer-common';

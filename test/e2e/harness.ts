@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
-import type { CallItem } from '../../lambda/shared/calls';
+import type { CallItem } from '../../lambda/shared/calls/calls';
 
 /**
  * The end-to-end harness: runs the local stack (`tsx bin/local.ts`) as a child process on free
@@ -648,7 +648,7 @@ export interface HttpResult {
 }
 
 // The item as the pipeline writes it: the product's own types, so the tests read what it writes.
-export type { CallItem, RecordingEntry } from '../../lambda/shared/calls';
+export type { CallItem, RecordingEntry } from '../../lambda/shared/calls/calls';
 
 export interface PlaybackBody {
   readonly callId: string;

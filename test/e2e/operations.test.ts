@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { SimulatedTwilio, status } from '../../lib/local/simulated-twilio';
+import { SimulatedTwilio, status } from '../../lib/simulated-twilio/index';
 import type { StatusReport } from '../../lib/ops/status';
 import {
   callbackParams,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { reset, SimulatedTwilio, slow, status } from '../../lib/local/simulated-twilio';
+import { reset, SimulatedTwilio, slow, status } from '../../lib/simulated-twilio/index';
 import {
   BUCKET,
   type CallItem,

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { LedgerItem } from '../../lambda/shared/ledger';
-import { SimulatedTwilio } from '../../lib/local/simulated-twilio';
+import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
+import { SimulatedTwilio } from '../../lib/simulated-twilio/index';
 import { LocalStack, newAccountSid, newCallSid, REPO_ROOT, waitFor } from './harness';
 
 /**

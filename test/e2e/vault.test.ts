@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
-import type { LedgerItem } from '../../lambda/shared/ledger';
-import { htmlPage, jsonError, SimulatedTwilio, slow } from '../../lib/local/simulated-twilio';
+import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
+import { htmlPage, jsonError, SimulatedTwilio, slow } from '../../lib/simulated-twilio/index';
 import {
   callbackParams,
   download,

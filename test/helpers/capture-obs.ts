@@ -2,7 +2,7 @@
  * An Observability that keeps what the code under test logs and counts, for assertions on
  * metrics and on what log lines say (and never say: tokens).
  */
-import type { LogExtra, Observability } from '../../lambda/shared/observability';
+import type { LogExtra, Observability } from '../../lambda/shared/runtime/observability';
 
 export interface CapturedLog {
   readonly level: 'debug' | 'info' | 'warn' | 'error';

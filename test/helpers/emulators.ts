@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { clientOverrides } from '../../lambda/shared/endpoints';
+import { clientOverrides } from '../../lambda/shared/runtime/endpoints';
 import { ensureTables } from '../../lib/local/resources';
 
 // Neither package ships types.

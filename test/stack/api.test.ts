@@ -99,7 +99,7 @@ describe('routes', () => {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
       }
-      expect(r[LIST]?.functionId).toBe(id(s, s.stack.playback.function));
+      expect(r[LIST]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
       expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
     }
   });
@@ -123,7 +123,7 @@ describe('routes', () => {
 describe('the read function (playback and GET /recordings)', () => {
   test('holds no permission to delete, write or put anything; reads the ledger only through its day index', () => {
     for (const s of all()) {
-      const st = statements(s, s.stack.playback.role);
+      const st = statements(s, s.stack.recordingsRead.role);
       const actions = st.flatMap((x) => asList(x.Action as string | string[]));
       // Logs and X-Ray aside, nothing that changes anything.
       const data = actions.filter((a) => !/^(logs|xray):/.test(a));
@@ -142,7 +142,7 @@ describe('the read function (playback and GET /recordings)', () => {
   });
 
   test('is told where the ledger and its index are', () => {
-    const vars = (dev.resources[id(dev, dev.stack.playback.function)] as Json).Properties.Environment.Variables as Json;
+    const vars = (dev.resources[id(dev, dev.stack.recordingsRead.function)] as Json).Properties.Environment.Variables as Json;
     expect(vars.LEDGER_TABLE).toEqual({ Ref: id(dev, dev.stack.ledger.table) });
     expect(vars.LEDGER_DAY_INDEX).toBe('byDay');
   });

@@ -9,7 +9,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { createObservability } from '../../lambda/shared/observability';
+import { createObservability } from '../../lambda/shared/runtime/observability';
 import { buildApp } from '../../lib/app';
 import { vaultMetric } from '../../lib/constructs/operations-dashboard';
 import type { VaultOperations } from '../../lib/constructs/vault-alarms';
@@ -123,7 +123,7 @@ describe('dashboard', () => {
     );
     expect(metricsOf(widget(dev, 'Playback and erasure'))).toEqual(
       expect.arrayContaining([
-        vault('playback-url', 'PlaybackUrlIssued'),
+        vault('recordings-read', 'PlaybackUrlIssued'),
         vault('recording-erasure', 'RecordingErased'),
       ]),
     );
@@ -172,7 +172,7 @@ describe('dashboard', () => {
   });
 
   test('errors and throttles of every function given', () => {
-    const fns = [dev.stack.webhook.function, dev.stack.transfer.function, dev.stack.playback.function];
+    const fns = [dev.stack.webhook.function, dev.stack.transfer.function, dev.stack.recordingsRead.function];
     const ids = [...fns, dev.reconciler as lambda.Function, dev.stack.erasure.function].map(
       (f) => `<${logicalId(dev, f)}>`,
     );
@@ -269,7 +269,7 @@ describe('alarms', () => {
     const fns = {
       Webhook: dev.stack.webhook.function,
       Transfer: dev.stack.transfer.function,
-      Playback: dev.stack.playback.function,
+      RecordingsRead: dev.stack.recordingsRead.function,
       Reconciler: dev.reconciler as lambda.Function,
       Erasure: dev.stack.erasure.function,
     };
@@ -294,8 +294,8 @@ describe('alarms', () => {
         'ErasureThrottles',
         'EventsNotPublished',
         'MissedCallbacks',
-        'PlaybackErrors',
-        'PlaybackThrottles',
+        'RecordingsReadErrors',
+        'RecordingsReadThrottles',
         'ReconcilerErrors',
         'ReconcilerThrottles',
         'RejectedCallbacks',

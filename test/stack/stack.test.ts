@@ -343,7 +343,7 @@ describe('transfer queue', () => {
 });
 
 describe('functions', () => {
-  const ours = (s: Synthesized) => [s.stack.webhook, s.stack.transfer, s.stack.playback];
+  const ours = (s: Synthesized) => [s.stack.webhook, s.stack.transfer, s.stack.recordingsRead];
 
   test.each(['dev', 'prod'])(
     '%s: Node.js 22 on arm64, JSON logs to own log group with stage retention, tracing',
@@ -368,7 +368,7 @@ describe('functions', () => {
 
   test('each function gets exactly its environment contract (lambda/shared/config.ts)', () => {
     const common = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL', 'NODE_OPTIONS'];
-    const expected: Record<'webhook' | 'transfer' | 'playback', string[]> = {
+    const expected: Record<'webhook' | 'transfer' | 'recordingsRead', string[]> = {
       webhook: ['TWILIO_ACCOUNT_SID', 'TWILIO_SECRET_ARN', 'TRANSFER_QUEUE_URL'],
       transfer: [
         'TWILIO_ACCOUNT_SID',
@@ -387,7 +387,7 @@ describe('functions', () => {
         'TRANSFER_RETRY_BASE_SECONDS',
         'TRANSFER_LEASE_SECONDS',
       ],
-      playback: ['RECORDINGS_BUCKET', 'CALLS_TABLE', 'PLAYBACK_URL_TTL_SECONDS', 'LEDGER_TABLE', 'LEDGER_DAY_INDEX'],
+      recordingsRead: ['RECORDINGS_BUCKET', 'CALLS_TABLE', 'PLAYBACK_URL_TTL_SECONDS', 'LEDGER_TABLE', 'LEDGER_DAY_INDEX'],
     };
     const env = (s: Synthesized, key: keyof typeof expected) =>
       (s.resources[logicalId(s, s.stack[key].function)] as Json).Properties.Environment.Variables as Json;
@@ -418,7 +418,7 @@ describe('functions', () => {
       POWERTOOLS_METRICS_NAMESPACE: 'RecordingVault',
       NODE_OPTIONS: '--enable-source-maps',
     });
-    expect(env(dev, 'playback').PLAYBACK_URL_TTL_SECONDS).toBe('900');
+    expect(env(dev, 'recordingsRead').PLAYBACK_URL_TTL_SECONDS).toBe('900');
   });
 });
 
@@ -611,9 +611,9 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  test('playback: GetItem on the table, GetObject on recordings/*, Query on the ledger index; no secret, no queue', () => {
+  test('recordings-read: GetItem on the table, GetObject on recordings/*, Query on the ledger index; no secret, no queue', () => {
     for (const [, s] of stages()) {
-      const statements = roleStatements(s, s.stack.playback.role);
+      const statements = roleStatements(s, s.stack.recordingsRead.role);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
       expect(actions.filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a)).sort()).toEqual([
         'dynamodb:GetItem',

@@ -1,0 +1,302 @@
+import { isSupportedCallId } from '../shared/calls/call-ids';
+import type { CallItem, CallsRepository, RecordingEntry } from '../shared/calls/calls';
+import type { CallsErasure } from '../shared/calls/calls-erasure';
+import type { EventPublisher } from '../shared/ledger/events';
+import { announce } from '../shared/ledger/events';
+import { HttpError, notFound } from '../shared/runtime/http';
+import type { LedgerItem, RecordingLedger } from '../shared/ledger/ledger';
+import type { ErasureFields, LedgerErasure } from '../shared/ledger/ledger-erasure';
+import type { Observability } from '../shared/runtime/observability';
+import { SID } from '../shared/job/recording-job';
+import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../shared/storage/recording-store';
+import { describe } from '../transfer/transfer-errors';
+import type { TwilioApi } from '../shared/twilio/rest-api';
+
+/**
+ * DELETE /calls/{callId}/recordings/{recordingSid}: erases one recording for good.
+ *
+ * 1. The recording must be on this call (404 otherwise, nothing touched).
+ * 2. Object Lock: while any version of the object is retained, 409 and nothing is touched.
+ * 3. The ledger turns `erasing` (conditional): from then on no callback, redrive or reconciliation
+ *    copies it again (the transfer's claim refuses `erasing` and `erased`).
+ * 4. Every version and delete marker of the object is removed from S3.
+ * 5. The recording is deleted at Twilio (already gone counts as done).
+ * 6. The ledger turns `erased` (erasedAt, erasedBy); then the call entry, the call's latest-
+ *    recording fields and a note; then `Recording Erased`.
+ *
+ * Any step that fails leaves the ledger `erasing` and answers 503: the same DELETE again resumes
+ * and finishes it. An erased recording answers 204 again (and heals the call item and the event
+ * if they were cut short).
+ */
+
+export type ErasureStore = Pick<
+  RecordingStore,
+  'bucket' | 'listObjectVersions' | 'objectRetention' | 'deleteObjectVersions'
+>;
+
+export interface ErasureDeps {
+  readonly calls: Pick<CallsRepository, 'getCall'>;
+  readonly callsErasure: Pick<CallsErasure, 'markErased'>;
+  readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
+  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
+  readonly store: ErasureStore;
+  readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
+  readonly events: EventPublisher;
+  readonly obs: Observability;
+  readonly now?: () => Date;
+}
+
+export interface ErasureRequest {
+  readonly callId: string;
+  readonly recordingSid: string;
+  /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
+  readonly erasedBy: string;
+}
+
+export interface ErasureResult {
+  readonly result: 'erased' | 'already-erased';
+  readonly erasedAt: string;
+  readonly erasedBy: string;
+  /** Versions and delete markers removed from S3 by this request. */
+  readonly versionsDeleted: number;
+}
+
+/** Object Lock retention forbids deleting a version of the object: 409 `{ error, retainUntil }`. */
+export class RetentionConflictError extends HttpError {
+  constructor(readonly retainUntil: string) {
+    super(409, `Object Lock retention forbids erasing this recording until ${retainUntil}`);
+    this.name = 'RetentionConflictError';
+  }
+}
+
+/** A step failed; the ledger says `erasing` and the same DELETE again finishes the erasure. */
+export class ErasureIncompleteError extends HttpError {
+  constructor(message: string) {
+    super(503, `${message}; the erasure is recorded as in progress: send the same DELETE again to finish it`);
+    this.name = 'ErasureIncompleteError';
+  }
+}
+
+type Ledgered = LedgerItem & ErasureFields;
+
+const FORMATS = ['mp3', 'wav'] as const;
+
+/** An erased recording asked again: the call item is made to say so (a cut-short projection heals), nothing else. */
+async function alreadyErased(
+  item: Ledgered,
+  request: ErasureRequest,
+  keys: Parameters<typeof project>[2],
+  deps: ErasureDeps,
+): Promise<ErasureResult> {
+  await project(item, request, keys, deps);
+  return { result: 'already-erased', erasedAt: item.erasedAt ?? '', erasedBy: item.erasedBy ?? '', versionsDeleted: 0 };
+}
+
+export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
+  const now = deps.now ?? (() => new Date());
+  const { callId, recordingSid } = request;
+  // The ids the transfer stores; anything else cannot be a call of ours (and DynamoDB would refuse it).
+  if (!isSupportedCallId(callId)) throw notFound('Call not found');
+  if (!SID.RecordingSid.test(recordingSid)) throw notFound('Recording not found on this call');
+
+  const call = await deps.calls.getCall(callId);
+  if (!call) throw notFound('Call not found');
+  let item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
+  const entry = call.recordings?.[recordingSid];
+  if (!belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
+  const keys = storageKeys(recordingSid, callId, item, call, entry);
+
+  if (item?.status === 'erased') {
+    return alreadyErased(item, request, keys, deps);
+  }
+  if (item && copyInProgress(item, now())) throw copyInProgressError();
+  if (item?.bucket && item.bucket !== deps.store.bucket) {
+    throw new HttpError(500, 'The recording is stored in another bucket than the one this function erases in');
+  }
+
+  // Nothing is touched while Object Lock retains any version.
+  await assertNotRetained((await findVersions(keys, deps)).versions, deps, now());
+
+  const marked = await deps.ledgerErasure.markErasing(
+    recordingSid,
+    {
+      callId: item?.callId ?? callId,
+      callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
+      startedAt: item?.startedAt ?? entry?.startedAt,
+      key:
+        item?.key ?? entry?.key ?? (call.recordingKey?.includes(`/${recordingSid}.`) ? call.recordingKey : undefined),
+      bucket: item?.bucket ?? entry?.bucket,
+    },
+    now(),
+  );
+  if (!marked) {
+    // Changed since it was read: erased by a concurrent request, or a copy started.
+    item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
+    if (item?.status === 'erased') {
+      return alreadyErased(item, request, keys, deps);
+    }
+    if (item && copyInProgress(item, now())) throw copyInProgressError();
+    if (item && !belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
+    throw new ErasureIncompleteError('The recording changed while the erasure started');
+  }
+  const log = deps.obs.withKeys({ recordingSid, callId }).logger;
+  log.info('Erasing a recording', { previousStatus: item?.status ?? 'none', keys: keys.length });
+
+  let versionsDeleted = 0;
+  try {
+    // Listed again now that no copy can start: a copy finished in between is caught here.
+    for (let round = 1; ; round++) {
+      const { versions, versioning } = await findVersions(keys, deps);
+      if (versions.length === 0) break;
+      if (round > 3) throw new ErasureIncompleteError('Versions of the recording kept reappearing in S3');
+      await assertNotRetained(versions, deps, now());
+      await deps.store.deleteObjectVersions(versions);
+      versionsDeleted += versions.length;
+      log.info('Deleted the recording from S3', { versions: versions.length, versioning });
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    log.error('Could not delete the recording from S3', { error: describe(error) });
+    throw new ErasureIncompleteError('Could not delete every version of the recording from S3');
+  }
+
+  if (!marked.deletedAtTwilioAt) {
+    try {
+      await deps.twilio.deleteRecording(recordingSid);
+      await deps.ledger.markDeletedAtTwilio(recordingSid, now());
+    } catch (error) {
+      log.error('Could not delete the recording at Twilio', { error: describe(error) });
+      throw new ErasureIncompleteError('Could not delete the recording at Twilio');
+    }
+  }
+
+  const erasedAt = now().toISOString();
+  const erased = await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
+  if (!erased) throw new ErasureIncompleteError('The ledger did not take the erasure');
+  await project(erased, request, keys, deps);
+  deps.obs.metric('RecordingErased');
+  log.info('Recording erased', { versionsDeleted });
+  return {
+    result: 'erased',
+    erasedAt: erased.erasedAt ?? erasedAt,
+    erasedBy: erased.erasedBy ?? request.erasedBy,
+    versionsDeleted,
+  };
+}
+
+/**
+ * The call item and the `Recording Erased` event, from the erased ledger item. Idempotent: a
+ * repeat changes nothing on the call item and announces only what never went out.
+ */
+async function project(item: Ledgered, request: ErasureRequest, keys: readonly string[], deps: ErasureDeps) {
+  const now = deps.now ?? (() => new Date());
+  const erasedAt = item.erasedAt ?? now().toISOString();
+  const erasedBy = item.erasedBy ?? request.erasedBy;
+  try {
+    await deps.callsErasure.markErased(
+      request.callId,
+      item.recordingSid,
+      { erasedAt, erasedBy, startedAt: item.startedAt, keys },
+      now(),
+    );
+  } catch (error) {
+    deps.obs.logger.error('Could not record the erasure on the call item', { error: describe(error) });
+    throw new ErasureIncompleteError('The recording is erased but the call item could not be updated');
+  }
+  if (item.erasedEventAt) return;
+  const sent = await announce(
+    {
+      detailType: 'Recording Erased',
+      detail: { recordingSid: item.recordingSid, callId: request.callId, callSid: item.callSid, erasedAt, erasedBy },
+    },
+    deps,
+  );
+  if (!sent)
+    throw new ErasureIncompleteError('The recording is erased but the Recording Erased event could not be sent');
+  await deps.ledgerErasure.markErasedEventSent(item.recordingSid, now());
+}
+
+/** The recording belongs to this call: by the ledger, or (no ledger item) by the call item itself. */
+function belongsToCall(
+  recordingSid: string,
+  item: LedgerItem | undefined,
+  call: CallItem,
+  entry: RecordingEntry | undefined,
+): boolean {
+  if (item) return item.callId !== undefined ? item.callId === call.callId : item.callSid === call.twilioCallSid;
+  return entry !== undefined || (call.recordingKey?.includes(`/${recordingSid}.`) ?? false);
+}
+
+/** A copy holds a live claim: erasing now could race its upload. */
+function copyInProgress(item: LedgerItem, now: Date): boolean {
+  return item.status === 'transferring' && item.leaseExpiresAt !== undefined && item.leaseExpiresAt >= now.getTime();
+}
+
+function copyInProgressError(): HttpError {
+  return new HttpError(409, 'A copy of this recording is in progress; erase it once the copy has finished');
+}
+
+/**
+ * Every key the recording may be stored under: the ledger's, the call entry's, the legacy
+ * `recordingKey`, and the keys a copy would write in either format (an attempt that stored the
+ * object but died before the ledger said so leaves one there).
+ */
+function storageKeys(
+  recordingSid: string,
+  callId: string,
+  item: LedgerItem | undefined,
+  call: CallItem,
+  entry: RecordingEntry | undefined,
+): string[] {
+  const keys = new Set<string>();
+  for (const key of [item?.key, entry?.key]) if (key) keys.add(key);
+  if (call.recordingKey?.includes(`/${recordingSid}.`)) keys.add(call.recordingKey);
+  const startedAt = item?.startedAt ?? entry?.startedAt;
+  if (startedAt) {
+    for (const format of FORMATS) {
+      try {
+        keys.add(generateStorageKey(item?.callId ?? callId, recordingSid, startedAt, format));
+      } catch {
+        // A call id too long for a key, or a start time that is not a date: no copy was ever written there.
+      }
+    }
+  }
+  return [...keys];
+}
+
+/** The versions and delete markers of exactly these keys (listed by the prefix `…/{RecordingSid}.`). */
+async function findVersions(
+  keys: readonly string[],
+  deps: Pick<ErasureDeps, 'store'>,
+): Promise<{ versions: ObjectVersion[]; versioning: 's3' | 'none' }> {
+  const wanted = new Set(keys);
+  const prefixes = new Set(keys.map((key) => key.slice(0, key.lastIndexOf('.') + 1) || key));
+  const versions: ObjectVersion[] = [];
+  let versioning: 's3' | 'none' = 's3';
+  for (const prefix of prefixes) {
+    const listed = await deps.store.listObjectVersions(prefix);
+    if (listed.versioning === 'none') versioning = 'none';
+    versions.push(...listed.versions.filter((v) => wanted.has(v.key)));
+  }
+  return { versions, versioning };
+}
+
+/** 409 with the latest retain-until date when any version is under Object Lock retention now. */
+async function assertNotRetained(
+  versions: readonly ObjectVersion[],
+  deps: Pick<ErasureDeps, 'store' | 'obs'>,
+  now: Date,
+): Promise<void> {
+  let latest: Date | undefined;
+  for (const version of versions) {
+    if (version.deleteMarker) continue; // a delete marker carries no retention
+    const retention = await deps.store.objectRetention(version.key, version.versionId);
+    if (retention && retention.retainUntil.getTime() > now.getTime()) {
+      if (!latest || retention.retainUntil > latest) latest = retention.retainUntil;
+    }
+  }
+  if (latest) {
+    deps.obs.metric('ErasureRefusedRetention');
+    throw new RetentionConflictError(latest.toISOString());
+  }
+}

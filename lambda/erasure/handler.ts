@@ -1,0 +1,100 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { CallsRepository } from '../shared/calls/calls';
+import { CallsErasure } from '../shared/calls/calls-erasure';
+import type { ErasureConfig } from '../shared/runtime/config';
+import { ErasureIncompleteError, eraseRecording, RetentionConflictError } from './erase-recording';
+import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
+import { emptyResponse, errorResponse, forbidden, HttpError, type HttpResponse, jsonResponse } from '../shared/runtime/http';
+import { RecordingLedger } from '../shared/ledger/ledger';
+import { LedgerErasure } from '../shared/ledger/ledger-erasure';
+import { createObservability, type Observability } from '../shared/runtime/observability';
+import { RecordingStore } from '../shared/storage/recording-store';
+import { describe } from '../transfer/transfer-errors';
+import { createTwilioApi, type TwilioApi } from '../shared/twilio/rest-api';
+import type { TokenSource } from '../shared/twilio/signature';
+
+export interface ErasureRuntime {
+  readonly config: Omit<ErasureConfig, 'secretId'>;
+  readonly tokens: TokenSource;
+  readonly s3: S3Client;
+  readonly ddb: DynamoDBDocumentClient;
+  readonly twilio?: TwilioApi;
+  /** Default: the stage's EventBridge bus (the local stack passes a file). */
+  readonly events?: EventPublisher;
+  /**
+   * Who erases when the request carries no authorizer context. Only the local stack sets it
+   * (`local`, behind its bearer token); on AWS every route has an IAM or JWT authorizer.
+   */
+  readonly defaultPrincipal?: string;
+  readonly obs?: Observability;
+  readonly now?: () => Date;
+}
+
+/** What API Gateway's IAM or JWT authorizer says of the caller (payload 2.0). */
+interface AuthorizerContext {
+  readonly iam?: { readonly userArn?: unknown };
+  readonly jwt?: { readonly claims?: { readonly sub?: unknown } };
+}
+
+/** The IAM principal ARN, or the JWT `sub`, of the request's caller. */
+export function callerOf(event: APIGatewayProxyEventV2): string | undefined {
+  const authorizer = (event.requestContext as { authorizer?: AuthorizerContext } | undefined)?.authorizer;
+  const arn = authorizer?.iam?.userArn;
+  if (typeof arn === 'string' && arn !== '') return arn;
+  const sub = authorizer?.jwt?.claims?.sub;
+  if (typeof sub === 'string' && sub !== '') return sub;
+  return undefined;
+}
+
+/** DELETE /calls/{callId}/recordings/{recordingSid}. */
+export function createErasureHandler(runtime: ErasureRuntime) {
+  const { config } = runtime;
+  const obs = runtime.obs ?? createObservability('recording-erasure');
+  const deps = {
+    calls: new CallsRepository(runtime.ddb, config.tableName, ''),
+    callsErasure: new CallsErasure(runtime.ddb, config.tableName),
+    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName),
+    ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName),
+    store: new RecordingStore(runtime.s3, config.bucketName),
+    twilio:
+      runtime.twilio ??
+      createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
+    events: runtime.events ?? eventBridgePublisher(config.eventBusName),
+    obs,
+    ...(runtime.now ? { now: runtime.now } : {}),
+  };
+  return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
+    if (context) obs.addContext(context);
+    const callId = event.pathParameters?.callId ?? '';
+    const recordingSid = event.pathParameters?.recordingSid ?? '';
+    const log = obs.withKeys({ callId, recordingSid }).logger;
+    try {
+      const erasedBy = callerOf(event) ?? runtime.defaultPrincipal;
+      if (!erasedBy) throw forbidden('No authenticated caller');
+      const result = await eraseRecording({ callId, recordingSid, erasedBy }, deps);
+      log.info(result.result === 'erased' ? 'Erased a recording' : 'Recording was already erased', {
+        erasedBy,
+        versionsDeleted: result.versionsDeleted,
+      });
+      return emptyResponse(204);
+    } catch (error) {
+      if (error instanceof RetentionConflictError) {
+        log.warn('Object Lock retention forbids the erasure', { retainUntil: error.retainUntil });
+        return jsonResponse(409, { error: error.message, retainUntil: error.retainUntil });
+      }
+      if (error instanceof HttpError) {
+        if (error instanceof ErasureIncompleteError) obs.metric('ErasureIncomplete');
+        if (error.statusCode >= 500) log.error('Erasure failed', { error: error.message });
+        return errorResponse(error);
+      }
+      // Never a stack trace or an SDK message to the caller; the ledger keeps `erasing` for the retry.
+      log.error('Erasure failed', { error: describe(error) });
+      obs.metric('ErasureIncomplete');
+      return errorResponse(new ErasureIncompleteError('The erasure could not be completed'));
+    } finally {
+      obs.flush();
+    }
+  };
+}

@@ -1,0 +1,19 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadErasureConfig } from '../shared/runtime/config';
+import { clientOverrides } from '../shared/runtime/endpoints';
+import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { createErasureHandler } from './handler';
+
+// Created once per container; a bad environment fails here, with every problem named.
+const config = loadErasureConfig();
+
+export const handler = createErasureHandler({
+  config,
+  tokens: secretsManagerTokens(config.secretId),
+  s3: new S3Client({ ...clientOverrides('S3') }),
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+});

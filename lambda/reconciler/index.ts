@@ -1,0 +1,19 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadReconcilerConfig } from '../shared/runtime/config';
+import { clientOverrides } from '../shared/runtime/endpoints';
+import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { createReconcilerHandler } from './handler';
+
+// Created once per container; a bad environment fails here, with every problem named.
+const config = loadReconcilerConfig();
+
+export const handler = createReconcilerHandler({
+  config,
+  tokens: secretsManagerTokens(config.secretId),
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+  sqs: new SQSClient({ ...clientOverrides('SQS') }),
+});

@@ -1,0 +1,63 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { CallsRepository } from '../shared/calls/calls';
+import type { PlaybackConfig, RecordingsReadConfig } from '../shared/runtime/config';
+import { errorResponse, type HttpResponse, jsonResponse, notFound, redirectResponse } from '../shared/runtime/http';
+import { createObservability, type Observability } from '../shared/runtime/observability';
+import { allRecordingUrls, latestRecordingUrl } from './playback';
+import { RecordingStore } from '../shared/storage/recording-store';
+import { createListRecordingsRoute, isListRecordingsRoute } from './list-route';
+
+export interface PlaybackRuntime {
+  readonly config: PlaybackConfig;
+  readonly s3: S3Client;
+  readonly ddb: DynamoDBDocumentClient;
+  readonly obs?: Observability;
+  /** The ledger, for GET /recordings; unset: that route answers 404. */
+  readonly listing?: RecordingsReadConfig;
+}
+
+/** GET /calls/{callId}/recording and GET /calls/{callId}/recordings. */
+export function createPlaybackHandler(runtime: PlaybackRuntime) {
+  const obs = runtime.obs ?? createObservability('recordings-read');
+  const deps = {
+    calls: new CallsRepository(runtime.ddb, runtime.config.tableName, ''),
+    store: new RecordingStore(runtime.s3, runtime.config.bucketName),
+    urlTtlSeconds: runtime.config.urlTtlSeconds,
+  };
+  const listRecordings = runtime.listing ? createListRecordingsRoute(runtime.listing, runtime.ddb) : undefined;
+  return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
+    if (context) obs.addContext(context);
+    const callId = event.pathParameters?.callId ?? '';
+    const log = obs.withKeys({ callId }).logger;
+    try {
+      if (isListRecordingsRoute(event)) {
+        if (!listRecordings) throw notFound('Not found');
+        return await listRecordings(event, obs);
+      }
+      if (event.routeKey?.endsWith('/recordings') || event.rawPath?.endsWith('/recordings')) {
+        // A known call with nothing stored answers an empty list; an unknown call is a 404.
+        const recordings = await allRecordingUrls(callId, deps);
+        obs.metric('PlaybackListed');
+        return jsonResponse(200, { callId, recordings });
+      }
+      if (!callId) throw notFound('Call not found');
+      const recording = await latestRecordingUrl(callId, deps);
+      log.info('Issued a playback URL', {
+        recordingSid: recording.recordingSid,
+        expiresAt: recording.expiresAt,
+      });
+      obs.metric('PlaybackUrlIssued');
+      return event.queryStringParameters?.redirect === 'true'
+        ? redirectResponse(recording.url)
+        : jsonResponse(200, recording);
+    } catch (error) {
+      const response = errorResponse(error);
+      if (response.statusCode >= 500) log.error('Playback failed', { error: (error as Error).message });
+      return response;
+    } finally {
+      obs.flush();
+    }
+  };
+}

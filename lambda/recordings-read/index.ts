@@ -1,0 +1,16 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadPlaybackConfig, loadRecordingsReadConfig } from '../shared/runtime/config';
+import { clientOverrides } from '../shared/runtime/endpoints';
+import { createPlaybackHandler } from './handler';
+
+const config = loadPlaybackConfig();
+const listing = loadRecordingsReadConfig();
+
+export const handler = createPlaybackHandler({
+  config,
+  listing,
+  s3: new S3Client({ ...clientOverrides('S3') }),
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') })),
+});

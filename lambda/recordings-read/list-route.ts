@@ -1,0 +1,35 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { RecordingsReadConfig } from '../shared/runtime/config';
+import { type HttpResponse, jsonResponse } from '../shared/runtime/http';
+import { LedgerDayIndex } from '../shared/ledger/day-index';
+import type { Observability } from '../shared/runtime/observability';
+import { listRecordings, parseListingQuery } from './listing';
+
+/** The route key of the ledger listing; the same function serves the playback routes. */
+export const LIST_RECORDINGS_ROUTE = 'GET /recordings';
+
+export function isListRecordingsRoute(event: Pick<APIGatewayProxyEventV2, 'routeKey'>): boolean {
+  return event.routeKey === LIST_RECORDINGS_ROUTE;
+}
+
+/**
+ * GET /recordings: a page of the ledger (`lambda/shared/recording-listing.ts`). Reads only: the
+ * function holds Query on the `byDay` index and no write or delete permission anywhere.
+ */
+export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: DynamoDBDocumentClient) {
+  const ledger = new LedgerDayIndex(ddb, config.ledgerTableName, config.ledgerDayIndexName);
+  return async (event: APIGatewayProxyEventV2, obs: Observability): Promise<HttpResponse> => {
+    const query = parseListingQuery(event.rawQueryString || event.queryStringParameters || {});
+    const page = await listRecordings(query, { ledger });
+    obs.logger.info('Listed recordings', {
+      from: query.from,
+      to: query.to,
+      status: query.status,
+      count: page.recordings.length,
+      more: page.nextCursor !== null,
+    });
+    obs.metric('RecordingsListed');
+    return jsonResponse(200, page);
+  };
+}

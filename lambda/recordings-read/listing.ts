@@ -1,0 +1,332 @@
+import { createHash } from 'node:crypto';
+import { badRequest } from '../shared/runtime/http';
+import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
+import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
+
+/**
+ * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`
+ * index, ordered by `startedAt` then `recordingSid`, a page at a time.
+ *
+ * The index sorts by `startedAt` only, and Twilio's start times have whole seconds, so many
+ * recordings can share one. A page therefore ends only where every recording that shares its last
+ * `startedAt` has been read and sorted by RecordingSid, and the cursor is the position of the last
+ * recording returned: (`startedAt`, `recordingSid`). The next page starts with the recordings after
+ * it in that total order, so that nothing is skipped or repeated, whatever DynamoDB's own order of
+ * ties is and however the pages fall.
+ *
+ * The cursor is opaque (base64url JSON) but not secret: no key is available to sign it, and it
+ * carries no authority the query parameters do not already give. It embeds the query (`from`,
+ * `to`, `status`) and is refused (400) with any other query, with a position outside the range,
+ * or when malformed. A checksum catches corrupted or hand-edited cursors; it is not a MAC.
+ */
+
+export const MAX_RANGE_DAYS = 31;
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 1000;
+/** DynamoDB pages one request may read before it answers with what it has (and a cursor). */
+export const DEFAULT_MAX_READ_PAGES = 40;
+const MAX_CURSOR_LENGTH = 1024;
+/** Items one DynamoDB read evaluates at the least. */
+const MIN_READ_ITEMS = 50;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const PARAMETERS = ['from', 'to', 'status', 'limit', 'cursor'] as const;
+
+/** Where a page ended: the recordings after this one in (`startedAt`, `recordingSid`) order come next. */
+export interface ListingPosition {
+  readonly startedAt: string;
+  /** '' before every recording of `startedAt` (a page cut short by the read budget). */
+  readonly recordingSid: string;
+}
+
+export interface ListingQuery {
+  /** Normalized ISO-8601 (UTC, milliseconds), inclusive. */
+  readonly from: string;
+  /** Normalized ISO-8601 (UTC, milliseconds), exclusive. */
+  readonly to: string;
+  readonly status: LedgerStatus | undefined;
+  readonly limit: number;
+  readonly after: ListingPosition | undefined;
+}
+
+/** One recording as GET /recordings shows it: ledger facts only, never a URL or a key. */
+export interface ListedRecording {
+  readonly recordingSid: string;
+  readonly callId: string | null;
+  readonly callSid: string;
+  readonly status: LedgerStatus;
+  readonly startedAt: string;
+  readonly durationSeconds: number | null;
+  readonly sizeBytes: number | null;
+  readonly sha256: string | null;
+  readonly contentType: string | null;
+  readonly storedAt: string | null;
+  readonly erasedAt: string | null;
+}
+
+export interface ListingPage {
+  readonly recordings: ListedRecording[];
+  readonly nextCursor: string | null;
+}
+
+export interface ListingDeps {
+  /** The ledger's `byDay` index. */
+  readonly ledger: Pick<LedgerDayIndex, 'queryDay'>;
+  /** @default DEFAULT_MAX_READ_PAGES */
+  readonly maxReadPages?: number;
+}
+
+/* ---- parameters ---------------------------------------------------------------------------- */
+
+/**
+ * Validates the query string. `raw` is the request's raw query string (preferred: repeated
+ * parameters can be told apart) or the parsed parameters. Every problem is a 400 that names it.
+ */
+export function parseListingQuery(raw: string | Readonly<Record<string, string | undefined>>): ListingQuery {
+  const given = new Map<string, string>();
+  const entries: [string, string][] =
+    typeof raw === 'string'
+      ? [...new URLSearchParams(raw)]
+      : Object.entries(raw).filter((e): e is [string, string] => e[1] !== undefined);
+  for (const [name, value] of entries) {
+    if (!(PARAMETERS as readonly string[]).includes(name)) {
+      throw badRequest(`Unknown parameter "${printable(name)}"; the parameters are ${PARAMETERS.join(', ')}`);
+    }
+    if (given.has(name)) throw badRequest(`Parameter "${name}" is given more than once`);
+    given.set(name, value);
+  }
+
+  const from = parseInstant('from', given.get('from'));
+  const to = parseInstant('to', given.get('to'));
+  if (to.getTime() <= from.getTime())
+    throw badRequest('"to" must be later than "from" (from is inclusive, to exclusive)');
+  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
+    throw badRequest(`"from" and "to" must be at most ${MAX_RANGE_DAYS} days apart`);
+  }
+
+  let status: LedgerStatus | undefined;
+  const rawStatus = given.get('status');
+  if (rawStatus !== undefined) {
+    if (!(LEDGER_STATUSES as readonly string[]).includes(rawStatus)) {
+      throw badRequest(`"status" must be one of ${LEDGER_STATUSES.join(', ')}`);
+    }
+    status = rawStatus as LedgerStatus;
+  }
+
+  let limit = DEFAULT_LIMIT;
+  const rawLimit = given.get('limit');
+  if (rawLimit !== undefined) {
+    limit = /^\d{1,7}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+    if (!(limit >= 1 && limit <= MAX_LIMIT)) throw badRequest(`"limit" must be a whole number from 1 to ${MAX_LIMIT}`);
+  }
+
+  const query = { from: from.toISOString(), to: to.toISOString(), status, limit, after: undefined };
+  const cursor = given.get('cursor');
+  if (cursor === undefined) return query;
+  return { ...query, after: decodeCursor(cursor, query) };
+}
+
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.sss]]` with `Z`, an offset, or none
+ * (UTC). Calendar-checked: 2024-02-30 is refused, not rolled over into March.
+ */
+function parseInstant(name: string, value: string | undefined): Date {
+  if (value === undefined || value === '') throw badRequest(`"${name}" is required (ISO-8601 date or date-time, UTC)`);
+  const m = INSTANT.exec(value);
+  const invalid = () =>
+    badRequest(
+      `"${name}" must be an ISO-8601 date or date-time in UTC, e.g. 2024-07-22 or 2024-07-22T17:00:00Z` +
+        (value.includes(' ') ? ' (encode "+" in an offset as %2B)' : ''),
+    );
+  if (!m) throw invalid();
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((part) => Number(part ?? 0));
+  const millis = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
+  const date = new Date(0);
+  date.setUTCFullYear(year as number, (month as number) - 1, day as number);
+  date.setUTCHours(hour, minute, second, millis);
+  if (
+    date.getUTCFullYear() !== year ||
+    date.getUTCMonth() !== (month as number) - 1 ||
+    date.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
+    throw invalid();
+  }
+  const offset = m[8];
+  if (offset && offset !== 'Z') {
+    const offsetHours = Number(offset.slice(1, 3));
+    const offsetMinutes = Number(offset.slice(4, 6));
+    if (offsetHours > 23 || offsetMinutes > 59) throw invalid();
+    const sign = offset.startsWith('-') ? -1 : 1;
+    date.setTime(date.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
+  }
+  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) throw invalid();
+  return date;
+}
+
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 40);
+}
+
+/* ---- cursor -------------------------------------------------------------------------------- */
+
+interface CursorBody {
+  readonly v: 1;
+  readonly from: string;
+  readonly to: string;
+  readonly status: LedgerStatus | null;
+  readonly after: readonly [string, string];
+}
+
+const CURSOR_CHECK_CONTEXT = 'recording-vault/recordings-cursor/v1\n';
+const ISO_MILLIS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
+
+function checksum(payload: string): string {
+  return createHash('sha256')
+    .update(CURSOR_CHECK_CONTEXT + payload)
+    .digest()
+    .subarray(0, 12)
+    .toString('base64url');
+}
+
+export function encodeCursor(query: Pick<ListingQuery, 'from' | 'to' | 'status'>, after: ListingPosition): string {
+  const body: CursorBody = {
+    v: 1,
+    from: query.from,
+    to: query.to,
+    status: query.status ?? null,
+    after: [after.startedAt, after.recordingSid],
+  };
+  const payload = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
+  return `${payload}.${checksum(payload)}`;
+}
+
+/** The position in `cursor`, which must have been issued for exactly this query. */
+export function decodeCursor(cursor: string, query: Pick<ListingQuery, 'from' | 'to' | 'status'>): ListingPosition {
+  const malformed = () => badRequest('"cursor" is not a cursor this API issued; start again without one');
+  if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(cursor)) throw malformed();
+  const [payload = '', check = ''] = cursor.split('.');
+  if (check !== checksum(payload)) throw malformed();
+  let body: Partial<CursorBody>;
+  try {
+    body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Partial<CursorBody>;
+  } catch {
+    throw malformed();
+  }
+  const after = body?.after;
+  if (
+    body?.v !== 1 ||
+    typeof body.from !== 'string' ||
+    typeof body.to !== 'string' ||
+    !(body.status === null || (LEDGER_STATUSES as readonly unknown[]).includes(body.status)) ||
+    !Array.isArray(after) ||
+    after.length !== 2 ||
+    typeof after[0] !== 'string' ||
+    typeof after[1] !== 'string' ||
+    !ISO_MILLIS.test(after[0]) ||
+    !(after[1] === '' || RECORDING_SID.test(after[1]))
+  ) {
+    throw malformed();
+  }
+  if (body.from !== query.from || body.to !== query.to || (body.status ?? undefined) !== query.status) {
+    throw badRequest('"cursor" belongs to another query: send the same from, to and status as the page it came from');
+  }
+  const [startedAt, recordingSid] = after as [string, string];
+  if (startedAt < query.from || startedAt >= query.to) throw badRequest('"cursor" points outside from … to');
+  return { startedAt, recordingSid };
+}
+
+/* ---- reading ------------------------------------------------------------------------------- */
+
+function compare(a: ListingPosition, b: ListingPosition): number {
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? -1 : 1;
+  if (a.recordingSid === b.recordingSid) return 0;
+  return a.recordingSid < b.recordingSid ? -1 : 1;
+}
+
+function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY_MS).toISOString().slice(0, 10);
+}
+
+/** One page of recordings for `query`, read day partition by day partition. */
+export async function listRecordings(query: ListingQuery, deps: ListingDeps): Promise<ListingPage> {
+  const maxReadPages = deps.maxReadPages ?? DEFAULT_MAX_READ_PAGES;
+  const lower = query.after?.startedAt ?? query.from;
+  const lastDay = dayOf(new Date(Date.parse(query.to) - 1).toISOString());
+  const kept: ListedLedgerItem[] = [];
+  // Every recording that started before `frontier` has been read (filtered ones included).
+  let frontier = lower;
+  let pagesRead = 0;
+
+  const page = (items: ListedLedgerItem[], after: ListingPosition | undefined): ListingPage => ({
+    recordings: items.map(view),
+    nextCursor: after ? encodeCursor(query, after) : null,
+  });
+
+  for (let day = dayOf(lower); day <= lastDay; day = nextDay(day)) {
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const result = await deps.ledger.queryDay({
+        day,
+        from: lower,
+        // BETWEEN is inclusive: a recording that started exactly at `to` is read, then dropped.
+        through: query.to,
+        status: query.status,
+        // At least a few dozen a read, so that a small page does not re-read a large group of
+        // recordings sharing a startedAt two at a time.
+        limit: Math.min(MAX_LIMIT, Math.max(query.limit + 1, MIN_READ_ITEMS)),
+        exclusiveStartKey,
+      });
+      pagesRead++;
+      for (const item of result.items) {
+        if (item.startedAt >= query.to || item.startedAt < lower) continue;
+        if (query.after && compare(item, query.after) <= 0) continue;
+        kept.push(item);
+      }
+      exclusiveStartKey = result.lastEvaluatedKey;
+      const readUpTo = exclusiveStartKey?.startedAt;
+      frontier = typeof readUpTo === 'string' ? readUpTo : `${nextDay(day)}T00:00:00.000Z`;
+
+      kept.sort(compare);
+      const last = kept[query.limit - 1];
+      // A full page, one more recording to prove it is not the last, and the whole group that
+      // shares the page's last startedAt read: the page is final.
+      if (kept.length > query.limit && last && frontier > last.startedAt) {
+        return page(kept.slice(0, query.limit), last);
+      }
+      if (frontier >= query.to) break;
+      // Out of read budget: answer what lies wholly before the frontier (fewer than `limit`),
+      // and continue from there next time. Only when that is progress, so no cursor repeats.
+      if (pagesRead >= maxReadPages && frontier > lower && (exclusiveStartKey || nextDay(day) <= lastDay)) {
+        return page(
+          kept.filter((item) => item.startedAt < frontier),
+          { startedAt: frontier, recordingSid: '' },
+        );
+      }
+    } while (exclusiveStartKey);
+    if (frontier >= query.to) break;
+  }
+  kept.sort(compare);
+  const last = kept[query.limit - 1];
+  return page(kept.slice(0, query.limit), kept.length > query.limit ? last : undefined);
+}
+
+function view(item: ListedLedgerItem): ListedRecording {
+  return {
+    recordingSid: item.recordingSid,
+    callId: item.callId ?? null,
+    callSid: item.callSid,
+    status: item.status,
+    startedAt: item.startedAt,
+    durationSeconds: item.durationSeconds ?? null,
+    sizeBytes: item.sizeBytes ?? null,
+    sha256: item.sha256 ?? null,
+    contentType: item.contentType ?? null,
+    storedAt: item.storedAt ?? null,
+    erasedAt: item.erasedAt ?? null,
+  };
+}

@@ -1,0 +1,149 @@
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
+import { dayOf, type LedgerItem } from './ledger';
+
+/**
+ * The ledger's erasure writes (DELETE /calls/{callId}/recordings/{recordingSid}): `erasing`, which
+ * stops every copy, then `erased`, then the note that `Recording Erased` went out. Conditional like
+ * every ledger write, so that a repeated or concurrent DELETE resumes instead of undoing.
+ */
+
+/** Ledger attributes an erasure adds. */
+export interface ErasureFields {
+  readonly erasedEventAt?: string;
+}
+
+/** What the call item knows of a recording, for a ledger item the erasure must create. */
+export interface ErasureSeed {
+  readonly callId: string;
+  readonly callSid: string;
+  readonly startedAt?: string | undefined;
+  readonly key?: string | undefined;
+  readonly bucket?: string | undefined;
+}
+
+export class LedgerErasure {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  /**
+   * Marks the recording `erasing`, which no copy, callback, redrive or reconciliation gets past
+   * (`claim` refuses it). Allowed from stored, failed, absent, erasing (an erasure cut short) and
+   * from a claim whose lease ran out; never over a live copy or an erased recording, never for
+   * another call. Without a ledger item (a call entry older than the ledger) the item is created
+   * from `seed`. Returns the item, or undefined when the condition did not hold (read it again).
+   */
+  async markErasing(
+    recordingSid: string,
+    seed: ErasureSeed,
+    now: Date,
+  ): Promise<(LedgerItem & ErasureFields) | undefined> {
+    const sets = [
+      '#status = :erasing',
+      'updatedAt = :now',
+      'callId = if_not_exists(callId, :callId)',
+      'callSid = if_not_exists(callSid, :callSid)',
+    ];
+    const values: Record<string, unknown> = {
+      ':erasing': 'erasing',
+      ':stored': 'stored',
+      ':failed': 'failed',
+      ':absent': 'absent',
+      ':transferring': 'transferring',
+      ':now': now.toISOString(),
+      ':nowMs': now.getTime(),
+      ':callId': seed.callId,
+      ':callSid': seed.callSid,
+    };
+    if (seed.startedAt !== undefined) {
+      sets.push('startedAt = if_not_exists(startedAt, :startedAt)', '#day = if_not_exists(#day, :day)');
+      values[':startedAt'] = seed.startedAt;
+      values[':day'] = dayOf(seed.startedAt);
+    }
+    if (seed.key !== undefined) {
+      sets.push('#key = if_not_exists(#key, :key)');
+      values[':key'] = seed.key;
+    }
+    if (seed.bucket !== undefined) {
+      sets.push('#bucket = if_not_exists(#bucket, :bucket)');
+      values[':bucket'] = seed.bucket;
+    }
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE claimId, leaseExpiresAt`,
+          ConditionExpression:
+            'attribute_not_exists(recordingSid) OR (' +
+            '(callId = :callId OR (attribute_not_exists(callId) AND callSid = :callSid)) AND (' +
+            '#status IN (:stored, :failed, :absent, :erasing) OR ' +
+            '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))))',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...(seed.startedAt !== undefined ? { '#day': 'day' } : {}),
+            ...(seed.key !== undefined ? { '#key': 'key' } : {}),
+            ...(seed.bucket !== undefined ? { '#bucket': 'bucket' } : {}),
+          },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return result.Attributes as LedgerItem & ErasureFields;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * `erasing` → `erased`, with who and when. A repeat finds it erased and returns the item as it is;
+   * undefined when the ledger is in any other state.
+   */
+  async markErased(
+    recordingSid: string,
+    erasure: { readonly erasedAt: string; readonly erasedBy: string },
+    now: Date,
+  ): Promise<(LedgerItem & ErasureFields) | undefined> {
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression: 'SET #status = :erased, erasedAt = :erasedAt, erasedBy = :erasedBy, updatedAt = :now',
+          ConditionExpression: '#status = :erasing',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':erased': 'erased',
+            ':erasing': 'erasing',
+            ':erasedAt': erasure.erasedAt,
+            ':erasedBy': erasure.erasedBy,
+            ':now': now.toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return result.Attributes as LedgerItem & ErasureFields;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const read = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { recordingSid }, ConsistentRead: true }),
+    );
+    const item = read.Item as (LedgerItem & ErasureFields) | undefined;
+    return item?.status === 'erased' ? item : undefined;
+  }
+
+  /** Remembers that `Recording Erased` went out, so that a repeated DELETE does not announce it again. */
+  async markErasedEventSent(recordingSid: string, now: Date): Promise<void> {
+    await conditionalUpdate(this.db, this.tableName, {
+      Key: { recordingSid },
+      UpdateExpression: 'SET erasedEventAt = :now',
+      ConditionExpression: '#status = :erased',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':now': now.toISOString(), ':erased': 'erased' },
+    });
+  }
+}

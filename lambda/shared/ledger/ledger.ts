@@ -1,0 +1,418 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
+import type { JobOrigin } from '../job/recording-job';
+
+export type { JobOrigin };
+
+/**
+ * The vault's ledger: the `recordings` table, one item per RecordingSid, the source of truth for
+ * each recording. The call item, the events and the listings are projections of it. Every write
+ * is conditional, so that a duplicate, a late or an out-of-order job can never undo a state.
+ *
+ * This module holds the ledger's item and statuses and the copy lifecycle the transfer writes
+ * (claim, lease, stored, failed, notes). Its `byDay` listing is `ledger-listing.ts`; its erasure
+ * writes are `ledger-erasure.ts`.
+ */
+
+export const LEDGER_STATUSES = ['transferring', 'stored', 'failed', 'absent', 'erasing', 'erased'] as const;
+export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
+
+export interface LedgerItem {
+  readonly recordingSid: string;
+  readonly callId?: string;
+  readonly callSid: string;
+  readonly accountSid?: string;
+  readonly status: LedgerStatus;
+  readonly origin?: JobOrigin;
+  readonly bucket?: string;
+  readonly key?: string;
+  readonly contentType?: string;
+  readonly sizeBytes?: number;
+  readonly sha256?: string;
+  readonly durationSeconds?: number;
+  readonly channels?: number;
+  readonly source?: string;
+  readonly startedAt: string;
+  /** `YYYY-MM-DD` of `startedAt` (UTC): the partition of the `byDay` index. */
+  readonly day: string;
+  readonly storedAt?: string;
+  readonly errorCode?: string;
+  readonly error?: string;
+  readonly deletedAtTwilioAt?: string;
+  readonly storedEventAt?: string;
+  readonly erasedAt?: string;
+  readonly erasedBy?: string;
+  readonly notes?: string[];
+  readonly updatedAt: string;
+  /** While `transferring`: who holds the claim and until when (epoch ms). */
+  readonly claimId?: string;
+  readonly leaseExpiresAt?: number;
+}
+
+/** What a job knows of its recording when it claims it. */
+export interface RecordingFacts {
+  readonly recordingSid: string;
+  readonly callId: string;
+  readonly callSid: string;
+  readonly accountSid: string;
+  readonly startedAt: string;
+  readonly durationSeconds?: number | undefined;
+  readonly channels?: number | undefined;
+  readonly source?: string | undefined;
+  readonly origin: JobOrigin;
+}
+
+export type ClaimOutcome =
+  | { readonly result: 'claimed'; readonly item: LedgerItem }
+  | { readonly result: 'stored'; readonly item: LedgerItem }
+  | { readonly result: 'erased'; readonly item: LedgerItem }
+  | { readonly result: 'busy'; readonly item: LedgerItem | undefined }
+  /** The ledger holds this RecordingSid under another CallSid: one recording, one copy. */
+  | { readonly result: 'other-call'; readonly item: LedgerItem };
+
+export interface StoredCopy {
+  readonly bucket: string;
+  readonly key: string;
+  readonly contentType: string;
+  readonly sizeBytes: number;
+  readonly sha256: string;
+}
+
+export interface TwilioFailure {
+  readonly status: 'failed' | 'absent';
+  readonly errorCode?: string | undefined;
+  readonly error: string;
+}
+
+/** A status that no later job may replace by copying again. */
+const FINAL_STATUSES: readonly LedgerStatus[] = ['stored', 'erasing', 'erased'];
+
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_LIMIT = 100;
+
+export function dayOf(isoTime: string): string {
+  return isoTime.slice(0, 10);
+}
+
+export class RecordingLedger {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+  ) {}
+
+  async get(recordingSid: string): Promise<LedgerItem | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { recordingSid }, ConsistentRead: true }),
+    );
+    return result.Item as LedgerItem | undefined;
+  }
+
+  /**
+   * The status of each of `recordingSids` the ledger knows (absent from the map: unknown), in
+   * batches of 100 keys, retrying what DynamoDB leaves unprocessed.
+   */
+  async statuses(recordingSids: readonly string[]): Promise<Map<string, LedgerStatus>> {
+    const found = new Map<string, LedgerStatus>();
+    const unique = [...new Set(recordingSids)];
+    for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
+      let keys: Record<string, unknown>[] = unique
+        .slice(start, start + BATCH_GET_LIMIT)
+        .map((recordingSid) => ({ recordingSid }));
+      for (let round = 0; keys.length > 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
+        if (round > 8) throw new Error('DynamoDB left keys unprocessed after 8 retries');
+        const result = await this.db.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: keys,
+                ProjectionExpression: 'recordingSid, #status',
+                ExpressionAttributeNames: { '#status': 'status' },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) {
+          found.set(item.recordingSid as string, item.status as LedgerStatus);
+        }
+        keys = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Takes the right to copy one recording: one copy per RecordingSid at a time, whichever job
+   * asks. A stored or erased recording is never claimed again; a claim whose lease ran out is
+   * taken over; a failed or absent one may be copied (a redrive). The first claim fixes the
+   * recording's call, start time (and so its S3 key) for good.
+   */
+  async claim(facts: RecordingFacts, claimId: string, leaseSeconds: number, now: Date): Promise<ClaimOutcome> {
+    const nowIso = now.toISOString();
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid: facts.recordingSid },
+          UpdateExpression: [
+            'SET #status = :transferring, claimId = :claimId, leaseExpiresAt = :lease, updatedAt = :now',
+            'callSid = if_not_exists(callSid, :callSid), callId = if_not_exists(callId, :callId)',
+            'accountSid = if_not_exists(accountSid, :accountSid), origin = if_not_exists(origin, :origin)',
+            'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day)',
+            ...(facts.durationSeconds !== undefined ? ['durationSeconds = :duration'] : []),
+            ...(facts.channels !== undefined ? ['channels = :channels'] : []),
+            ...(facts.source !== undefined ? ['#source = :source'] : []),
+          ].join(', '),
+          ConditionExpression:
+            '(attribute_not_exists(recordingSid) OR callSid = :callSid) AND (' +
+            'attribute_not_exists(#status) OR #status = :failed OR #status = :absent OR ' +
+            '(#status = :transferring AND (claimId = :claimId OR leaseExpiresAt < :nowMs)))',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            '#day': 'day',
+            ...(facts.source !== undefined ? { '#source': 'source' } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':transferring': 'transferring',
+            ':failed': 'failed',
+            ':absent': 'absent',
+            ':claimId': claimId,
+            ':lease': now.getTime() + leaseSeconds * 1000,
+            ':nowMs': now.getTime(),
+            ':now': nowIso,
+            ':callSid': facts.callSid,
+            ':callId': facts.callId,
+            ':accountSid': facts.accountSid,
+            ':origin': facts.origin,
+            ':startedAt': facts.startedAt,
+            ':day': dayOf(facts.startedAt),
+            ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
+            ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
+            ...(facts.source !== undefined ? { ':source': facts.source } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { result: 'claimed', item: result.Attributes as LedgerItem };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const item = await this.get(facts.recordingSid);
+    if (!item) return { result: 'busy', item };
+    if (item.status === 'stored') return { result: 'stored', item };
+    if (item.status === 'erased' || item.status === 'erasing') return { result: 'erased', item };
+    if (item.callSid !== facts.callSid) {
+      await this.addNote(
+        facts.recordingSid,
+        `${nowIso} a job named CallSid ${facts.callSid} for this recording of ${item.callSid}; nothing copied`,
+        now,
+      );
+      return { result: 'other-call', item };
+    }
+    return { result: 'busy', item };
+  }
+
+  /** Extends a live claim; false when the claim is no longer this job's (taken over, stored, erased). */
+  async renewLease(recordingSid: string, claimId: string, leaseSeconds: number, now: Date): Promise<boolean> {
+    return this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET leaseExpiresAt = :lease',
+      ConditionExpression: '#status = :transferring AND claimId = :claimId',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':lease': now.getTime() + leaseSeconds * 1000,
+        ':transferring': 'transferring',
+        ':claimId': claimId,
+      },
+    });
+  }
+
+  /**
+   * Records a verified copy. Only the job holding the claim may; a repeat of the same write
+   * (a retry after a lost answer) finds the same copy stored and succeeds. Anything else means
+   * the claim was lost and returns undefined.
+   */
+  async markStored(
+    recordingSid: string,
+    claimId: string,
+    copy: StoredCopy,
+    now: Date,
+  ): Promise<LedgerItem | undefined> {
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression:
+            'SET #status = :stored, #bucket = :bucket, #key = :key, contentType = :contentType, sizeBytes = :size, ' +
+            'sha256 = :sha256, storedAt = :now, updatedAt = :now REMOVE claimId, leaseExpiresAt, errorCode, #error',
+          ConditionExpression: '#status = :transferring AND claimId = :claimId',
+          ExpressionAttributeNames: { '#status': 'status', '#bucket': 'bucket', '#key': 'key', '#error': 'error' },
+          ExpressionAttributeValues: {
+            ':stored': 'stored',
+            ':transferring': 'transferring',
+            ':claimId': claimId,
+            ':bucket': copy.bucket,
+            ':key': copy.key,
+            ':contentType': copy.contentType,
+            ':size': copy.sizeBytes,
+            ':sha256': copy.sha256,
+            ':now': now.toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return result.Attributes as LedgerItem;
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const item = await this.get(recordingSid);
+    return item?.status === 'stored' && item.key === copy.key && item.sha256 === copy.sha256 ? item : undefined;
+  }
+
+  /**
+   * Twilio reported the recording `absent` or `failed`. Entered only where nothing better is
+   * known: never over a live or dead claim, a stored copy or an erasure; those get a note.
+   * Returns whether the ledger now says so (false for a repeat or a note).
+   */
+  async recordTwilioFailure(
+    facts: Omit<RecordingFacts, 'origin'>,
+    failure: TwilioFailure,
+    now: Date,
+  ): Promise<{ recorded: boolean; item: LedgerItem | undefined }> {
+    const nowIso = now.toISOString();
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid: facts.recordingSid },
+          UpdateExpression:
+            'SET #status = :status, errorCode = :errorCode, #error = :error, updatedAt = :now, ' +
+            'callSid = if_not_exists(callSid, :callSid), callId = if_not_exists(callId, :callId), ' +
+            'accountSid = if_not_exists(accountSid, :accountSid), origin = if_not_exists(origin, :origin), ' +
+            'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day)' +
+            (facts.durationSeconds !== undefined ? ', durationSeconds = :duration' : '') +
+            (facts.channels !== undefined ? ', channels = :channels' : ''),
+          ConditionExpression:
+            'attribute_not_exists(recordingSid) OR (#status <> :status AND (#status = :failed OR #status = :absent))',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#day': 'day' },
+          ExpressionAttributeValues: {
+            ':status': failure.status,
+            ':failed': 'failed',
+            ':absent': 'absent',
+            ':errorCode': failure.errorCode ?? 'none',
+            ':error': failure.error,
+            ':now': nowIso,
+            ':callSid': facts.callSid,
+            ':callId': facts.callId,
+            ':accountSid': facts.accountSid,
+            ':origin': 'callback',
+            ':startedAt': facts.startedAt,
+            ':day': dayOf(facts.startedAt),
+            ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
+            ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { recorded: true, item: result.Attributes as LedgerItem };
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+    const item = await this.get(facts.recordingSid);
+    if (item && item.status !== failure.status) {
+      await this.addNote(
+        facts.recordingSid,
+        `${nowIso} Twilio reported ${failure.status}${failure.errorCode ? ` (${failure.errorCode})` : ''} while the ledger said ${item.status}; kept ${item.status}`,
+        now,
+      );
+    }
+    return { recorded: false, item };
+  }
+
+  /**
+   * A job gave up (permanent error or its last attempt). Only the job's own claim, or a recording
+   * never claimed, turns `failed`: a copy stored or erased meanwhile stays so.
+   */
+  async markFailed(
+    recordingSid: string,
+    claimId: string | undefined,
+    failure: { readonly errorCode: string; readonly error: string },
+    now: Date,
+  ): Promise<LedgerItem | undefined> {
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression:
+            'SET #status = :failed, errorCode = :errorCode, #error = :error, updatedAt = :now REMOVE claimId, leaseExpiresAt',
+          ConditionExpression:
+            'attribute_exists(recordingSid) AND (#status = :failed OR (#status = :transferring AND claimId = :claimId))',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+          ExpressionAttributeValues: {
+            ':failed': 'failed',
+            ':transferring': 'transferring',
+            ':claimId': claimId ?? '-',
+            ':errorCode': failure.errorCode,
+            ':error': failure.error,
+            ':now': now.toISOString(),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return result.Attributes as LedgerItem;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async markDeletedAtTwilio(recordingSid: string, now: Date): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { recordingSid },
+        UpdateExpression: 'SET deletedAtTwilioAt = :now, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(recordingSid)',
+        ExpressionAttributeValues: { ':now': now.toISOString() },
+      }),
+    );
+  }
+
+  /** Remembers that `Recording Stored` went out, so a healing redelivery does not announce it again. */
+  async markStoredEventSent(recordingSid: string, now: Date): Promise<void> {
+    await this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET storedEventAt = :now',
+      ConditionExpression: '#status = :stored',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':now': now.toISOString(), ':stored': 'stored' },
+    });
+  }
+
+  /** Appends a line to the recording's `notes` (at most 50 kept in effect: older ones stay, newer are dropped). */
+  async addNote(recordingSid: string, note: string, now: Date): Promise<void> {
+    await this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET notes = list_append(if_not_exists(notes, :none), :note), updatedAt = :now',
+      ConditionExpression: 'attribute_exists(recordingSid) AND (attribute_not_exists(notes) OR size(notes) < :max)',
+      ExpressionAttributeValues: { ':none': [], ':note': [note.slice(0, 500)], ':now': now.toISOString(), ':max': 50 },
+    });
+  }
+
+  /** A conditional update of the ledger: false when its condition did not hold. */
+  private updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+    return conditionalUpdate(this.db, this.tableName, input);
+  }
+}
+
+export function isFinal(status: LedgerStatus | undefined): boolean {
+  return status !== undefined && FINAL_STATUSES.includes(status);
+}

@@ -1,0 +1,21 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { loadTransferConfig } from '../shared/runtime/config';
+import { clientOverrides } from '../shared/runtime/endpoints';
+import { lazySqsClient } from '../shared/job/transfer-queue';
+import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { createTransferHandler } from './handler';
+
+const config = loadTransferConfig();
+
+export const handler = createTransferHandler({
+  config,
+  tokens: secretsManagerTokens(config.secretId),
+  s3: new S3Client({ ...clientOverrides('S3') }),
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+    marshallOptions: { removeUndefinedValues: true },
+  }),
+  // Needed only to delay a retry or dead-letter a job: loaded on the first of those.
+  sqs: lazySqsClient({ ...clientOverrides('SQS') }),
+});

@@ -1,0 +1,142 @@
+import type { CallsRepository, RecordingEntry } from '../shared/calls/calls';
+import { announce, type EventPublisher } from '../shared/ledger/events';
+import type { LedgerItem, RecordingFacts, RecordingLedger } from '../shared/ledger/ledger';
+import type { Observability } from '../shared/runtime/observability';
+import { formatPhoneNumber } from './phone-numbers';
+import type { RecordingJob } from '../shared/job/recording-job';
+import { describe } from './transfer-errors';
+import type { TwilioApi } from '../shared/twilio/rest-api';
+
+/**
+ * What follows the ledger: the call item (the app's projection of each recording), the events,
+ * and the details of a call the vault had to create. Written after the ledger holds the state,
+ * idempotent, so a redelivered job heals whatever a crash left behind.
+ */
+export interface ProjectionDeps {
+  readonly ledger: RecordingLedger;
+  readonly calls: CallsRepository;
+  readonly events: EventPublisher;
+  readonly twilio: TwilioApi;
+  readonly bucket: string;
+  readonly obs: Observability;
+  readonly now?: () => Date;
+}
+
+/** Twilio said `absent` or `failed`: entered in the ledger (never over a claim or a copy), then projected. */
+export async function recordTwilioFailure(
+  job: RecordingJob,
+  facts: RecordingFacts,
+  deps: ProjectionDeps,
+): Promise<{ readonly callId: string; readonly status: 'failed' | 'absent' }> {
+  const now = (deps.now ?? (() => new Date()))();
+  const status = job.status as 'absent' | 'failed';
+  const error = status === 'absent' ? describeAbsent(job.errorCode) : 'Twilio reported the recording failed';
+  const { recorded, item } = await deps.ledger.recordTwilioFailure(
+    facts,
+    { status, errorCode: job.errorCode, error },
+    now,
+  );
+  const callId = item?.callId ?? facts.callId;
+  if (!recorded) {
+    deps.obs.logger.info('Twilio reported no usable recording; the ledger already knows better or the same', {
+      status,
+      ledgerStatus: item?.status,
+    });
+    return { callId, status };
+  }
+  await deps.calls.markFailed(
+    callId,
+    job.recordingSid,
+    {
+      status,
+      errorCode: job.errorCode,
+      error,
+      durationSeconds: job.durationSeconds,
+      channels: job.channels,
+      source: job.source,
+      startedAt: item?.startedAt ?? job.startedAt,
+    },
+    now,
+  );
+  deps.obs.logger.warn('Twilio reported no usable recording', { status, errorCode: job.errorCode });
+  deps.obs.metric(status === 'absent' ? 'RecordingAbsent' : 'RecordingFailedAtTwilio');
+  await announce(
+    {
+      detailType: 'Recording Failed',
+      detail: { recordingSid: job.recordingSid, callId, callSid: job.callSid, status, errorCode: job.errorCode, error },
+    },
+    deps,
+  );
+  return { callId, status };
+}
+
+/** The call item and the `Recording Stored` event, from a stored ledger item. Idempotent. */
+export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Promise<void> {
+  const now = (deps.now ?? (() => new Date()))();
+  const callId = item.callId ?? item.callSid;
+  const entry: RecordingEntry = {
+    status: 'stored',
+    bucket: item.bucket,
+    key: item.key,
+    contentType: item.contentType,
+    sizeBytes: item.sizeBytes,
+    sha256: item.sha256,
+    durationSeconds: item.durationSeconds,
+    channels: item.channels,
+    source: item.source,
+    startedAt: item.startedAt,
+    storedAt: item.storedAt,
+  };
+  await deps.calls.markStored(callId, item.recordingSid, entry, now);
+  if (item.storedEventAt) return;
+  const sent = await announce(
+    {
+      detailType: 'Recording Stored',
+      detail: {
+        recordingSid: item.recordingSid,
+        callId,
+        callSid: item.callSid,
+        bucket: item.bucket ?? deps.bucket,
+        key: item.key ?? '',
+        contentType: item.contentType ?? '',
+        sizeBytes: item.sizeBytes ?? 0,
+        sha256: item.sha256 ?? '',
+        durationSeconds: item.durationSeconds,
+        channels: item.channels,
+        startedAt: item.startedAt,
+        storedAt: item.storedAt ?? now.toISOString(),
+        origin: item.origin ?? 'callback',
+      },
+    },
+    deps,
+  );
+  if (sent) await deps.ledger.markStoredEventSent(item.recordingSid, now);
+}
+
+/** From, to, direction and start of a call the vault created, from Twilio's call resource; best effort. */
+export async function addCallDetails(callId: string, callSid: string, deps: ProjectionDeps): Promise<void> {
+  const now = deps.now ?? (() => new Date());
+  try {
+    const call = await deps.twilio.getCallDetails(callSid);
+    const started = call.startTime ? Date.parse(call.startTime) : Number.NaN;
+    await deps.calls.addCallDetails(
+      callId,
+      {
+        from: formatPhoneNumber(call.from),
+        to: formatPhoneNumber(call.to),
+        direction: call.direction,
+        callStartedAt: Number.isNaN(started) ? undefined : new Date(started).toISOString(),
+      },
+      now(),
+    );
+  } catch (error) {
+    // The recording matters more than the call's details: it is still copied.
+    deps.obs.logger.warn("Could not read the call's details from Twilio", { error: describe(error) });
+  }
+}
+
+function describeAbsent(errorCode: string | undefined): string {
+  if (errorCode === '16101') return 'Twilio recorded nothing: the recording was too short';
+  if (errorCode === '16102') return 'Twilio recorded nothing: the recording was silent';
+  return 'Twilio reported the recording absent';
+}

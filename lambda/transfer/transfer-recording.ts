@@ -1,0 +1,289 @@
+import type { CallsRepository } from '../shared/calls/calls';
+import type { RecordingFormat } from '../shared/runtime/config';
+import type { EventPublisher } from '../shared/ledger/events';
+import type { LedgerItem, RecordingFacts, RecordingLedger } from '../shared/ledger/ledger';
+import type { Observability } from '../shared/runtime/observability';
+import type { RecordingJob } from '../shared/job/recording-job';
+import { addCallDetails, type ProjectionDeps, projectStored, recordTwilioFailure } from './recording-projection';
+import { generateStorageKey, type RecordingStore, StorageKeyError, type UploadResult } from '../shared/storage/recording-store';
+import { classify, describe, PermanentTransferError, RetryableTransferError } from './transfer-errors';
+import { MEDIA_CONTENT_TYPES, type TwilioApi } from '../shared/twilio/rest-api';
+
+export interface TransferDeps {
+  readonly twilio: TwilioApi;
+  readonly store: RecordingStore;
+  readonly ledger: RecordingLedger;
+  readonly calls: CallsRepository;
+  readonly events: EventPublisher;
+  readonly format: RecordingFormat;
+  readonly deleteFromTwilioAfterCopy: boolean;
+  /** How long a claim holds without renewal; renewed every third of it while the copy runs. */
+  readonly leaseSeconds: number;
+  /** Fewer bytes per second of duration cannot be audio. @default MIN_BYTES_PER_SECOND */
+  readonly minBytesPerSecond?: number;
+  readonly obs: Observability;
+  readonly now?: () => Date;
+}
+
+export type TransferOutcome =
+  | { readonly result: 'stored'; readonly callId: string; readonly key: string; readonly sizeBytes: number }
+  | { readonly result: 'already-stored'; readonly callId: string }
+  | { readonly result: 'claimed-elsewhere'; readonly callId: string }
+  | { readonly result: 'erased'; readonly callId: string }
+  | { readonly result: 'other-call'; readonly callId: string }
+  | { readonly result: 'recorded-failure'; readonly callId: string; readonly status: 'failed' | 'absent' }
+  | { readonly result: 'ignored' };
+
+/**
+ * Bytes per second of audio below which a download cannot be the recording (an error page
+ * served with an audio type): twenty times below the sparsest real audio (8 kbit/s is 1,000 B/s).
+ */
+export const MIN_BYTES_PER_SECOND = 50;
+
+/**
+ * Handles one recording job. The ledger is written first and is the truth; the call item and the
+ * events follow it. A completed recording is claimed in the ledger, copied from Twilio to S3
+ * with its SHA-256, recorded, projected onto its call item and announced; an absent or failed
+ * one is entered without fetching anything. Safe to run more than once for the same job, and
+ * concurrently with a duplicate.
+ */
+export async function transferRecording(
+  job: RecordingJob,
+  claimId: string,
+  deps: TransferDeps,
+): Promise<TransferOutcome> {
+  const now = deps.now ?? (() => new Date());
+  const { obs } = deps;
+
+  if (job.status === 'in-progress') return { result: 'ignored' };
+
+  const { callId, created } = await deps.calls.resolveCall(job.callSid, now());
+  const projection = projectionDeps(deps);
+  if (created) {
+    obs.logger.warn('No call item has this CallSid; created one so the recording is kept', { callId });
+    obs.metric('UnmatchedCallSid');
+    await addCallDetails(callId, job.callSid, projection);
+  }
+  const facts: RecordingFacts = {
+    recordingSid: job.recordingSid,
+    callId,
+    callSid: job.callSid,
+    accountSid: job.accountSid,
+    startedAt: job.startedAt,
+    durationSeconds: job.durationSeconds,
+    channels: job.channels,
+    source: job.source,
+    origin: job.origin ?? 'callback',
+  };
+
+  if (job.status === 'absent' || job.status === 'failed') {
+    const recorded = await recordTwilioFailure(job, facts, projection);
+    return { result: 'recorded-failure', ...recorded };
+  }
+
+  const claim = await deps.ledger.claim(facts, claimId, deps.leaseSeconds, now());
+  switch (claim.result) {
+    case 'stored':
+      // A crash between the ledger and the call item heals here; the event goes out if it never did.
+      await projectStored(claim.item, projection);
+      obs.logger.info('Recording already stored; the call item says so');
+      obs.metric('DuplicateJob');
+      return { result: 'already-stored', callId: claim.item.callId ?? callId };
+    case 'erased':
+      obs.logger.info('Recording was erased; it is never copied again');
+      obs.metric('DuplicateJob');
+      return { result: 'erased', callId: claim.item.callId ?? callId };
+    case 'other-call':
+      obs.logger.warn('This RecordingSid is already held under another CallSid; noted, nothing copied', {
+        ledgerCallSid: claim.item.callSid,
+      });
+      obs.metric('RecordingUnderTwoCalls');
+      return { result: 'other-call', callId: claim.item.callId ?? callId };
+    case 'busy':
+      // A duplicate delivery while another job holds the claim. That job's own message is retried
+      // if it fails or dies, so this one can go: retrying it would only risk a spurious `failed`.
+      obs.logger.info('Another job is transferring this recording; dropping the duplicate');
+      obs.metric('DuplicateJob');
+      return { result: 'claimed-elsewhere', callId };
+    case 'claimed':
+      break;
+  }
+
+  // The first claim fixed the call and the start time: every attempt writes the same key.
+  const recording = claim.item;
+  const ownerCallId = recording.callId ?? callId;
+  if (job.startTimeIgnored !== undefined && recording.startedAt === job.startedAt) {
+    await deps.ledger.addNote(
+      job.recordingSid,
+      `${now().toISOString()} RecordingStartTime "${job.startTimeIgnored}" is implausible; used the time the callback arrived`,
+      now(),
+    );
+  }
+  await deps.calls.markTransferring(ownerCallId, job.recordingSid, recording.startedAt, now());
+  let key: string;
+  try {
+    key = generateStorageKey(ownerCallId, job.recordingSid, recording.startedAt, deps.format);
+  } catch (error) {
+    if (error instanceof StorageKeyError) throw new PermanentTransferError(error.message, 'bad-call-id');
+    throw error;
+  }
+  const contentType = MEDIA_CONTENT_TYPES[deps.format];
+
+  const copy = await withLease(job.recordingSid, claimId, recording.leaseExpiresAt ?? 0, deps, (signal) =>
+    copyOnce(job, recording, key, contentType, signal, deps),
+  );
+
+  const stored = await deps.ledger.markStored(
+    job.recordingSid,
+    claimId,
+    { bucket: deps.store.bucket, key, contentType, sizeBytes: copy.sizeBytes, sha256: copy.sha256 },
+    now(),
+  );
+  if (!stored) throw new RetryableTransferError('The claim was taken over before the copy was recorded', 'lost-claim');
+  obs.metric('RecordingStored');
+  obs.metric('RecordingBytes', copy.sizeBytes, 'Bytes');
+  obs.logger.info('Recording stored', { key, sizeBytes: copy.sizeBytes, sha256: copy.sha256 });
+  await projectStored(stored, projection);
+
+  if (deps.deleteFromTwilioAfterCopy) {
+    // Reached only with the ledger `stored`: the size matched and the hash is recorded.
+    try {
+      await deps.twilio.deleteRecording(job.recordingSid);
+      await deps.ledger.markDeletedAtTwilio(job.recordingSid, now());
+      obs.logger.info('Deleted the recording at Twilio after a verified copy');
+    } catch (error) {
+      // Not a loss: the recording is safe in S3 and still at Twilio. Alarmed through the metric.
+      obs.logger.error('Could not delete the recording at Twilio', { error: describe(error) });
+      obs.metric('TwilioDeleteFailed');
+    }
+  }
+  return { result: 'stored', callId: ownerCallId, key, sizeBytes: copy.sizeBytes };
+}
+
+/** The object from an earlier attempt that died before recording it, or a fresh copy from Twilio. */
+async function copyOnce(
+  job: RecordingJob,
+  recording: LedgerItem,
+  key: string,
+  contentType: string,
+  signal: AbortSignal,
+  deps: TransferDeps,
+): Promise<UploadResult> {
+  const existing = await deps.store.headRecording(key).catch(rethrowAsStorageError);
+  const existingSha = existing?.metadata.sha256;
+  if (existing && existing.sizeBytes > 0 && existing.metadata['recording-sid'] === job.recordingSid && existingSha) {
+    deps.obs.logger.info('Object already in S3 from an earlier attempt; recording it', { key });
+    return { sizeBytes: existing.sizeBytes, sha256: existingSha };
+  }
+  return copyFromTwilio(job, recording, key, contentType, signal, deps);
+}
+
+async function copyFromTwilio(
+  job: RecordingJob,
+  recording: LedgerItem,
+  key: string,
+  contentType: string,
+  signal: AbortSignal,
+  deps: TransferDeps,
+): Promise<UploadResult> {
+  let media: Awaited<ReturnType<TwilioApi['fetchRecordingAudio']>>;
+  try {
+    media = await deps.twilio.fetchRecordingAudio(job.recordingSid, deps.format);
+  } catch (error) {
+    throw classify(error);
+  }
+  const abort = () => media.body.destroy(new RetryableTransferError('The claim was lost mid-copy', 'lost-claim'));
+  if (signal.aborted) abort();
+  signal.addEventListener('abort', abort, { once: true });
+  const metadata: Record<string, string> = { 'call-sid': recording.callSid, 'recording-sid': job.recordingSid };
+  const durationSeconds = recording.durationSeconds ?? job.durationSeconds;
+  if (durationSeconds !== undefined) metadata['duration-seconds'] = String(durationSeconds);
+  const channels = recording.channels ?? job.channels;
+  if (channels !== undefined) metadata.channels = String(channels);
+
+  let uploaded: UploadResult;
+  try {
+    uploaded = await deps.store.uploadRecording(key, media.body, {
+      contentType,
+      metadata,
+      expectedBytes: media.contentLength,
+      minBytes: durationSeconds ? durationSeconds * (deps.minBytesPerSecond ?? MIN_BYTES_PER_SECOND) : undefined,
+    });
+  } catch (error) {
+    throw classify(error);
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+  const stored = await deps.store.headRecording(key).catch(rethrowAsStorageError);
+  if (!stored || stored.sizeBytes !== uploaded.sizeBytes || stored.metadata.sha256 !== uploaded.sha256) {
+    throw new RetryableTransferError('The stored object does not match what was sent', 'verify-failed');
+  }
+  return uploaded;
+}
+
+/**
+ * Runs `work` while renewing the claim's lease every third of its length, so that a copy that
+ * outlasts the lease is never taken over by a duplicate. A renewal that finds the claim gone
+ * aborts the work (its signal), which then fails retryably.
+ */
+async function withLease<T>(
+  recordingSid: string,
+  claimId: string,
+  leaseExpiresAt: number,
+  deps: TransferDeps,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const now = deps.now ?? (() => new Date());
+  const lost = new AbortController();
+  const intervalMs = Math.max(250, (deps.leaseSeconds * 1000) / 3);
+  let heldUntil = leaseExpiresAt;
+  const timer = setInterval(() => {
+    const renewing = now();
+    deps.ledger.renewLease(recordingSid, claimId, deps.leaseSeconds, renewing).then(
+      (held) => {
+        if (held) {
+          heldUntil = renewing.getTime() + deps.leaseSeconds * 1000;
+          return;
+        }
+        deps.obs.logger.warn('The claim was taken over; abandoning this copy');
+        lost.abort();
+      },
+      (error: unknown) => {
+        // Unconfirmed, the claim may lapse before the next try: stop writing while it still holds,
+        // so that no object lands after another job (or an erasure) has taken the recording.
+        if (now().getTime() + intervalMs >= heldUntil) {
+          deps.obs.logger.warn('Could not renew the claim before it lapses; abandoning this copy', {
+            error: describe(error),
+          });
+          lost.abort();
+          return;
+        }
+        deps.obs.logger.warn('Could not renew the claim; will try again', { error: describe(error) });
+      },
+    );
+  }, intervalMs);
+  try {
+    const result = await work(lost.signal);
+    if (lost.signal.aborted) throw new RetryableTransferError('The claim was lost mid-copy', 'lost-claim');
+    return result;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+function rethrowAsStorageError(error: unknown): never {
+  throw classify(error);
+}
+
+/** What the projections need of the transfer's dependencies. */
+function projectionDeps(deps: TransferDeps): ProjectionDeps {
+  return {
+    ledger: deps.ledger,
+    calls: deps.calls,
+    events: deps.events,
+    twilio: deps.twilio,
+    bucket: deps.store.bucket,
+    obs: deps.obs,
+    ...(deps.now ? { now: deps.now } : {}),
+  };
+}

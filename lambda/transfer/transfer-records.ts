@@ -1,0 +1,138 @@
+import type { SQSRecord } from 'aws-lambda';
+import { announce } from '../shared/ledger/events';
+import type { Observability } from '../shared/runtime/observability';
+import type { TransferQueue } from '../shared/job/transfer-queue';
+import { retryDelaySeconds } from '../shared/job/transfer-queue';
+import { parseRecordingJob, type RecordingJob } from '../shared/job/recording-job';
+import { type TransferDeps, type TransferOutcome, transferRecording } from './transfer-recording';
+import { classify, describe, PermanentTransferError, type RetryableTransferError } from './transfer-errors';
+
+export interface TransferRecordDeps extends TransferDeps {
+  readonly queue: TransferQueue;
+  /** Attempts before a job is given up and dead-lettered; also the queue's maxReceiveCount. */
+  readonly maxAttempts: number;
+  readonly retryBaseSeconds: number;
+}
+
+export type RecordOutcome = TransferOutcome | { readonly result: 'dead-lettered'; readonly code: string };
+
+/**
+ * Handles one SQS record of the transfer queue.
+ * - Success, or a duplicate: the record is acknowledged.
+ * - A retryable failure before the last attempt: the record is reported failed (a throw) after
+ *   its next delivery is delayed by the backoff (30 s, 60 s, 120 s … with the default base).
+ * - A permanent failure, or the last attempt: the call item says `failed` with the reason, the
+ *   job is moved to the dead-letter queue at once (one note, no further calls to Twilio) and the
+ *   record is acknowledged. The queue's own redrive stays as the backstop for a crashing function.
+ */
+export function createTransferRecordHandler(deps: TransferRecordDeps) {
+  return async function handleRecord(record: SQSRecord): Promise<RecordOutcome> {
+    const attempt = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
+    let job: RecordingJob;
+    try {
+      job = parseRecordingJob(record.body);
+    } catch (error) {
+      // Never produced by our webhook: park it for a human.
+      deps.obs.logger.error('Malformed transfer job', { messageId: record.messageId, error: describe(error) });
+      deps.obs.metric('MalformedJob');
+      await deps.queue.deadLetter(record.body, { code: 'bad-job', error: describe(error), attempts: attempt });
+      return { result: 'dead-lettered', code: 'bad-job' };
+    }
+
+    // Keys of its own: records of one batch run concurrently and must not share them.
+    const obs = deps.obs.withKeys({
+      recordingSid: job.recordingSid,
+      callSid: job.callSid,
+      attempt,
+      messageId: record.messageId,
+    });
+    try {
+      return await transferRecording(job, job.jobId ?? record.messageId, { ...deps, obs });
+    } catch (caught) {
+      const error = classify(caught);
+      const permanent = error instanceof PermanentTransferError;
+      if (!permanent && attempt < deps.maxAttempts) {
+        await scheduleRetry(record, attempt, error, obs, deps);
+        throw error;
+      }
+      obs.logger.error('Recording transfer failed; moving the job to the dead-letter queue', {
+        error: describe(error),
+        code: error.code,
+        permanent,
+      });
+      obs.metric('TransferFailed');
+      await recordFailure(job, job.jobId ?? record.messageId, error.code, error.message, obs, deps);
+      await deps.queue.deadLetter(record.body, { code: error.code, error: error.message, attempts: attempt });
+      return { result: 'dead-lettered', code: error.code };
+    }
+  };
+}
+
+async function scheduleRetry(
+  record: SQSRecord,
+  attempt: number,
+  error: RetryableTransferError,
+  obs: Observability,
+  deps: TransferRecordDeps,
+): Promise<void> {
+  const delay = retryDelaySeconds(attempt, deps.retryBaseSeconds);
+  obs.logger.warn('Recording transfer failed; will retry', {
+    error: describe(error),
+    code: error.code,
+    retryInSeconds: delay,
+  });
+  obs.metric('TransferRetried');
+  await deps.queue
+    .delayRetry(record.receiptHandle, delay)
+    .catch((e) =>
+      obs.logger.warn('Could not set the retry delay; the queue visibility timeout applies', { error: describe(e) }),
+    );
+}
+
+async function recordFailure(
+  job: RecordingJob,
+  claimId: string,
+  code: string,
+  message: string,
+  obs: Observability,
+  deps: TransferRecordDeps,
+): Promise<void> {
+  try {
+    const now = (deps.now ?? (() => new Date()))();
+    // Only this job's claim turns `failed`: a copy stored or erased meanwhile stays so.
+    const item = await deps.ledger.markFailed(job.recordingSid, claimId, { errorCode: code, error: message }, now);
+    if (!item) return;
+    const callId = item.callId ?? (await deps.calls.resolveCall(job.callSid, now)).callId;
+    await deps.calls.markFailed(
+      callId,
+      job.recordingSid,
+      {
+        status: 'failed',
+        errorCode: code,
+        error: message,
+        durationSeconds: item.durationSeconds,
+        channels: item.channels,
+        source: item.source,
+        startedAt: item.startedAt,
+      },
+      now,
+    );
+    await announce(
+      {
+        detailType: 'Recording Failed',
+        detail: {
+          recordingSid: job.recordingSid,
+          callId,
+          callSid: item.callSid,
+          status: 'failed',
+          errorCode: code,
+          error: message,
+        },
+      },
+      { events: deps.events, obs },
+    );
+  } catch (error) {
+    // The dead-letter queue still holds the job; the ledger and the item are the readable summary.
+    obs.logger.error('Could not record the failure', { error: describe(error) });
+  }
+}

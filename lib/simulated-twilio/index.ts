@@ -1,0 +1,380 @@
+/**
+ * A simulated Twilio for the tests and `npm run demo`: one account's REST API (2010-04-01) on
+ * 127.0.0.1 over plain HTTP, plus Twilio's side of recording status callbacks.
+ *
+ * Resources (HTTP Basic auth AccountSid:AuthToken enforced, 401 otherwise):
+ * - `GET …/Recordings/{Sid}[.mp3|.wav]` media of `completed` recordings (`?RequestedChannels=2` of
+ *   a mono recording: 400, 16113), following the recording's script of answers;
+ * - `GET …/Recordings/{Sid}.json` metadata; `DELETE …/Recordings/{Sid}.json` 204, after which the
+ *   media answers 404, the metadata says `deleted` and the default list leaves it out;
+ * - `GET …/Recordings.json` the list: filters, newest first, paging (see ./simulated-twilio/store.ts),
+ *   one-shot scripted answers first (429 for backoff tests);
+ * - `GET …/Calls/{CallSid}.json` for calls added with `addCall`.
+ * Raw answers (`route`, `respond`) for any method and path (query included) come before all of
+ * that, auth included: they answer exactly what the test scripted. Anything else is 404 with
+ * Twilio's JSON error and is listed in `unexpected`.
+ *
+ * Every request is logged (`requests`, `waitForRequest`, `count`); media requests also get a
+ * record of what was sent (`mediaRequests`, `bytesSent`). Imports no test framework.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type RawAnswer,
+  type ScriptedAnswer,
+  scriptedToRaw,
+  twilioError,
+  writeAnswer,
+} from './answers';
+import { postSignedCallback, recordingCallbackParams, type SendCallbackOptions } from './callbacks';
+import {
+  type Classified,
+  classify,
+  MEDIA_TYPES,
+  type MediaRequest,
+  RequestLog,
+  type RequestMatch,
+  type SimulatedRequest,
+  type SimulatedRoute,
+} from './requests';
+import {
+  accountPath,
+  BadListRequest,
+  type CallFields,
+  callJson,
+  type MutableRecording,
+  mediaBytes,
+  newCall,
+  newRecording,
+  newSid,
+  type RecordingFields,
+  type RecordingStatus,
+  recordingJson,
+  recordingsPage,
+  type SimulatedCall,
+  type SimulatedRecording,
+} from './store';
+
+export {
+  deferred,
+  htmlPage,
+  jsonError,
+  ok,
+  type RawAnswer,
+  reset,
+  type ScriptedAnswer,
+  slow,
+  stall,
+  status,
+} from './answers';
+export type { SendCallbackOptions } from './callbacks';
+export type { MediaRequest, RequestMatch, SimulatedRequest, SimulatedRoute } from './requests';
+export {
+  type CallDirection,
+  type CallFields,
+  mediaBytes,
+  newSid,
+  type RecordingFields,
+  type RecordingSource,
+  type RecordingStatus,
+  rfc2822,
+  type SimulatedCall,
+  type SimulatedRecording,
+} from './store';
+
+export interface SimulatedTwilioOptions {
+  readonly accountSid: string;
+  readonly authToken: string;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0 (a free port). */
+  readonly port?: number;
+}
+
+export interface AddRecordingOptions extends RecordingFields {
+  /** Media size in bytes, the bytes derived from the SID (`mediaBytes`). Default 16,000. */
+  readonly size?: number;
+  /** The media itself, instead of `size`. */
+  readonly media?: Buffer;
+  /** Answers to the first media requests, in order. */
+  readonly responses?: readonly ScriptedAnswer[];
+  /** The answer to every media request after `responses` run out. Default: ok. */
+  readonly otherwise?: ScriptedAnswer;
+}
+
+interface Scripted {
+  readonly recording: MutableRecording;
+  readonly responses: readonly ScriptedAnswer[];
+  readonly otherwise: ScriptedAnswer | undefined;
+  readonly requests: MediaRequest[];
+}
+
+const DEFAULT_MEDIA_SIZE = 16_000;
+
+export class SimulatedTwilio {
+  readonly accountSid: string;
+  readonly authToken: string;
+  private readonly log = new RequestLog();
+  private readonly recordingsBySid = new Map<string, Scripted>();
+  private readonly calls = new Map<string, SimulatedCall>();
+  private readonly listScript: ScriptedAnswer[] = [];
+  private readonly queued = new Map<string, RawAnswer[]>();
+  private readonly routes = new Map<string, () => RawAnswer>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly expectedAuthorization: string;
+
+  private constructor(
+    private readonly server: Server,
+    readonly baseUrl: string,
+    options: SimulatedTwilioOptions,
+  ) {
+    this.accountSid = options.accountSid;
+    this.authToken = options.authToken;
+    this.expectedAuthorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+  }
+
+  static async start(options: SimulatedTwilioOptions): Promise<SimulatedTwilio> {
+    let sim: SimulatedTwilio | undefined;
+    const server = createServer((req, res) => {
+      req.resume();
+      const request = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers };
+      sim?.handle(request, res).catch(() => res.destroy());
+    });
+    server.keepAliveTimeout = 1_000;
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    sim = new SimulatedTwilio(server, `http://${host}:${port}`, options);
+    return sim;
+  }
+
+  /** Every request, in arrival order. */
+  get requests(): readonly SimulatedRequest[] {
+    return this.log.requests;
+  }
+
+  /** Requests to no resource the simulator holds (unknown path, account, recording or call). */
+  get unexpected(): readonly { method: string; url: string }[] {
+    return this.log.unexpected;
+  }
+
+  /** `…/Recordings/{Sid}.mp3|.wav|.json` (or the bare media URL), relative to `baseUrl`. */
+  recordingPath(recordingSid: string, extension: 'mp3' | 'wav' | 'json' | '' = 'json'): string {
+    return `${accountPath(this.accountSid)}/Recordings/${recordingSid}${extension ? `.${extension}` : ''}`;
+  }
+
+  callPath(callSid: string): string {
+    return `${accountPath(this.accountSid)}/Calls/${callSid}.json`;
+  }
+
+  /** The recording list resource, relative to `baseUrl`. */
+  listPath(): string {
+    return `${accountPath(this.accountSid)}/Recordings.json`;
+  }
+
+  /** Adds (or replaces, with a fresh request log) a recording; its media is served per its script. */
+  addRecording(options: AddRecordingOptions = {}): SimulatedRecording {
+    const sid = options.sid ?? newSid('RE');
+    const media = options.media ?? mediaBytes(sid, options.size ?? DEFAULT_MEDIA_SIZE);
+    const recording = newRecording(this.accountSid, { ...options, sid }, media);
+    this.recordingsBySid.set(sid, {
+      recording,
+      responses: options.responses ?? [],
+      otherwise: options.otherwise,
+      requests: [],
+    });
+    return recording;
+  }
+
+  recording(recordingSid: string): SimulatedRecording {
+    const entry = this.recordingsBySid.get(recordingSid);
+    if (!entry) throw new Error(`The simulated Twilio has no recording ${recordingSid}`);
+    return entry.recording;
+  }
+
+  /** A recording's new status (`processing` → `completed`, …); `deleted` as if DELETE was called. */
+  setRecordingStatus(recordingSid: string, status: RecordingStatus): SimulatedRecording {
+    const recording = this.recording(recordingSid) as MutableRecording;
+    recording.status = status;
+    recording.dateUpdated = new Date();
+    return recording;
+  }
+
+  addCall(fields: CallFields = {}): SimulatedCall {
+    const call = newCall(this.accountSid, fields);
+    this.calls.set(call.sid, call);
+    return call;
+  }
+
+  /** One-shot answers to the next list requests, before the list itself (`status(429)`…). */
+  scriptList(...answers: ScriptedAnswer[]): void {
+    this.listScript.push(...answers);
+  }
+
+  /** The default raw answer for `method path` (path with its query string, as requested). */
+  route(method: string, path: string, answer: () => RawAnswer): void {
+    this.routes.set(`${method} ${path}`, answer);
+  }
+
+  /** Queues one-shot raw answers for `method path`, used in order before the default route. */
+  respond(method: string, path: string, ...answers: RawAnswer[]): void {
+    const key = `${method} ${path}`;
+    this.queued.set(key, [...(this.queued.get(key) ?? []), ...answers]);
+  }
+
+  /** Requests whose path contains `fragment` (and, if given, with this method). */
+  requestsTo(fragment: string, method?: string): SimulatedRequest[] {
+    return this.log.to(fragment, method);
+  }
+
+  /** Resolves with the first request (already received or future) that matches. */
+  waitForRequest(match: RequestMatch | ((request: SimulatedRequest) => boolean)): Promise<SimulatedRequest> {
+    return this.log.waitFor(match);
+  }
+
+  /** How many requests went to `route` (for one recording or call SID, if given), answered or not. */
+  count(route: SimulatedRoute, sid?: string): number {
+    return this.log.count(route, sid);
+  }
+
+  /** The media requests for one recording of this account, with what each got. */
+  mediaRequests(recordingSid: string): readonly MediaRequest[] {
+    return this.recordingsBySid.get(recordingSid)?.requests ?? [];
+  }
+
+  /** Media bytes of 2xx answers written so far for a recording, over all its requests. */
+  bytesSent(recordingSid: string): number {
+    return this.mediaRequests(recordingSid).reduce((sum, r) => sum + r.bytesSent, 0);
+  }
+
+  /** Requests to the account's resources that lacked the right Basic auth. */
+  unauthorizedRequests(): SimulatedRequest[] {
+    return this.log.unauthorized();
+  }
+
+  /** Twilio's recording status callback parameters for a recording (see recordingCallbackParams). */
+  callbackParams(
+    recording: SimulatedRecording | string,
+    overrides: Record<string, string | undefined> = {},
+  ): Record<string, string> {
+    const found = typeof recording === 'string' ? this.recording(recording) : recording;
+    return recordingCallbackParams(found, this.baseUrl, overrides);
+  }
+
+  /** POSTs a callback signed with the account's auth token; resolves with the HTTP status. */
+  sendCallback(webhookUrl: string, params: Record<string, string>, options: SendCallbackOptions = {}): Promise<number> {
+    return postSignedCallback(webhookUrl, params, this.authToken, options);
+  }
+
+  /** Forgets every recording, call, script, raw answer and logged request. */
+  reset(): void {
+    this.log.clear();
+    this.recordingsBySid.clear();
+    this.calls.clear();
+    this.listScript.length = 0;
+    this.queued.clear();
+    this.routes.clear();
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(request: SimulatedRequest, res: ServerResponse): Promise<void> {
+    const entry = classify(request, this.expectedAuthorization);
+    this.log.add(entry);
+    const ours = entry.accountSid === this.accountSid;
+    const scripted = entry.route === 'media' && ours && entry.sid ? this.recordingsBySid.get(entry.sid) : undefined;
+    if (!scripted) {
+      return writeAnswer(
+        res,
+        this.resourceAnswer(entry, ours),
+        { outcome: 200, bytesSent: 0, completed: false },
+        this.timers,
+      );
+    }
+    const record: MediaRequest = {
+      recordingSid: scripted.recording.sid,
+      at: Date.now(),
+      authorized: entry.authorized,
+      outcome: 200,
+      bytesSent: 0,
+      completed: false,
+      aborted: false,
+    };
+    scripted.requests.push(record);
+    res.on('close', () => {
+      if (!res.writableFinished && record.outcome !== 'reset') record.aborted = true;
+    });
+    return writeAnswer(res, this.mediaAnswer(scripted, entry), record, this.timers);
+  }
+
+  /** A raw answer queued or routed for this request, if any. */
+  private rawAnswer({ method, path }: SimulatedRequest): RawAnswer | undefined {
+    const key = `${method} ${path}`;
+    return this.queued.get(key)?.shift() ?? this.routes.get(key)?.();
+  }
+
+  private notFound(entry: Classified): RawAnswer {
+    this.log.unexpected.push({ method: entry.request.method, url: entry.request.path });
+    return twilioError(404, `The requested resource ${entry.pathname} was not found`);
+  }
+
+  private mediaAnswer(scripted: Scripted, entry: Classified): RawAnswer {
+    const raw = this.rawAnswer(entry.request);
+    if (raw) return raw;
+    if (!entry.authorized) return twilioError(401);
+    const { recording, responses, otherwise } = scripted;
+    if (recording.status !== 'completed') return twilioError(404);
+    if (entry.query.get('RequestedChannels') === '2' && recording.channels === 1) {
+      return twilioError(400, 'Stereo is not available for this recording', 16113);
+    }
+    const script = responses[scripted.requests.length - 1] ?? otherwise ?? { kind: 'ok' };
+    return scriptedToRaw(script, recording.media, MEDIA_TYPES[entry.extension] ?? 'audio/x-wav');
+  }
+
+  private resourceAnswer(entry: Classified, ours: boolean): RawAnswer {
+    const raw = this.rawAnswer(entry.request);
+    if (raw) return raw;
+    if (!ours || entry.route === 'other') return this.notFound(entry);
+    if (!entry.authorized) return twilioError(401);
+    const json = (body: unknown): RawAnswer => ({
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const recording = entry.sid ? this.recordingsBySid.get(entry.sid)?.recording : undefined;
+    switch (entry.route) {
+      case 'list': {
+        const script = this.listScript.shift() ?? { kind: 'ok' };
+        if (script.kind === 'status') return scriptedToRaw(script, Buffer.alloc(0), 'application/json');
+        try {
+          const all = [...this.recordingsBySid.values()].map((s) => s.recording);
+          const page = recordingsPage(all, entry.query, entry.pathname, this.baseUrl);
+          return scriptedToRaw(script, Buffer.from(JSON.stringify(page)), 'application/json');
+        } catch (error) {
+          if (error instanceof BadListRequest) return twilioError(400, error.message, 20001);
+          throw error;
+        }
+      }
+      case 'recording':
+        return recording ? json(recordingJson(recording, this.baseUrl)) : this.notFound(entry);
+      case 'delete':
+        if (!recording) return this.notFound(entry);
+        if (recording.status === 'deleted') return twilioError(404);
+        this.setRecordingStatus(recording.sid, 'deleted');
+        return { status: 204 };
+      case 'call': {
+        const call = entry.sid ? this.calls.get(entry.sid) : undefined;
+        return call ? json(callJson(call)) : this.notFound(entry);
+      }
+      default:
+        return this.notFound(entry);
+    }
+  }
+}
