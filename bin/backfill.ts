@@ -10,10 +10,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
+import { type ReconcileProgress, type ReconcileResult, reconcile } from '../lambda/shared/job/reconcile';
+import { sqsTransferQueue } from '../lambda/shared/job/transfer-queue';
 import { RecordingLedger } from '../lambda/shared/ledger/ledger';
 import type { Observability } from '../lambda/shared/runtime/observability';
-import { sqsTransferQueue } from '../lambda/shared/job/transfer-queue';
-import { type ReconcileProgress, type ReconcileResult, reconcile } from '../lambda/shared/job/reconcile';
 import { createTwilioRecordingList, type ListWindow } from '../lambda/shared/twilio/recording-list';
 import type { TokenSource } from '../lambda/shared/twilio/signature';
 import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';

@@ -3,9 +3,9 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
+import { ALARM_PERIOD, OperationsAlarms } from './constructs/alarm-topic';
 import { CallsTable } from './constructs/calls-table';
 import { ErasureFunction } from './constructs/erasure-function';
-import { ALARM_PERIOD, OperationsAlarms } from './constructs/alarm-topic';
 import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';

@@ -3,14 +3,14 @@ import type { CallItem, CallsRepository, RecordingEntry } from '../shared/calls/
 import type { CallsErasure } from '../shared/calls/calls-erasure';
 import type { EventPublisher } from '../shared/ledger/events';
 import { announce } from '../shared/ledger/events';
-import { HttpError, notFound } from '../shared/runtime/http';
 import type { LedgerItem, RecordingLedger } from '../shared/ledger/ledger';
 import type { ErasureFields, LedgerErasure } from '../shared/ledger/ledger-erasure';
+import { describeError } from '../shared/runtime/errors';
+import { HttpError, notFound } from '../shared/runtime/http';
 import type { Observability } from '../shared/runtime/observability';
-import { SID } from '../shared/job/recording-job';
 import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../shared/storage/recording-store';
-import { describe } from '../transfer/transfer-errors';
 import type { TwilioApi } from '../shared/twilio/rest-api';
+import { SID } from '../shared/twilio/sids';
 
 /**
  * DELETE /calls/{callId}/recordings/{recordingSid}: erases one recording for good.
@@ -156,7 +156,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     }
   } catch (error) {
     if (error instanceof HttpError) throw error;
-    log.error('Could not delete the recording from S3', { error: describe(error) });
+    log.error('Could not delete the recording from S3', { error: describeError(error) });
     throw new ErasureIncompleteError('Could not delete every version of the recording from S3');
   }
 
@@ -165,7 +165,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
       await deps.twilio.deleteRecording(recordingSid);
       await deps.ledger.markDeletedAtTwilio(recordingSid, now());
     } catch (error) {
-      log.error('Could not delete the recording at Twilio', { error: describe(error) });
+      log.error('Could not delete the recording at Twilio', { error: describeError(error) });
       throw new ErasureIncompleteError('Could not delete the recording at Twilio');
     }
   }
@@ -200,7 +200,7 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
       now(),
     );
   } catch (error) {
-    deps.obs.logger.error('Could not record the erasure on the call item', { error: describe(error) });
+    deps.obs.logger.error('Could not record the erasure on the call item', { error: describeError(error) });
     throw new ErasureIncompleteError('The recording is erased but the call item could not be updated');
   }
   if (item.erasedEventAt) return;

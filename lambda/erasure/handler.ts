@@ -3,17 +3,24 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls/calls';
 import { CallsErasure } from '../shared/calls/calls-erasure';
-import type { ErasureConfig } from '../shared/runtime/config';
-import { ErasureIncompleteError, eraseRecording, RetentionConflictError } from './erase-recording';
+import type { ErasureConfig } from '../shared/config/function-config';
 import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
-import { emptyResponse, errorResponse, forbidden, HttpError, type HttpResponse, jsonResponse } from '../shared/runtime/http';
 import { RecordingLedger } from '../shared/ledger/ledger';
 import { LedgerErasure } from '../shared/ledger/ledger-erasure';
+import { describeError } from '../shared/runtime/errors';
+import {
+  emptyResponse,
+  errorResponse,
+  forbidden,
+  HttpError,
+  type HttpResponse,
+  jsonResponse,
+} from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
-import { describe } from '../transfer/transfer-errors';
 import { createTwilioApi, type TwilioApi } from '../shared/twilio/rest-api';
 import type { TokenSource } from '../shared/twilio/signature';
+import { ErasureIncompleteError, eraseRecording, RetentionConflictError } from './erase-recording';
 
 export interface ErasureRuntime {
   readonly config: Omit<ErasureConfig, 'secretId'>;
@@ -90,7 +97,7 @@ export function createErasureHandler(runtime: ErasureRuntime) {
         return errorResponse(error);
       }
       // Never a stack trace or an SDK message to the caller; the ledger keeps `erasing` for the retry.
-      log.error('Erasure failed', { error: describe(error) });
+      log.error('Erasure failed', { error: describeError(error) });
       obs.metric('ErasureIncomplete');
       return errorResponse(new ErasureIncompleteError('The erasure could not be completed'));
     } finally {

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadErasureConfig } from '../shared/runtime/config';
+import { loadErasureConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { secretsManagerTokens } from '../shared/twilio/credentials';
 import { createErasureHandler } from './handler';

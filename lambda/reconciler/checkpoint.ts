@@ -1,14 +1,13 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailed } from '../shared/runtime/dynamo-conditions';
-import type { ReconcileCounts } from '../shared/job/reconcile';
-import type { ListWindow } from '../shared/twilio/recording-list';
-
 /**
  * Where the scheduled reconciler got to: the end of the window of its last finished run, kept in
  * the ledger table under a key that can never be a RecordingSid (`~`, and no `RE` prefix). The
  * item has no `day` (so no listing through the `byDay` index ever sees it) and no `status`.
  */
-export const RECONCILER_CHECKPOINT_KEY = '~checkpoint:reconciler';
+import { RECONCILER_CHECKPOINT_KEY } from '../shared/config/env-names';
+import type { ReconcileCounts } from '../shared/job/reconcile';
+import { isConditionFailed } from '../shared/runtime/dynamo-conditions';
+import type { ListWindow } from '../shared/twilio/recording-list';
 
 export interface ReconcileWindowSettings {
   /** How far before the last checkpoint a run lists again (recordings that completed late, runs that overlapped). */

@@ -1,15 +1,16 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import type { ReconcilerConfig } from '../shared/runtime/config';
-import { RecordingLedger } from '../shared/ledger/ledger';
-import { createObservability, type Observability } from '../shared/runtime/observability';
-import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
+import type { ReconcilerConfig } from '../shared/config/function-config';
 import { type ReconcileCounts, type ReconcileResult, reconcile } from '../shared/job/reconcile';
+import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
+import { RecordingLedger } from '../shared/ledger/ledger';
+import { describeError } from '../shared/runtime/errors';
+import { createObservability, type Observability } from '../shared/runtime/observability';
+import { createTwilioRecordingList, type RecordingListSource } from '../shared/twilio/recording-list';
+import { createTwilioApi, type TwilioApi, TwilioApiError } from '../shared/twilio/rest-api';
+import type { TokenSource } from '../shared/twilio/signature';
 import { ReconcileCheckpoint, reconcileWindow } from './checkpoint';
 import { mergePending, recheckPending } from './pending';
-import { createTwilioApi, type TwilioApi, TwilioApiError } from '../shared/twilio/rest-api';
-import { createTwilioRecordingList, type RecordingListSource } from '../shared/twilio/recording-list';
-import type { TokenSource } from '../shared/twilio/signature';
 
 export interface ReconcilerRuntime {
   readonly config: Omit<ReconcilerConfig, 'secretId'>;
@@ -143,7 +144,7 @@ export function createReconcilerHandler(runtime: ReconcilerRuntime) {
       return { window: span, result, checkpointAdvanced: advanced };
     } catch (error) {
       obs.logger.error('Reconcile failed; the checkpoint stays where it was', {
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        error: describeError(error),
         ...(counts ? countsOf(counts) : {}),
       });
       throw error;

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadReconcilerConfig } from '../shared/runtime/config';
+import { loadReconcilerConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { secretsManagerTokens } from '../shared/twilio/credentials';
 import { createReconcilerHandler } from './handler';

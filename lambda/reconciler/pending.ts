@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { NOT_FINAL_STATUSES, toJob } from '../shared/job/reconcile';
+import type { RecordingJob } from '../shared/job/recording-job';
 import type { LedgerStatus } from '../shared/ledger/ledger';
 import type { Observability } from '../shared/runtime/observability';
-import { NOT_FINAL_STATUSES, toJob } from '../shared/job/reconcile';
-import { type RecordingJob, SID } from '../shared/job/recording-job';
 import type { RecordingDetails } from '../shared/twilio/rest-api';
+import { SID } from '../shared/twilio/sids';
 
 /**
  * Recordings the reconciler saw still in progress. A call recorded for longer than the lookback

@@ -2,12 +2,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls/calls';
-import type { PlaybackConfig, RecordingsReadConfig } from '../shared/runtime/config';
+import type { PlaybackConfig, RecordingsReadConfig } from '../shared/config/function-config';
 import { errorResponse, type HttpResponse, jsonResponse, notFound, redirectResponse } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
-import { allRecordingUrls, latestRecordingUrl } from './playback';
 import { RecordingStore } from '../shared/storage/recording-store';
 import { createListRecordingsRoute, isListRecordingsRoute } from './list-route';
+import { allRecordingUrls, latestRecordingUrl } from './playback';
 
 export interface PlaybackRuntime {
   readonly config: PlaybackConfig;

@@ -1,8 +1,8 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { RecordingsReadConfig } from '../shared/runtime/config';
-import { type HttpResponse, jsonResponse } from '../shared/runtime/http';
+import type { RecordingsReadConfig } from '../shared/config/function-config';
 import { LedgerDayIndex } from '../shared/ledger/day-index';
+import { type HttpResponse, jsonResponse } from '../shared/runtime/http';
 import type { Observability } from '../shared/runtime/observability';
 import { listRecordings, parseListingQuery } from './listing';
 

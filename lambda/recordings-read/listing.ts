@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { badRequest } from '../shared/runtime/http';
-import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
 import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
+import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
+import { badRequest } from '../shared/runtime/http';
 
 /**
  * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`

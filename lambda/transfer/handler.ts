@@ -3,15 +3,15 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls/calls';
-import type { TransferConfig } from '../shared/runtime/config';
+import type { TransferConfig } from '../shared/config/function-config';
+import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
 import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
 import { RecordingLedger } from '../shared/ledger/ledger';
 import { createObservability, type Observability } from '../shared/runtime/observability';
-import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
 import { RecordingStore } from '../shared/storage/recording-store';
-import { createTransferRecordHandler } from './transfer-records';
 import { createTwilioApi, type TwilioApi } from '../shared/twilio/rest-api';
 import type { TokenSource } from '../shared/twilio/signature';
+import { createTransferRecordHandler } from './transfer-records';
 
 export interface TransferRuntime {
   readonly config: Omit<TransferConfig, 'secretId'>;

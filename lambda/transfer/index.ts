@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadTransferConfig } from '../shared/runtime/config';
-import { clientOverrides } from '../shared/runtime/endpoints';
+import { loadTransferConfig } from '../shared/config/function-config';
 import { lazySqsClient } from '../shared/job/transfer-queue';
+import { clientOverrides } from '../shared/runtime/endpoints';
 import { secretsManagerTokens } from '../shared/twilio/credentials';
 import { createTransferHandler } from './handler';
 

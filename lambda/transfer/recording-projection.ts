@@ -1,11 +1,11 @@
 import type { CallsRepository, RecordingEntry } from '../shared/calls/calls';
+import type { RecordingJob } from '../shared/job/recording-job';
 import { announce, type EventPublisher } from '../shared/ledger/events';
 import type { LedgerItem, RecordingFacts, RecordingLedger } from '../shared/ledger/ledger';
+import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
-import { formatPhoneNumber } from './phone-numbers';
-import type { RecordingJob } from '../shared/job/recording-job';
-import { describe } from './transfer-errors';
 import type { TwilioApi } from '../shared/twilio/rest-api';
+import { formatPhoneNumber } from './phone-numbers';
 
 /**
  * What follows the ledger: the call item (the app's projection of each recording), the events,
@@ -131,7 +131,7 @@ export async function addCallDetails(callId: string, callSid: string, deps: Proj
     );
   } catch (error) {
     // The recording matters more than the call's details: it is still copied.
-    deps.obs.logger.warn("Could not read the call's details from Twilio", { error: describe(error) });
+    deps.obs.logger.warn("Could not read the call's details from Twilio", { error: describeError(error) });
   }
 }
 

@@ -71,7 +71,3 @@ export function classify(error: unknown): RetryableTransferError | PermanentTran
   // Resets, premature closes, aborted streams, DNS hiccups: transient by nature.
   return new RetryableTransferError(`Transfer interrupted: ${e?.code ?? e?.name ?? 'error'}`, 'network');
 }
-
-export function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}

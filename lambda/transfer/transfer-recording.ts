@@ -1,13 +1,19 @@
 import type { CallsRepository } from '../shared/calls/calls';
-import type { RecordingFormat } from '../shared/runtime/config';
+import type { RecordingFormat } from '../shared/config/function-config';
+import type { RecordingJob } from '../shared/job/recording-job';
 import type { EventPublisher } from '../shared/ledger/events';
 import type { LedgerItem, RecordingFacts, RecordingLedger } from '../shared/ledger/ledger';
+import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
-import type { RecordingJob } from '../shared/job/recording-job';
-import { addCallDetails, type ProjectionDeps, projectStored, recordTwilioFailure } from './recording-projection';
-import { generateStorageKey, type RecordingStore, StorageKeyError, type UploadResult } from '../shared/storage/recording-store';
-import { classify, describe, PermanentTransferError, RetryableTransferError } from './transfer-errors';
+import {
+  generateStorageKey,
+  type RecordingStore,
+  StorageKeyError,
+  type UploadResult,
+} from '../shared/storage/recording-store';
 import { MEDIA_CONTENT_TYPES, type TwilioApi } from '../shared/twilio/rest-api';
+import { addCallDetails, type ProjectionDeps, projectStored, recordTwilioFailure } from './recording-projection';
+import { classify, PermanentTransferError, RetryableTransferError } from './transfer-errors';
 
 export interface TransferDeps {
   readonly twilio: TwilioApi;
@@ -153,7 +159,7 @@ export async function transferRecording(
       obs.logger.info('Deleted the recording at Twilio after a verified copy');
     } catch (error) {
       // Not a loss: the recording is safe in S3 and still at Twilio. Alarmed through the metric.
-      obs.logger.error('Could not delete the recording at Twilio', { error: describe(error) });
+      obs.logger.error('Could not delete the recording at Twilio', { error: describeError(error) });
       obs.metric('TwilioDeleteFailed');
     }
   }
@@ -253,12 +259,12 @@ async function withLease<T>(
         // so that no object lands after another job (or an erasure) has taken the recording.
         if (now().getTime() + intervalMs >= heldUntil) {
           deps.obs.logger.warn('Could not renew the claim before it lapses; abandoning this copy', {
-            error: describe(error),
+            error: describeError(error),
           });
           lost.abort();
           return;
         }
-        deps.obs.logger.warn('Could not renew the claim; will try again', { error: describe(error) });
+        deps.obs.logger.warn('Could not renew the claim; will try again', { error: describeError(error) });
       },
     );
   }, intervalMs);

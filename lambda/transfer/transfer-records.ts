@@ -1,11 +1,12 @@
 import type { SQSRecord } from 'aws-lambda';
-import { announce } from '../shared/ledger/events';
-import type { Observability } from '../shared/runtime/observability';
+import { parseRecordingJob, type RecordingJob } from '../shared/job/recording-job';
 import type { TransferQueue } from '../shared/job/transfer-queue';
 import { retryDelaySeconds } from '../shared/job/transfer-queue';
-import { parseRecordingJob, type RecordingJob } from '../shared/job/recording-job';
+import { announce } from '../shared/ledger/events';
+import { describeError } from '../shared/runtime/errors';
+import type { Observability } from '../shared/runtime/observability';
+import { classify, PermanentTransferError, type RetryableTransferError } from './transfer-errors';
 import { type TransferDeps, type TransferOutcome, transferRecording } from './transfer-recording';
-import { classify, describe, PermanentTransferError, type RetryableTransferError } from './transfer-errors';
 
 export interface TransferRecordDeps extends TransferDeps {
   readonly queue: TransferQueue;
@@ -33,9 +34,9 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
       job = parseRecordingJob(record.body);
     } catch (error) {
       // Never produced by our webhook: park it for a human.
-      deps.obs.logger.error('Malformed transfer job', { messageId: record.messageId, error: describe(error) });
+      deps.obs.logger.error('Malformed transfer job', { messageId: record.messageId, error: describeError(error) });
       deps.obs.metric('MalformedJob');
-      await deps.queue.deadLetter(record.body, { code: 'bad-job', error: describe(error), attempts: attempt });
+      await deps.queue.deadLetter(record.body, { code: 'bad-job', error: describeError(error), attempts: attempt });
       return { result: 'dead-lettered', code: 'bad-job' };
     }
 
@@ -56,7 +57,7 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
         throw error;
       }
       obs.logger.error('Recording transfer failed; moving the job to the dead-letter queue', {
-        error: describe(error),
+        error: describeError(error),
         code: error.code,
         permanent,
       });
@@ -77,7 +78,7 @@ async function scheduleRetry(
 ): Promise<void> {
   const delay = retryDelaySeconds(attempt, deps.retryBaseSeconds);
   obs.logger.warn('Recording transfer failed; will retry', {
-    error: describe(error),
+    error: describeError(error),
     code: error.code,
     retryInSeconds: delay,
   });
@@ -85,7 +86,9 @@ async function scheduleRetry(
   await deps.queue
     .delayRetry(record.receiptHandle, delay)
     .catch((e) =>
-      obs.logger.warn('Could not set the retry delay; the queue visibility timeout applies', { error: describe(e) }),
+      obs.logger.warn('Could not set the retry delay; the queue visibility timeout applies', {
+        error: describeError(e),
+      }),
     );
 }
 
@@ -133,6 +136,6 @@ async function recordFailure(
     );
   } catch (error) {
     // The dead-letter queue still holds the job; the ledger and the item are the readable summary.
-    obs.logger.error('Could not record the failure', { error: describe(error) });
+    obs.logger.error('Could not record the failure', { error: describeError(error) });
   }
 }

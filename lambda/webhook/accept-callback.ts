@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { CallbackValidationError } from '../shared/job/recording-job';
+import type { TransferQueue } from '../shared/job/transfer-queue';
 import {
   badRequest,
   emptyResponse,
@@ -13,9 +15,8 @@ import {
   unsupportedMediaType,
 } from '../shared/runtime/http';
 import type { Observability } from '../shared/runtime/observability';
-import type { TransferQueue } from '../shared/job/transfer-queue';
-import { CallbackValidationError, parseRecordingCallback } from '../shared/job/recording-job';
 import { parseForm, type TokenSource, type TwilioTokens, validateTwilioSignature } from '../shared/twilio/signature';
+import { parseRecordingCallback } from './recording-callback';
 
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 

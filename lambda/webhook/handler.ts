@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import type { WebhookConfig } from '../shared/runtime/config';
+import type { WebhookConfig } from '../shared/config/function-config';
+import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
 import type { HttpResponse } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
-import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
 import type { TokenSource } from '../shared/twilio/signature';
 import { acceptRecordingCallback } from './accept-callback';
 

@@ -1,6 +1,6 @@
-import { loadWebhookConfig } from '../shared/runtime/config';
-import { clientOverrides } from '../shared/runtime/endpoints';
+import { loadWebhookConfig } from '../shared/config/function-config';
 import { lazySqsClient } from '../shared/job/transfer-queue';
+import { clientOverrides } from '../shared/runtime/endpoints';
 import { secretsManagerTokens } from '../shared/twilio/credentials';
 import { createWebhookHandler } from './handler';
 

@@ -5,6 +5,7 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { ENV } from '../../lambda/shared/config/env-names';
 import type { CallsTable } from './calls-table';
 import { RECORDINGS_PREFIX, type RecordingStorage } from './recording-storage';
 import type { RecordingsLedger } from './recordings-ledger';
@@ -54,13 +55,13 @@ export class ErasureFunction extends Construct {
       logRemovalPolicy: props.logRemovalPolicy,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       environment: {
-        TWILIO_ACCOUNT_SID: props.twilioAccountSid,
-        TWILIO_SECRET_ARN: props.twilioSecretId,
-        TWILIO_API_BASE_URL: props.twilioApiBaseUrl,
-        RECORDINGS_BUCKET: props.storage.bucket.bucketName,
-        CALLS_TABLE: props.calls.table.tableName,
-        LEDGER_TABLE: props.ledger.table.tableName,
-        EVENT_BUS_NAME: props.events.bus.eventBusName,
+        [ENV.twilioAccountSid]: props.twilioAccountSid,
+        [ENV.twilioSecretArn]: props.twilioSecretId,
+        [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
+        [ENV.recordingsBucket]: props.storage.bucket.bucketName,
+        [ENV.callsTable]: props.calls.table.tableName,
+        [ENV.ledgerTable]: props.ledger.table.tableName,
+        [ENV.eventBusName]: props.events.bus.eventBusName,
       },
     });
     this.function = fn.function;

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import { ENV, RECONCILER_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import type { ReconcileConfig } from '../config';
 import { ReconcilerSchedule } from './reconciler-schedule';
 import type { RecordingsLedger } from './recordings-ledger';
@@ -10,7 +11,6 @@ import type { TwilioSecret } from './twilio-secret';
 import { type FunctionLogProps, VaultFunction } from './vault-function';
 
 /** The ledger key the reconciler keeps its checkpoint under (lambda/shared/reconcile-checkpoint.ts). */
-export const RECONCILER_CHECKPOINT_KEY = '~checkpoint:reconciler';
 
 export interface ReconcilerFunctionProps extends FunctionLogProps {
   readonly entry: string;
@@ -45,13 +45,13 @@ export class ReconcilerFunction extends VaultFunction {
       // A day's catch-up keeps every SID of that day in memory to drop repeats.
       memorySize: 512,
       environment: {
-        TWILIO_ACCOUNT_SID: props.twilioAccountSid,
-        TWILIO_SECRET_ARN: props.twilioSecret.secretId,
-        TWILIO_API_BASE_URL: props.twilioApiBaseUrl,
-        LEDGER_TABLE: props.ledger.table.tableName,
-        TRANSFER_QUEUE_URL: props.transferQueue.queue.queueUrl,
-        RECONCILE_LOOKBACK_MINUTES: String(reconcile.lookbackMinutes),
-        RECONCILE_SETTLE_MINUTES: String(reconcile.settleMinutes),
+        [ENV.twilioAccountSid]: props.twilioAccountSid,
+        [ENV.twilioSecretArn]: props.twilioSecret.secretId,
+        [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
+        [ENV.ledgerTable]: props.ledger.table.tableName,
+        [ENV.transferQueueUrl]: props.transferQueue.queue.queueUrl,
+        [ENV.reconcileLookbackMinutes]: String(reconcile.lookbackMinutes),
+        [ENV.reconcileSettleMinutes]: String(reconcile.settleMinutes),
       },
       asyncInvocation:
         'Invoked asynchronously by its schedule only. A failed run is not retried: the checkpoint stays and the next scheduled run lists the same window again; the ReconcilerErrors alarm reports it.',

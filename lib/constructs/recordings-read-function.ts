@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import { ENV } from '../../lambda/shared/config/env-names';
 import type { CallsTable } from './calls-table';
 import type { RecordingStorage } from './recording-storage';
 import type { RecordingsLedger } from './recordings-ledger';
@@ -29,11 +30,11 @@ export class RecordingsReadFunction extends VaultFunction {
       timeout: Duration.seconds(10),
       memorySize: 256,
       environment: {
-        RECORDINGS_BUCKET: props.storage.bucket.bucketName,
-        CALLS_TABLE: props.calls.table.tableName,
-        PLAYBACK_URL_TTL_SECONDS: String(props.playbackUrlTtlSeconds),
-        LEDGER_TABLE: props.ledger.table.tableName,
-        LEDGER_DAY_INDEX: props.ledger.dayIndexName,
+        [ENV.recordingsBucket]: props.storage.bucket.bucketName,
+        [ENV.callsTable]: props.calls.table.tableName,
+        [ENV.playbackUrlTtlSeconds]: String(props.playbackUrlTtlSeconds),
+        [ENV.ledgerTable]: props.ledger.table.tableName,
+        [ENV.ledgerDayIndex]: props.ledger.dayIndexName,
       },
     });
     this.role.addToPrincipalPolicy(

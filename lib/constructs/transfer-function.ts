@@ -4,6 +4,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import { EventSourceMapping } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
+import { ENV } from '../../lambda/shared/config/env-names';
 import type { RecordingFormat, TransferConfig } from '../config';
 import type { CallsTable } from './calls-table';
 import type { RecordingStorage } from './recording-storage';
@@ -45,22 +46,22 @@ export class TransferFunction extends VaultFunction {
       timeout: Duration.seconds(transfer.timeoutSeconds),
       memorySize: transfer.memoryMb,
       environment: {
-        TWILIO_ACCOUNT_SID: props.twilioAccountSid,
-        TWILIO_SECRET_ARN: props.twilioSecret.secretId,
-        RECORDINGS_BUCKET: props.storage.bucket.bucketName,
-        CALLS_TABLE: props.calls.table.tableName,
-        CALLS_BY_TWILIO_SID_INDEX: props.calls.callSidIndexName,
-        LEDGER_TABLE: props.ledger.table.tableName,
-        EVENT_BUS_NAME: props.events.bus.eventBusName,
-        TWILIO_API_BASE_URL: props.twilioApiBaseUrl,
-        RECORDING_FORMAT: props.recordingFormat,
-        DELETE_FROM_TWILIO_AFTER_COPY: String(props.deleteFromTwilioAfterCopy),
-        TRANSFER_QUEUE_URL: props.transferQueue.queue.queueUrl,
-        DEAD_LETTER_QUEUE_URL: props.transferQueue.deadLetterQueue.queueUrl,
-        TRANSFER_MAX_ATTEMPTS: String(transfer.maxAttempts),
-        TRANSFER_RETRY_BASE_SECONDS: String(transfer.retryBaseSeconds),
+        [ENV.twilioAccountSid]: props.twilioAccountSid,
+        [ENV.twilioSecretArn]: props.twilioSecret.secretId,
+        [ENV.recordingsBucket]: props.storage.bucket.bucketName,
+        [ENV.callsTable]: props.calls.table.tableName,
+        [ENV.callsByTwilioSidIndex]: props.calls.callSidIndexName,
+        [ENV.ledgerTable]: props.ledger.table.tableName,
+        [ENV.eventBusName]: props.events.bus.eventBusName,
+        [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
+        [ENV.recordingFormat]: props.recordingFormat,
+        [ENV.deleteFromTwilioAfterCopy]: String(props.deleteFromTwilioAfterCopy),
+        [ENV.transferQueueUrl]: props.transferQueue.queue.queueUrl,
+        [ENV.deadLetterQueueUrl]: props.transferQueue.deadLetterQueue.queueUrl,
+        [ENV.transferMaxAttempts]: String(transfer.maxAttempts),
+        [ENV.transferRetryBaseSeconds]: String(transfer.retryBaseSeconds),
         // The lease is the function timeout; the copy renews it while it runs.
-        TRANSFER_LEASE_SECONDS: String(transfer.timeoutSeconds),
+        [ENV.transferLeaseSeconds]: String(transfer.timeoutSeconds),
       },
     });
 

@@ -1,5 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { ENV } from '../../lambda/shared/config/env-names';
 import type { TransferQueue } from './transfer-queue';
 import type { TwilioSecret } from './twilio-secret';
 import { type FunctionLogProps, VaultFunction } from './vault-function';
@@ -25,10 +26,10 @@ export class WebhookFunction extends VaultFunction {
       timeout: Duration.seconds(10),
       memorySize: 256,
       environment: {
-        TWILIO_ACCOUNT_SID: props.twilioAccountSid,
-        TWILIO_SECRET_ARN: props.twilioSecret.secretId,
-        TRANSFER_QUEUE_URL: props.transferQueue.queue.queueUrl,
-        ...(props.publicBaseUrl !== undefined ? { PUBLIC_BASE_URL: props.publicBaseUrl } : {}),
+        [ENV.twilioAccountSid]: props.twilioAccountSid,
+        [ENV.twilioSecretArn]: props.twilioSecret.secretId,
+        [ENV.transferQueueUrl]: props.transferQueue.queue.queueUrl,
+        ...(props.publicBaseUrl !== undefined ? { [ENV.publicBaseUrl]: props.publicBaseUrl } : {}),
       },
     });
     props.transferQueue.queue.grantSendMessages(this.function);

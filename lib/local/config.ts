@@ -5,17 +5,16 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import {
-  ConfigError,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PLAYBACK_TTL_SECONDS,
   DEFAULT_RETRY_BASE_SECONDS,
   DEFAULT_TWILIO_API_BASE_URL,
-  type Env,
-  EnvReader,
   MAX_PLAYBACK_TTL_SECONDS,
   RECORDING_FORMATS,
   type RecordingFormat,
-} from '../../lambda/shared/runtime/config';
+  accountSid as readAccountSid,
+} from '../../lambda/shared/config/function-config';
+import { ConfigError, type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
 
 export type { Env };
 
@@ -80,7 +79,7 @@ export const DEFAULT_RECONCILE_SETTLE_SECONDS = 300;
 
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new EnvReader(env);
-  const accountSid = r.accountSid('TWILIO_ACCOUNT_SID');
+  const accountSid = readAccountSid(r, 'TWILIO_ACCOUNT_SID');
   const authToken = r.required('TWILIO_AUTH_TOKEN');
   const recordingFormat = r.oneOf('RECORDING_FORMAT', RECORDING_FORMATS, 'mp3' as RecordingFormat);
   const port = (name: string, fallback: number) => r.int(name, fallback, 1, 65535);

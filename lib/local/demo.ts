@@ -10,8 +10,8 @@ import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
+import { SimulatedTwilio, status } from '../simulated-twilio';
 import { type Env, LEDGER_TABLE_NAME, TABLE_NAME } from './config';
-import { SimulatedTwilio, status } from '../simulated-twilio/index';
 import { type LocalStack, startLocalStack } from './stack';
 
 export interface DemoOptions {

@@ -13,10 +13,10 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReconcilerHandler } from '../../lambda/reconciler/handler';
-import { createTransferHandler } from '../../lambda/transfer/handler';
-import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
+import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
+import { createTransferHandler } from '../../lambda/transfer/handler';
 import {
   BUCKET_NAME,
   CALL_SID_INDEX,

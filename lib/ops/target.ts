@@ -14,8 +14,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DEFAULT_TWILIO_API_BASE_URL, EnvReader } from '../../lambda/shared/runtime/config';
+import { accountSid, DEFAULT_TWILIO_API_BASE_URL } from '../../lambda/shared/config/function-config';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
+import { EnvReader } from '../../lambda/shared/runtime/env-reader';
 import { parseTwilioSecret, SecretNotConfiguredError } from '../../lambda/shared/twilio/credentials';
 import { staticTokens, type TokenSource } from '../../lambda/shared/twilio/signature';
 import { StageConfigError, selectStageConfig } from '../config';
@@ -244,7 +245,7 @@ export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount
   if (options.stage === undefined) {
     const r = new EnvReader(env);
     const account = {
-      accountSid: r.accountSid('TWILIO_ACCOUNT_SID'),
+      accountSid: accountSid(r, 'TWILIO_ACCOUNT_SID'),
       twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
       tokens: staticTokens(r.required('TWILIO_AUTH_TOKEN'), r.optional('TWILIO_AUTH_TOKEN_SECONDARY')),
     };

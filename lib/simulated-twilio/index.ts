@@ -19,13 +19,7 @@
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type RawAnswer,
-  type ScriptedAnswer,
-  scriptedToRaw,
-  twilioError,
-  writeAnswer,
-} from './answers';
+import { type RawAnswer, type ScriptedAnswer, scriptedToRaw, twilioError, writeAnswer } from './answers';
 import { postSignedCallback, recordingCallbackParams, type SendCallbackOptions } from './callbacks';
 import {
   type Classified,

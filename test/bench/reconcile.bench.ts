@@ -10,11 +10,11 @@
  * reconcile's time is the emulator's. Nothing about time is asserted.
  */
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { RecordingLedger } from '../../lambda/shared/ledger/ledger';
 import { type ReconcileDeps, reconcile } from '../../lambda/shared/job/reconcile';
+import { RecordingLedger } from '../../lambda/shared/ledger/ledger';
 import { createTwilioRecordingList } from '../../lambda/shared/twilio/recording-list';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
-import { SimulatedTwilio } from '../../lib/simulated-twilio/index';
+import { SimulatedTwilio } from '../../lib/simulated-twilio';
 import { LEDGER_TABLE, startEmulators } from '../helpers/emulators';
 import { type Figure, figure, fmt, printFigure, runBench, stats } from './lib/report';
 

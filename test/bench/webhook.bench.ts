@@ -17,8 +17,8 @@ import { join, resolve } from 'node:path';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { getExpectedTwilioSignature, validateRequest } from 'twilio/lib/webhooks/webhooks';
-import { createWebhookHandler } from '../../lambda/webhook/handler';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
+import { createWebhookHandler } from '../../lambda/webhook/handler';
 import { recordingCallbackParams } from '../helpers/twilio-fixtures';
 import { type Figure, figure, fmt, percentile, printFigure, runBench, type Stats, stats } from './lib/report';
 

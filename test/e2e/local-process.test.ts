@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { SimulatedTwilio, slow } from '../../lib/simulated-twilio/index';
+import { SimulatedTwilio, slow } from '../../lib/simulated-twilio';
 import {
   callbackParams,
   download,

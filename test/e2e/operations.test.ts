@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { SimulatedTwilio, status } from '../../lib/simulated-twilio/index';
 import type { StatusReport } from '../../lib/ops/status';
+import { SimulatedTwilio, status } from '../../lib/simulated-twilio';
 import {
   callbackParams,
   DEAD_LETTER_QUEUE,

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { reset, SimulatedTwilio, slow, status } from '../../lib/simulated-twilio/index';
+import { reset, SimulatedTwilio, slow, status } from '../../lib/simulated-twilio';
 import {
   BUCKET,
   type CallItem,

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
-import { SimulatedTwilio } from '../../lib/simulated-twilio/index';
+import { SimulatedTwilio } from '../../lib/simulated-twilio';
 import { LocalStack, newAccountSid, newCallSid, REPO_ROOT, waitFor } from './harness';
 
 /**

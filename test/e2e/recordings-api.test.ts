@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { SimulatedTwilio } from '../../lib/simulated-twilio/index';
+import { SimulatedTwilio } from '../../lib/simulated-twilio';
 import {
   type CallItem,
   callbackParams,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
-import { htmlPage, jsonError, SimulatedTwilio, slow } from '../../lib/simulated-twilio/index';
+import { htmlPage, jsonError, SimulatedTwilio, slow } from '../../lib/simulated-twilio';
 import {
   callbackParams,
   download,

@@ -142,7 +142,8 @@ describe('the read function (playback and GET /recordings)', () => {
   });
 
   test('is told where the ledger and its index are', () => {
-    const vars = (dev.resources[id(dev, dev.stack.recordingsRead.function)] as Json).Properties.Environment.Variables as Json;
+    const vars = (dev.resources[id(dev, dev.stack.recordingsRead.function)] as Json).Properties.Environment
+      .Variables as Json;
     expect(vars.LEDGER_TABLE).toEqual({ Ref: id(dev, dev.stack.ledger.table) });
     expect(vars.LEDGER_DAY_INDEX).toBe('byDay');
   });

@@ -178,7 +178,9 @@ describe('customer-managed key (prod: encryption "kms")', () => {
     expect(kmsActionsOf(prod, prod.stack.transfer.role)).toEqual(
       expect.arrayContaining(['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey']),
     );
-    expect(new Set(kmsActionsOf(prod, prod.stack.recordingsRead.role))).toEqual(new Set(['kms:Decrypt', 'kms:DescribeKey']));
+    expect(new Set(kmsActionsOf(prod, prod.stack.recordingsRead.role))).toEqual(
+      new Set(['kms:Decrypt', 'kms:DescribeKey']),
+    );
     for (const st of kmsStatements(prod)) {
       expect(asList(st.Resource)).toEqual([keyArn(prod)]);
       for (const action of asList(st.Action as string | string[])) expect(action).not.toContain('*');

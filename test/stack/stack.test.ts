@@ -387,7 +387,13 @@ describe('functions', () => {
         'TRANSFER_RETRY_BASE_SECONDS',
         'TRANSFER_LEASE_SECONDS',
       ],
-      recordingsRead: ['RECORDINGS_BUCKET', 'CALLS_TABLE', 'PLAYBACK_URL_TTL_SECONDS', 'LEDGER_TABLE', 'LEDGER_DAY_INDEX'],
+      recordingsRead: [
+        'RECORDINGS_BUCKET',
+        'CALLS_TABLE',
+        'PLAYBACK_URL_TTL_SECONDS',
+        'LEDGER_TABLE',
+        'LEDGER_DAY_INDEX',
+      ],
     };
     const env = (s: Synthesized, key: keyof typeof expected) =>
       (s.resources[logicalId(s, s.stack[key].function)] as Json).Properties.Environment.Variables as Json;

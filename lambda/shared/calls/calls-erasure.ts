@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import { type CallItem, type RecordingEntry, withoutUndefined } from './calls';
 import { conditionalUpdate } from '../runtime/dynamo-conditions';
+import { type CallItem, type RecordingEntry, withoutUndefined } from './calls';
 
 /**
  * The erasure of one recording from its call item (DELETE /calls/{callId}/recordings/{recordingSid}):

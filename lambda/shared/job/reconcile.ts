@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { LedgerStatus } from '../ledger/ledger';
 import type { Observability } from '../runtime/observability';
-import { type JobOrigin, parseDuration, parseStartTime, type RecordingJob, SID } from './recording-job';
-import type { ListedRecording, ListWindow, RecordingListSource } from '../twilio/recording-list';
+import type { TwilioRecordingEntry, ListWindow, RecordingListSource } from '../twilio/recording-list';
+import { SID } from '../twilio/sids';
+import { type JobOrigin, parseDuration, parseStartTime, type RecordingJob } from './recording-job';
 
 /**
  * Reconciliation: Twilio's recording list against the ledger. For a window of creation times,
@@ -82,9 +83,9 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   let finished = false;
   const notFinal: { sid: string; dateCreated: string | undefined }[] = [];
 
-  async function checkPage(recordings: readonly ListedRecording[]): Promise<void> {
+  async function checkPage(recordings: readonly TwilioRecordingEntry[]): Promise<void> {
     counts.listed += recordings.length;
-    const candidates: ListedRecording[] = [];
+    const candidates: TwilioRecordingEntry[] = [];
     for (const recording of recordings) {
       if (recording.status !== 'completed') {
         counts.skipped++;
@@ -157,7 +158,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
   return { ...counts, pages, dryRun, finished, notFinal };
 }
 
-function usable(recording: ListedRecording, accountSid: string): boolean {
+function usable(recording: TwilioRecordingEntry, accountSid: string): boolean {
   return (
     SID.RecordingSid.test(recording.sid) &&
     recording.callSid !== undefined &&
@@ -168,7 +169,7 @@ function usable(recording: ListedRecording, accountSid: string): boolean {
 
 /** The transfer job for a recording found in the list, as the webhook would have queued it from the callback. */
 export function toJob(
-  recording: ListedRecording,
+  recording: TwilioRecordingEntry,
   context: {
     readonly accountSid: string;
     readonly origin: ReconcileOrigin;

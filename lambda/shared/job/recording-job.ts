@@ -1,15 +1,9 @@
-import type { FormParams } from '../twilio/signature';
+import { SID } from '../twilio/sids';
 
-/** Twilio's recording status callback, validated into the job the webhook queues and the transfer consumes. */
+/** The transfer job: what the webhook, the reconciler and backfill queue and the transfer consumes, and the rules for its values. */
 
 export const RECORDING_STATUSES = ['in-progress', 'completed', 'absent', 'failed'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
-
-export const SID = {
-  AccountSid: /^AC[0-9a-fA-F]{32}$/,
-  CallSid: /^CA[0-9a-fA-F]{32}$/,
-  RecordingSid: /^RE[0-9a-fA-F]{32}$/,
-} as const;
 
 /** Who queued a job: Twilio's callback, the scheduled reconciler, or a backfill run. */
 export const JOB_ORIGINS = ['callback', 'reconciler', 'backfill'] as const;
@@ -49,15 +43,8 @@ export class CallbackValidationError extends Error {
   override name = 'CallbackValidationError';
 }
 
-function single(params: FormParams, name: string): string | undefined {
-  const value = params[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  const trimmed = first?.trim();
-  return trimmed ? trimmed : undefined;
-}
-
 /** Bound on each optional text copied into a job: Twilio's own values are a few characters. */
-const MAX_OPTIONAL_CHARS = 128;
+export const MAX_OPTIONAL_CHARS = 128;
 /**
  * Control characters, lone surrogates and U+FFFE/U+FFFF: never meaningful in Twilio's values,
  * and the last two are refused in an SQS message body (JSON escapes the others, but they
@@ -94,7 +81,7 @@ export function parseStartTime(raw: string | undefined): string | undefined {
 const EARLIEST_START = Date.UTC(2008, 0, 1);
 /** Clocks differ and zones confuse, but a recording cannot start more than a day after it was reported. */
 const MAX_START_AHEAD_MS = 24 * 60 * 60 * 1000;
-const MAX_IGNORED_START_CHARS = 64;
+export const MAX_IGNORED_START_CHARS = 64;
 
 /**
  * The start time when it is plausible: it parses, lies between 2008 and a day after the
@@ -111,50 +98,6 @@ export function plausibleStartTime(raw: string | undefined, receivedAt: Date): s
   const year = new Date(time).getUTCFullYear();
   const written = (raw.match(/(?<!\d)\d{4}(?!\d)/g) ?? []).map(Number);
   return written.some((y) => Math.abs(y - year) <= 1) ? iso : undefined;
-}
-
-/**
- * Validates a recording status callback. Required: AccountSid, CallSid, RecordingSid,
- * RecordingStatus, with well-formed SIDs. Unknown parameters are tolerated (Twilio adds
- * parameters without notice); optional ones that do not parse are dropped, not fatal.
- */
-export function parseRecordingCallback(params: FormParams, receivedAt: Date, jobId?: string): RecordingJob {
-  const problems: string[] = [];
-  const sid = (name: keyof typeof SID): string => {
-    const value = single(params, name);
-    if (!value) problems.push(`${name} is required`);
-    else if (!SID[name].test(value)) problems.push(`${name} is malformed`);
-    return value ?? '';
-  };
-  const accountSid = sid('AccountSid');
-  const callSid = sid('CallSid');
-  const recordingSid = sid('RecordingSid');
-  const status = single(params, 'RecordingStatus');
-  if (!status) problems.push('RecordingStatus is required');
-  else if (!(RECORDING_STATUSES as readonly string[]).includes(status))
-    problems.push('RecordingStatus is not recognised');
-  if (problems.length > 0) throw new CallbackValidationError(problems.join('; '));
-
-  const rawStartTime = single(params, 'RecordingStartTime');
-  const startedAt = plausibleStartTime(rawStartTime, receivedAt);
-  const channels = parseDuration(single(params, 'RecordingChannels'));
-  const errorCode = boundedText(single(params, 'ErrorCode'), MAX_OPTIONAL_CHARS);
-  return {
-    version: 1,
-    jobId,
-    accountSid,
-    callSid,
-    recordingSid,
-    status: status as RecordingStatus,
-    durationSeconds: parseDuration(single(params, 'RecordingDuration')),
-    channels: channels === 1 || channels === 2 ? channels : undefined,
-    startedAt: startedAt ?? receivedAt.toISOString(),
-    startTimeIgnored: startedAt ? undefined : boundedText(rawStartTime, MAX_IGNORED_START_CHARS),
-    source: boundedText(single(params, 'RecordingSource'), MAX_OPTIONAL_CHARS),
-    track: boundedText(single(params, 'RecordingTrack'), MAX_OPTIONAL_CHARS),
-    errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
-    receivedAt: receivedAt.toISOString(),
-  };
 }
 
 /** Checks a queued job's shape; a poison message must fail loudly, not half-process. */

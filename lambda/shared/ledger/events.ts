@@ -1,7 +1,8 @@
 import { appendFile } from 'node:fs/promises';
 import type { EventBridgeClient, EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
-import type { JobOrigin } from './ledger';
+import { describeError } from '../runtime/errors';
 import type { Observability } from '../runtime/observability';
+import type { JobOrigin } from './ledger';
 
 /**
  * The vault's events: published after the state they announce is durable in the ledger, at least
@@ -114,7 +115,7 @@ export async function announce(
   } catch (error) {
     deps.obs.logger.error('Could not publish an event', {
       detailType: event.detailType,
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: describeError(error),
     });
     deps.obs.metric('EventPublishFailed');
     return false;

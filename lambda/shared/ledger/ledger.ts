@@ -5,8 +5,8 @@ import {
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
 import type { JobOrigin } from '../job/recording-job';
+import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
 
 export type { JobOrigin };
 

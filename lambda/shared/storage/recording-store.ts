@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isSupportedCallId } from '../calls/call-ids';
-import type { RecordingFormat } from '../runtime/config';
+import type { RecordingFormat } from '../config/function-config';
 import { type UploadOptions, type UploadResult, uploadRecording } from './recording-upload';
 
 export { IncompleteMediaError, type UploadOptions, type UploadResult } from './recording-upload';
@@ -59,7 +59,7 @@ export interface PresignOptions {
   readonly filename?: string | undefined;
 }
 
-export interface ListedRecording {
+export interface StoredObjectSummary {
   readonly key: string;
   readonly sizeBytes: number;
   readonly lastModified: Date | undefined;
@@ -115,7 +115,7 @@ export class RecordingStore {
     prefix = RECORDINGS_PREFIX,
     continuationToken?: string,
     pageSize = 1000,
-  ): Promise<{ recordings: ListedRecording[]; nextToken: string | undefined }> {
+  ): Promise<{ recordings: StoredObjectSummary[]; nextToken: string | undefined }> {
     const page = await this.s3.send(
       new ListObjectsV2Command({
         Bucket: this.bucket,

@@ -1,5 +1,5 @@
-import { SID } from '../job/recording-job';
 import { TwilioApiError } from './rest-api';
+import { SID } from './sids';
 import type { TokenSource } from './signature';
 
 /**
@@ -14,7 +14,7 @@ import type { TokenSource } from './signature';
  */
 
 /** One recording as the list describes it; raw strings where the transfer job parses them itself. */
-export interface ListedRecording {
+export interface TwilioRecordingEntry {
   readonly sid: string;
   readonly accountSid: string | undefined;
   readonly callSid: string | undefined;
@@ -38,7 +38,7 @@ export interface ListWindow {
 
 /** One page of a listing: its recordings inside the window (not seen before), and how far back the listing has got. */
 export interface ListedPage {
-  readonly recordings: readonly ListedRecording[];
+  readonly recordings: readonly TwilioRecordingEntry[];
   /** Everything created in [position, window.to) has been listed (for progress; only moves back). */
   readonly position: Date;
 }
@@ -125,7 +125,7 @@ export function createTwilioRecordingList(options: RecordingListOptions): Record
       }
       visited.add(url.href);
       const page = await getPage(url, signal);
-      const recordings: ListedRecording[] = [];
+      const recordings: TwilioRecordingEntry[] = [];
       let passedStart = false;
       for (const raw of page.recordings) {
         const recording = toListed(raw);
@@ -297,7 +297,7 @@ function badNextPage(): TwilioApiError {
   return new TwilioApiError('Twilio named a next page outside the recording list', undefined, false, 'bad-next-page');
 }
 
-function toListed(raw: unknown): ListedRecording | undefined {
+function toListed(raw: unknown): TwilioRecordingEntry | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
   if (typeof r.sid !== 'string' || r.sid === '') return undefined;

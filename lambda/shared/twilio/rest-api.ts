@@ -1,8 +1,8 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
-import type { RecordingFormat } from '../runtime/config';
-import { SID } from '../job/recording-job';
+import type { RecordingFormat } from '../config/function-config';
+import { SID } from './sids';
 import type { TokenSource } from './signature';
 
 /** Twilio's REST API: media, recording and call metadata, deletion. Only the configured host is ever called. */

@@ -12,8 +12,8 @@ import { get, type IncomingMessage } from 'node:http';
 import { DeleteObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
-import { UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../../lambda/shared/storage/recording-upload';
 import { RecordingStore } from '../../../lambda/shared/storage/recording-store';
+import { UPLOAD_PART_SIZE, UPLOAD_QUEUE_SIZE } from '../../../lambda/shared/storage/recording-upload';
 import { createTwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import {

@@ -15,20 +15,20 @@ import {
 } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
+import { eraseRecording } from '../../../lambda/erasure/erase-recording';
 import { createErasureHandler, type ErasureRuntime } from '../../../lambda/erasure/handler';
+import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
-import { eraseRecording } from '../../../lambda/erasure/erase-recording';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
-import { transferRecording } from '../../../lambda/transfer/transfer-recording';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
-import { mediaBytes } from '../../../lib/simulated-twilio/index';
+import { transferRecording } from '../../../lambda/transfer/transfer-recording';
+import { mediaBytes } from '../../../lib/simulated-twilio';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,

@@ -12,8 +12,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseRecordingJob } from '../../../lambda/shared/job/recording-job';
-import { SimulatedTwilio } from '../../../lib/simulated-twilio/index';
 import { resolveTarget, stageTokens, twilioAccount } from '../../../lib/ops/target';
+import { SimulatedTwilio } from '../../../lib/simulated-twilio';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
 import { type SqsEmulator, startSqsEmulator } from '../../helpers/sqs-emulator';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../helpers/twilio-fixtures';

@@ -4,13 +4,10 @@
  */
 import '../../helpers/setup-env';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { ReconcileCheckpoint, reconcileWindow } from '../../../lambda/reconciler/checkpoint';
+import { RECONCILER_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import type { ReconcileCounts } from '../../../lambda/shared/job/reconcile';
-import {
-  RECONCILER_CHECKPOINT_KEY,
-  ReconcileCheckpoint,
-  reconcileWindow,
-} from '../../../lambda/reconciler/checkpoint';
-import { SID } from '../../../lambda/shared/job/recording-job';
+import { SID } from '../../../lambda/shared/twilio/sids';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
 
 const MINUTE = 60_000;

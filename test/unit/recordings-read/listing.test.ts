@@ -6,9 +6,6 @@
 import '../../helpers/setup-env';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
-import { dayOf, type LedgerItem, type LedgerStatus } from '../../../lambda/shared/ledger/ledger';
-import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
-import { createObservability } from '../../../lambda/shared/runtime/observability';
 import {
   encodeCursor,
   type ListedRecording,
@@ -16,6 +13,9 @@ import {
   listRecordings,
   parseListingQuery,
 } from '../../../lambda/recordings-read/listing';
+import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
+import { dayOf, type LedgerItem, type LedgerStatus } from '../../../lambda/shared/ledger/ledger';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { LEDGER_DAY_INDEX } from '../../../lib/local/config';
 import { CALLS_TABLE, type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';

@@ -11,7 +11,7 @@ import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
 import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
-import { mediaBytes } from '../../../lib/simulated-twilio/index';
+import { mediaBytes } from '../../../lib/simulated-twilio';
 import { CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';
 import { newCallSid, newRecordingSid } from '../../helpers/twilio-fixtures';

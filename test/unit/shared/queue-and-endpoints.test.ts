@@ -1,8 +1,8 @@
 import '../../helpers/setup-env';
 import { ChangeMessageVisibilityCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { clientOverrides, emulatorEndpoint, isAwsEndpoint } from '../../../lambda/shared/runtime/endpoints';
 import { retryDelaySeconds, sqsSafeJson, sqsTransferQueue } from '../../../lambda/shared/job/transfer-queue';
+import { clientOverrides, emulatorEndpoint, isAwsEndpoint } from '../../../lambda/shared/runtime/endpoints';
 
 describe('retryDelaySeconds', () => {
   it('doubles from the base per attempt and caps at 15 minutes', () => {

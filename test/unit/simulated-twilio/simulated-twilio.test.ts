@@ -15,7 +15,7 @@ import {
   type SimulatedRecording,
   SimulatedTwilio,
   status,
-} from '../../../lib/simulated-twilio/index';
+} from '../../../lib/simulated-twilio';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../helpers/twilio-fixtures';
 
 const AUTH = `Basic ${Buffer.from(`${TEST_ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64')}`;

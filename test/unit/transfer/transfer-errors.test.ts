@@ -1,5 +1,5 @@
-import { classify, PermanentTransferError, RetryableTransferError } from '../../../lambda/transfer/transfer-errors';
 import { TwilioApiError } from '../../../lambda/shared/twilio/rest-api';
+import { classify, PermanentTransferError, RetryableTransferError } from '../../../lambda/transfer/transfer-errors';
 
 /** An error shaped like the AWS SDK v3's service exceptions. */
 function awsError(name: string, status: number, extra: Record<string, unknown> = {}): Error {

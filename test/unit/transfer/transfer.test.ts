@@ -15,14 +15,15 @@ import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createTransferHandler, type TransferRuntime } from '../../../lambda/transfer/handler';
-import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
+import type { RecordingJob } from '../../../lambda/shared/job/recording-job';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
-import { parseRecordingCallback, type RecordingJob } from '../../../lambda/shared/job/recording-job';
 import { createTwilioApi, type TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
-import { deferred, mediaBytes, SimulatedTwilio } from '../../../lib/simulated-twilio/index';
+import { createTransferHandler, type TransferRuntime } from '../../../lambda/transfer/handler';
+import { parseRecordingCallback } from '../../../lambda/webhook/recording-callback';
+import { deferred, mediaBytes, SimulatedTwilio } from '../../../lib/simulated-twilio';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,

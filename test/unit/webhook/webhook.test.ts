@@ -3,11 +3,11 @@ import '../../helpers/setup-env';
 import { gzipSync } from 'node:zlib';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { createWebhookHandler } from '../../../lambda/webhook/handler';
-import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { parseRecordingJob, type RecordingJob } from '../../../lambda/shared/job/recording-job';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { staticTokens, type TokenSource } from '../../../lambda/shared/twilio/signature';
 import { MAX_CALLBACK_BYTES } from '../../../lambda/webhook/accept-callback';
+import { createWebhookHandler } from '../../../lambda/webhook/handler';
 import { DEFAULT_DOMAIN, twilioCallbackEvent } from '../../helpers/events';
 import {
   formBody,

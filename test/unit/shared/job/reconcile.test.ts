@@ -6,7 +6,6 @@
 import '../../../helpers/setup-env';
 import { randomUUID } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { LEDGER_STATUSES, type LedgerStatus, RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
 import {
   type ReconcileDeps,
   type ReconcileOptions,
@@ -14,7 +13,8 @@ import {
   reconcile,
 } from '../../../../lambda/shared/job/reconcile';
 import { parseRecordingJob, type RecordingJob } from '../../../../lambda/shared/job/recording-job';
-import type { ListedPage, ListedRecording, RecordingListSource } from '../../../../lambda/shared/twilio/recording-list';
+import { LEDGER_STATUSES, type LedgerStatus, RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
+import type { ListedPage, TwilioRecordingEntry, RecordingListSource } from '../../../../lambda/shared/twilio/recording-list';
 import { captureObs } from '../../../helpers/capture-obs';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../../helpers/emulators';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../../helpers/twilio-fixtures';
@@ -46,7 +46,7 @@ beforeEach(() => {
   requests.length = 0;
 });
 
-function listed(overrides: Partial<ListedRecording> = {}): ListedRecording {
+function listed(overrides: Partial<TwilioRecordingEntry> = {}): TwilioRecordingEntry {
   return {
     sid: newRecordingSid(),
     accountSid: TEST_ACCOUNT_SID,
@@ -62,7 +62,7 @@ function listed(overrides: Partial<ListedRecording> = {}): ListedRecording {
 }
 
 /** A list that yields these pages in turn and counts how many were taken. */
-function listOf(pages: ListedRecording[][]): RecordingListSource & { taken: number; signals: AbortSignal[] } {
+function listOf(pages: TwilioRecordingEntry[][]): RecordingListSource & { taken: number; signals: AbortSignal[] } {
   const source = {
     taken: 0,
     signals: [] as AbortSignal[],
@@ -87,7 +87,7 @@ async function givenLedger(recordingSid: string, status: LedgerStatus): Promise<
   );
 }
 
-function run(pages: ListedRecording[][], options: Partial<ReconcileOptions> = {}, deps: Partial<ReconcileDeps> = {}) {
+function run(pages: TwilioRecordingEntry[][], options: Partial<ReconcileOptions> = {}, deps: Partial<ReconcileDeps> = {}) {
   const queued: RecordingJob[] = [];
   const captured = captureObs();
   const list = listOf(pages);

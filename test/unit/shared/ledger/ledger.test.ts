@@ -10,15 +10,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CallsRepository, type RecordingEntry } from '../../../../lambda/shared/calls/calls';
+import type { RecordingJob } from '../../../../lambda/shared/job/recording-job';
 import { fileEventPublisher, type VaultEvent } from '../../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
 import { createObservability } from '../../../../lambda/shared/runtime/observability';
-import { parseRecordingCallback, type RecordingJob } from '../../../../lambda/shared/job/recording-job';
 import { generateStorageKey, RecordingStore } from '../../../../lambda/shared/storage/recording-store';
-import { type TransferDeps, transferRecording } from '../../../../lambda/transfer/transfer-recording';
 import { createTwilioApi } from '../../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../../lambda/shared/twilio/signature';
-import { deferred, mediaBytes, SimulatedTwilio } from '../../../../lib/simulated-twilio/index';
+import { type TransferDeps, transferRecording } from '../../../../lambda/transfer/transfer-recording';
+import { parseRecordingCallback } from '../../../../lambda/webhook/recording-callback';
+import { deferred, mediaBytes, SimulatedTwilio } from '../../../../lib/simulated-twilio';
 import { CALL_SID_INDEX, CALLS_TABLE, type Emulators, LEDGER_TABLE, startEmulators } from '../../../helpers/emulators';
 import {
   newCallSid,

@@ -1,7 +1,11 @@
 import '../../../helpers/setup-env';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { parseTwilioSecret, SecretNotConfiguredError, secretsManagerTokens } from '../../../../lambda/shared/twilio/credentials';
+import {
+  parseTwilioSecret,
+  SecretNotConfiguredError,
+  secretsManagerTokens,
+} from '../../../../lambda/shared/twilio/credentials';
 
 const SECRET_ID = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:twilio-AbCdEf';
 

@@ -6,15 +6,15 @@
  * next page elsewhere) is served as scripted pages on the exact paths the client asks for.
  */
 import '../../../helpers/setup-env';
-import { TwilioApiError } from '../../../../lambda/shared/twilio/rest-api';
 import {
   createTwilioRecordingList,
-  type ListedRecording,
+  type TwilioRecordingEntry,
   type ListWindow,
   type RecordingListOptions,
 } from '../../../../lambda/shared/twilio/recording-list';
+import { TwilioApiError } from '../../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../../lambda/shared/twilio/signature';
-import { htmlPage, jsonError, SimulatedTwilio, status } from '../../../../lib/simulated-twilio/index';
+import { htmlPage, jsonError, SimulatedTwilio, status } from '../../../../lib/simulated-twilio';
 import { recordingJson, type SimulatedRecording } from '../../../../lib/simulated-twilio/store';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../../helpers/twilio-fixtures';
 
@@ -59,7 +59,7 @@ function client(overrides: Partial<RecordingListOptions> = {}) {
 }
 
 async function listAll(window: ListWindow, overrides: Partial<RecordingListOptions> = {}, signal?: AbortSignal) {
-  const recordings: ListedRecording[] = [];
+  const recordings: TwilioRecordingEntry[] = [];
   const positions: Date[] = [];
   for await (const page of client(overrides).list(window, { signal })) {
     recordings.push(...page.recordings);

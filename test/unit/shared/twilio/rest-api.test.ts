@@ -1,8 +1,13 @@
 import '../../../helpers/setup-env';
 import { text } from 'node:stream/consumers';
-import { createTwilioApi, type TwilioApi, TwilioApiError } from '../../../../lambda/shared/twilio/rest-api';
+import {
+  createTwilioApi,
+  isRetryableStatus,
+  type TwilioApi,
+  TwilioApiError,
+} from '../../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../../lambda/shared/twilio/signature';
-import { mediaBytes, SimulatedTwilio } from '../../../../lib/simulated-twilio/index';
+import { mediaBytes, SimulatedTwilio } from '../../../../lib/simulated-twilio';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../../helpers/twilio-fixtures';
 
 const BASIC_AUTH = `Basic ${Buffer.from(`${TEST_ACCOUNT_SID}:${TEST_AUTH_TOKEN}`).toString('base64')}`;
@@ -386,5 +391,15 @@ describe('metadata', () => {
   it('refuses a malformed CallSid without calling Twilio', async () => {
     await expect(api.getCallDetails('CA../../x')).rejects.toMatchObject({ code: 'bad-sid' });
     expect(stub.requests).toHaveLength(0);
+  });
+});
+
+describe('isRetryableStatus', () => {
+  it.each([404, 408, 409, 425, 429, 500, 502, 503])('treats HTTP %i as worth retrying', (status) => {
+    expect(isRetryableStatus(status)).toBe(true);
+  });
+
+  it.each([400, 401, 403, 410, 422])('treats HTTP %i as permanent', (status) => {
+    expect(isRetryableStatus(status)).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import {
   loadTransferConfig,
   loadWebhookConfig,
   MAX_PLAYBACK_TTL_SECONDS,
-} from '../../../../lambda/shared/runtime/config';
+} from '../../../../lambda/shared/config/function-config';
 import { TEST_ACCOUNT_SID } from '../../../helpers/twilio-fixtures';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:twilio-AbCdEf';

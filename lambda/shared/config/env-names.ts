@@ -1,0 +1,37 @@
+/**
+ * Every function's environment, by name: the constructs write these variables, the loaders in
+ * ./config.ts read them, and the local stack builds them, so a name lives in one place only.
+ */
+export const ENV = {
+  twilioAccountSid: 'TWILIO_ACCOUNT_SID',
+  twilioSecretArn: 'TWILIO_SECRET_ARN',
+  twilioApiBaseUrl: 'TWILIO_API_BASE_URL',
+  publicBaseUrl: 'PUBLIC_BASE_URL',
+  transferQueueUrl: 'TRANSFER_QUEUE_URL',
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  recordingsBucket: 'RECORDINGS_BUCKET',
+  callsTable: 'CALLS_TABLE',
+  callsByTwilioSidIndex: 'CALLS_BY_TWILIO_SID_INDEX',
+  ledgerTable: 'LEDGER_TABLE',
+  ledgerDayIndex: 'LEDGER_DAY_INDEX',
+  eventBusName: 'EVENT_BUS_NAME',
+  recordingFormat: 'RECORDING_FORMAT',
+  deleteFromTwilioAfterCopy: 'DELETE_FROM_TWILIO_AFTER_COPY',
+  transferMaxAttempts: 'TRANSFER_MAX_ATTEMPTS',
+  transferRetryBaseSeconds: 'TRANSFER_RETRY_BASE_SECONDS',
+  transferLeaseSeconds: 'TRANSFER_LEASE_SECONDS',
+  playbackUrlTtlSeconds: 'PLAYBACK_URL_TTL_SECONDS',
+  reconcileLookbackMinutes: 'RECONCILE_LOOKBACK_MINUTES',
+  reconcileSettleMinutes: 'RECONCILE_SETTLE_MINUTES',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** A function's environment as a construct or the local stack writes it. */
+export type FunctionEnv = Partial<Record<EnvName, string>>;
+
+/**
+ * The reconciler keeps its checkpoint in the ledger table under this key; its IAM policy is
+ * limited to it (the construct) and the handler reads and writes it (lambda/reconciler).
+ */
+export const RECONCILER_CHECKPOINT_KEY = '~checkpoint:reconciler';

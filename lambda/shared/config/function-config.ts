@@ -1,0 +1,168 @@
+/**
+ * Each function's environment is a typed contract, read once at start-up through EnvReader:
+ * a missing or malformed variable fails the container with one message naming every problem.
+ */
+import { type Env, EnvReader } from '../runtime/env-reader';
+import { SID } from '../twilio/sids';
+import { ENV } from './env-names';
+
+export { ConfigError, type Env } from '../runtime/env-reader';
+
+/** An AccountSid variable, checked for Twilio's form. */
+export function accountSid(r: EnvReader, name: string): string {
+  return r.matching(name, SID.AccountSid, 'AC followed by 32 hex characters');
+}
+
+export const RECORDING_FORMATS = ['mp3', 'wav'] as const;
+export type RecordingFormat = (typeof RECORDING_FORMATS)[number];
+
+/** Where the Twilio auth token(s) come from: a Secrets Manager secret id (ARN or name). */
+export interface TwilioSecretConfig {
+  readonly accountSid: string;
+  readonly secretId: string;
+}
+
+export interface WebhookConfig extends TwilioSecretConfig {
+  readonly transferQueueUrl: string;
+  /** Base URL Twilio is configured with (custom domain, base path, tunnel). Unset: the URL API Gateway received. */
+  readonly publicBaseUrl: string | undefined;
+}
+
+export interface TransferConfig extends TwilioSecretConfig {
+  readonly bucketName: string;
+  readonly tableName: string;
+  /** The vault's ledger (`recordings` table). */
+  readonly ledgerTableName: string;
+  /** The stage's EventBridge bus. */
+  readonly eventBusName: string;
+  readonly callSidIndexName: string;
+  readonly twilioApiBaseUrl: string;
+  readonly recordingFormat: RecordingFormat;
+  readonly deleteFromTwilioAfterCopy: boolean;
+  readonly transferQueueUrl: string;
+  /** Where jobs that will not succeed go, with the reason (the transfer queue's DLQ). */
+  readonly deadLetterQueueUrl: string;
+  readonly maxAttempts: number;
+  readonly retryBaseSeconds: number;
+  /** How long one transfer may hold its claim on a recording; the function timeout. */
+  readonly leaseSeconds: number;
+}
+
+export interface PlaybackConfig {
+  readonly bucketName: string;
+  readonly tableName: string;
+  readonly urlTtlSeconds: number;
+}
+
+export const DEFAULT_TWILIO_API_BASE_URL = 'https://api.twilio.com';
+export const DEFAULT_CALL_SID_INDEX = 'byTwilioCallSid';
+export const DEFAULT_PLAYBACK_TTL_SECONDS = 900;
+export const MAX_PLAYBACK_TTL_SECONDS = 3600;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+export const DEFAULT_RETRY_BASE_SECONDS = 30;
+export const DEFAULT_LEASE_SECONDS = 300;
+
+export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    accountSid: accountSid(r, ENV.twilioAccountSid),
+    secretId: r.required(ENV.twilioSecretArn),
+    transferQueueUrl: r.required(ENV.transferQueueUrl),
+    publicBaseUrl: r.url(ENV.publicBaseUrl),
+  });
+}
+
+export function loadTransferConfig(env: Env = process.env): TransferConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    accountSid: accountSid(r, ENV.twilioAccountSid),
+    secretId: r.required(ENV.twilioSecretArn),
+    bucketName: r.required(ENV.recordingsBucket),
+    tableName: r.required(ENV.callsTable),
+    ledgerTableName: r.required(ENV.ledgerTable),
+    eventBusName: r.required(ENV.eventBusName),
+    callSidIndexName: r.optional(ENV.callsByTwilioSidIndex) ?? DEFAULT_CALL_SID_INDEX,
+    twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    recordingFormat: r.oneOf(ENV.recordingFormat, RECORDING_FORMATS, 'mp3'),
+    deleteFromTwilioAfterCopy: r.bool(ENV.deleteFromTwilioAfterCopy, false),
+    transferQueueUrl: r.required(ENV.transferQueueUrl),
+    deadLetterQueueUrl: r.required(ENV.deadLetterQueueUrl),
+    maxAttempts: r.int(ENV.transferMaxAttempts, DEFAULT_MAX_ATTEMPTS, 1, 100),
+    retryBaseSeconds: r.int(ENV.transferRetryBaseSeconds, DEFAULT_RETRY_BASE_SECONDS, 0, 3600),
+    leaseSeconds: r.int(ENV.transferLeaseSeconds, DEFAULT_LEASE_SECONDS, 1, 900),
+  });
+}
+
+export function loadPlaybackConfig(env: Env = process.env): PlaybackConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    bucketName: r.required(ENV.recordingsBucket),
+    tableName: r.required(ENV.callsTable),
+    urlTtlSeconds: r.int(ENV.playbackUrlTtlSeconds, DEFAULT_PLAYBACK_TTL_SECONDS, 1, MAX_PLAYBACK_TTL_SECONDS),
+  });
+}
+
+/** The recordings API's read side (GET /recordings): the ledger and its `byDay` index. */
+export interface RecordingsReadConfig {
+  readonly ledgerTableName: string;
+  readonly ledgerDayIndexName: string;
+}
+
+export const DEFAULT_LEDGER_DAY_INDEX = 'byDay';
+
+export function loadRecordingsReadConfig(env: Env = process.env): RecordingsReadConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    ledgerTableName: r.required(ENV.ledgerTable),
+    ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
+  });
+}
+
+/** DELETE /calls/{callId}/recordings/{recordingSid}: S3 versions, Twilio, ledger, call item, event. */
+export interface ErasureConfig extends TwilioSecretConfig {
+  readonly bucketName: string;
+  readonly tableName: string;
+  readonly ledgerTableName: string;
+  readonly eventBusName: string;
+  readonly twilioApiBaseUrl: string;
+}
+
+export function loadErasureConfig(env: Env = process.env): ErasureConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    accountSid: accountSid(r, ENV.twilioAccountSid),
+    secretId: r.required(ENV.twilioSecretArn),
+    bucketName: r.required(ENV.recordingsBucket),
+    tableName: r.required(ENV.callsTable),
+    ledgerTableName: r.required(ENV.ledgerTable),
+    eventBusName: r.required(ENV.eventBusName),
+    twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+  });
+}
+
+/** The scheduled reconciler: Twilio's recording list against the ledger, missing ones queued. */
+export interface ReconcilerConfig extends TwilioSecretConfig {
+  readonly twilioApiBaseUrl: string;
+  readonly ledgerTableName: string;
+  readonly transferQueueUrl: string;
+  /** RECONCILE_LOOKBACK_MINUTES, in seconds: each run lists again from this long before the last one's end. */
+  readonly lookbackSeconds: number;
+  /** RECONCILE_SETTLE_MINUTES, in seconds: recordings younger than this are left to their callback. */
+  readonly settleSeconds: number;
+}
+
+export const DEFAULT_RECONCILE_LOOKBACK_MINUTES = 120;
+export const DEFAULT_RECONCILE_SETTLE_MINUTES = 5;
+
+export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    accountSid: accountSid(r, ENV.twilioAccountSid),
+    secretId: r.required(ENV.twilioSecretArn),
+    twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    ledgerTableName: r.required(ENV.ledgerTable),
+    transferQueueUrl: r.required(ENV.transferQueueUrl),
+    lookbackSeconds: 60 * r.int(ENV.reconcileLookbackMinutes, DEFAULT_RECONCILE_LOOKBACK_MINUTES, 1, 7 * 24 * 60),
+    settleSeconds: 60 * r.int(ENV.reconcileSettleMinutes, DEFAULT_RECONCILE_SETTLE_MINUTES, 0, 24 * 60),
+  });
+}

@@ -1,0 +1,6 @@
+/** Twilio's SIDs: two letters naming the resource, then 32 hex digits. */
+export const SID = {
+  AccountSid: /^AC[0-9a-fA-F]{32}$/,
+  CallSid: /^CA[0-9a-fA-F]{32}$/,
+  RecordingSid: /^RE[0-9a-fA-F]{32}$/,
+} as const;

@@ -1,0 +1,237 @@
+import '../../helpers/setup-env';
+import { CallbackValidationError } from '../../../lambda/shared/job/recording-job';
+import { parseRecordingCallback } from '../../../lambda/webhook/recording-callback';
+import {
+  minimalCallbackParams,
+  newCallSid,
+  recordingCallbackParams,
+  TEST_ACCOUNT_SID,
+  TEST_AUTH_TOKEN,
+  TEST_AUTH_TOKEN_SECONDARY,
+} from '../../helpers/twilio-fixtures';
+
+const receivedAt = new Date('2024-07-22T17:05:00.000Z');
+
+describe('parseRecordingCallback', () => {
+  it('accepts a minimal payload with only the four required fields', () => {
+    const params = minimalCallbackParams();
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job).toEqual({
+      version: 1,
+      accountSid: params.AccountSid,
+      callSid: params.CallSid,
+      recordingSid: params.RecordingSid,
+      status: 'completed',
+      durationSeconds: undefined,
+      channels: undefined,
+      startedAt: receivedAt.toISOString(),
+      source: undefined,
+      track: undefined,
+      errorCode: undefined,
+      receivedAt: receivedAt.toISOString(),
+    });
+  });
+
+  it('maps a full payload, RFC 2822 start time to ISO-8601', () => {
+    const params = recordingCallbackParams();
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job).toEqual({
+      version: 1,
+      accountSid: TEST_ACCOUNT_SID,
+      callSid: params.CallSid,
+      recordingSid: params.RecordingSid,
+      status: 'completed',
+      durationSeconds: 42,
+      channels: 2,
+      startedAt: '2024-07-22T17:00:00.000Z',
+      source: 'DialVerb',
+      track: 'both',
+      errorCode: undefined,
+      receivedAt: receivedAt.toISOString(),
+    });
+  });
+
+  it.each([
+    ['0', 0],
+    ['7', 7],
+    ['3600', 3600],
+    [' 15 ', 15],
+  ])('parses a duration of "%s" seconds', (raw, expected) => {
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingDuration: raw } }), receivedAt);
+
+    expect(job.durationSeconds).toBe(expected);
+  });
+
+  it.each(['abc', '', '-1', '1.5', '12s', '99999999999999999999'])('drops a non-numeric duration "%s"', (raw) => {
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingDuration: raw } }), receivedAt);
+
+    expect(job.durationSeconds).toBeUndefined();
+    expect(job.status).toBe('completed');
+  });
+
+  it('drops channel counts other than 1 or 2', () => {
+    expect(
+      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingChannels: '3' } }), receivedAt).channels,
+    ).toBeUndefined();
+    expect(
+      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingChannels: '1' } }), receivedAt).channels,
+    ).toBe(1);
+  });
+
+  it('falls back to the arrival time when the start time does not parse', () => {
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ extra: { RecordingStartTime: 'yesterday' } }),
+      receivedAt,
+    );
+
+    expect(job.startedAt).toBe(receivedAt.toISOString());
+  });
+
+  it('notes a start time that does not parse when it falls back to the arrival time', () => {
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ extra: { RecordingStartTime: 'yesterday' } }),
+      receivedAt,
+    );
+
+    expect(job.startTimeIgnored).toBe('yesterday');
+  });
+
+  it.each([
+    ['year 275760 (RFC 2822)', 'Sat, 13 Sep 275760 00:00:00 +0000'],
+    ['year 275760 (ISO)', '+275760-09-13T00:00:00.000Z'],
+    ['year -1', '-000001-01-01T00:00:00Z'],
+    ['year 0001 alone', '0001'],
+    ['year 0001, which Date.parse reads as 2001', 'Mon, 22 Jul 0001 17:00:00 +0000'],
+    ['a time before 2008', 'Mon, 31 Dec 2007 23:59:59 +0000'],
+    ['a time more than a day ahead of arrival', 'Tue, 23 Jul 2024 17:05:01 +0000'],
+    ['a two-digit year', 'Mon, 22 Jul 24 17:00:00 +0000'],
+  ])('ignores %s in favour of the arrival time, and notes it', (_case, raw) => {
+    const params = recordingCallbackParams({ extra: { RecordingStartTime: raw } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job.startedAt).toBe(receivedAt.toISOString());
+    expect(job.startTimeIgnored).toBe(raw);
+  });
+
+  it.each([
+    ['the first moment of 2008', 'Tue, 01 Jan 2008 00:00:00 +0000', '2008-01-01T00:00:00.000Z'],
+    ['exactly a day ahead of arrival', 'Tue, 23 Jul 2024 17:05:00 +0000', '2024-07-23T17:05:00.000Z'],
+  ])('keeps a start time at the edge of the plausible window: %s', (_case, raw, expected) => {
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: raw } }), receivedAt);
+
+    expect(job.startedAt).toBe(expected);
+    expect(job.startTimeIgnored).toBeUndefined();
+  });
+
+  it('keeps a start time whose UTC year differs from the year written in its own zone', () => {
+    const arrival = new Date('2025-01-01T00:40:00.000Z');
+    const params = recordingCallbackParams({ extra: { RecordingStartTime: 'Tue, 31 Dec 2024 23:30:00 -0100' } });
+
+    const job = parseRecordingCallback(params, arrival);
+
+    expect(job.startedAt).toBe('2025-01-01T00:30:00.000Z');
+    expect(job.startTimeIgnored).toBeUndefined();
+  });
+
+  it('keeps at most 64 characters of an ignored start time', () => {
+    const raw = `9${'x'.repeat(500)}`;
+
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: raw } }), receivedAt);
+
+    expect(job.startTimeIgnored).toBe(raw.slice(0, 64));
+  });
+
+  it('drops ErrorCode 0 and keeps a real error code', () => {
+    expect(parseRecordingCallback(recordingCallbackParams(), receivedAt).errorCode).toBeUndefined();
+    const absent = parseRecordingCallback(
+      recordingCallbackParams({ status: 'absent', extra: { ErrorCode: '16102' } }),
+      receivedAt,
+    );
+    expect(absent).toMatchObject({ status: 'absent', errorCode: '16102' });
+  });
+
+  it('copies source, track and error code without unfit characters and at most 128 characters each', () => {
+    const params = recordingCallbackParams({
+      status: 'absent',
+      extra: {
+        RecordingSource: 'Dial\u0000Verb\ufffe',
+        RecordingTrack: `\ud800${'t'.repeat(300)}`,
+        ErrorCode: '16102\u0007',
+      },
+    });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job).toMatchObject({ source: 'DialVerb', track: 't'.repeat(128), errorCode: '16102' });
+  });
+
+  it('drops an optional value made only of unfit characters', () => {
+    const params = recordingCallbackParams({ extra: { RecordingSource: '\u0000\uffff\ud800', ErrorCode: '\u0001' } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job.source).toBeUndefined();
+    expect(job.errorCode).toBeUndefined();
+  });
+
+  it('tolerates parameters Twilio adds without notice', () => {
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ extra: { NewTwilioParam: 'x', ConferenceSid: 'CF123' } }),
+      receivedAt,
+    );
+
+    expect(job.status).toBe('completed');
+    expect(job).not.toHaveProperty('NewTwilioParam');
+  });
+
+  it.each(['in-progress', 'completed', 'absent', 'failed'])('accepts the status "%s"', (status) => {
+    expect(parseRecordingCallback(minimalCallbackParams({ status }), receivedAt).status).toBe(status);
+  });
+
+  it.each([
+    ['AccountSid', 'AccountSid is required'],
+    ['CallSid', 'CallSid is required'],
+    ['RecordingSid', 'RecordingSid is required'],
+    ['RecordingStatus', 'RecordingStatus is required'],
+  ])('rejects a callback without %s', (name, message) => {
+    const params: Record<string, string> = minimalCallbackParams();
+    delete params[name];
+
+    expect(() => parseRecordingCallback(params, receivedAt)).toThrow(new CallbackValidationError(message));
+  });
+
+  it.each([
+    ['AccountSid', `CA${'0'.repeat(32)}`],
+    ['CallSid', 'CA123'],
+    ['RecordingSid', `RE${'g'.repeat(32)}`],
+    ['RecordingSid', `RE${'0'.repeat(32)}/../x`],
+  ])('rejects a malformed %s (%s)', (name, value) => {
+    const params = { ...minimalCallbackParams(), [name]: value };
+
+    expect(() => parseRecordingCallback(params, receivedAt)).toThrow(`${name} is malformed`);
+  });
+
+  it('rejects an unknown status', () => {
+    expect(() => parseRecordingCallback(minimalCallbackParams({ status: 'done' }), receivedAt)).toThrow(
+      'RecordingStatus is not recognised',
+    );
+  });
+
+  it('names every problem at once', () => {
+    expect(() => parseRecordingCallback({ CallSid: 'x', RecordingStatus: 'done' }, receivedAt)).toThrow(
+      'AccountSid is required; CallSid is malformed; RecordingSid is required; RecordingStatus is not recognised',
+    );
+  });
+
+  it('uses the first value of a repeated parameter', () => {
+    const callSid = newCallSid();
+    const params = { ...minimalCallbackParams(), CallSid: [callSid, newCallSid()] };
+
+    expect(parseRecordingCallback(params, receivedAt).callSid).toBe(callSid);
+  });
+});
