@@ -9,7 +9,7 @@ import type { CallsTable } from './calls-table';
 import { RECORDINGS_PREFIX, type RecordingStorage } from './recording-storage';
 import type { RecordingsLedger } from './recordings-ledger';
 import type { VaultEvents } from './vault-events';
-import { type PowertoolsLogLevel, VaultFunction } from './vault-function';
+import { type FunctionNetwork, type PowertoolsLogLevel, VaultFunction } from './vault-function';
 
 export interface ErasureFunctionProps {
   /** The handler's entry file (lambda/recording-erasure/index.ts). */
@@ -28,6 +28,8 @@ export interface ErasureFunctionProps {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly logLevel?: PowertoolsLogLevel;
+  readonly logEncryptionKey?: kms.IKey;
+  readonly network?: FunctionNetwork;
 }
 
 /**
@@ -53,6 +55,8 @@ export class ErasureFunction extends Construct {
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      logEncryptionKey: props.logEncryptionKey,
+      network: props.network,
       environment: {
         TWILIO_ACCOUNT_SID: props.twilioAccountSid,
         TWILIO_SECRET_ARN: props.twilioSecretId,
