@@ -407,7 +407,7 @@ export const stageConfigSchema = z
     vpc: vpcSchema
       .refine(
         (v) => v.type === 'new' || new Set(v.subnets.map((s) => s.availabilityZone)).size >= 2 || v.subnets.length < 2,
-        { error: 'subnets must be in at least two availability zones' },
+        { path: ['subnets'], error: 'must be in at least two availability zones' },
       )
       .refine((v) => v.type !== 'new' || v.natGateways <= v.maxAzs, {
         path: ['natGateways'],
