@@ -115,3 +115,27 @@ test('every exception is still needed by some stage', () => {
   );
   expect(CONTROL_TOWER_EXCEPTIONS.filter((e) => !used.has(e)).map((e) => `${e.control} ${e.resource}`)).toEqual([]);
 });
+
+describe('prod template', () => {
+  const resources = () => (stages.get('prod') as SynthesizedStage).resources;
+
+  test("the DLQ's redrive-allow policy names the transfer queue only", () => {
+    const queues = Object.values(resources()).filter((r) => r.Type === 'AWS::SQS::Queue');
+    const dlq = queues.find((q) => q.Properties.RedriveAllowPolicy !== undefined);
+    const queue = queues.find((q) => q.Properties.RedrivePolicy !== undefined);
+    expect(queue?.Properties.QueueName).toBe('recording-vault-prod-transfer');
+    expect(dlq?.Properties.RedriveAllowPolicy).toEqual({
+      redrivePermission: 'byQueue',
+      sourceQueueArns: [`arn:aws:sqs:${ENV.region}:${ENV.account}:recording-vault-prod-transfer`],
+    });
+  });
+
+  test("every invoke permission names this account and the caller's ARN", () => {
+    const permissions = Object.values(resources()).filter((r) => r.Type === 'AWS::Lambda::Permission');
+    expect(permissions.length).toBeGreaterThanOrEqual(5);
+    for (const p of permissions) {
+      expect(p.Properties.SourceArn).toBeDefined();
+      if (p.Properties.Principal === 'apigateway.amazonaws.com') expect(p.Properties.SourceAccount).toBe(ENV.account);
+    }
+  });
+});
