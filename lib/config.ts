@@ -76,6 +76,38 @@ export interface ObjectLockConfig {
   readonly retentionDays: number;
 }
 
+/**
+ * Run the functions in private subnets (governed accounts: CT.LAMBDA.PR.3). AWS services are
+ * reached through VPC endpoints; the only traffic to the internet is HTTPS to Twilio.
+ */
+export type VpcConfig =
+  | {
+      /** A new VPC: public subnets for the NAT gateways, private subnets for the functions. */
+      readonly type: 'new';
+      /** The VPC's IPv4 range (a /16 … /24). */
+      readonly cidr: string;
+      /** Availability zones (2 or 3). */
+      readonly maxAzs: number;
+      /** NAT gateways: 1 (one AZ, cheapest) up to one per AZ (survives the loss of an AZ). */
+      readonly natGateways: number;
+    }
+  | {
+      /** An existing VPC whose private subnets route to the internet (NAT, firewall) for Twilio. */
+      readonly type: 'existing';
+      readonly vpcId: string;
+      /** The functions' subnets (two or more AZs), each with its AZ and route table. */
+      readonly subnets: readonly VpcSubnetConfig[];
+      /** Create the endpoints in that VPC; false when the VPC already has them (central endpoints). */
+      readonly createEndpoints: boolean;
+    };
+
+export interface VpcSubnetConfig {
+  readonly subnetId: string;
+  readonly availabilityZone: string;
+  /** The subnet's route table: the S3 and DynamoDB gateway endpoints are added to it. */
+  readonly routeTableId: string;
+}
+
 export interface LifecycleConfig {
   /** Move recordings to S3 Standard-IA after this many days (≥ 30). */
   readonly infrequentAccessAfterDays?: number;
@@ -113,6 +145,8 @@ export interface StageConfig {
   readonly encryption: EncryptionMode;
   /** Unset: no Object Lock. */
   readonly objectLock?: ObjectLockConfig;
+  /** Unset: the functions run outside any VPC. */
+  readonly vpc?: VpcConfig;
 }
 
 export class StageConfigError extends Error {
@@ -236,6 +270,55 @@ const playbackAuthSchema = z.preprocess(
   ),
 );
 
+const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+const isCidr = (value: string): boolean => {
+  const m = CIDR.exec(value);
+  if (!m) return false;
+  const [a, b, c, d, prefix] = m.slice(1).map(Number) as [number, number, number, number, number];
+  return [a, b, c, d].every((n) => n <= 255) && prefix >= 16 && prefix <= 24;
+};
+
+const subnetSchema = z.object(
+  {
+    subnetId: matching(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-…)'),
+    availabilityZone: matching(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'an availability zone name (e.g. us-east-1a)'),
+    routeTableId: matching(/^rtb-[0-9a-f]{8,17}$/, 'a route table id (rtb-…)'),
+  },
+  { error: 'must be an object' },
+);
+
+const vpcSchema = z.preprocess(
+  // `type` defaults to new; the other fields count only for their type.
+  (value) => (isObject(value) && value.type === undefined ? { ...value, type: 'new' } : value),
+  z.discriminatedUnion(
+    'type',
+    [
+      z.object({
+        type: z.literal('new'),
+        cidr: text()
+          .refine(isCidr, { error: (issue) => `must be an IPv4 CIDR from /16 to /24 (got ${shown(issue.input)})` })
+          .default('10.0.0.0/16'),
+        maxAzs: wholeNumber(2, 3).default(2),
+        natGateways: wholeNumber(1, 3).default(1),
+      }),
+      z.object({
+        type: z.literal('existing'),
+        vpcId: matching(/^vpc-[0-9a-f]{8,17}$/, 'a VPC id (vpc-…)'),
+        subnets: z
+          .array(subnetSchema, { error: unlessMissing(() => 'must be a list of subnets') })
+          .min(2, { error: 'must name at least two subnets, in different availability zones' }),
+        createEndpoints: flag().default(true),
+      }),
+    ],
+    {
+      error: (issue) =>
+        issue.code === 'invalid_union' && isObject(issue.input)
+          ? `must be one of new, existing (got ${shown(issue.input.type)})`
+          : 'must be an object',
+    },
+  ),
+);
+
 const lifecycleSchema = section({
   infrequentAccessAfterDays: wholeNumber(30, 36_500).optional(),
   glacierAfterDays: wholeNumber(1, 36_500).optional(),
@@ -320,6 +403,16 @@ export const stageConfigSchema = z
         },
         { error: 'must be an object' },
       )
+      .optional(),
+    vpc: vpcSchema
+      .refine(
+        (v) => v.type === 'new' || new Set(v.subnets.map((s) => s.availabilityZone)).size >= 2 || v.subnets.length < 2,
+        { path: ['subnets'], error: 'must be in at least two availability zones' },
+      )
+      .refine((v) => v.type !== 'new' || v.natGateways <= v.maxAzs, {
+        path: ['natGateways'],
+        error: 'must not exceed maxAzs (one NAT gateway per AZ at most)',
+      })
       .optional(),
   })
   .refine((c) => c.objectLock === undefined || c.bucketVersioning, {

@@ -17,6 +17,7 @@ import { addVaultOperations, type VaultOperations } from './constructs/vault-ala
 import { VaultApi, WEBHOOK_PATH } from './constructs/vault-api';
 import { VaultEvents } from './constructs/vault-events';
 import { VaultKey } from './constructs/vault-key';
+import { VaultNetwork } from './constructs/vault-network';
 import { WebhookFunction } from './constructs/webhook-function';
 
 export const PROJECT_TAG = 'recording-vault';
@@ -59,6 +60,8 @@ export class RecordingVaultStack extends Stack {
   readonly alarms: OperationsAlarms;
   /** The stage's customer-managed key (`encryption: "kms"`); unset with SSE-S3 and AWS-managed keys. */
   readonly vaultKey?: VaultKey;
+  /** The functions' private subnets and endpoints (stage option `vpc`); unset: no VPC. */
+  readonly network?: VaultNetwork;
 
   constructor(scope: Construct, id: string, props: RecordingVaultStackProps) {
     super(scope, id, {
@@ -97,6 +100,7 @@ export class RecordingVaultStack extends Stack {
       maxReceiveCount: config.transfer.maxAttempts,
       removalPolicy,
       encryptionKey,
+      queueName: `recording-vault-${config.name}-transfer`,
     });
 
     // ---- Twilio auth token(s) ---------------------------------------------------------
@@ -107,8 +111,25 @@ export class RecordingVaultStack extends Stack {
     });
     this.twilioSecret = secret.secret;
 
+    // ---- network: with `vpc`, the functions run in private subnets ------------------------
+    this.network =
+      config.vpc !== undefined
+        ? new VaultNetwork(this, 'Network', {
+            config: config.vpc,
+            logRetention,
+            removalPolicy,
+            logEncryptionKey: encryptionKey,
+          })
+        : undefined;
+
     // ---- functions, each with exactly its permissions ------------------------------------
-    const logs = { logRetention, logRemovalPolicy: removalPolicy, logLevel: config.logLevel } as const;
+    const logs = {
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      logLevel: config.logLevel,
+      logEncryptionKey: encryptionKey,
+      network: this.network,
+    } as const;
     this.webhook = new WebhookFunction(this, 'Webhook', {
       ...logs,
       entry: entries.webhook,
@@ -175,6 +196,7 @@ export class RecordingVaultStack extends Stack {
       throttle: config.apiThrottle,
       accessLogRetention: logRetention,
       removalPolicy,
+      accessLogEncryptionKey: encryptionKey,
     });
     this.api.addErasureRoute(this.erasure.function);
 

@@ -1,11 +1,11 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { cloudWatchAlarmsPrincipal, denyGrantsExceptForAwsServices } from './key-policies';
 
 export interface OperationsAlarmsProps {
   /** Who gets the alarm e-mails. Unset: the topic exists without subscription. */
@@ -37,8 +37,9 @@ export class OperationsAlarms extends Construct {
         enableKeyRotation: true,
         removalPolicy: props.removalPolicy,
       });
-    // Key policy: CloudWatch publishes alarm notifications to the encrypted topic.
-    this.key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    if (props.encryptionKey === undefined) denyGrantsExceptForAwsServices(this.key);
+    // Key policy: CloudWatch publishes this account's alarm notifications to the encrypted topic.
+    this.key.grant(cloudWatchAlarmsPrincipal(this), 'kms:Decrypt', 'kms:GenerateDataKey*');
     this.topic = new sns.Topic(this, 'Topic', {
       displayName: 'Recording Vault alarms',
       masterKey: this.key,

@@ -10,7 +10,7 @@ import type { CallsTable } from './calls-table';
 import { RECORDINGS_PREFIX, type RecordingStorage } from './recording-storage';
 import type { RecordingsLedger } from './recordings-ledger';
 import type { VaultEvents } from './vault-events';
-import { type PowertoolsLogLevel, VaultFunction } from './vault-function';
+import { type FunctionNetwork, type PowertoolsLogLevel, VaultFunction } from './vault-function';
 
 export interface ErasureFunctionProps {
   /** The handler's entry file (lambda/recording-erasure/index.ts). */
@@ -29,6 +29,8 @@ export interface ErasureFunctionProps {
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
   readonly logLevel?: PowertoolsLogLevel;
+  readonly logEncryptionKey?: kms.IKey;
+  readonly network?: FunctionNetwork;
 }
 
 /**
@@ -54,6 +56,8 @@ export class ErasureFunction extends Construct {
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      logEncryptionKey: props.logEncryptionKey,
+      network: props.network,
       environment: {
         [ENV.twilioAccountSid]: props.twilioAccountSid,
         [ENV.twilioSecretArn]: props.twilioSecretId,

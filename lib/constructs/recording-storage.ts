@@ -57,9 +57,13 @@ export class RecordingStorage extends Construct {
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      // Versioned: a log deleted or overwritten stays recoverable for 30 days (CT.S3.PR.11).
+      versioned: true,
       lifecycleRules: [
         { id: 'expire-access-logs', expiration: Duration.days(props.accessLogExpireDays) },
         { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        { id: 'expire-noncurrent-versions', noncurrentVersionExpiration: Duration.days(30) },
+        { id: 'remove-expired-delete-markers', expiredObjectDeleteMarker: true },
       ],
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: destroy,
@@ -124,6 +128,11 @@ export class RecordingStorage extends Construct {
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: destroy,
     });
+    // Object events go to the account's default EventBridge bus, for the owner's own monitoring
+    // (CT.S3.PR.4); set on the bucket itself, as CDK's eventBridgeEnabled would add a function.
+    (this.bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
     if (props.objectLock !== undefined && destroy) {
       Annotations.of(this.bucket).addWarningV2(
         'recording-vault:objectLockBlocksDestroy',

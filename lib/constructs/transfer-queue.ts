@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, Names, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -12,6 +12,12 @@ export interface TransferQueueProps {
   readonly removalPolicy: RemovalPolicy;
   /** Encrypt both queues with this customer-managed key. @default - SQS-managed encryption (SSE-SQS) */
   readonly encryptionKey?: kms.IKey;
+  /**
+   * The transfer queue's name. Named, so that the dead-letter queue's redrive-allow policy can
+   * name it (a reference would make the two queues depend on each other).
+   * @default - a name made from the construct's path
+   */
+  readonly queueName?: string;
 }
 
 /** The transfer job queue and its dead-letter queue: encrypted (SSE-SQS, or SSE-KMS with the stage's key), TLS-only. */
@@ -21,6 +27,7 @@ export class TransferQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: TransferQueueProps) {
     super(scope, id);
+    const queueName = props.queueName ?? Names.uniqueResourceName(this, { maxLength: 80, separator: '-' });
     const encryption =
       props.encryptionKey !== undefined
         ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
@@ -30,6 +37,17 @@ export class TransferQueue extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy: props.removalPolicy,
+      // Only the transfer queue may send its failed jobs here (CT.SQS.PR.1).
+      redriveAllowPolicy: {
+        redrivePermission: sqs.RedrivePermission.BY_QUEUE,
+        sourceQueues: [
+          sqs.Queue.fromQueueArn(
+            this,
+            'SourceQueue',
+            Stack.of(this).formatArn({ service: 'sqs', resource: queueName }),
+          ),
+        ],
+      },
     });
     Validations.of(this.deadLetterQueue).acknowledge(
       {
@@ -44,6 +62,7 @@ export class TransferQueue extends Construct {
 
     this.queue = new sqs.Queue(this, 'Queue', {
       ...encryption,
+      queueName,
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       // Shorter than the DLQ's 14 days: a message keeps its original enqueue time in the DLQ.

@@ -1,9 +1,10 @@
-import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { CfnPermission, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ApiThrottleConfig, PlaybackAuthConfig } from '../config';
@@ -45,6 +46,8 @@ export interface VaultApiProps {
   readonly throttle: ApiThrottleConfig;
   readonly accessLogRetention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  /** Encrypt the access log group with this key. @default - CloudWatch Logs' own encryption */
+  readonly accessLogEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -73,6 +76,7 @@ export class VaultApi extends Construct {
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention,
       removalPolicy: props.removalPolicy,
+      encryptionKey: props.accessLogEncryptionKey,
     });
 
     this.stage = this.api.addStage('DefaultStage', {
@@ -117,6 +121,7 @@ export class VaultApi extends Construct {
         ...this.scopes(READ_SCOPE),
       }),
     );
+    this.limitInvokePermissionsToThisAccount();
   }
 
   /** DELETE /calls/{callId}/recordings/{recordingSid} → `fn`, behind the shared authorizer (JWT: `recordings/erase`). */
@@ -129,7 +134,21 @@ export class VaultApi extends Construct {
       ...this.scopes(ERASE_SCOPE),
     });
     if (!route) throw new Error('erasure route was not created');
+    this.limitInvokePermissionsToThisAccount();
     return route;
+  }
+
+  /**
+   * The integrations' invoke permissions name the API's ARN (SourceArn, a joined string); they
+   * also name this account (SourceAccount), so that only API Gateway on behalf of this account
+   * may invoke the functions (CT.LAMBDA.PR.2).
+   */
+  private limitInvokePermissionsToThisAccount(): void {
+    for (const child of this.node.findAll()) {
+      if (child instanceof CfnPermission && child.sourceAccount === undefined) {
+        child.sourceAccount = Stack.of(this).account;
+      }
+    }
   }
 
   /** `authorizationScopes` on JWT routes; IAM routes take none. */

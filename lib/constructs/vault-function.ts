@@ -8,7 +8,9 @@ import {
   type RemovalPolicy,
   Validations,
 } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import {
   Architecture,
   Code,
@@ -78,6 +80,25 @@ export interface FunctionLogProps {
   readonly logRemovalPolicy: RemovalPolicy;
   /** @default 'INFO' */
   readonly logLevel?: PowertoolsLogLevel;
+  /**
+   * Encrypt the log group with this key (its policy must let CloudWatch Logs use it, as VaultKey's
+   * does). @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
+  /** Run the function in these private subnets. @default - outside any VPC */
+  readonly network?: FunctionNetwork;
+}
+
+/** A VPC placement for functions (see VaultNetwork). */
+export interface FunctionNetwork {
+  readonly vpc: ec2.IVpc;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroups: readonly ec2.ISecurityGroup[];
+  /**
+   * Gives the role what Lambda needs to manage the function's network interfaces (the actions of
+   * AWSLambdaVPCAccessExecutionRole, in a policy of their own).
+   */
+  grantNetworkInterfaces(scope: Construct, role: iam.IRole): iam.Policy;
 }
 
 export interface VaultFunctionProps extends FunctionLogProps {
@@ -120,6 +141,7 @@ export class VaultFunction extends Construct {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: props.logRemovalPolicy,
+      encryptionKey: props.logEncryptionKey,
     });
 
     // An explicit role instead of the AWSLambdaBasicExecutionRole managed policy, which
@@ -149,6 +171,13 @@ export class VaultFunction extends Construct {
       logGroup: this.logGroup,
       loggingFormat: LoggingFormat.JSON,
       tracing: Tracing.ACTIVE,
+      ...(props.network !== undefined
+        ? {
+            vpc: props.network.vpc,
+            vpcSubnets: props.network.subnets,
+            securityGroups: [...props.network.securityGroups],
+          }
+        : {}),
       environment: {
         ...props.environment,
         POWERTOOLS_SERVICE_NAME,
@@ -157,6 +186,11 @@ export class VaultFunction extends Construct {
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
+
+    if (props.network !== undefined) {
+      // Lambda needs these rights when the function is created and deleted: keep them until then.
+      this.function.node.addDependency(props.network.grantNetworkInterfaces(this, this.role));
+    }
 
     // Active tracing adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*" to the
     // role's default policy (the only "*" there; the stack tests assert that).

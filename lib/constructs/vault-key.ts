@@ -2,6 +2,7 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { allowCloudWatchLogs, denyGrantsExceptForAwsServices } from './key-policies';
 
 /** The alias of a stage's key. */
 export function vaultKeyAliasName(stage: string): string {
@@ -63,7 +64,9 @@ export interface VaultKeyProps {
  * OperationsAlarms; EventBridge by `events.EventBus` (encrypted bus) and by SQS/SNS rule
  * targets (their `grantSendMessages`/`grantPublish`). Functions get their rights by the
  * resources' `grant*` methods or, next to hand-written statements, by `key.grant*()`; either
- * way without action wildcards (see ExactGrantsKey).
+ * way without action wildcards (see ExactGrantsKey). CloudWatch Logs may use it for the log
+ * groups of this account and region (every log group of a `kms` stage is encrypted with it), and
+ * grants may be created only for AWS resources (see key-policies.ts).
  */
 export class VaultKey extends Construct {
   readonly key: kms.Key;
@@ -77,5 +80,7 @@ export class VaultKey extends Construct {
       removalPolicy: props.removalPolicy,
     });
     this.alias = this.key.addAlias(vaultKeyAliasName(props.stage));
+    denyGrantsExceptForAwsServices(this.key);
+    allowCloudWatchLogs(this.key);
   }
 }
