@@ -138,6 +138,8 @@ test('lists the stored recordings of the day with their facts, signed in from th
     expect(cells.join(' | ')).toContain(callId);
     expect(cells.join(' | ')).toContain(recording.callSid);
     expect(cells.join(' | ')).toContain('0:02');
+    expect(cells.join(' | ')).toContain('DialVerb');
+    expect(cells[3]).toBe('2');
     expect(cells.join(' | ')).toContain(String(ledger.Item?.sha256).slice(0, 12));
     expect(await page.$eval(`${row(recording.sid)} .sha code`, (code) => code.getAttribute('title'))).toBe(
       ledger.Item?.sha256,
