@@ -56,6 +56,10 @@ export interface ListedRecording {
   readonly status: LedgerStatus;
   readonly startedAt: string;
   readonly durationSeconds: number | null;
+  /** 1 or 2, as Twilio recorded it. */
+  readonly channels: number | null;
+  /** Twilio's RecordingSource (`DialVerb`, `Conference`, …). */
+  readonly source: string | null;
   readonly sizeBytes: number | null;
   readonly sha256: string | null;
   readonly contentType: string | null;
@@ -323,6 +327,8 @@ function view(item: ListedLedgerItem): ListedRecording {
     status: item.status,
     startedAt: item.startedAt,
     durationSeconds: item.durationSeconds ?? null,
+    channels: item.channels ?? null,
+    source: item.source ?? null,
     sizeBytes: item.sizeBytes ?? null,
     sha256: item.sha256 ?? null,
     contentType: item.contentType ?? null,

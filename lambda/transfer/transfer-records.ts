@@ -83,13 +83,11 @@ async function scheduleRetry(
     retryInSeconds: delay,
   });
   obs.metric('TransferRetried');
-  await deps.queue
-    .delayRetry(record.receiptHandle, delay)
-    .catch((e) =>
-      obs.logger.warn('Could not set the retry delay; the queue visibility timeout applies', {
-        error: describeError(e),
-      }),
-    );
+  await deps.queue.delayRetry(record.receiptHandle, delay).catch((e) =>
+    obs.logger.warn('Could not set the retry delay; the queue visibility timeout applies', {
+      error: describeError(e),
+    }),
+  );
 }
 
 async function recordFailure(

@@ -7,11 +7,13 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createConsoleHandler } from '../../lambda/console/handler';
 import { createErasureHandler } from '../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createWebhookHandler } from '../../lambda/webhook/handler';
+import { buildConsoleAssets } from '../console-bundle';
 import { BUCKET_NAME, EVENTS_FILE, LEDGER_DAY_INDEX, LEDGER_TABLE_NAME, type LocalConfig, TABLE_NAME } from './config';
 import type { Route } from './gateway';
 import type { QueueUrls } from './resources';
@@ -57,7 +59,23 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
     defaultPrincipal: 'local',
   });
+  // The console: static, no token (the page calls the routes below with the user's token). Its
+  // audio comes from presigned URLs on the S3 endpoint, the one other origin its CSP allows.
+  const consolePage = createConsoleHandler({
+    assets: buildConsoleAssets(),
+    settings: {
+      auth: 'local',
+      mediaOrigins: [new URL(config.s3Endpoint ?? `http://127.0.0.1:${config.s3Port}`).origin],
+    },
+  });
+  const consoleRoutes: Route[] = ['/', '/console.js', '/console.css', '/config.json'].map((path) => ({
+    method: 'GET',
+    path,
+    handler: consolePage,
+    functionName: 'console',
+  }));
   return [
+    ...consoleRoutes,
     { method: 'POST', path: '/twilio/recording', handler: webhook, functionName: 'recording-webhook' },
     {
       method: 'GET',

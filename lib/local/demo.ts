@@ -104,8 +104,8 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
     const made = twilio.addRecording({
       callSid: call.sid,
       startTime: started,
-      duration: 30,
-      size: 240_000,
+      // Real audio (tones) of a few seconds, a different length for each call.
+      duration: 6 + 3 * calls.length,
       ...recording,
     });
     calls.push({ callId, story, recordingSid: made.sid, expected });
@@ -113,7 +113,10 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
   };
 
   const plain = await addCall('called back', 'stored', {});
-  const late = await addCall('called back; the media answered 404 first', 'stored', { responses: [status(404)] });
+  const late = await addCall('called back; the media answered 404 first', 'stored', {
+    responses: [status(404)],
+    channels: 1,
+  });
   const absent = await addCall('called back absent (silent)', 'absent', { status: 'absent', errorCode: 16102 });
   await addCall('never called back: found by the reconciler', 'stored', {});
 

@@ -286,5 +286,6 @@ function printBanner(
       ? `Reconciler: every ${config.reconcileIntervalSeconds} s, listing ${config.reconcileLookbackSeconds} s back, the last ${config.reconcileSettleSeconds} s left to callbacks`
       : 'Reconciler: off',
   );
+  print(`Console: ${at.apiUrl}/#token=${encodeURIComponent(config.apiToken)}`);
   print(`LOCAL_API_TOKEN=${config.apiToken}`);
 }

@@ -20,6 +20,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RawAnswer, type ScriptedAnswer, scriptedToRaw, twilioError, writeAnswer } from './answers';
+import { type RecordingAudio, recordingAudio } from './audio';
 import { postSignedCallback, recordingCallbackParams, type SendCallbackOptions } from './callbacks';
 import {
   type Classified,
@@ -86,9 +87,9 @@ export interface SimulatedTwilioOptions {
 }
 
 export interface AddRecordingOptions extends RecordingFields {
-  /** Media size in bytes, the bytes derived from the SID (`mediaBytes`). Default 16,000. */
+  /** Media size in bytes, the bytes derived from the SID (`mediaBytes`), served for both formats. */
   readonly size?: number;
-  /** The media itself, instead of `size`. */
+  /** The media itself, instead of `size`, served for both formats. */
   readonly media?: Buffer;
   /** Answers to the first media requests, in order. */
   readonly responses?: readonly ScriptedAnswer[];
@@ -98,12 +99,12 @@ export interface AddRecordingOptions extends RecordingFields {
 
 interface Scripted {
   readonly recording: MutableRecording;
+  /** Real audio (neither `size` nor `media` given): `.mp3` serves MP3, `.wav` and no extension WAV. */
+  readonly audio: RecordingAudio | undefined;
   readonly responses: readonly ScriptedAnswer[];
   readonly otherwise: ScriptedAnswer | undefined;
   readonly requests: MediaRequest[];
 }
-
-const DEFAULT_MEDIA_SIZE = 16_000;
 
 export class SimulatedTwilio {
   readonly accountSid: string;
@@ -169,18 +170,35 @@ export class SimulatedTwilio {
     return `${accountPath(this.accountSid)}/Recordings.json`;
   }
 
-  /** Adds (or replaces, with a fresh request log) a recording; its media is served per its script. */
+  /**
+   * Adds (or replaces, with a fresh request log) a recording; its media is served per its script.
+   * Without `size` or `media` its media is real audio of its duration and channels (./simulated-twilio/audio.ts),
+   * and `media` holds the WAV.
+   */
   addRecording(options: AddRecordingOptions = {}): SimulatedRecording {
     const sid = options.sid ?? newSid('RE');
-    const media = options.media ?? mediaBytes(sid, options.size ?? DEFAULT_MEDIA_SIZE);
-    const recording = newRecording(this.accountSid, { ...options, sid }, media);
+    const bytes = options.media ?? (options.size === undefined ? undefined : mediaBytes(sid, options.size));
+    let audio: RecordingAudio | undefined;
+    let recording = newRecording(this.accountSid, { ...options, sid }, bytes ?? Buffer.alloc(0));
+    if (!bytes) {
+      audio = recordingAudio({ seed: sid, durationSeconds: recording.duration, channels: recording.channels });
+      recording = { ...recording, media: audio.wav() };
+    }
     this.recordingsBySid.set(sid, {
       recording,
+      audio,
       responses: options.responses ?? [],
       otherwise: options.otherwise,
       requests: [],
     });
     return recording;
+  }
+
+  /** The bytes a request for `.mp3` or `.wav` of a recording is served (`media` for both, unless real audio). */
+  mediaFor(recordingSid: string, format: 'mp3' | 'wav'): Buffer {
+    const entry = this.recordingsBySid.get(recordingSid);
+    if (!entry) throw new Error(`The simulated Twilio has no recording ${recordingSid}`);
+    return entry.audio && format === 'mp3' ? entry.audio.mp3() : entry.recording.media;
   }
 
   recording(recordingSid: string): SimulatedRecording {
@@ -330,7 +348,8 @@ export class SimulatedTwilio {
       return twilioError(400, 'Stereo is not available for this recording', 16113);
     }
     const script = responses[scripted.requests.length - 1] ?? otherwise ?? { kind: 'ok' };
-    return scriptedToRaw(script, recording.media, MEDIA_TYPES[entry.extension] ?? 'audio/x-wav');
+    const media = scripted.audio && entry.extension === '.mp3' ? scripted.audio.mp3() : recording.media;
+    return scriptedToRaw(script, media, MEDIA_TYPES[entry.extension] ?? 'audio/x-wav');
   }
 
   private resourceAnswer(entry: Classified, ours: boolean): RawAnswer {

@@ -72,7 +72,7 @@ export interface SimulatedRecording {
   readonly track: 'inbound' | 'outbound' | 'both';
   readonly status: RecordingStatus;
   readonly errorCode: number | null;
-  /** The exact bytes served as its media (both formats). */
+  /** The exact bytes served as its media: both formats, or the WAV of real audio (see SimulatedTwilio.mediaFor). */
   readonly media: Buffer;
 }
 

@@ -122,6 +122,8 @@ describe('GET /recordings', () => {
       status: 'stored',
       startedAt: '2019-03-01T10:00:00.000Z',
       durationSeconds: 12,
+      channels: 1,
+      source: 'DialVerb',
       sizeBytes: 20_000,
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
       contentType: 'audio/mpeg',

@@ -40,7 +40,7 @@ function functionsOf(s: SynthesizedStage): Json[] {
   return [
     st.webhook.function,
     st.transfer.function,
-    st.playback.function,
+    st.recordingsRead.function,
     st.erasure.function,
     st.reconciler.function,
   ].map((fn) => s.resources[logicalIdOf(s, fn)] as Json);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LedgerStatus } from '../ledger/ledger';
 import type { Observability } from '../runtime/observability';
-import type { TwilioRecordingEntry, ListWindow, RecordingListSource } from '../twilio/recording-list';
+import type { ListWindow, RecordingListSource, TwilioRecordingEntry } from '../twilio/recording-list';
 import { SID } from '../twilio/sids';
 import { type JobOrigin, parseDuration, parseStartTime, type RecordingJob } from './recording-job';
 

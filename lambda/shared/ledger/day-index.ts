@@ -15,6 +15,8 @@ export const LISTED_ATTRIBUTES = [
   'status',
   'startedAt',
   'durationSeconds',
+  'channels',
+  'source',
   'sizeBytes',
   'sha256',
   'contentType',
@@ -24,7 +26,18 @@ export const LISTED_ATTRIBUTES = [
 
 export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'status' | 'startedAt'> &
   Partial<
-    Pick<LedgerItem, 'callId' | 'durationSeconds' | 'sizeBytes' | 'sha256' | 'contentType' | 'storedAt' | 'erasedAt'>
+    Pick<
+      LedgerItem,
+      | 'callId'
+      | 'durationSeconds'
+      | 'channels'
+      | 'source'
+      | 'sizeBytes'
+      | 'sha256'
+      | 'contentType'
+      | 'storedAt'
+      | 'erasedAt'
+    >
   >;
 
 export interface DayQuery {

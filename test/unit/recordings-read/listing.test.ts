@@ -159,6 +159,8 @@ describe('GET /recordings: pages', () => {
       status: 'stored',
       startedAt: source.startedAt,
       durationSeconds: source.durationSeconds,
+      channels: source.channels ?? null,
+      source: source.source ?? null,
       sizeBytes: source.sizeBytes,
       sha256: source.sha256,
       contentType: 'audio/mpeg',

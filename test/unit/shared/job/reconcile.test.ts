@@ -14,7 +14,11 @@ import {
 } from '../../../../lambda/shared/job/reconcile';
 import { parseRecordingJob, type RecordingJob } from '../../../../lambda/shared/job/recording-job';
 import { LEDGER_STATUSES, type LedgerStatus, RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
-import type { ListedPage, TwilioRecordingEntry, RecordingListSource } from '../../../../lambda/shared/twilio/recording-list';
+import type {
+  ListedPage,
+  RecordingListSource,
+  TwilioRecordingEntry,
+} from '../../../../lambda/shared/twilio/recording-list';
 import { captureObs } from '../../../helpers/capture-obs';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../../helpers/emulators';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../../helpers/twilio-fixtures';
@@ -87,7 +91,11 @@ async function givenLedger(recordingSid: string, status: LedgerStatus): Promise<
   );
 }
 
-function run(pages: TwilioRecordingEntry[][], options: Partial<ReconcileOptions> = {}, deps: Partial<ReconcileDeps> = {}) {
+function run(
+  pages: TwilioRecordingEntry[][],
+  options: Partial<ReconcileOptions> = {},
+  deps: Partial<ReconcileDeps> = {},
+) {
   const queued: RecordingJob[] = [];
   const captured = captureObs();
   const list = listOf(pages);

@@ -8,9 +8,9 @@
 import '../../../helpers/setup-env';
 import {
   createTwilioRecordingList,
-  type TwilioRecordingEntry,
   type ListWindow,
   type RecordingListOptions,
+  type TwilioRecordingEntry,
 } from '../../../../lambda/shared/twilio/recording-list';
 import { TwilioApiError } from '../../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../../lambda/shared/twilio/signature';

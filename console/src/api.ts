@@ -1,0 +1,146 @@
+/**
+ * The vault's HTTP API as the console uses it, with the signed-in user's bearer token. Every
+ * route is the API's own (DESIGN.md "HTTP API"); nothing here holds a URL beyond the page's origin.
+ */
+
+/** One recording as `GET /recordings` lists it. `channels`, `source`, `conferenceSid` only where the API gives them. */
+export interface ListedRecording {
+  readonly recordingSid: string;
+  readonly callId: string | null;
+  readonly callSid: string | null;
+  readonly conferenceSid?: string | null;
+  readonly status: string;
+  readonly startedAt: string;
+  readonly durationSeconds: number | null;
+  readonly channels?: number | null;
+  readonly source?: string | null;
+  readonly sizeBytes: number | null;
+  readonly sha256: string | null;
+  readonly contentType: string | null;
+  readonly storedAt: string | null;
+  readonly erasedAt: string | null;
+}
+
+export interface RecordingsPage {
+  readonly recordings: ListedRecording[];
+  readonly nextCursor: string | null;
+}
+
+export interface Playback {
+  readonly recordingSid: string;
+  readonly url: string;
+  readonly expiresAt: string;
+  readonly contentType?: string;
+}
+
+export interface AuditEntry {
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly sourceIp?: string;
+  readonly userAgent?: string;
+}
+
+/** An answer other than 2xx: its status and the API's `error` message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export class VaultApi {
+  constructor(private readonly token: () => string | undefined) {}
+
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const token = this.token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        cache: 'no-store',
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch {
+      throw new ApiError(0, 'The API could not be reached');
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      let message = `HTTP ${response.status}`;
+      try {
+        const parsed = JSON.parse(text) as { error?: string; message?: string };
+        message = parsed.error ?? parsed.message ?? message;
+      } catch {
+        // not JSON: keep the status
+      }
+      throw new ApiError(response.status, message);
+    }
+    return response;
+  }
+
+  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+
+  /** `GET /recordings`: recordings that started in [from, to), a page at a time. */
+  listRecordings(from: string, to: string, limit: number, cursor?: string): Promise<RecordingsPage> {
+    const query = new URLSearchParams({ from, to, limit: String(limit) });
+    if (cursor) query.set('cursor', cursor);
+    return this.json('GET', `/recordings?${query}`);
+  }
+
+  /**
+   * A presigned playback URL for one recording: THE one place that knows which route gives it.
+   * Today: `GET /calls/{callId}/recordings` (every stored recording of the call) and pick this one.
+   * When `GET /recordings/{recordingSid}` exists, switch to:
+   *   return this.json('GET', `/recordings/${encodeURIComponent(recording.recordingSid)}`);
+   */
+  async playback(recording: Pick<ListedRecording, 'recordingSid' | 'callId'>): Promise<Playback> {
+    if (!recording.callId) throw new ApiError(404, 'This recording belongs to no call the vault knows');
+    const { recordings } = await this.json<{ recordings: Playback[] }>(
+      'GET',
+      `/calls/${encodeURIComponent(recording.callId)}/recordings`,
+    );
+    const found = recordings.find((r) => r.recordingSid === recording.recordingSid);
+    if (!found) throw new ApiError(404, 'No stored audio for this recording');
+    return found;
+  }
+
+  /** `DELETE /calls/{callId}/recordings/{recordingSid}`: 204 once erased (again 204 if it already was). */
+  async erase(recording: Pick<ListedRecording, 'recordingSid' | 'callId'>): Promise<void> {
+    if (!recording.callId) throw new ApiError(404, 'This recording belongs to no call the vault knows');
+    await this.request(
+      'DELETE',
+      `/calls/${encodeURIComponent(recording.callId)}/recordings/${encodeURIComponent(recording.recordingSid)}`,
+    );
+  }
+
+  /* ---- Routes the API may not have yet (DESIGN.md "Contract additions"). -------------------- */
+
+  /** `GET /recordings/{sid}/audit`; ApiError 404/405 where the API has no such route. */
+  audit(recordingSid: string): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+    return this.json('GET', `/recordings/${encodeURIComponent(recordingSid)}/audit`);
+  }
+
+  /** `GET /recordings/{sid}`: details, `hold` included where holds exist. */
+  details(recordingSid: string): Promise<Record<string, unknown> & { hold?: unknown }> {
+    return this.json('GET', `/recordings/${encodeURIComponent(recordingSid)}`);
+  }
+
+  /** `PUT /recordings/{sid}/hold` with a reason. */
+  async hold(recordingSid: string, reason: string): Promise<void> {
+    await this.request('PUT', `/recordings/${encodeURIComponent(recordingSid)}/hold`, { reason });
+  }
+
+  /** `DELETE /recordings/{sid}/hold`. */
+  async release(recordingSid: string): Promise<void> {
+    await this.request('DELETE', `/recordings/${encodeURIComponent(recordingSid)}/hold`);
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * The recordings of one UTC day (GET /recordings, paged with its cursor): per recording its status,
+ * time, duration, channels, source, call and conference, size and SHA-256; play, download, erase.
+ * Hold and audit appear only where the API answers their routes (see `detectExtras`).
+ */
+import { ApiError, type AuditEntry, type ListedRecording, type VaultApi } from './api';
+import { byId, el, show } from './dom';
+import { addDays, bytes, duration, orDash, timeOfDay, utcDay } from './format';
+import { clearMessage, say } from './messages';
+import { Player } from './player';
+
+const PAGE_SIZE = 50;
+
+export interface ViewHooks {
+  /** The API refused the token: back to sign-in with this message. */
+  readonly unauthorized: (message: string) => void;
+}
+
+/** What the API offers beyond the listing, playback and erasure; unknown until probed. */
+interface Extras {
+  hold: boolean;
+  audit: boolean;
+  probed: boolean;
+}
+
+export class RecordingsView {
+  private day = utcDay(new Date());
+  private rows: ListedRecording[] = [];
+  private cursor: string | null = null;
+  private loading = 0;
+  private readonly extras: Extras = { hold: false, audit: false, probed: false };
+  private readonly player: Player;
+  private pendingErase: ListedRecording | undefined;
+
+  constructor(
+    private readonly api: VaultApi,
+    private readonly hooks: ViewHooks,
+  ) {
+    this.player = new Player(api, (error) => this.fail(error, 'Playback failed'));
+    const dayInput = byId<HTMLInputElement>('day');
+    dayInput.addEventListener('change', () => {
+      if (dayInput.value) void this.load(dayInput.value);
+    });
+    byId('prev-day').addEventListener('click', () => void this.load(addDays(this.day, -1)));
+    byId('next-day').addEventListener('click', () => void this.load(addDays(this.day, 1)));
+    byId('today').addEventListener('click', () => void this.load(utcDay(new Date())));
+    byId('refresh').addEventListener('click', () => void this.load(this.day));
+    byId('more').addEventListener('click', () => void this.loadMore());
+    byId<HTMLInputElement>('show-erased').addEventListener('change', () => this.render());
+    const dialog = byId<HTMLDialogElement>('confirm-erase');
+    dialog.addEventListener('close', () => {
+      const recording = this.pendingErase;
+      this.pendingErase = undefined;
+      if (recording && dialog.returnValue === 'erase') void this.erase(recording);
+    });
+    byId('audit-close').addEventListener('click', () => show(byId('audit'), false));
+  }
+
+  open(): void {
+    show(byId('recordings'));
+    void this.load(this.day);
+  }
+
+  close(): void {
+    this.player.stop();
+    show(byId('recordings'), false);
+  }
+
+  /** Loads the first page of `day`. */
+  async load(day: string): Promise<void> {
+    this.day = day;
+    byId<HTMLInputElement>('day').value = day;
+    this.rows = [];
+    this.cursor = null;
+    await this.fetchPage(undefined);
+  }
+
+  private async loadMore(): Promise<void> {
+    if (this.cursor) await this.fetchPage(this.cursor);
+  }
+
+  private async fetchPage(cursor: string | undefined): Promise<void> {
+    const ticket = ++this.loading;
+    const list = byId('list');
+    list.setAttribute('aria-busy', 'true');
+    try {
+      const page = await this.api.listRecordings(this.day, addDays(this.day, 1), PAGE_SIZE, cursor);
+      if (ticket !== this.loading) return; // a newer load won
+      this.rows = cursor ? [...this.rows, ...page.recordings] : page.recordings;
+      this.cursor = page.nextCursor;
+      clearMessage();
+      this.render();
+      void this.detectExtras();
+    } catch (error) {
+      if (ticket === this.loading) this.fail(error, 'The recordings could not be listed');
+    } finally {
+      if (ticket === this.loading) list.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  private visible(): ListedRecording[] {
+    const showErased = byId<HTMLInputElement>('show-erased').checked;
+    return this.rows.filter((r) => showErased || r.status !== 'erased');
+  }
+
+  private render(): void {
+    const body = byId('rows');
+    const rows = this.visible();
+    body.replaceChildren(...rows.map((recording) => this.row(recording)));
+    const list = byId('list');
+    list.dataset.day = this.day;
+    list.dataset.count = String(rows.length);
+    show(byId('empty'), rows.length === 0);
+    show(byId('more'), this.cursor !== null);
+    byId('summary').textContent =
+      `${rows.length} recording${rows.length === 1 ? '' : 's'} started on ${this.day} (UTC)${
+        this.cursor ? ', more to load' : ''
+      }`;
+  }
+
+  private row(recording: ListedRecording): HTMLTableRowElement {
+    const playable = recording.status === 'stored';
+    const sha = recording.sha256;
+    const call = el(
+      'div',
+      { class: 'call' },
+      el('span', { class: 'call-id', text: orDash(recording.callId) }),
+      recording.callSid ? el('span', { class: 'sid', title: 'Call SID', text: recording.callSid }) : null,
+      recording.conferenceSid
+        ? el('span', { class: 'sid', title: 'Conference SID', text: recording.conferenceSid })
+        : null,
+    );
+    const actions = el('td', { class: 'actions' });
+    if (playable) {
+      const play = el('button', { type: 'button', class: 'play', text: 'Play' });
+      play.addEventListener('click', () => void this.player.play(recording));
+      const download = el('button', { type: 'button', class: 'download', text: 'Download' });
+      download.addEventListener('click', () => void this.download(recording));
+      actions.append(play, download);
+    }
+    // HOLD VIEW: shown only where the API answers PUT/DELETE /recordings/{sid}/hold (see detectExtras).
+    if (this.extras.hold && recording.status !== 'erased') {
+      const hold = el('button', { type: 'button', class: 'hold', text: 'Hold…' });
+      hold.addEventListener('click', () => void this.hold(recording));
+      actions.append(hold);
+    }
+    // AUDIT VIEW: shown only where the API answers GET /recordings/{sid}/audit.
+    if (this.extras.audit) {
+      const audit = el('button', { type: 'button', class: 'audit', text: 'Audit' });
+      audit.addEventListener('click', () => void this.showAudit(recording));
+      actions.append(audit);
+    }
+    if (recording.status !== 'erased' && recording.callId) {
+      const erase = el('button', { type: 'button', class: 'erase danger', text: 'Erase…' });
+      erase.addEventListener('click', () => this.confirmErase(recording));
+      actions.append(erase);
+    }
+    return el(
+      'tr',
+      { 'data-sid': recording.recordingSid, 'data-status': recording.status },
+      el('td', { class: 'time', title: recording.startedAt, text: timeOfDay(recording.startedAt) }),
+      el('td', {}, el('span', { class: `status status-${recording.status}`, text: recording.status })),
+      el('td', { class: 'num', text: duration(recording.durationSeconds) }),
+      el('td', { class: 'num', text: orDash(recording.channels) }),
+      el('td', { text: orDash(recording.source) }),
+      el('td', {}, call),
+      el('td', {
+        class: 'num',
+        title: recording.sizeBytes === null ? undefined : `${recording.sizeBytes} bytes`,
+        text: bytes(recording.sizeBytes),
+      }),
+      el('td', { class: 'sha' }, sha ? el('code', { title: sha, text: `${sha.slice(0, 12)}…` }) : '—'),
+      el('td', { class: 'sid', text: recording.recordingSid }),
+      actions,
+    );
+  }
+
+  private async download(recording: ListedRecording): Promise<void> {
+    try {
+      const playback = await this.api.playback(recording);
+      const extension = playback.contentType === 'audio/wav' ? 'wav' : 'mp3';
+      const link = el('a', { href: playback.url, download: `${recording.recordingSid}.${extension}`, rel: 'noopener' });
+      link.click();
+    } catch (error) {
+      this.fail(error, 'The download could not start');
+    }
+  }
+
+  private confirmErase(recording: ListedRecording): void {
+    this.pendingErase = recording;
+    byId('erase-what').textContent = `${recording.recordingSid} of call ${recording.callId ?? '?'}, started ${
+      recording.startedAt
+    }.`;
+    const dialog = byId<HTMLDialogElement>('confirm-erase');
+    dialog.returnValue = '';
+    dialog.showModal();
+  }
+
+  private async erase(recording: ListedRecording): Promise<void> {
+    say(`Erasing ${recording.recordingSid}…`);
+    try {
+      if (this.player.current === recording.recordingSid) this.player.stop();
+      await this.api.erase(recording);
+      await this.load(this.day);
+      say(`Erased ${recording.recordingSid}.`);
+    } catch (error) {
+      this.fail(error, `${recording.recordingSid} could not be erased`);
+    }
+  }
+
+  /**
+   * Probes, once, the routes the API may not have yet: GET /recordings/{sid}/audit and the `hold`
+   * field of GET /recordings/{sid}. A route the API lacks (404/405) keeps its controls hidden.
+   */
+  private async detectExtras(): Promise<void> {
+    const first = this.rows[0];
+    if (this.extras.probed || !first) return;
+    this.extras.probed = true;
+    const [audit, details] = await Promise.allSettled([
+      this.api.audit(first.recordingSid),
+      this.api.details(first.recordingSid),
+    ]);
+    this.extras.audit = audit.status === 'fulfilled';
+    this.extras.hold = details.status === 'fulfilled' && 'hold' in details.value;
+    if (this.extras.audit || this.extras.hold) this.render();
+  }
+
+  private async hold(recording: ListedRecording): Promise<void> {
+    try {
+      const details = await this.api.details(recording.recordingSid);
+      if (details.hold) {
+        await this.api.release(recording.recordingSid);
+        say(`Released the hold on ${recording.recordingSid}.`);
+        return;
+      }
+      const reason = byId<HTMLInputElement>('hold-reason');
+      reason.value = '';
+      const dialog = byId<HTMLDialogElement>('hold-dialog');
+      dialog.returnValue = '';
+      dialog.showModal();
+      dialog.addEventListener(
+        'close',
+        () => {
+          if (dialog.returnValue !== 'hold' || !reason.value.trim()) return;
+          this.api
+            .hold(recording.recordingSid, reason.value.trim())
+            .then(() => say(`${recording.recordingSid} is on hold.`))
+            .catch((error: unknown) => this.fail(error, 'The hold could not be set'));
+        },
+        { once: true },
+      );
+    } catch (error) {
+      this.fail(error, 'The hold could not be read');
+    }
+  }
+
+  private async showAudit(recording: ListedRecording): Promise<void> {
+    try {
+      const { entries } = await this.api.audit(recording.recordingSid);
+      byId('audit-title').textContent = `Audit trail of ${recording.recordingSid}`;
+      byId('audit-rows').replaceChildren(
+        ...entries.map((entry: AuditEntry) =>
+          el(
+            'tr',
+            {},
+            el('td', { text: entry.at }),
+            el('td', { text: entry.actor }),
+            el('td', { text: entry.action }),
+            el('td', { text: orDash(entry.sourceIp) }),
+          ),
+        ),
+      );
+      show(byId('audit'));
+    } catch (error) {
+      this.fail(error, 'The audit trail could not be read');
+    }
+  }
+
+  private fail(error: unknown, what: string): void {
+    if (error instanceof ApiError && error.status === 401) {
+      this.hooks.unauthorized(
+        'The API refused the token (401 Unauthorized). Sign in again: locally, paste the LOCAL_API_TOKEN that `npm start` printed.',
+      );
+      return;
+    }
+    if (error instanceof ApiError && error.status === 403) {
+      say(`${what}: your sign-in lacks the permission for this (403 Forbidden).`, 'error');
+      return;
+    }
+    const detail = error instanceof Error ? error.message : String(error);
+    say(`${what}: ${detail}`, 'error');
+  }
+}
