@@ -5,6 +5,7 @@
  */
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+process.umask(0o077);
 // The handlers' JSON logs would bury the demo's story; warnings and errors still show.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 

@@ -7,6 +7,8 @@
 // something only in CloudWatch; the SDK's Node 22 notice is said once below, not per thread.
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// What the stack writes (recordings, tables, the queue journal, the API token) is the owner's alone.
+process.umask(0o077);
 
 import { LocalConfigError } from '../lib/local/config';
 import { PortBusyError } from '../lib/local/ports';

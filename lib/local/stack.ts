@@ -7,7 +7,6 @@
  * on one worker thread; dynalite and s3rver on another, and the transfer worker on a third, both
  * at a lower CPU priority, so that webhooks are answered first when the cores are busy.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -16,6 +15,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
 import { apiRoutes } from './api-routes';
 import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
+import { ownerOnlyDir, storedApiToken } from './data-dir';
+import { embeddedCredentials } from './emulator-front';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
 import { assertPortsFree } from './ports';
@@ -67,7 +68,12 @@ type Log = NonNullable<LocalStackOptions['log']>;
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const started = Date.now();
-  const config = options.config ?? loadLocalConfig(options.env ?? process.env);
+  const loaded = options.config ?? loadLocalConfig(options.env ?? process.env);
+  ownerOnlyDir(loaded.dataDir);
+  // A generated token is kept in the data directory: the same one after a restart.
+  const config: LocalConfig = loaded.apiTokenGenerated
+    ? Object.freeze({ ...loaded, apiToken: storedApiToken(loaded.dataDir) })
+    : loaded;
   const print = options.print ?? (() => undefined);
   const log = options.log ?? stderrLog;
   const onCrash = (error: Error) => {
@@ -89,7 +95,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_S3: emulators.endpoints.s3,
       AWS_ENDPOINT_URL_SQS: emulators.endpoints.sqs,
     };
-    const clients = connect(clientEnv);
+    const clients = connect(clientEnv, config);
     const queues = await createResources(config, clients, emulators.sqs, log);
 
     const gateway: Gateway = await startGateway({
@@ -179,7 +185,7 @@ async function startEmulators(config: LocalConfig, onCrash: (error: Error) => vo
     s3: join(config.dataDir, 's3'),
     sqs: join(config.dataDir, 'sqs'),
   };
-  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  for (const dir of Object.values(dirs)) ownerOnlyDir(dir);
   const storage: EmulatorPlan = {
     ...(config.dynamodbEndpoint ? {} : { dynamodb: { port: config.dynamodbPort, dir: dirs.dynamodb } }),
     ...(config.s3Endpoint ? {} : { s3: { port: config.s3Port, dir: dirs.s3, buckets: [BUCKET_NAME] } }),
@@ -222,10 +228,11 @@ interface StackClients {
 }
 
 /** Clients for the stack's endpoints, with the emulator settings the Lambdas use. */
-function connect(clientEnv: Env): StackClients {
+function connect(clientEnv: Env, config: LocalConfig): StackClients {
   const settings = (service: EmulatedService) => ({
     region: clientEnv.AWS_REGION,
     ...clientOverrides(service, clientEnv),
+    ...embeddedCredentials(service, config),
   });
   const ddb = new DynamoDBClient(settings('DYNAMODB'));
   return {
