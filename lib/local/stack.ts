@@ -7,18 +7,21 @@
  * on one worker thread; dynalite and s3rver on another, and the transfer worker on a third, both
  * at a lower CPU priority, so that webhooks are answered first when the cores are busy.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/endpoints';
+import { formatReadableLine } from '../../lambda/shared/readable-log';
 import { apiRoutes } from './api-routes';
 import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
 import { ownerOnlyDir, storedApiToken } from './data-dir';
 import { embeddedCredentials } from './emulator-front';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
+import { nextSteps } from './next-steps';
 import { assertPortsFree } from './ports';
 import { probeRoutes } from './probe';
 import { ensureBucket, ensureQueues, ensureTables, type QueueUrls } from './resources';
@@ -36,6 +39,8 @@ export interface LocalStackOptions {
   readonly log?: (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) => void;
   /** Start the transfer worker (default true). */
   readonly worker?: boolean;
+  /** End the start-up lines with what to do next (console, curl, status, stop). Default true. */
+  readonly nextSteps?: boolean;
 }
 
 export interface LocalStack {
@@ -56,7 +61,14 @@ export interface LocalStack {
   stop(graceMs?: number): Promise<void>;
 }
 
+const LEVELS: Record<string, number> = { info: 12, warn: 16, error: 20 };
+
 function stderrLog(level: string, message: string, extra?: Record<string, unknown>): void {
+  if (process.env.LOG_FORMAT === 'pretty') {
+    const record = { timestamp: new Date().toISOString(), function: 'local', message, ...extra };
+    process.stderr.write(`${formatReadableLine(LEVELS[level] ?? 12, record)}\n`);
+    return;
+  }
   process.stderr.write(`${JSON.stringify({ level: level.toUpperCase(), source: 'local-stack', message, ...extra })}\n`);
 }
 
@@ -98,7 +110,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const clients = connect(clientEnv, config);
     const queues = await createResources(config, clients, emulators.sqs, log);
 
+    // The readiness probe's requests carry this, and the handlers do not log them.
+    const quietToken = randomBytes(16).toString('hex');
     const gateway: Gateway = await startGateway({
+      quietToken,
       host: LOOPBACK,
       port: config.port,
       region: REGION,
@@ -109,7 +124,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const apiUrl = gateway.url;
     const webhookUrl = `${config.publicBaseUrl ?? apiUrl}/twilio/recording`;
     try {
-      await probeRoutes(apiUrl, config.apiToken);
+      await probeRoutes(apiUrl, config.apiToken, undefined, quietToken);
     } catch (error) {
       await gateway.close(0);
       throw error;
@@ -118,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     printBanner(print, { config, apiUrl, webhookUrl, endpoints: emulators.endpoints, queues, worker: options.worker });
     const startupMs = Date.now() - started;
     print(`ready in ${startupMs} ms (every route answers)`);
+    if (options.nextSteps !== false) for (const line of nextSteps(apiUrl, config.apiToken)) print(line);
 
     let worker: Worker | undefined;
     if (options.worker !== false) {
