@@ -3,26 +3,24 @@
  * `npm run demo`: the local stack driven by a simulated Twilio, no account needed (lib/local/demo.ts).
  * Ctrl-C stops it and exits 0.
  */
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-// The handlers' JSON logs would bury the demo's story; warnings and errors still show.
+// First: the local defaults (readable logs, owner-only files…) before any handler module loads.
+import '../lib/local/process-defaults';
+
+// The handlers' logs would bury the demo's story; warnings and errors still show.
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 
 import { LocalConfigError } from '../lib/local/config';
 import { type Demo, runDemo } from '../lib/local/demo';
 import { PortBusyError } from '../lib/local/ports';
+import { onStopSignals } from '../lib/local/stop-signals';
 
 async function main(): Promise<void> {
   let demo: Demo | undefined;
-  let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) process.exit(0);
-    stopping = true;
     process.stdout.write(`${signal}: stopping\n`);
     void (demo?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  const signals = onStopSignals(stop, () => process.exit(0));
   try {
     demo = await runDemo({ env: process.env, print: (line) => process.stdout.write(`${line}\n`) });
   } catch (error) {
@@ -33,7 +31,7 @@ async function main(): Promise<void> {
     await demo?.stop().catch(() => undefined);
     process.exit(1);
   }
-  if (stopping) await demo.stop();
+  if (signals.requested) await demo.stop();
 }
 
 void main();

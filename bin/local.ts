@@ -3,14 +3,12 @@
  * `npm start`: the whole Recording Vault on this machine, on embedded emulators (or on the
  * endpoints AWS_ENDPOINT_URL_DYNAMODB / _S3 / _SQS name). See lib/local/stack.ts and the README.
  */
-// Local defaults, before any handler module loads (threads inherit them). EMF metrics mean
-// something only in CloudWatch; the SDK's Node 22 notice is said once below, not per thread.
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
+// First: the local defaults (readable logs, owner-only files…) before any handler module loads.
+import '../lib/local/process-defaults';
 import { LocalConfigError } from '../lib/local/config';
 import { PortBusyError } from '../lib/local/ports';
 import { type LocalStack, startLocalStack } from '../lib/local/stack';
+import { onStopSignals } from '../lib/local/stop-signals';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
@@ -19,13 +17,7 @@ function fail(message: string): never {
 
 async function main(): Promise<void> {
   let stack: LocalStack | undefined;
-  let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting now; queued jobs are kept for the next start\n`);
-      process.exit(0);
-    }
-    stopping = true;
     process.stdout.write(`${signal}: stopping\n`);
     void (stack?.stop() ?? Promise.resolve()).then(
       () => process.exit(0),
@@ -35,8 +27,10 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const signals = onStopSignals(shutdown, (signal) => {
+    process.stderr.write(`${signal} again: exiting now; queued jobs are kept for the next start\n`);
+    process.exit(0);
+  });
 
   if (Number(process.versions.node.split('.')[0]) < 22) {
     process.stdout.write(
@@ -50,7 +44,7 @@ async function main(): Promise<void> {
     if (error instanceof PortBusyError) fail(error.message);
     fail(`Could not start the local stack: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (stopping) await stack.stop();
+  if (signals.requested) await stack.stop();
 }
 
 void main();

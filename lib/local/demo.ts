@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio, status } from '../simulated-twilio';
-import { type Env, LEDGER_TABLE_NAME, TABLE_NAME } from './config';
+import { type Env, EVENTS_FILE, LEDGER_TABLE_NAME, TABLE_NAME } from './config';
+import { nextSteps } from './next-steps';
 import { type LocalStack, startLocalStack } from './stack';
 
 export interface DemoOptions {
@@ -61,6 +62,8 @@ export async function runDemo(options: DemoOptions): Promise<Demo> {
         RECONCILE_LOOKBACK_SECONDS: '3600',
       },
       print,
+      // The demo says what to do next at its end, with the simulated Twilio's settings.
+      nextSteps: false,
     });
   } catch (error) {
     await twilio.close();
@@ -161,6 +164,23 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
     print(`      play: ${body.url ?? `(playback answered ${playback.status})`}`);
   }
   print('');
-  print(`Events: ${join(dataDir, 'events.ndjson')}`);
+  print(`Data: ${dataDir} (events in ${EVENTS_FILE}; deleted at the next npm run demo)`);
+  for (const line of nextSteps(stack.apiUrl, stack.apiToken)) print(line);
+  print('  Backfill from the simulated Twilio (another terminal, while the demo runs):');
+  print(`    ${backfillCommand(stack, twilio, options.env)}`);
+  print('');
   print('demo ready: the stack keeps serving; Ctrl-C stops it');
+}
+
+/** `npm run backfill` against this demo: the simulated Twilio's settings and the demo's emulator ports. */
+function backfillCommand(stack: LocalStack, twilio: SimulatedTwilio, env: Env): string {
+  const today = new Date().toISOString().slice(0, 10);
+  const tomorrow = new Date(Date.now() + 24 * 3600 * 1000).toISOString().slice(0, 10);
+  const vars = [
+    `TWILIO_ACCOUNT_SID=${stack.config.accountSid}`,
+    `TWILIO_AUTH_TOKEN=${stack.config.authToken}`,
+    `TWILIO_API_BASE_URL=${twilio.baseUrl}`,
+    ...['DYNAMODB_PORT', 'S3_PORT', 'SQS_PORT'].flatMap((name) => (env[name] ? [`${name}=${env[name]}`] : [])),
+  ];
+  return `${vars.join(' ')} npm run backfill -- --from ${today} --to ${tomorrow}`;
 }

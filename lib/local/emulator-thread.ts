@@ -1,8 +1,10 @@
 /**
  * A thread that runs embedded emulators (./emulators.ts) off the gateway's event loop (see
- * ./thread.ts). The SQS journal's hook runs inside fauxqs's SendMessage, in this thread, before
+ * ./thread.ts), each on an internal loopback port behind its front (./emulator-front.ts) on the
+ * plan's port: the front's proxying runs on this thread too. The SQS journal's hook runs inside fauxqs's SendMessage, in this thread, before
  * it answers: what a client was told is queued is in the journal file.
  */
+import { type FrontedService, startEmulatorFront } from './emulator-front';
 import { type RunningEmulator, type RunningSqs, startDynamo, startS3, startSqs } from './emulators';
 import { isThreadEntry, type StackThread, type StackThreadOptions, serveThread, startThread } from './thread';
 
@@ -36,14 +38,37 @@ export async function startEmulatorThread(plan: EmulatorPlan, options: StackThre
   };
 }
 
+/** The emulator on a port the system picks, its front on `port`; stopping stops both. */
+async function behindFront<E extends RunningEmulator>(
+  service: FrontedService,
+  port: number,
+  start: Promise<E>,
+): Promise<E> {
+  const emulator = await start;
+  try {
+    const front = await startEmulatorFront({ service, port, target: emulator.endpoint });
+    return {
+      ...emulator,
+      endpoint: front.endpoint,
+      async stop() {
+        await front.stop();
+        await emulator.stop();
+      },
+    };
+  } catch (error) {
+    await emulator.stop();
+    throw error;
+  }
+}
+
 if (isThreadEntry(__filename)) {
   serveThread<EmulatorEndpoints>(async (data) => {
     const plan = data as EmulatorPlan;
     // allSettled: a failure of one must not leave another listening.
     const settled = await Promise.allSettled([
-      plan.dynamodb ? startDynamo(plan.dynamodb.port, plan.dynamodb.dir) : undefined,
-      plan.s3 ? startS3(plan.s3.port, plan.s3.dir, plan.s3.buckets) : undefined,
-      plan.sqs ? startSqs(plan.sqs.port, plan.sqs.dir) : undefined,
+      plan.dynamodb ? behindFront('dynamodb', plan.dynamodb.port, startDynamo(0, plan.dynamodb.dir)) : undefined,
+      plan.s3 ? behindFront('s3', plan.s3.port, startS3(0, plan.s3.dir, plan.s3.buckets)) : undefined,
+      plan.sqs ? behindFront('sqs', plan.sqs.port, startSqs(0, plan.sqs.dir)) : undefined,
     ]);
     const running: RunningEmulator[] = [];
     for (const result of settled) if (result.status === 'fulfilled' && result.value) running.push(result.value);

@@ -1,11 +1,13 @@
 /**
  * The embedded emulators: dynalite (DynamoDB, LevelDB on disk), s3rver (S3, files on disk) and
  * fauxqs (SQS, in memory, made durable by the journal in ./sqs-journal.ts). Each binds the
- * loopback address only and is closed by `stop()`.
+ * loopback address only (port 0: one the system picks; the stack puts ./emulator-front.ts on the
+ * public port) and is closed by `stop()`.
  */
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LOOPBACK, REGION } from './config';
@@ -15,6 +17,11 @@ import { type JournaledMessage, SqsJournal, type SqsSpyEvent } from './sqs-journ
 export interface RunningEmulator {
   readonly endpoint: string;
   stop(): Promise<void>;
+}
+
+/** The port a server listens on (the one asked for, or the one the system chose for 0). */
+function boundPort(server: Server): number {
+  return (server.address() as AddressInfo).port;
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -76,7 +83,7 @@ export async function startDynamo(port: number, dir: string): Promise<RunningEmu
   const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   await listen(server, port, LOOPBACK, 'DynamoDB emulator');
   return {
-    endpoint: `http://${LOOPBACK}:${port}`,
+    endpoint: `http://${LOOPBACK}:${boundPort(server)}`,
     stop: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -127,7 +134,7 @@ export async function startS3(port: number, dir: string, buckets: readonly strin
   const server = createServer(s3rver.callback() as Parameters<typeof createServer>[0] & object);
   await listen(server, port, LOOPBACK, 'S3 emulator');
   return {
-    endpoint: `http://${LOOPBACK}:${port}`,
+    endpoint: `http://${LOOPBACK}:${boundPort(server)}`,
     async stop() {
       await closeServer(server);
       s3rver.logger.close();
@@ -205,8 +212,9 @@ export async function startSqs(port: number, journalDir: string | undefined): Pr
     defaultRegion: REGION,
     stores: { sqsStore, snsStore: new SnsStore(), s3Store: new S3Store() },
   });
+  let address: string;
   try {
-    await app.listen({ port, host: LOOPBACK });
+    address = await app.listen({ port, host: LOOPBACK });
   } catch (error) {
     journal?.close();
     const code = (error as { code?: string }).code;
@@ -217,7 +225,7 @@ export async function startSqs(port: number, journalDir: string | undefined): Pr
   }
 
   return {
-    endpoint: `http://${LOOPBACK}:${port}`,
+    endpoint: `http://${LOOPBACK}:${new URL(address).port}`,
     replay() {
       let replayed = 0;
       let skipped = 0;

@@ -5,6 +5,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { withoutLogs } from '../../lambda/shared/runtime/readable-log';
 import { listen } from './ports';
 
 export type ApiHandler = (
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   readonly region?: string;
   /** Gets unexpected errors (never sent to the caller). */
   readonly onError?: (error: unknown, routeKey: string) => void;
+  /** Requests whose `x-local-stack-probe` header carries this value are served without handler logs. */
+  readonly quietToken?: string;
 }
 
 export interface Gateway {
@@ -392,7 +395,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   const server = createServer((req, res) => {
-    const work = handle(req, res).catch((error) => {
+    const quiet = options.quietToken !== undefined && req.headers['x-local-stack-probe'] === options.quietToken;
+    const work = (quiet ? withoutLogs(() => handle(req, res)) : handle(req, res)).catch((error) => {
       options.onError?.(error, `${req.method} ${req.url}`);
       if (!res.headersSent) send(res, 500, { error: 'Internal Server Error' });
       else res.destroy();

@@ -4,8 +4,16 @@
  */
 import { request } from 'node:http';
 
-/** Every route answers through the whole path (gateway, handler, DynamoDB) before `ready`. */
-export async function probeRoutes(apiUrl: string, token: string, timeoutMs = 15_000): Promise<void> {
+/**
+ * Every route answers through the whole path (gateway, handler, DynamoDB) before `ready`. With
+ * `quietToken` (the gateway's), the handlers do not log the probe's requests.
+ */
+export async function probeRoutes(
+  apiUrl: string,
+  token: string,
+  timeoutMs = 15_000,
+  quietToken?: string,
+): Promise<void> {
   const probes: Array<{ method: string; path: string; headers: Record<string, string>; expect: number }> = [
     {
       method: 'POST',
@@ -41,7 +49,8 @@ export async function probeRoutes(apiUrl: string, token: string, timeoutMs = 15_
   const deadline = Date.now() + timeoutMs;
   for (const probe of probes) {
     for (;;) {
-      const status = await httpStatus(`${apiUrl}${probe.path}`, probe.method, probe.headers).catch(() => 0);
+      const headers = quietToken ? { ...probe.headers, 'x-local-stack-probe': quietToken } : probe.headers;
+      const status = await httpStatus(`${apiUrl}${probe.path}`, probe.method, headers).catch(() => 0);
       if (status === probe.expect) break;
       if (Date.now() > deadline) {
         throw new Error(`${probe.method} ${probe.path} answered ${status || 'nothing'} (expected ${probe.expect})`);

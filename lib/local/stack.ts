@@ -7,17 +7,21 @@
  * on one worker thread; dynalite and s3rver on another, and the transfer worker on a third, both
  * at a lower CPU priority, so that webhooks are answered first when the cores are busy.
  */
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
+import { formatReadableLine } from '../../lambda/shared/runtime/readable-log';
 import { apiRoutes } from './api-routes';
 import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
+import { ownerOnlyDir, storedApiToken } from './data-dir';
+import { embeddedCredentials } from './emulator-front';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
+import { nextSteps } from './next-steps';
 import { assertPortsFree } from './ports';
 import { probeRoutes } from './probe';
 import { ensureBucket, ensureQueues, ensureTables, type QueueUrls } from './resources';
@@ -35,6 +39,8 @@ export interface LocalStackOptions {
   readonly log?: (level: 'info' | 'warn' | 'error', message: string, extra?: Record<string, unknown>) => void;
   /** Start the transfer worker (default true). */
   readonly worker?: boolean;
+  /** End the start-up lines with what to do next (console, curl, status, stop). Default true. */
+  readonly nextSteps?: boolean;
 }
 
 export interface LocalStack {
@@ -55,7 +61,14 @@ export interface LocalStack {
   stop(graceMs?: number): Promise<void>;
 }
 
+const LEVELS: Record<string, number> = { info: 12, warn: 16, error: 20 };
+
 function stderrLog(level: string, message: string, extra?: Record<string, unknown>): void {
+  if (process.env.LOG_FORMAT === 'pretty') {
+    const record = { timestamp: new Date().toISOString(), function: 'local', message, ...extra };
+    process.stderr.write(`${formatReadableLine(LEVELS[level] ?? 12, record)}\n`);
+    return;
+  }
   process.stderr.write(`${JSON.stringify({ level: level.toUpperCase(), source: 'local-stack', message, ...extra })}\n`);
 }
 
@@ -67,7 +80,12 @@ type Log = NonNullable<LocalStackOptions['log']>;
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const started = Date.now();
-  const config = options.config ?? loadLocalConfig(options.env ?? process.env);
+  const loaded = options.config ?? loadLocalConfig(options.env ?? process.env);
+  ownerOnlyDir(loaded.dataDir);
+  // A generated token is kept in the data directory: the same one after a restart.
+  const config: LocalConfig = loaded.apiTokenGenerated
+    ? Object.freeze({ ...loaded, apiToken: storedApiToken(loaded.dataDir) })
+    : loaded;
   const print = options.print ?? (() => undefined);
   const log = options.log ?? stderrLog;
   const onCrash = (error: Error) => {
@@ -89,10 +107,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       AWS_ENDPOINT_URL_S3: emulators.endpoints.s3,
       AWS_ENDPOINT_URL_SQS: emulators.endpoints.sqs,
     };
-    const clients = connect(clientEnv);
+    const clients = connect(clientEnv, config);
     const queues = await createResources(config, clients, emulators.sqs, log);
 
+    // The readiness probe's requests carry this, and the handlers do not log them.
+    const quietToken = randomBytes(16).toString('hex');
     const gateway: Gateway = await startGateway({
+      quietToken,
       host: LOOPBACK,
       port: config.port,
       region: REGION,
@@ -103,7 +124,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const apiUrl = gateway.url;
     const webhookUrl = `${config.publicBaseUrl ?? apiUrl}/twilio/recording`;
     try {
-      await probeRoutes(apiUrl, config.apiToken);
+      await probeRoutes(apiUrl, config.apiToken, undefined, quietToken);
     } catch (error) {
       await gateway.close(0);
       throw error;
@@ -112,6 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     printBanner(print, { config, apiUrl, webhookUrl, endpoints: emulators.endpoints, queues, worker: options.worker });
     const startupMs = Date.now() - started;
     print(`ready in ${startupMs} ms (every route answers)`);
+    if (options.nextSteps !== false) for (const line of nextSteps(apiUrl, config.apiToken)) print(line);
 
     let worker: Worker | undefined;
     if (options.worker !== false) {
@@ -179,7 +201,7 @@ async function startEmulators(config: LocalConfig, onCrash: (error: Error) => vo
     s3: join(config.dataDir, 's3'),
     sqs: join(config.dataDir, 'sqs'),
   };
-  for (const dir of Object.values(dirs)) mkdirSync(dir, { recursive: true });
+  for (const dir of Object.values(dirs)) ownerOnlyDir(dir);
   const storage: EmulatorPlan = {
     ...(config.dynamodbEndpoint ? {} : { dynamodb: { port: config.dynamodbPort, dir: dirs.dynamodb } }),
     ...(config.s3Endpoint ? {} : { s3: { port: config.s3Port, dir: dirs.s3, buckets: [BUCKET_NAME] } }),
@@ -222,10 +244,11 @@ interface StackClients {
 }
 
 /** Clients for the stack's endpoints, with the emulator settings the Lambdas use. */
-function connect(clientEnv: Env): StackClients {
+function connect(clientEnv: Env, config: LocalConfig): StackClients {
   const settings = (service: EmulatedService) => ({
     region: clientEnv.AWS_REGION,
     ...clientOverrides(service, clientEnv),
+    ...embeddedCredentials(service, config),
   });
   const ddb = new DynamoDBClient(settings('DYNAMODB'));
   return {

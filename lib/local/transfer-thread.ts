@@ -27,6 +27,7 @@ import {
   REGION,
   TABLE_NAME,
 } from './config';
+import { embeddedCredentials } from './emulator-front';
 import { lambdaContext } from './gateway';
 import type { QueueUrls } from './resources';
 import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';
@@ -73,6 +74,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
   const settings = (service: EmulatedService) => ({
     region: clientEnv.AWS_REGION,
     ...clientOverrides(service, clientEnv),
+    ...embeddedCredentials(service, config),
   });
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(settings('DYNAMODB')), {
     marshallOptions: { removeUndefinedValues: true },

@@ -30,6 +30,7 @@ import {
   REGION,
   TABLE_NAME,
 } from '../local/config';
+import { LOCAL_CREDENTIALS } from '../local/emulator-front';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -115,6 +116,8 @@ async function resolveLocal(env: Env): Promise<VaultTarget> {
     region: clientEnv.AWS_REGION,
     maxAttempts: 2,
     ...clientOverrides(service, clientEnv),
+    // The embedded emulators' fronts accept the local credentials only.
+    ...((env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL) ? {} : { credentials: { ...LOCAL_CREDENTIALS } }),
   });
   const dynamodb = new DynamoDBClient(settings('DYNAMODB'));
   const s3 = new S3Client(settings('S3'));

@@ -19,7 +19,7 @@ import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
 import type { CallItem } from '../../lambda/shared/calls/calls';
 
 /**
- * The end-to-end harness: runs the local stack (`tsx bin/local.ts`) as a child process on free
+ * The end-to-end harness: runs the local stack (`npm start`'s command) as a child process on free
  * loopback ports, talks to it over real HTTP, and reads outcomes straight from its emulators
  * (DynamoDB, S3, SQS). Outcomes are polled with a bounded deadline, never slept for.
  */
@@ -154,7 +154,7 @@ export interface ExitStatus {
 
 const OUTPUT_LIMIT = 256 * 1024;
 
-/** A spawned `tsx bin/local.ts` (in its own process group) and its captured output. */
+/** A spawned `node --import tsx bin/local.ts` (in its own process group) and its captured output. */
 export class LocalProcess {
   private output = '';
   readonly exited: Promise<ExitStatus>;
@@ -181,10 +181,11 @@ export class LocalProcess {
   }
 
   static spawn(env: NodeJS.ProcessEnv): LocalProcess {
-    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/local.ts'], {
+    // As `npm start` runs it: one node process with tsx as its loader.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
       cwd: REPO_ROOT,
       env,
-      // Its own process group: tsx runs the program in a child process, and a kill must take both.
+      // Its own process group, as a terminal's foreground job: a signal to the group reaches it as Ctrl-C does.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SimulatedTwilio, slow } from '../../lib/simulated-twilio';
 import {
   callbackParams,
@@ -115,4 +116,52 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
     `kill/restart: killed after ${first?.bytesSent} of ${audio.length} bytes; restart ready in ${restarted.startupMs} ms; ` +
       `stored after restart; media requests ${stub.count('media', recordingSid)}; SIGTERM exit ${JSON.stringify(status)} in ${stopMs} ms`,
   );
+}, 240_000);
+
+test('Ctrl-C stops cleanly with exit 0 even when it arrives twice; logs are readable lines after the banner; the API token survives a restart', async () => {
+  const config = await LocalStack.configure({
+    twilioApiBaseUrl: stub.baseUrl,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    env: { LOCAL_API_TOKEN: undefined },
+  });
+  dataDirs.push(config.dataDir);
+  const first = await LocalStack.launch(config);
+  running.push(first);
+  const tokenOf = (stack: LocalStack) => /LOCAL_API_TOKEN=(\S+)/.exec(stack.proc.text())?.[1];
+  const token = tokenOf(first);
+  expect(token).toBeDefined();
+  const beforeBanner = first.proc.text().split(/^API: /m)[0] ?? '';
+  expect(beforeBanner.split('\n').filter((line) => line && !line.startsWith('Note: '))).toEqual([]);
+
+  const refused = await first.postCallback(
+    callbackParams({ accountSid: ACCOUNT_SID, callSid: newCallSid(), recordingSid: newRecordingSid() }),
+    { signature: 'bm90IGEgc2lnbmF0dXJl' },
+  );
+  expect(refused.status).toBe(403);
+  await waitFor('a readable log line for the refused callback', () =>
+    /^\d\d:\d\d:\d\d WARN {2}webhook +Rejected a callback with an invalid signature {2}path=\/twilio\/recording$/m.test(
+      first.proc.text(),
+    )
+      ? true
+      : undefined,
+  );
+  expect(first.proc.text()).not.toMatch(/^\{/m);
+
+  // A terminal signals the whole foreground group; a wrapper (npm, tsx) relays the same press again.
+  first.proc.signalGroup('SIGINT');
+  first.proc.child.kill('SIGINT');
+  const exit = await first.proc.waitExit(30_000);
+
+  expect(exit).toEqual({ code: 0, signal: null });
+  expect(first.proc.text().match(/SIGINT: stopping/g)).toHaveLength(1);
+  expect(first.proc.text()).not.toMatch(/again/);
+  await waitFor('the process group to be gone', () => (first.proc.groupAlive() ? undefined : true));
+  for (const port of Object.values(config.ports)) expect(await portIsFree(port)).toBe(true);
+
+  const second = await LocalStack.launch(config);
+  running.push(second);
+  expect(tokenOf(second)).toBe(token);
+  expect((await stat(join(config.dataDir, 'api-token'))).mode & 0o777).toBe(0o600);
+  expect((await second.playback('no-such-call', { token })).status).toBe(404);
 }, 240_000);

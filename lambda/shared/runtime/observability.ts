@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { ReadableLogger } from './readable-log';
 
 /**
  * Structured logs (Powertools Logger, JSON, RecordingSid/CallSid as keys) and EMF metrics.
@@ -32,8 +33,12 @@ export interface Observability {
 export const SERVICE_NAME = 'recording-vault';
 export const METRICS_NAMESPACE = 'RecordingVault';
 
+/** `LOG_FORMAT=pretty` (the local stack): one readable line per record instead of JSON. */
+const READABLE_LOGS = process.env.LOG_FORMAT === 'pretty';
+
 export function createObservability(functionName: string): Observability {
-  const root = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME });
+  const loggerOptions = { serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME };
+  const root = READABLE_LOGS ? new ReadableLogger(loggerOptions) : new Logger(loggerOptions);
   root.appendPersistentKeys({ function: functionName });
   const metrics = new Metrics({
     namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
