@@ -14,7 +14,7 @@ export function isListRecordingsRoute(event: Pick<APIGatewayProxyEventV2, 'route
 }
 
 /**
- * GET /recordings: a page of the ledger (`lambda/shared/recording-listing.ts`). Reads only: the
+ * GET /recordings: a page of the ledger (`lambda/recordings-read/listing.ts`). Reads only: the
  * function holds Query on the `byDay` index and no write or delete permission anywhere.
  */
 export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: DynamoDBDocumentClient) {

@@ -14,7 +14,7 @@ export interface WebhookRuntime {
   readonly obs?: Observability;
 }
 
-/** POST /twilio/recording. Everything but wiring lives in lambda/shared/webhook.ts. */
+/** POST /twilio/recording. Everything but wiring lives in lambda/webhook/accept-callback.ts. */
 export function createWebhookHandler(runtime: WebhookRuntime) {
   const obs = runtime.obs ?? createObservability('recording-webhook');
   const deps = {

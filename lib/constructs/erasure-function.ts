@@ -13,7 +13,7 @@ import type { VaultEvents } from './vault-events';
 import { type FunctionNetwork, type PowertoolsLogLevel, VaultFunction } from './vault-function';
 
 export interface ErasureFunctionProps {
-  /** The handler's entry file (lambda/recording-erasure/index.ts). */
+  /** The handler's entry file (lambda/erasure/index.ts). */
   readonly entry: string;
   readonly twilioAccountSid: string;
   readonly twilioApiBaseUrl: string;

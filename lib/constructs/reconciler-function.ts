@@ -10,7 +10,7 @@ import type { TransferQueue } from './transfer-queue';
 import type { TwilioSecret } from './twilio-secret';
 import { type FunctionLogProps, VaultFunction } from './vault-function';
 
-/** The ledger key the reconciler keeps its checkpoint under (lambda/shared/reconcile-checkpoint.ts). */
+/** The ledger key the reconciler keeps its checkpoint under (lambda/shared/config/env-names.ts). */
 
 export interface ReconcilerFunctionProps extends FunctionLogProps {
   readonly entry: string;

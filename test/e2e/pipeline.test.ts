@@ -17,7 +17,7 @@ import {
 
 /**
  * Recording Vault end to end: real HTTP into `npm start`'s local stack, the simulated
- * Twilio (lib/local/simulated-twilio.ts) on loopback, outcomes read back from the stack's S3, DynamoDB and SQS emulators.
+ * Twilio (lib/simulated-twilio/index.ts) on loopback, outcomes read back from the stack's S3, DynamoDB and SQS emulators.
  * One stack serves every case here; the kill/restart case has its own (local-process.test.ts).
  */
 

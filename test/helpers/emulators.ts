@@ -1,7 +1,7 @@
 /**
  * In-process AWS emulators for component tests: dynalite (DynamoDB) and s3rver (S3), each on a
  * random loopback port, with SDK clients built from the same emulator settings the Lambdas use
- * (`clientOverrides` in lambda/shared/endpoints.ts). No network beyond 127.0.0.1, no AWS account.
+ * (`clientOverrides` in lambda/shared/runtime/endpoints.ts). No network beyond 127.0.0.1, no AWS account.
  *
  *   const aws = await startEmulators();          // table `calls` (+ GSI) and bucket `recordings`
  *   … aws.s3, aws.ddb (document client), aws.getObject(key) …

@@ -17,7 +17,7 @@ import { TransferQueue } from '../../lib/constructs/transfer-queue';
 import { twilioSecret } from '../../lib/constructs/twilio-secret';
 import { VaultKey } from '../../lib/constructs/vault-key';
 
-const ENTRY = path.join(__dirname, '..', '..', 'lambda', 'recording-reconciler', 'index.ts');
+const ENTRY = path.join(__dirname, '..', '..', 'lambda', 'reconciler', 'index.ts');
 const RECONCILE: ReconcileConfig = { intervalMinutes: 15, lookbackMinutes: 120, settleMinutes: 5 };
 
 function synth(reconcile: ReconcileConfig = RECONCILE, kmsKey = false) {

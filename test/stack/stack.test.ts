@@ -366,7 +366,7 @@ describe('functions', () => {
     },
   );
 
-  test('each function gets exactly its environment contract (lambda/shared/config.ts)', () => {
+  test('each function gets exactly its environment contract (lambda/shared/config/function-config.ts)', () => {
     const common = ['POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_LOG_LEVEL', 'NODE_OPTIONS'];
     const expected: Record<'webhook' | 'transfer' | 'recordingsRead', string[]> = {
       webhook: ['TWILIO_ACCOUNT_SID', 'TWILIO_SECRET_ARN', 'TRANSFER_QUEUE_URL'],

@@ -1,5 +1,5 @@
 /**
- * The reconciler's checkpoint (lambda/shared/reconcile-checkpoint.ts) on dynalite, and the window
+ * The reconciler's checkpoint (lambda/reconciler/checkpoint.ts) on dynalite, and the window
  * each run lists.
  */
 import '../../helpers/setup-env';

@@ -1,5 +1,5 @@
 /**
- * The simulated Twilio's audio (lib/local/simulated-twilio/audio.ts): WAV and MP3 of the recording's
+ * The simulated Twilio's audio (lib/simulated-twilio/audio.ts): WAV and MP3 of the recording's
  * duration and channels, different per recording, and served by format.
  */
 import '../../helpers/setup-env';

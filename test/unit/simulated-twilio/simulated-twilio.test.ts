@@ -1,5 +1,5 @@
 /**
- * The simulated Twilio (lib/local/simulated-twilio.ts) against what Twilio's REST API and webhooks
+ * The simulated Twilio (lib/simulated-twilio/index.ts) against what Twilio's REST API and webhooks
  * do: the recording list (order, whole-day filters, paging through next_page_uri), deletion, call
  * details, scripted media answers, request counters, and signed callbacks that twilio's own
  * validateRequest accepts.

@@ -1,5 +1,5 @@
 /**
- * Reconciliation (lambda/shared/reconcile.ts) against the real ledger on dynalite, with an
+ * Reconciliation (lambda/shared/job/reconcile.ts) against the real ledger on dynalite, with an
  * in-memory list and queue: what is queued, skipped and left to the ledger, dry runs, repeated
  * runs, the abort signal, progress, and how many DynamoDB requests a check costs.
  */

@@ -1,5 +1,5 @@
 /**
- * The recording list client (lambda/shared/twilio-recording-list.ts) against the simulated
+ * The recording list client (lambda/shared/twilio/recording-list.ts) against the simulated
  * Twilio over real HTTP: whole-day filters, newest-first paging with an early stop, window edges,
  * backoff on 429/5xx and on pages that are not a list (injected sleep), the abort signal. What
  * the simulator never does by itself (list out of order, repeat a record across pages, name a

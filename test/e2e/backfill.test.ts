@@ -4,19 +4,19 @@
  * the Twilio account of a target (lib/ops/target.ts), a deployed stage's with CloudFormation and
  * Secrets Manager mocked.
  */
-import '../../helpers/setup-env';
+import '../helpers/setup-env';
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { parseRecordingJob } from '../../../lambda/shared/job/recording-job';
-import { resolveTarget, stageTokens, twilioAccount } from '../../../lib/ops/target';
-import { SimulatedTwilio } from '../../../lib/simulated-twilio';
-import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
-import { type SqsEmulator, startSqsEmulator } from '../../helpers/sqs-emulator';
-import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../helpers/twilio-fixtures';
+import { parseRecordingJob } from '../../lambda/shared/job/recording-job';
+import { resolveTarget, stageTokens, twilioAccount } from '../../lib/ops/target';
+import { SimulatedTwilio } from '../../lib/simulated-twilio';
+import { type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
+import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
+import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
 const QUEUE = 'recording-transfer';
