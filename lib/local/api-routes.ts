@@ -10,11 +10,18 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createConsoleHandler } from '../../lambda/console/handler';
 import { createErasureHandler } from '../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
+import {
+  loadErasureConfig,
+  loadPlaybackConfig,
+  loadRecordingsReadConfig,
+  loadWebhookConfig,
+} from '../../lambda/shared/config/function-config';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createWebhookHandler } from '../../lambda/webhook/handler';
 import { buildConsoleAssets } from '../console-bundle';
-import { BUCKET_NAME, EVENTS_FILE, LEDGER_DAY_INDEX, LEDGER_TABLE_NAME, type LocalConfig, TABLE_NAME } from './config';
+import { EVENTS_FILE, type LocalConfig } from './config';
+import { localFunctionEnvs } from './function-env';
 import type { Route } from './gateway';
 import type { QueueUrls } from './resources';
 
@@ -28,31 +35,21 @@ export interface ApiClients {
 export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiClients): Route[] {
   const { s3, docClient, webhookSqs } = clients;
   const tokens = staticTokens(config.authToken, config.authTokenSecondary);
+  const envs = localFunctionEnvs(config, queues);
   const webhook = createWebhookHandler({
-    config: {
-      accountSid: config.accountSid,
-      publicBaseUrl: config.publicBaseUrl,
-      transferQueueUrl: queues.queueUrl,
-    },
+    config: loadWebhookConfig(envs.webhook),
     tokens,
     sqs: webhookSqs,
   });
   const playback = createPlaybackHandler({
-    config: { bucketName: BUCKET_NAME, tableName: TABLE_NAME, urlTtlSeconds: config.playbackUrlTtlSeconds },
-    listing: { ledgerTableName: LEDGER_TABLE_NAME, ledgerDayIndexName: LEDGER_DAY_INDEX },
+    config: loadPlaybackConfig(envs.recordingsRead),
+    listing: loadRecordingsReadConfig(envs.recordingsRead),
     s3,
     ddb: docClient,
   });
   // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
   const erasure = createErasureHandler({
-    config: {
-      accountSid: config.accountSid,
-      bucketName: BUCKET_NAME,
-      tableName: TABLE_NAME,
-      ledgerTableName: LEDGER_TABLE_NAME,
-      eventBusName: 'local',
-      twilioApiBaseUrl: config.twilioApiBaseUrl,
-    },
+    config: loadErasureConfig(envs.erasure),
     tokens,
     s3,
     ddb: docClient,

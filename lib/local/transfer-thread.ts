@@ -13,21 +13,14 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReconcilerHandler } from '../../lambda/reconciler/handler';
+import { loadReconcilerConfig, loadTransferConfig } from '../../lambda/shared/config/function-config';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createTransferHandler } from '../../lambda/transfer/handler';
-import {
-  BUCKET_NAME,
-  CALL_SID_INDEX,
-  type Env,
-  EVENTS_FILE,
-  LEDGER_TABLE_NAME,
-  type LocalConfig,
-  REGION,
-  TABLE_NAME,
-} from './config';
+import { type Env, EVENTS_FILE, type LocalConfig, REGION } from './config';
 import { embeddedCredentials } from './emulator-front';
+import { localFunctionEnvs } from './function-env';
 import { lambdaContext } from './gateway';
 import type { QueueUrls } from './resources';
 import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';
@@ -86,22 +79,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
   const transferSqs = new SQSClient(settings('SQS'));
   addReleaseMiddleware(transferSqs, released);
   const transfer = createTransferHandler({
-    config: {
-      accountSid: config.accountSid,
-      bucketName: BUCKET_NAME,
-      tableName: TABLE_NAME,
-      ledgerTableName: LEDGER_TABLE_NAME,
-      eventBusName: 'local',
-      callSidIndexName: CALL_SID_INDEX,
-      twilioApiBaseUrl: config.twilioApiBaseUrl,
-      recordingFormat: config.recordingFormat,
-      deleteFromTwilioAfterCopy: config.deleteFromTwilioAfterCopy,
-      transferQueueUrl: queues.queueUrl,
-      deadLetterQueueUrl: queues.dlqUrl,
-      maxAttempts: config.maxAttempts,
-      retryBaseSeconds: config.retryBaseSeconds,
-      leaseSeconds: config.leaseSeconds,
-    },
+    config: loadTransferConfig(localFunctionEnvs(config, queues).transfer),
     tokens: staticTokens(config.authToken, config.authTokenSecondary),
     s3,
     ddb,
@@ -146,14 +124,7 @@ function scheduleReconciler(
   if (config.reconcileIntervalSeconds === 0) return undefined;
   const stopping = new AbortController();
   const reconcile = createReconcilerHandler({
-    config: {
-      accountSid: config.accountSid,
-      twilioApiBaseUrl: config.twilioApiBaseUrl,
-      ledgerTableName: LEDGER_TABLE_NAME,
-      transferQueueUrl: queues.queueUrl,
-      lookbackSeconds: config.reconcileLookbackSeconds,
-      settleSeconds: config.reconcileSettleSeconds,
-    },
+    config: loadReconcilerConfig(localFunctionEnvs(config, queues).reconciler),
     tokens: staticTokens(config.authToken, config.authTokenSecondary),
     ddb,
     sqs,

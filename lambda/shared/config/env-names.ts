@@ -23,6 +23,9 @@ export const ENV = {
   playbackUrlTtlSeconds: 'PLAYBACK_URL_TTL_SECONDS',
   reconcileLookbackMinutes: 'RECONCILE_LOOKBACK_MINUTES',
   reconcileSettleMinutes: 'RECONCILE_SETTLE_MINUTES',
+  /** Finer than the minutes above, which they override: the local stack's schedule is in seconds. */
+  reconcileLookbackSeconds: 'RECONCILE_LOOKBACK_SECONDS',
+  reconcileSettleSeconds: 'RECONCILE_SETTLE_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -162,7 +162,17 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
     twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
     ledgerTableName: r.required(ENV.ledgerTable),
     transferQueueUrl: r.required(ENV.transferQueueUrl),
-    lookbackSeconds: 60 * r.int(ENV.reconcileLookbackMinutes, DEFAULT_RECONCILE_LOOKBACK_MINUTES, 1, 7 * 24 * 60),
-    settleSeconds: 60 * r.int(ENV.reconcileSettleMinutes, DEFAULT_RECONCILE_SETTLE_MINUTES, 0, 24 * 60),
+    lookbackSeconds: r.int(
+      ENV.reconcileLookbackSeconds,
+      60 * r.int(ENV.reconcileLookbackMinutes, DEFAULT_RECONCILE_LOOKBACK_MINUTES, 1, 7 * 24 * 60),
+      1,
+      7 * 24 * 3600,
+    ),
+    settleSeconds: r.int(
+      ENV.reconcileSettleSeconds,
+      60 * r.int(ENV.reconcileSettleMinutes, DEFAULT_RECONCILE_SETTLE_MINUTES, 0, 24 * 60),
+      0,
+      24 * 3600,
+    ),
   });
 }

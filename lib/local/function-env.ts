@@ -1,0 +1,80 @@
+/**
+ * Each function's environment as the stack's constructs write it on AWS, built from the local
+ * configuration: the local stack reads it back through the functions' own loaders
+ * (lambda/shared/config/function-config.ts), so a contract is checked the same way in both places.
+ */
+import { ENV, type FunctionEnv } from '../../lambda/shared/config/env-names';
+import {
+  BUCKET_NAME,
+  CALL_SID_INDEX,
+  LEDGER_DAY_INDEX,
+  LEDGER_TABLE_NAME,
+  type LocalConfig,
+  TABLE_NAME,
+} from './config';
+import type { QueueUrls } from './resources';
+
+/** Locally the tokens come from the environment, not Secrets Manager: the loaders still require a secret id. */
+const LOCAL_SECRET_ID = 'local';
+/** Locally events go to a file (lib/local), not a bus: the loaders still require its name. */
+const LOCAL_EVENT_BUS = 'local';
+
+export interface LocalFunctionEnvs {
+  readonly webhook: FunctionEnv;
+  readonly transfer: FunctionEnv;
+  readonly recordingsRead: FunctionEnv;
+  readonly erasure: FunctionEnv;
+  readonly reconciler: FunctionEnv;
+}
+
+export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): LocalFunctionEnvs {
+  const twilio: FunctionEnv = {
+    [ENV.twilioAccountSid]: config.accountSid,
+    [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
+    [ENV.twilioApiBaseUrl]: config.twilioApiBaseUrl,
+  };
+  return {
+    webhook: {
+      [ENV.twilioAccountSid]: config.accountSid,
+      [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
+      [ENV.transferQueueUrl]: queues.queueUrl,
+      ...(config.publicBaseUrl !== undefined ? { [ENV.publicBaseUrl]: config.publicBaseUrl } : {}),
+    },
+    transfer: {
+      ...twilio,
+      [ENV.recordingsBucket]: BUCKET_NAME,
+      [ENV.callsTable]: TABLE_NAME,
+      [ENV.callsByTwilioSidIndex]: CALL_SID_INDEX,
+      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      [ENV.recordingFormat]: config.recordingFormat,
+      [ENV.deleteFromTwilioAfterCopy]: String(config.deleteFromTwilioAfterCopy),
+      [ENV.transferQueueUrl]: queues.queueUrl,
+      [ENV.deadLetterQueueUrl]: queues.dlqUrl,
+      [ENV.transferMaxAttempts]: String(config.maxAttempts),
+      [ENV.transferRetryBaseSeconds]: String(config.retryBaseSeconds),
+      [ENV.transferLeaseSeconds]: String(config.leaseSeconds),
+    },
+    recordingsRead: {
+      [ENV.recordingsBucket]: BUCKET_NAME,
+      [ENV.callsTable]: TABLE_NAME,
+      [ENV.playbackUrlTtlSeconds]: String(config.playbackUrlTtlSeconds),
+      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
+    },
+    erasure: {
+      ...twilio,
+      [ENV.recordingsBucket]: BUCKET_NAME,
+      [ENV.callsTable]: TABLE_NAME,
+      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.eventBusName]: LOCAL_EVENT_BUS,
+    },
+    reconciler: {
+      ...twilio,
+      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.transferQueueUrl]: queues.queueUrl,
+      [ENV.reconcileLookbackSeconds]: String(config.reconcileLookbackSeconds),
+      [ENV.reconcileSettleSeconds]: String(config.reconcileSettleSeconds),
+    },
+  };
+}
