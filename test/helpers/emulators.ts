@@ -1,46 +1,32 @@
 /**
- * In-process AWS emulators for component tests: dynalite (DynamoDB) and s3rver (S3), each on a
- * random loopback port, with SDK clients built from the same emulator settings the Lambdas use
+ * In-process AWS emulators for component tests: the local stack's dynalite (DynamoDB) and s3rver
+ * (S3), each on a random loopback port, with SDK clients built from the same emulator settings the Lambdas use
  * (`clientOverrides` in lambda/shared/runtime/endpoints.ts). No network beyond 127.0.0.1, no AWS account.
  *
  *   const aws = await startEmulators();          // table `calls` (+ GSI) and bucket `recordings`
  *   … aws.s3, aws.ddb (document client), aws.getObject(key) …
  *   await aws.stop();
  *
- * SQS is not emulated here (fauxqs is ESM-only): mock it with aws-sdk-client-mock.
+ * The same emulators `npm start` runs (lib/local/emulators.ts); SQS tests use ./sqs-emulator.ts.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides } from '../../lambda/shared/runtime/endpoints';
-import { ensureTables } from '../../lib/local/resources';
-
-// Neither package ships types.
-const dynalite = require('dynalite') as (options: Record<string, number>) => Server;
-const S3rver = require('s3rver') as new (
-  options: Record<string, unknown>,
-) => { run(): Promise<AddressInfo>; close(): Promise<void>; httpServer?: Server };
-const s3rverAccounts = require('s3rver/lib/models/account') as {
-  DUMMY_ACCOUNT: { createKeyPair(id: string, secret: string): void };
-};
-
 import { CALL_SID_INDEX, LEDGER_TABLE_NAME, TABLE_NAME } from '../../lib/local/config';
+import { startDynamo, startS3 } from '../../lib/local/emulators';
+import { ensureTables } from '../../lib/local/resources';
 
 export const CALLS_TABLE = TABLE_NAME;
 export const LEDGER_TABLE = LEDGER_TABLE_NAME;
 export { CALL_SID_INDEX };
 export const RECORDINGS_BUCKET = 'recordings';
 
-/**
- * Without AWS_ACCESS_KEY_ID, `clientOverrides` signs with `local`/`local`; s3rver only knows
- * `S3RVER`/`S3RVER` and rejects other key ids, so the `local` pair is registered with it.
- */
+/** What `clientOverrides` signs with when AWS_ACCESS_KEY_ID is unset. */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 export interface Emulators {
@@ -68,28 +54,13 @@ export interface StoredTestObject {
   readonly metadata: Record<string, string>;
 }
 
-function closeServer(server: Server | undefined): Promise<void> {
-  if (!server) return Promise.resolve();
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 export async function startEmulators(): Promise<Emulators> {
-  const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', () => resolve()));
-  const dynamodbEndpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
-
-  s3rverAccounts.DUMMY_ACCOUNT.createKeyPair(EMULATOR_CREDENTIALS.accessKeyId, EMULATOR_CREDENTIALS.secretAccessKey);
-  const directory = mkdtempSync(join(tmpdir(), 'rv-s3rver-'));
-  const s3rver = new S3rver({
-    port: 0,
-    address: '127.0.0.1',
-    silent: true,
-    directory,
-    configureBuckets: [{ name: RECORDINGS_BUCKET }],
-  });
-  const { port: s3Port } = await s3rver.run();
-  const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+  // The local stack's own emulators, each on a free loopback port and a directory of its own.
+  const directory = mkdtempSync(join(tmpdir(), 'rv-emulators-'));
+  const dynamo = await startDynamo(0, join(directory, 'dynamodb'));
+  const s3rver = await startS3(0, join(directory, 's3'), [RECORDINGS_BUCKET]);
+  const dynamodbEndpoint = dynamo.endpoint;
+  const s3Endpoint = s3rver.endpoint;
 
   const env = { AWS_ENDPOINT_URL_S3: s3Endpoint, AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint, AWS_REGION: 'us-east-1' };
   const s3 = new S3Client({ ...clientOverrides('S3', env) });
@@ -139,7 +110,7 @@ export async function startEmulators(): Promise<Emulators> {
     async stop() {
       s3.destroy();
       dynamodb.destroy();
-      await Promise.all([closeServer(dynamo), closeServer(s3rver.httpServer)]);
+      await Promise.all([dynamo.stop(), s3rver.stop()]);
       rmSync(directory, { recursive: true, force: true });
     },
   };
