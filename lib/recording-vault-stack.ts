@@ -3,7 +3,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
-import { ALARM_PERIOD, OperationsAlarms } from './constructs/alarm-topic';
+import { ALARM_PERIOD, AlarmTopic } from './constructs/alarm-topic';
 import { CallsTable } from './constructs/calls-table';
 import { ErasureFunction } from './constructs/erasure-function';
 import { ReconcilerFunction } from './constructs/reconciler-function';
@@ -57,7 +57,7 @@ export class RecordingVaultStack extends Stack {
   /** The stage's dashboard and the alarms that page the on-call engineer. */
   readonly operations: VaultOperations;
   readonly api: VaultApi;
-  readonly alarms: OperationsAlarms;
+  readonly alarms: AlarmTopic;
   /** The stage's customer-managed key (`encryption: "kms"`); unset with SSE-S3 and AWS-managed keys. */
   readonly vaultKey?: VaultKey;
   /** The functions' private subnets and endpoints (stage option `vpc`); unset: no VPC. */
@@ -201,7 +201,7 @@ export class RecordingVaultStack extends Stack {
     this.api.addErasureRoute(this.erasure.function);
 
     // ---- alarms ----------------------------------------------------------------------
-    this.alarms = new OperationsAlarms(this, 'Alarms', {
+    this.alarms = new AlarmTopic(this, 'Alarms', {
       removalPolicy,
       encryptionKey,
       ...(config.alarmEmail !== undefined ? { alarmEmail: config.alarmEmail } : {}),

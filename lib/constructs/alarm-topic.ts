@@ -7,7 +7,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { cloudWatchAlarmsPrincipal, denyGrantsExceptForAwsServices } from './key-policies';
 
-export interface OperationsAlarmsProps {
+export interface AlarmTopicProps {
   /** Who gets the alarm e-mails. Unset: the topic exists without subscription. */
   readonly alarmEmail?: string;
   readonly removalPolicy: RemovalPolicy;
@@ -22,13 +22,13 @@ export interface OperationsAlarmsProps {
  * The alarm topic (KMS-encrypted with a customer-managed key that CloudWatch may use; the
  * AWS-managed SNS key would not let CloudWatch publish) and helpers to add alarms to it.
  */
-export class OperationsAlarms extends Construct {
+export class AlarmTopic extends Construct {
   readonly topic: sns.Topic;
   /** The topic's key: the stage's key when given, else the topic's own. */
   readonly key: kms.IKey;
   private readonly action: SnsAction;
 
-  constructor(scope: Construct, id: string, props: OperationsAlarmsProps) {
+  constructor(scope: Construct, id: string, props: AlarmTopicProps) {
     super(scope, id);
     this.key =
       props.encryptionKey ??

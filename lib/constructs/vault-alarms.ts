@@ -3,7 +3,7 @@ import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { StageConfig } from '../config';
-import { ALARM_PERIOD, type OperationsAlarms } from './alarm-topic';
+import { ALARM_PERIOD, type AlarmTopic } from './alarm-topic';
 import {
   FUNCTION_LABELS,
   OperationsDashboard,
@@ -17,7 +17,7 @@ export interface VaultOperationsProps {
   /** The stage's name (dashboard name) and alarm thresholds. */
   readonly config: Pick<StageConfig, 'name' | 'alarms'>;
   /** The stage's alarm topic; the alarms below are added to it. */
-  readonly alarms: OperationsAlarms;
+  readonly alarms: AlarmTopic;
   readonly functions: VaultFunctions;
   readonly transferQueue: sqs.IQueue;
   readonly deadLetterQueue: sqs.IQueue;

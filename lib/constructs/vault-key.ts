@@ -61,7 +61,7 @@ export interface VaultKeyProps {
  * Key policy: the account (so IAM policies decide, as for every key CDK creates) plus the
  * service principals that use the key on their own, each added by the construct that needs it
  * with its own conditions: CloudWatch (alarms publishing to the encrypted topic) by
- * OperationsAlarms; EventBridge by `events.EventBus` (encrypted bus) and by SQS/SNS rule
+ * AlarmTopic; EventBridge by `events.EventBus` (encrypted bus) and by SQS/SNS rule
  * targets (their `grantSendMessages`/`grantPublish`). Functions get their rights by the
  * resources' `grant*` methods or, next to hand-written statements, by `key.grant*()`; either
  * way without action wildcards (see ExactGrantsKey). CloudWatch Logs may use it for the log
