@@ -1,23 +1,9 @@
-/**
- * The recordings API in the template: GET /recordings on the read-only playback function,
- * DELETE …/recordings/{recordingSid} on the erasure function, JWT scopes where the stage uses JWT,
- * and each function's exact permissions. cdk-nag (AwsSolutions + Serverless) stays clean.
- * Bundling is skipped, as in stack.test.ts: these tests read the template, not the code.
- */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { buildApp } from '../../lib/app';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
-type Json = Record<string, any>;
-
-const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
-  context: Json & { stages: Record<string, Json> };
-};
+import { cdkJson, type Json } from './synth-stage';
 
 interface Synthesized {
   readonly stack: RecordingVaultStack;

@@ -1,12 +1,3 @@
-/**
- * Compliance settings of the synthesized stages: the customer-managed key where the stage asks
- * (`encryption: "kms"`, prod ships with it) and SSE-S3 / AWS-managed keys elsewhere, Object Lock
- * default retention where the stage asks, and cdk-nag with no unacknowledged finding in each.
- *
- * Bundling is skipped (context `aws:cdk:bundling-stacks: []`): these tests look at the template.
- */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { type CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -17,13 +8,7 @@ import { buildApp } from '../../lib/app';
 import { RecordingStorage } from '../../lib/constructs/recording-storage';
 import { VaultKey } from '../../lib/constructs/vault-key';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
-type Json = Record<string, any>;
-
-const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
-  context: Json & { stages: Record<string, Json> };
-};
+import { cdkJson, type Json } from './synth-stage';
 
 interface Synthesized {
   readonly stack: RecordingVaultStack;

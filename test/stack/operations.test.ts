@@ -1,10 +1,3 @@
-/**
- * The operations view (lib/constructs/vault-alarms.ts): the dashboard, the alarms and the
- * DashboardUrl output, added with `addVaultOperations` to a stack built the usual way. Bundling is
- * skipped, as in stack.test.ts. A stand-in reconciler function shows what a stage with one gets.
- */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,13 +7,7 @@ import { buildApp } from '../../lib/app';
 import { vaultMetric } from '../../lib/constructs/operations-dashboard';
 import type { VaultOperations } from '../../lib/constructs/vault-alarms';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
-type Json = Record<string, any>;
-
-const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
-  context: Json & { stages: Record<string, Json> };
-};
+import { cdkJson, type Json } from './synth-stage';
 
 interface Synthesized {
   readonly stack: RecordingVaultStack;

@@ -1,24 +1,9 @@
-/**
- * Stack assertions: the security-relevant properties of the synthesized template, per stage,
- * and cdk-nag (AwsSolutions + Serverless) with no unacknowledged findings.
- *
- * Bundling is skipped (context `aws:cdk:bundling-stacks: []`): these tests look at the
- * template, not the code; `cdk synth` bundles for real. Each stage is synthesized once.
- */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { buildApp } from '../../lib/app';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
-
-// biome-ignore lint/suspicious/noExplicitAny: CloudFormation template JSON is untyped; the assertions navigate it freely.
-type Json = Record<string, any>;
-
-const cdkJson = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
-  context: Json & { stages: Record<string, Json> };
-};
+import { cdkJson, type Json } from './synth-stage';
 
 interface Synthesized {
   readonly stack: RecordingVaultStack;

@@ -62,11 +62,20 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 export const DEFAULT_RETRY_BASE_SECONDS = 30;
 export const DEFAULT_LEASE_SECONDS = 300;
 
+/** The account and the secret holding its tokens: every function that talks to Twilio reads both. */
+function twilioSecret(r: EnvReader): TwilioSecretConfig {
+  return { accountSid: accountSid(r, ENV.twilioAccountSid), secretId: r.required(ENV.twilioSecretArn) };
+}
+
+/** Where media, lists and deletes go: the configured API base, never a host from a request. */
+function twilioApiBaseUrl(r: EnvReader): string {
+  return r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL;
+}
+
 export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
   const r = new EnvReader(env);
   return r.done({
-    accountSid: accountSid(r, ENV.twilioAccountSid),
-    secretId: r.required(ENV.twilioSecretArn),
+    ...twilioSecret(r),
     transferQueueUrl: r.required(ENV.transferQueueUrl),
     publicBaseUrl: r.url(ENV.publicBaseUrl),
   });
@@ -75,14 +84,13 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
 export function loadTransferConfig(env: Env = process.env): TransferConfig {
   const r = new EnvReader(env);
   return r.done({
-    accountSid: accountSid(r, ENV.twilioAccountSid),
-    secretId: r.required(ENV.twilioSecretArn),
+    ...twilioSecret(r),
     bucketName: r.required(ENV.recordingsBucket),
     tableName: r.required(ENV.callsTable),
     ledgerTableName: r.required(ENV.ledgerTable),
     eventBusName: r.required(ENV.eventBusName),
     callSidIndexName: r.optional(ENV.callsByTwilioSidIndex) ?? DEFAULT_CALL_SID_INDEX,
-    twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    twilioApiBaseUrl: twilioApiBaseUrl(r),
     recordingFormat: r.oneOf(ENV.recordingFormat, RECORDING_FORMATS, 'mp3'),
     deleteFromTwilioAfterCopy: r.bool(ENV.deleteFromTwilioAfterCopy, false),
     transferQueueUrl: r.required(ENV.transferQueueUrl),
@@ -130,13 +138,12 @@ export interface ErasureConfig extends TwilioSecretConfig {
 export function loadErasureConfig(env: Env = process.env): ErasureConfig {
   const r = new EnvReader(env);
   return r.done({
-    accountSid: accountSid(r, ENV.twilioAccountSid),
-    secretId: r.required(ENV.twilioSecretArn),
+    ...twilioSecret(r),
     bucketName: r.required(ENV.recordingsBucket),
     tableName: r.required(ENV.callsTable),
     ledgerTableName: r.required(ENV.ledgerTable),
     eventBusName: r.required(ENV.eventBusName),
-    twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    twilioApiBaseUrl: twilioApiBaseUrl(r),
   });
 }
 
@@ -157,9 +164,8 @@ export const DEFAULT_RECONCILE_SETTLE_MINUTES = 5;
 export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
   const r = new EnvReader(env);
   return r.done({
-    accountSid: accountSid(r, ENV.twilioAccountSid),
-    secretId: r.required(ENV.twilioSecretArn),
-    twilioApiBaseUrl: r.url(ENV.twilioApiBaseUrl, DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    ...twilioSecret(r),
+    twilioApiBaseUrl: twilioApiBaseUrl(r),
     ledgerTableName: r.required(ENV.ledgerTable),
     transferQueueUrl: r.required(ENV.transferQueueUrl),
     lookbackSeconds: r.int(
