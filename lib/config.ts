@@ -28,7 +28,13 @@ export type ObjectLockMode = 'GOVERNANCE' | 'COMPLIANCE';
 
 export type PlaybackAuthConfig =
   | { readonly type: 'iam' }
-  | { readonly type: 'jwt'; readonly issuer: string; readonly audience: readonly string[] };
+  | {
+      readonly type: 'jwt';
+      readonly issuer: string;
+      readonly audience: readonly string[];
+      /** The console's OAuth client (authorization code with PKCE). Unset: the console says it cannot sign in. */
+      readonly consoleClientId?: string;
+    };
 
 export interface ApiThrottleConfig {
   /** Steady-state requests per second for the whole API (default stage). */
@@ -259,6 +265,7 @@ const playbackAuthSchema = z.preprocess(
         type: z.literal('jwt'),
         issuer: httpsUrl({ keepTrailingSlash: true, missing: 'is required when type is "jwt"' }),
         audience: nonEmptyList,
+        consoleClientId: z.string().trim().min(1).max(256).optional(),
       }),
     ],
     {

@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { ALARM_PERIOD, AlarmTopic } from './constructs/alarm-topic';
 import { CallsTable } from './constructs/calls-table';
+import { ConsoleFunction } from './constructs/console-function';
 import { ErasureFunction } from './constructs/erasure-function';
 import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
@@ -30,6 +31,7 @@ export const LAMBDA_ENTRIES = {
   recordingsRead: path.join(LAMBDA_ROOT, 'recordings-read', 'index.ts'),
   erasure: path.join(LAMBDA_ROOT, 'erasure', 'index.ts'),
   reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
+  console: path.join(LAMBDA_ROOT, 'console', 'index.ts'),
 } as const;
 
 export type LambdaEntries = { readonly [K in keyof typeof LAMBDA_ENTRIES]: string };
@@ -54,6 +56,7 @@ export class RecordingVaultStack extends Stack {
   readonly recordingsRead: RecordingsReadFunction;
   readonly erasure: ErasureFunction;
   readonly reconciler: ReconcilerFunction;
+  readonly console: ConsoleFunction;
   /** The stage's dashboard and the alarms that page the on-call engineer. */
   readonly operations: VaultOperations;
   readonly api: VaultApi;
@@ -198,6 +201,13 @@ export class RecordingVaultStack extends Stack {
       removalPolicy,
       accessLogEncryptionKey: encryptionKey,
     });
+    this.console = new ConsoleFunction(this, 'Console', {
+      ...logs,
+      entry: entries.console,
+      playbackAuth: config.playbackAuth,
+      storage: this.storage,
+    });
+    this.api.addConsoleRoutes(this.console.function);
     this.api.addErasureRoute(this.erasure.function);
 
     // ---- alarms ----------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { ENV } from '../shared/config/env-names';
 import type { ConsoleAuth, ConsoleSettings } from './handler';
 
 const AUTHS: readonly ConsoleAuth[] = ['local', 'jwt', 'iam'];
@@ -11,15 +12,15 @@ const list = (value: string | undefined) => (value ?? '').split(/[\s,]+/).filter
  * then says it cannot sign in rather than half working.
  */
 export function consoleSettingsFromEnv(env: Readonly<Record<string, string | undefined>>): ConsoleSettings {
-  const requested = (env.CONSOLE_AUTH ?? 'iam') as ConsoleAuth;
+  const requested = (env[ENV.consoleAuth] ?? 'iam') as ConsoleAuth;
   const auth = AUTHS.includes(requested) ? requested : 'iam';
-  const jwtReady = auth !== 'jwt' || (!!env.CONSOLE_ISSUER && !!env.CONSOLE_CLIENT_ID);
+  const jwtReady = auth !== 'jwt' || (!!env[ENV.consoleIssuer] && !!env[ENV.consoleClientId]);
   return {
     auth: jwtReady ? auth : 'iam',
-    issuer: env.CONSOLE_ISSUER || undefined,
-    clientId: env.CONSOLE_CLIENT_ID || undefined,
-    scopes: list(env.CONSOLE_SCOPES),
-    mediaOrigins: list(env.CONSOLE_MEDIA_ORIGIN),
-    connectOrigins: list(env.CONSOLE_CONNECT_ORIGINS),
+    issuer: env[ENV.consoleIssuer] || undefined,
+    clientId: env[ENV.consoleClientId] || undefined,
+    scopes: list(env[ENV.consoleScopes]),
+    mediaOrigins: list(env[ENV.consoleMediaOrigin]),
+    connectOrigins: list(env[ENV.consoleConnectOrigins]),
   };
 }

@@ -13,6 +13,8 @@ export const WEBHOOK_PATH = '/twilio/recording';
 export const PLAYBACK_PATH = '/calls/{callId}/recording';
 export const PLAYBACK_LIST_PATH = '/calls/{callId}/recordings';
 export const LIST_RECORDINGS_PATH = '/recordings';
+/** The console's static files: no authorizer (the page holds no data; it calls the routes below with a token). */
+export const CONSOLE_PATHS = ['/', '/console.js', '/console.css', '/config.json'] as const;
 export const ERASE_RECORDING_PATH = '/calls/{callId}/recordings/{recordingSid}';
 
 /** JWT scopes (DESIGN, HTTP API): the GET routes need the first, DELETE the second. IAM routes stay IAM. */
@@ -136,6 +138,23 @@ export class VaultApi extends Construct {
     if (!route) throw new Error('erasure route was not created');
     this.limitInvokePermissionsToThisAccount();
     return route;
+  }
+
+  /** GET / and the console's assets → `fn`, without an authorizer: they are static and hold no data. */
+  addConsoleRoutes(fn: IFunction): apigw.HttpRoute[] {
+    const integration = new HttpLambdaIntegration('ConsoleIntegration', fn);
+    const routes = CONSOLE_PATHS.flatMap((path) =>
+      this.api.addRoutes({ path, methods: [apigw.HttpMethod.GET], integration }),
+    );
+    for (const route of routes) {
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'The console page and its script and style are static files that hold no recording data; a browser must load them before it can sign in. Every route that returns data keeps the IAM or JWT authorizer.',
+      });
+    }
+    this.limitInvokePermissionsToThisAccount();
+    return routes;
   }
 
   /**

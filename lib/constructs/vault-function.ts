@@ -39,12 +39,17 @@ const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 class EsbuildLocalBundling implements ILocalBundling {
   readonly entry: string;
 
-  constructor(entry: string) {
+  constructor(
+    entry: string,
+    private readonly defines?: () => Readonly<Record<string, string>>,
+  ) {
     this.entry = path.relative(PROJECT_ROOT, entry).split(path.sep).join('/');
   }
 
   tryBundle(outputDir: string): boolean {
-    buildSync(esbuildOptionsFor(path.resolve(PROJECT_ROOT, this.entry), outputDir, PROJECT_ROOT));
+    const options = esbuildOptionsFor(path.resolve(PROJECT_ROOT, this.entry), outputDir, PROJECT_ROOT);
+    // Evaluated only when the function is really bundled: stacks that skip bundling skip this work too.
+    buildSync(this.defines ? { ...options, define: { ...this.defines() } } : options);
     return true;
   }
 }
@@ -56,11 +61,11 @@ class EsbuildLocalBundling implements ILocalBundling {
  * that skip bundling (`aws:cdk:bundling-stacks`) skip the build too; CDK then uses a
  * placeholder hash.
  */
-function bundledCode(entry: string): Code {
+function bundledCode(entry: string, defines?: () => Readonly<Record<string, string>>): Code {
   const bundling: BundlingOptions = {
     // Required by the API, never pulled: local bundling always succeeds or throws.
     image: DockerImage.fromRegistry('local-esbuild-bundling-only'),
-    local: new EsbuildLocalBundling(entry),
+    local: new EsbuildLocalBundling(entry, defines),
   };
   return Code.fromAsset(PROJECT_ROOT, { assetHashType: AssetHashType.OUTPUT, bundling });
 }
@@ -112,6 +117,11 @@ export interface VaultFunctionProps extends FunctionLogProps {
    * POWERTOOLS_LOG_LEVEL and NODE_OPTIONS=--enable-source-maps. Never put a secret here.
    */
   readonly environment: Readonly<Record<string, string>>;
+  /**
+   * Values esbuild substitutes for global identifiers at bundling time (its `define`), computed
+   * only when the function is bundled. @default - none
+   */
+  readonly bundleDefines?: () => Readonly<Record<string, string>>;
   /** @default Duration.seconds(10) */
   readonly timeout?: Duration;
   /** @default 256 (MB) */
@@ -159,7 +169,7 @@ export class VaultFunction extends Construct {
     );
 
     this.function = new LambdaFunction(this, 'Function', {
-      code: bundledCode(props.entry),
+      code: bundledCode(props.entry, props.bundleDefines),
       handler: `${BUNDLE_ENTRY_NAME}.handler`,
       description: props.description,
       runtime: Runtime.NODEJS_22_X,

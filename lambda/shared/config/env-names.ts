@@ -26,6 +26,12 @@ export const ENV = {
   /** Finer than the minutes above, which they override: the local stack's schedule is in seconds. */
   reconcileLookbackSeconds: 'RECONCILE_LOOKBACK_SECONDS',
   reconcileSettleSeconds: 'RECONCILE_SETTLE_SECONDS',
+  consoleAuth: 'CONSOLE_AUTH',
+  consoleIssuer: 'CONSOLE_ISSUER',
+  consoleClientId: 'CONSOLE_CLIENT_ID',
+  consoleScopes: 'CONSOLE_SCOPES',
+  consoleMediaOrigin: 'CONSOLE_MEDIA_ORIGIN',
+  consoleConnectOrigins: 'CONSOLE_CONNECT_ORIGINS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
