@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { JobOrigin } from '../job/recording-job';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
+import type { EncryptionDetails } from '../twilio/encryption-details';
 
 export type { JobOrigin };
 
@@ -38,6 +39,8 @@ export interface LedgerItem {
   readonly durationSeconds?: number;
   readonly channels?: number;
   readonly source?: string;
+  /** Voice Recording Encryption: what decrypts the stored ciphertext (with the private key). */
+  readonly encryption?: EncryptionDetails;
   readonly startedAt: string;
   /** `YYYY-MM-DD` of `startedAt` (UTC): the partition of the `byDay` index. */
   readonly day: string;
@@ -65,6 +68,7 @@ export interface RecordingFacts {
   readonly durationSeconds?: number | undefined;
   readonly channels?: number | undefined;
   readonly source?: string | undefined;
+  readonly encryption?: EncryptionDetails | undefined;
   readonly origin: JobOrigin;
 }
 
@@ -168,6 +172,7 @@ export class RecordingLedger {
             ...(facts.durationSeconds !== undefined ? ['durationSeconds = :duration'] : []),
             ...(facts.channels !== undefined ? ['channels = :channels'] : []),
             ...(facts.source !== undefined ? ['#source = :source'] : []),
+            ...(facts.encryption !== undefined ? ['encryption = :encryption'] : []),
           ].join(', '),
           ConditionExpression:
             '(attribute_not_exists(recordingSid) OR callSid = :callSid) AND (' +
@@ -195,6 +200,7 @@ export class RecordingLedger {
             ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
             ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
             ...(facts.source !== undefined ? { ':source': facts.source } : {}),
+            ...(facts.encryption !== undefined ? { ':encryption': { ...facts.encryption } } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),
