@@ -252,15 +252,19 @@ function compare(a: ListingPosition, b: ListingPosition): number {
   return a.recordingSid < b.recordingSid ? -1 : 1;
 }
 
-function nextDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY_MS).toISOString().slice(0, 10);
+/**
+ * The start of the day after `day`, no later than `end`. Days are stepped as instants, never as
+ * strings: the day after 9999-12-31 is written `+010000-01-01`, which sorts before it.
+ */
+function endOfDay(day: string, end: string): string {
+  const next = Date.parse(`${day}T00:00:00.000Z`) + DAY_MS;
+  return next >= Date.parse(end) ? end : new Date(next).toISOString();
 }
 
 /** One page of recordings for `query`, read day partition by day partition. */
 export async function listRecordings(query: ListingQuery, deps: ListingDeps): Promise<ListingPage> {
   const maxReadPages = deps.maxReadPages ?? DEFAULT_MAX_READ_PAGES;
   const lower = query.after?.startedAt ?? query.from;
-  const lastDay = dayOf(new Date(Date.parse(query.to) - 1).toISOString());
   const kept: ListedLedgerItem[] = [];
   // Every recording that started before `frontier` has been read (filtered ones included).
   let frontier = lower;
@@ -271,7 +275,9 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
     nextCursor: after ? encodeCursor(query, after) : null,
   });
 
-  for (let day = dayOf(lower); day <= lastDay; day = nextDay(day)) {
+  // Each day's partition in turn, until the day that holds `to` has been read.
+  for (let day = dayOf(lower); ; day = dayOf(frontier)) {
+    const dayEnd = endOfDay(day, query.to);
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const result = await deps.ledger.queryDay({
@@ -293,7 +299,7 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
       }
       exclusiveStartKey = result.lastEvaluatedKey;
       const readUpTo = exclusiveStartKey?.startedAt;
-      frontier = typeof readUpTo === 'string' ? readUpTo : `${nextDay(day)}T00:00:00.000Z`;
+      frontier = typeof readUpTo === 'string' ? readUpTo : dayEnd;
 
       kept.sort(compare);
       const last = kept[query.limit - 1];
@@ -305,7 +311,7 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
       if (frontier >= query.to) break;
       // Out of read budget: answer what lies wholly before the frontier (fewer than `limit`),
       // and continue from there next time. Only when that is progress, so no cursor repeats.
-      if (pagesRead >= maxReadPages && frontier > lower && (exclusiveStartKey || nextDay(day) <= lastDay)) {
+      if (pagesRead >= maxReadPages && frontier > lower) {
         return page(
           kept.filter((item) => item.startedAt < frontier),
           { startedAt: frontier, recordingSid: '' },
