@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
 import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
 import { badRequest } from '../shared/runtime/http';
+import { parseIsoInstant } from '../shared/runtime/iso-instant';
 
 /**
  * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`
@@ -129,45 +130,16 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
   return { ...query, after: decodeCursor(cursor, query) };
 }
 
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
-
-/**
- * `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.sss]]` with `Z`, an offset, or none
- * (UTC). Calendar-checked: 2024-02-30 is refused, not rolled over into March.
- */
+/** A required ISO-8601 instant (see `parseIsoInstant`); a 400 naming the parameter otherwise. */
 function parseInstant(name: string, value: string | undefined): Date {
   if (value === undefined || value === '') throw badRequest(`"${name}" is required (ISO-8601 date or date-time, UTC)`);
-  const m = INSTANT.exec(value);
-  const invalid = () =>
-    badRequest(
+  const date = parseIsoInstant(value);
+  if (!date) {
+    throw badRequest(
       `"${name}" must be an ISO-8601 date or date-time in UTC, e.g. 2024-07-22 or 2024-07-22T17:00:00Z` +
         (value.includes(' ') ? ' (encode "+" in an offset as %2B)' : ''),
     );
-  if (!m) throw invalid();
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((part) => Number(part ?? 0));
-  const millis = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
-  const date = new Date(0);
-  date.setUTCFullYear(year as number, (month as number) - 1, day as number);
-  date.setUTCHours(hour, minute, second, millis);
-  if (
-    date.getUTCFullYear() !== year ||
-    date.getUTCMonth() !== (month as number) - 1 ||
-    date.getUTCDate() !== day ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    throw invalid();
   }
-  const offset = m[8];
-  if (offset && offset !== 'Z') {
-    const offsetHours = Number(offset.slice(1, 3));
-    const offsetMinutes = Number(offset.slice(4, 6));
-    if (offsetHours > 23 || offsetMinutes > 59) throw invalid();
-    const sign = offset.startsWith('-') ? -1 : 1;
-    date.setTime(date.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
-  }
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) throw invalid();
   return date;
 }
 
