@@ -234,6 +234,22 @@ export class RecordingLedger {
   }
 
   /**
+   * An attempt failed and waits for its retry: its lease ends now, so that nothing (an erasure, a
+   * duplicate job) waits for a copy that is not running. The claim stays the job's: its retry takes
+   * it back by `claimId`. False when the claim is no longer this job's.
+   */
+  async releaseLease(recordingSid: string, claimId: string, now: Date): Promise<boolean> {
+    return this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET leaseExpiresAt = :released',
+      ConditionExpression: '#status = :transferring AND claimId = :claimId',
+      ExpressionAttributeNames: { '#status': 'status' },
+      // Lapsed (strictly before now): `claim` and `markErasing` take over a lease below their now.
+      ExpressionAttributeValues: { ':released': now.getTime() - 1, ':transferring': 'transferring', ':claimId': claimId },
+    });
+  }
+
+  /**
    * Records a verified copy. Only the job holding the claim may; a repeat of the same write
    * (a retry after a lost answer) finds the same copy stored and succeeds. Anything else means
    * the claim was lost and returns undefined.

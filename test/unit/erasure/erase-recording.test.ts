@@ -27,6 +27,8 @@ import { createObservability } from '../../../lambda/shared/runtime/observabilit
 import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
+import { RetryableTransferError } from '../../../lambda/transfer/transfer-errors';
+import { createTransferRecordHandler } from '../../../lambda/transfer/transfer-records';
 import { transferRecording } from '../../../lambda/transfer/transfer-recording';
 import { mediaBytes } from '../../../lib/simulated-twilio';
 import {
@@ -37,7 +39,7 @@ import {
   RECORDINGS_BUCKET,
   startEmulators,
 } from '../../helpers/emulators';
-import { httpApiEvent } from '../../helpers/events';
+import { httpApiEvent, sqsRecord } from '../../helpers/events';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
 
 const ROUTE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
@@ -477,6 +479,56 @@ describe('idempotence and refusals', () => {
     const later = { now: () => new Date(NOW.getTime() + 301_000) };
     expect((await erase(call.callId, recordingSid, later)).status).toBe(204);
     expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
+  });
+
+  test('a copy attempt that failed and waits for its retry holds no claim: DELETE erases at once, the retry copies nothing', async () => {
+    const call = await givenCall();
+    const recordingSid = newRecordingSid();
+    const startedAt = '2024-07-22T17:00:00.000Z';
+    const delays: number[] = [];
+    const fetched: string[] = [];
+    const handleRecord = createTransferRecordHandler({
+      twilio: {
+        ...twilio,
+        fetchRecordingAudio: async (sid) => {
+          fetched.push(sid);
+          throw new RetryableTransferError('Twilio answered 503', 'twilio-unavailable');
+        },
+      },
+      store,
+      ledger,
+      calls,
+      events,
+      format: 'mp3',
+      deleteFromTwilioAfterCopy: false,
+      leaseSeconds: 300,
+      obs,
+      now: () => NOW,
+      queue: {
+        enqueue: async () => undefined,
+        delayRetry: async (_handle, seconds) => void delays.push(seconds),
+        deadLetter: async () => undefined,
+      },
+      maxAttempts: 5,
+      retryBaseSeconds: 30,
+    });
+    const record = sqsRecord(job(call, recordingSid, startedAt), { receiveCount: 1 });
+
+    await expect(handleRecord(record)).rejects.toThrow(/503/);
+    expect(delays).toEqual([30]);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('transferring');
+
+    // A second later, well inside the lease the attempt took: nothing runs, so nothing is in the way.
+    const answer = await erase(call.callId, recordingSid, { now: () => new Date(NOW.getTime() + 1000) });
+    expect(answer.status).toBe(204);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
+
+    // The retry finds the recording erased and fetches nothing.
+    await expect(handleRecord(sqsRecord(job(call, recordingSid, startedAt), { receiveCount: 2 }))).resolves.toEqual({
+      result: 'erased',
+      callId: call.callId,
+    });
+    expect(fetched).toEqual([recordingSid]);
   });
 
   test('erasedBy: the IAM principal ARN, else the JWT sub, else the local default; no caller is a 403', async () => {
