@@ -245,7 +245,11 @@ export class RecordingLedger {
       ConditionExpression: '#status = :transferring AND claimId = :claimId',
       ExpressionAttributeNames: { '#status': 'status' },
       // Lapsed (strictly before now): `claim` and `markErasing` take over a lease below their now.
-      ExpressionAttributeValues: { ':released': now.getTime() - 1, ':transferring': 'transferring', ':claimId': claimId },
+      ExpressionAttributeValues: {
+        ':released': now.getTime() - 1,
+        ':transferring': 'transferring',
+        ':claimId': claimId,
+      },
     });
   }
 

@@ -18,8 +18,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { eraseRecording } from '../../../lambda/erasure/erase-recording';
 import { createErasureHandler, type ErasureRuntime } from '../../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
+import { listRecordings, parseListingQuery } from '../../../lambda/recordings-read/listing';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
+import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
@@ -28,8 +30,9 @@ import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../..
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { RetryableTransferError } from '../../../lambda/transfer/transfer-errors';
-import { createTransferRecordHandler } from '../../../lambda/transfer/transfer-records';
 import { transferRecording } from '../../../lambda/transfer/transfer-recording';
+import { createTransferRecordHandler } from '../../../lambda/transfer/transfer-records';
+import { LEDGER_DAY_INDEX } from '../../../lib/local/config';
 import { mediaBytes } from '../../../lib/simulated-twilio';
 import {
   CALL_SID_INDEX,
@@ -576,9 +579,56 @@ describe('idempotence and refusals', () => {
     const item = await aws.getItem(callId);
     expect(item).not.toHaveProperty('recordingKey');
     expect(item?.recordings).toEqual({
-      [recordingSid]: { status: 'erased', erasedAt: NOW.toISOString(), erasedBy: CALLER },
+      // Its start unknown, the ledger lists it under the time of its erasure; the entry says the same.
+      [recordingSid]: { status: 'erased', erasedAt: NOW.toISOString(), erasedBy: CALLER, startedAt: NOW.toISOString() },
     });
     expect((await playback(callId)).status).toBe(404);
+  });
+});
+
+describe('a ledger item the erasure creates is listed', () => {
+  async function listed(
+    from: string,
+    to: string,
+  ): Promise<{ recordingSid: string; status: string; startedAt: string }[]> {
+    const index = new LedgerDayIndex(aws.ddb, LEDGER_TABLE, LEDGER_DAY_INDEX);
+    const page = await listRecordings(parseListingQuery({ from, to, limit: '1000' }), { ledger: index });
+    return page.recordings;
+  }
+
+  async function legacyCall(extra: Record<string, unknown> = {}) {
+    const callSid = newCallSid();
+    const callId = `legacy-${callSid.slice(2, 10)}`;
+    const recordingSid = newRecordingSid();
+    const key = `recordings/2023/01/${callId}/${recordingSid}.mp3`;
+    await aws.putItem({ callId, twilioCallSid: callSid, recordingKey: key, ...extra });
+    return { callId, recordingSid };
+  }
+
+  test("under the call's start when the call item knows it", async () => {
+    const { callId, recordingSid } = await legacyCall({ callStartedAt: '2023-01-15T10:00:00.000Z' });
+
+    expect((await erase(callId, recordingSid)).status).toBe(204);
+
+    expect(await aws.getLedger(recordingSid)).toMatchObject({
+      startedAt: '2023-01-15T10:00:00.000Z',
+      day: '2023-01-15',
+    });
+    expect(await listed('2023-01-15', '2023-01-16')).toEqual([
+      expect.objectContaining({ recordingSid, status: 'erased', startedAt: '2023-01-15T10:00:00.000Z' }),
+    ]);
+  });
+
+  test('under the time of its erasure when nothing tells when it started', async () => {
+    const { callId, recordingSid } = await legacyCall();
+
+    expect((await erase(callId, recordingSid)).status).toBe(204);
+
+    expect(await aws.getLedger(recordingSid)).toMatchObject({ startedAt: NOW.toISOString(), day: '2024-07-23' });
+    const onThatDay = await listed('2024-07-23', '2024-07-24');
+    expect(onThatDay.filter((r) => r.recordingSid === recordingSid)).toEqual([
+      expect.objectContaining({ status: 'erased', startedAt: NOW.toISOString() }),
+    ]);
   });
 });
 
