@@ -243,8 +243,9 @@ function startedAtOfLegacy(recordingSid: string, call: CallItem): string | undef
   return instant(call.callStartedAt);
 }
 
-/** A copy holds a live claim: erasing now could race its upload. */
+/** A copy holds a live claim (erasing now could race its upload), or its `Recording Stored` is being sent. */
 function copyInProgress(item: LedgerItem, now: Date): boolean {
+  if (item.announcingUntil !== undefined && item.announcingUntil >= now.getTime()) return true;
   return item.status === 'transferring' && item.leaseExpiresAt !== undefined && item.leaseExpiresAt >= now.getTime();
 }
 

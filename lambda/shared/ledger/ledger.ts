@@ -46,6 +46,8 @@ export interface LedgerItem {
   readonly error?: string;
   readonly deletedAtTwilioAt?: string;
   readonly storedEventAt?: string;
+  /** While `Recording Stored` is being sent (epoch ms): no erasure begins before then (see `beginStoredEvent`). */
+  readonly announcingUntil?: number;
   readonly erasedAt?: string;
   readonly erasedBy?: string;
   readonly notes?: string[];
@@ -92,6 +94,12 @@ export interface TwilioFailure {
 
 /** A status that no later job may replace by copying again. */
 const FINAL_STATUSES: readonly LedgerStatus[] = ['stored', 'erasing', 'erased'];
+
+/**
+ * How long sending `Recording Stored` may hold off an erasure. Far longer than a PutEvents call
+ * with its retries; a sender that died lets go when it runs out.
+ */
+export const ANNOUNCE_HOLD_SECONDS = 60;
 
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
@@ -406,11 +414,42 @@ export class RecordingLedger {
     );
   }
 
+  /**
+   * Takes the right to send `Recording Stored`: only while the recording is stored and the event
+   * has not gone out, and only one sender at a time. Until `markStoredEventSent` or
+   * `endStoredEvent` (or ANNOUNCE_HOLD_SECONDS) no erasure begins, so the event can never follow
+   * `Recording Erased`. False: not to be sent (erasure begun, already sent, or being sent).
+   */
+  async beginStoredEvent(recordingSid: string, now: Date): Promise<boolean> {
+    return this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET announcingUntil = :until',
+      ConditionExpression:
+        '#status = :stored AND attribute_not_exists(storedEventAt) AND ' +
+        '(attribute_not_exists(announcingUntil) OR announcingUntil < :nowMs)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':stored': 'stored',
+        ':until': now.getTime() + ANNOUNCE_HOLD_SECONDS * 1000,
+        ':nowMs': now.getTime(),
+      },
+    });
+  }
+
+  /** `Recording Stored` could not be sent: an erasure may begin; a later job sends it. */
+  async endStoredEvent(recordingSid: string): Promise<void> {
+    await this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'REMOVE announcingUntil',
+      ConditionExpression: 'attribute_exists(recordingSid)',
+    });
+  }
+
   /** Remembers that `Recording Stored` went out, so a healing redelivery does not announce it again. */
   async markStoredEventSent(recordingSid: string, now: Date): Promise<void> {
     await this.updateIf({
       Key: { recordingSid },
-      UpdateExpression: 'SET storedEventAt = :now',
+      UpdateExpression: 'SET storedEventAt = :now REMOVE announcingUntil',
       ConditionExpression: '#status = :stored',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':now': now.toISOString(), ':stored': 'stored' },

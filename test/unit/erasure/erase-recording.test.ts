@@ -6,6 +6,7 @@
  */
 import '../../helpers/setup-env';
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectRetentionCommand,
@@ -583,6 +584,92 @@ describe('idempotence and refusals', () => {
       [recordingSid]: { status: 'erased', erasedAt: NOW.toISOString(), erasedBy: CALLER, startedAt: NOW.toISOString() },
     });
     expect((await playback(callId)).status).toBe(404);
+  });
+});
+
+describe('events never announce an erased recording as stored', () => {
+  /** A transfer of a fresh recording whose call projection or event publication runs `during` first. */
+  async function transferWith(
+    call: { callId: string; callSid: string },
+    recordingSid: string,
+    hooks: { duringCallProjection?: () => Promise<void>; duringStoredEvent?: () => Promise<void> },
+  ) {
+    const startedAt = '2024-07-22T17:00:00.000Z';
+    const audio = mediaBytes('audio', 4096);
+    return transferRecording(job(call, recordingSid, startedAt), randomUUID(), {
+      twilio: {
+        ...twilio,
+        fetchRecordingAudio: async () => ({
+          body: Readable.from([audio]),
+          contentType: 'audio/mpeg',
+          contentLength: audio.length,
+        }),
+      },
+      store,
+      ledger,
+      calls: Object.assign(Object.create(calls) as CallsRepository, {
+        async markStored(...args: Parameters<CallsRepository['markStored']>) {
+          const during = hooks.duringCallProjection;
+          hooks.duringCallProjection = undefined;
+          await during?.();
+          return calls.markStored(...args);
+        },
+      }),
+      events: {
+        async publish(event: VaultEvent) {
+          const during = hooks.duringStoredEvent;
+          if (event.detailType === 'Recording Stored' && during) {
+            hooks.duringStoredEvent = undefined;
+            await during();
+          }
+          return events.publish(event);
+        },
+      },
+      format: 'mp3',
+      deleteFromTwilioAfterCopy: false,
+      leaseSeconds: 300,
+      minBytesPerSecond: 0,
+      obs,
+      now: () => NOW,
+    });
+  }
+
+  const announced = (recordingSid: string) =>
+    published.filter((e) => e.detail.recordingSid === recordingSid).map((e) => e.detailType);
+
+  test("an erasure between the ledger's stored write and the event: Recording Erased only", async () => {
+    const call = await givenCall();
+    const recordingSid = newRecordingSid();
+    let erasure: Awaited<ReturnType<typeof erase>> | undefined;
+
+    await transferWith(call, recordingSid, {
+      duringCallProjection: async () => {
+        expect((await aws.getLedger(recordingSid))?.status).toBe('stored');
+        erasure = await erase(call.callId, recordingSid);
+      },
+    });
+
+    expect(erasure?.status).toBe(204);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
+    expect(announced(recordingSid)).toEqual(['Recording Erased']);
+    expect(await entryStatus(call.callId, recordingSid)).toBe('erased');
+  });
+
+  test('a DELETE while Recording Stored is being sent waits for it (409); the next one erases', async () => {
+    const call = await givenCall();
+    const recordingSid = newRecordingSid();
+    let during: Awaited<ReturnType<typeof erase>> | undefined;
+
+    await transferWith(call, recordingSid, {
+      duringStoredEvent: async () => {
+        during = await erase(call.callId, recordingSid);
+      },
+    });
+
+    expect(during?.status).toBe(409);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('stored');
+    expect((await erase(call.callId, recordingSid)).status).toBe(204);
+    expect(announced(recordingSid)).toEqual(['Recording Stored', 'Recording Erased']);
   });
 });
 
