@@ -16,12 +16,12 @@ import {
 } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { eraseRecording } from '../../../lambda/erasure/erase-recording';
 import { createErasureHandler, type ErasureRuntime } from '../../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
 import { listRecordings, parseListingQuery } from '../../../lambda/recordings-read/listing';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
+import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
 import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
