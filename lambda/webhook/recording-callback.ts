@@ -10,6 +10,7 @@ import {
   type RecordingJob,
   type RecordingStatus,
 } from '../shared/job/recording-job';
+import { encryptionJobFields, parseEncryptionDetailsParam } from '../shared/twilio/encryption-details';
 import { SID } from '../shared/twilio/sids';
 import type { FormParams } from '../shared/twilio/signature';
 import { DIGITS, isOneOf, RECORDING_CHANNELS, RECORDING_SOURCES, RECORDING_TRACKS } from './callback-values';
@@ -80,6 +81,7 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     source,
     track,
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
+    ...encryptionJobFields(parseEncryptionDetailsParam(single(params, 'EncryptionDetails'))),
     receivedAt: receivedAt.toISOString(),
   };
 }
