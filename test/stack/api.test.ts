@@ -60,6 +60,9 @@ function nagViolations(stack: RecordingVaultStack): string[] {
 const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
 const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
+const AUDIT = 'GET /recordings/{recordingSid}/audit';
+/** The console's static files (no authorizer): see test/stack/stack.test.ts. */
+const CONSOLE = ['GET /', 'GET /config.json', 'GET /console.css', 'GET /console.js'];
 
 let dev: Synthesized;
 let prod: Synthesized;
@@ -80,13 +83,16 @@ describe('routes', () => {
   test('IAM stages: the two new routes use IAM, without scopes, on the right functions', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
-      expect(Object.keys(r).sort()).toEqual(['POST /twilio/recording', ...PLAYBACK, LIST, ERASE].sort());
-      for (const key of [...PLAYBACK, LIST, ERASE]) {
+      expect(Object.keys(r).sort()).toEqual(
+        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...CONSOLE].sort(),
+      );
+      for (const key of [...PLAYBACK, LIST, ERASE, AUDIT]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
       }
       expect(r[LIST]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
       expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
+      expect(r[AUDIT]?.functionId).toBe(id(s, s.stack.auditRead.function));
     }
   });
 
@@ -107,10 +113,14 @@ describe('routes', () => {
 });
 
 describe('the read function (playback and GET /recordings)', () => {
-  test('holds no permission to delete, write or put anything; reads the ledger only through its day index', () => {
+  test('holds no permission to delete, write or put anything but audit entries; reads the ledger only through its day index', () => {
     for (const s of all()) {
       const st = statements(s, s.stack.recordingsRead.role);
-      const actions = st.flatMap((x) => asList(x.Action as string | string[]));
+      const auditTable = id(s, s.stack.audit.table);
+      // The one write it holds: appending to the access audit trail (test/stack/audit.test.ts).
+      const append = st.filter((x) => JSON.stringify(x.Resource).includes(`"${auditTable}"`));
+      expect(append.flatMap((x) => asList(x.Action))).toEqual(['dynamodb:PutItem']);
+      const actions = st.filter((x) => !append.includes(x)).flatMap((x) => asList(x.Action as string | string[]));
       // Logs and X-Ray aside, nothing that changes anything.
       const data = actions.filter((a) => !/^(logs|xray):/.test(a));
       expect(data.filter((a) => /Delete|Put|Update|Write|Batch|Create|Abort|Restore|Bypass|Send/.test(a))).toEqual([]);
@@ -171,6 +181,8 @@ describe('the erasure function', () => {
             resources: [{ 'Fn::GetAtt': [id(s, s.stack.erasure.logGroup), 'Arn'] }],
           },
           { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+          // Appending to the access audit trail (test/stack/audit.test.ts).
+          { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
         ]),
       );
       // With the stage's key (prod): the key for the items it rewrites and the events it publishes.
@@ -183,8 +195,8 @@ describe('the erasure function', () => {
           ]
         : [];
       expect(found).toEqual(expect.arrayContaining(kms));
-      // …and nothing else: no Put/Query/Delete on a table, no object reads, no governance bypass, no queue.
-      expect(found).toHaveLength(8 + kms.length);
+      // …and nothing else: no Query/Delete on a table, no object reads, no governance bypass, no queue.
+      expect(found).toHaveLength(9 + kms.length);
     }
   });
 
@@ -208,6 +220,7 @@ describe('the erasure function', () => {
           'CALLS_TABLE',
           'LEDGER_TABLE',
           'EVENT_BUS_NAME',
+          'AUDIT_TABLE',
           'POWERTOOLS_SERVICE_NAME',
           'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_LOG_LEVEL',
