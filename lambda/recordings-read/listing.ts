@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
 import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
 import { badRequest } from '../shared/runtime/http';
+import type { EncryptionDetails } from '../shared/twilio/encryption-details';
 
 /**
  * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`
@@ -65,6 +66,8 @@ export interface ListedRecording {
   readonly contentType: string | null;
   readonly storedAt: string | null;
   readonly erasedAt: string | null;
+  /** Voice Recording Encryption's details when the stored object is ciphertext (docs/encryption.md). */
+  readonly encryption: EncryptionDetails | null;
 }
 
 export interface ListingPage {
@@ -334,5 +337,6 @@ function view(item: ListedLedgerItem): ListedRecording {
     contentType: item.contentType ?? null,
     storedAt: item.storedAt ?? null,
     erasedAt: item.erasedAt ?? null,
+    encryption: item.encryption ?? null,
   };
 }

@@ -84,6 +84,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
     durationSeconds: item.durationSeconds,
     channels: item.channels,
     source: item.source,
+    encryption: item.encryption,
     startedAt: item.startedAt,
     storedAt: item.storedAt,
   };
@@ -103,6 +104,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
         sha256: item.sha256 ?? '',
         durationSeconds: item.durationSeconds,
         channels: item.channels,
+        ...(item.encryption ? { encryption: item.encryption } : {}),
         startedAt: item.startedAt,
         storedAt: item.storedAt ?? now.toISOString(),
         origin: item.origin ?? 'callback',

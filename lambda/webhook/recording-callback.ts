@@ -10,6 +10,7 @@ import {
   type RecordingJob,
   type RecordingStatus,
 } from '../shared/job/recording-job';
+import { encryptionJobFields, parseEncryptionDetailsParam } from '../shared/twilio/encryption-details';
 import { SID } from '../shared/twilio/sids';
 import type { FormParams } from '../shared/twilio/signature';
 
@@ -60,6 +61,7 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     source: boundedText(single(params, 'RecordingSource'), MAX_OPTIONAL_CHARS),
     track: boundedText(single(params, 'RecordingTrack'), MAX_OPTIONAL_CHARS),
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
+    ...encryptionJobFields(parseEncryptionDetailsParam(single(params, 'EncryptionDetails'))),
     receivedAt: receivedAt.toISOString(),
   };
 }

@@ -2,6 +2,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { buildApp } from '../../lib/app';
+import { CONSOLE_PATHS } from '../../lib/constructs/vault-api';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
 import { cdkJson, type Json } from './synth-stage';
 
@@ -61,8 +62,8 @@ const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
 const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
 const AUDIT = 'GET /recordings/{recordingSid}/audit';
-/** The console's static files (no authorizer): see test/stack/stack.test.ts. */
-const CONSOLE = ['GET /', 'GET /config.json', 'GET /console.css', 'GET /console.js'];
+/** The console's page and assets: public (the page signs in by itself; no recording data in them). */
+const CONSOLE = CONSOLE_PATHS.map((path) => `GET ${path}`);
 
 let dev: Synthesized;
 let prod: Synthesized;
@@ -86,6 +87,8 @@ describe('routes', () => {
       expect(Object.keys(r).sort()).toEqual(
         ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...CONSOLE].sort(),
       );
+      for (const key of CONSOLE) expect(r[key]?.props.AuthorizationType).toBe('NONE');
+      expect(r[CONSOLE[0] as string]?.functionId).toBe(id(s, s.stack.console.function));
       for (const key of [...PLAYBACK, LIST, ERASE, AUDIT]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();

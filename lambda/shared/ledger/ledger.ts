@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { JobOrigin } from '../job/recording-job';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
+import type { EncryptionDetails } from '../twilio/encryption-details';
 
 export type { JobOrigin };
 
@@ -20,7 +21,7 @@ export type { JobOrigin };
  * writes are `ledger-erasure.ts`.
  */
 
-export const LEDGER_STATUSES = ['transferring', 'stored', 'failed', 'absent', 'erasing', 'erased'] as const;
+export const LEDGER_STATUSES = ['transferring', 'stored', 'failed', 'absent', 'erasing', 'erased', 'expired'] as const;
 export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
 
 export interface LedgerItem {
@@ -38,6 +39,8 @@ export interface LedgerItem {
   readonly durationSeconds?: number;
   readonly channels?: number;
   readonly source?: string;
+  /** Voice Recording Encryption: what decrypts the stored ciphertext (with the private key). */
+  readonly encryption?: EncryptionDetails;
   readonly startedAt: string;
   /** `YYYY-MM-DD` of `startedAt` (UTC): the partition of the `byDay` index. */
   readonly day: string;
@@ -48,12 +51,32 @@ export interface LedgerItem {
   readonly storedEventAt?: string;
   readonly erasedAt?: string;
   readonly erasedBy?: string;
+  /** Erased by the retention sweep (status `expired`): when. */
+  readonly expiredAt?: string;
+  /** A legal hold (ledger-hold.ts): while set, nothing erases the recording. */
+  readonly hold?: LegalHold;
+  /**
+   * `held` while on hold; `released` once released until the recording is erased or expired, so
+   * that the retention sweep finds what it passed by (the sparse `byHold` index). Unset otherwise.
+   */
+  readonly holdState?: HoldState;
   readonly notes?: string[];
   readonly updatedAt: string;
   /** While `transferring`: who holds the claim and until when (epoch ms). */
   readonly claimId?: string;
   readonly leaseExpiresAt?: number;
 }
+
+/** Who put a recording on hold, when and why. */
+export interface LegalHold {
+  /** The caller (callerOf: IAM principal ARN, JWT `sub`, or the local principal). */
+  readonly by: string;
+  readonly at: string;
+  readonly reason: string;
+}
+
+export const HOLD_STATES = ['held', 'released'] as const;
+export type HoldState = (typeof HOLD_STATES)[number];
 
 /** What a job knows of its recording when it claims it. */
 export interface RecordingFacts {
@@ -65,6 +88,7 @@ export interface RecordingFacts {
   readonly durationSeconds?: number | undefined;
   readonly channels?: number | undefined;
   readonly source?: string | undefined;
+  readonly encryption?: EncryptionDetails | undefined;
   readonly origin: JobOrigin;
 }
 
@@ -91,7 +115,7 @@ export interface TwilioFailure {
 }
 
 /** A status that no later job may replace by copying again. */
-const FINAL_STATUSES: readonly LedgerStatus[] = ['stored', 'erasing', 'erased'];
+const FINAL_STATUSES: readonly LedgerStatus[] = ['stored', 'erasing', 'erased', 'expired'];
 
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
@@ -168,6 +192,7 @@ export class RecordingLedger {
             ...(facts.durationSeconds !== undefined ? ['durationSeconds = :duration'] : []),
             ...(facts.channels !== undefined ? ['channels = :channels'] : []),
             ...(facts.source !== undefined ? ['#source = :source'] : []),
+            ...(facts.encryption !== undefined ? ['encryption = :encryption'] : []),
           ].join(', '),
           ConditionExpression:
             '(attribute_not_exists(recordingSid) OR callSid = :callSid) AND (' +
@@ -195,6 +220,7 @@ export class RecordingLedger {
             ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
             ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
             ...(facts.source !== undefined ? { ':source': facts.source } : {}),
+            ...(facts.encryption !== undefined ? { ':encryption': { ...facts.encryption } } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -206,7 +232,9 @@ export class RecordingLedger {
     const item = await this.get(facts.recordingSid);
     if (!item) return { result: 'busy', item };
     if (item.status === 'stored') return { result: 'stored', item };
-    if (item.status === 'erased' || item.status === 'erasing') return { result: 'erased', item };
+    if (item.status === 'erased' || item.status === 'erasing' || item.status === 'expired') {
+      return { result: 'erased', item };
+    }
     if (item.callSid !== facts.callSid) {
       await this.addNote(
         facts.recordingSid,

@@ -15,11 +15,11 @@ import {
 } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { eraseRecording } from '../../../lambda/erasure/erase-recording';
 import { createErasureHandler, type ErasureRuntime } from '../../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
+import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';

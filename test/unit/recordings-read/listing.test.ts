@@ -166,6 +166,7 @@ describe('GET /recordings: pages', () => {
       contentType: 'audio/mpeg',
       storedAt: source.storedAt,
       erasedAt: null,
+      encryption: null,
     });
     const erased = body.recordings.find((r) => r.status === 'erased') as ListedRecording;
     expect(erased.erasedAt).toEqual(expect.stringMatching(/^2031-/));
