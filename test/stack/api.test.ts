@@ -62,6 +62,7 @@ function nagViolations(stack: RecordingVaultStack): string[] {
 const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
 const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
+const AUDIT = 'GET /recordings/{recordingSid}/audit';
 /** The console's page and assets: public (the page signs in by itself; no recording data in them). */
 const CONSOLE = CONSOLE_PATHS.map((path) => `GET ${path}`);
 
@@ -84,15 +85,18 @@ describe('routes', () => {
   test('IAM stages: the two new routes use IAM, without scopes, on the right functions', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
-      expect(Object.keys(r).sort()).toEqual(['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, ...CONSOLE].sort());
+      expect(Object.keys(r).sort()).toEqual(
+        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...CONSOLE].sort(),
+      );
       for (const key of CONSOLE) expect(r[key]?.props.AuthorizationType).toBe('NONE');
       expect(r[CONSOLE[0] as string]?.functionId).toBe(id(s, s.stack.console.function));
-      for (const key of [...PLAYBACK, LIST, ERASE]) {
+      for (const key of [...PLAYBACK, LIST, ERASE, AUDIT]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
       }
       expect(r[LIST]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
       expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
+      expect(r[AUDIT]?.functionId).toBe(id(s, s.stack.auditRead.function));
     }
   });
 
@@ -113,10 +117,14 @@ describe('routes', () => {
 });
 
 describe('the read function (playback and GET /recordings)', () => {
-  test('holds no permission to delete, write or put anything; reads the ledger only through its day index', () => {
+  test('holds no permission to delete, write or put anything but audit entries; reads the ledger only through its day index', () => {
     for (const s of all()) {
       const st = statements(s, s.stack.recordingsRead.role);
-      const actions = st.flatMap((x) => asList(x.Action as string | string[]));
+      const auditTable = id(s, s.stack.audit.table);
+      // The one write it holds: appending to the access audit trail (test/stack/audit.test.ts).
+      const append = st.filter((x) => JSON.stringify(x.Resource).includes(`"${auditTable}"`));
+      expect(append.flatMap((x) => asList(x.Action))).toEqual(['dynamodb:PutItem']);
+      const actions = st.filter((x) => !append.includes(x)).flatMap((x) => asList(x.Action as string | string[]));
       // Logs and X-Ray aside, nothing that changes anything.
       const data = actions.filter((a) => !/^(logs|xray):/.test(a));
       expect(data.filter((a) => /Delete|Put|Update|Write|Batch|Create|Abort|Restore|Bypass|Send/.test(a))).toEqual([]);
@@ -177,6 +185,8 @@ describe('the erasure function', () => {
             resources: [{ 'Fn::GetAtt': [id(s, s.stack.erasure.logGroup), 'Arn'] }],
           },
           { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+          // Appending to the access audit trail (test/stack/audit.test.ts).
+          { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
         ]),
       );
       // With the stage's key (prod): the key for the items it rewrites and the events it publishes.
@@ -189,8 +199,8 @@ describe('the erasure function', () => {
           ]
         : [];
       expect(found).toEqual(expect.arrayContaining(kms));
-      // …and nothing else: no Put/Query/Delete on a table, no object reads, no governance bypass, no queue.
-      expect(found).toHaveLength(8 + kms.length);
+      // …and nothing else: no Query/Delete on a table, no object reads, no governance bypass, no queue.
+      expect(found).toHaveLength(9 + kms.length);
     }
   });
 
@@ -214,6 +224,7 @@ describe('the erasure function', () => {
           'CALLS_TABLE',
           'LEDGER_TABLE',
           'EVENT_BUS_NAME',
+          'AUDIT_TABLE',
           'POWERTOOLS_SERVICE_NAME',
           'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_LOG_LEVEL',
