@@ -40,7 +40,10 @@ export interface ErasureDeps {
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
   readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
   readonly store: ErasureStore;
+  /** Twilio as the parent account: recordings whose ledger names no account. */
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
+  /** Twilio as a recording's own account (its path, its token); unset: `twilio` for every recording. */
+  readonly twilioFor?: (accountSid: string) => Pick<TwilioApi, 'deleteRecording'>;
   readonly events: EventPublisher;
   readonly obs: Observability;
   readonly now?: () => Date;
@@ -162,7 +165,9 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
 
   if (!marked.deletedAtTwilioAt) {
     try {
-      await deps.twilio.deleteRecording(recordingSid);
+      const accountSid = marked.accountSid ?? item?.accountSid;
+      const twilio = deps.twilioFor && accountSid ? deps.twilioFor(accountSid) : deps.twilio;
+      await twilio.deleteRecording(recordingSid);
       await deps.ledger.markDeletedAtTwilio(recordingSid, now());
     } catch (error) {
       log.error('Could not delete the recording at Twilio', { error: describeError(error) });

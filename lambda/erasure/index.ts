@@ -3,15 +3,17 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadErasureConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
-import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { createErasureHandler } from './handler';
 
 // Created once per container; a bad environment fails here, with every problem named.
 const config = loadErasureConfig();
+const secret = secretsManagerSecret(config.secretId);
 
 export const handler = createErasureHandler({
   config,
-  tokens: secretsManagerTokens(config.secretId),
+  tokens: parentTokens(secret),
+  subaccountTokens: subaccountTokens(secret),
   s3: new S3Client({ ...clientOverrides('S3') }),
   ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
     marshallOptions: { removeUndefinedValues: true },
