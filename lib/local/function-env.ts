@@ -6,6 +6,7 @@
 import { ENV, type FunctionEnv } from '../../lambda/shared/config/env-names';
 import { type AccountTokenSource, staticAccountTokens } from '../../lambda/shared/twilio/accounts';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
@@ -27,6 +28,7 @@ export interface LocalFunctionEnvs {
   readonly recordingsRead: FunctionEnv;
   readonly erasure: FunctionEnv;
   readonly reconciler: FunctionEnv;
+  readonly auditRead: FunctionEnv;
 }
 
 export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): LocalFunctionEnvs {
@@ -73,6 +75,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.playbackUrlTtlSeconds]: String(config.playbackUrlTtlSeconds),
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     erasure: {
       ...twilio,
@@ -80,6 +83,10 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.callsTable]: TABLE_NAME,
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
+    },
+    auditRead: {
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     reconciler: {
       ...twilio,
