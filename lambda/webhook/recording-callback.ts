@@ -21,21 +21,22 @@ function single(params: FormParams, name: string): string | undefined {
 }
 
 /**
- * Validates a recording status callback. Required: AccountSid, CallSid, RecordingSid,
- * RecordingStatus, with well-formed SIDs. Unknown parameters are tolerated (Twilio adds
- * parameters without notice); optional ones that do not parse are dropped, not fatal.
+ * Validates a recording status callback. Required: AccountSid, RecordingSid, RecordingStatus,
+ * and CallSid or ConferenceSid (a conference recording may carry no CallSid), with well-formed
+ * SIDs. Unknown parameters are tolerated (Twilio adds parameters without notice); optional ones
+ * that do not parse are dropped, not fatal.
  */
 export function parseRecordingCallback(params: FormParams, receivedAt: Date, jobId?: string): RecordingJob {
   const problems: string[] = [];
-  const sid = (name: keyof typeof SID): string => {
+  const sid = (name: 'AccountSid' | 'RecordingSid'): string | undefined => {
     const value = single(params, name);
     if (!value) problems.push(`${name} is required`);
     else if (!SID[name].test(value)) problems.push(`${name} is malformed`);
-    return value ?? '';
+    return value;
   };
-  const accountSid = sid('AccountSid');
-  const callSid = sid('CallSid');
-  const recordingSid = sid('RecordingSid');
+  const accountSid = sid('AccountSid') ?? '';
+  const { callSid, conferenceSid } = callOrConference(params, problems);
+  const recordingSid = sid('RecordingSid') ?? '';
   const status = single(params, 'RecordingStatus');
   if (!status) problems.push('RecordingStatus is required');
   else if (!(RECORDING_STATUSES as readonly string[]).includes(status))
@@ -51,6 +52,7 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     jobId,
     accountSid,
     callSid,
+    conferenceSid,
     recordingSid,
     status: status as RecordingStatus,
     durationSeconds: parseDuration(single(params, 'RecordingDuration')),
@@ -62,4 +64,25 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
     receivedAt: receivedAt.toISOString(),
   };
+}
+
+/**
+ * The call or the conference recorded. A conference recording names its conference and may name
+ * no call, so one of the two is enough. Beside a CallSid, a ConferenceSid is optional and dropped
+ * when malformed (as before it was read at all); alone, it must be well formed.
+ */
+function callOrConference(
+  params: FormParams,
+  problems: string[],
+): { callSid: string | undefined; conferenceSid: string | undefined } {
+  const callSid = single(params, 'CallSid');
+  const conferenceSid = single(params, 'ConferenceSid');
+  const conferenceValid = conferenceSid !== undefined && SID.ConferenceSid.test(conferenceSid);
+  if (callSid !== undefined) {
+    if (!SID.CallSid.test(callSid)) problems.push('CallSid is malformed');
+    return { callSid, conferenceSid: conferenceValid ? conferenceSid : undefined };
+  }
+  if (conferenceSid === undefined) problems.push('CallSid or ConferenceSid is required');
+  else if (!conferenceValid) problems.push('ConferenceSid is malformed');
+  return { callSid: undefined, conferenceSid };
 }
