@@ -4,9 +4,16 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { CallsRepository } from '../shared/calls/calls';
 import { CallsErasure } from '../shared/calls/calls-erasure';
 import type { ErasureConfig } from '../shared/config/function-config';
+import {
+  ErasureIncompleteError,
+  eraseRecording,
+  HoldConflictError,
+  RetentionConflictError,
+} from '../shared/erasure/recording-erasure';
 import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
 import { RecordingLedger } from '../shared/ledger/ledger';
 import { LedgerErasure } from '../shared/ledger/ledger-erasure';
+import { callerOf } from '../shared/runtime/caller';
 import { describeError } from '../shared/runtime/errors';
 import {
   emptyResponse,
@@ -20,7 +27,6 @@ import { createObservability, type Observability } from '../shared/runtime/obser
 import { RecordingStore } from '../shared/storage/recording-store';
 import { createTwilioApi, type TwilioApi } from '../shared/twilio/rest-api';
 import type { TokenSource } from '../shared/twilio/signature';
-import { ErasureIncompleteError, eraseRecording, RetentionConflictError } from './erase-recording';
 
 export interface ErasureRuntime {
   readonly config: Omit<ErasureConfig, 'secretId'>;
@@ -37,22 +43,6 @@ export interface ErasureRuntime {
   readonly defaultPrincipal?: string;
   readonly obs?: Observability;
   readonly now?: () => Date;
-}
-
-/** What API Gateway's IAM or JWT authorizer says of the caller (payload 2.0). */
-interface AuthorizerContext {
-  readonly iam?: { readonly userArn?: unknown };
-  readonly jwt?: { readonly claims?: { readonly sub?: unknown } };
-}
-
-/** The IAM principal ARN, or the JWT `sub`, of the request's caller. */
-export function callerOf(event: APIGatewayProxyEventV2): string | undefined {
-  const authorizer = (event.requestContext as { authorizer?: AuthorizerContext } | undefined)?.authorizer;
-  const arn = authorizer?.iam?.userArn;
-  if (typeof arn === 'string' && arn !== '') return arn;
-  const sub = authorizer?.jwt?.claims?.sub;
-  if (typeof sub === 'string' && sub !== '') return sub;
-  return undefined;
 }
 
 /** DELETE /calls/{callId}/recordings/{recordingSid}. */
@@ -78,7 +68,7 @@ export function createErasureHandler(runtime: ErasureRuntime) {
     const recordingSid = event.pathParameters?.recordingSid ?? '';
     const log = obs.withKeys({ callId, recordingSid }).logger;
     try {
-      const erasedBy = callerOf(event) ?? runtime.defaultPrincipal;
+      const erasedBy = callerOf(event, runtime.defaultPrincipal)?.actor;
       if (!erasedBy) throw forbidden('No authenticated caller');
       const result = await eraseRecording({ callId, recordingSid, erasedBy }, deps);
       log.info(result.result === 'erased' ? 'Erased a recording' : 'Recording was already erased', {
@@ -87,6 +77,11 @@ export function createErasureHandler(runtime: ErasureRuntime) {
       });
       return emptyResponse(204);
     } catch (error) {
+      if (error instanceof HoldConflictError) {
+        log.warn('A legal hold forbids the erasure', { heldBy: error.hold.by, heldAt: error.hold.at });
+        obs.metric('ErasureRefusedHold');
+        return jsonResponse(409, { error: error.message, hold: error.hold });
+      }
       if (error instanceof RetentionConflictError) {
         log.warn('Object Lock retention forbids the erasure', { retainUntil: error.retainUntil });
         return jsonResponse(409, { error: error.message, retainUntil: error.retainUntil });

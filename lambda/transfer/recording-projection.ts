@@ -95,12 +95,18 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
     durationSeconds: item.durationSeconds,
     channels: item.channels,
     source: item.source,
+    encryption: item.encryption,
     startedAt: item.startedAt,
     storedAt: item.storedAt,
   };
   // A recording without a CallSid (a conference recording) is found by its RecordingSid alone.
   if (callId !== undefined) await deps.calls.markStored(callId, item.recordingSid, entry, now);
   if (item.storedEventAt) return;
+  // An erasure may have begun since the ledger said stored: then the event never goes out.
+  if (!(await deps.ledger.beginStoredEvent(item.recordingSid, now))) {
+    deps.obs.logger.info('Recording Stored not sent: already sent, being sent, or the erasure has begun');
+    return;
+  }
   const sent = await announce(
     {
       detailType: 'Recording Stored',
@@ -116,6 +122,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
         sha256: item.sha256 ?? '',
         durationSeconds: item.durationSeconds,
         channels: item.channels,
+        ...(item.encryption ? { encryption: item.encryption } : {}),
         startedAt: item.startedAt,
         storedAt: item.storedAt ?? now.toISOString(),
         origin: item.origin ?? 'callback',
@@ -124,6 +131,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
     deps,
   );
   if (sent) await deps.ledger.markStoredEventSent(item.recordingSid, now);
+  else await deps.ledger.endStoredEvent(item.recordingSid);
 }
 
 /** From, to, direction and start of a call the vault created, from Twilio's call resource; best effort. */

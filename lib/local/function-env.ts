@@ -9,6 +9,7 @@ import {
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
   LEDGER_TABLE_NAME,
+  LOOPBACK,
   type LocalConfig,
   TABLE_NAME,
 } from './config';
@@ -38,7 +39,8 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.twilioAccountSid]: config.accountSid,
       [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
       [ENV.transferQueueUrl]: queues.queueUrl,
-      ...(config.publicBaseUrl !== undefined ? { [ENV.publicBaseUrl]: config.publicBaseUrl } : {}),
+      // The URL Twilio is given: the configured one, else the address the API is bound to; never a request's Host.
+      [ENV.publicBaseUrl]: config.publicBaseUrl ?? `http://${LOOPBACK}:${config.port}`,
     },
     transfer: {
       ...twilio,

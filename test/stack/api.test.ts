@@ -2,6 +2,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { buildApp } from '../../lib/app';
+import { CONSOLE_PATHS } from '../../lib/constructs/vault-api';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
 import { cdkJson, type Json } from './synth-stage';
 
@@ -60,6 +61,8 @@ function nagViolations(stack: RecordingVaultStack): string[] {
 const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
 const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
+/** The console's page and assets: public (the page signs in by itself; no recording data in them). */
+const CONSOLE = CONSOLE_PATHS.map((path) => `GET ${path}`);
 
 let dev: Synthesized;
 let prod: Synthesized;
@@ -80,7 +83,9 @@ describe('routes', () => {
   test('IAM stages: the two new routes use IAM, without scopes, on the right functions', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
-      expect(Object.keys(r).sort()).toEqual(['POST /twilio/recording', ...PLAYBACK, LIST, ERASE].sort());
+      expect(Object.keys(r).sort()).toEqual(['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, ...CONSOLE].sort());
+      for (const key of CONSOLE) expect(r[key]?.props.AuthorizationType).toBe('NONE');
+      expect(r[CONSOLE[0] as string]?.functionId).toBe(id(s, s.stack.console.function));
       for (const key of [...PLAYBACK, LIST, ERASE]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();

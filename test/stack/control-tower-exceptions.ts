@@ -30,8 +30,14 @@ export const CONTROL_TOWER_EXCEPTIONS: readonly ControlTowerException[] = [
       'The Twilio webhook route: Twilio sends no IAM or JWT credentials. The function checks X-Twilio-Signature on every request and answers 403 otherwise; no setting turns that off.',
   },
   {
+    control: 'CT.APIGATEWAY.PR.5',
+    resource: new RegExp(`^ApiHttpApiGET(consolejs|consolecss|configjson)?${HASH}`),
+    reason:
+      "The console's page and its assets (`/`, `/console.js`, `/console.css`, `/config.json`): a browser loads them before anyone signs in. They hold no recording data; every call the page makes goes to the authorized routes.",
+  },
+  {
     control: 'CT.LAMBDA.PR.3',
-    resource: new RegExp(`^(Webhook|TransferWorker|RecordingsRead|Erasure|Reconciler)Function${HASH}`),
+    resource: new RegExp(`^(Webhook|TransferWorker|RecordingsRead|Erasure|Reconciler|Console)Function${HASH}`),
     when: (c) => c.vpc === undefined,
     reason: 'A stage without the `vpc` option runs its functions outside any VPC; set `vpc` where the control is on.',
   },

@@ -2,6 +2,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { buildApp } from '../../lib/app';
+import { CONSOLE_PATHS } from '../../lib/constructs/vault-api';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
 import { cdkJson, type Json } from './synth-stage';
 
@@ -449,6 +450,7 @@ describe('HTTP API', () => {
           'GET /recordings',
           'DELETE /calls/{callId}/recordings/{recordingSid}',
           'POST /twilio/recording',
+          ...CONSOLE_PATHS.map((path) => `GET ${path}`),
         ].sort(),
       );
       expect(r['POST /twilio/recording']?.AuthorizationType).toBe('NONE');

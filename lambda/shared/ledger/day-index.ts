@@ -23,6 +23,7 @@ export const LISTED_ATTRIBUTES = [
   'contentType',
   'storedAt',
   'erasedAt',
+  'encryption',
 ] as const;
 
 export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'status' | 'startedAt'> &
@@ -39,6 +40,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
       | 'contentType'
       | 'storedAt'
       | 'erasedAt'
+      | 'encryption'
     >
   >;
 

@@ -31,8 +31,8 @@ export class LedgerErasure {
   /**
    * Marks the recording `erasing`, which no copy, callback, redrive or reconciliation gets past
    * (`claim` refuses it). Allowed from stored, failed, absent, erasing (an erasure cut short) and
-   * from a claim whose lease ran out; never over a live copy or an erased recording, never for
-   * another call. Without a ledger item (a call entry older than the ledger) the item is created
+   * from a claim whose lease ran out; never over a live copy, a `Recording Stored` being sent or
+   * an erased recording, never for another call. Without a ledger item (a call entry older than the ledger) the item is created
    * from `seed`. Returns the item, or undefined when the condition did not hold (read it again).
    */
   async markErasing(
@@ -78,11 +78,16 @@ export class LedgerErasure {
           UpdateExpression: `SET ${sets.join(', ')} REMOVE claimId, leaseExpiresAt`,
           ConditionExpression:
             'attribute_not_exists(recordingSid) OR (' +
+            // A legal hold (ledger-hold.ts) stops every erasure here, whatever was read before.
+            'attribute_not_exists(#hold) AND ' +
             '(callId = :callId OR (attribute_not_exists(callId) AND callSid = :callSid)) AND (' +
             '#status IN (:stored, :failed, :absent, :erasing) OR ' +
-            '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))))',
+            '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))) AND ' +
+            // Never while `Recording Stored` is being sent: it would follow `Recording Erased`.
+            '(attribute_not_exists(announcingUntil) OR announcingUntil < :nowMs))',
           ExpressionAttributeNames: {
             '#status': 'status',
+            '#hold': 'hold',
             ...(seed.startedAt !== undefined ? { '#day': 'day' } : {}),
             ...(seed.key !== undefined ? { '#key': 'key' } : {}),
             ...(seed.bucket !== undefined ? { '#bucket': 'bucket' } : {}),
@@ -107,21 +112,53 @@ export class LedgerErasure {
     erasure: { readonly erasedAt: string; readonly erasedBy: string },
     now: Date,
   ): Promise<(LedgerItem & ErasureFields) | undefined> {
+    return this.finish(
+      recordingSid,
+      'erased',
+      'SET #status = :final, erasedAt = :erasedAt, erasedBy = :erasedBy',
+      {
+        ':erasedAt': erasure.erasedAt,
+        ':erasedBy': erasure.erasedBy,
+      },
+      now,
+    );
+  }
+
+  /**
+   * `erasing` → `expired` (the retention sweep erased it), with `expiredAt`. A repeat finds it
+   * expired and returns the item as it is; undefined when the ledger is in any other state.
+   */
+  async markExpired(
+    recordingSid: string,
+    expiredAt: string,
+    now: Date,
+  ): Promise<(LedgerItem & ErasureFields) | undefined> {
+    return this.finish(
+      recordingSid,
+      'expired',
+      'SET #status = :final, expiredAt = :expiredAt',
+      { ':expiredAt': expiredAt },
+      now,
+    );
+  }
+
+  /** `erasing` → `final`; the item leaves the `byHold` index (a released hold is done with). */
+  private async finish(
+    recordingSid: string,
+    final: 'erased' | 'expired',
+    set: string,
+    values: Record<string, unknown>,
+    now: Date,
+  ): Promise<(LedgerItem & ErasureFields) | undefined> {
     try {
       const result = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { recordingSid },
-          UpdateExpression: 'SET #status = :erased, erasedAt = :erasedAt, erasedBy = :erasedBy, updatedAt = :now',
+          UpdateExpression: `${set}, updatedAt = :now REMOVE holdState`,
           ConditionExpression: '#status = :erasing',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':erased': 'erased',
-            ':erasing': 'erasing',
-            ':erasedAt': erasure.erasedAt,
-            ':erasedBy': erasure.erasedBy,
-            ':now': now.toISOString(),
-          },
+          ExpressionAttributeValues: { ':final': final, ':erasing': 'erasing', ':now': now.toISOString(), ...values },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -133,17 +170,17 @@ export class LedgerErasure {
       new GetCommand({ TableName: this.tableName, Key: { recordingSid }, ConsistentRead: true }),
     );
     const item = read.Item as (LedgerItem & ErasureFields) | undefined;
-    return item?.status === 'erased' ? item : undefined;
+    return item?.status === final ? item : undefined;
   }
 
-  /** Remembers that `Recording Erased` went out, so that a repeated DELETE does not announce it again. */
+  /** Remembers that `Recording Erased` (or `Recording Expired`) went out, so that a repeat does not announce it again. */
   async markErasedEventSent(recordingSid: string, now: Date): Promise<void> {
     await conditionalUpdate(this.db, this.tableName, {
       Key: { recordingSid },
       UpdateExpression: 'SET erasedEventAt = :now',
-      ConditionExpression: '#status = :erased',
+      ConditionExpression: '#status IN (:erased, :expired)',
       ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: { ':now': now.toISOString(), ':erased': 'erased' },
+      ExpressionAttributeValues: { ':now': now.toISOString(), ':erased': 'erased', ':expired': 'expired' },
     });
   }
 }

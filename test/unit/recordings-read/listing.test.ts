@@ -167,6 +167,7 @@ describe('GET /recordings: pages', () => {
       contentType: 'audio/mpeg',
       storedAt: source.storedAt,
       erasedAt: null,
+      encryption: null,
     });
     const erased = body.recordings.find((r) => r.status === 'erased') as ListedRecording;
     expect(erased.erasedAt).toEqual(expect.stringMatching(/^2031-/));
@@ -439,4 +440,37 @@ describe('listRecordings over an index that returns ties in its own order', () =
       );
     },
   );
+});
+
+describe('listRecordings at the end of the calendar', () => {
+  /** An index with nothing in it that refuses to be read more than a few times: a runaway loop fails, not hangs. */
+  function boundedEmptyIndex(maxReads: number) {
+    let reads = 0;
+    return {
+      reads: () => reads,
+      ledger: {
+        async queryDay() {
+          reads++;
+          if (reads > maxReads) throw new Error(`read the index ${reads} times`);
+          return { items: [], lastEvaluatedKey: undefined };
+        },
+      },
+    };
+  }
+
+  test('a range on 9999-12-31 answers at once: the day after it (year 10000) never sorts before it', async () => {
+    const index = boundedEmptyIndex(20);
+    const query = parseListingQuery({ from: '9999-12-31', to: '9999-12-31T12:00:00Z' });
+    const page = await listRecordings(query, { ledger: index.ledger });
+    expect(page).toEqual({ recordings: [], nextCursor: null });
+    expect(index.reads()).toBeLessThanOrEqual(1);
+  });
+
+  test('a 31-day range ending on the last instant a date can name reads each day once', async () => {
+    const index = boundedEmptyIndex(100);
+    const query = parseListingQuery({ from: '9999-12-01', to: '9999-12-31T23:59:59.999Z' });
+    const page = await listRecordings(query, { ledger: index.ledger, maxReadPages: 100 });
+    expect(page.nextCursor).toBeNull();
+    expect(index.reads()).toBe(31);
+  });
 });

@@ -1,6 +1,6 @@
 import '../../../helpers/setup-env';
-import { eraseRecording } from '../../../../lambda/erasure/erase-recording';
 import { isPlayableCallId } from '../../../../lambda/recordings-read/playback';
+import { eraseRecording } from '../../../../lambda/shared/erasure/recording-erasure';
 import { generateStorageKey } from '../../../../lambda/shared/storage/recording-store';
 
 /** Whatever the transfer stores, playback and erasure find by the same id; what it refuses, they refuse. */

@@ -1,27 +1,29 @@
-import { isSupportedCallId } from '../shared/calls/call-ids';
-import type { CallItem, CallsRepository, RecordingEntry } from '../shared/calls/calls';
-import type { CallsErasure } from '../shared/calls/calls-erasure';
-import type { EventPublisher } from '../shared/ledger/events';
-import { announce } from '../shared/ledger/events';
-import type { LedgerItem, RecordingLedger } from '../shared/ledger/ledger';
-import type { ErasureFields, LedgerErasure } from '../shared/ledger/ledger-erasure';
-import { describeError } from '../shared/runtime/errors';
-import { HttpError, notFound } from '../shared/runtime/http';
-import type { Observability } from '../shared/runtime/observability';
-import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../shared/storage/recording-store';
-import type { TwilioApi } from '../shared/twilio/rest-api';
-import { SID } from '../shared/twilio/sids';
+import { isSupportedCallId } from '../calls/call-ids';
+import type { CallItem, CallsRepository, RecordingEntry } from '../calls/calls';
+import type { CallsErasure } from '../calls/calls-erasure';
+import type { EventPublisher } from '../ledger/events';
+import { announce } from '../ledger/events';
+import type { LedgerItem, LegalHold, RecordingLedger } from '../ledger/ledger';
+import type { ErasureFields, LedgerErasure } from '../ledger/ledger-erasure';
+import { describeError } from '../runtime/errors';
+import { HttpError, notFound } from '../runtime/http';
+import type { Observability } from '../runtime/observability';
+import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../storage/recording-store';
+import type { TwilioApi } from '../twilio/rest-api';
+import { SID } from '../twilio/sids';
 
 /**
  * DELETE /calls/{callId}/recordings/{recordingSid}: erases one recording for good.
  *
  * 1. The recording must be on this call (404 otherwise, nothing touched).
- * 2. Object Lock: while any version of the object is retained, 409 and nothing is touched.
- * 3. The ledger turns `erasing` (conditional): from then on no callback, redrive or reconciliation
+ * 2. A legal hold in the ledger: 409 naming the hold, nothing touched (and the `erasing` write
+ *    below refuses a hold placed meanwhile).
+ * 3. Object Lock: while any version of the object is retained, 409 and nothing is touched.
+ * 4. The ledger turns `erasing` (conditional): from then on no callback, redrive or reconciliation
  *    copies it again (the transfer's claim refuses `erasing` and `erased`).
- * 4. Every version and delete marker of the object is removed from S3.
- * 5. The recording is deleted at Twilio (already gone counts as done).
- * 6. The ledger turns `erased` (erasedAt, erasedBy); then the call entry, the call's latest-
+ * 5. Every version and delete marker of the object is removed from S3.
+ * 6. The recording is deleted at Twilio (already gone counts as done).
+ * 7. The ledger turns `erased` (erasedAt, erasedBy); then the call entry, the call's latest-
  *    recording fields and a note; then `Recording Erased`.
  *
  * Any step that fails leaves the ledger `erasing` and answers 503: the same DELETE again resumes
@@ -69,6 +71,17 @@ export class RetentionConflictError extends HttpError {
   }
 }
 
+/** The recording is under a legal hold: 409 `{ error, hold }`, nothing touched. */
+export class HoldConflictError extends HttpError {
+  constructor(readonly hold: LegalHold) {
+    super(
+      409,
+      `The recording is under a legal hold placed by ${hold.by} at ${hold.at} (${hold.reason}); release the hold before erasing it`,
+    );
+    this.name = 'HoldConflictError';
+  }
+}
+
 /** A step failed; the ledger says `erasing` and the same DELETE again finishes the erasure. */
 export class ErasureIncompleteError extends HttpError {
   constructor(message: string) {
@@ -109,6 +122,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   if (item?.status === 'erased') {
     return alreadyErased(item, request, keys, deps);
   }
+  if (item?.hold) throw new HoldConflictError(item.hold);
   if (item && copyInProgress(item, now())) throw copyInProgressError();
   if (item?.bucket && item.bucket !== deps.store.bucket) {
     throw new HttpError(500, 'The recording is stored in another bucket than the one this function erases in');
@@ -122,7 +136,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     {
       callId: item?.callId ?? callId,
       callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
-      startedAt: item?.startedAt ?? entry?.startedAt,
+      startedAt: item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
       key:
         item?.key ?? entry?.key ?? (call.recordingKey?.includes(`/${recordingSid}.`) ? call.recordingKey : undefined),
       bucket: item?.bucket ?? entry?.bucket,
@@ -135,6 +149,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     if (item?.status === 'erased') {
       return alreadyErased(item, request, keys, deps);
     }
+    if (item?.hold) throw new HoldConflictError(item.hold);
     if (item && copyInProgress(item, now())) throw copyInProgressError();
     if (item && !belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
     throw new ErasureIncompleteError('The recording changed while the erasure started');
@@ -239,8 +254,25 @@ function belongsToCall(
   return entry !== undefined || (call.recordingKey?.includes(`/${recordingSid}.`) ?? false);
 }
 
-/** A copy holds a live claim: erasing now could race its upload. */
+/**
+ * When a recording the ledger never knew (a call item older than it) started, for the ledger item
+ * the erasure creates: without a start it has no `day` and no listing would ever show it. The call
+ * item's latest-recording start if it names this recording, else the call's own start; the caller
+ * falls back to the time of the erasure.
+ */
+function startedAtOfLegacy(recordingSid: string, call: CallItem): string | undefined {
+  const instant = (value: unknown) =>
+    typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : undefined;
+  if (call.latestRecordingSid === recordingSid) {
+    const latest = instant(call.latestRecordingStartedAt);
+    if (latest) return latest;
+  }
+  return instant(call.callStartedAt);
+}
+
+/** A copy holds a live claim (erasing now could race its upload), or its `Recording Stored` is being sent. */
 function copyInProgress(item: LedgerItem, now: Date): boolean {
+  if (item.announcingUntil !== undefined && item.announcingUntil >= now.getTime()) return true;
   return item.status === 'transferring' && item.leaseExpiresAt !== undefined && item.leaseExpiresAt >= now.getTime();
 }
 
