@@ -305,7 +305,7 @@ it('fails when a job cannot be queued, and starts no other after the failure', a
   expect(attempts).toBeLessThanOrEqual(10); // the ones already in flight, no more
 });
 
-it('fails when the list fails (not an abort), and stops listing', async () => {
+it('fails when the list fails (not an abort), with the error of the list', async () => {
   const list: RecordingListSource = {
     // biome-ignore lint/correctness/useYield: a list that fails before its first page
     async *list() {
@@ -313,4 +313,23 @@ it('fails when the list fails (not an abort), and stops listing', async () => {
     },
   };
   await expect(run([], {}, { list }).result).rejects.toThrow('401');
+});
+
+it('stops listing when a page cannot be checked: the list is aborted and no further page is taken', async () => {
+  const pages = Array.from({ length: 5 }, () => [listed()]);
+  const { result, list } = run(
+    pages,
+    {},
+    {
+      statuses: async () => {
+        throw new Error('DynamoDB unreachable');
+      },
+    },
+  );
+
+  await expect(result).rejects.toThrow('DynamoDB unreachable');
+  // The first page, and at most the next one fetched ahead while the first was checked.
+  expect(list.taken).toBeLessThanOrEqual(2);
+  expect(list.signals).toHaveLength(1);
+  expect(list.signals[0]?.aborted).toBe(true);
 });
