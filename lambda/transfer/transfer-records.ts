@@ -133,21 +133,24 @@ async function recordFailure(
     // Only this job's claim turns `failed`: a copy stored or erased meanwhile stays so.
     const item = await deps.ledger.markFailed(job.recordingSid, claimId, { errorCode: code, error: message }, now);
     if (!item) return;
-    const callId = item.callId ?? (await deps.calls.resolveCall(job.callSid, now)).callId;
-    await deps.calls.markFailed(
-      callId,
-      job.recordingSid,
-      {
-        status: 'failed',
-        errorCode: code,
-        error: message,
-        durationSeconds: item.durationSeconds,
-        channels: item.channels,
-        source: item.source,
-        startedAt: item.startedAt,
-      },
-      now,
-    );
+    const callSid = item.callSid ?? job.callSid;
+    const callId = item.callId ?? (callSid ? (await deps.calls.resolveCall(callSid, now)).callId : undefined);
+    // A recording without a CallSid (a conference recording) has no call item to write.
+    if (callId !== undefined)
+      await deps.calls.markFailed(
+        callId,
+        job.recordingSid,
+        {
+          status: 'failed',
+          errorCode: code,
+          error: message,
+          durationSeconds: item.durationSeconds,
+          channels: item.channels,
+          source: item.source,
+          startedAt: item.startedAt,
+        },
+        now,
+      );
     await announce(
       {
         detailType: 'Recording Failed',
@@ -155,6 +158,7 @@ async function recordFailure(
           recordingSid: job.recordingSid,
           callId,
           callSid: item.callSid,
+          conferenceSid: item.conferenceSid,
           status: 'failed',
           errorCode: code,
           error: message,

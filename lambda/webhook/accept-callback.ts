@@ -98,7 +98,11 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       throw error;
     }
     // A logger of its own per callback: the local gateway runs requests concurrently.
-    const log = obs.withKeys({ recordingSid: job.recordingSid, callSid: job.callSid }).logger;
+    const log = obs.withKeys({
+      recordingSid: job.recordingSid,
+      callSid: job.callSid,
+      conferenceSid: job.conferenceSid,
+    }).logger;
 
     if (job.status === 'in-progress') {
       log.info('Ignored an in-progress callback');

@@ -227,7 +227,14 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
   const sent = await announce(
     {
       detailType: 'Recording Erased',
-      detail: { recordingSid: item.recordingSid, callId: request.callId, callSid: item.callSid, erasedAt, erasedBy },
+      detail: {
+        recordingSid: item.recordingSid,
+        callId: request.callId,
+        callSid: item.callSid,
+        conferenceSid: item.conferenceSid,
+        erasedAt,
+        erasedBy,
+      },
     },
     deps,
   );
@@ -243,7 +250,12 @@ function belongsToCall(
   call: CallItem,
   entry: RecordingEntry | undefined,
 ): boolean {
-  if (item) return item.callId !== undefined ? item.callId === call.callId : item.callSid === call.twilioCallSid;
+  if (item) {
+    // A recording without a CallSid (a conference recording) belongs to no call.
+    return item.callId !== undefined
+      ? item.callId === call.callId
+      : item.callSid !== undefined && item.callSid === call.twilioCallSid;
+  }
   return entry !== undefined || (call.recordingKey?.includes(`/${recordingSid}.`) ?? false);
 }
 

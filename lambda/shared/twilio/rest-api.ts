@@ -63,6 +63,7 @@ export interface CallDetails {
 export interface RecordingDetails {
   readonly sid: string;
   readonly callSid?: string;
+  readonly conferenceSid?: string;
   readonly duration?: string;
   readonly channels?: number;
   readonly status?: string;
@@ -162,6 +163,7 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
       return {
         sid: String(raw.sid ?? recordingSid),
         callSid: optionalString(raw.call_sid),
+        conferenceSid: optionalString(raw.conference_sid),
         duration: optionalString(raw.duration),
         channels: typeof raw.channels === 'number' ? raw.channels : undefined,
         status: optionalString(raw.status),
