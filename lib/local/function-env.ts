@@ -5,6 +5,7 @@
  */
 import { ENV, type FunctionEnv } from '../../lambda/shared/config/env-names';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
@@ -26,6 +27,7 @@ export interface LocalFunctionEnvs {
   readonly recordingsRead: FunctionEnv;
   readonly erasure: FunctionEnv;
   readonly reconciler: FunctionEnv;
+  readonly auditRead: FunctionEnv;
 }
 
 export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): LocalFunctionEnvs {
@@ -63,6 +65,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.playbackUrlTtlSeconds]: String(config.playbackUrlTtlSeconds),
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     erasure: {
       ...twilio,
@@ -70,6 +73,10 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.callsTable]: TABLE_NAME,
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
+    },
+    auditRead: {
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     reconciler: {
       ...twilio,

@@ -196,7 +196,8 @@ describe('removal policies', () => {
 describe('calls table', () => {
   test.each(['dev', 'prod'])('%s: callId key, byTwilioCallSid GSI, on-demand, PITR, encrypted', (name) => {
     const s = name === 'dev' ? dev : prod;
-    s.template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    // calls, the ledger and the audit trail (test/stack/audit.test.ts).
+    s.template.resourceCountIs('AWS::DynamoDB::Table', 3);
     s.template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
@@ -379,6 +380,7 @@ describe('functions', () => {
         'PLAYBACK_URL_TTL_SECONDS',
         'LEDGER_TABLE',
         'LEDGER_DAY_INDEX',
+        'AUDIT_TABLE',
       ],
     };
     const env = (s: Synthesized, key: keyof typeof expected) =>
@@ -449,6 +451,7 @@ describe('HTTP API', () => {
           'GET /calls/{callId}/recordings',
           'GET /recordings',
           'DELETE /calls/{callId}/recordings/{recordingSid}',
+          'GET /recordings/{recordingSid}/audit',
           'POST /twilio/recording',
           ...CONSOLE_PATHS.map((path) => `GET ${path}`),
         ].sort(),
@@ -604,7 +607,7 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  test('recordings-read: GetItem on the table, GetObject on recordings/*, ledger items by key and Query on its index; no secret, no queue', () => {
+  test('recordings-read: GetItem on the table, GetObject on recordings/*, ledger items by key and Query on its index, PutItem on the audit trail; no secret, no queue', () => {
     for (const [, s] of stages()) {
       const statements = roleStatements(s, s.stack.recordingsRead.role);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
@@ -612,6 +615,7 @@ describe('IAM: least privilege', () => {
         'dynamodb:BatchGetItem',
         'dynamodb:GetItem',
         'dynamodb:GetItem',
+        'dynamodb:PutItem',
         'dynamodb:Query',
         's3:GetObject',
         's3:ListBucket',
@@ -621,11 +625,13 @@ describe('IAM: least privilege', () => {
       const ddb = statements.filter((st) =>
         asList(st.Action as string | string[]).some((a) => a.startsWith('dynamodb:')),
       );
-      // Reads only: the call item, the ledger items the keys come from, the ledger's day index.
+      // Reads only (the call item, the ledger items the keys come from, the ledger's day index),
+      // and entries put in the audit trail.
       expect(ddb.map((st) => [asList(st.Action).sort(), asList(st.Resource)])).toEqual([
         [['dynamodb:GetItem'], [{ 'Fn::GetAtt': [tableId, 'Arn'] }]],
         [['dynamodb:BatchGetItem', 'dynamodb:GetItem'], [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }]],
         [['dynamodb:Query'], [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDay']] }]],
+        [['dynamodb:PutItem'], [{ 'Fn::GetAtt': [logicalId(s, s.stack.audit.table), 'Arn'] }]],
       ]);
       // ListBucket on the bucket itself only: a HEAD of a missing object must answer 404, not 403.
       expect(listBucketResources(statements)).toEqual([

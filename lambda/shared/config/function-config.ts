@@ -185,3 +185,13 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
     ),
   });
 }
+
+/** The access audit trail: every function that hands out access or acts on a recording writes to it. */
+export interface AuditConfig {
+  readonly auditTableName: string;
+}
+
+export function loadAuditConfig(env: Env = process.env): AuditConfig {
+  const r = new EnvReader(env);
+  return r.done({ auditTableName: r.required(ENV.auditTable) });
+}

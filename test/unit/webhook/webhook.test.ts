@@ -546,13 +546,16 @@ describe('when the queue fails', () => {
     const params = recordingCallbackParams();
 
     const response = await handlerWith({ obs })(twilioCallbackEvent({ params }));
+    // Kept before the spy is restored (restoring clears them), so no later test logs into it.
+    const errorCalls = [...logged.mock.calls];
+    logged.mockRestore();
 
     expect(response.statusCode).toBe(500);
     expect(response.headers).toMatchObject({ 'content-type': 'application/json' });
     expect(errorOf(response)).toEqual({ error: 'Internal error' });
     expect(response.body).not.toContain(TEST_AUTH_TOKEN);
     expect(response.body).not.toContain('Object.<anonymous>');
-    const replay = logged.mock.calls.find(([message]) => String(message).includes('replay'));
+    const replay = errorCalls.find(([message]) => String(message).includes('replay'));
     expect(replay?.[1]).toMatchObject({
       job: expect.objectContaining({ recordingSid: params.RecordingSid, callSid: params.CallSid, status: 'completed' }),
     });
