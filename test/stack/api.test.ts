@@ -1,6 +1,7 @@
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { RECONCILER_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import { buildApp } from '../../lib/app';
 import { CONSOLE_PATHS } from '../../lib/constructs/vault-api';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
@@ -234,7 +235,7 @@ describe('the erasure function', () => {
     }
   });
 
-  test('only the erasure function can delete recordings or write the ledger status', () => {
+  test('only the erasure function can delete recordings', () => {
     for (const s of all()) {
       const deleters = ofType(s, 'AWS::IAM::Policy')
         .filter(([, p]) =>
@@ -246,6 +247,32 @@ describe('the erasure function', () => {
       // The auto-delete custom resource of dev stages empties buckets on stack deletion through
       // its own role (a bucket policy), not an IAM policy: only the erasure role is listed here.
       expect(deleters).toEqual([id(s, s.stack.erasure.role)]);
+    }
+  });
+
+  test('only the transfer and the erasure can write recordings in the ledger, status included; the reconciler only its checkpoint', () => {
+    for (const s of all()) {
+      const ledgerArn = JSON.stringify({ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] });
+      const writes = (x: Json) =>
+        asList(x.Action as string | string[]).some((a) =>
+          /^dynamodb:(\*|PutItem|UpdateItem|DeleteItem|BatchWriteItem|PartiQL(Insert|Update|Delete))$/.test(a),
+        );
+      const onLedger = (x: Json) =>
+        x.Resource === '*' || asList(x.Resource as Json | Json[]).some((r) => JSON.stringify(r) === ledgerArn);
+      const ledgerWrites = ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) =>
+        (p.Properties.PolicyDocument.Statement as Json[])
+          .filter((x) => writes(x) && onLedger(x))
+          .flatMap((x) => (p.Properties.Roles as Json[]).map((r) => ({ role: r.Ref as string, statement: x }))),
+      );
+      const leadingKeys = (x: Json) => x.Condition?.['ForAllValues:StringEquals']?.['dynamodb:LeadingKeys'];
+
+      const anyItem = ledgerWrites.filter((w) => leadingKeys(w.statement) === undefined).map((w) => w.role);
+      const confined = ledgerWrites.filter((w) => leadingKeys(w.statement) !== undefined);
+
+      expect(new Set(anyItem)).toEqual(new Set([id(s, s.stack.transfer.role), id(s, s.stack.erasure.role)]));
+      expect(confined.map((w) => [w.role, leadingKeys(w.statement)])).toEqual([
+        [id(s, s.stack.reconciler.role), [RECONCILER_CHECKPOINT_KEY]],
+      ]);
     }
   });
 });
