@@ -567,8 +567,10 @@ describe('IAM: least privilege', () => {
         expect(asList(st.Action).sort()).toEqual([
           's3:AbortMultipartUpload',
           's3:GetObject',
-          's3:GetObjectVersion',
+          's3:GetObjectTagging',
           's3:PutObject',
+          's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
         ]);
         expect(asList(st.Resource)).toEqual([
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },
