@@ -8,7 +8,12 @@ import type { ErasureFields, LedgerErasure } from '../ledger/ledger-erasure';
 import { describeError } from '../runtime/errors';
 import { HttpError, notFound } from '../runtime/http';
 import type { Observability } from '../runtime/observability';
-import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../storage/recording-store';
+import {
+  generateStorageKey,
+  isStorageKeyOf,
+  type ObjectVersion,
+  type RecordingStore,
+} from '../storage/recording-store';
 import type { TwilioApi } from '../twilio/rest-api';
 import { SID } from '../twilio/sids';
 
@@ -42,7 +47,10 @@ export interface ErasureDeps {
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
   readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
   readonly store: ErasureStore;
+  /** Twilio as the parent account: recordings whose ledger names no account. */
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
+  /** Twilio as a recording's own account (its path, its token); unset: `twilio` for every recording. */
+  readonly twilioFor?: (accountSid: string) => Pick<TwilioApi, 'deleteRecording'>;
   readonly events: EventPublisher;
   readonly obs: Observability;
   readonly now?: () => Date;
@@ -136,10 +144,10 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     {
       callId: item?.callId ?? callId,
       callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
+      // Only a call item older than the ledger seeds these (if_not_exists): the key as checked below.
       startedAt: item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
-      key:
-        item?.key ?? entry?.key ?? (call.recordingKey?.includes(`/${recordingSid}.`) ? call.recordingKey : undefined),
-      bucket: item?.bucket ?? entry?.bucket,
+      key: item?.key ?? ownKeys(recordingSid, callId, item, call, entry)[0],
+      bucket: item?.bucket ?? deps.store.bucket,
     },
     now(),
   );
@@ -177,7 +185,9 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
 
   if (!marked.deletedAtTwilioAt) {
     try {
-      await deps.twilio.deleteRecording(recordingSid);
+      const accountSid = marked.accountSid ?? item?.accountSid;
+      const twilio = deps.twilioFor && accountSid ? deps.twilioFor(accountSid) : deps.twilio;
+      await twilio.deleteRecording(recordingSid);
       await deps.ledger.markDeletedAtTwilio(recordingSid, now());
     } catch (error) {
       log.error('Could not delete the recording at Twilio', { error: describeError(error) });
@@ -222,7 +232,14 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
   const sent = await announce(
     {
       detailType: 'Recording Erased',
-      detail: { recordingSid: item.recordingSid, callId: request.callId, callSid: item.callSid, erasedAt, erasedBy },
+      detail: {
+        recordingSid: item.recordingSid,
+        callId: request.callId,
+        callSid: item.callSid,
+        conferenceSid: item.conferenceSid,
+        erasedAt,
+        erasedBy,
+      },
     },
     deps,
   );
@@ -238,7 +255,12 @@ function belongsToCall(
   call: CallItem,
   entry: RecordingEntry | undefined,
 ): boolean {
-  if (item) return item.callId !== undefined ? item.callId === call.callId : item.callSid === call.twilioCallSid;
+  if (item) {
+    // A recording without a CallSid (a conference recording) belongs to no call.
+    return item.callId !== undefined
+      ? item.callId === call.callId
+      : item.callSid !== undefined && item.callSid === call.twilioCallSid;
+  }
   return entry !== undefined || (call.recordingKey?.includes(`/${recordingSid}.`) ?? false);
 }
 
@@ -269,9 +291,28 @@ function copyInProgressError(): HttpError {
 }
 
 /**
- * Every key the recording may be stored under: the ledger's, the call entry's, the legacy
- * `recordingKey`, and the keys a copy would write in either format (an attempt that stored the
- * object but died before the ledger said so leaves one there).
+ * The keys recorded for the recording: the ledger's, or only for a call item older than the
+ * ledger (no ledger item) its entry's key or legacy `recordingKey`. Each only when it has the
+ * form the transfer writes for this call and this recording: the app's table (or the ledger,
+ * were it ever wrong) can never point an erasure at another recording's object.
+ */
+function ownKeys(
+  recordingSid: string,
+  callId: string,
+  item: LedgerItem | undefined,
+  call: CallItem,
+  entry: RecordingEntry | undefined,
+): string[] {
+  const owner = item?.callId ?? callId;
+  const recorded = item ? [item.key] : [entry?.key, call.recordingKey];
+  return recorded.filter((key): key is string => key !== undefined && isStorageKeyOf(key, owner, recordingSid));
+}
+
+/**
+ * Every key the recording may be stored under: the recorded ones (`ownKeys`), and the keys a copy
+ * would write in either format for its start time (an attempt that stored the object but died
+ * before the ledger said so leaves one there). The start time is the ledger's when it has the
+ * recording; it only picks the month of this call's and this recording's own keys.
  */
 function storageKeys(
   recordingSid: string,
@@ -280,10 +321,8 @@ function storageKeys(
   call: CallItem,
   entry: RecordingEntry | undefined,
 ): string[] {
-  const keys = new Set<string>();
-  for (const key of [item?.key, entry?.key]) if (key) keys.add(key);
-  if (call.recordingKey?.includes(`/${recordingSid}.`)) keys.add(call.recordingKey);
-  const startedAt = item?.startedAt ?? entry?.startedAt;
+  const keys = new Set(ownKeys(recordingSid, callId, item, call, entry));
+  const startedAt = item ? item.startedAt : entry?.startedAt;
   if (startedAt) {
     for (const format of FORMATS) {
       try {
