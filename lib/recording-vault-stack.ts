@@ -7,6 +7,7 @@ import { ALARM_PERIOD, AlarmTopic } from './constructs/alarm-topic';
 import { CallsTable } from './constructs/calls-table';
 import { ConsoleFunction } from './constructs/console-function';
 import { ErasureFunction } from './constructs/erasure-function';
+import { HoldFunction } from './constructs/hold-function';
 import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';
@@ -30,6 +31,7 @@ export const LAMBDA_ENTRIES = {
   transfer: path.join(LAMBDA_ROOT, 'transfer', 'index.ts'),
   recordingsRead: path.join(LAMBDA_ROOT, 'recordings-read', 'index.ts'),
   erasure: path.join(LAMBDA_ROOT, 'erasure', 'index.ts'),
+  hold: path.join(LAMBDA_ROOT, 'hold', 'index.ts'),
   reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
   console: path.join(LAMBDA_ROOT, 'console', 'index.ts'),
 } as const;
@@ -55,6 +57,8 @@ export class RecordingVaultStack extends Stack {
   readonly transfer: TransferFunction;
   readonly recordingsRead: RecordingsReadFunction;
   readonly erasure: ErasureFunction;
+  /** PUT / DELETE /recordings/{recordingSid}/hold. */
+  readonly hold: HoldFunction;
   readonly reconciler: ReconcilerFunction;
   readonly console: ConsoleFunction;
   /** The stage's dashboard and the alarms that page the on-call engineer. */
@@ -179,6 +183,14 @@ export class RecordingVaultStack extends Stack {
       events: this.events,
       encryptionKey,
     });
+    this.hold = new HoldFunction(this, 'Hold', {
+      ...logs,
+      entry: entries.hold,
+      storage: this.storage,
+      ledger: this.ledger,
+      events: this.events,
+      encryptionKey,
+    });
     this.reconciler = new ReconcilerFunction(this, 'Reconciler', {
       ...logs,
       entry: entries.reconciler,
@@ -209,6 +221,7 @@ export class RecordingVaultStack extends Stack {
     });
     this.api.addConsoleRoutes(this.console.function);
     this.api.addErasureRoute(this.erasure.function);
+    this.api.addHoldRoutes(this.hold.function);
 
     // ---- alarms ----------------------------------------------------------------------
     this.alarms = new AlarmTopic(this, 'Alarms', {
@@ -252,6 +265,7 @@ export class RecordingVaultStack extends Stack {
         'recording-transfer': this.transfer.function,
         'recordings-read': this.recordingsRead.function,
         'recording-erasure': this.erasure.function,
+        'recording-hold': this.hold.function,
         'recording-reconciler': this.reconciler.function,
       },
       transferQueue: this.transferQueue.queue,

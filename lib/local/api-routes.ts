@@ -9,9 +9,11 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createConsoleHandler } from '../../lambda/console/handler';
 import { createErasureHandler } from '../../lambda/erasure/handler';
+import { createHoldHandler } from '../../lambda/hold/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
 import {
   loadErasureConfig,
+  loadHoldConfig,
   loadPlaybackConfig,
   loadRecordingsReadConfig,
   loadWebhookConfig,
@@ -51,6 +53,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
   const erasure = createErasureHandler({
     config: loadErasureConfig(envs.erasure),
     tokens,
+    s3,
+    ddb: docClient,
+    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+    defaultPrincipal: 'local',
+  });
+  const hold = createHoldHandler({
+    config: loadHoldConfig(envs.hold),
     s3,
     ddb: docClient,
     events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
@@ -102,5 +111,12 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       functionName: 'recording-erasure',
       bearerToken: config.apiToken,
     },
+    ...(['PUT', 'DELETE'] as const).map((method) => ({
+      method,
+      path: '/recordings/{recordingSid}/hold',
+      handler: hold,
+      functionName: 'recording-hold',
+      bearerToken: config.apiToken,
+    })),
   ];
 }

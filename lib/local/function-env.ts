@@ -24,6 +24,7 @@ export interface LocalFunctionEnvs {
   readonly transfer: FunctionEnv;
   readonly recordingsRead: FunctionEnv;
   readonly erasure: FunctionEnv;
+  readonly hold: FunctionEnv;
   readonly reconciler: FunctionEnv;
 }
 
@@ -68,6 +69,13 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.callsTable]: TABLE_NAME,
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
+    },
+    hold: {
+      [ENV.recordingsBucket]: BUCKET_NAME,
+      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      // The local S3 emulator has no Object Lock.
+      [ENV.objectLockEnabled]: 'false',
     },
     reconciler: {
       ...twilio,
