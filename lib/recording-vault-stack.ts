@@ -2,8 +2,11 @@ import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ENV } from '../lambda/shared/config/env-names';
 import type { StageConfig } from './config';
 import { ALARM_PERIOD, AlarmTopic } from './constructs/alarm-topic';
+import { AuditReadFunction } from './constructs/audit-read-function';
+import { AuditTable } from './constructs/audit-table';
 import { CallsTable } from './constructs/calls-table';
 import { ConsoleFunction } from './constructs/console-function';
 import { ErasureFunction } from './constructs/erasure-function';
@@ -34,6 +37,7 @@ export const LAMBDA_ENTRIES = {
   hold: path.join(LAMBDA_ROOT, 'hold', 'index.ts'),
   reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
   console: path.join(LAMBDA_ROOT, 'console', 'index.ts'),
+  auditRead: path.join(LAMBDA_ROOT, 'audit-read', 'index.ts'),
 } as const;
 
 export type LambdaEntries = { readonly [K in keyof typeof LAMBDA_ENTRIES]: string };
@@ -50,6 +54,8 @@ export class RecordingVaultStack extends Stack {
   readonly storage: RecordingStorage;
   readonly calls: CallsTable;
   readonly ledger: RecordingsLedger;
+  /** The access audit trail: functions append to it (PutItem) or read it (Query), never change it. */
+  readonly audit: AuditTable;
   readonly events: VaultEvents;
   readonly transferQueue: TransferQueue;
   readonly twilioSecret: secretsmanager.ISecret;
@@ -61,6 +67,7 @@ export class RecordingVaultStack extends Stack {
   readonly hold: HoldFunction;
   readonly reconciler: ReconcilerFunction;
   readonly console: ConsoleFunction;
+  readonly auditRead: AuditReadFunction;
   /** The stage's dashboard and the alarms that page the on-call engineer. */
   readonly operations: VaultOperations;
   readonly api: VaultApi;
@@ -101,6 +108,7 @@ export class RecordingVaultStack extends Stack {
     });
     this.calls = new CallsTable(this, 'Calls', { removalPolicy, encryptionKey });
     this.ledger = new RecordingsLedger(this, 'Ledger', { removalPolicy, encryptionKey });
+    this.audit = new AuditTable(this, 'Audit', { removalPolicy, encryptionKey });
     this.events = new VaultEvents(this, 'Events', { stage: config.name, encryptionKey });
     this.transferQueue = new TransferQueue(this, 'Transfer', {
       consumerTimeout: transferTimeout,
@@ -191,6 +199,17 @@ export class RecordingVaultStack extends Stack {
       events: this.events,
       encryptionKey,
     });
+    this.auditRead = new AuditReadFunction(this, 'AuditRead', {
+      ...logs,
+      entry: entries.auditRead,
+      audit: this.audit,
+      encryptionKey,
+    });
+    // Every URL issued, listing page and erasure is entered in the audit trail, append-only.
+    for (const fn of [this.recordingsRead, this.erasure]) {
+      fn.function.addEnvironment(ENV.auditTable, this.audit.table.tableName);
+      this.audit.grantAppend(fn.role, encryptionKey);
+    }
     this.reconciler = new ReconcilerFunction(this, 'Reconciler', {
       ...logs,
       entry: entries.reconciler,
@@ -222,6 +241,7 @@ export class RecordingVaultStack extends Stack {
     this.api.addConsoleRoutes(this.console.function);
     this.api.addErasureRoute(this.erasure.function);
     this.api.addHoldRoutes(this.hold.function);
+    this.api.addAuditRoute(this.auditRead.function);
 
     // ---- alarms ----------------------------------------------------------------------
     this.alarms = new AlarmTopic(this, 'Alarms', {
@@ -286,6 +306,7 @@ export class RecordingVaultStack extends Stack {
     new CfnOutput(this, 'RecordingsBucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'CallsTableName', { value: this.calls.table.tableName });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
+    new CfnOutput(this, 'AuditTableName', { value: this.audit.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
     new CfnOutput(this, 'TwilioSecretArn', {
       value: this.twilioSecret.secretArn,

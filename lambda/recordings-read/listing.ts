@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
 import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
 import { badRequest } from '../shared/runtime/http';
+import { parseIsoInstant } from '../shared/runtime/iso-instant';
+import type { EncryptionDetails } from '../shared/twilio/encryption-details';
 
 /**
  * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`
@@ -65,6 +67,8 @@ export interface ListedRecording {
   readonly contentType: string | null;
   readonly storedAt: string | null;
   readonly erasedAt: string | null;
+  /** Voice Recording Encryption's details when the stored object is ciphertext (docs/encryption.md). */
+  readonly encryption: EncryptionDetails | null;
 }
 
 export interface ListingPage {
@@ -129,45 +133,16 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
   return { ...query, after: decodeCursor(cursor, query) };
 }
 
-const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
-
-/**
- * `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS[.sss]]` with `Z`, an offset, or none
- * (UTC). Calendar-checked: 2024-02-30 is refused, not rolled over into March.
- */
+/** A required ISO-8601 instant (see `parseIsoInstant`); a 400 naming the parameter otherwise. */
 function parseInstant(name: string, value: string | undefined): Date {
   if (value === undefined || value === '') throw badRequest(`"${name}" is required (ISO-8601 date or date-time, UTC)`);
-  const m = INSTANT.exec(value);
-  const invalid = () =>
-    badRequest(
+  const date = parseIsoInstant(value);
+  if (!date) {
+    throw badRequest(
       `"${name}" must be an ISO-8601 date or date-time in UTC, e.g. 2024-07-22 or 2024-07-22T17:00:00Z` +
         (value.includes(' ') ? ' (encode "+" in an offset as %2B)' : ''),
     );
-  if (!m) throw invalid();
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((part) => Number(part ?? 0));
-  const millis = m[7] ? Number(m[7].padEnd(3, '0')) : 0;
-  const date = new Date(0);
-  date.setUTCFullYear(year as number, (month as number) - 1, day as number);
-  date.setUTCHours(hour, minute, second, millis);
-  if (
-    date.getUTCFullYear() !== year ||
-    date.getUTCMonth() !== (month as number) - 1 ||
-    date.getUTCDate() !== day ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    throw invalid();
   }
-  const offset = m[8];
-  if (offset && offset !== 'Z') {
-    const offsetHours = Number(offset.slice(1, 3));
-    const offsetMinutes = Number(offset.slice(4, 6));
-    if (offsetHours > 23 || offsetMinutes > 59) throw invalid();
-    const sign = offset.startsWith('-') ? -1 : 1;
-    date.setTime(date.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000);
-  }
-  if (Number.isNaN(date.getTime()) || date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) throw invalid();
   return date;
 }
 
@@ -252,15 +227,19 @@ function compare(a: ListingPosition, b: ListingPosition): number {
   return a.recordingSid < b.recordingSid ? -1 : 1;
 }
 
-function nextDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY_MS).toISOString().slice(0, 10);
+/**
+ * The start of the day after `day`, no later than `end`. Days are stepped as instants, never as
+ * strings: the day after 9999-12-31 is written `+010000-01-01`, which sorts before it.
+ */
+function endOfDay(day: string, end: string): string {
+  const next = Date.parse(`${day}T00:00:00.000Z`) + DAY_MS;
+  return next >= Date.parse(end) ? end : new Date(next).toISOString();
 }
 
 /** One page of recordings for `query`, read day partition by day partition. */
 export async function listRecordings(query: ListingQuery, deps: ListingDeps): Promise<ListingPage> {
   const maxReadPages = deps.maxReadPages ?? DEFAULT_MAX_READ_PAGES;
   const lower = query.after?.startedAt ?? query.from;
-  const lastDay = dayOf(new Date(Date.parse(query.to) - 1).toISOString());
   const kept: ListedLedgerItem[] = [];
   // Every recording that started before `frontier` has been read (filtered ones included).
   let frontier = lower;
@@ -271,7 +250,9 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
     nextCursor: after ? encodeCursor(query, after) : null,
   });
 
-  for (let day = dayOf(lower); day <= lastDay; day = nextDay(day)) {
+  // Each day's partition in turn, until the day that holds `to` has been read.
+  for (let day = dayOf(lower); ; day = dayOf(frontier)) {
+    const dayEnd = endOfDay(day, query.to);
     let exclusiveStartKey: Record<string, unknown> | undefined;
     do {
       const result = await deps.ledger.queryDay({
@@ -293,7 +274,7 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
       }
       exclusiveStartKey = result.lastEvaluatedKey;
       const readUpTo = exclusiveStartKey?.startedAt;
-      frontier = typeof readUpTo === 'string' ? readUpTo : `${nextDay(day)}T00:00:00.000Z`;
+      frontier = typeof readUpTo === 'string' ? readUpTo : dayEnd;
 
       kept.sort(compare);
       const last = kept[query.limit - 1];
@@ -305,7 +286,7 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
       if (frontier >= query.to) break;
       // Out of read budget: answer what lies wholly before the frontier (fewer than `limit`),
       // and continue from there next time. Only when that is progress, so no cursor repeats.
-      if (pagesRead >= maxReadPages && frontier > lower && (exclusiveStartKey || nextDay(day) <= lastDay)) {
+      if (pagesRead >= maxReadPages && frontier > lower) {
         return page(
           kept.filter((item) => item.startedAt < frontier),
           { startedAt: frontier, recordingSid: '' },
@@ -334,5 +315,6 @@ function view(item: ListedLedgerItem): ListedRecording {
     contentType: item.contentType ?? null,
     storedAt: item.storedAt ?? null,
     erasedAt: item.erasedAt ?? null,
+    encryption: item.encryption ?? null,
   };
 }

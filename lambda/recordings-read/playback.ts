@@ -2,6 +2,7 @@ import { isSupportedCallId } from '../shared/calls/call-ids';
 import type { CallItem, CallsRepository, RecordingEntry } from '../shared/calls/calls';
 import { notFound } from '../shared/runtime/http';
 import type { RecordingStore } from '../shared/storage/recording-store';
+import type { EncryptionDetails } from '../shared/twilio/encryption-details';
 
 export interface PlaybackDeps {
   readonly calls: CallsRepository;
@@ -21,6 +22,8 @@ export interface PlaybackRecording {
   /** Lowercase hex SHA-256 of the stored bytes, when the transfer recorded one. */
   readonly sha256: string | undefined;
   readonly startedAt: string | undefined;
+  /** Set when the object is ciphertext (Voice Recording Encryption): the URL serves it as stored. */
+  readonly encryption: EncryptionDetails | null;
 }
 
 /** Any call id the transfer can store is playable by the same id (see call-ids.ts). */
@@ -79,6 +82,7 @@ async function presign(
     sizeBytes: entry.sizeBytes ?? head.sizeBytes,
     sha256: entry.sha256,
     startedAt: entry.startedAt,
+    encryption: entry.encryption ?? null,
   };
 }
 

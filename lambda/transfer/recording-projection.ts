@@ -84,11 +84,17 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
     durationSeconds: item.durationSeconds,
     channels: item.channels,
     source: item.source,
+    encryption: item.encryption,
     startedAt: item.startedAt,
     storedAt: item.storedAt,
   };
   await deps.calls.markStored(callId, item.recordingSid, entry, now);
   if (item.storedEventAt) return;
+  // An erasure may have begun since the ledger said stored: then the event never goes out.
+  if (!(await deps.ledger.beginStoredEvent(item.recordingSid, now))) {
+    deps.obs.logger.info('Recording Stored not sent: already sent, being sent, or the erasure has begun');
+    return;
+  }
   const sent = await announce(
     {
       detailType: 'Recording Stored',
@@ -103,6 +109,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
         sha256: item.sha256 ?? '',
         durationSeconds: item.durationSeconds,
         channels: item.channels,
+        ...(item.encryption ? { encryption: item.encryption } : {}),
         startedAt: item.startedAt,
         storedAt: item.storedAt ?? now.toISOString(),
         origin: item.origin ?? 'callback',
@@ -111,6 +118,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
     deps,
   );
   if (sent) await deps.ledger.markStoredEventSent(item.recordingSid, now);
+  else await deps.ledger.endStoredEvent(item.recordingSid);
 }
 
 /** From, to, direction and start of a call the vault created, from Twilio's call resource; best effort. */

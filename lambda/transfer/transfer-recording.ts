@@ -11,6 +11,7 @@ import {
   StorageKeyError,
   type UploadResult,
 } from '../shared/storage/recording-store';
+import { encryptionMetadata } from '../shared/twilio/encryption-details';
 import { MEDIA_CONTENT_TYPES, type TwilioApi } from '../shared/twilio/rest-api';
 import { addCallDetails, type ProjectionDeps, projectStored, recordTwilioFailure } from './recording-projection';
 import { classify, PermanentTransferError, RetryableTransferError } from './transfer-errors';
@@ -79,6 +80,7 @@ export async function transferRecording(
     durationSeconds: job.durationSeconds,
     channels: job.channels,
     source: job.source,
+    encryption: job.encryption,
     origin: job.origin ?? 'callback',
   };
 
@@ -125,18 +127,28 @@ export async function transferRecording(
       now(),
     );
   }
+  if (job.encryptionIgnored !== undefined) {
+    await deps.ledger.addNote(
+      job.recordingSid,
+      `${now().toISOString()} EncryptionDetails unusable (${job.encryptionIgnored}); the ciphertext is still stored`,
+      now(),
+    );
+  }
   await deps.calls.markTransferring(ownerCallId, job.recordingSid, recording.startedAt, now());
+  // Twilio serves encrypted media only as .wav (.mp3 answers 16109), whatever the stage prefers.
+  const encrypted = recording.encryption !== undefined || job.encryption !== undefined || !!job.encryptionIgnored;
+  const format = encrypted ? 'wav' : deps.format;
   let key: string;
   try {
-    key = generateStorageKey(ownerCallId, job.recordingSid, recording.startedAt, deps.format);
+    key = generateStorageKey(ownerCallId, job.recordingSid, recording.startedAt, format);
   } catch (error) {
     if (error instanceof StorageKeyError) throw new PermanentTransferError(error.message, 'bad-call-id');
     throw error;
   }
-  const contentType = MEDIA_CONTENT_TYPES[deps.format];
+  const contentType = MEDIA_CONTENT_TYPES[format];
 
   const copy = await withLease(job.recordingSid, claimId, recording.leaseExpiresAt ?? 0, deps, (signal) =>
-    copyOnce(job, recording, key, contentType, signal, deps),
+    copyOnce(job, recording, { key, contentType, format }, signal, deps),
   );
 
   const stored = await deps.ledger.markStored(
@@ -167,34 +179,40 @@ export async function transferRecording(
 }
 
 /** The object from an earlier attempt that died before recording it, or a fresh copy from Twilio. */
+/** Where and how one recording is stored. */
+interface Destination {
+  readonly key: string;
+  readonly contentType: string;
+  readonly format: RecordingFormat;
+}
+
 async function copyOnce(
   job: RecordingJob,
   recording: LedgerItem,
-  key: string,
-  contentType: string,
+  destination: Destination,
   signal: AbortSignal,
   deps: TransferDeps,
 ): Promise<UploadResult> {
+  const { key } = destination;
   const existing = await deps.store.headRecording(key).catch(rethrowAsStorageError);
   const existingSha = existing?.metadata.sha256;
   if (existing && existing.sizeBytes > 0 && existing.metadata['recording-sid'] === job.recordingSid && existingSha) {
     deps.obs.logger.info('Object already in S3 from an earlier attempt; recording it', { key });
     return { sizeBytes: existing.sizeBytes, sha256: existingSha };
   }
-  return copyFromTwilio(job, recording, key, contentType, signal, deps);
+  return copyFromTwilio(job, recording, destination, signal, deps);
 }
 
 async function copyFromTwilio(
   job: RecordingJob,
   recording: LedgerItem,
-  key: string,
-  contentType: string,
+  { key, contentType, format }: Destination,
   signal: AbortSignal,
   deps: TransferDeps,
 ): Promise<UploadResult> {
   let media: Awaited<ReturnType<TwilioApi['fetchRecordingAudio']>>;
   try {
-    media = await deps.twilio.fetchRecordingAudio(job.recordingSid, deps.format);
+    media = await deps.twilio.fetchRecordingAudio(job.recordingSid, format);
   } catch (error) {
     throw classify(error);
   }
@@ -206,6 +224,8 @@ async function copyFromTwilio(
   if (durationSeconds !== undefined) metadata['duration-seconds'] = String(durationSeconds);
   const channels = recording.channels ?? job.channels;
   if (channels !== undefined) metadata.channels = String(channels);
+  const encryption = recording.encryption ?? job.encryption;
+  if (encryption) Object.assign(metadata, encryptionMetadata(encryption));
 
   let uploaded: UploadResult;
   try {

@@ -53,6 +53,7 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
       const error = classify(caught);
       const permanent = error instanceof PermanentTransferError;
       if (!permanent && attempt < deps.maxAttempts) {
+        await releaseLease(job.recordingSid, job.jobId ?? record.messageId, obs, deps);
         await scheduleRetry(record, attempt, error, obs, deps);
         throw error;
       }
@@ -67,6 +68,21 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
       return { result: 'dead-lettered', code: error.code };
     }
   };
+}
+
+/** Nothing runs until the retry: the lease is let go, so that a DELETE need not wait for it. */
+async function releaseLease(
+  recordingSid: string,
+  claimId: string,
+  obs: Observability,
+  deps: TransferRecordDeps,
+): Promise<void> {
+  try {
+    await deps.ledger.releaseLease(recordingSid, claimId, (deps.now ?? (() => new Date()))());
+  } catch (error) {
+    // The lease then runs out by itself; the retry takes the claim back either way.
+    obs.logger.warn('Could not release the claim before the retry', { error: describeError(error) });
+  }
 }
 
 async function scheduleRetry(

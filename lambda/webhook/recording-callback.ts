@@ -10,8 +10,10 @@ import {
   type RecordingJob,
   type RecordingStatus,
 } from '../shared/job/recording-job';
+import { encryptionJobFields, parseEncryptionDetailsParam } from '../shared/twilio/encryption-details';
 import { SID } from '../shared/twilio/sids';
 import type { FormParams } from '../shared/twilio/signature';
+import { DIGITS, isOneOf, RECORDING_CHANNELS, RECORDING_SOURCES, RECORDING_TRACKS } from './callback-values';
 
 function single(params: FormParams, name: string): string | undefined {
   const value = params[name];
@@ -22,8 +24,12 @@ function single(params: FormParams, name: string): string | undefined {
 
 /**
  * Validates a recording status callback. Required: AccountSid, CallSid, RecordingSid,
- * RecordingStatus, with well-formed SIDs. Unknown parameters are tolerated (Twilio adds
- * parameters without notice); optional ones that do not parse are dropped, not fatal.
+ * RecordingStatus, with well-formed SIDs, and for `completed` a RecordingStartTime that parses
+ * (it places the object). RecordingSource, RecordingTrack, RecordingChannels and ErrorCode, when
+ * sent, must hold Twilio's own values: the signature leaves the boundary between a name and the
+ * next unsigned, and an enumerated value is what gives a re-split away (./callback-values.ts).
+ * Unknown parameters are tolerated (Twilio adds parameters without notice); a duration that
+ * does not parse is dropped, not fatal.
  */
 export function parseRecordingCallback(params: FormParams, receivedAt: Date, jobId?: string): RecordingJob {
   const problems: string[] = [];
@@ -40,12 +46,27 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
   if (!status) problems.push('RecordingStatus is required');
   else if (!(RECORDING_STATUSES as readonly string[]).includes(status))
     problems.push('RecordingStatus is not recognised');
-  if (problems.length > 0) throw new CallbackValidationError(problems.join('; '));
-
+  const enumerated = (name: string, values: readonly string[]): string | undefined => {
+    const value = single(params, name);
+    if (value !== undefined && !isOneOf(values, value)) problems.push(`${name} is not one of Twilio's values`);
+    return value;
+  };
+  const source = enumerated('RecordingSource', RECORDING_SOURCES);
+  const track = enumerated('RecordingTrack', RECORDING_TRACKS);
+  const channels = enumerated('RecordingChannels', RECORDING_CHANNELS);
+  const rawErrorCode = single(params, 'ErrorCode');
+  if (rawErrorCode !== undefined && !DIGITS.test(rawErrorCode)) problems.push('ErrorCode is not a number');
   const rawStartTime = single(params, 'RecordingStartTime');
   const startedAt = plausibleStartTime(rawStartTime, receivedAt);
-  const channels = parseDuration(single(params, 'RecordingChannels'));
-  const errorCode = boundedText(single(params, 'ErrorCode'), MAX_OPTIONAL_CHARS);
+  // The start time picks the object's key: a completed recording without a real one is not taken.
+  if (status === 'completed' && !startedAt) {
+    problems.push(
+      rawStartTime ? 'RecordingStartTime is not a plausible RFC 2822 time' : 'RecordingStartTime is required',
+    );
+  }
+  if (problems.length > 0) throw new CallbackValidationError(problems.join('; '));
+
+  const errorCode = boundedText(rawErrorCode, MAX_OPTIONAL_CHARS);
   return {
     version: 1,
     jobId,
@@ -54,12 +75,13 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     recordingSid,
     status: status as RecordingStatus,
     durationSeconds: parseDuration(single(params, 'RecordingDuration')),
-    channels: channels === 1 || channels === 2 ? channels : undefined,
+    channels: channels === undefined ? undefined : Number(channels),
     startedAt: startedAt ?? receivedAt.toISOString(),
     startTimeIgnored: startedAt ? undefined : boundedText(rawStartTime, MAX_IGNORED_START_CHARS),
-    source: boundedText(single(params, 'RecordingSource'), MAX_OPTIONAL_CHARS),
-    track: boundedText(single(params, 'RecordingTrack'), MAX_OPTIONAL_CHARS),
+    source,
+    track,
     errorCode: errorCode && errorCode !== '0' ? errorCode : undefined,
+    ...encryptionJobFields(parseEncryptionDetailsParam(single(params, 'EncryptionDetails'))),
     receivedAt: receivedAt.toISOString(),
   };
 }

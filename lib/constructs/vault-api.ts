@@ -17,12 +17,15 @@ export const LIST_RECORDINGS_PATH = '/recordings';
 export const CONSOLE_PATHS = ['/', '/console.js', '/console.css', '/config.json'] as const;
 export const ERASE_RECORDING_PATH = '/calls/{callId}/recordings/{recordingSid}';
 export const HOLD_PATH = '/recordings/{recordingSid}/hold';
+export const RECORDING_AUDIT_PATH = '/recordings/{recordingSid}/audit';
 
 /** JWT scopes (DESIGN, HTTP API): the GET routes need the first, DELETE the second. IAM routes stay IAM. */
 export const READ_SCOPE = 'recordings/read';
 export const ERASE_SCOPE = 'recordings/erase';
 /** PUT and DELETE of a legal hold. */
 export const HOLD_SCOPE = 'recordings/hold';
+/** GET /recordings/{recordingSid}/audit: reading who accessed a recording is its own right. */
+export const AUDIT_SCOPE = 'recordings/audit';
 
 /**
  * Access log line (JSON). Deliberately without the query string, headers or body: no
@@ -154,6 +157,20 @@ export class VaultApi extends Construct {
     });
     this.limitInvokePermissionsToThisAccount();
     return routes;
+  }
+
+  /** GET /recordings/{recordingSid}/audit → `fn`, behind the shared authorizer (JWT: `recordings/audit`). */
+  addAuditRoute(fn: IFunction): apigw.HttpRoute {
+    const [route] = this.api.addRoutes({
+      path: RECORDING_AUDIT_PATH,
+      methods: [apigw.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('AuditReadIntegration', fn),
+      authorizer: this.authorizer,
+      ...this.scopes(AUDIT_SCOPE),
+    });
+    if (!route) throw new Error('audit route was not created');
+    this.limitInvokePermissionsToThisAccount();
+    return route;
   }
 
   /** GET / and the console's assets → `fn`, without an authorizer: they are static and hold no data. */

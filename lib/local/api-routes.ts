@@ -7,11 +7,16 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createAuditReadHandler } from '../../lambda/audit-read/handler';
 import { createConsoleHandler } from '../../lambda/console/handler';
+import { ERASURE_AUDIT_ACTIONS } from '../../lambda/erasure/audit-actions';
 import { createErasureHandler } from '../../lambda/erasure/handler';
 import { createHoldHandler } from '../../lambda/hold/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
+import { AuditWriter } from '../../lambda/shared/audit/audit-trail';
+import { auditedRoute } from '../../lambda/shared/audit/audited-route';
 import {
+  loadAuditConfig,
   loadErasureConfig,
   loadHoldConfig,
   loadPlaybackConfig,
@@ -38,6 +43,8 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
   const { s3, docClient, webhookSqs } = clients;
   const tokens = staticTokens(config.authToken, config.authTokenSecondary);
   const envs = localFunctionEnvs(config, queues);
+  // The same audit trail as on AWS; locally the caller is the bearer token's holder, `local`.
+  const audit = new AuditWriter(docClient, loadAuditConfig(envs.recordingsRead).auditTableName);
   const webhook = createWebhookHandler({
     config: loadWebhookConfig(envs.webhook),
     tokens,
@@ -48,14 +55,7 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     listing: loadRecordingsReadConfig(envs.recordingsRead),
     s3,
     ddb: docClient,
-  });
-  // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
-  const erasure = createErasureHandler({
-    config: loadErasureConfig(envs.erasure),
-    tokens,
-    s3,
-    ddb: docClient,
-    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+    audit,
     defaultPrincipal: 'local',
   });
   const hold = createHoldHandler({
@@ -65,6 +65,23 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
     defaultPrincipal: 'local',
   });
+  // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
+  const erasure = auditedRoute(
+    createErasureHandler({
+      config: loadErasureConfig(envs.erasure),
+      tokens,
+      s3,
+      ddb: docClient,
+      events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+      defaultPrincipal: 'local',
+    }),
+    {
+      recorder: new AuditWriter(docClient, loadAuditConfig(envs.erasure).auditTableName),
+      actions: ERASURE_AUDIT_ACTIONS,
+      defaultPrincipal: 'local',
+    },
+  );
+  const auditRead = createAuditReadHandler({ config: loadAuditConfig(envs.auditRead), ddb: docClient });
   // The console: static, no token (the page calls the routes below with the user's token). Its
   // audio comes from presigned URLs on the S3 endpoint, the one other origin its CSP allows.
   const consolePage = createConsoleHandler({
@@ -118,5 +135,12 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       functionName: 'recording-hold',
       bearerToken: config.apiToken,
     })),
+    {
+      method: 'GET',
+      path: '/recordings/{recordingSid}/audit',
+      handler: auditRead,
+      functionName: 'audit-read',
+      bearerToken: config.apiToken,
+    },
   ];
 }

@@ -21,6 +21,8 @@ export type { Env };
 export const TABLE_NAME = 'calls';
 export const LEDGER_TABLE_NAME = 'recordings';
 export const LEDGER_DAY_INDEX = 'byDay';
+/** The access audit trail (lambda/shared/audit): partition recordingSid, sort atId, GSI byActorDay. */
+export const AUDIT_TABLE_NAME = 'audit';
 /** The local event bus: one JSON line per event, under LOCAL_DATA_DIR. */
 export const EVENTS_FILE = 'events.ndjson';
 export const CALL_SID_INDEX = 'byTwilioCallSid';

@@ -5,10 +5,12 @@
  */
 import { ENV, type FunctionEnv } from '../../lambda/shared/config/env-names';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
   LEDGER_TABLE_NAME,
+  LOOPBACK,
   type LocalConfig,
   TABLE_NAME,
 } from './config';
@@ -26,6 +28,7 @@ export interface LocalFunctionEnvs {
   readonly erasure: FunctionEnv;
   readonly hold: FunctionEnv;
   readonly reconciler: FunctionEnv;
+  readonly auditRead: FunctionEnv;
 }
 
 export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): LocalFunctionEnvs {
@@ -39,7 +42,8 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.twilioAccountSid]: config.accountSid,
       [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
       [ENV.transferQueueUrl]: queues.queueUrl,
-      ...(config.publicBaseUrl !== undefined ? { [ENV.publicBaseUrl]: config.publicBaseUrl } : {}),
+      // The URL Twilio is given: the configured one, else the address the API is bound to; never a request's Host.
+      [ENV.publicBaseUrl]: config.publicBaseUrl ?? `http://${LOOPBACK}:${config.port}`,
     },
     transfer: {
       ...twilio,
@@ -62,6 +66,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.playbackUrlTtlSeconds]: String(config.playbackUrlTtlSeconds),
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     erasure: {
       ...twilio,
@@ -69,6 +74,10 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.callsTable]: TABLE_NAME,
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
+    },
+    auditRead: {
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     hold: {
       [ENV.recordingsBucket]: BUCKET_NAME,

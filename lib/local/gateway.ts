@@ -185,7 +185,7 @@ export function buildEvent(
   rawPath: string,
   rawQueryString: string,
   body: Buffer,
-  options: { accountId: string; apiId: string; requestId: string; now: Date },
+  options: { accountId: string; apiId: string; requestId: string; now: Date; domainName: string },
 ): APIGatewayProxyEventV2 {
   // Header names lower-cased, repeated headers joined with ',' (from rawHeaders, not Node's own joining).
   const headers: Record<string, string> = {};
@@ -221,8 +221,8 @@ export function buildEvent(
     }
   }
 
-  const host = headers.host ?? '';
-  const domainName = host.replace(/:\d+$/, '') || 'localhost';
+  // The gateway's own name, as API Gateway's is its own: never the Host header the caller chose.
+  const { domainName } = options;
   const method = (req.method ?? 'GET').toUpperCase();
   const textual = isTextContentType(headers['content-type']);
   const event: APIGatewayProxyEventV2 = {
@@ -371,6 +371,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       apiId,
       requestId,
       now,
+      domainName: options.host,
     });
     const context = lambdaContext(route.functionName, randomUUID(), timeoutMs, region);
     let timer: NodeJS.Timeout | undefined;

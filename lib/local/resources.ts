@@ -16,7 +16,9 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { AUDIT_BY_ACTOR_DAY_INDEX } from '../../lambda/shared/audit/audit-record';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   DLQ_NAME,
@@ -41,7 +43,10 @@ function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }
 
-/** The app's `calls` table (GSI `byTwilioCallSid`) and the vault's ledger (GSI `byDay`), as the stack defines them. */
+/**
+ * The app's `calls` table (GSI `byTwilioCallSid`), the vault's ledger (GSI `byDay`) and the access
+ * audit trail (GSI `byActorDay`), as the stack defines them.
+ */
 export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
   await Promise.all([
     ensureTable(ddb, {
@@ -75,6 +80,29 @@ export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
           KeySchema: [
             { AttributeName: 'day', KeyType: 'HASH' },
             { AttributeName: 'startedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    }),
+    ensureTable(ddb, {
+      TableName: AUDIT_TABLE_NAME,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'recordingSid', AttributeType: 'S' },
+        { AttributeName: 'atId', AttributeType: 'S' },
+        { AttributeName: 'actorDay', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'recordingSid', KeyType: 'HASH' },
+        { AttributeName: 'atId', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: AUDIT_BY_ACTOR_DAY_INDEX,
+          KeySchema: [
+            { AttributeName: 'actorDay', KeyType: 'HASH' },
+            { AttributeName: 'atId', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
         },

@@ -8,25 +8,20 @@ import { InvalidArgumentError } from 'commander';
 import { type ReconcileProgress, type ReconcileResult, reconcile } from '../../lambda/shared/job/reconcile';
 import { sqsTransferQueue } from '../../lambda/shared/job/transfer-queue';
 import { RecordingLedger } from '../../lambda/shared/ledger/ledger';
+import { parseIsoInstant } from '../../lambda/shared/runtime/iso-instant';
 import type { Observability } from '../../lambda/shared/runtime/observability';
 import { createTwilioRecordingList, type ListWindow } from '../../lambda/shared/twilio/recording-list';
 import type { TokenSource } from '../../lambda/shared/twilio/signature';
 import { CliError } from './cli';
 import { resolveTarget, stageTokens, type TwilioAccount, twilioAccount, type VaultTarget } from './target';
 
-const DATE_TIME = /^(\d{4}-\d{2}-\d{2})(?:(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?)(Z|[+-]\d{2}:\d{2})?)?$/;
-
-/** An ISO-8601 date (midnight UTC) or date-time (UTC unless it names an offset); 2024-02-30 is refused. */
+/** An ISO-8601 date (midnight UTC) or date-time (UTC unless it names an offset), read as GET /recordings reads one. */
 export function parseInstant(value: string): Date {
-  const match = DATE_TIME.exec(value.trim());
-  const [, date, time, zone] = match ?? [];
-  const parsed = date ? Date.parse(`${date}${time ?? 'T00:00'}${zone ?? 'Z'}`) : Number.NaN;
-  // Date.parse rolls 2024-02-30 over into March: the calendar day must survive the round trip.
-  const real = !Number.isNaN(parsed) && new Date(Date.parse(`${date}T00:00Z`)).toISOString().startsWith(date ?? '-');
-  if (!real) {
+  const date = parseIsoInstant(value.trim());
+  if (!date) {
     throw new InvalidArgumentError('expected an ISO date (2024-07-01) or date-time (2024-07-01T12:00:00Z), UTC');
   }
-  return new Date(parsed);
+  return date;
 }
 
 export interface BackfillArguments {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
+import { toTwilioJson } from '../../lambda/shared/twilio/encryption-details';
 import { accountPath, rfc2822, type SimulatedRecording } from './store';
 
 /** Twilio waits this long for a webhook's answer. */
@@ -32,6 +33,9 @@ export function recordingCallbackParams(
     RecordingSource: recording.source,
     RecordingTrack: recording.track,
     ErrorCode: String(recording.errorCode ?? 0),
+    ...(recording.encryptionDetails
+      ? { EncryptionDetails: JSON.stringify(toTwilioJson(recording.encryptionDetails)) }
+      : {}),
     ...overrides,
   };
   return Object.fromEntries(Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined));

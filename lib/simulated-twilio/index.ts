@@ -4,7 +4,9 @@
  *
  * Resources (HTTP Basic auth AccountSid:AuthToken enforced, 401 otherwise):
  * - `GET …/Recordings/{Sid}[.mp3|.wav]` media of `completed` recordings (`?RequestedChannels=2` of
- *   a mono recording: 400, 16113), following the recording's script of answers;
+ *   a mono recording: 400, 16113), following the recording's script of answers; an encrypted
+ *   recording (Voice Recording Encryption, `addRecording({ encryption })`) serves its ciphertext
+ *   as `.wav` or bare, and refuses `.mp3` (400, 16109);
  * - `GET …/Recordings/{Sid}.json` metadata; `DELETE …/Recordings/{Sid}.json` 204, after which the
  *   media answers 404, the metadata says `deleted` and the default list leaves it out;
  * - `GET …/Recordings.json` the list: filters, newest first, paging (see ./simulated-twilio/store.ts),
@@ -22,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { type RawAnswer, type ScriptedAnswer, scriptedToRaw, twilioError, writeAnswer } from './answers';
 import { type RecordingAudio, recordingAudio } from './audio';
 import { postSignedCallback, recordingCallbackParams, type SendCallbackOptions } from './callbacks';
+import { encryptLikeTwilio, type RecordingKeyPair } from './encryption';
 import {
   type Classified,
   classify,
@@ -63,6 +66,13 @@ export {
   status,
 } from './answers';
 export type { SendCallbackOptions } from './callbacks';
+export {
+  type EncryptedMedia,
+  encryptLikeTwilio,
+  generateRecordingKeyPair,
+  newPublicKeySid,
+  type RecordingKeyPair,
+} from './encryption';
 export type { MediaRequest, RequestMatch, SimulatedRequest, SimulatedRoute } from './requests';
 export {
   type CallDirection,
@@ -95,6 +105,12 @@ export interface AddRecordingOptions extends RecordingFields {
   readonly responses?: readonly ScriptedAnswer[];
   /** The answer to every media request after `responses` run out. Default: ok. */
   readonly otherwise?: ScriptedAnswer;
+  /**
+   * Voice Recording Encryption with this public key: the media (`media`, or the WAV of real
+   * audio) is served encrypted as Twilio does, only as `.wav` (`.mp3` answers 16109), and the
+   * callback and the resource carry its EncryptionDetails.
+   */
+  readonly encryption?: Pick<RecordingKeyPair, 'publicKeySid' | 'publicKeyPem'>;
 }
 
 interface Scripted {
@@ -104,6 +120,8 @@ interface Scripted {
   readonly responses: readonly ScriptedAnswer[];
   readonly otherwise: ScriptedAnswer | undefined;
   readonly requests: MediaRequest[];
+  /** An encrypted recording's audio before Twilio encrypted it. */
+  readonly plaintext: Buffer | undefined;
 }
 
 export class SimulatedTwilio {
@@ -184,21 +202,35 @@ export class SimulatedTwilio {
       audio = recordingAudio({ seed: sid, durationSeconds: recording.duration, channels: recording.channels });
       recording = { ...recording, media: audio.wav() };
     }
+    let plaintext: Buffer | undefined;
+    if (options.encryption) {
+      plaintext = recording.media;
+      const encrypted = encryptLikeTwilio(plaintext, options.encryption);
+      recording = { ...recording, media: encrypted.ciphertext, encryptionDetails: encrypted.details };
+    }
     this.recordingsBySid.set(sid, {
       recording,
       audio,
       responses: options.responses ?? [],
       otherwise: options.otherwise,
       requests: [],
+      plaintext,
     });
     return recording;
+  }
+
+  /** The audio of an encrypted recording as it was before Twilio encrypted it. */
+  plaintextFor(recordingSid: string): Buffer {
+    const plaintext = this.recordingsBySid.get(recordingSid)?.plaintext;
+    if (!plaintext) throw new Error(`The simulated Twilio has no encrypted recording ${recordingSid}`);
+    return plaintext;
   }
 
   /** The bytes a request for `.mp3` or `.wav` of a recording is served (`media` for both, unless real audio). */
   mediaFor(recordingSid: string, format: 'mp3' | 'wav'): Buffer {
     const entry = this.recordingsBySid.get(recordingSid);
     if (!entry) throw new Error(`The simulated Twilio has no recording ${recordingSid}`);
-    return entry.audio && format === 'mp3' ? entry.audio.mp3() : entry.recording.media;
+    return entry.audio && format === 'mp3' && !entry.plaintext ? entry.audio.mp3() : entry.recording.media;
   }
 
   recording(recordingSid: string): SimulatedRecording {
@@ -346,6 +378,10 @@ export class SimulatedTwilio {
     if (recording.status !== 'completed') return twilioError(404);
     if (entry.query.get('RequestedChannels') === '2' && recording.channels === 1) {
       return twilioError(400, 'Stereo is not available for this recording', 16113);
+    }
+    if (recording.encryptionDetails && entry.extension === '.mp3') {
+      // Twilio documents the code; the status is our reading of it (a request it refuses).
+      return twilioError(400, 'Cannot fetch .mp3 of an encrypted recording: request .wav', 16109);
     }
     const script = responses[scripted.requests.length - 1] ?? otherwise ?? { kind: 'ok' };
     const media = scripted.audio && entry.extension === '.mp3' ? scripted.audio.mp3() : recording.media;

@@ -4,6 +4,7 @@
  * Pure data, no HTTP: the server in ../simulated-twilio.ts answers with what this computes.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { type EncryptionDetails, toTwilioJson } from '../../lambda/shared/twilio/encryption-details';
 
 export const API_VERSION = '2010-04-01';
 
@@ -72,6 +73,8 @@ export interface SimulatedRecording {
   readonly track: 'inbound' | 'outbound' | 'both';
   readonly status: RecordingStatus;
   readonly errorCode: number | null;
+  /** Voice Recording Encryption: set when `media` is the encrypted WAV (./encryption.ts). */
+  readonly encryptionDetails: EncryptionDetails | null;
   /** The exact bytes served as its media: both formats, or the WAV of real audio (see SimulatedTwilio.mediaFor). */
   readonly media: Buffer;
 }
@@ -149,6 +152,7 @@ export function newRecording(accountSid: string, fields: RecordingFields, media:
     track: fields.track ?? 'both',
     status,
     errorCode: fields.errorCode !== undefined ? fields.errorCode : status === 'absent' ? 16101 : null,
+    encryptionDetails: null,
     media,
   };
 }
@@ -195,7 +199,7 @@ export function recordingJson(recording: SimulatedRecording, baseUrl: string): R
     source: recording.source,
     error_code: recording.errorCode,
     uri: `${path}.json`,
-    encryption_details: null,
+    encryption_details: recording.encryptionDetails ? toTwilioJson(recording.encryptionDetails) : null,
     media_url: `${baseUrl}${path}`,
     subresource_uris: {
       add_on_results: `${path}/AddOnResults.json`,

@@ -49,11 +49,10 @@ afterEach(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (stack) {
-    await stack.stop();
-    await stack.removeData();
-  }
+  const stopped = stack ? await stack.stop() : undefined;
+  await stack?.removeData();
   await twilio?.close();
+  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
 }, 60_000);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -296,16 +295,24 @@ describe('any value is safe', () => {
     ['markup and quotes', '"><script>alert(1)</script>\'; DROP TABLE calls;--'],
   ] as const;
 
-  test.each(hostile)('a signed callback with %s in optional parameters is accepted and stored', async (_, value) => {
+  test.each(hostile)('a signed callback with %s in free-form parameters is accepted and stored', async (_, value) => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
     twilio.addRecording({ sid: recordingSid, callSid, size: 4_000 });
-    const params = { ...callback(callSid, recordingSid), RecordingSource: value, RecordingTrack: value, Extra: value };
+    const params = { ...callback(callSid, recordingSid), RecordingUrl: value, RecordingDuration: value, Extra: value };
 
     const accepted = await stack.postCallback(params);
 
     expect(accepted.status).toBe(204);
     await stack.waitForEntry(callId, recordingSid, 'stored');
+  });
+
+  test.each(hostile)('a signed callback with %s as its RecordingSource is refused with 400', async (_, value) => {
+    const { callSid } = await knownCall();
+
+    const refused = await stack.postCallback({ ...callback(callSid, newRecordingSid()), RecordingSource: value });
+
+    expect(refused.status).toBe(400);
   });
 
   test.each(hostile)('a signed callback with %s as its RecordingSid is refused with 400', async (_, value) => {

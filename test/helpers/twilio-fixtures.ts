@@ -50,13 +50,21 @@ export interface CallbackOptions {
   readonly extra?: Record<string, string | undefined>;
 }
 
-/** The four parameters every recording status callback must carry. */
+/** The start time of every fixture recording (RFC 2822, as Twilio sends it). */
+export const FIXTURE_START_TIME = 'Mon, 22 Jul 2024 17:00:00 +0000';
+
+/**
+ * The parameters a recording status callback cannot do without: the four every callback carries,
+ * and for `completed` its start time (it places the object).
+ */
 export function minimalCallbackParams(options: CallbackOptions = {}): Record<string, string> {
+  const status = options.status ?? 'completed';
   return {
     AccountSid: options.accountSid ?? TEST_ACCOUNT_SID,
     CallSid: options.callSid ?? newCallSid(),
     RecordingSid: options.recordingSid ?? newRecordingSid(),
-    RecordingStatus: options.status ?? 'completed',
+    RecordingStatus: status,
+    ...(status === 'completed' ? { RecordingStartTime: FIXTURE_START_TIME } : {}),
   };
 }
 
@@ -68,7 +76,7 @@ export function recordingCallbackParams(options: CallbackOptions = {}): Record<s
     RecordingUrl: `https://api.twilio.com/2010-04-01/Accounts/${base.AccountSid}/Recordings/${base.RecordingSid}`,
     RecordingDuration: '42',
     RecordingChannels: '2',
-    RecordingStartTime: 'Mon, 22 Jul 2024 17:00:00 +0000',
+    RecordingStartTime: FIXTURE_START_TIME,
     RecordingSource: 'DialVerb',
     RecordingTrack: 'both',
     ErrorCode: '0',

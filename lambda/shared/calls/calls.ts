@@ -7,6 +7,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
+import type { EncryptionDetails } from '../twilio/encryption-details';
 
 /**
  * The `calls` table. Items are the app's own; the pipeline writes only these attributes:
@@ -31,6 +32,8 @@ export interface RecordingEntry {
   readonly durationSeconds?: number;
   readonly channels?: number;
   readonly source?: string;
+  /** Voice Recording Encryption: the stored object is ciphertext; these details decrypt it. */
+  readonly encryption?: EncryptionDetails;
   readonly startedAt?: string;
   readonly storedAt?: string;
   readonly errorCode?: string;

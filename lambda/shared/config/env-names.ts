@@ -15,6 +15,8 @@ export const ENV = {
   ledgerTable: 'LEDGER_TABLE',
   ledgerDayIndex: 'LEDGER_DAY_INDEX',
   eventBusName: 'EVENT_BUS_NAME',
+  /** The access audit trail (`audit` table): entries are only ever put, conditionally. */
+  auditTable: 'AUDIT_TABLE',
   recordingFormat: 'RECORDING_FORMAT',
   deleteFromTwilioAfterCopy: 'DELETE_FROM_TWILIO_AFTER_COPY',
   transferMaxAttempts: 'TRANSFER_MAX_ATTEMPTS',

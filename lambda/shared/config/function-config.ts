@@ -201,3 +201,13 @@ export function loadHoldConfig(env: Env = process.env): HoldConfig {
     objectLock: r.bool(ENV.objectLockEnabled, false),
   });
 }
+
+/** The access audit trail: every function that hands out access or acts on a recording writes to it. */
+export interface AuditConfig {
+  readonly auditTableName: string;
+}
+
+export function loadAuditConfig(env: Env = process.env): AuditConfig {
+  const r = new EnvReader(env);
+  return r.done({ auditTableName: r.required(ENV.auditTable) });
+}

@@ -152,7 +152,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     {
       callId: item?.callId ?? callId,
       callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
-      startedAt: item?.startedAt ?? entry?.startedAt,
+      startedAt: item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
       key:
         item?.key ?? entry?.key ?? (call.recordingKey?.includes(`/${recordingSid}.`) ? call.recordingKey : undefined),
       bucket: item?.bucket ?? entry?.bucket,
@@ -258,8 +258,25 @@ function belongsToCall(
   return entry !== undefined || (call.recordingKey?.includes(`/${recordingSid}.`) ?? false);
 }
 
-/** A copy holds a live claim: erasing now could race its upload. */
+/**
+ * When a recording the ledger never knew (a call item older than it) started, for the ledger item
+ * the erasure creates: without a start it has no `day` and no listing would ever show it. The call
+ * item's latest-recording start if it names this recording, else the call's own start; the caller
+ * falls back to the time of the erasure.
+ */
+function startedAtOfLegacy(recordingSid: string, call: CallItem): string | undefined {
+  const instant = (value: unknown) =>
+    typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? new Date(value).toISOString() : undefined;
+  if (call.latestRecordingSid === recordingSid) {
+    const latest = instant(call.latestRecordingStartedAt);
+    if (latest) return latest;
+  }
+  return instant(call.callStartedAt);
+}
+
+/** A copy holds a live claim (erasing now could race its upload), or its `Recording Stored` is being sent. */
 function copyInProgress(item: LedgerItem, now: Date): boolean {
+  if (item.announcingUntil !== undefined && item.announcingUntil >= now.getTime()) return true;
   return item.status === 'transferring' && item.leaseExpiresAt !== undefined && item.leaseExpiresAt >= now.getTime();
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { LedgerStatus } from '../ledger/ledger';
 import type { Observability } from '../runtime/observability';
+import { encryptionJobFields } from '../twilio/encryption-details';
 import type { ListWindow, RecordingListSource, TwilioRecordingEntry } from '../twilio/recording-list';
 import { SID } from '../twilio/sids';
 import { type JobOrigin, parseDuration, parseStartTime, type RecordingJob } from './recording-job';
@@ -189,6 +190,7 @@ export function toJob(
     channels: recording.channels === 1 || recording.channels === 2 ? recording.channels : undefined,
     startedAt: parseStartTime(recording.startTime) ?? recording.dateCreated ?? receivedAt,
     source: recording.source,
+    ...(recording.encryption ? encryptionJobFields(recording.encryption) : {}),
     receivedAt,
     origin: context.origin,
   };

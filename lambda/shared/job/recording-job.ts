@@ -1,3 +1,4 @@
+import { type EncryptionDetails, isEncryptionDetails } from '../twilio/encryption-details';
 import { SID } from '../twilio/sids';
 
 /** The transfer job: what the webhook, the reconciler and backfill queue and the transfer consumes, and the rules for its values. */
@@ -34,6 +35,13 @@ export interface RecordingJob {
   readonly source?: string | undefined;
   readonly track?: string | undefined;
   readonly errorCode?: string | undefined;
+  /** Voice Recording Encryption: the recording is ciphertext, fetched as `.wav` (see encryption-details.ts). */
+  readonly encryption?: EncryptionDetails | undefined;
+  /**
+   * `EncryptionDetails` were sent but unusable: why, and a bounded copy of them, for the ledger's
+   * notes. The recording is still copied (as `.wav`: Twilio serves encrypted media only so).
+   */
+  readonly encryptionIgnored?: string | undefined;
   readonly receivedAt: string;
   /** Unset: `callback`. */
   readonly origin?: JobOrigin | undefined;
@@ -121,6 +129,8 @@ export function parseRecordingJob(body: string): RecordingJob {
     (job.jobId !== undefined && typeof job.jobId !== 'string') ||
     (job.origin !== undefined && !(JOB_ORIGINS as readonly unknown[]).includes(job.origin)) ||
     (job.startTimeIgnored !== undefined && typeof job.startTimeIgnored !== 'string') ||
+    (job.encryption !== undefined && !isEncryptionDetails(job.encryption)) ||
+    (job.encryptionIgnored !== undefined && typeof job.encryptionIgnored !== 'string') ||
     typeof job.startedAt !== 'string' ||
     Number.isNaN(Date.parse(job.startedAt))
   ) {

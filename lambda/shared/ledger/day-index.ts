@@ -22,6 +22,7 @@ export const LISTED_ATTRIBUTES = [
   'contentType',
   'storedAt',
   'erasedAt',
+  'encryption',
 ] as const;
 
 export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'status' | 'startedAt'> &
@@ -37,6 +38,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
       | 'contentType'
       | 'storedAt'
       | 'erasedAt'
+      | 'encryption'
     >
   >;
 

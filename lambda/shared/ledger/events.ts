@@ -2,6 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import type { EventBridgeClient, EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
 import { describeError } from '../runtime/errors';
 import type { Observability } from '../runtime/observability';
+import type { EncryptionDetails } from '../twilio/encryption-details';
 import type { JobOrigin } from './ledger';
 
 /**
@@ -21,6 +22,8 @@ export interface RecordingStoredDetail {
   readonly sha256: string;
   readonly durationSeconds?: number | undefined;
   readonly channels?: number | undefined;
+  /** Present when the stored object is ciphertext (Voice Recording Encryption). */
+  readonly encryption?: EncryptionDetails | undefined;
   readonly startedAt: string;
   readonly storedAt: string;
   readonly origin: JobOrigin;

@@ -31,8 +31,8 @@ export class LedgerErasure {
   /**
    * Marks the recording `erasing`, which no copy, callback, redrive or reconciliation gets past
    * (`claim` refuses it). Allowed from stored, failed, absent, erasing (an erasure cut short) and
-   * from a claim whose lease ran out; never over a live copy or an erased recording, never for
-   * another call. Without a ledger item (a call entry older than the ledger) the item is created
+   * from a claim whose lease ran out; never over a live copy, a `Recording Stored` being sent or
+   * an erased recording, never for another call. Without a ledger item (a call entry older than the ledger) the item is created
    * from `seed`. Returns the item, or undefined when the condition did not hold (read it again).
    */
   async markErasing(
@@ -82,7 +82,9 @@ export class LedgerErasure {
             'attribute_not_exists(#hold) AND ' +
             '(callId = :callId OR (attribute_not_exists(callId) AND callSid = :callSid)) AND (' +
             '#status IN (:stored, :failed, :absent, :erasing) OR ' +
-            '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))))',
+            '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))) AND ' +
+            // Never while `Recording Stored` is being sent: it would follow `Recording Erased`.
+            '(attribute_not_exists(announcingUntil) OR announcingUntil < :nowMs))',
           ExpressionAttributeNames: {
             '#status': 'status',
             '#hold': 'hold',

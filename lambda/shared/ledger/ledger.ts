@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { JobOrigin } from '../job/recording-job';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
+import type { EncryptionDetails } from '../twilio/encryption-details';
 
 export type { JobOrigin };
 
@@ -38,6 +39,8 @@ export interface LedgerItem {
   readonly durationSeconds?: number;
   readonly channels?: number;
   readonly source?: string;
+  /** Voice Recording Encryption: what decrypts the stored ciphertext (with the private key). */
+  readonly encryption?: EncryptionDetails;
   readonly startedAt: string;
   /** `YYYY-MM-DD` of `startedAt` (UTC): the partition of the `byDay` index. */
   readonly day: string;
@@ -46,6 +49,8 @@ export interface LedgerItem {
   readonly error?: string;
   readonly deletedAtTwilioAt?: string;
   readonly storedEventAt?: string;
+  /** While `Recording Stored` is being sent (epoch ms): no erasure begins before then (see `beginStoredEvent`). */
+  readonly announcingUntil?: number;
   readonly erasedAt?: string;
   readonly erasedBy?: string;
   /** Erased by the retention sweep (status `expired`): when. */
@@ -85,6 +90,7 @@ export interface RecordingFacts {
   readonly durationSeconds?: number | undefined;
   readonly channels?: number | undefined;
   readonly source?: string | undefined;
+  readonly encryption?: EncryptionDetails | undefined;
   readonly origin: JobOrigin;
 }
 
@@ -112,6 +118,12 @@ export interface TwilioFailure {
 
 /** A status that no later job may replace by copying again. */
 const FINAL_STATUSES: readonly LedgerStatus[] = ['stored', 'erasing', 'erased', 'expired'];
+
+/**
+ * How long sending `Recording Stored` may hold off an erasure. Far longer than a PutEvents call
+ * with its retries; a sender that died lets go when it runs out.
+ */
+export const ANNOUNCE_HOLD_SECONDS = 60;
 
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
@@ -188,6 +200,7 @@ export class RecordingLedger {
             ...(facts.durationSeconds !== undefined ? ['durationSeconds = :duration'] : []),
             ...(facts.channels !== undefined ? ['channels = :channels'] : []),
             ...(facts.source !== undefined ? ['#source = :source'] : []),
+            ...(facts.encryption !== undefined ? ['encryption = :encryption'] : []),
           ].join(', '),
           ConditionExpression:
             '(attribute_not_exists(recordingSid) OR callSid = :callSid) AND (' +
@@ -215,6 +228,7 @@ export class RecordingLedger {
             ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
             ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
             ...(facts.source !== undefined ? { ':source': facts.source } : {}),
+            ...(facts.encryption !== undefined ? { ':encryption': { ...facts.encryption } } : {}),
           },
           ReturnValues: 'ALL_NEW',
         }),
@@ -249,6 +263,26 @@ export class RecordingLedger {
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
         ':lease': now.getTime() + leaseSeconds * 1000,
+        ':transferring': 'transferring',
+        ':claimId': claimId,
+      },
+    });
+  }
+
+  /**
+   * An attempt failed and waits for its retry: its lease ends now, so that nothing (an erasure, a
+   * duplicate job) waits for a copy that is not running. The claim stays the job's: its retry takes
+   * it back by `claimId`. False when the claim is no longer this job's.
+   */
+  async releaseLease(recordingSid: string, claimId: string, now: Date): Promise<boolean> {
+    return this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET leaseExpiresAt = :released',
+      ConditionExpression: '#status = :transferring AND claimId = :claimId',
+      ExpressionAttributeNames: { '#status': 'status' },
+      // Lapsed (strictly before now): `claim` and `markErasing` take over a lease below their now.
+      ExpressionAttributeValues: {
+        ':released': now.getTime() - 1,
         ':transferring': 'transferring',
         ':claimId': claimId,
       },
@@ -408,11 +442,42 @@ export class RecordingLedger {
     );
   }
 
+  /**
+   * Takes the right to send `Recording Stored`: only while the recording is stored and the event
+   * has not gone out, and only one sender at a time. Until `markStoredEventSent` or
+   * `endStoredEvent` (or ANNOUNCE_HOLD_SECONDS) no erasure begins, so the event can never follow
+   * `Recording Erased`. False: not to be sent (erasure begun, already sent, or being sent).
+   */
+  async beginStoredEvent(recordingSid: string, now: Date): Promise<boolean> {
+    return this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'SET announcingUntil = :until',
+      ConditionExpression:
+        '#status = :stored AND attribute_not_exists(storedEventAt) AND ' +
+        '(attribute_not_exists(announcingUntil) OR announcingUntil < :nowMs)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':stored': 'stored',
+        ':until': now.getTime() + ANNOUNCE_HOLD_SECONDS * 1000,
+        ':nowMs': now.getTime(),
+      },
+    });
+  }
+
+  /** `Recording Stored` could not be sent: an erasure may begin; a later job sends it. */
+  async endStoredEvent(recordingSid: string): Promise<void> {
+    await this.updateIf({
+      Key: { recordingSid },
+      UpdateExpression: 'REMOVE announcingUntil',
+      ConditionExpression: 'attribute_exists(recordingSid)',
+    });
+  }
+
   /** Remembers that `Recording Stored` went out, so a healing redelivery does not announce it again. */
   async markStoredEventSent(recordingSid: string, now: Date): Promise<void> {
     await this.updateIf({
       Key: { recordingSid },
-      UpdateExpression: 'SET storedEventAt = :now',
+      UpdateExpression: 'SET storedEventAt = :now REMOVE announcingUntil',
       ConditionExpression: '#status = :stored',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':now': now.toISOString(), ':stored': 'stored' },

@@ -60,13 +60,16 @@ export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64En
 }
 
 /**
- * The URL the caller used, as API Gateway received it: scheme, host, path (with the stage
- * prefix when the stage is named; `$default` adds none) and the raw query string.
- * With `publicBaseUrl` (custom domain, base-path mapping, tunnel) the host and base path come
- * from it and the stage prefix is dropped, because the public URL maps onto the stage.
+ * The URL a webhook signature is checked against: path (with the stage prefix when the stage is
+ * named; `$default` adds none) and raw query string as API Gateway received them, on a base that
+ * comes from configuration, never from the request. With `publicBaseUrl` (custom domain,
+ * base-path mapping, tunnel; the bound address locally) scheme, host and base path come from it
+ * and the stage prefix is dropped, because the public URL maps onto the stage. Without it, HTTPS
+ * on API Gateway's own `requestContext.domainName`. The Host and X-Forwarded-* headers are never
+ * read: the caller chooses them, and with them the URL it signed for.
  */
 export function requestUrl(
-  event: Pick<APIGatewayProxyEventV2, 'rawPath' | 'rawQueryString' | 'requestContext' | 'headers'>,
+  event: Pick<APIGatewayProxyEventV2, 'rawPath' | 'rawQueryString' | 'requestContext'>,
   publicBaseUrl?: string,
 ): string {
   const query = event.rawQueryString ? `?${event.rawQueryString}` : '';
@@ -79,9 +82,7 @@ export function requestUrl(
     }
     return `${publicBaseUrl.replace(/\/+$/, '')}${path}${query}`;
   }
-  const host = header(event, 'host') ?? event.requestContext.domainName;
-  const proto = header(event, 'x-forwarded-proto') ?? 'https';
-  return `${proto}://${host}${path}${query}`;
+  return `https://${event.requestContext.domainName}${path}${query}`;
 }
 
 /**
@@ -90,7 +91,7 @@ export function requestUrl(
  * no query both forms are candidates (as twilio-node tries with and without the port).
  */
 export function requestUrlCandidates(
-  event: Pick<APIGatewayProxyEventV2, 'rawPath' | 'rawQueryString' | 'requestContext' | 'headers'>,
+  event: Pick<APIGatewayProxyEventV2, 'rawPath' | 'rawQueryString' | 'requestContext'>,
   publicBaseUrl?: string,
 ): string[] {
   const url = requestUrl(event, publicBaseUrl);

@@ -1,3 +1,4 @@
+import { type ParsedEncryption, parseEncryptionDetailsField } from './encryption-details';
 import { TwilioApiError } from './rest-api';
 import { SID } from './sids';
 import type { TokenSource } from './signature';
@@ -27,6 +28,8 @@ export interface TwilioRecordingEntry {
   readonly duration: string | undefined;
   readonly channels: number | undefined;
   readonly source: string | undefined;
+  /** `encryption_details`, parsed; absent when the recording is not encrypted. */
+  readonly encryption?: ParsedEncryption;
 }
 
 export interface ListWindow {
@@ -302,6 +305,7 @@ function toListed(raw: unknown): TwilioRecordingEntry | undefined {
   const r = raw as Record<string, unknown>;
   if (typeof r.sid !== 'string' || r.sid === '') return undefined;
   const created = typeof r.date_created === 'string' ? Date.parse(r.date_created) : Number.NaN;
+  const encryption = parseEncryptionDetailsField(r.encryption_details);
   return {
     sid: r.sid,
     accountSid: text(r.account_sid),
@@ -312,6 +316,7 @@ function toListed(raw: unknown): TwilioRecordingEntry | undefined {
     duration: typeof r.duration === 'number' ? String(r.duration) : text(r.duration),
     channels: typeof r.channels === 'number' ? r.channels : Number(text(r.channels) ?? Number.NaN) || undefined,
     source: text(r.source),
+    ...(encryption.kind === 'none' ? {} : { encryption }),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import '../../helpers/setup-env';
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import {
   DeleteObjectsCommand,
   GetObjectRetentionCommand,
@@ -17,9 +18,11 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createErasureHandler, type ErasureRuntime } from '../../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
+import { listRecordings, parseListingQuery } from '../../../lambda/recordings-read/listing';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
 import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
+import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
@@ -27,7 +30,10 @@ import { createObservability } from '../../../lambda/shared/runtime/observabilit
 import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
+import { RetryableTransferError } from '../../../lambda/transfer/transfer-errors';
 import { transferRecording } from '../../../lambda/transfer/transfer-recording';
+import { createTransferRecordHandler } from '../../../lambda/transfer/transfer-records';
+import { LEDGER_DAY_INDEX } from '../../../lib/local/config';
 import { mediaBytes } from '../../../lib/simulated-twilio';
 import {
   CALL_SID_INDEX,
@@ -37,7 +43,7 @@ import {
   RECORDINGS_BUCKET,
   startEmulators,
 } from '../../helpers/emulators';
-import { httpApiEvent } from '../../helpers/events';
+import { httpApiEvent, sqsRecord } from '../../helpers/events';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
 
 const ROUTE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
@@ -479,6 +485,56 @@ describe('idempotence and refusals', () => {
     expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
   });
 
+  test('a copy attempt that failed and waits for its retry holds no claim: DELETE erases at once, the retry copies nothing', async () => {
+    const call = await givenCall();
+    const recordingSid = newRecordingSid();
+    const startedAt = '2024-07-22T17:00:00.000Z';
+    const delays: number[] = [];
+    const fetched: string[] = [];
+    const handleRecord = createTransferRecordHandler({
+      twilio: {
+        ...twilio,
+        fetchRecordingAudio: async (sid) => {
+          fetched.push(sid);
+          throw new RetryableTransferError('Twilio answered 503', 'twilio-unavailable');
+        },
+      },
+      store,
+      ledger,
+      calls,
+      events,
+      format: 'mp3',
+      deleteFromTwilioAfterCopy: false,
+      leaseSeconds: 300,
+      obs,
+      now: () => NOW,
+      queue: {
+        enqueue: async () => undefined,
+        delayRetry: async (_handle, seconds) => void delays.push(seconds),
+        deadLetter: async () => undefined,
+      },
+      maxAttempts: 5,
+      retryBaseSeconds: 30,
+    });
+    const record = sqsRecord(job(call, recordingSid, startedAt), { receiveCount: 1 });
+
+    await expect(handleRecord(record)).rejects.toThrow(/503/);
+    expect(delays).toEqual([30]);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('transferring');
+
+    // A second later, well inside the lease the attempt took: nothing runs, so nothing is in the way.
+    const answer = await erase(call.callId, recordingSid, { now: () => new Date(NOW.getTime() + 1000) });
+    expect(answer.status).toBe(204);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
+
+    // The retry finds the recording erased and fetches nothing.
+    await expect(handleRecord(sqsRecord(job(call, recordingSid, startedAt), { receiveCount: 2 }))).resolves.toEqual({
+      result: 'erased',
+      callId: call.callId,
+    });
+    expect(fetched).toEqual([recordingSid]);
+  });
+
   test('erasedBy: the IAM principal ARN, else the JWT sub, else the local default; no caller is a 403', async () => {
     const call = await givenCall();
     const a = await givenStored(call, '2024-07-22T17:00:00.000Z');
@@ -524,9 +580,142 @@ describe('idempotence and refusals', () => {
     const item = await aws.getItem(callId);
     expect(item).not.toHaveProperty('recordingKey');
     expect(item?.recordings).toEqual({
-      [recordingSid]: { status: 'erased', erasedAt: NOW.toISOString(), erasedBy: CALLER },
+      // Its start unknown, the ledger lists it under the time of its erasure; the entry says the same.
+      [recordingSid]: { status: 'erased', erasedAt: NOW.toISOString(), erasedBy: CALLER, startedAt: NOW.toISOString() },
     });
     expect((await playback(callId)).status).toBe(404);
+  });
+});
+
+describe('events never announce an erased recording as stored', () => {
+  /** A transfer of a fresh recording whose call projection or event publication runs `during` first. */
+  async function transferWith(
+    call: { callId: string; callSid: string },
+    recordingSid: string,
+    hooks: { duringCallProjection?: () => Promise<void>; duringStoredEvent?: () => Promise<void> },
+  ) {
+    const startedAt = '2024-07-22T17:00:00.000Z';
+    const audio = mediaBytes('audio', 4096);
+    return transferRecording(job(call, recordingSid, startedAt), randomUUID(), {
+      twilio: {
+        ...twilio,
+        fetchRecordingAudio: async () => ({
+          body: Readable.from([audio]),
+          contentType: 'audio/mpeg',
+          contentLength: audio.length,
+        }),
+      },
+      store,
+      ledger,
+      calls: Object.assign(Object.create(calls) as CallsRepository, {
+        async markStored(...args: Parameters<CallsRepository['markStored']>) {
+          const during = hooks.duringCallProjection;
+          hooks.duringCallProjection = undefined;
+          await during?.();
+          return calls.markStored(...args);
+        },
+      }),
+      events: {
+        async publish(event: VaultEvent) {
+          const during = hooks.duringStoredEvent;
+          if (event.detailType === 'Recording Stored' && during) {
+            hooks.duringStoredEvent = undefined;
+            await during();
+          }
+          return events.publish(event);
+        },
+      },
+      format: 'mp3',
+      deleteFromTwilioAfterCopy: false,
+      leaseSeconds: 300,
+      minBytesPerSecond: 0,
+      obs,
+      now: () => NOW,
+    });
+  }
+
+  const announced = (recordingSid: string) =>
+    published.filter((e) => e.detail.recordingSid === recordingSid).map((e) => e.detailType);
+
+  test("an erasure between the ledger's stored write and the event: Recording Erased only", async () => {
+    const call = await givenCall();
+    const recordingSid = newRecordingSid();
+    let erasure: Awaited<ReturnType<typeof erase>> | undefined;
+
+    await transferWith(call, recordingSid, {
+      duringCallProjection: async () => {
+        expect((await aws.getLedger(recordingSid))?.status).toBe('stored');
+        erasure = await erase(call.callId, recordingSid);
+      },
+    });
+
+    expect(erasure?.status).toBe(204);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
+    expect(announced(recordingSid)).toEqual(['Recording Erased']);
+    expect(await entryStatus(call.callId, recordingSid)).toBe('erased');
+  });
+
+  test('a DELETE while Recording Stored is being sent waits for it (409); the next one erases', async () => {
+    const call = await givenCall();
+    const recordingSid = newRecordingSid();
+    let during: Awaited<ReturnType<typeof erase>> | undefined;
+
+    await transferWith(call, recordingSid, {
+      duringStoredEvent: async () => {
+        during = await erase(call.callId, recordingSid);
+      },
+    });
+
+    expect(during?.status).toBe(409);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('stored');
+    expect((await erase(call.callId, recordingSid)).status).toBe(204);
+    expect(announced(recordingSid)).toEqual(['Recording Stored', 'Recording Erased']);
+  });
+});
+
+describe('a ledger item the erasure creates is listed', () => {
+  async function listed(
+    from: string,
+    to: string,
+  ): Promise<{ recordingSid: string; status: string; startedAt: string }[]> {
+    const index = new LedgerDayIndex(aws.ddb, LEDGER_TABLE, LEDGER_DAY_INDEX);
+    const page = await listRecordings(parseListingQuery({ from, to, limit: '1000' }), { ledger: index });
+    return page.recordings;
+  }
+
+  async function legacyCall(extra: Record<string, unknown> = {}) {
+    const callSid = newCallSid();
+    const callId = `legacy-${callSid.slice(2, 10)}`;
+    const recordingSid = newRecordingSid();
+    const key = `recordings/2023/01/${callId}/${recordingSid}.mp3`;
+    await aws.putItem({ callId, twilioCallSid: callSid, recordingKey: key, ...extra });
+    return { callId, recordingSid };
+  }
+
+  test("under the call's start when the call item knows it", async () => {
+    const { callId, recordingSid } = await legacyCall({ callStartedAt: '2023-01-15T10:00:00.000Z' });
+
+    expect((await erase(callId, recordingSid)).status).toBe(204);
+
+    expect(await aws.getLedger(recordingSid)).toMatchObject({
+      startedAt: '2023-01-15T10:00:00.000Z',
+      day: '2023-01-15',
+    });
+    expect(await listed('2023-01-15', '2023-01-16')).toEqual([
+      expect.objectContaining({ recordingSid, status: 'erased', startedAt: '2023-01-15T10:00:00.000Z' }),
+    ]);
+  });
+
+  test('under the time of its erasure when nothing tells when it started', async () => {
+    const { callId, recordingSid } = await legacyCall();
+
+    expect((await erase(callId, recordingSid)).status).toBe(204);
+
+    expect(await aws.getLedger(recordingSid)).toMatchObject({ startedAt: NOW.toISOString(), day: '2024-07-23' });
+    const onThatDay = await listed('2024-07-23', '2024-07-24');
+    expect(onThatDay.filter((r) => r.recordingSid === recordingSid)).toEqual([
+      expect.objectContaining({ status: 'erased', startedAt: NOW.toISOString() }),
+    ]);
   });
 });
 

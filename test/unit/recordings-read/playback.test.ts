@@ -137,6 +137,7 @@ describe('GET /calls/{callId}/recording', () => {
       sizeBytes: 4096,
       sha256: createHash('sha256').update(recording.audio).digest('hex'),
       startedAt: recording.startedAt,
+      encryption: null,
     });
     const expiresAt = Date.parse(String(payload.expiresAt));
     expect(expiresAt).toBeGreaterThanOrEqual(before + TTL_SECONDS * 1000 - 1000);

@@ -12,11 +12,12 @@
 import '../../helpers/setup-env';
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RecordingJob } from '../../../lambda/shared/job/recording-job';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { type RecordingFacts, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { createTwilioApi, type TwilioApi } from '../../../lambda/shared/twilio/rest-api';
@@ -145,6 +146,14 @@ function deadLettered() {
 
 function failures(messageIds: string[]) {
   return { batchItemFailures: messageIds.map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** The keys stored under the call's folder for July 2024 (where these jobs' recordings go). */
+async function storedKeys(callId: string): Promise<string[]> {
+  const page = await aws.s3.send(
+    new ListObjectsV2Command({ Bucket: RECORDINGS_BUCKET, Prefix: `recordings/2024/07/${callId}/` }),
+  );
+  return (page.Contents ?? []).map((o) => o.Key ?? '');
 }
 
 type Item = Record<string, unknown> & { recordings?: Record<string, Record<string, unknown>>; notes?: string[] };
@@ -660,7 +669,13 @@ describe('unexpected errors', () => {
     for (const job of jobs) stub.respond('GET', mediaPath(job), { status: 503 });
     const records = jobs.map((job) => sqsRecord(job));
 
-    await expect(transferHandler()(sqsEvent(...records))).resolves.toEqual(failures(records.map((r) => r.messageId)));
+    const result = await transferHandler()(sqsEvent(...records));
+
+    // Reported in the order the records finished, which SQS does not care about: compared as sets.
+    expect(new Set(result.batchItemFailures.map((f) => f.itemIdentifier))).toEqual(
+      new Set(records.map((r) => r.messageId)),
+    );
+    expect(result.batchItemFailures).toHaveLength(records.length);
   });
 
   it('leaves a job on the queue for a retry when the dead-letter queue cannot take it', async () => {
@@ -769,17 +784,61 @@ describe('idempotency', () => {
     expect((await item(callId)).recordings?.[job.recordingSid]).toMatchObject({ status: 'stored', sizeBytes: 321 });
   });
 
-  it('takes over a transfer whose worker died once its lease has run out', async () => {
-    const job = jobFor();
-    const callId = await givenCall(job.callSid, {
-      recordings: { [job.recordingSid]: { status: 'transferring', claimId: 'dead-worker', leaseExpiresAt: 1 } },
-    });
-    serve(job, mediaBytes('audio', 10));
+  /** What the ledger is told when a job claims this recording. */
+  function factsOf(job: RecordingJob, callId: string): RecordingFacts {
+    return {
+      recordingSid: job.recordingSid,
+      callId,
+      callSid: job.callSid,
+      accountSid: job.accountSid,
+      startedAt: job.startedAt,
+      durationSeconds: job.durationSeconds,
+      channels: job.channels,
+      source: job.source,
+      origin: 'callback',
+    };
+  }
 
-    const result = await transferHandler()(sqsEvent(sqsRecord(job)));
+  it('lets a job with another id take over a ledger claim whose worker died once its lease ran out', async () => {
+    const job = jobFor();
+    const callId = await givenCall(job.callSid);
+    const audio = mediaBytes('audio', 600);
+    serve(job, audio);
+    const ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+    // A worker claimed it 301 s ago with a 300 s lease and died: nothing renewed the lease.
+    await ledger.claim(factsOf(job, callId), 'dead-worker', 300, new Date(Date.now() - 301_000));
+    const duplicate = { ...job, jobId: randomUUID() };
+
+    const result = await transferHandler()(sqsEvent(sqsRecord(duplicate)));
 
     expect(result).toEqual(failures([]));
+    expect(stub.requestsTo(job.recordingSid)).toHaveLength(1);
+    expect(await storedKeys(callId)).toEqual([keyFor(callId, job)]);
+    expect((await aws.getObject(keyFor(callId, job)))?.bytes.equals(audio)).toBe(true);
+    const after = await aws.getLedger(job.recordingSid);
+    expect(after).toMatchObject({ status: 'stored', sha256: createHash('sha256').update(audio).digest('hex') });
+    expect(after).not.toHaveProperty('claimId');
     expect((await item(callId)).recordings?.[job.recordingSid]?.status).toBe('stored');
+  });
+
+  it('leaves a live ledger claim of another job alone: nothing fetched, nothing stored, the claim kept', async () => {
+    const job = jobFor();
+    const callId = await givenCall(job.callSid);
+    serve(job, mediaBytes('audio', 600));
+    const ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+    const held = await ledger.claim(factsOf(job, callId), 'live-worker', 300, new Date());
+    const duplicate = { ...job, jobId: randomUUID() };
+
+    const result = await transferHandler()(sqsEvent(sqsRecord(duplicate)));
+
+    expect(result).toEqual(failures([]));
+    expect(stub.requests).toEqual([]);
+    expect(await storedKeys(callId)).toEqual([]);
+    expect(await aws.getLedger(job.recordingSid)).toMatchObject({
+      status: 'transferring',
+      claimId: 'live-worker',
+      leaseExpiresAt: held.item?.leaseExpiresAt,
+    });
   });
 
   it('records an object already in S3 from a crashed attempt without fetching it again', async () => {

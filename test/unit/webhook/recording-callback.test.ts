@@ -13,7 +13,7 @@ import {
 const receivedAt = new Date('2024-07-22T17:05:00.000Z');
 
 describe('parseRecordingCallback', () => {
-  it('accepts a minimal payload with only the four required fields', () => {
+  it('accepts a minimal completed payload: the four required fields and its start time', () => {
     const params = minimalCallbackParams();
 
     const job = parseRecordingCallback(params, receivedAt);
@@ -26,7 +26,7 @@ describe('parseRecordingCallback', () => {
       status: 'completed',
       durationSeconds: undefined,
       channels: undefined,
-      startedAt: receivedAt.toISOString(),
+      startedAt: '2024-07-22T17:00:00.000Z',
       source: undefined,
       track: undefined,
       errorCode: undefined,
@@ -73,30 +73,40 @@ describe('parseRecordingCallback', () => {
     expect(job.status).toBe('completed');
   });
 
-  it('drops channel counts other than 1 or 2', () => {
+  it.each(['3', '0', '2RecordingDuration42', 'two'])('refuses a channel count of "%s"', (raw) => {
+    expect(() =>
+      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingChannels: raw } }), receivedAt),
+    ).toThrow(new CallbackValidationError("RecordingChannels is not one of Twilio's values"));
+  });
+
+  it('takes a channel count of 1 or 2', () => {
     expect(
-      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingChannels: '3' } }), receivedAt).channels,
-    ).toBeUndefined();
+      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingChannels: '2' } }), receivedAt).channels,
+    ).toBe(2);
     expect(
       parseRecordingCallback(recordingCallbackParams({ extra: { RecordingChannels: '1' } }), receivedAt).channels,
     ).toBe(1);
   });
 
-  it('falls back to the arrival time when the start time does not parse', () => {
+  it('refuses a completed callback whose start time does not parse', () => {
+    expect(() =>
+      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: 'yesterday' } }), receivedAt),
+    ).toThrow(new CallbackValidationError('RecordingStartTime is not a plausible RFC 2822 time'));
+  });
+
+  it('refuses a completed callback without a start time', () => {
+    expect(() =>
+      parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: undefined } }), receivedAt),
+    ).toThrow(new CallbackValidationError('RecordingStartTime is required'));
+  });
+
+  it("falls back to the arrival time, and notes it, when an absent recording's start time does not parse", () => {
     const job = parseRecordingCallback(
-      recordingCallbackParams({ extra: { RecordingStartTime: 'yesterday' } }),
+      recordingCallbackParams({ status: 'absent', extra: { RecordingStartTime: 'yesterday', ErrorCode: '16101' } }),
       receivedAt,
     );
 
     expect(job.startedAt).toBe(receivedAt.toISOString());
-  });
-
-  it('notes a start time that does not parse when it falls back to the arrival time', () => {
-    const job = parseRecordingCallback(
-      recordingCallbackParams({ extra: { RecordingStartTime: 'yesterday' } }),
-      receivedAt,
-    );
-
     expect(job.startTimeIgnored).toBe('yesterday');
   });
 
@@ -109,11 +119,12 @@ describe('parseRecordingCallback', () => {
     ['a time before 2008', 'Mon, 31 Dec 2007 23:59:59 +0000'],
     ['a time more than a day ahead of arrival', 'Tue, 23 Jul 2024 17:05:01 +0000'],
     ['a two-digit year', 'Mon, 22 Jul 24 17:00:00 +0000'],
-  ])('ignores %s in favour of the arrival time, and notes it', (_case, raw) => {
-    const params = recordingCallbackParams({ extra: { RecordingStartTime: raw } });
+  ])('refuses a completed callback with %s as its start time; an absent one falls back and notes it', (_case, raw) => {
+    const completed = recordingCallbackParams({ extra: { RecordingStartTime: raw } });
+    const absent = recordingCallbackParams({ status: 'absent', extra: { RecordingStartTime: raw } });
 
-    const job = parseRecordingCallback(params, receivedAt);
-
+    expect(() => parseRecordingCallback(completed, receivedAt)).toThrow(CallbackValidationError);
+    const job = parseRecordingCallback(absent, receivedAt);
     expect(job.startedAt).toBe(receivedAt.toISOString());
     expect(job.startTimeIgnored).toBe(raw);
   });
@@ -141,7 +152,10 @@ describe('parseRecordingCallback', () => {
   it('keeps at most 64 characters of an ignored start time', () => {
     const raw = `9${'x'.repeat(500)}`;
 
-    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingStartTime: raw } }), receivedAt);
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ status: 'absent', extra: { RecordingStartTime: raw } }),
+      receivedAt,
+    );
 
     expect(job.startTimeIgnored).toBe(raw.slice(0, 64));
   });
@@ -155,28 +169,51 @@ describe('parseRecordingCallback', () => {
     expect(absent).toMatchObject({ status: 'absent', errorCode: '16102' });
   });
 
-  it('copies source, track and error code without unfit characters and at most 128 characters each', () => {
-    const params = recordingCallbackParams({
-      status: 'absent',
-      extra: {
-        RecordingSource: 'Dial\u0000Verb\ufffe',
-        RecordingTrack: `\ud800${'t'.repeat(300)}`,
-        ErrorCode: '16102\u0007',
-      },
-    });
-
-    const job = parseRecordingCallback(params, receivedAt);
-
-    expect(job).toMatchObject({ source: 'DialVerb', track: 't'.repeat(128), errorCode: '16102' });
+  it.each([
+    ['RecordingSource', 'DialVerbRecordingStartTimeMon, 22 Jul 2024 17:00:00 +0000'],
+    ['RecordingSource', 'dialverb'],
+    ['RecordingSource', 'Dial\u0000Verb'],
+    ['RecordingTrack', 'bothRecordingUrlhttps://evil.example'],
+    ['RecordingTrack', 't'.repeat(300)],
+  ])("refuses a %s outside Twilio's values (%s)", (name, value) => {
+    expect(() => parseRecordingCallback(recordingCallbackParams({ extra: { [name]: value } }), receivedAt)).toThrow(
+      new CallbackValidationError(`${name} is not one of Twilio's values`),
+    );
   });
 
-  it('drops an optional value made only of unfit characters', () => {
-    const params = recordingCallbackParams({ extra: { RecordingSource: '\u0000\uffff\ud800', ErrorCode: '\u0001' } });
+  it.each(['0RecordingChannels2', '16102\u0007', 'none'])('refuses an ErrorCode that is not a number (%s)', (raw) => {
+    expect(() => parseRecordingCallback(recordingCallbackParams({ extra: { ErrorCode: raw } }), receivedAt)).toThrow(
+      new CallbackValidationError('ErrorCode is not a number'),
+    );
+  });
 
-    const job = parseRecordingCallback(params, receivedAt);
+  it.each([
+    'DialVerb',
+    'Conference',
+    'OutboundAPI',
+    'Trunking',
+    'RecordVerb',
+    'StartCallRecordingAPI',
+    'StartConferenceRecordingAPI',
+  ])('takes the source %s', (source) => {
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingSource: source } }), receivedAt);
 
-    expect(job.source).toBeUndefined();
-    expect(job.errorCode).toBeUndefined();
+    expect(job.source).toBe(source);
+  });
+
+  it.each(['inbound', 'outbound', 'both'])('takes the track %s', (track) => {
+    const job = parseRecordingCallback(recordingCallbackParams({ extra: { RecordingTrack: track } }), receivedAt);
+
+    expect(job.track).toBe(track);
+  });
+
+  it('takes a blank enumerated value as not sent', () => {
+    const job = parseRecordingCallback(
+      recordingCallbackParams({ extra: { RecordingSource: '', RecordingTrack: ' ', RecordingChannels: '' } }),
+      receivedAt,
+    );
+
+    expect(job).toMatchObject({ source: undefined, track: undefined, channels: undefined });
   });
 
   it('tolerates parameters Twilio adds without notice', () => {

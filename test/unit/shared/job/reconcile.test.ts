@@ -172,7 +172,12 @@ it('never queues a recording the ledger knows, whatever its state (erased and fa
   const missing = listed();
   const { result, queued } = run([[...known.map((k) => k.record), missing]]);
 
-  expect(await result).toMatchObject({ listed: 7, alreadyStored: 6, queued: 1, skipped: 0 });
+  expect(await result).toMatchObject({
+    listed: known.length + 1,
+    alreadyStored: known.length,
+    queued: 1,
+    skipped: 0,
+  });
   expect(queued.map((j) => j.recordingSid)).toEqual([missing.sid]);
 });
 
@@ -286,7 +291,7 @@ it('fails when a job cannot be queued, and starts no other after the failure', a
   expect(attempts).toBeLessThanOrEqual(10); // the ones already in flight, no more
 });
 
-it('fails when the list fails (not an abort), and stops listing', async () => {
+it('fails when the list fails (not an abort), with the error of the list', async () => {
   const list: RecordingListSource = {
     // biome-ignore lint/correctness/useYield: a list that fails before its first page
     async *list() {
@@ -294,4 +299,23 @@ it('fails when the list fails (not an abort), and stops listing', async () => {
     },
   };
   await expect(run([], {}, { list }).result).rejects.toThrow('401');
+});
+
+it('stops listing when a page cannot be checked: the list is aborted and no further page is taken', async () => {
+  const pages = Array.from({ length: 5 }, () => [listed()]);
+  const { result, list } = run(
+    pages,
+    {},
+    {
+      statuses: async () => {
+        throw new Error('DynamoDB unreachable');
+      },
+    },
+  );
+
+  await expect(result).rejects.toThrow('DynamoDB unreachable');
+  // The first page, and at most the next one fetched ahead while the first was checked.
+  expect(list.taken).toBeLessThanOrEqual(2);
+  expect(list.signals).toHaveLength(1);
+  expect(list.signals[0]?.aborted).toBe(true);
 });

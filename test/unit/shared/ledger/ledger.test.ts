@@ -20,6 +20,7 @@ import { staticTokens } from '../../../../lambda/shared/twilio/signature';
 import { type TransferDeps, transferRecording } from '../../../../lambda/transfer/transfer-recording';
 import { parseRecordingCallback } from '../../../../lambda/webhook/recording-callback';
 import { deferred, mediaBytes, SimulatedTwilio } from '../../../../lib/simulated-twilio';
+import { captureObs } from '../../../helpers/capture-obs';
 import { CALL_SID_INDEX, CALLS_TABLE, type Emulators, LEDGER_TABLE, startEmulators } from '../../../helpers/emulators';
 import {
   newCallSid,
@@ -207,7 +208,7 @@ describe('a stored recording', () => {
     expect(stub.requestsTo(`${recording.recordingSid}.mp3`)).toHaveLength(1);
   });
 
-  it('is never copied again once the ledger says erased', async () => {
+  test.each(['erasing', 'erased'] as const)('is never copied again once the ledger says %s', async (status) => {
     const recording = job();
     await givenCall(recording.callSid);
     serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
@@ -217,7 +218,7 @@ describe('a stored recording', () => {
         Item: {
           recordingSid: recording.recordingSid,
           callSid: recording.callSid,
-          status: 'erased',
+          status,
           startedAt: recording.startedAt,
           day: '2024-07-22',
           updatedAt: RECEIVED_AT.toISOString(),
@@ -318,20 +319,129 @@ describe('the lease', () => {
     const audio = mediaBytes('audio', 2000);
     serveAudio(recording.recordingSid, audio);
     const release = holdMedia(recording.recordingSid, audio);
-    const shortLease = deps({ leaseSeconds: 1 });
-    const copying = transferRecording(recording, 'claim-1', shortLease);
+    const copying = transferRecording(recording, 'claim-1', deps({ leaseSeconds: 1 }));
     await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
     const firstLease = (await ledger(recording.recordingSid)).leaseExpiresAt ?? 0;
-    // Past the first lease's end: only a renewal keeps the claim.
-    await waitUntil(async () => Date.now() > firstLease + 200);
+    await waitUntil(async () => ((await ledger(recording.recordingSid)).leaseExpiresAt ?? 0) > firstLease);
 
-    const duplicate = await transferRecording({ ...recording, jobId: randomUUID() }, 'claim-2', shortLease);
+    // The duplicate's clock is just past the first lease: only the renewal keeps the claim, however
+    // slowly this machine ran the copy's timer.
+    const duplicate = await transferRecording(
+      { ...recording, jobId: randomUUID() },
+      'claim-2',
+      deps({ leaseSeconds: 1, now: () => new Date(firstLease + 1) }),
+    );
     release.resolve();
     const original = await copying;
 
     expect(duplicate).toMatchObject({ result: 'claimed-elsewhere' });
     expect(original).toMatchObject({ result: 'stored' });
     expect(stub.requestsTo(`${recording.recordingSid}.mp3`)).toHaveLength(1);
+  });
+});
+
+describe('a claim whose worker died', () => {
+  /** What the dead worker told the ledger when it claimed the recording, `ago` ms before now. */
+  async function deadClaim(recording: RecordingJob, callId: string, claimId: string, agoMs: number) {
+    const claimed = await new RecordingLedger(aws.ddb, LEDGER_TABLE).claim(
+      {
+        recordingSid: recording.recordingSid,
+        callId,
+        callSid: recording.callSid,
+        accountSid: recording.accountSid,
+        startedAt: recording.startedAt,
+        origin: 'callback',
+      },
+      claimId,
+      300,
+      new Date(Date.now() - agoMs),
+    );
+    expect(claimed.result).toBe('claimed');
+    return claimed.item as LedgerItem;
+  }
+
+  test.each([
+    ['a duplicate callback', 'callback'],
+    ['the reconciler', 'reconciler'],
+  ] as const)('is taken over by %s once its lease ran out, and the recording is stored once', async (_, origin) => {
+    const recording = job();
+    const callId = await givenCall(recording.callSid);
+    const audio = mediaBytes('audio', 3000);
+    serveAudio(recording.recordingSid, audio);
+    // 301 s ago with a 300 s lease: expired, and nothing will ever renew it.
+    await deadClaim(recording, callId, 'dead-worker', 301_000);
+
+    const outcome = await transferRecording({ ...recording, jobId: randomUUID(), origin }, 'takeover', deps());
+
+    expect(outcome).toMatchObject({ result: 'stored', sizeBytes: 3000 });
+    const item = await ledger(recording.recordingSid);
+    expect(item).toMatchObject({ status: 'stored', sha256: sha256(audio), callId });
+    expect(item.claimId).toBeUndefined();
+    expect(stub.requestsTo(`${recording.recordingSid}.mp3`)).toHaveLength(1);
+    expect((await aws.getObject(item.key ?? ''))?.bytes.equals(audio)).toBe(true);
+    expect(published.map((e) => e.detailType)).toEqual(['Recording Stored']);
+  });
+
+  it('can no longer renew nor record a copy once another job has taken its claim over', async () => {
+    const recording = job();
+    const callId = await givenCall(recording.callSid);
+    serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
+    const dead = await deadClaim(recording, callId, 'dead-worker', 301_000);
+    const ledgerOf = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+    const taken = await ledgerOf.claim(
+      {
+        recordingSid: recording.recordingSid,
+        callId,
+        callSid: recording.callSid,
+        accountSid: recording.accountSid,
+        startedAt: recording.startedAt,
+        origin: 'callback',
+      },
+      'takeover',
+      300,
+      new Date(),
+    );
+
+    const renewed = await ledgerOf.renewLease(recording.recordingSid, 'dead-worker', 300, new Date());
+    const recorded = await ledgerOf.markStored(
+      recording.recordingSid,
+      'dead-worker',
+      {
+        bucket: 'recordings',
+        key: 'elsewhere',
+        contentType: 'audio/mpeg',
+        sizeBytes: 1,
+        sha256: sha256(Buffer.from('x')),
+      },
+      new Date(),
+    );
+
+    expect(taken.result).toBe('claimed');
+    expect(renewed).toBe(false);
+    expect(recorded).toBeUndefined();
+    expect(await ledger(recording.recordingSid)).toMatchObject({
+      status: 'transferring',
+      claimId: 'takeover',
+      startedAt: dead.startedAt,
+    });
+  });
+
+  it('is not taken over while its lease runs: the other job fetches nothing and the claim stays', async () => {
+    const recording = job();
+    const callId = await givenCall(recording.callSid);
+    serveAudio(recording.recordingSid, mediaBytes('audio', 1000));
+    // 100 s into a 300 s lease: far from its end however slow the machine.
+    const live = await deadClaim(recording, callId, 'live-worker', 100_000);
+
+    const outcome = await transferRecording({ ...recording, jobId: randomUUID() }, 'duplicate', deps());
+
+    expect(outcome).toMatchObject({ result: 'claimed-elsewhere' });
+    expect(stub.requests).toEqual([]);
+    expect(await ledger(recording.recordingSid)).toMatchObject({
+      status: 'transferring',
+      claimId: 'live-worker',
+      leaseExpiresAt: live.leaseExpiresAt,
+    });
   });
 });
 
@@ -346,19 +456,28 @@ describe('a lease that cannot be renewed', () => {
     unreachable.renewLease = async () => {
       throw Object.assign(new Error('throttled'), { name: 'ThrottlingException' });
     };
+    // The copy's clock, moved by the test: the timer's real pace does not matter.
+    let clock = Date.now();
+    const captured = captureObs();
 
-    const copying = transferRecording(recording, 'claim-1', deps({ ledger: unreachable, leaseSeconds: 1 }));
+    const copying = transferRecording(
+      recording,
+      'claim-1',
+      deps({ ledger: unreachable, leaseSeconds: 1, now: () => new Date(clock), obs: captured.obs }),
+    );
     const outcome = copying.then(
       () => 'finished',
       (error: { code?: string }) => error.code,
     );
     await stub.waitForRequest((r) => r.path.startsWith(mediaPath(recording.recordingSid)));
     const claimed = await ledger(recording.recordingSid);
-    // Held until past the lease's end: only the copy's own watch can stop it.
-    await waitUntil(async () => Date.now() > (claimed.leaseExpiresAt ?? 0) + 200);
+    // Within one renewal interval of the lease's end, never past it.
+    clock = (claimed.leaseExpiresAt ?? 0) - 100;
+    await waitUntil(async () => captured.logs.some((l) => l.message.includes('before it lapses')));
     release.resolve();
 
     expect(await outcome).toBe('lost-claim');
+    expect(clock).toBeLessThan(claimed.leaseExpiresAt ?? 0);
     const key = generateStorageKey(claimed.callId ?? '', recording.recordingSid, recording.startedAt, 'mp3');
     expect(await aws.getObject(key)).toBeUndefined();
     expect((await ledger(recording.recordingSid)).status).toBe('transferring');

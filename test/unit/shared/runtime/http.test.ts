@@ -18,28 +18,27 @@ import {
 import { httpApiEvent } from '../../../helpers/events';
 
 describe('requestUrl', () => {
-  it('rebuilds the URL from the Host header and X-Forwarded-Proto', () => {
-    const event = httpApiEvent({
-      path: '/twilio/recording',
-      domainName: 'internal.example',
-      headers: { host: 'hooks.example.com', 'x-forwarded-proto': 'http' },
-    });
-
-    expect(requestUrl(event)).toBe('http://hooks.example.com/twilio/recording');
-  });
-
-  it('falls back to the request context domain and https when the headers are absent', () => {
+  it("builds the URL on API Gateway's own domain name over HTTPS", () => {
     const event = { ...httpApiEvent({ path: '/twilio/recording', domainName: 'api.example.com' }), headers: {} };
 
     expect(requestUrl(event)).toBe('https://api.example.com/twilio/recording');
   });
 
-  it('finds headers whatever their case', () => {
-    const event = httpApiEvent({ path: '/x', headers: { Host: 'upper.example.com', 'X-Forwarded-Proto': 'https' } });
-    delete event.headers.host;
-    delete event.headers['x-forwarded-proto'];
+  it('never takes the host or the scheme from the Host or X-Forwarded-* headers', () => {
+    const event = httpApiEvent({
+      path: '/twilio/recording',
+      domainName: 'api.example.com',
+      headers: {
+        host: 'evil.example',
+        Host: 'evil.example',
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'evil.example',
+        forwarded: 'host=evil.example;proto=http',
+      },
+    });
 
-    expect(requestUrl(event)).toBe('https://upper.example.com/x');
+    expect(requestUrl(event)).toBe('https://api.example.com/twilio/recording');
+    expect(requestUrl(event, 'https://hooks.example.com')).toBe('https://hooks.example.com/twilio/recording');
   });
 
   it('keeps a named stage prefix in the path', () => {
