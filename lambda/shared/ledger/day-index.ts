@@ -12,6 +12,7 @@ export const LISTED_ATTRIBUTES = [
   'recordingSid',
   'callId',
   'callSid',
+  'conferenceSid',
   'status',
   'startedAt',
   'durationSeconds',
@@ -30,6 +31,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
     Pick<
       LedgerItem,
       | 'callId'
+      | 'conferenceSid'
       | 'durationSeconds'
       | 'channels'
       | 'source'

@@ -156,6 +156,7 @@ describe('GET /recordings: pages', () => {
       recordingSid: source.recordingSid,
       callId: source.callId,
       callSid: source.callSid,
+      conferenceSid: null,
       status: 'stored',
       startedAt: source.startedAt,
       durationSeconds: source.durationSeconds,
@@ -173,6 +174,40 @@ describe('GET /recordings: pages', () => {
     expect(erased.sizeBytes).toBeNull();
     const text = JSON.stringify(body);
     expect(text).not.toMatch(/recordings\/2031|https?:|internal note|"key"|"bucket"/);
+  });
+
+  test('a conference recording without a CallSid is listed with its ConferenceSid and a null callSid', async () => {
+    const startedAt = '2031-04-02T10:00:00.000Z';
+    const conference: LedgerItem = {
+      recordingSid: newRecordingSid(),
+      conferenceSid: `CF${'c0'.repeat(16)}`,
+      accountSid: `AC${'0'.repeat(32)}`,
+      status: 'stored',
+      source: 'Conference',
+      channels: 2,
+      startedAt,
+      day: dayOf(startedAt),
+      updatedAt: startedAt,
+      sizeBytes: 10,
+      sha256: 'b'.repeat(64),
+      contentType: 'audio/mpeg',
+      storedAt: startedAt,
+    };
+    await seed([conference]);
+
+    const { status, body } = await get({ from: '2031-04-02', to: '2031-04-03' });
+
+    expect(status).toBe(200);
+    expect(body.recordings).toEqual([
+      expect.objectContaining({
+        recordingSid: conference.recordingSid,
+        callId: null,
+        callSid: null,
+        conferenceSid: conference.conferenceSid,
+        source: 'Conference',
+        channels: 2,
+      }),
+    ]);
   });
 
   test('from is inclusive and to exclusive; dates alone mean midnight UTC; offsets are converted', async () => {

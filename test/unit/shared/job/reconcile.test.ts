@@ -194,16 +194,30 @@ it('skips recordings that are not completed at Twilio without asking the ledger 
 
 it('counts, logs and never queues a completed record that cannot be a job', async () => {
   const unusable = [
-    listed({ callSid: undefined }), // e.g. no call leg
+    listed({ callSid: undefined }), // no call leg and no conference
     listed({ callSid: 'CA-not-a-sid' }),
+    listed({ callSid: undefined, conferenceSid: 'CF-not-a-sid' }),
     listed({ sid: 'RE-not-a-sid' }),
     listed({ accountSid: `AC${'f'.repeat(32)}` }), // another account's
   ];
   const { result, queued, captured } = run([unusable]);
 
-  expect(await result).toMatchObject({ listed: 4, queued: 0, invalid: 4 });
+  expect(await result).toMatchObject({ listed: 5, queued: 0, invalid: 5 });
   expect(queued).toEqual([]);
-  expect(captured.logs.filter((l) => l.level === 'warn')).toHaveLength(4);
+  expect(captured.logs.filter((l) => l.level === 'warn')).toHaveLength(5);
+});
+
+it('queues a conference recording listed with a conference_sid and a null call_sid', async () => {
+  const conferenceSid = `CF${'0a'.repeat(16)}`;
+  const conference = listed({ callSid: undefined, conferenceSid, source: 'Conference' });
+  const { result, queued } = run([[conference]]);
+
+  expect(await result).toMatchObject({ listed: 1, queued: 1, invalid: 0 });
+  expect(queued).toEqual([
+    expect.objectContaining({ recordingSid: conference.sid, conferenceSid, source: 'Conference', channels: 2 }),
+  ]);
+  expect(queued[0]?.callSid).toBeUndefined();
+  expect(() => parseRecordingJob(JSON.stringify(queued[0]))).not.toThrow();
 });
 
 it('queues nothing in a dry run, and says how many a real run would queue', async () => {
