@@ -142,13 +142,12 @@ async function setObjectLegalHolds(item: LedgerItem, on: boolean, deps: HoldDeps
 }
 
 function complianceDetail(item: LedgerItem, hold: LegalHold) {
-  const extra = item as LedgerItem & { conferenceSid?: string };
   return {
     recordingSid: item.recordingSid,
     callId: item.callId,
     callSid: item.callSid,
     accountSid: item.accountSid,
-    ...(extra.conferenceSid ? { conferenceSid: extra.conferenceSid } : {}),
+    ...(item.conferenceSid ? { conferenceSid: item.conferenceSid } : {}),
     at: hold.at,
     by: hold.by,
     reason: hold.reason,

@@ -59,7 +59,7 @@ export interface RecordingErasedDetail {
 export interface RecordingComplianceDetail {
   readonly recordingSid: string;
   readonly callId?: string | undefined;
-  readonly callSid: string;
+  readonly callSid?: string | undefined;
   readonly accountSid?: string | undefined;
   readonly conferenceSid?: string | undefined;
   readonly at: string;
