@@ -234,7 +234,7 @@ export class RecordingStore {
       const result = await this.s3.send(
         new GetObjectLegalHoldCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
       );
-      return result.LegalHold?.Status === 'ON';
+      return result?.LegalHold?.Status === 'ON';
     } catch (error) {
       const e = error as { name?: string; message?: string };
       if (e?.name === 'NoSuchObjectLockConfiguration' || isNotFound(error) || e?.name === 'NoSuchVersion') return false;
