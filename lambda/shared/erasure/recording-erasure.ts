@@ -232,6 +232,7 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
         callId: request.callId,
         callSid: item.callSid,
         conferenceSid: item.conferenceSid,
+        accountSid: item.accountSid,
         erasedAt,
         erasedBy,
       },
