@@ -18,6 +18,8 @@ export interface RecordingStoredDetail {
   readonly callSid?: string | undefined;
   /** Set for a conference recording. */
   readonly conferenceSid?: string | undefined;
+  /** The Twilio account (the parent or a subaccount) the recording belongs to. */
+  readonly accountSid?: string | undefined;
   readonly bucket: string;
   readonly key: string;
   readonly contentType: string;
@@ -39,6 +41,8 @@ export interface RecordingFailedDetail {
   readonly callSid?: string | undefined;
   /** Set for a conference recording. */
   readonly conferenceSid?: string | undefined;
+  /** The Twilio account (the parent or a subaccount) the recording belongs to. */
+  readonly accountSid?: string | undefined;
   readonly status: 'failed' | 'absent';
   readonly errorCode?: string | undefined;
   readonly error: string;
@@ -51,6 +55,8 @@ export interface RecordingErasedDetail {
   readonly callSid?: string | undefined;
   /** Set for a conference recording. */
   readonly conferenceSid?: string | undefined;
+  /** The Twilio account (the parent or a subaccount) the recording belongs to. */
+  readonly accountSid?: string | undefined;
   readonly erasedAt: string;
   readonly erasedBy: string;
 }
