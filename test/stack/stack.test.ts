@@ -451,6 +451,8 @@ describe('HTTP API', () => {
           'GET /calls/{callId}/recordings',
           'GET /recordings',
           'DELETE /calls/{callId}/recordings/{recordingSid}',
+          'PUT /recordings/{recordingSid}/hold',
+          'DELETE /recordings/{recordingSid}/hold',
           'GET /recordings/{recordingSid}/audit',
           'POST /twilio/recording',
           ...CONSOLE_PATHS.map((path) => `GET ${path}`),
