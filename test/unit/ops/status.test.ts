@@ -225,7 +225,7 @@ test('disagreements are named: object missing, size or sha256 off, call entry be
   const issues = (await recordingStatus(sources, { recordingSid: changed.recordingSid })).recordings[0]?.issues;
   expect(issues).toEqual([
     `the object is ${changed.bytes.length + 1} B, the ledger says ${changed.bytes.length} B`,
-    'the object’s sha256 metadata differs from the ledger’s',
+    'the object’s sha256 (metadata or tag) differs from the ledger’s',
   ]);
 
   const behind = await stored();
