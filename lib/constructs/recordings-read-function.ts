@@ -18,9 +18,9 @@ export interface RecordingsReadFunctionProps extends FunctionLogProps {
 }
 
 /**
- * The read side of the recordings API: GET /calls/{callId}/recording(s) (presigned playback URLs)
- * and GET /recordings (the ledger by day). It reads call items, queries the ledger's day index
- * and GETs objects (presigned URLs are signed with this role); it can write or delete nothing.
+ * The read side of the recordings API: GET /calls/{callId}/recording(s) and
+ * GET /recordings/{recordingSid} (presigned playback URLs) and GET /recordings (the ledger by day).
+ * It reads call and ledger items, queries the ledger's day index and GETs objects (presigned URLs are signed with this role); it can write or delete nothing.
  */
 export class RecordingsReadFunction extends VaultFunction {
   constructor(scope: Construct, id: string, props: RecordingsReadFunctionProps) {
@@ -45,10 +45,11 @@ export class RecordingsReadFunction extends VaultFunction {
       }),
     );
     this.role.addToPrincipalPolicy(
+      // Call items for the per-call routes; ledger items for GET /recordings/{recordingSid}.
       new iam.PolicyStatement({
-        sid: 'ReadCalls',
+        sid: 'ReadCallsAndLedgerItems',
         actions: ['dynamodb:GetItem'],
-        resources: [props.calls.table.tableArn],
+        resources: [props.calls.table.tableArn, props.ledger.table.tableArn],
       }),
     );
     this.role.addToPrincipalPolicy(
