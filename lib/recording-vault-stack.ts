@@ -3,6 +3,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambda/shared/config/env-names';
+import { withConnectionOverrides } from '../lambda/shared/twilio/connection-overrides';
 import type { StageConfig } from './config';
 import { ALARM_PERIOD, AlarmTopic } from './constructs/alarm-topic';
 import { AuditReadFunction } from './constructs/audit-read-function';
@@ -145,14 +146,19 @@ export class RecordingVaultStack extends Stack {
       ...logs,
       entry: entries.webhook,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioSecret: secret,
       transferQueue: this.transferQueue,
       ...(config.publicWebhookBaseUrl !== undefined ? { publicBaseUrl: config.publicWebhookBaseUrl } : {}),
+      ...(config.webhookConnectionOverrides !== undefined
+        ? { connectionOverrides: config.webhookConnectionOverrides }
+        : {}),
     });
     this.transfer = new TransferFunction(this, 'TransferWorker', {
       ...logs,
       entry: entries.transfer,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       twilioSecret: secret,
       recordingFormat: config.recordingFormat,
@@ -178,6 +184,7 @@ export class RecordingVaultStack extends Stack {
       ...logs,
       entry: entries.erasure,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       twilioSecret: this.twilioSecret,
       twilioSecretId: secret.secretId,
@@ -202,6 +209,7 @@ export class RecordingVaultStack extends Stack {
       ...logs,
       entry: entries.reconciler,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       twilioSecret: secret,
       reconcile: config.reconcile,
@@ -280,10 +288,13 @@ export class RecordingVaultStack extends Stack {
     });
 
     // ---- outputs ---------------------------------------------------------------------
-    const webhookUrl =
+    // With the stage's connection-override fragment: the URL to give Twilio as it is.
+    const webhookUrl = withConnectionOverrides(
       config.publicWebhookBaseUrl !== undefined
         ? `${config.publicWebhookBaseUrl}${WEBHOOK_PATH}`
-        : `${this.api.url}${WEBHOOK_PATH}`;
+        : `${this.api.url}${WEBHOOK_PATH}`,
+      config.webhookConnectionOverrides,
+    );
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'HTTP API base URL' });
     new CfnOutput(this, 'WebhookUrl', {
       value: webhookUrl,

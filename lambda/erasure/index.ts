@@ -5,12 +5,13 @@ import { AuditWriter } from '../shared/audit/audit-trail';
 import { auditedRoute } from '../shared/audit/audited-route';
 import { loadAuditConfig, loadErasureConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
-import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { ERASURE_AUDIT_ACTIONS } from './audit-actions';
 import { createErasureHandler } from './handler';
 
 // Created once per container; a bad environment fails here, with every problem named.
 const config = loadErasureConfig();
+const secret = secretsManagerSecret(config.secretId);
 const { auditTableName } = loadAuditConfig();
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
   marshallOptions: { removeUndefinedValues: true },
@@ -20,7 +21,8 @@ const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides(
 export const handler = auditedRoute(
   createErasureHandler({
     config,
-    tokens: secretsManagerTokens(config.secretId),
+    tokens: parentTokens(secret),
+    subaccountTokens: subaccountTokens(secret),
     s3: new S3Client({ ...clientOverrides('S3') }),
     ddb,
   }),

@@ -31,6 +31,7 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
   const obs = runtime.obs ?? createObservability('recordings-read');
   const deps = {
     calls: new CallsRepository(runtime.ddb, runtime.config.tableName, ''),
+    ledger: new RecordingLedger(runtime.ddb, runtime.config.ledgerTableName),
     store: new RecordingStore(runtime.s3, runtime.config.bucketName),
     urlTtlSeconds: runtime.config.urlTtlSeconds,
   };

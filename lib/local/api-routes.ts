@@ -26,7 +26,7 @@ import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createWebhookHandler } from '../../lambda/webhook/handler';
 import { buildConsoleAssets } from '../console-bundle';
 import { EVENTS_FILE, type LocalConfig } from './config';
-import { localFunctionEnvs } from './function-env';
+import { localFunctionEnvs, localSubaccountTokens } from './function-env';
 import type { Route } from './gateway';
 import type { QueueUrls } from './resources';
 
@@ -40,12 +40,14 @@ export interface ApiClients {
 export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiClients): Route[] {
   const { s3, docClient, webhookSqs } = clients;
   const tokens = staticTokens(config.authToken, config.authTokenSecondary);
+  const subaccountTokens = localSubaccountTokens(config);
   const envs = localFunctionEnvs(config, queues);
   // The same audit trail as on AWS; locally the caller is the bearer token's holder, `local`.
   const audit = new AuditWriter(docClient, loadAuditConfig(envs.recordingsRead).auditTableName);
   const webhook = createWebhookHandler({
     config: loadWebhookConfig(envs.webhook),
     tokens,
+    subaccountTokens,
     sqs: webhookSqs,
   });
   const playback = createPlaybackHandler({
@@ -61,6 +63,7 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     createErasureHandler({
       config: loadErasureConfig(envs.erasure),
       tokens,
+      subaccountTokens,
       s3,
       ddb: docClient,
       events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),

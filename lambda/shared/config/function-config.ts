@@ -3,6 +3,7 @@
  * a missing or malformed variable fails the container with one message naming every problem.
  */
 import { type Env, EnvReader } from '../runtime/env-reader';
+import { connectionOverridesProblems } from '../twilio/connection-overrides';
 import { SID } from '../twilio/sids';
 import { ENV } from './env-names';
 
@@ -18,7 +19,10 @@ export type RecordingFormat = (typeof RECORDING_FORMATS)[number];
 
 /** Where the Twilio auth token(s) come from: a Secrets Manager secret id (ARN or name). */
 export interface TwilioSecretConfig {
+  /** The parent account. */
   readonly accountSid: string;
+  /** Subaccounts accepted besides the parent; their tokens are in the same secret. Always set by the loaders. */
+  readonly subaccountSids?: readonly string[];
   readonly secretId: string;
 }
 
@@ -26,6 +30,8 @@ export interface WebhookConfig extends TwilioSecretConfig {
   readonly transferQueueUrl: string;
   /** Base URL Twilio is configured with (custom domain, base path, tunnel). Unset: the URL API Gateway received. */
   readonly publicBaseUrl: string | undefined;
+  /** The connection-override fragment in use (without `#`): a signature over the URL with it is accepted too. */
+  readonly connectionOverrides: string | undefined;
 }
 
 export interface TransferConfig extends TwilioSecretConfig {
@@ -51,6 +57,8 @@ export interface TransferConfig extends TwilioSecretConfig {
 export interface PlaybackConfig {
   readonly bucketName: string;
   readonly tableName: string;
+  /** The ledger: every key presigned comes from it (the call item only names the recordings). */
+  readonly ledgerTableName: string;
   readonly urlTtlSeconds: number;
 }
 
@@ -64,7 +72,33 @@ export const DEFAULT_LEASE_SECONDS = 300;
 
 /** The account and the secret holding its tokens: every function that talks to Twilio reads both. */
 function twilioSecret(r: EnvReader): TwilioSecretConfig {
-  return { accountSid: accountSid(r, ENV.twilioAccountSid), secretId: r.required(ENV.twilioSecretArn) };
+  const parent = accountSid(r, ENV.twilioAccountSid);
+  return { accountSid: parent, subaccountSids: subaccountSids(r, parent), secretId: r.required(ENV.twilioSecretArn) };
+}
+
+/** TWILIO_SUBACCOUNT_SIDS: comma-separated AccountSids, none of them the parent, none twice. */
+export function subaccountSids(r: EnvReader, parent: string): string[] {
+  const sids = (r.optional(ENV.twilioSubaccountSids) ?? '')
+    .split(',')
+    .map((sid) => sid.trim())
+    .filter((sid) => sid !== '');
+  const bad = sids.filter((sid) => !SID.AccountSid.test(sid));
+  if (bad.length > 0) {
+    r.problems.push(`${ENV.twilioSubaccountSids} must list AccountSids (AC followed by 32 hex characters)`);
+  }
+  if (sids.includes(parent)) r.problems.push(`${ENV.twilioSubaccountSids} must not list ${ENV.twilioAccountSid}`);
+  if (new Set(sids).size !== sids.length) r.problems.push(`${ENV.twilioSubaccountSids} names an account twice`);
+  return sids;
+}
+
+/** WEBHOOK_CONNECTION_OVERRIDES: Twilio's fragment syntax, checked as the stage option is. */
+function connectionOverrides(r: EnvReader): string | undefined {
+  const fragment = r.optional(ENV.webhookConnectionOverrides);
+  if (fragment === undefined) return undefined;
+  for (const problem of connectionOverridesProblems(fragment)) {
+    r.problems.push(`${ENV.webhookConnectionOverrides} ${problem}`);
+  }
+  return fragment;
 }
 
 /** Where media, lists and deletes go: the configured API base, never a host from a request. */
@@ -78,6 +112,7 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
     ...twilioSecret(r),
     transferQueueUrl: r.required(ENV.transferQueueUrl),
     publicBaseUrl: r.url(ENV.publicBaseUrl),
+    connectionOverrides: connectionOverrides(r),
   });
 }
 
@@ -106,6 +141,7 @@ export function loadPlaybackConfig(env: Env = process.env): PlaybackConfig {
   return r.done({
     bucketName: r.required(ENV.recordingsBucket),
     tableName: r.required(ENV.callsTable),
+    ledgerTableName: r.required(ENV.ledgerTable),
     urlTtlSeconds: r.int(ENV.playbackUrlTtlSeconds, DEFAULT_PLAYBACK_TTL_SECONDS, 1, MAX_PLAYBACK_TTL_SECONDS),
   });
 }

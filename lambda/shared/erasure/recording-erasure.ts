@@ -8,7 +8,12 @@ import type { ErasureFields, LedgerErasure } from '../ledger/ledger-erasure';
 import { describeError } from '../runtime/errors';
 import { badRequest, HttpError, notFound } from '../runtime/http';
 import type { Observability } from '../runtime/observability';
-import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../storage/recording-store';
+import {
+  generateStorageKey,
+  isStorageKeyOf,
+  type ObjectVersion,
+  type RecordingStore,
+} from '../storage/recording-store';
 import type { TwilioApi } from '../twilio/rest-api';
 import { SID } from '../twilio/sids';
 
@@ -43,7 +48,10 @@ export interface ErasureDeps {
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
   readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
   readonly store: ErasureStore;
+  /** Twilio as the parent account: recordings whose ledger names no account. */
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
+  /** Twilio as a recording's own account (its path, its token); unset: `twilio` for every recording. */
+  readonly twilioFor?: (accountSid: string) => Pick<TwilioApi, 'deleteRecording'>;
   readonly events: EventPublisher;
   readonly obs: Observability;
   readonly now?: () => Date;
@@ -181,13 +189,11 @@ async function eraseFound(
       ? {
           callId: item?.callId ?? call.callId,
           callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
+          // Only a call item older than the ledger seeds these (if_not_exists): the key as checked below.
           startedAt:
             item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
-          key:
-            item?.key ??
-            entry?.key ??
-            (call.recordingKey?.includes(`/${recordingSid}.`) ? call.recordingKey : undefined),
-          bucket: item?.bucket ?? entry?.bucket,
+          key: item?.key ?? ownKeys(recordingSid, callId, item, call, entry)[0],
+          bucket: item?.bucket ?? deps.store.bucket,
         }
       : // Found in the ledger with no call item: it is erased as the ledger holds it.
         { startedAt: item?.startedAt, key: item?.key, bucket: item?.bucket },
@@ -229,7 +235,9 @@ async function eraseFound(
 
   if (!marked.deletedAtTwilioAt) {
     try {
-      await deps.twilio.deleteRecording(recordingSid);
+      const accountSid = marked.accountSid ?? item?.accountSid;
+      const twilio = deps.twilioFor && accountSid ? deps.twilioFor(accountSid) : deps.twilio;
+      await twilio.deleteRecording(recordingSid);
       await deps.ledger.markDeletedAtTwilio(recordingSid, now());
     } catch (error) {
       log.error('Could not delete the recording at Twilio', { error: describeError(error) });
@@ -336,9 +344,35 @@ function copyInProgressError(): HttpError {
 }
 
 /**
- * Every key the recording may be stored under: the ledger's, the call entry's, the legacy
- * `recordingKey`, and the keys a copy would write in either format (an attempt that stored the
- * object but died before the ledger said so leaves one there).
+ * The keys recorded for the recording: the ledger's, or only for a call item older than the
+ * ledger (no ledger item) its entry's key or legacy `recordingKey`. Each only when it has the
+ * form the transfer writes for this call and this recording: the app's table (or the ledger,
+ * were it ever wrong) can never point an erasure at another recording's object.
+ */
+function ownKeys(
+  recordingSid: string,
+  callId: string | undefined,
+  item: LedgerItem | undefined,
+  call: CallItem | undefined,
+  entry: RecordingEntry | undefined,
+): string[] {
+  const owners = keyOwners(callId, item);
+  const recorded = item ? [item.key] : [entry?.key, call?.recordingKey];
+  return recorded.filter(
+    (key): key is string => key !== undefined && owners.some((owner) => isStorageKeyOf(key, owner, recordingSid)),
+  );
+}
+
+/** Whose folder a recording's key is in: its call id, or for a recording without a CallSid its ConferenceSid. */
+function keyOwners(callId: string | undefined, item: LedgerItem | undefined): string[] {
+  return [...new Set([item?.callId ?? callId, item?.conferenceSid])].filter((o): o is string => o !== undefined);
+}
+
+/**
+ * Every key the recording may be stored under: the recorded ones (`ownKeys`), and the keys a copy
+ * would write in either format for its start time (an attempt that stored the object but died
+ * before the ledger said so leaves one there). The start time is the ledger's when it has the
+ * recording; it only picks the month of this call's and this recording's own keys.
  */
 function storageKeys(
   recordingSid: string,
@@ -347,14 +381,10 @@ function storageKeys(
   call: CallItem | undefined,
   entry: RecordingEntry | undefined,
 ): string[] {
-  const keys = new Set<string>();
-  for (const key of [item?.key, entry?.key]) if (key) keys.add(key);
-  if (call?.recordingKey?.includes(`/${recordingSid}.`)) keys.add(call.recordingKey);
-  const startedAt = item?.startedAt ?? entry?.startedAt;
-  // A conference recording without a CallSid is filed under its ConferenceSid.
-  const owners = new Set([item?.callId ?? callId, item?.conferenceSid].filter((o): o is string => o !== undefined));
+  const keys = new Set(ownKeys(recordingSid, callId, item, call, entry));
+  const startedAt = item ? item.startedAt : entry?.startedAt;
   if (startedAt) {
-    for (const owner of owners) {
+    for (const owner of keyOwners(callId, item)) {
       for (const format of FORMATS) {
         try {
           keys.add(generateStorageKey(owner, recordingSid, startedAt, format));

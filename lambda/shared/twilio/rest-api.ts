@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import type { RecordingFormat } from '../config/function-config';
+import type { TwilioAccounts } from './accounts';
 import { SID } from './sids';
 import type { TokenSource } from './signature';
 
@@ -193,6 +194,29 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
       if (status === 404 || (status >= 200 && status < 300)) return;
       throw statusError(status, 'DELETE', requestPath);
     },
+  };
+}
+
+/** The API as one account of the stage: its path, its credentials. */
+export type TwilioApiFor = (accountSid: string) => TwilioApi;
+
+/**
+ * One client per listed account, made on first use: a recording is fetched, looked up and
+ * deleted under its own account's path with that account's token, always at `baseUrl`. An
+ * account the stage does not list throws UnknownAccountError.
+ */
+export function twilioApiPerAccount(
+  options: Omit<TwilioApiOptions, 'accountSid' | 'tokens'> & { readonly accounts: TwilioAccounts },
+): TwilioApiFor {
+  const clients = new Map<string, TwilioApi>();
+  return (accountSid) => {
+    let client = clients.get(accountSid);
+    if (!client) {
+      const tokens = options.accounts.tokens(accountSid);
+      client = createTwilioApi({ ...options, accountSid, tokens });
+      clients.set(accountSid, client);
+    }
+    return client;
   };
 }
 

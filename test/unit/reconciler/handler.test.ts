@@ -269,6 +269,7 @@ describe('loadReconcilerConfig', () => {
 
   it('reads the contract, with the design defaults (120 min lookback, 5 min settle)', () => {
     expect(loadReconcilerConfig(env)).toEqual({
+      subaccountSids: [],
       accountSid: TEST_ACCOUNT_SID,
       secretId: env.TWILIO_SECRET_ARN,
       twilioApiBaseUrl: 'https://api.twilio.com',
