@@ -121,6 +121,7 @@ describe('GET /recordings', () => {
       recordingSid: tied[0],
       callId: tied[0] === a ? first.callId : second.callId,
       callSid: tied[0] === a ? first.callSid : second.callSid,
+      conferenceSid: null,
       status: 'stored',
       startedAt: '2019-03-01T10:00:00.000Z',
       durationSeconds: 12,
@@ -131,6 +132,7 @@ describe('GET /recordings', () => {
       contentType: 'audio/mpeg',
       storedAt: expect.stringMatching(/^\d{4}-/),
       erasedAt: null,
+      encryption: null,
     });
     expect(page1.text).not.toMatch(/https?:|X-Amz|recordings\/2019/);
     expect(body1.nextCursor).toEqual(expect.any(String));
