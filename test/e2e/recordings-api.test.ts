@@ -122,6 +122,7 @@ describe('GET /recordings', () => {
       callId: tied[0] === a ? first.callId : second.callId,
       callSid: tied[0] === a ? first.callSid : second.callSid,
       conferenceSid: null,
+      accountSid: expect.stringMatching(/^AC[0-9a-f]{32}$/),
       status: 'stored',
       startedAt: '2019-03-01T10:00:00.000Z',
       durationSeconds: 12,
@@ -205,6 +206,7 @@ describe('DELETE /calls/{callId}/recordings/{recordingSid}', () => {
       recordingSid: newer,
       callId: call.callId,
       callSid: call.callSid,
+      accountSid: expect.stringMatching(/^AC[0-9a-f]{32}$/),
       erasedAt: expect.any(String),
       erasedBy: 'local',
     });

@@ -13,6 +13,7 @@ export const LISTED_ATTRIBUTES = [
   'callId',
   'callSid',
   'conferenceSid',
+  'accountSid',
   'status',
   'startedAt',
   'durationSeconds',
@@ -32,6 +33,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
       LedgerItem,
       | 'callId'
       | 'conferenceSid'
+      | 'accountSid'
       | 'durationSeconds'
       | 'channels'
       | 'source'
