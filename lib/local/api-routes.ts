@@ -129,6 +129,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       bearerToken: config.apiToken,
     },
     {
+      method: 'GET',
+      path: '/recordings/{recordingSid}',
+      handler: playback,
+      functionName: 'recordings-read',
+      bearerToken: config.apiToken,
+    },
+    {
       method: 'DELETE',
       path: '/calls/{callId}/recordings/{recordingSid}',
       handler: erasure,
@@ -142,6 +149,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       functionName: 'recording-hold',
       bearerToken: config.apiToken,
     })),
+    {
+      method: 'DELETE',
+      path: '/recordings/{recordingSid}',
+      handler: erasure,
+      functionName: 'recording-erasure',
+      bearerToken: config.apiToken,
+    },
     {
       method: 'GET',
       path: '/recordings/{recordingSid}/audit',

@@ -382,6 +382,14 @@ export function formatStatus(report: StatusReport): string {
     }
     if (r.conferenceSid) rows.push(['conference', r.conferenceSid]);
     rows.push(['ledger', ledgerLine(r.ledger)]);
+    if (r.ledger?.encryption) {
+      // Twilio's Voice Recording Encryption: the object is ciphertext; say how to get audio (docs/encryption.md).
+      const { type, publicKeySid } = r.ledger.encryption;
+      rows.push([
+        'encrypted',
+        `${type} for public key ${publicKeySid}: npm run decrypt -- --recording ${r.recordingSid} --private-key <key.pem> --out <file.wav>`,
+      ]);
+    }
     if (r.ledger) rows.push(['times', `started ${r.ledger.startedAt}, updated ${r.ledger.updatedAt}`]);
     rows.push(['call entry', entryLine(r.callEntry)]);
     rows.push(['object', objectLine(r.object, r.ledger)]);
