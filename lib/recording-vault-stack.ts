@@ -96,7 +96,11 @@ export class RecordingVaultStack extends Stack {
       objectLock: config.objectLock,
     });
     this.calls = new CallsTable(this, 'Calls', { removalPolicy, encryptionKey });
-    this.ledger = new RecordingsLedger(this, 'Ledger', { removalPolicy, encryptionKey });
+    this.ledger = new RecordingsLedger(this, 'Ledger', {
+      removalPolicy,
+      encryptionKey,
+      indexShards: config.ledger.indexShards,
+    });
     this.events = new VaultEvents(this, 'Events', { stage: config.name, encryptionKey });
     this.transferQueue = new TransferQueue(this, 'Transfer', {
       consumerTimeout: transferTimeout,

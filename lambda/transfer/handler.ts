@@ -37,7 +37,7 @@ export function createTransferHandler(runtime: TransferRuntime) {
       runtime.twilio ??
       createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
     store: new RecordingStore(runtime.s3, config.bucketName),
-    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName),
+    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
     calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),
     events: runtime.events ?? eventBridgePublisher(config.eventBusName),
     queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl, config.deadLetterQueueUrl),

@@ -14,13 +14,17 @@ import {
   type RecordingFormat,
   accountSid as readAccountSid,
 } from '../../lambda/shared/config/function-config';
+import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
 import { ConfigError, type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
 
 export type { Env };
 
 export const TABLE_NAME = 'calls';
 export const LEDGER_TABLE_NAME = 'recordings';
-export const LEDGER_DAY_INDEX = 'byDay';
+export const LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
+export const LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+/** The local ledger's index shards: a few, so that the listing's merge of shards runs locally too. */
+export const LEDGER_INDEX_SHARDS = DEFAULT_INDEX_SHARDS;
 /** The local event bus: one JSON line per event, under LOCAL_DATA_DIR. */
 export const EVENTS_FILE = 'events.ndjson';
 export const CALL_SID_INDEX = 'byTwilioCallSid';

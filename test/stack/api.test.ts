@@ -126,17 +126,20 @@ describe('the read function (playback and GET /recordings)', () => {
         's3:ListBucket',
       ]);
       const query = st.find((x) => asList(x.Action).includes('dynamodb:Query'));
-      expect(query?.Resource).toEqual({
-        'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDay']],
-      });
+      expect(query?.Resource).toEqual([
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDayShard']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byOpenStatus']] },
+      ]);
     }
   });
 
-  test('is told where the ledger and its index are', () => {
+  test("is told where the ledger and its indexes are, and their shard count (the stage's ledger.indexShards)", () => {
     const vars = (dev.resources[id(dev, dev.stack.recordingsRead.function)] as Json).Properties.Environment
       .Variables as Json;
     expect(vars.LEDGER_TABLE).toEqual({ Ref: id(dev, dev.stack.ledger.table) });
-    expect(vars.LEDGER_DAY_INDEX).toBe('byDay');
+    expect(vars.LEDGER_DAY_INDEX).toBe('byDayShard');
+    expect(vars.LEDGER_OPEN_STATUS_INDEX).toBe('byOpenStatus');
+    expect(vars.LEDGER_INDEX_SHARDS).toBe(String(dev.stack.config.ledger.indexShards));
   });
 });
 
@@ -212,6 +215,7 @@ describe('the erasure function', () => {
           'RECORDINGS_BUCKET',
           'CALLS_TABLE',
           'LEDGER_TABLE',
+          'LEDGER_INDEX_SHARDS',
           'EVENT_BUS_NAME',
           'POWERTOOLS_SERVICE_NAME',
           'POWERTOOLS_METRICS_NAMESPACE',

@@ -14,6 +14,9 @@ export const ENV = {
   callsByTwilioSidIndex: 'CALLS_BY_TWILIO_SID_INDEX',
   ledgerTable: 'LEDGER_TABLE',
   ledgerDayIndex: 'LEDGER_DAY_INDEX',
+  ledgerOpenStatusIndex: 'LEDGER_OPEN_STATUS_INDEX',
+  /** Partitions per day (and per open status) of the ledger's indexes: every writer and the reader agree. */
+  ledgerIndexShards: 'LEDGER_INDEX_SHARDS',
   eventBusName: 'EVENT_BUS_NAME',
   recordingFormat: 'RECORDING_FORMAT',
   deleteFromTwilioAfterCopy: 'DELETE_FROM_TWILIO_AFTER_COPY',

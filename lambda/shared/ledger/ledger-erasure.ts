@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
-import { dayOf, type LedgerItem } from './ledger';
+import { DEFAULT_INDEX_SHARDS, dayShardKey, openStatusKey, shardOf } from './index-shards';
+import { dayOf, type LedgerIndexOptions, type LedgerItem } from './ledger';
 
 /**
  * The ledger's erasure writes (DELETE /calls/{callId}/recordings/{recordingSid}): `erasing`, which
@@ -23,10 +24,15 @@ export interface ErasureSeed {
 }
 
 export class LedgerErasure {
+  private readonly indexShards: number;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string,
-  ) {}
+    options: LedgerIndexOptions = {},
+  ) {
+    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
+  }
 
   /**
    * Marks the recording `erasing`, which no copy, callback, redrive or reconciliation gets past
@@ -40,8 +46,11 @@ export class LedgerErasure {
     seed: ErasureSeed,
     now: Date,
   ): Promise<(LedgerItem & ErasureFields) | undefined> {
+    const shard = shardOf(recordingSid, this.indexShards);
     const sets = [
       '#status = :erasing',
+      // In the open-status index until erased: an erasure cut short is found with status=erasing.
+      'openStatus = :open',
       'updatedAt = :now',
       'callId = if_not_exists(callId, :callId)',
       'callSid = if_not_exists(callSid, :callSid)',
@@ -56,11 +65,17 @@ export class LedgerErasure {
       ':nowMs': now.getTime(),
       ':callId': seed.callId,
       ':callSid': seed.callSid,
+      ':open': openStatusKey('erasing', shard),
     };
     if (seed.startedAt !== undefined) {
-      sets.push('startedAt = if_not_exists(startedAt, :startedAt)', '#day = if_not_exists(#day, :day)');
+      sets.push(
+        'startedAt = if_not_exists(startedAt, :startedAt)',
+        '#day = if_not_exists(#day, :day)',
+        'dayShard = if_not_exists(dayShard, :dayShard)',
+      );
       values[':startedAt'] = seed.startedAt;
       values[':day'] = dayOf(seed.startedAt);
+      values[':dayShard'] = dayShardKey(dayOf(seed.startedAt), shard);
     }
     if (seed.key !== undefined) {
       sets.push('#key = if_not_exists(#key, :key)');
@@ -142,7 +157,7 @@ export class LedgerErasure {
     );
   }
 
-  /** `erasing` → `final`; the item leaves the `byHold` index (a released hold is done with). */
+  /** `erasing` → `final`; the item leaves the `byHold` and `byOpenStatus` indexes. */
   private async finish(
     recordingSid: string,
     final: 'erased' | 'expired',
@@ -155,7 +170,7 @@ export class LedgerErasure {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { recordingSid },
-          UpdateExpression: `${set}, updatedAt = :now REMOVE holdState`,
+          UpdateExpression: `${set}, updatedAt = :now REMOVE holdState, openStatus`,
           ConditionExpression: '#status = :erasing',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':final': final, ':erasing': 'erasing', ':now': now.toISOString(), ...values },
