@@ -6,6 +6,8 @@
 import type { Node } from 'constructs';
 import { z } from 'zod';
 import { DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS } from '../lambda/shared/ledger/index-shards';
+import { TWILIO_EDGES, TWILIO_REGIONS, type TwilioRegion, twilioApiBaseUrlFor } from '../lambda/shared/twilio/api-host';
+import { connectionOverridesProblems } from '../lambda/shared/twilio/connection-overrides';
 
 export const DEFAULT_STAGE = 'dev';
 
@@ -141,7 +143,16 @@ export interface StageConfig {
   /** The stage name (key under `stages`). */
   readonly name: string;
   readonly twilioAccountSid: string;
+  /** Subaccounts whose recordings the stage keeps too; each one's auth token is in the stage's secret. */
+  readonly twilioSubaccountSids: readonly string[];
+  /** Where media, lists and deletes go: set, or https://api.{edge}.{region}.twilio.com, or https://api.twilio.com. */
   readonly twilioApiBaseUrl: string;
+  /** Twilio's processing region of the accounts (e.g. `ie1`); unset: US1 through api.twilio.com. */
+  readonly twilioRegion?: TwilioRegion;
+  /** The edge the API is reached through (e.g. `dublin`); defaults to the region's own. */
+  readonly twilioEdge?: string;
+  /** The connection-override fragment given to Twilio with the callback URL, without `#` (e.g. `rc=3&rp=all`). */
+  readonly webhookConnectionOverrides?: string;
   /** Name of an existing Secrets Manager secret to use; unset: the stack creates one. */
   readonly twilioSecretName?: string;
   readonly removalPolicy: RemovalPolicyName;
@@ -384,7 +395,23 @@ const reconcileSchema = section({
 export const stageConfigSchema = z
   .object({
     twilioAccountSid: matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'),
-    twilioApiBaseUrl: httpsUrl().default(DEFAULT_TWILIO_API_BASE_URL),
+    twilioSubaccountSids: z
+      .array(matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'), {
+        error: 'must be a list of Account SIDs',
+      })
+      .refine((sids) => new Set(sids).size === sids.length, { error: 'must not name an account twice' })
+      .default([]),
+    // Unset: derived from twilioRegion/twilioEdge (below), or Twilio's default host.
+    twilioApiBaseUrl: httpsUrl().optional(),
+    twilioRegion: oneOf(TWILIO_REGIONS as [TwilioRegion, ...TwilioRegion[]]).optional(),
+    twilioEdge: oneOf(TWILIO_EDGES as [string, ...string[]]).optional(),
+    webhookConnectionOverrides: text()
+      .superRefine((fragment, context) => {
+        for (const problem of connectionOverridesProblems(fragment)) {
+          context.addIssue({ code: 'custom', message: problem, input: fragment });
+        }
+      })
+      .optional(),
     twilioSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').optional(),
     removalPolicy: oneOf(['destroy', 'retain']).default('retain'),
     logRetentionDays: oneOf(LOG_RETENTION_DAYS).default(30),
@@ -442,7 +469,28 @@ export const stageConfigSchema = z
     path: ['objectLock'],
     error: 'requires bucketVersioning: true (S3 Object Lock works only on a versioned bucket)',
     when: clean('objectLock', 'bucketVersioning'),
-  }) satisfies z.ZodType<Omit<StageConfig, 'name'>>;
+  })
+  .refine((c) => !c.twilioSubaccountSids.includes(c.twilioAccountSid), {
+    path: ['twilioSubaccountSids'],
+    error: 'must not list twilioAccountSid (the parent account is always accepted)',
+    when: clean('twilioSubaccountSids', 'twilioAccountSid'),
+  })
+  .refine((c) => c.twilioEdge === undefined || c.twilioRegion !== undefined, {
+    path: ['twilioEdge'],
+    error: 'requires twilioRegion (the edge only says how that region is reached)',
+    when: clean('twilioEdge', 'twilioRegion'),
+  })
+  .refine((c) => c.twilioRegion === undefined || c.twilioApiBaseUrl === undefined, {
+    path: ['twilioRegion'],
+    error: 'cannot be combined with twilioApiBaseUrl (the region and edge name the API host)',
+    when: clean('twilioRegion', 'twilioApiBaseUrl'),
+  })
+  .transform((c) => ({
+    ...c,
+    twilioApiBaseUrl:
+      c.twilioApiBaseUrl ??
+      (c.twilioRegion ? twilioApiBaseUrlFor(c.twilioRegion, c.twilioEdge) : DEFAULT_TWILIO_API_BASE_URL),
+  })) satisfies z.ZodType<Omit<StageConfig, 'name'>>;
 
 /** Drops keys whose value is null at every depth: `null` in cdk.json means "not set", as a missing key does. */
 function withoutNulls(value: unknown): unknown {

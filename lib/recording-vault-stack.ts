@@ -2,8 +2,12 @@ import * as path from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { ENV } from '../lambda/shared/config/env-names';
+import { withConnectionOverrides } from '../lambda/shared/twilio/connection-overrides';
 import type { StageConfig } from './config';
 import { ALARM_PERIOD, AlarmTopic } from './constructs/alarm-topic';
+import { AuditReadFunction } from './constructs/audit-read-function';
+import { AuditTable } from './constructs/audit-table';
 import { CallsTable } from './constructs/calls-table';
 import { ConsoleFunction } from './constructs/console-function';
 import { ErasureFunction } from './constructs/erasure-function';
@@ -32,6 +36,7 @@ export const LAMBDA_ENTRIES = {
   erasure: path.join(LAMBDA_ROOT, 'erasure', 'index.ts'),
   reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
   console: path.join(LAMBDA_ROOT, 'console', 'index.ts'),
+  auditRead: path.join(LAMBDA_ROOT, 'audit-read', 'index.ts'),
 } as const;
 
 export type LambdaEntries = { readonly [K in keyof typeof LAMBDA_ENTRIES]: string };
@@ -48,6 +53,8 @@ export class RecordingVaultStack extends Stack {
   readonly storage: RecordingStorage;
   readonly calls: CallsTable;
   readonly ledger: RecordingsLedger;
+  /** The access audit trail: functions append to it (PutItem) or read it (Query), never change it. */
+  readonly audit: AuditTable;
   readonly events: VaultEvents;
   readonly transferQueue: TransferQueue;
   readonly twilioSecret: secretsmanager.ISecret;
@@ -57,6 +64,7 @@ export class RecordingVaultStack extends Stack {
   readonly erasure: ErasureFunction;
   readonly reconciler: ReconcilerFunction;
   readonly console: ConsoleFunction;
+  readonly auditRead: AuditReadFunction;
   /** The stage's dashboard and the alarms that page the on-call engineer. */
   readonly operations: VaultOperations;
   readonly api: VaultApi;
@@ -101,6 +109,7 @@ export class RecordingVaultStack extends Stack {
       encryptionKey,
       indexShards: config.ledger.indexShards,
     });
+    this.audit = new AuditTable(this, 'Audit', { removalPolicy, encryptionKey });
     this.events = new VaultEvents(this, 'Events', { stage: config.name, encryptionKey });
     this.transferQueue = new TransferQueue(this, 'Transfer', {
       consumerTimeout: transferTimeout,
@@ -141,14 +150,19 @@ export class RecordingVaultStack extends Stack {
       ...logs,
       entry: entries.webhook,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioSecret: secret,
       transferQueue: this.transferQueue,
       ...(config.publicWebhookBaseUrl !== undefined ? { publicBaseUrl: config.publicWebhookBaseUrl } : {}),
+      ...(config.webhookConnectionOverrides !== undefined
+        ? { connectionOverrides: config.webhookConnectionOverrides }
+        : {}),
     });
     this.transfer = new TransferFunction(this, 'TransferWorker', {
       ...logs,
       entry: entries.transfer,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       twilioSecret: secret,
       recordingFormat: config.recordingFormat,
@@ -174,6 +188,7 @@ export class RecordingVaultStack extends Stack {
       ...logs,
       entry: entries.erasure,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       twilioSecret: this.twilioSecret,
       twilioSecretId: secret.secretId,
@@ -183,10 +198,22 @@ export class RecordingVaultStack extends Stack {
       events: this.events,
       encryptionKey,
     });
+    this.auditRead = new AuditReadFunction(this, 'AuditRead', {
+      ...logs,
+      entry: entries.auditRead,
+      audit: this.audit,
+      encryptionKey,
+    });
+    // Every URL issued, listing page and erasure is entered in the audit trail, append-only.
+    for (const fn of [this.recordingsRead, this.erasure]) {
+      fn.function.addEnvironment(ENV.auditTable, this.audit.table.tableName);
+      this.audit.grantAppend(fn.role, encryptionKey);
+    }
     this.reconciler = new ReconcilerFunction(this, 'Reconciler', {
       ...logs,
       entry: entries.reconciler,
       twilioAccountSid: config.twilioAccountSid,
+      twilioSubaccountSids: config.twilioSubaccountSids,
       twilioApiBaseUrl: config.twilioApiBaseUrl,
       twilioSecret: secret,
       reconcile: config.reconcile,
@@ -213,6 +240,7 @@ export class RecordingVaultStack extends Stack {
     });
     this.api.addConsoleRoutes(this.console.function);
     this.api.addErasureRoute(this.erasure.function);
+    this.api.addAuditRoute(this.auditRead.function);
 
     // ---- alarms ----------------------------------------------------------------------
     this.alarms = new AlarmTopic(this, 'Alarms', {
@@ -264,10 +292,13 @@ export class RecordingVaultStack extends Stack {
     });
 
     // ---- outputs ---------------------------------------------------------------------
-    const webhookUrl =
+    // With the stage's connection-override fragment: the URL to give Twilio as it is.
+    const webhookUrl = withConnectionOverrides(
       config.publicWebhookBaseUrl !== undefined
         ? `${config.publicWebhookBaseUrl}${WEBHOOK_PATH}`
-        : `${this.api.url}${WEBHOOK_PATH}`;
+        : `${this.api.url}${WEBHOOK_PATH}`,
+      config.webhookConnectionOverrides,
+    );
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'HTTP API base URL' });
     new CfnOutput(this, 'WebhookUrl', {
       value: webhookUrl,
@@ -276,6 +307,7 @@ export class RecordingVaultStack extends Stack {
     new CfnOutput(this, 'RecordingsBucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'CallsTableName', { value: this.calls.table.tableName });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
+    new CfnOutput(this, 'AuditTableName', { value: this.audit.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
     new CfnOutput(this, 'TwilioSecretArn', {
       value: this.twilioSecret.secretArn,

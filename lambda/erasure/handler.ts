@@ -25,12 +25,16 @@ import {
 } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
-import { createTwilioApi, type TwilioApi } from '../shared/twilio/rest-api';
+import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accounts';
+import { type TwilioApi, type TwilioApiFor, twilioApiPerAccount } from '../shared/twilio/rest-api';
 import type { TokenSource } from '../shared/twilio/signature';
 
 export interface ErasureRuntime {
   readonly config: Omit<ErasureConfig, 'secretId'>;
+  /** The parent account's tokens. */
   readonly tokens: TokenSource;
+  /** Each listed subaccount's tokens (required when `config.subaccountSids` lists any). */
+  readonly subaccountTokens?: AccountTokenSource;
   readonly s3: S3Client;
   readonly ddb: DynamoDBDocumentClient;
   readonly twilio?: TwilioApi;
@@ -49,15 +53,25 @@ export interface ErasureRuntime {
 export function createErasureHandler(runtime: ErasureRuntime) {
   const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-erasure');
+  const twilioFor: TwilioApiFor = runtime.twilio
+    ? () => runtime.twilio as TwilioApi
+    : twilioApiPerAccount({
+        baseUrl: config.twilioApiBaseUrl,
+        accounts: twilioAccounts({
+          parentSid: config.accountSid,
+          parentTokens: runtime.tokens,
+          subaccountSids: config.subaccountSids ?? [],
+          ...(runtime.subaccountTokens ? { subaccountTokens: runtime.subaccountTokens } : {}),
+        }),
+      });
   const deps = {
     calls: new CallsRepository(runtime.ddb, config.tableName, ''),
     callsErasure: new CallsErasure(runtime.ddb, config.tableName),
     ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
     ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
     store: new RecordingStore(runtime.s3, config.bucketName),
-    twilio:
-      runtime.twilio ??
-      createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
+    twilio: twilioFor(config.accountSid),
+    twilioFor,
     events: runtime.events ?? eventBridgePublisher(config.eventBusName),
     obs,
     ...(runtime.now ? { now: runtime.now } : {}),

@@ -1,19 +1,30 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadErasureConfig } from '../shared/config/function-config';
+import { AuditWriter } from '../shared/audit/audit-trail';
+import { auditedRoute } from '../shared/audit/audited-route';
+import { loadAuditConfig, loadErasureConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
-import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
+import { ERASURE_AUDIT_ACTIONS } from './audit-actions';
 import { createErasureHandler } from './handler';
 
 // Created once per container; a bad environment fails here, with every problem named.
 const config = loadErasureConfig();
-
-export const handler = createErasureHandler({
-  config,
-  tokens: secretsManagerTokens(config.secretId),
-  s3: new S3Client({ ...clientOverrides('S3') }),
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
+const secret = secretsManagerSecret(config.secretId);
+const { auditTableName } = loadAuditConfig();
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+  marshallOptions: { removeUndefinedValues: true },
 });
+
+// Every answer about a recording is entered in the audit trail before it leaves.
+export const handler = auditedRoute(
+  createErasureHandler({
+    config,
+    tokens: parentTokens(secret),
+    subaccountTokens: subaccountTokens(secret),
+    s3: new S3Client({ ...clientOverrides('S3') }),
+    ddb,
+  }),
+  { recorder: new AuditWriter(ddb, auditTableName), actions: ERASURE_AUDIT_ACTIONS },
+);

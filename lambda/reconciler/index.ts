@@ -3,15 +3,17 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadReconcilerConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
-import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { createReconcilerHandler } from './handler';
 
 // Created once per container; a bad environment fails here, with every problem named.
 const config = loadReconcilerConfig();
+const secret = secretsManagerSecret(config.secretId);
 
 export const handler = createReconcilerHandler({
   config,
-  tokens: secretsManagerTokens(config.secretId),
+  tokens: parentTokens(secret),
+  subaccountTokens: subaccountTokens(secret),
   ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
     marshallOptions: { removeUndefinedValues: true },
   }),

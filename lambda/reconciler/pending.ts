@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { NOT_FINAL_STATUSES, toJob } from '../shared/job/reconcile';
+import { hasJobSids, NOT_FINAL_STATUSES, toJob } from '../shared/job/reconcile';
 import type { RecordingJob } from '../shared/job/recording-job';
 import type { LedgerStatus } from '../shared/ledger/ledger';
 import type { Observability } from '../shared/runtime/observability';
 import type { RecordingDetails } from '../shared/twilio/rest-api';
-import { SID } from '../shared/twilio/sids';
 
 /**
  * Recordings the reconciler saw still in progress. A call recorded for longer than the lookback
@@ -64,12 +63,13 @@ export async function recheckPending(recordingSids: readonly string[], deps: Pen
   const known = await deps.statuses(completed.map((d) => d.sid));
   let queued = 0;
   for (const details of completed) {
-    if (known.has(details.sid) || !details.callSid || !SID.CallSid.test(details.callSid)) continue;
+    if (known.has(details.sid) || !hasJobSids(details)) continue;
     const job = toJob(
       {
         sid: details.sid,
         accountSid: deps.accountSid,
         callSid: details.callSid,
+        conferenceSid: details.conferenceSid,
         status: details.status,
         dateCreated: undefined,
         startTime: details.startTime,
@@ -85,6 +85,7 @@ export async function recheckPending(recordingSids: readonly string[], deps: Pen
     deps.obs.logger.info('Queued a long recording that completed after the listings and that the ledger lacks', {
       recordingSid: job.recordingSid,
       callSid: job.callSid,
+      conferenceSid: job.conferenceSid,
     });
   }
   return { stillPending, queued };

@@ -1,11 +1,13 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { AuditRecorder } from '../shared/audit/audit-trail';
 import { CallsRepository } from '../shared/calls/calls';
 import type { PlaybackConfig, RecordingsReadConfig } from '../shared/config/function-config';
 import { errorResponse, type HttpResponse, jsonResponse, notFound, redirectResponse } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
+import { accessAudit } from './access-audit';
 import { createListRecordingsRoute, isListRecordingsRoute } from './list-route';
 import { allRecordingUrls, latestRecordingUrl } from './playback';
 
@@ -16,6 +18,10 @@ export interface PlaybackRuntime {
   readonly obs?: Observability;
   /** The ledger, for GET /recordings; unset: that route answers 404. */
   readonly listing?: RecordingsReadConfig;
+  /** The access audit trail: every URL issued and every listing page is entered before it leaves. */
+  readonly audit?: AuditRecorder;
+  /** Who calls when the request carries no authorizer context: the local stack only (`local`). */
+  readonly defaultPrincipal?: string;
 }
 
 /** GET /calls/{callId}/recording and GET /calls/{callId}/recordings. */
@@ -27,6 +33,7 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
     urlTtlSeconds: runtime.config.urlTtlSeconds,
   };
   const listRecordings = runtime.listing ? createListRecordingsRoute(runtime.listing, runtime.ddb) : undefined;
+  const audit = accessAudit(runtime.audit, runtime.defaultPrincipal);
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.addContext(context);
     const callId = event.pathParameters?.callId ?? '';
@@ -34,16 +41,18 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
     try {
       if (isListRecordingsRoute(event)) {
         if (!listRecordings) throw notFound('Not found');
-        return await listRecordings(event, obs);
+        return await listRecordings(event, obs, audit);
       }
       if (event.routeKey?.endsWith('/recordings') || event.rawPath?.endsWith('/recordings')) {
         // A known call with nothing stored answers an empty list; an unknown call is a 404.
         const recordings = await allRecordingUrls(callId, deps);
+        await audit.urlsIssued(event, recordings);
         obs.metric('PlaybackListed');
         return jsonResponse(200, { callId, recordings });
       }
       if (!callId) throw notFound('Call not found');
       const recording = await latestRecordingUrl(callId, deps);
+      await audit.urlsIssued(event, [recording]);
       log.info('Issued a playback URL', {
         recordingSid: recording.recordingSid,
         expiresAt: recording.expiresAt,

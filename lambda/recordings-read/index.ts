@@ -1,16 +1,22 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadPlaybackConfig, loadRecordingsReadConfig } from '../shared/config/function-config';
+import { AuditWriter } from '../shared/audit/audit-trail';
+import { loadAuditConfig, loadPlaybackConfig, loadRecordingsReadConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { createPlaybackHandler } from './handler';
 
 const config = loadPlaybackConfig();
 const listing = loadRecordingsReadConfig();
+const { auditTableName } = loadAuditConfig();
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+  marshallOptions: { removeUndefinedValues: true },
+});
 
 export const handler = createPlaybackHandler({
   config,
   listing,
   s3: new S3Client({ ...clientOverrides('S3') }),
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') })),
+  ddb,
+  audit: new AuditWriter(ddb, auditTableName),
 });

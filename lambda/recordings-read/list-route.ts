@@ -4,6 +4,7 @@ import type { RecordingsReadConfig } from '../shared/config/function-config';
 import { LedgerDayIndex } from '../shared/ledger/day-index';
 import { type HttpResponse, jsonResponse } from '../shared/runtime/http';
 import type { Observability } from '../shared/runtime/observability';
+import type { AccessAudit } from './access-audit';
 import { listRecordings, parseListingQuery } from './listing';
 
 /** The route key of the ledger listing; the same function serves the playback routes. */
@@ -24,9 +25,10 @@ export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: Dyn
     openStatusIndexName: config.ledgerOpenStatusIndexName,
     indexShards: config.ledgerIndexShards,
   });
-  return async (event: APIGatewayProxyEventV2, obs: Observability): Promise<HttpResponse> => {
+  return async (event: APIGatewayProxyEventV2, obs: Observability, audit?: AccessAudit): Promise<HttpResponse> => {
     const query = parseListingQuery(event.rawQueryString || event.queryStringParameters || {});
     const page = await listRecordings(query, { ledger });
+    await audit?.pageListed(event, query, page.recordings.length);
     obs.logger.info('Listed recordings', {
       from: query.from,
       to: query.to,

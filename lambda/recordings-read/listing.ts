@@ -64,7 +64,9 @@ export interface ListingQuery {
 export interface ListedRecording {
   readonly recordingSid: string;
   readonly callId: string | null;
-  readonly callSid: string;
+  /** null for a conference recording Twilio reported without a CallSid. */
+  readonly callSid: string | null;
+  readonly conferenceSid: string | null;
   readonly status: LedgerStatus;
   readonly startedAt: string;
   readonly durationSeconds: number | null;
@@ -357,7 +359,8 @@ function view(item: ListedLedgerItem): ListedRecording {
   return {
     recordingSid: item.recordingSid,
     callId: item.callId ?? null,
-    callSid: item.callSid,
+    callSid: item.callSid ?? null,
+    conferenceSid: item.conferenceSid ?? null,
     status: item.status,
     startedAt: item.startedAt,
     durationSeconds: item.durationSeconds ?? null,

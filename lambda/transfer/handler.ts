@@ -9,17 +9,22 @@ import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/even
 import { RecordingLedger } from '../shared/ledger/ledger';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
-import { createTwilioApi, type TwilioApi } from '../shared/twilio/rest-api';
+import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accounts';
+import { type TwilioApi, type TwilioApiFor, twilioApiPerAccount } from '../shared/twilio/rest-api';
 import type { TokenSource } from '../shared/twilio/signature';
 import { createTransferRecordHandler } from './transfer-records';
 
 export interface TransferRuntime {
   readonly config: Omit<TransferConfig, 'secretId'>;
+  /** The parent account's tokens. */
   readonly tokens: TokenSource;
+  /** Each listed subaccount's tokens (required when `config.subaccountSids` lists any). */
+  readonly subaccountTokens?: AccountTokenSource;
   readonly s3: S3Client;
   readonly ddb: DynamoDBDocumentClient;
   /** A client, or a function that makes one on first use (see lazySqsClient). */
   readonly sqs: SqsClientSource;
+  /** One Twilio for every account (tests); default: each account's own, at `config.twilioApiBaseUrl`. */
   readonly twilio?: TwilioApi;
   /** Default: the stage's EventBridge bus (the local stack passes a file). */
   readonly events?: EventPublisher;
@@ -32,10 +37,20 @@ export interface TransferRuntime {
 export function createTransferHandler(runtime: TransferRuntime) {
   const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-transfer');
+  const twilioFor: TwilioApiFor = runtime.twilio
+    ? () => runtime.twilio as TwilioApi
+    : twilioApiPerAccount({
+        baseUrl: config.twilioApiBaseUrl,
+        accounts: twilioAccounts({
+          parentSid: config.accountSid,
+          parentTokens: runtime.tokens,
+          subaccountSids: config.subaccountSids ?? [],
+          ...(runtime.subaccountTokens ? { subaccountTokens: runtime.subaccountTokens } : {}),
+        }),
+      });
   const handleRecord = createTransferRecordHandler({
-    twilio:
-      runtime.twilio ??
-      createTwilioApi({ baseUrl: config.twilioApiBaseUrl, accountSid: config.accountSid, tokens: runtime.tokens }),
+    twilio: twilioFor(config.accountSid),
+    twilioFor,
     store: new RecordingStore(runtime.s3, config.bucketName),
     ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
     calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),

@@ -4,14 +4,16 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadTransferConfig } from '../shared/config/function-config';
 import { lazySqsClient } from '../shared/job/transfer-queue';
 import { clientOverrides } from '../shared/runtime/endpoints';
-import { secretsManagerTokens } from '../shared/twilio/credentials';
+import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { createTransferHandler } from './handler';
 
 const config = loadTransferConfig();
+const secret = secretsManagerSecret(config.secretId);
 
 export const handler = createTransferHandler({
   config,
-  tokens: secretsManagerTokens(config.secretId),
+  tokens: parentTokens(secret),
+  subaccountTokens: subaccountTokens(secret),
   s3: new S3Client({ ...clientOverrides('S3') }),
   ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
     marshallOptions: { removeUndefinedValues: true },

@@ -27,7 +27,7 @@ export async function recordTwilioFailure(
   job: RecordingJob,
   facts: RecordingFacts,
   deps: ProjectionDeps,
-): Promise<{ readonly callId: string; readonly status: 'failed' | 'absent' }> {
+): Promise<{ readonly callId: string | undefined; readonly status: 'failed' | 'absent' }> {
   const now = (deps.now ?? (() => new Date()))();
   const status = job.status as 'absent' | 'failed';
   const error = status === 'absent' ? describeAbsent(job.errorCode) : 'Twilio reported the recording failed';
@@ -44,26 +44,37 @@ export async function recordTwilioFailure(
     });
     return { callId, status };
   }
-  await deps.calls.markFailed(
-    callId,
-    job.recordingSid,
-    {
-      status,
-      errorCode: job.errorCode,
-      error,
-      durationSeconds: job.durationSeconds,
-      channels: job.channels,
-      source: job.source,
-      startedAt: item?.startedAt ?? job.startedAt,
-    },
-    now,
-  );
+  // A recording without a CallSid (a conference recording) has no call item to write.
+  if (callId !== undefined) {
+    await deps.calls.markFailed(
+      callId,
+      job.recordingSid,
+      {
+        status,
+        errorCode: job.errorCode,
+        error,
+        durationSeconds: job.durationSeconds,
+        channels: job.channels,
+        source: job.source,
+        startedAt: item?.startedAt ?? job.startedAt,
+      },
+      now,
+    );
+  }
   deps.obs.logger.warn('Twilio reported no usable recording', { status, errorCode: job.errorCode });
   deps.obs.metric(status === 'absent' ? 'RecordingAbsent' : 'RecordingFailedAtTwilio');
   await announce(
     {
       detailType: 'Recording Failed',
-      detail: { recordingSid: job.recordingSid, callId, callSid: job.callSid, status, errorCode: job.errorCode, error },
+      detail: {
+        recordingSid: job.recordingSid,
+        callId,
+        callSid: item?.callSid ?? job.callSid,
+        conferenceSid: item?.conferenceSid ?? job.conferenceSid,
+        status,
+        errorCode: job.errorCode,
+        error,
+      },
     },
     deps,
   );
@@ -88,7 +99,8 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
     startedAt: item.startedAt,
     storedAt: item.storedAt,
   };
-  await deps.calls.markStored(callId, item.recordingSid, entry, now);
+  // A recording without a CallSid (a conference recording) is found by its RecordingSid alone.
+  if (callId !== undefined) await deps.calls.markStored(callId, item.recordingSid, entry, now);
   if (item.storedEventAt) return;
   // An erasure may have begun since the ledger said stored: then the event never goes out.
   if (!(await deps.ledger.beginStoredEvent(item.recordingSid, now))) {
@@ -102,6 +114,7 @@ export async function projectStored(item: LedgerItem, deps: ProjectionDeps): Pro
         recordingSid: item.recordingSid,
         callId,
         callSid: item.callSid,
+        conferenceSid: item.conferenceSid,
         bucket: item.bucket ?? deps.bucket,
         key: item.key ?? '',
         contentType: item.contentType ?? '',

@@ -32,13 +32,14 @@ export interface TransferDeps {
   readonly now?: () => Date;
 }
 
+/** `callId` is undefined for a recording without a CallSid (a conference recording): it has no call item. */
 export type TransferOutcome =
-  | { readonly result: 'stored'; readonly callId: string; readonly key: string; readonly sizeBytes: number }
-  | { readonly result: 'already-stored'; readonly callId: string }
-  | { readonly result: 'claimed-elsewhere'; readonly callId: string }
-  | { readonly result: 'erased'; readonly callId: string }
-  | { readonly result: 'other-call'; readonly callId: string }
-  | { readonly result: 'recorded-failure'; readonly callId: string; readonly status: 'failed' | 'absent' }
+  | { readonly result: 'stored'; readonly callId: string | undefined; readonly key: string; readonly sizeBytes: number }
+  | { readonly result: 'already-stored'; readonly callId: string | undefined }
+  | { readonly result: 'claimed-elsewhere'; readonly callId: string | undefined }
+  | { readonly result: 'erased'; readonly callId: string | undefined }
+  | { readonly result: 'other-call'; readonly callId: string | undefined }
+  | { readonly result: 'recorded-failure'; readonly callId: string | undefined; readonly status: 'failed' | 'absent' }
   | { readonly result: 'ignored' };
 
 /**
@@ -64,17 +65,23 @@ export async function transferRecording(
 
   if (job.status === 'in-progress') return { result: 'ignored' };
 
-  const { callId, created } = await deps.calls.resolveCall(job.callSid, now());
   const projection = projectionDeps(deps);
-  if (created) {
-    obs.logger.warn('No call item has this CallSid; created one so the recording is kept', { callId });
-    obs.metric('UnmatchedCallSid');
-    await addCallDetails(callId, job.callSid, projection);
+  // A conference recording Twilio reported without a CallSid has no call item: it is found by its RecordingSid.
+  let callId: string | undefined;
+  if (job.callSid !== undefined) {
+    const resolved = await deps.calls.resolveCall(job.callSid, now());
+    callId = resolved.callId;
+    if (resolved.created) {
+      obs.logger.warn('No call item has this CallSid; created one so the recording is kept', { callId });
+      obs.metric('UnmatchedCallSid');
+      await addCallDetails(callId, job.callSid, projection);
+    }
   }
   const facts: RecordingFacts = {
     recordingSid: job.recordingSid,
     callId,
     callSid: job.callSid,
+    conferenceSid: job.conferenceSid,
     accountSid: job.accountSid,
     startedAt: job.startedAt,
     durationSeconds: job.durationSeconds,
@@ -119,7 +126,7 @@ export async function transferRecording(
 
   // The first claim fixed the call and the start time: every attempt writes the same key.
   const recording = claim.item;
-  const ownerCallId = recording.callId ?? callId;
+  const ownerCallId = recording.callId;
   if (job.startTimeIgnored !== undefined && recording.startedAt === job.startedAt) {
     await deps.ledger.addNote(
       job.recordingSid,
@@ -134,13 +141,15 @@ export async function transferRecording(
       now(),
     );
   }
-  await deps.calls.markTransferring(ownerCallId, job.recordingSid, recording.startedAt, now());
+  if (ownerCallId !== undefined) {
+    await deps.calls.markTransferring(ownerCallId, job.recordingSid, recording.startedAt, now());
+  }
   // Twilio serves encrypted media only as .wav (.mp3 answers 16109), whatever the stage prefers.
   const encrypted = recording.encryption !== undefined || job.encryption !== undefined || !!job.encryptionIgnored;
   const format = encrypted ? 'wav' : deps.format;
   let key: string;
   try {
-    key = generateStorageKey(ownerCallId, job.recordingSid, recording.startedAt, format);
+    key = generateStorageKey(storageOwner(recording), job.recordingSid, recording.startedAt, format);
   } catch (error) {
     if (error instanceof StorageKeyError) throw new PermanentTransferError(error.message, 'bad-call-id');
     throw error;
@@ -219,7 +228,9 @@ async function copyFromTwilio(
   const abort = () => media.body.destroy(new RetryableTransferError('The claim was lost mid-copy', 'lost-claim'));
   if (signal.aborted) abort();
   signal.addEventListener('abort', abort, { once: true });
-  const metadata: Record<string, string> = { 'call-sid': recording.callSid, 'recording-sid': job.recordingSid };
+  const metadata: Record<string, string> = { 'recording-sid': job.recordingSid };
+  if (recording.callSid !== undefined) metadata['call-sid'] = recording.callSid;
+  if (recording.conferenceSid !== undefined) metadata['conference-sid'] = recording.conferenceSid;
   const durationSeconds = recording.durationSeconds ?? job.durationSeconds;
   if (durationSeconds !== undefined) metadata['duration-seconds'] = String(durationSeconds);
   const channels = recording.channels ?? job.channels;
@@ -295,6 +306,18 @@ async function withLease<T>(
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * The folder of the recording's key: its call id, or for a recording without a CallSid (a
+ * conference recording) its ConferenceSid, so that the key never depends on which job came first.
+ */
+function storageOwner(recording: LedgerItem): string {
+  const owner = recording.callId ?? recording.conferenceSid;
+  if (owner === undefined) {
+    throw new PermanentTransferError('The ledger names neither a call nor a conference', 'no-call-or-conference');
+  }
+  return owner;
 }
 
 function rethrowAsStorageError(error: unknown): never {

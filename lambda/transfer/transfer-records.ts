@@ -5,10 +5,14 @@ import { retryDelaySeconds } from '../shared/job/transfer-queue';
 import { announce } from '../shared/ledger/events';
 import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
+import { UnknownAccountError } from '../shared/twilio/accounts';
+import type { TwilioApiFor } from '../shared/twilio/rest-api';
 import { classify, PermanentTransferError, type RetryableTransferError } from './transfer-errors';
 import { type TransferDeps, type TransferOutcome, transferRecording } from './transfer-recording';
 
 export interface TransferRecordDeps extends TransferDeps {
+  /** Twilio as the job's account (its path, its token); unset: `twilio` for every job. */
+  readonly twilioFor?: TwilioApiFor;
   readonly queue: TransferQueue;
   /** Attempts before a job is given up and dead-lettered; also the queue's maxReceiveCount. */
   readonly maxAttempts: number;
@@ -27,6 +31,16 @@ export type RecordOutcome = TransferOutcome | { readonly result: 'dead-lettered'
  *   record is acknowledged. The queue's own redrive stays as the backstop for a crashing function.
  */
 export function createTransferRecordHandler(deps: TransferRecordDeps) {
+  const twilioOf = (job: RecordingJob) => {
+    if (!deps.twilioFor) return deps.twilio;
+    try {
+      return deps.twilioFor(job.accountSid);
+    } catch (error) {
+      // Queued before the stage stopped listing the account: nothing can fetch it until it is listed again.
+      if (error instanceof UnknownAccountError) throw new PermanentTransferError(error.message, 'account-not-listed');
+      throw error;
+    }
+  };
   return async function handleRecord(record: SQSRecord): Promise<RecordOutcome> {
     const attempt = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
     let job: RecordingJob;
@@ -48,7 +62,7 @@ export function createTransferRecordHandler(deps: TransferRecordDeps) {
       messageId: record.messageId,
     });
     try {
-      return await transferRecording(job, job.jobId ?? record.messageId, { ...deps, obs });
+      return await transferRecording(job, job.jobId ?? record.messageId, { ...deps, twilio: twilioOf(job), obs });
     } catch (caught) {
       const error = classify(caught);
       const permanent = error instanceof PermanentTransferError;
@@ -119,21 +133,24 @@ async function recordFailure(
     // Only this job's claim turns `failed`: a copy stored or erased meanwhile stays so.
     const item = await deps.ledger.markFailed(job.recordingSid, claimId, { errorCode: code, error: message }, now);
     if (!item) return;
-    const callId = item.callId ?? (await deps.calls.resolveCall(job.callSid, now)).callId;
-    await deps.calls.markFailed(
-      callId,
-      job.recordingSid,
-      {
-        status: 'failed',
-        errorCode: code,
-        error: message,
-        durationSeconds: item.durationSeconds,
-        channels: item.channels,
-        source: item.source,
-        startedAt: item.startedAt,
-      },
-      now,
-    );
+    const callSid = item.callSid ?? job.callSid;
+    const callId = item.callId ?? (callSid ? (await deps.calls.resolveCall(callSid, now)).callId : undefined);
+    // A recording without a CallSid (a conference recording) has no call item to write.
+    if (callId !== undefined)
+      await deps.calls.markFailed(
+        callId,
+        job.recordingSid,
+        {
+          status: 'failed',
+          errorCode: code,
+          error: message,
+          durationSeconds: item.durationSeconds,
+          channels: item.channels,
+          source: item.source,
+          startedAt: item.startedAt,
+        },
+        now,
+      );
     await announce(
       {
         detailType: 'Recording Failed',
@@ -141,6 +158,7 @@ async function recordFailure(
           recordingSid: job.recordingSid,
           callId,
           callSid: item.callSid,
+          conferenceSid: item.conferenceSid,
           status: 'failed',
           errorCode: code,
           error: message,

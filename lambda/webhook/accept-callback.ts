@@ -15,15 +15,19 @@ import {
   unsupportedMediaType,
 } from '../shared/runtime/http';
 import type { Observability } from '../shared/runtime/observability';
-import { parseForm, type TokenSource, type TwilioTokens, validateTwilioSignature } from '../shared/twilio/signature';
+import type { TwilioAccounts } from '../shared/twilio/accounts';
+import { signedUrlCandidates } from '../shared/twilio/connection-overrides';
+import { parseForm, type TwilioTokens, validateTwilioSignature } from '../shared/twilio/signature';
 import { parseRecordingCallback } from './recording-callback';
 
 export const MAX_CALLBACK_BYTES = 64 * 1024;
 
 export interface WebhookDeps {
-  readonly accountSid: string;
+  /** The parent and the listed subaccounts: a callback is checked with its own account's token. */
+  readonly accounts: TwilioAccounts;
   readonly publicBaseUrl?: string | undefined;
-  readonly tokens: TokenSource;
+  /** The connection-override fragment Twilio is given (without `#`), if any. */
+  readonly connectionOverrides?: string | undefined;
   readonly queue: TransferQueue;
   readonly obs: Observability;
   readonly now?: () => Date;
@@ -63,21 +67,26 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
     const params = parseForm(body.toString('utf8'));
     const signature = header(event, 'x-twilio-signature');
     if (!signature) throw forbidden('Missing X-Twilio-Signature');
-    const urls = requestUrlCandidates(event, deps.publicBaseUrl);
-    const signedBy = (tokens: TwilioTokens) =>
-      urls.some((url) => validateTwilioSignature(tokens, signature, url, params));
-    let valid = signedBy(await deps.tokens());
+    // With and without the stage's connection-override fragment: Twilio does not say which it signs.
+    const urls = signedUrlCandidates(requestUrlCandidates(event, deps.publicBaseUrl), deps.connectionOverrides);
+    // Each account signs with its own token. A callback naming no listed account is checked
+    // against the parent's, so that it is told apart as "not ours" only once proven Twilio's.
+    const accountSids = [...new Set(([] as string[]).concat(params.AccountSid ?? []).map((sid) => sid.trim()))];
+    const claimed = accountSids.length === 1 && deps.accounts.accepts(accountSids[0] as string);
+    const tokens = deps.accounts.tokens(claimed ? (accountSids[0] as string) : deps.accounts.parentSid);
+    const signedBy = (current: TwilioTokens) =>
+      urls.some((url) => validateTwilioSignature(current, signature, url, params));
+    let valid = signedBy(await tokens());
     if (!valid) {
       // The token may have been rotated since the cache was filled: look once more, rate-limited.
-      valid = signedBy(await deps.tokens({ refresh: true }));
+      valid = signedBy(await tokens({ refresh: true }));
     }
     if (!valid) {
       obs.logger.warn('Rejected a callback with an invalid signature', { path: event.rawPath });
       throw forbidden('Invalid X-Twilio-Signature');
     }
-    // Every AccountSid sent must be ours: a repeated parameter must not smuggle in another account.
-    const accountSids = ([] as string[]).concat(params.AccountSid ?? []).map((sid) => sid.trim());
-    if (accountSids.some((sid) => sid !== '' && sid !== deps.accountSid)) {
+    // Every AccountSid sent must be one account of ours: a repeated parameter must not smuggle in another.
+    if (accountSids.some((sid) => sid !== '') && !claimed) {
       throw forbidden('AccountSid does not belong to this deployment');
     }
 
@@ -89,7 +98,11 @@ export async function acceptRecordingCallback(event: APIGatewayProxyEventV2, dep
       throw error;
     }
     // A logger of its own per callback: the local gateway runs requests concurrently.
-    const log = obs.withKeys({ recordingSid: job.recordingSid, callSid: job.callSid }).logger;
+    const log = obs.withKeys({
+      recordingSid: job.recordingSid,
+      callSid: job.callSid,
+      conferenceSid: job.conferenceSid,
+    }).logger;
 
     if (job.status === 'in-progress') {
       log.info('Ignored an in-progress callback');

@@ -3,12 +3,17 @@ import type { WebhookConfig } from '../shared/config/function-config';
 import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
 import type { HttpResponse } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
+import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accounts';
 import type { TokenSource } from '../shared/twilio/signature';
 import { acceptRecordingCallback } from './accept-callback';
 
 export interface WebhookRuntime {
-  readonly config: Pick<WebhookConfig, 'accountSid' | 'publicBaseUrl' | 'transferQueueUrl'>;
+  readonly config: Pick<WebhookConfig, 'accountSid' | 'publicBaseUrl' | 'transferQueueUrl'> &
+    Partial<Pick<WebhookConfig, 'subaccountSids' | 'connectionOverrides'>>;
+  /** The parent account's tokens. */
   readonly tokens: TokenSource;
+  /** Each listed subaccount's tokens (required when `config.subaccountSids` lists any). */
+  readonly subaccountTokens?: AccountTokenSource;
   /** A client, or a function that makes one on first use (see lazySqsClient). */
   readonly sqs: SqsClientSource;
   readonly obs?: Observability;
@@ -18,9 +23,14 @@ export interface WebhookRuntime {
 export function createWebhookHandler(runtime: WebhookRuntime) {
   const obs = runtime.obs ?? createObservability('recording-webhook');
   const deps = {
-    accountSid: runtime.config.accountSid,
+    accounts: twilioAccounts({
+      parentSid: runtime.config.accountSid,
+      parentTokens: runtime.tokens,
+      subaccountSids: runtime.config.subaccountSids ?? [],
+      ...(runtime.subaccountTokens ? { subaccountTokens: runtime.subaccountTokens } : {}),
+    }),
     publicBaseUrl: runtime.config.publicBaseUrl,
-    tokens: runtime.tokens,
+    connectionOverrides: runtime.config.connectionOverrides,
     queue: sqsTransferQueue(runtime.sqs, runtime.config.transferQueueUrl),
     obs,
   };

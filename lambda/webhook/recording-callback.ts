@@ -23,25 +23,25 @@ function single(params: FormParams, name: string): string | undefined {
 }
 
 /**
- * Validates a recording status callback. Required: AccountSid, CallSid, RecordingSid,
- * RecordingStatus, with well-formed SIDs, and for `completed` a RecordingStartTime that parses
- * (it places the object). RecordingSource, RecordingTrack, RecordingChannels and ErrorCode, when
- * sent, must hold Twilio's own values: the signature leaves the boundary between a name and the
- * next unsigned, and an enumerated value is what gives a re-split away (./callback-values.ts).
- * Unknown parameters are tolerated (Twilio adds parameters without notice); a duration that
- * does not parse is dropped, not fatal.
+ * Validates a recording status callback. Required: AccountSid, RecordingSid, RecordingStatus,
+ * CallSid or ConferenceSid (a conference recording may carry no CallSid), with well-formed SIDs,
+ * and for `completed` a RecordingStartTime that parses (it places the object). RecordingSource,
+ * RecordingTrack, RecordingChannels and ErrorCode, when sent, must hold Twilio's own values: the
+ * signature leaves the boundary between a name and the next unsigned, and an enumerated value is
+ * what gives a re-split away (./callback-values.ts). Unknown parameters are tolerated (Twilio
+ * adds parameters without notice); a duration that does not parse is dropped, not fatal.
  */
 export function parseRecordingCallback(params: FormParams, receivedAt: Date, jobId?: string): RecordingJob {
   const problems: string[] = [];
-  const sid = (name: keyof typeof SID): string => {
+  const sid = (name: 'AccountSid' | 'RecordingSid'): string | undefined => {
     const value = single(params, name);
     if (!value) problems.push(`${name} is required`);
     else if (!SID[name].test(value)) problems.push(`${name} is malformed`);
-    return value ?? '';
+    return value;
   };
-  const accountSid = sid('AccountSid');
-  const callSid = sid('CallSid');
-  const recordingSid = sid('RecordingSid');
+  const accountSid = sid('AccountSid') ?? '';
+  const { callSid, conferenceSid } = callOrConference(params, problems);
+  const recordingSid = sid('RecordingSid') ?? '';
   const status = single(params, 'RecordingStatus');
   if (!status) problems.push('RecordingStatus is required');
   else if (!(RECORDING_STATUSES as readonly string[]).includes(status))
@@ -72,6 +72,7 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     jobId,
     accountSid,
     callSid,
+    conferenceSid,
     recordingSid,
     status: status as RecordingStatus,
     durationSeconds: parseDuration(single(params, 'RecordingDuration')),
@@ -84,4 +85,22 @@ export function parseRecordingCallback(params: FormParams, receivedAt: Date, job
     ...encryptionJobFields(parseEncryptionDetailsParam(single(params, 'EncryptionDetails'))),
     receivedAt: receivedAt.toISOString(),
   };
+}
+
+/**
+ * The call or the conference recorded. A conference recording names its conference and may name
+ * no call, so one of the two is enough; whichever is sent must be well formed (a malformed SID is
+ * not Twilio's, or hides a re-split of the signed parameters).
+ */
+function callOrConference(
+  params: FormParams,
+  problems: string[],
+): { callSid: string | undefined; conferenceSid: string | undefined } {
+  const callSid = single(params, 'CallSid');
+  const conferenceSid = single(params, 'ConferenceSid');
+  if (callSid === undefined && conferenceSid === undefined) problems.push('CallSid or ConferenceSid is required');
+  if (callSid !== undefined && !SID.CallSid.test(callSid)) problems.push('CallSid is malformed');
+  if (conferenceSid !== undefined && !SID.ConferenceSid.test(conferenceSid))
+    problems.push('ConferenceSid is malformed');
+  return { callSid, conferenceSid };
 }

@@ -16,6 +16,8 @@ export interface ErasureFunctionProps {
   /** The handler's entry file (lambda/erasure/index.ts). */
   readonly entry: string;
   readonly twilioAccountSid: string;
+  /** Subaccounts accepted besides the parent (their tokens are in the same secret). */
+  readonly twilioSubaccountSids?: readonly string[];
   readonly twilioApiBaseUrl: string;
   readonly twilioSecret: secretsmanager.ISecret;
   /** What the function is told to read (the secret's ARN, or the name of an imported one). */
@@ -60,6 +62,9 @@ export class ErasureFunction extends Construct {
       network: props.network,
       environment: {
         [ENV.twilioAccountSid]: props.twilioAccountSid,
+        ...(props.twilioSubaccountSids?.length
+          ? { [ENV.twilioSubaccountSids]: props.twilioSubaccountSids.join(',') }
+          : {}),
         [ENV.twilioSecretArn]: props.twilioSecretId,
         [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
         [ENV.recordingsBucket]: props.storage.bucket.bucketName,

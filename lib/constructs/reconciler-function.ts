@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
-import { ENV, RECONCILER_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
+import { ENV, reconcilerCheckpointKey } from '../../lambda/shared/config/env-names';
 import type { ReconcileConfig } from '../config';
 import { ReconcilerSchedule } from './reconciler-schedule';
 import type { RecordingsLedger } from './recordings-ledger';
@@ -15,6 +15,8 @@ import { type FunctionLogProps, VaultFunction } from './vault-function';
 export interface ReconcilerFunctionProps extends FunctionLogProps {
   readonly entry: string;
   readonly twilioAccountSid: string;
+  /** Subaccounts accepted besides the parent (their tokens are in the same secret). */
+  readonly twilioSubaccountSids?: readonly string[];
   readonly twilioApiBaseUrl: string;
   readonly twilioSecret: TwilioSecret;
   /** The stage's `reconcile` settings: the schedule, and the window each run lists. */
@@ -46,6 +48,9 @@ export class ReconcilerFunction extends VaultFunction {
       memorySize: 512,
       environment: {
         [ENV.twilioAccountSid]: props.twilioAccountSid,
+        ...(props.twilioSubaccountSids?.length
+          ? { [ENV.twilioSubaccountSids]: props.twilioSubaccountSids.join(',') }
+          : {}),
         [ENV.twilioSecretArn]: props.twilioSecret.secretId,
         [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
         [ENV.ledgerTable]: props.ledger.table.tableName,
@@ -75,7 +80,14 @@ export class ReconcilerFunction extends VaultFunction {
         sid: 'KeepCheckpoint',
         actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         resources: [props.ledger.table.tableArn],
-        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [RECONCILER_CHECKPOINT_KEY] } },
+        // One checkpoint per account: the parent's under the key it always had.
+        conditions: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:LeadingKeys': [props.twilioAccountSid, ...(props.twilioSubaccountSids ?? [])].map((sid) =>
+              reconcilerCheckpointKey(sid, props.twilioAccountSid),
+            ),
+          },
+        },
       }),
     );
     props.transferQueue.queue.grantSendMessages(this.function);

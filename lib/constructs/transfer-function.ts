@@ -17,6 +17,8 @@ import { type FunctionLogProps, VaultFunction } from './vault-function';
 export interface TransferFunctionProps extends FunctionLogProps {
   readonly entry: string;
   readonly twilioAccountSid: string;
+  /** Subaccounts accepted besides the parent (their tokens are in the same secret). */
+  readonly twilioSubaccountSids?: readonly string[];
   readonly twilioApiBaseUrl: string;
   readonly twilioSecret: TwilioSecret;
   readonly recordingFormat: RecordingFormat;
@@ -47,6 +49,9 @@ export class TransferFunction extends VaultFunction {
       memorySize: transfer.memoryMb,
       environment: {
         [ENV.twilioAccountSid]: props.twilioAccountSid,
+        ...(props.twilioSubaccountSids?.length
+          ? { [ENV.twilioSubaccountSids]: props.twilioSubaccountSids.join(',') }
+          : {}),
         [ENV.twilioSecretArn]: props.twilioSecret.secretId,
         [ENV.recordingsBucket]: props.storage.bucket.bucketName,
         [ENV.callsTable]: props.calls.table.tableName,

@@ -16,7 +16,8 @@ export interface TwilioSecret {
 }
 
 /**
- * The Twilio auth token(s): JSON `{"authToken":"…","authTokenSecondary":"…"}`, set by an operator
+ * The Twilio auth token(s): JSON `{"authToken":"…","authTokenSecondary":"…"}` (plus
+ * `"accounts":{"AC…":"token"}` for a stage's subaccounts, docs/accounts-and-regions.md), set by an operator
  * with `aws secretsmanager put-secret-value`. A created secret starts with a generated non-JSON
  * value, which the functions treat as "not set": the webhook answers 500 and logs how to set it,
  * and the 5xx alarm fires, until an operator stores the token. Never a value in the template.
@@ -31,7 +32,7 @@ export function twilioSecret(scope: Construct, id: string, props: TwilioSecretPr
     };
   }
   const secret = new secretsmanager.Secret(scope, id, {
-    description: `Twilio auth token(s) of Recording Vault (${props.stage}): JSON {"authToken":"…","authTokenSecondary":"…"}. Set with aws secretsmanager put-secret-value.`,
+    description: `Twilio auth token(s) of Recording Vault (${props.stage}): JSON {"authToken":"…","authTokenSecondary":"…","accounts":{"AC…":"subaccount token"}}. Set with aws secretsmanager put-secret-value.`,
     removalPolicy: props.removalPolicy,
   });
   Validations.of(secret).acknowledge({

@@ -16,10 +16,13 @@ export const LIST_RECORDINGS_PATH = '/recordings';
 /** The console's static files: no authorizer (the page holds no data; it calls the routes below with a token). */
 export const CONSOLE_PATHS = ['/', '/console.js', '/console.css', '/config.json'] as const;
 export const ERASE_RECORDING_PATH = '/calls/{callId}/recordings/{recordingSid}';
+export const RECORDING_AUDIT_PATH = '/recordings/{recordingSid}/audit';
 
 /** JWT scopes (DESIGN, HTTP API): the GET routes need the first, DELETE the second. IAM routes stay IAM. */
 export const READ_SCOPE = 'recordings/read';
 export const ERASE_SCOPE = 'recordings/erase';
+/** GET /recordings/{recordingSid}/audit: reading who accessed a recording is its own right. */
+export const AUDIT_SCOPE = 'recordings/audit';
 
 /**
  * Access log line (JSON). Deliberately without the query string, headers or body: no
@@ -136,6 +139,20 @@ export class VaultApi extends Construct {
       ...this.scopes(ERASE_SCOPE),
     });
     if (!route) throw new Error('erasure route was not created');
+    this.limitInvokePermissionsToThisAccount();
+    return route;
+  }
+
+  /** GET /recordings/{recordingSid}/audit → `fn`, behind the shared authorizer (JWT: `recordings/audit`). */
+  addAuditRoute(fn: IFunction): apigw.HttpRoute {
+    const [route] = this.api.addRoutes({
+      path: RECORDING_AUDIT_PATH,
+      methods: [apigw.HttpMethod.GET],
+      integration: new HttpLambdaIntegration('AuditReadIntegration', fn),
+      authorizer: this.authorizer,
+      ...this.scopes(AUDIT_SCOPE),
+    });
+    if (!route) throw new Error('audit route was not created');
     this.limitInvokePermissionsToThisAccount();
     return route;
   }

@@ -8,10 +8,14 @@ import { type FunctionLogProps, VaultFunction } from './vault-function';
 export interface WebhookFunctionProps extends FunctionLogProps {
   readonly entry: string;
   readonly twilioAccountSid: string;
+  /** Subaccounts accepted besides the parent (their tokens are in the same secret). */
+  readonly twilioSubaccountSids?: readonly string[];
   readonly twilioSecret: TwilioSecret;
   readonly transferQueue: TransferQueue;
   /** The base URL Twilio is configured with (custom domain, base path, tunnel). */
   readonly publicBaseUrl?: string;
+  /** The connection-override fragment Twilio is given with the URL (without `#`). */
+  readonly connectionOverrides?: string;
 }
 
 /**
@@ -27,9 +31,15 @@ export class WebhookFunction extends VaultFunction {
       memorySize: 256,
       environment: {
         [ENV.twilioAccountSid]: props.twilioAccountSid,
+        ...(props.twilioSubaccountSids?.length
+          ? { [ENV.twilioSubaccountSids]: props.twilioSubaccountSids.join(',') }
+          : {}),
         [ENV.twilioSecretArn]: props.twilioSecret.secretId,
         [ENV.transferQueueUrl]: props.transferQueue.queue.queueUrl,
         ...(props.publicBaseUrl !== undefined ? { [ENV.publicBaseUrl]: props.publicBaseUrl } : {}),
+        ...(props.connectionOverrides !== undefined
+          ? { [ENV.webhookConnectionOverrides]: props.connectionOverrides }
+          : {}),
       },
     });
     props.transferQueue.queue.grantSendMessages(this.function);

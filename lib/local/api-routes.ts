@@ -7,10 +7,15 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createAuditReadHandler } from '../../lambda/audit-read/handler';
 import { createConsoleHandler } from '../../lambda/console/handler';
+import { ERASURE_AUDIT_ACTIONS } from '../../lambda/erasure/audit-actions';
 import { createErasureHandler } from '../../lambda/erasure/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
+import { AuditWriter } from '../../lambda/shared/audit/audit-trail';
+import { auditedRoute } from '../../lambda/shared/audit/audited-route';
 import {
+  loadAuditConfig,
   loadErasureConfig,
   loadPlaybackConfig,
   loadRecordingsReadConfig,
@@ -21,7 +26,7 @@ import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createWebhookHandler } from '../../lambda/webhook/handler';
 import { buildConsoleAssets } from '../console-bundle';
 import { EVENTS_FILE, type LocalConfig } from './config';
-import { localFunctionEnvs } from './function-env';
+import { localFunctionEnvs, localSubaccountTokens } from './function-env';
 import type { Route } from './gateway';
 import type { QueueUrls } from './resources';
 
@@ -35,10 +40,14 @@ export interface ApiClients {
 export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiClients): Route[] {
   const { s3, docClient, webhookSqs } = clients;
   const tokens = staticTokens(config.authToken, config.authTokenSecondary);
+  const subaccountTokens = localSubaccountTokens(config);
   const envs = localFunctionEnvs(config, queues);
+  // The same audit trail as on AWS; locally the caller is the bearer token's holder, `local`.
+  const audit = new AuditWriter(docClient, loadAuditConfig(envs.recordingsRead).auditTableName);
   const webhook = createWebhookHandler({
     config: loadWebhookConfig(envs.webhook),
     tokens,
+    subaccountTokens,
     sqs: webhookSqs,
   });
   const playback = createPlaybackHandler({
@@ -46,16 +55,27 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     listing: loadRecordingsReadConfig(envs.recordingsRead),
     s3,
     ddb: docClient,
-  });
-  // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
-  const erasure = createErasureHandler({
-    config: loadErasureConfig(envs.erasure),
-    tokens,
-    s3,
-    ddb: docClient,
-    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+    audit,
     defaultPrincipal: 'local',
   });
+  // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
+  const erasure = auditedRoute(
+    createErasureHandler({
+      config: loadErasureConfig(envs.erasure),
+      tokens,
+      subaccountTokens,
+      s3,
+      ddb: docClient,
+      events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+      defaultPrincipal: 'local',
+    }),
+    {
+      recorder: new AuditWriter(docClient, loadAuditConfig(envs.erasure).auditTableName),
+      actions: ERASURE_AUDIT_ACTIONS,
+      defaultPrincipal: 'local',
+    },
+  );
+  const auditRead = createAuditReadHandler({ config: loadAuditConfig(envs.auditRead), ddb: docClient });
   // The console: static, no token (the page calls the routes below with the user's token). Its
   // audio comes from presigned URLs on the S3 endpoint, the one other origin its CSP allows.
   const consolePage = createConsoleHandler({
@@ -100,6 +120,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       path: '/calls/{callId}/recordings/{recordingSid}',
       handler: erasure,
       functionName: 'recording-erasure',
+      bearerToken: config.apiToken,
+    },
+    {
+      method: 'GET',
+      path: '/recordings/{recordingSid}/audit',
+      handler: auditRead,
+      functionName: 'audit-read',
       bearerToken: config.apiToken,
     },
   ];

@@ -16,6 +16,9 @@ import {
 } from '../../lambda/shared/config/function-config';
 import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
 import { ConfigError, type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
+import { parseSubaccountsSetting } from '../../lambda/shared/twilio/accounts';
+import { isTwilioRegion, TWILIO_EDGES, TWILIO_REGIONS, twilioApiBaseUrlFor } from '../../lambda/shared/twilio/api-host';
+import { connectionOverridesProblems } from '../../lambda/shared/twilio/connection-overrides';
 
 export type { Env };
 
@@ -25,6 +28,8 @@ export const LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
 export const LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
 /** The local ledger's index shards: a few, so that the listing's merge of shards runs locally too. */
 export const LEDGER_INDEX_SHARDS = DEFAULT_INDEX_SHARDS;
+/** The access audit trail (lambda/shared/audit): partition recordingSid, sort atId, GSI byActorDay. */
+export const AUDIT_TABLE_NAME = 'audit';
 /** The local event bus: one JSON line per event, under LOCAL_DATA_DIR. */
 export const EVENTS_FILE = 'events.ndjson';
 export const CALL_SID_INDEX = 'byTwilioCallSid';
@@ -47,8 +52,13 @@ export interface LocalConfig {
   readonly accountSid: string;
   readonly authToken: string;
   readonly authTokenSecondary: string | undefined;
+  /** TWILIO_SUBACCOUNTS: subaccounts accepted besides TWILIO_ACCOUNT_SID, each with its auth token. */
+  readonly subaccounts: readonly { readonly accountSid: string; readonly authToken: string }[];
+  /** TWILIO_API_BASE_URL, or the host of TWILIO_REGION through TWILIO_EDGE. */
   readonly twilioApiBaseUrl: string;
   readonly publicBaseUrl: string | undefined;
+  /** WEBHOOK_CONNECTION_OVERRIDES: the fragment Twilio is given with the callback URL (without `#`). */
+  readonly connectionOverrides: string | undefined;
   readonly port: number;
   readonly dynamodbPort: number;
   readonly s3Port: number;
@@ -81,6 +91,27 @@ export const DEFAULT_RECONCILE_INTERVAL_SECONDS = 900;
 export const DEFAULT_RECONCILE_LOOKBACK_SECONDS = 7200;
 export const DEFAULT_RECONCILE_SETTLE_SECONDS = 300;
 
+/** TWILIO_API_BASE_URL, or TWILIO_REGION (and TWILIO_EDGE) as a stage's twilioRegion and twilioEdge. */
+function apiBaseUrl(r: EnvReader): string {
+  const region = r.optional('TWILIO_REGION');
+  const edge = r.optional('TWILIO_EDGE');
+  const given = r.url('TWILIO_API_BASE_URL');
+  if (region === undefined) {
+    if (edge !== undefined) r.problems.push('TWILIO_EDGE requires TWILIO_REGION');
+    return given ?? DEFAULT_TWILIO_API_BASE_URL;
+  }
+  if (given !== undefined) r.problems.push('TWILIO_REGION cannot be combined with TWILIO_API_BASE_URL');
+  if (!isTwilioRegion(region)) {
+    r.problems.push(`TWILIO_REGION must be one of ${TWILIO_REGIONS.join(', ')} (got "${region.slice(0, 32)}")`);
+    return DEFAULT_TWILIO_API_BASE_URL;
+  }
+  if (edge !== undefined && !TWILIO_EDGES.includes(edge)) {
+    r.problems.push(`TWILIO_EDGE must be one of ${TWILIO_EDGES.join(', ')} (got "${edge.slice(0, 32)}")`);
+    return DEFAULT_TWILIO_API_BASE_URL;
+  }
+  return twilioApiBaseUrlFor(region, edge);
+}
+
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new EnvReader(env);
   const accountSid = readAccountSid(r, 'TWILIO_ACCOUNT_SID');
@@ -95,12 +126,21 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     12 * 60 * 60,
   );
   const givenToken = r.optional('LOCAL_API_TOKEN');
+  const subaccounts = parseSubaccountsSetting(r.optional('TWILIO_SUBACCOUNTS'));
+  r.problems.push(...subaccounts.problems);
+  if (subaccounts.accounts.has(accountSid)) r.problems.push('TWILIO_SUBACCOUNTS must not name TWILIO_ACCOUNT_SID');
+  const connectionOverrides = r.optional('WEBHOOK_CONNECTION_OVERRIDES');
+  for (const problem of connectionOverrides === undefined ? [] : connectionOverridesProblems(connectionOverrides)) {
+    r.problems.push(`WEBHOOK_CONNECTION_OVERRIDES ${problem}`);
+  }
   const config: LocalConfig = {
     accountSid,
     authToken,
     authTokenSecondary: r.optional('TWILIO_AUTH_TOKEN_SECONDARY'),
-    twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+    subaccounts: [...subaccounts.accounts].map(([sid, tokens]) => ({ accountSid: sid, authToken: tokens.primary })),
+    twilioApiBaseUrl: apiBaseUrl(r),
     publicBaseUrl: r.url('PUBLIC_BASE_URL'),
+    connectionOverrides,
     port: port('PORT', 3000),
     dynamodbPort: port('DYNAMODB_PORT', 8000),
     s3Port: port('S3_PORT', 4569),

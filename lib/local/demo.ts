@@ -2,15 +2,17 @@
  * `npm run demo`: the whole flow with no Twilio account. A simulated Twilio (the module the tests
  * use) serves media and the recording list and sends signed callbacks to the local stack, which
  * runs exactly as `npm start` does. A few calls go through it: one plain, one whose media answers
- * 404 first (Twilio still finishing the file), one absent, and one whose callback never comes and
- * that the reconciler finds. The demo prints what was stored, with a working playback URL each.
+ * 404 first (Twilio still finishing the file), one absent, one whose callback never comes and
+ * that the reconciler finds, and one recorded with Voice Recording Encryption (its key pair
+ * written under the data directory). The demo prints what was stored, with a working playback
+ * URL each, and for the encrypted one the `npm run decrypt` command that turns it back into audio.
  */
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
-import { SimulatedTwilio, status } from '../simulated-twilio';
+import { generateRecordingKeyPair, type RecordingKeyPair, SimulatedTwilio, status } from '../simulated-twilio';
 import { type Env, EVENTS_FILE, LEDGER_TABLE_NAME, TABLE_NAME } from './config';
 import { nextSteps } from './next-steps';
 import { type LocalStack, startLocalStack } from './stack';
@@ -122,8 +124,12 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
   });
   const absent = await addCall('called back absent (silent)', 'absent', { status: 'absent', errorCode: 16102 });
   await addCall('never called back: found by the reconciler', 'stored', {});
+  const keys = await writeDemoKeyPair(dataDir);
+  const encrypted = await addCall('called back; recorded with Voice Recording Encryption', 'stored', {
+    encryption: keys.pair,
+  });
 
-  for (const recording of [plain, late, absent]) {
+  for (const recording of [plain, late, absent, encrypted]) {
     const answer = await twilio.sendCallback(stack.webhookUrl, twilio.callbackParams(recording));
     print(`Twilio → POST ${stack.webhookUrl} for ${recording.sid}: ${answer}`);
   }
@@ -153,14 +159,20 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
       print(`${head}\n      ${item?.status}: ${item?.error ?? ''}`);
       continue;
     }
-    const playback = await fetch(`${stack.apiUrl}/calls/${encodeURIComponent(call.callId)}/recording`, {
-      headers: { authorization: `Bearer ${stack.apiToken}` },
-    });
-    const body = (await playback.json()) as { url?: string };
     print(`${head}`);
     print(
       `      stored ${item.sizeBytes} B, sha256 ${item.sha256}, origin ${item.origin}, s3://${item.bucket}/${item.key}`,
     );
+    if (item.encryption) {
+      // Its copy is ciphertext: a playback URL would serve bytes no player reads.
+      print(`      encrypted by Twilio for public key ${item.encryption.publicKeySid}; decrypt it with:`);
+      print(`        ${decryptCommand(call.recordingSid, keys.privateKeyPath, dataDir, options.env)}`);
+      continue;
+    }
+    const playback = await fetch(`${stack.apiUrl}/calls/${encodeURIComponent(call.callId)}/recording`, {
+      headers: { authorization: `Bearer ${stack.apiToken}` },
+    });
+    const body = (await playback.json()) as { url?: string };
     print(`      play: ${body.url ?? `(playback answered ${playback.status})`}`);
   }
   print('');
@@ -172,6 +184,32 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
   print('demo ready: the stack keeps serving; Ctrl-C stops it');
 }
 
+/** The demo's key pair, as a customer keeps one: PEM files under the data directory, private key owner-only. */
+async function writeDemoKeyPair(dataDir: string): Promise<{ pair: RecordingKeyPair; privateKeyPath: string }> {
+  const pair = generateRecordingKeyPair();
+  const keysDir = join(dataDir, 'keys');
+  await mkdir(keysDir, { recursive: true, mode: 0o700 });
+  const privateKeyPath = join(keysDir, 'private_key.pem');
+  await writeFile(privateKeyPath, pair.privateKeyPem, { mode: 0o600 });
+  await writeFile(join(keysDir, 'public_key.pem'), pair.publicKeyPem, { mode: 0o644 });
+  return { pair, privateKeyPath };
+}
+
+/** The emulator ports a command run from another terminal needs to find this demo's stack. */
+function portVariables(env: Env): string[] {
+  return ['DYNAMODB_PORT', 'S3_PORT', 'SQS_PORT'].flatMap((name) => (env[name] ? [`${name}=${env[name]}`] : []));
+}
+
+/** `npm run decrypt` of the demo's encrypted recording, paths relative to where the demo runs. */
+function decryptCommand(recordingSid: string, privateKeyPath: string, dataDir: string, env: Env): string {
+  const shown = (path: string) => {
+    const near = relative(process.cwd(), path);
+    return near && !near.startsWith('..') ? near : path;
+  };
+  const args = `--recording ${recordingSid} --private-key ${shown(privateKeyPath)} --out ${shown(join(dataDir, `${recordingSid}.wav`))}`;
+  return [...portVariables(env), `npm run decrypt -- ${args}`].join(' ');
+}
+
 /** `npm run backfill` against this demo: the simulated Twilio's settings and the demo's emulator ports. */
 function backfillCommand(stack: LocalStack, twilio: SimulatedTwilio, env: Env): string {
   const today = new Date().toISOString().slice(0, 10);
@@ -180,7 +218,7 @@ function backfillCommand(stack: LocalStack, twilio: SimulatedTwilio, env: Env): 
     `TWILIO_ACCOUNT_SID=${stack.config.accountSid}`,
     `TWILIO_AUTH_TOKEN=${stack.config.authToken}`,
     `TWILIO_API_BASE_URL=${twilio.baseUrl}`,
-    ...['DYNAMODB_PORT', 'S3_PORT', 'SQS_PORT'].flatMap((name) => (env[name] ? [`${name}=${env[name]}`] : [])),
+    ...portVariables(env),
   ];
   return `${vars.join(' ')} npm run backfill -- --from ${today} --to ${tomorrow}`;
 }

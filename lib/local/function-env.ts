@@ -4,7 +4,9 @@
  * (lambda/shared/config/function-config.ts), so a contract is checked the same way in both places.
  */
 import { ENV, type FunctionEnv } from '../../lambda/shared/config/env-names';
+import { type AccountTokenSource, staticAccountTokens } from '../../lambda/shared/twilio/accounts';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
@@ -28,21 +30,31 @@ export interface LocalFunctionEnvs {
   readonly recordingsRead: FunctionEnv;
   readonly erasure: FunctionEnv;
   readonly reconciler: FunctionEnv;
+  readonly auditRead: FunctionEnv;
 }
 
 export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): LocalFunctionEnvs {
-  const twilio: FunctionEnv = {
+  const accounts: FunctionEnv = {
     [ENV.twilioAccountSid]: config.accountSid,
+    ...(config.subaccounts.length > 0
+      ? { [ENV.twilioSubaccountSids]: config.subaccounts.map((account) => account.accountSid).join(',') }
+      : {}),
+  };
+  const twilio: FunctionEnv = {
+    ...accounts,
     [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
     [ENV.twilioApiBaseUrl]: config.twilioApiBaseUrl,
   };
   return {
     webhook: {
-      [ENV.twilioAccountSid]: config.accountSid,
+      ...accounts,
       [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
       [ENV.transferQueueUrl]: queues.queueUrl,
       // The URL Twilio is given: the configured one, else the address the API is bound to; never a request's Host.
       [ENV.publicBaseUrl]: config.publicBaseUrl ?? `http://${LOOPBACK}:${config.port}`,
+      ...(config.connectionOverrides !== undefined
+        ? { [ENV.webhookConnectionOverrides]: config.connectionOverrides }
+        : {}),
     },
     transfer: {
       ...twilio,
@@ -68,6 +80,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
       [ENV.ledgerOpenStatusIndex]: LEDGER_OPEN_STATUS_INDEX,
       [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     erasure: {
       ...twilio,
@@ -76,6 +89,10 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
+    },
+    auditRead: {
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     reconciler: {
       ...twilio,
@@ -85,4 +102,11 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.reconcileSettleSeconds]: String(config.reconcileSettleSeconds),
     },
   };
+}
+
+/** Locally the subaccounts' tokens come from TWILIO_SUBACCOUNTS, as the secret's `accounts` on AWS. */
+export function localSubaccountTokens(config: LocalConfig): AccountTokenSource {
+  return staticAccountTokens(
+    new Map(config.subaccounts.map((account) => [account.accountSid, { primary: account.authToken }])),
+  );
 }

@@ -16,8 +16,10 @@ import {
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { AUDIT_BY_ACTOR_DAY_INDEX } from '../../lambda/shared/audit/audit-record';
 import { INDEX_PROJECTED_ATTRIBUTES } from '../../lambda/shared/ledger/day-index';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   DLQ_NAME,
@@ -44,8 +46,9 @@ function statusOf(error: unknown): number | undefined {
 }
 
 /**
- * The app's `calls` table (GSI `byTwilioCallSid`) and the vault's ledger (GSIs `byDayShard` and
- * the sparse `byOpenStatus`, projecting what the listing reads), as the stack defines them.
+ * The app's `calls` table (GSI `byTwilioCallSid`), the vault's ledger (GSIs `byDayShard` and the
+ * sparse `byOpenStatus`, projecting what the listing reads) and the access audit trail (GSI
+ * `byActorDay`), as the stack defines them.
  */
 export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
   await Promise.all([
@@ -83,6 +86,29 @@ export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
         ],
         Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
       })),
+    }),
+    ensureTable(ddb, {
+      TableName: AUDIT_TABLE_NAME,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'recordingSid', AttributeType: 'S' },
+        { AttributeName: 'atId', AttributeType: 'S' },
+        { AttributeName: 'actorDay', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'recordingSid', KeyType: 'HASH' },
+        { AttributeName: 'atId', KeyType: 'RANGE' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: AUDIT_BY_ACTOR_DAY_INDEX,
+          KeySchema: [
+            { AttributeName: 'actorDay', KeyType: 'HASH' },
+            { AttributeName: 'atId', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
     }),
   ]);
 }

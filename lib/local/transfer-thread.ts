@@ -20,7 +20,7 @@ import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createTransferHandler } from '../../lambda/transfer/handler';
 import { type Env, EVENTS_FILE, type LocalConfig, REGION } from './config';
 import { embeddedCredentials } from './emulator-front';
-import { localFunctionEnvs } from './function-env';
+import { localFunctionEnvs, localSubaccountTokens } from './function-env';
 import { lambdaContext } from './gateway';
 import type { QueueUrls } from './resources';
 import { isThreadEntry, type StackThreadOptions, serveThread, startThread } from './thread';
@@ -81,6 +81,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
   const transfer = createTransferHandler({
     config: loadTransferConfig(localFunctionEnvs(config, queues).transfer),
     tokens: staticTokens(config.authToken, config.authTokenSecondary),
+    subaccountTokens: localSubaccountTokens(config),
     s3,
     ddb,
     sqs: transferSqs,
@@ -126,6 +127,7 @@ function scheduleReconciler(
   const reconcile = createReconcilerHandler({
     config: loadReconcilerConfig(localFunctionEnvs(config, queues).reconciler),
     tokens: staticTokens(config.authToken, config.authTokenSecondary),
+    subaccountTokens: localSubaccountTokens(config),
     ddb,
     sqs,
     signal: stopping.signal,

@@ -84,9 +84,12 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   const waitTimeSeconds = options.waitTimeSeconds ?? 1;
   const visibilityTimeout = options.visibilityTimeoutSeconds ?? 60;
 
-  const { Attributes = {} } = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['ApproximateNumberOfMessages'] }),
-  );
+  // The first call to the queue: a wrong URL or no access ends the run here, as a RedriveError like any other stop.
+  const { Attributes = {} } = await sqs
+    .send(new GetQueueAttributesCommand({ QueueUrl: dlq, AttributeNames: ['ApproximateNumberOfMessages'] }))
+    .catch((error: unknown) => {
+      throw new RedriveError(`could not read the dead-letter queue: ${describeError(error)}`, 0);
+    });
   const approximateTotal = Number(Attributes.ApproximateNumberOfMessages ?? 0) || 0;
 
   let moved = 0;

@@ -43,6 +43,7 @@ export interface DeadLetterJob {
   readonly messageId: string;
   readonly recordingSid?: string;
   readonly callSid?: string;
+  readonly conferenceSid?: string;
   readonly errorCode?: string;
   readonly error?: string;
   readonly attempts?: number;
@@ -65,6 +66,8 @@ export interface RecordingStatus {
   readonly recordingSid: string;
   readonly callId?: string;
   readonly callSid?: string;
+  /** The conference recorded, for a conference recording. */
+  readonly conferenceSid?: string;
   /** The ledger item (the claim fields left out), or null when the ledger does not know it. */
   readonly ledger: Omit<LedgerItem, 'claimId'> | null;
   /** The call's `recordings.<sid>` entry, or null. */
@@ -161,10 +164,12 @@ async function describeRecording(
   const { claimId: _claim, ...ledgerShown } = ledger ?? ({} as LedgerItem);
   const callSid = ledger?.callSid ?? call?.twilioCallSid ?? deadLetters.find((j) => j.callSid)?.callSid;
   const callId = ledger?.callId ?? call?.callId;
+  const conferenceSid = ledger?.conferenceSid ?? deadLetters.find((j) => j.conferenceSid)?.conferenceSid;
   return {
     recordingSid,
     ...(callId ? { callId } : {}),
     ...(callSid ? { callSid } : {}),
+    ...(conferenceSid ? { conferenceSid } : {}),
     ledger: ledger ? ledgerShown : null,
     callEntry: entry ?? null,
     object,
@@ -328,7 +333,7 @@ export async function peekDeadLetters(
 }
 
 function deadLetterJob(message: Message): DeadLetterJob {
-  let body: { recordingSid?: unknown; callSid?: unknown } = {};
+  let body: { recordingSid?: unknown; callSid?: unknown; conferenceSid?: unknown } = {};
   try {
     const parsed = JSON.parse(message.Body ?? '') as unknown;
     if (parsed && typeof parsed === 'object') body = parsed as typeof body;
@@ -342,6 +347,7 @@ function deadLetterJob(message: Message): DeadLetterJob {
     messageId: message.MessageId ?? '',
     ...(typeof body.recordingSid === 'string' ? { recordingSid: body.recordingSid } : {}),
     ...(typeof body.callSid === 'string' ? { callSid: body.callSid } : {}),
+    ...(typeof body.conferenceSid === 'string' ? { conferenceSid: body.conferenceSid } : {}),
     ...(attribute('errorCode') ? { errorCode: attribute('errorCode') } : {}),
     ...(attribute('error') ? { error: attribute('error') } : {}),
     ...(Number.isFinite(attempts) && attribute('attempts') ? { attempts } : {}),
@@ -371,6 +377,7 @@ export function formatStatus(report: StatusReport): string {
         [r.callId, r.callSid && r.callSid !== r.callId ? `CallSid ${r.callSid}` : ''].filter(Boolean).join(', '),
       ]);
     }
+    if (r.conferenceSid) rows.push(['conference', r.conferenceSid]);
     rows.push(['ledger', ledgerLine(r.ledger)]);
     if (r.ledger) rows.push(['times', `started ${r.ledger.startedAt}, updated ${r.ledger.updatedAt}`]);
     rows.push(['call entry', entryLine(r.callEntry)]);

@@ -13,7 +13,8 @@ import { accountPath, rfc2822, type SimulatedRecording } from './store';
 const TWILIO_WEBHOOK_TIMEOUT_MS = 15_000;
 
 /**
- * The recording status callback parameters Twilio posts for `recording` (all strings).
+ * The recording status callback parameters Twilio posts for `recording` (all strings): a
+ * conference recording carries `ConferenceSid`, and no `CallSid` when it names no call.
  * `overrides` replace parameters or add unknown ones; an `undefined` value removes a parameter.
  */
 export function recordingCallbackParams(
@@ -23,7 +24,8 @@ export function recordingCallbackParams(
 ): Record<string, string> {
   const params: Record<string, string | undefined> = {
     AccountSid: recording.accountSid,
-    CallSid: recording.callSid,
+    CallSid: recording.callSid ?? undefined,
+    ConferenceSid: recording.conferenceSid ?? undefined,
     RecordingSid: recording.sid,
     RecordingUrl: `${baseUrl}${accountPath(recording.accountSid)}/Recordings/${recording.sid}`,
     RecordingStatus: recording.status,

@@ -37,8 +37,13 @@ export type CallDirection =
 export interface RecordingFields {
   /** Default: a fresh `RE…` SID. */
   readonly sid?: string;
-  /** The parent call leg. Default: a fresh `CA…` SID (no call resource is added for it). */
-  readonly callSid?: string;
+  /**
+   * The parent call leg. Default: a fresh `CA…` SID (no call resource is added for it); for a
+   * conference recording (`Conference`, `StartConferenceRecordingAPI`) none (null), as Twilio
+   * reports it without a call.
+   */
+  readonly callSid?: string | null;
+  /** Default: a fresh `CF…` SID for a conference recording, null otherwise. */
   readonly conferenceSid?: string | null;
   /** When Twilio created the recording resource; what the list filters and sorts on. Default: `startTime`, else now. */
   readonly dateCreated?: Date;
@@ -62,7 +67,8 @@ export interface RecordingFields {
 export interface SimulatedRecording {
   readonly sid: string;
   readonly accountSid: string;
-  readonly callSid: string;
+  /** Null for a conference recording that names no call. */
+  readonly callSid: string | null;
   readonly conferenceSid: string | null;
   readonly dateCreated: Date;
   readonly dateUpdated: Date;
@@ -134,15 +140,19 @@ export function rfc2822(date: Date): string {
   return date.toUTCString().replace(/GMT$/, '+0000');
 }
 
+/** Sources of a conference's recording: Twilio names the conference, and may name no call. */
+export const CONFERENCE_SOURCES: readonly RecordingSource[] = ['Conference', 'StartConferenceRecordingAPI'];
+
 export function newRecording(accountSid: string, fields: RecordingFields, media: Buffer): MutableRecording {
   const now = new Date();
   const dateCreated = fields.dateCreated ?? fields.startTime ?? now;
   const status = fields.status ?? 'completed';
+  const conference = CONFERENCE_SOURCES.includes(fields.source ?? 'DialVerb');
   return {
     sid: fields.sid ?? newSid('RE'),
     accountSid,
-    callSid: fields.callSid ?? newSid('CA'),
-    conferenceSid: fields.conferenceSid ?? null,
+    callSid: fields.callSid !== undefined ? fields.callSid : conference ? null : newSid('CA'),
+    conferenceSid: fields.conferenceSid !== undefined ? fields.conferenceSid : conference ? newSid('CF') : null,
     dateCreated,
     dateUpdated: dateCreated,
     startTime: fields.startTime ?? dateCreated,

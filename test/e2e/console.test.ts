@@ -59,11 +59,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (stack) {
-    await stack.stop();
-    await stack.removeData();
-  }
+  const stopped = stack ? await stack.stop() : undefined;
+  await stack?.removeData();
   await twilio?.close();
+  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
 }, 60_000);
 
 /** A fresh browser context (its own sessionStorage) on the console, with CSP violations collected. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { download, freePort, LocalProcess, REPO_ROOT, waitFor } from './harness';
@@ -39,6 +39,27 @@ function demoEnv(ports: Record<string, number>): NodeJS.ProcessEnv {
   };
 }
 
+/** Runs a command line the demo printed, in a shell at the repository root, as a newcomer would paste it. */
+function runPrinted(command: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
+  }
+  return new Promise((done, fail) => {
+    const child = spawn('sh', ['-c', command], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.once('error', fail);
+    child.once('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
 /** Starts the demo on free ports; a port taken in the meantime by another process means a new set. */
 async function startDemo(): Promise<LocalProcess> {
   for (let attempt = 1; ; attempt++) {
@@ -67,7 +88,7 @@ async function startDemo(): Promise<LocalProcess> {
   }
 }
 
-test('npm run demo stores every call’s recording, prints playback URLs that serve the audio, and stops on Ctrl-C', async () => {
+test('npm run demo stores every call’s recording, prints playback URLs that serve the audio and a decrypt command that gives the encrypted one back as WAV, and stops on Ctrl-C', async () => {
   const demo = await startDemo();
   try {
     const output = demo.text();
@@ -86,6 +107,19 @@ test('npm run demo stores every call’s recording, prints playback URLs that se
       // An MPEG audio frame header, not random bytes: the demo plays.
       expect(played.bytes.readUInt16BE(0) & 0xffe0).toBe(0xffe0);
     }
+
+    // The encrypted call: its key pair is under the data directory, and the printed command decrypts it.
+    const command = /encrypted by Twilio for public key CR\w+; decrypt it with:\n\s*(.*npm run decrypt -- .*)/.exec(
+      output,
+    )?.[1];
+    expect(command).toMatch(/--private-key \S*keys\/private_key\.pem --out \S+\.wav$/);
+    const decrypted = await runPrinted(command as string);
+    expect(decrypted.stderr).toBe('');
+    expect(decrypted.code).toBe(0);
+    const wav = await readFile(join(dataDir, `${/--recording (RE\w+)/.exec(command as string)?.[1]}.wav`));
+    expect(wav.subarray(0, 4).toString('latin1')).toBe('RIFF');
+    expect(wav.subarray(8, 12).toString('latin1')).toBe('WAVE');
+    expect(wav.readUInt32LE(4) + 8).toBe(wav.length);
 
     demo.child.kill('SIGINT');
     const exit = await demo.waitExit(30_000);

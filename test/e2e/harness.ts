@@ -600,6 +600,7 @@ export class LocalStack {
             VisibilityTimeout: 0,
             WaitTimeSeconds: 0,
             MessageSystemAttributeNames: ['All'],
+            MessageAttributeNames: ['All'],
           }),
         );
         for (const message of Messages) {

@@ -396,32 +396,27 @@ describe('a transfer that Twilio interrupts', () => {
     expect(await stack.listKeys(`recordings/2024/07/${callId}/`)).toEqual([]);
   }, 90_000);
 
-  test('is marked failed at once and dead-lettered when Twilio refuses the credentials (401)', async () => {
+  test('is marked failed on its first attempt, after one media request, and dead-lettered when Twilio refuses the credentials (401)', async () => {
     const { callId, callSid } = await knownCall();
     const recordingSid = newRecordingSid();
     stub.addRecording({ sid: recordingSid, size: 10_000, otherwise: status(401) });
-    const posted = Date.now();
 
     expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
 
-    // Permanent: no backoff before the item says so (the retry base alone would be 1 s + 2 s + …).
-    const failed = await stack.waitForEntry(callId, recordingSid, 'failed', 10_000, { settle: false });
-    const failedAfterMs = Date.now() - posted;
-    console.log(`401 case: item failed ${failedAfterMs} ms after the callback`);
-    expect(failed.recordings?.[recordingSid]).toMatchObject({
+    const dead = await stack.takeDeadLetter(recordingSid, 60_000);
+    expect(dead.job).toMatchObject({ recordingSid });
+    // Permanent: given up on the first receive, not after the retries a 5xx gets.
+    expect(dead.message.MessageAttributes?.attempts?.StringValue).toBe('1');
+    expect(dead.message.MessageAttributes?.errorCode?.StringValue).toBe('twilio-401');
+    await stack.waitForQueueDrained();
+    expect(stub.count('media', recordingSid)).toBe(1);
+    const item = await stack.waitForEntry(callId, recordingSid, 'failed');
+    expect(item.recordings?.[recordingSid]).toMatchObject({
       status: 'failed',
       errorCode: 'twilio-401',
       error: expect.stringContaining('401'),
     });
-    const dead = await stack.takeDeadLetter(recordingSid, 60_000);
-    expect(dead.job).toMatchObject({ recordingSid });
-    await stack.waitForQueueDrained();
-    const item = await stack.getCall(callId);
-    console.log(
-      `401 case: Twilio media requests ${stub.count('media', recordingSid)}, notes ${notesAbout(item, recordingSid).length}`,
-    );
-    expect(item?.recordings?.[recordingSid]?.status).toBe('failed');
-    expect(item?.recordingStatus).toBe('failed');
+    expect(item.recordingStatus).toBe('failed');
     // One failure, one line: receives that change nothing must not repeat the note.
     expect(notesAbout(item, recordingSid)).toHaveLength(1);
     expect(await stack.listKeys(`recordings/2024/07/${callId}/`)).toEqual([]);

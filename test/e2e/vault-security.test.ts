@@ -24,11 +24,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (stack) {
-    await stack.stop();
-    await stack.removeData();
-  }
+  const stopped = stack ? await stack.stop() : undefined;
+  await stack?.removeData();
   await twilio?.close();
+  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
 }, 60_000);
 
 async function ledger(recordingSid: string): Promise<LedgerItem | undefined> {

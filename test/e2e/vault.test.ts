@@ -49,11 +49,10 @@ afterEach(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (stack) {
-    await stack.stop();
-    await stack.removeData();
-  }
+  const stopped = stack ? await stack.stop() : undefined;
+  await stack?.removeData();
   await twilio?.close();
+  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
 }, 60_000);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

@@ -16,6 +16,14 @@ export const sid = (prefix: 'AC' | 'CA' | 'RE') => `${prefix}${hex32()}`;
 export const newCallSid = () => sid('CA');
 export const newRecordingSid = () => sid('RE');
 
+/** A job of a callback that named a CallSid (every callback but a conference's may lack it). */
+export function withCallSid<T extends { readonly callSid?: string | undefined }>(
+  job: T,
+): T & { readonly callSid: string } {
+  if (job.callSid === undefined) throw new Error('The callback named no CallSid');
+  return job as T & { readonly callSid: string };
+}
+
 export type SignedParams = Record<string, string | readonly string[]>;
 
 /**

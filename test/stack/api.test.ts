@@ -1,6 +1,7 @@
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { RECONCILER_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import { buildApp } from '../../lib/app';
 import { CONSOLE_PATHS } from '../../lib/constructs/vault-api';
 import type { RecordingVaultStack } from '../../lib/recording-vault-stack';
@@ -61,6 +62,7 @@ function nagViolations(stack: RecordingVaultStack): string[] {
 const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
 const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
+const AUDIT = 'GET /recordings/{recordingSid}/audit';
 /** The console's page and assets: public (the page signs in by itself; no recording data in them). */
 const CONSOLE = CONSOLE_PATHS.map((path) => `GET ${path}`);
 
@@ -83,15 +85,18 @@ describe('routes', () => {
   test('IAM stages: the two new routes use IAM, without scopes, on the right functions', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
-      expect(Object.keys(r).sort()).toEqual(['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, ...CONSOLE].sort());
+      expect(Object.keys(r).sort()).toEqual(
+        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...CONSOLE].sort(),
+      );
       for (const key of CONSOLE) expect(r[key]?.props.AuthorizationType).toBe('NONE');
       expect(r[CONSOLE[0] as string]?.functionId).toBe(id(s, s.stack.console.function));
-      for (const key of [...PLAYBACK, LIST, ERASE]) {
+      for (const key of [...PLAYBACK, LIST, ERASE, AUDIT]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
       }
       expect(r[LIST]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
       expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
+      expect(r[AUDIT]?.functionId).toBe(id(s, s.stack.auditRead.function));
     }
   });
 
@@ -112,10 +117,14 @@ describe('routes', () => {
 });
 
 describe('the read function (playback and GET /recordings)', () => {
-  test('holds no permission to delete, write or put anything; reads the ledger only through its day index', () => {
+  test('holds no permission to delete, write or put anything but audit entries; reads the ledger only through its day index', () => {
     for (const s of all()) {
       const st = statements(s, s.stack.recordingsRead.role);
-      const actions = st.flatMap((x) => asList(x.Action as string | string[]));
+      const auditTable = id(s, s.stack.audit.table);
+      // The one write it holds: appending to the access audit trail (test/stack/audit.test.ts).
+      const append = st.filter((x) => JSON.stringify(x.Resource).includes(`"${auditTable}"`));
+      expect(append.flatMap((x) => asList(x.Action))).toEqual(['dynamodb:PutItem']);
+      const actions = st.filter((x) => !append.includes(x)).flatMap((x) => asList(x.Action as string | string[]));
       // Logs and X-Ray aside, nothing that changes anything.
       const data = actions.filter((a) => !/^(logs|xray):/.test(a));
       expect(data.filter((a) => /Delete|Put|Update|Write|Batch|Create|Abort|Restore|Bypass|Send/.test(a))).toEqual([]);
@@ -179,6 +188,8 @@ describe('the erasure function', () => {
             resources: [{ 'Fn::GetAtt': [id(s, s.stack.erasure.logGroup), 'Arn'] }],
           },
           { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+          // Appending to the access audit trail (test/stack/audit.test.ts).
+          { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
         ]),
       );
       // With the stage's key (prod): the key for the items it rewrites and the events it publishes.
@@ -191,8 +202,8 @@ describe('the erasure function', () => {
           ]
         : [];
       expect(found).toEqual(expect.arrayContaining(kms));
-      // …and nothing else: no Put/Query/Delete on a table, no object reads, no governance bypass, no queue.
-      expect(found).toHaveLength(8 + kms.length);
+      // …and nothing else: no Query/Delete on a table, no object reads, no governance bypass, no queue.
+      expect(found).toHaveLength(9 + kms.length);
     }
   });
 
@@ -217,6 +228,7 @@ describe('the erasure function', () => {
           'LEDGER_TABLE',
           'LEDGER_INDEX_SHARDS',
           'EVENT_BUS_NAME',
+          'AUDIT_TABLE',
           'POWERTOOLS_SERVICE_NAME',
           'POWERTOOLS_METRICS_NAMESPACE',
           'POWERTOOLS_LOG_LEVEL',
@@ -227,7 +239,7 @@ describe('the erasure function', () => {
     }
   });
 
-  test('only the erasure function can delete recordings or write the ledger status', () => {
+  test('only the erasure function can delete recordings', () => {
     for (const s of all()) {
       const deleters = ofType(s, 'AWS::IAM::Policy')
         .filter(([, p]) =>
@@ -239,6 +251,32 @@ describe('the erasure function', () => {
       // The auto-delete custom resource of dev stages empties buckets on stack deletion through
       // its own role (a bucket policy), not an IAM policy: only the erasure role is listed here.
       expect(deleters).toEqual([id(s, s.stack.erasure.role)]);
+    }
+  });
+
+  test('only the transfer and the erasure can write recordings in the ledger, status included; the reconciler only its checkpoint', () => {
+    for (const s of all()) {
+      const ledgerArn = JSON.stringify({ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] });
+      const writes = (x: Json) =>
+        asList(x.Action as string | string[]).some((a) =>
+          /^dynamodb:(\*|PutItem|UpdateItem|DeleteItem|BatchWriteItem|PartiQL(Insert|Update|Delete))$/.test(a),
+        );
+      const onLedger = (x: Json) =>
+        x.Resource === '*' || asList(x.Resource as Json | Json[]).some((r) => JSON.stringify(r) === ledgerArn);
+      const ledgerWrites = ofType(s, 'AWS::IAM::Policy').flatMap(([, p]) =>
+        (p.Properties.PolicyDocument.Statement as Json[])
+          .filter((x) => writes(x) && onLedger(x))
+          .flatMap((x) => (p.Properties.Roles as Json[]).map((r) => ({ role: r.Ref as string, statement: x }))),
+      );
+      const leadingKeys = (x: Json) => x.Condition?.['ForAllValues:StringEquals']?.['dynamodb:LeadingKeys'];
+
+      const anyItem = ledgerWrites.filter((w) => leadingKeys(w.statement) === undefined).map((w) => w.role);
+      const confined = ledgerWrites.filter((w) => leadingKeys(w.statement) !== undefined);
+
+      expect(new Set(anyItem)).toEqual(new Set([id(s, s.stack.transfer.role), id(s, s.stack.erasure.role)]));
+      expect(confined.map((w) => [w.role, leadingKeys(w.statement)])).toEqual([
+        [id(s, s.stack.reconciler.role), [RECONCILER_CHECKPOINT_KEY]],
+      ]);
     }
   });
 });

@@ -37,7 +37,9 @@ export const CONTROL_TOWER_EXCEPTIONS: readonly ControlTowerException[] = [
   },
   {
     control: 'CT.LAMBDA.PR.3',
-    resource: new RegExp(`^(Webhook|TransferWorker|RecordingsRead|Erasure|Reconciler|Console)Function${HASH}`),
+    resource: new RegExp(
+      `^(Webhook|TransferWorker|RecordingsRead|Erasure|Reconciler|Console|AuditRead)Function${HASH}`,
+    ),
     when: (c) => c.vpc === undefined,
     reason: 'A stage without the `vpc` option runs its functions outside any VPC; set `vpc` where the control is on.',
   },

@@ -196,7 +196,8 @@ describe('removal policies', () => {
 describe('calls table', () => {
   test.each(['dev', 'prod'])('%s: callId key, byTwilioCallSid GSI, on-demand, PITR, encrypted', (name) => {
     const s = name === 'dev' ? dev : prod;
-    s.template.resourceCountIs('AWS::DynamoDB::Table', 2);
+    // calls, the ledger and the audit trail (test/stack/audit.test.ts).
+    s.template.resourceCountIs('AWS::DynamoDB::Table', 3);
     s.template.hasResourceProperties('AWS::DynamoDB::Table', {
       KeySchema: [{ AttributeName: 'callId', KeyType: 'HASH' }],
       BillingMode: 'PAY_PER_REQUEST',
@@ -406,6 +407,7 @@ describe('functions', () => {
         'LEDGER_DAY_INDEX',
         'LEDGER_OPEN_STATUS_INDEX',
         'LEDGER_INDEX_SHARDS',
+        'AUDIT_TABLE',
       ],
     };
     const env = (s: Synthesized, key: keyof typeof expected) =>
@@ -476,6 +478,7 @@ describe('HTTP API', () => {
           'GET /calls/{callId}/recordings',
           'GET /recordings',
           'DELETE /calls/{callId}/recordings/{recordingSid}',
+          'GET /recordings/{recordingSid}/audit',
           'POST /twilio/recording',
           ...CONSOLE_PATHS.map((path) => `GET ${path}`),
         ].sort(),
@@ -631,12 +634,13 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  test('recordings-read: GetItem on the table, GetObject on recordings/*, Query on the ledger index; no secret, no queue', () => {
+  test('recordings-read: GetItem on the table, GetObject on recordings/*, Query on the ledger index, PutItem on the audit trail; no secret, no queue', () => {
     for (const [, s] of stages()) {
       const statements = roleStatements(s, s.stack.recordingsRead.role);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
       expect(actions.filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a)).sort()).toEqual([
         'dynamodb:GetItem',
+        'dynamodb:PutItem',
         'dynamodb:Query',
         's3:GetObject',
         's3:ListBucket',

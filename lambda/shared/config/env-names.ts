@@ -4,6 +4,10 @@
  */
 export const ENV = {
   twilioAccountSid: 'TWILIO_ACCOUNT_SID',
+  /** The subaccounts the stage accepts besides TWILIO_ACCOUNT_SID, comma-separated (their tokens are in the secret). */
+  twilioSubaccountSids: 'TWILIO_SUBACCOUNT_SIDS',
+  /** The connection-override fragment Twilio is given with the callback URL (without `#`), e.g. `rc=3&rp=all`. */
+  webhookConnectionOverrides: 'WEBHOOK_CONNECTION_OVERRIDES',
   twilioSecretArn: 'TWILIO_SECRET_ARN',
   twilioApiBaseUrl: 'TWILIO_API_BASE_URL',
   publicBaseUrl: 'PUBLIC_BASE_URL',
@@ -18,6 +22,8 @@ export const ENV = {
   /** Partitions per day (and per open status) of the ledger's indexes: every writer and the reader agree. */
   ledgerIndexShards: 'LEDGER_INDEX_SHARDS',
   eventBusName: 'EVENT_BUS_NAME',
+  /** The access audit trail (`audit` table): entries are only ever put, conditionally. */
+  auditTable: 'AUDIT_TABLE',
   recordingFormat: 'RECORDING_FORMAT',
   deleteFromTwilioAfterCopy: 'DELETE_FROM_TWILIO_AFTER_COPY',
   transferMaxAttempts: 'TRANSFER_MAX_ATTEMPTS',
@@ -47,3 +53,11 @@ export type FunctionEnv = Partial<Record<EnvName, string>>;
  * limited to it (the construct) and the handler reads and writes it (lambda/reconciler).
  */
 export const RECONCILER_CHECKPOINT_KEY = '~checkpoint:reconciler';
+
+/**
+ * The checkpoint of one account's listing: the parent keeps RECONCILER_CHECKPOINT_KEY (so that a
+ * stage that adds subaccounts keeps its checkpoint), each subaccount a key of its own.
+ */
+export function reconcilerCheckpointKey(accountSid: string, parentSid: string): string {
+  return accountSid === parentSid ? RECONCILER_CHECKPOINT_KEY : `${RECONCILER_CHECKPOINT_KEY}:${accountSid}`;
+}

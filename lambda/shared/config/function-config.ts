@@ -4,6 +4,7 @@
  */
 import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../ledger/index-shards';
 import { type Env, EnvReader } from '../runtime/env-reader';
+import { connectionOverridesProblems } from '../twilio/connection-overrides';
 import { SID } from '../twilio/sids';
 import { ENV } from './env-names';
 
@@ -19,7 +20,10 @@ export type RecordingFormat = (typeof RECORDING_FORMATS)[number];
 
 /** Where the Twilio auth token(s) come from: a Secrets Manager secret id (ARN or name). */
 export interface TwilioSecretConfig {
+  /** The parent account. */
   readonly accountSid: string;
+  /** Subaccounts accepted besides the parent; their tokens are in the same secret. Always set by the loaders. */
+  readonly subaccountSids?: readonly string[];
   readonly secretId: string;
 }
 
@@ -27,6 +31,8 @@ export interface WebhookConfig extends TwilioSecretConfig {
   readonly transferQueueUrl: string;
   /** Base URL Twilio is configured with (custom domain, base path, tunnel). Unset: the URL API Gateway received. */
   readonly publicBaseUrl: string | undefined;
+  /** The connection-override fragment in use (without `#`): a signature over the URL with it is accepted too. */
+  readonly connectionOverrides: string | undefined;
 }
 
 export interface TransferConfig extends TwilioSecretConfig {
@@ -67,7 +73,33 @@ export const DEFAULT_LEASE_SECONDS = 300;
 
 /** The account and the secret holding its tokens: every function that talks to Twilio reads both. */
 function twilioSecret(r: EnvReader): TwilioSecretConfig {
-  return { accountSid: accountSid(r, ENV.twilioAccountSid), secretId: r.required(ENV.twilioSecretArn) };
+  const parent = accountSid(r, ENV.twilioAccountSid);
+  return { accountSid: parent, subaccountSids: subaccountSids(r, parent), secretId: r.required(ENV.twilioSecretArn) };
+}
+
+/** TWILIO_SUBACCOUNT_SIDS: comma-separated AccountSids, none of them the parent, none twice. */
+export function subaccountSids(r: EnvReader, parent: string): string[] {
+  const sids = (r.optional(ENV.twilioSubaccountSids) ?? '')
+    .split(',')
+    .map((sid) => sid.trim())
+    .filter((sid) => sid !== '');
+  const bad = sids.filter((sid) => !SID.AccountSid.test(sid));
+  if (bad.length > 0) {
+    r.problems.push(`${ENV.twilioSubaccountSids} must list AccountSids (AC followed by 32 hex characters)`);
+  }
+  if (sids.includes(parent)) r.problems.push(`${ENV.twilioSubaccountSids} must not list ${ENV.twilioAccountSid}`);
+  if (new Set(sids).size !== sids.length) r.problems.push(`${ENV.twilioSubaccountSids} names an account twice`);
+  return sids;
+}
+
+/** WEBHOOK_CONNECTION_OVERRIDES: Twilio's fragment syntax, checked as the stage option is. */
+function connectionOverrides(r: EnvReader): string | undefined {
+  const fragment = r.optional(ENV.webhookConnectionOverrides);
+  if (fragment === undefined) return undefined;
+  for (const problem of connectionOverridesProblems(fragment)) {
+    r.problems.push(`${ENV.webhookConnectionOverrides} ${problem}`);
+  }
+  return fragment;
 }
 
 /** Where media, lists and deletes go: the configured API base, never a host from a request. */
@@ -81,6 +113,7 @@ export function loadWebhookConfig(env: Env = process.env): WebhookConfig {
     ...twilioSecret(r),
     transferQueueUrl: r.required(ENV.transferQueueUrl),
     publicBaseUrl: r.url(ENV.publicBaseUrl),
+    connectionOverrides: connectionOverrides(r),
   });
 }
 
@@ -200,4 +233,14 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
       24 * 3600,
     ),
   });
+}
+
+/** The access audit trail: every function that hands out access or acts on a recording writes to it. */
+export interface AuditConfig {
+  readonly auditTableName: string;
+}
+
+export function loadAuditConfig(env: Env = process.env): AuditConfig {
+  const r = new EnvReader(env);
+  return r.done({ auditTableName: r.required(ENV.auditTable) });
 }

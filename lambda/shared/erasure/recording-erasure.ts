@@ -42,7 +42,10 @@ export interface ErasureDeps {
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
   readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
   readonly store: ErasureStore;
+  /** Twilio as the parent account: recordings whose ledger names no account. */
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
+  /** Twilio as a recording's own account (its path, its token); unset: `twilio` for every recording. */
+  readonly twilioFor?: (accountSid: string) => Pick<TwilioApi, 'deleteRecording'>;
   readonly events: EventPublisher;
   readonly obs: Observability;
   readonly now?: () => Date;
@@ -177,7 +180,9 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
 
   if (!marked.deletedAtTwilioAt) {
     try {
-      await deps.twilio.deleteRecording(recordingSid);
+      const accountSid = marked.accountSid ?? item?.accountSid;
+      const twilio = deps.twilioFor && accountSid ? deps.twilioFor(accountSid) : deps.twilio;
+      await twilio.deleteRecording(recordingSid);
       await deps.ledger.markDeletedAtTwilio(recordingSid, now());
     } catch (error) {
       log.error('Could not delete the recording at Twilio', { error: describeError(error) });
@@ -222,7 +227,14 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
   const sent = await announce(
     {
       detailType: 'Recording Erased',
-      detail: { recordingSid: item.recordingSid, callId: request.callId, callSid: item.callSid, erasedAt, erasedBy },
+      detail: {
+        recordingSid: item.recordingSid,
+        callId: request.callId,
+        callSid: item.callSid,
+        conferenceSid: item.conferenceSid,
+        erasedAt,
+        erasedBy,
+      },
     },
     deps,
   );
@@ -238,7 +250,12 @@ function belongsToCall(
   call: CallItem,
   entry: RecordingEntry | undefined,
 ): boolean {
-  if (item) return item.callId !== undefined ? item.callId === call.callId : item.callSid === call.twilioCallSid;
+  if (item) {
+    // A recording without a CallSid (a conference recording) belongs to no call.
+    return item.callId !== undefined
+      ? item.callId === call.callId
+      : item.callSid !== undefined && item.callSid === call.twilioCallSid;
+  }
   return entry !== undefined || (call.recordingKey?.includes(`/${recordingSid}.`) ?? false);
 }
 

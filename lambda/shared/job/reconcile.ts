@@ -98,6 +98,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
         obs.logger.warn('Twilio listed a recording that cannot be queued', {
           recordingSid: recording.sid.slice(0, 64),
           callSid: recording.callSid?.slice(0, 64),
+          conferenceSid: recording.conferenceSid?.slice(0, 64),
         });
       } else {
         candidates.push(recording);
@@ -123,6 +124,7 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
       obs.logger.info('Queued a recording the ledger did not have', {
         recordingSid: job.recordingSid,
         callSid: job.callSid,
+        conferenceSid: job.conferenceSid,
         origin,
         dateCreated: recording.dateCreated,
       });
@@ -162,10 +164,23 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
 function usable(recording: TwilioRecordingEntry, accountSid: string): boolean {
   return (
     SID.RecordingSid.test(recording.sid) &&
-    recording.callSid !== undefined &&
-    SID.CallSid.test(recording.callSid) &&
+    hasJobSids(recording) &&
     (recording.accountSid === undefined || recording.accountSid === accountSid)
   );
+}
+
+/**
+ * A job can be made of this entry: a well-formed CallSid, or none (`call_sid: null`, a conference
+ * recording) and a well-formed ConferenceSid. A malformed one of either is never queued.
+ */
+export function hasJobSids(recording: {
+  readonly callSid?: string | undefined;
+  readonly conferenceSid?: string | undefined;
+}): boolean {
+  const { callSid, conferenceSid } = recording;
+  if (callSid !== undefined && !SID.CallSid.test(callSid)) return false;
+  if (conferenceSid !== undefined && !SID.ConferenceSid.test(conferenceSid)) return false;
+  return callSid !== undefined || conferenceSid !== undefined;
 }
 
 /** The transfer job for a recording found in the list, as the webhook would have queued it from the callback. */
@@ -183,7 +198,8 @@ export function toJob(
     version: 1,
     jobId: context.jobId,
     accountSid: context.accountSid,
-    callSid: recording.callSid ?? '',
+    callSid: recording.callSid,
+    conferenceSid: recording.conferenceSid,
     recordingSid: recording.sid,
     status: 'completed',
     durationSeconds: parseDuration(recording.duration),

@@ -19,7 +19,10 @@ export interface RecordingJob {
    */
   readonly jobId?: string | undefined;
   readonly accountSid: string;
-  readonly callSid: string;
+  /** The call recorded; absent for a conference recording Twilio sent without one. */
+  readonly callSid?: string | undefined;
+  /** The conference recorded (`CF…`), when it is a conference recording. */
+  readonly conferenceSid?: string | undefined;
   readonly recordingSid: string;
   readonly status: RecordingStatus;
   /** Whole seconds; undefined when Twilio sent none or a non-number. */
@@ -121,8 +124,9 @@ export function parseRecordingJob(body: string): RecordingJob {
     job?.version !== 1 ||
     typeof job.accountSid !== 'string' ||
     !SID.AccountSid.test(job.accountSid) ||
-    typeof job.callSid !== 'string' ||
-    !SID.CallSid.test(job.callSid) ||
+    !optionalSid(job.callSid, SID.CallSid) ||
+    !optionalSid(job.conferenceSid, SID.ConferenceSid) ||
+    (job.callSid === undefined && job.conferenceSid === undefined) ||
     typeof job.recordingSid !== 'string' ||
     !SID.RecordingSid.test(job.recordingSid) ||
     !(RECORDING_STATUSES as readonly (string | undefined)[]).includes(job.status) ||
@@ -137,4 +141,9 @@ export function parseRecordingJob(body: string): RecordingJob {
     throw new CallbackValidationError('job is malformed');
   }
   return job as RecordingJob;
+}
+
+/** Absent, or a well-formed SID. */
+function optionalSid(value: unknown, pattern: RegExp): boolean {
+  return value === undefined || (typeof value === 'string' && pattern.test(value));
 }

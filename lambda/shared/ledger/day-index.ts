@@ -23,6 +23,7 @@ export const LISTED_ATTRIBUTES = [
   'recordingSid',
   'callId',
   'callSid',
+  'conferenceSid',
   'status',
   'startedAt',
   'durationSeconds',
@@ -46,6 +47,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
     Pick<
       LedgerItem,
       | 'callId'
+      | 'conferenceSid'
       | 'durationSeconds'
       | 'channels'
       | 'source'

@@ -13,8 +13,11 @@ export const EVENT_SOURCE = 'recording-vault';
 
 export interface RecordingStoredDetail {
   readonly recordingSid: string;
-  readonly callId: string;
-  readonly callSid: string;
+  /** Absent for a recording without a CallSid (a conference recording): it has no call item. */
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
+  /** Set for a conference recording. */
+  readonly conferenceSid?: string | undefined;
   readonly bucket: string;
   readonly key: string;
   readonly contentType: string;
@@ -31,8 +34,11 @@ export interface RecordingStoredDetail {
 
 export interface RecordingFailedDetail {
   readonly recordingSid: string;
-  readonly callId: string;
-  readonly callSid: string;
+  /** Absent for a recording without a CallSid (a conference recording): it has no call item. */
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
+  /** Set for a conference recording. */
+  readonly conferenceSid?: string | undefined;
   readonly status: 'failed' | 'absent';
   readonly errorCode?: string | undefined;
   readonly error: string;
@@ -40,8 +46,11 @@ export interface RecordingFailedDetail {
 
 export interface RecordingErasedDetail {
   readonly recordingSid: string;
-  readonly callId: string;
-  readonly callSid: string;
+  /** Absent for a recording without a CallSid (a conference recording): it has no call item. */
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
+  /** Set for a conference recording. */
+  readonly conferenceSid?: string | undefined;
   readonly erasedAt: string;
   readonly erasedBy: string;
 }

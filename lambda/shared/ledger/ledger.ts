@@ -27,8 +27,12 @@ export type LedgerStatus = (typeof LEDGER_STATUSES)[number];
 
 export interface LedgerItem {
   readonly recordingSid: string;
+  /** The app's call item this recording is projected onto; absent for a recording without a CallSid. */
   readonly callId?: string;
-  readonly callSid: string;
+  /** Absent only for a conference recording Twilio reported without a CallSid. */
+  readonly callSid?: string;
+  /** The conference recorded (`CF…`), for a conference recording. */
+  readonly conferenceSid?: string;
   readonly accountSid?: string;
   readonly status: LedgerStatus;
   readonly origin?: JobOrigin;
@@ -88,8 +92,10 @@ export type HoldState = (typeof HOLD_STATES)[number];
 /** What a job knows of its recording when it claims it. */
 export interface RecordingFacts {
   readonly recordingSid: string;
-  readonly callId: string;
-  readonly callSid: string;
+  /** Set with `callSid`: a recording without a CallSid has no call item. */
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
+  readonly conferenceSid?: string | undefined;
   readonly accountSid: string;
   readonly startedAt: string;
   readonly durationSeconds?: number | undefined;
@@ -208,10 +214,12 @@ export class RecordingLedger {
    * Takes the right to copy one recording: one copy per RecordingSid at a time, whichever job
    * asks. A stored or erased recording is never claimed again; a claim whose lease ran out is
    * taken over; a failed or absent one may be copied (a redrive). The first claim fixes the
-   * recording's call, start time (and so its S3 key) for good.
+   * recording's call, start time (and so its S3 key) for good: a job naming a CallSid for a
+   * recording first entered without one (a conference recording) claims it as it stands.
    */
   async claim(facts: RecordingFacts, claimId: string, leaseSeconds: number, now: Date): Promise<ClaimOutcome> {
     const nowIso = now.toISOString();
+    const sids = sidAttributes(facts);
     try {
       const result = await this.db.send(
         new UpdateCommand({
@@ -219,7 +227,7 @@ export class RecordingLedger {
           Key: { recordingSid: facts.recordingSid },
           UpdateExpression: [
             'SET #status = :transferring, claimId = :claimId, leaseExpiresAt = :lease, updatedAt = :now',
-            'callSid = if_not_exists(callSid, :callSid), callId = if_not_exists(callId, :callId)',
+            ...sids.sets,
             'accountSid = if_not_exists(accountSid, :accountSid), origin = if_not_exists(origin, :origin)',
             'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day)',
             'dayShard = if_not_exists(dayShard, :dayShard), openStatus = :open',
@@ -229,7 +237,7 @@ export class RecordingLedger {
             ...(facts.encryption !== undefined ? ['encryption = :encryption'] : []),
           ].join(', '),
           ConditionExpression:
-            '(attribute_not_exists(recordingSid) OR callSid = :callSid) AND (' +
+            `${facts.callSid !== undefined ? '(attribute_not_exists(recordingSid) OR callSid = :callSid) AND ' : ''}(` +
             'attribute_not_exists(#status) OR #status = :failed OR #status = :absent OR ' +
             '(#status = :transferring AND (claimId = :claimId OR leaseExpiresAt < :nowMs)))',
           ExpressionAttributeNames: {
@@ -245,8 +253,7 @@ export class RecordingLedger {
             ':lease': now.getTime() + leaseSeconds * 1000,
             ':nowMs': now.getTime(),
             ':now': nowIso,
-            ':callSid': facts.callSid,
-            ':callId': facts.callId,
+            ...sids.values,
             ':accountSid': facts.accountSid,
             ':origin': facts.origin,
             ':startedAt': facts.startedAt,
@@ -271,7 +278,11 @@ export class RecordingLedger {
     if (item.status === 'erased' || item.status === 'erasing' || item.status === 'expired') {
       return { result: 'erased', item };
     }
-    if (item.callSid !== facts.callSid) {
+    if (facts.callSid !== undefined && item.callSid === undefined) {
+      // First entered without a CallSid: its key and projection stay as that claim fixed them.
+      return this.claim({ ...facts, callSid: undefined, callId: undefined }, claimId, leaseSeconds, now);
+    }
+    if (facts.callSid !== undefined && item.callSid !== facts.callSid) {
       await this.addNote(
         facts.recordingSid,
         `${nowIso} a job named CallSid ${facts.callSid} for this recording of ${item.callSid}; nothing copied`,
@@ -371,6 +382,7 @@ export class RecordingLedger {
     now: Date,
   ): Promise<{ recorded: boolean; item: LedgerItem | undefined }> {
     const nowIso = now.toISOString();
+    const sids = sidAttributes(facts);
     try {
       const result = await this.db.send(
         new UpdateCommand({
@@ -378,7 +390,7 @@ export class RecordingLedger {
           Key: { recordingSid: facts.recordingSid },
           UpdateExpression:
             'SET #status = :status, errorCode = :errorCode, #error = :error, updatedAt = :now, ' +
-            'callSid = if_not_exists(callSid, :callSid), callId = if_not_exists(callId, :callId), ' +
+            sids.sets.map((set) => `${set}, `).join('') +
             'accountSid = if_not_exists(accountSid, :accountSid), origin = if_not_exists(origin, :origin), ' +
             'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day), ' +
             'dayShard = if_not_exists(dayShard, :dayShard)' +
@@ -397,8 +409,7 @@ export class RecordingLedger {
             ':errorCode': failure.errorCode ?? 'none',
             ':error': failure.error,
             ':now': nowIso,
-            ':callSid': facts.callSid,
-            ':callId': facts.callId,
+            ...sids.values,
             ':accountSid': facts.accountSid,
             ':origin': 'callback',
             ':startedAt': facts.startedAt,
@@ -534,6 +545,28 @@ export class RecordingLedger {
   private updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
     return conditionalUpdate(this.db, this.tableName, input);
   }
+}
+
+/**
+ * The SIDs a job knows, each written only where the ledger has none yet: a CallSid with its call
+ * id, a ConferenceSid. A job that knows no CallSid leaves the ledger's untouched.
+ */
+function sidAttributes(facts: Pick<RecordingFacts, 'callSid' | 'callId' | 'conferenceSid'>): {
+  sets: string[];
+  values: Record<string, string>;
+} {
+  const sets: string[] = [];
+  const values: Record<string, string> = {};
+  if (facts.callSid !== undefined) {
+    sets.push('callSid = if_not_exists(callSid, :callSid)', 'callId = if_not_exists(callId, :callId)');
+    values[':callSid'] = facts.callSid;
+    values[':callId'] = facts.callId ?? facts.callSid;
+  }
+  if (facts.conferenceSid !== undefined) {
+    sets.push('conferenceSid = if_not_exists(conferenceSid, :conferenceSid)');
+    values[':conferenceSid'] = facts.conferenceSid;
+  }
+  return { sets, values };
 }
 
 export function isFinal(status: LedgerStatus | undefined): boolean {

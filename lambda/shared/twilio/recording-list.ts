@@ -18,7 +18,10 @@ import type { TokenSource } from './signature';
 export interface TwilioRecordingEntry {
   readonly sid: string;
   readonly accountSid: string | undefined;
+  /** `call_sid`: null for a conference recording Twilio keeps without a call. */
   readonly callSid: string | undefined;
+  /** `conference_sid`, for a conference recording. */
+  readonly conferenceSid?: string | undefined;
   readonly status: string | undefined;
   /** ISO-8601 of `date_created`; undefined when Twilio sent none that parses. */
   readonly dateCreated: string | undefined;
@@ -310,6 +313,7 @@ function toListed(raw: unknown): TwilioRecordingEntry | undefined {
     sid: r.sid,
     accountSid: text(r.account_sid),
     callSid: text(r.call_sid),
+    conferenceSid: text(r.conference_sid),
     status: text(r.status),
     dateCreated: Number.isNaN(created) ? undefined : new Date(created).toISOString(),
     startTime: text(r.start_time),

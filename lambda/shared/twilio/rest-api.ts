@@ -2,6 +2,7 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PassThrough, type Readable } from 'node:stream';
 import type { RecordingFormat } from '../config/function-config';
+import type { TwilioAccounts } from './accounts';
 import { SID } from './sids';
 import type { TokenSource } from './signature';
 
@@ -62,6 +63,7 @@ export interface CallDetails {
 export interface RecordingDetails {
   readonly sid: string;
   readonly callSid?: string;
+  readonly conferenceSid?: string;
   readonly duration?: string;
   readonly channels?: number;
   readonly status?: string;
@@ -161,6 +163,7 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
       return {
         sid: String(raw.sid ?? recordingSid),
         callSid: optionalString(raw.call_sid),
+        conferenceSid: optionalString(raw.conference_sid),
         duration: optionalString(raw.duration),
         channels: typeof raw.channels === 'number' ? raw.channels : undefined,
         status: optionalString(raw.status),
@@ -191,6 +194,29 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
       if (status === 404 || (status >= 200 && status < 300)) return;
       throw statusError(status, 'DELETE', requestPath);
     },
+  };
+}
+
+/** The API as one account of the stage: its path, its credentials. */
+export type TwilioApiFor = (accountSid: string) => TwilioApi;
+
+/**
+ * One client per listed account, made on first use: a recording is fetched, looked up and
+ * deleted under its own account's path with that account's token, always at `baseUrl`. An
+ * account the stage does not list throws UnknownAccountError.
+ */
+export function twilioApiPerAccount(
+  options: Omit<TwilioApiOptions, 'accountSid' | 'tokens'> & { readonly accounts: TwilioAccounts },
+): TwilioApiFor {
+  const clients = new Map<string, TwilioApi>();
+  return (accountSid) => {
+    let client = clients.get(accountSid);
+    if (!client) {
+      const tokens = options.accounts.tokens(accountSid);
+      client = createTwilioApi({ ...options, accountSid, tokens });
+      clients.set(accountSid, client);
+    }
+    return client;
   };
 }
 

@@ -2,5 +2,6 @@
 export const SID = {
   AccountSid: /^AC[0-9a-fA-F]{32}$/,
   CallSid: /^CA[0-9a-fA-F]{32}$/,
+  ConferenceSid: /^CF[0-9a-fA-F]{32}$/,
   RecordingSid: /^RE[0-9a-fA-F]{32}$/,
 } as const;

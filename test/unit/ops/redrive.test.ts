@@ -176,6 +176,8 @@ test('an unreachable queue is a RedriveError in one line', async () => {
   const error = await redrive({ ...options(), deadLetterQueueUrl: `${sqs.endpoint}/000000000000/nope` }).catch(
     (e: unknown) => e,
   );
-  expect(error).toBeInstanceOf(Error);
-  expect(String((error as Error).message)).not.toContain('\n');
+  expect(error).toBeInstanceOf(RedriveError);
+  expect((error as RedriveError).moved).toBe(0);
+  expect((error as RedriveError).message).toMatch(/dead-letter queue/);
+  expect((error as RedriveError).message).not.toContain('\n');
 });

@@ -136,6 +136,25 @@ it('catches a call recorded for longer than the lookback whose callback never ca
   expect(await checkpoint.getPending()).toEqual([]);
 });
 
+it('catches a long conference recording without a CallSid whose callback never came, once it completes', async () => {
+  const long = add(ago(115), { status: 'in-progress', source: 'Conference' });
+  expect(long.callSid).toBeNull();
+  const { reconcile } = handler();
+  await reconcile(scheduledEvent, context(300_000));
+  clock = new Date(START.getTime() + 15 * MINUTE);
+  await reconcile(scheduledEvent, context(300_000));
+  twilio.setRecordingStatus(long.sid, 'completed');
+  clock = new Date(START.getTime() + 30 * MINUTE);
+
+  await reconcile(scheduledEvent, context(300_000));
+
+  expect(queuedJobs()).toEqual([
+    expect.objectContaining({ recordingSid: long.sid, conferenceSid: long.conferenceSid, origin: 'reconciler' }),
+  ]);
+  expect(queuedJobs()[0]?.callSid).toBeUndefined();
+  expect(await checkpoint.getPending()).toEqual([]);
+});
+
 it('forgets a pending recording Twilio no longer has, and keeps one it could not look at', async () => {
   const gone = add(ago(115), { status: 'in-progress' });
   const unreachable = add(ago(116), { status: 'in-progress' });
@@ -250,6 +269,7 @@ describe('loadReconcilerConfig', () => {
 
   it('reads the contract, with the design defaults (120 min lookback, 5 min settle)', () => {
     expect(loadReconcilerConfig(env)).toEqual({
+      subaccountSids: [],
       accountSid: TEST_ACCOUNT_SID,
       secretId: env.TWILIO_SECRET_ARN,
       twilioApiBaseUrl: 'https://api.twilio.com',

@@ -42,6 +42,7 @@ import {
   recordingCallbackParams,
   TEST_ACCOUNT_SID,
   TEST_AUTH_TOKEN,
+  withCallSid,
 } from '../../helpers/twilio-fixtures';
 
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer';
@@ -109,9 +110,9 @@ function transferHandler(overrides: ConfigOverrides = {}, runtime: { s3?: S3Clie
 }
 
 /** A job exactly as the webhook would queue it for this callback (with its own jobId). */
-function jobFor(options: CallbackOptions = {}, minimal = false): RecordingJob {
+function jobFor(options: CallbackOptions = {}, minimal = false): RecordingJob & { readonly callSid: string } {
   const params = minimal ? minimalCallbackParams(options) : recordingCallbackParams(options);
-  return parseRecordingCallback(params, RECEIVED_AT, randomUUID());
+  return withCallSid(parseRecordingCallback(params, RECEIVED_AT, randomUUID()));
 }
 
 function keyFor(callId: string, job: RecordingJob, extension = 'mp3'): string {
@@ -163,6 +164,106 @@ async function item(callId: string): Promise<Item> {
   if (!found) throw new Error(`no item ${callId}`);
   return found;
 }
+
+describe('conference recordings', () => {
+  /** A conference recording as Twilio calls back about it: ConferenceSid, no CallSid. */
+  function conferenceJob(audio: Buffer, fields: Parameters<SimulatedTwilio['addRecording']>[0] = {}) {
+    const recording = stub.addRecording({
+      source: 'Conference',
+      media: audio,
+      startTime: new Date('2024-07-22T17:00:00.000Z'),
+      ...fields,
+    });
+    return parseRecordingCallback(stub.callbackParams(recording), RECEIVED_AT, randomUUID());
+  }
+
+  it('stores one without a CallSid under its ConferenceSid, in the ledger only: no call item', async () => {
+    const audio = mediaBytes('conference', 50_000);
+    const job = conferenceJob(audio);
+    const conferenceSid = job.conferenceSid as string;
+    expect(job.callSid).toBeUndefined();
+
+    const result = await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    expect(result).toEqual(failures([]));
+    const key = keyFor(conferenceSid, job);
+    const object = await aws.getObject(key);
+    expect(object?.bytes.equals(audio)).toBe(true);
+    expect(object?.metadata).toMatchObject({ 'conference-sid': conferenceSid, 'recording-sid': job.recordingSid });
+    expect(object?.metadata).not.toHaveProperty('call-sid');
+    const ledger = await aws.getLedger(job.recordingSid);
+    expect(ledger).toMatchObject({ status: 'stored', conferenceSid, key, source: 'Conference' });
+    expect(ledger).not.toHaveProperty('callSid');
+    expect(ledger).not.toHaveProperty('callId');
+    expect(await aws.getItem(conferenceSid)).toBeUndefined();
+    expect(published).toEqual([
+      {
+        detailType: 'Recording Stored',
+        detail: expect.objectContaining({ recordingSid: job.recordingSid, conferenceSid, key, callId: undefined }),
+      },
+    ]);
+  });
+
+  it('keeps a later job that names a CallSid from copying it again or calling it another call', async () => {
+    const audio = mediaBytes('conference-twice', 20_000);
+    const job = conferenceJob(audio);
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+    const laterWithCall = { ...job, callSid: newCallSid(), jobId: randomUUID(), origin: 'reconciler' as const };
+
+    const result = await transferHandler()(sqsEvent(sqsRecord(laterWithCall)));
+
+    expect(result).toEqual(failures([]));
+    expect(stub.requestsTo(job.recordingSid)).toHaveLength(1);
+    const ledger = await aws.getLedger(job.recordingSid);
+    expect(ledger).toMatchObject({ status: 'stored', key: keyFor(job.conferenceSid as string, job) });
+    expect(ledger).not.toHaveProperty('callSid');
+    expect(ledger?.notes).toBeUndefined();
+  });
+
+  it('stores one that names its call too under that call, keeping the ConferenceSid', async () => {
+    const audio = mediaBytes('conference-with-call', 20_000);
+    const callSid = newCallSid();
+    const callId = await givenCall(callSid);
+    const job = conferenceJob(audio, { callSid });
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    const key = keyFor(callId, job);
+    expect((await aws.getObject(key))?.bytes.equals(audio)).toBe(true);
+    expect(await aws.getLedger(job.recordingSid)).toMatchObject({
+      callSid,
+      callId,
+      conferenceSid: job.conferenceSid,
+      key,
+    });
+    expect((await item(callId)).recordings?.[job.recordingSid]).toMatchObject({ status: 'stored', key });
+  });
+
+  it('enters an absent conference recording in the ledger and announces it, with no call item', async () => {
+    const recording = stub.addRecording({
+      source: 'Conference',
+      status: 'absent',
+      size: 0,
+      startTime: new Date('2024-07-22T17:00:00.000Z'),
+    });
+    const job = parseRecordingCallback(stub.callbackParams(recording), RECEIVED_AT, randomUUID());
+
+    const result = await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    expect(result).toEqual(failures([]));
+    expect(await aws.getLedger(job.recordingSid)).toMatchObject({
+      status: 'absent',
+      conferenceSid: recording.conferenceSid,
+      errorCode: '16101',
+    });
+    expect(published).toEqual([
+      {
+        detailType: 'Recording Failed',
+        detail: expect.objectContaining({ status: 'absent', conferenceSid: recording.conferenceSid }),
+      },
+    ]);
+  });
+});
 
 describe('successful processing', () => {
   it('streams the recording into S3 and records it on the call item', async () => {
@@ -216,10 +317,12 @@ describe('successful processing', () => {
   });
 
   it('files the object under the year and month the recording started (UTC)', async () => {
-    const job = parseRecordingCallback(
-      recordingCallbackParams({ extra: { RecordingStartTime: 'Tue, 31 Dec 2024 23:30:00 -0100' } }),
-      new Date('2025-01-01T00:35:00.000Z'),
-      randomUUID(),
+    const job = withCallSid(
+      parseRecordingCallback(
+        recordingCallbackParams({ extra: { RecordingStartTime: 'Tue, 31 Dec 2024 23:30:00 -0100' } }),
+        new Date('2025-01-01T00:35:00.000Z'),
+        randomUUID(),
+      ),
     );
     const callId = await givenCall(job.callSid);
     serve(job, mediaBytes('audio', 100));

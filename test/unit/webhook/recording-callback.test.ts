@@ -218,7 +218,7 @@ describe('parseRecordingCallback', () => {
 
   it('tolerates parameters Twilio adds without notice', () => {
     const job = parseRecordingCallback(
-      recordingCallbackParams({ extra: { NewTwilioParam: 'x', ConferenceSid: 'CF123' } }),
+      recordingCallbackParams({ extra: { NewTwilioParam: 'x', QueueSid: 'QU123' } }),
       receivedAt,
     );
 
@@ -232,7 +232,7 @@ describe('parseRecordingCallback', () => {
 
   it.each([
     ['AccountSid', 'AccountSid is required'],
-    ['CallSid', 'CallSid is required'],
+    ['CallSid', 'CallSid or ConferenceSid is required'],
     ['RecordingSid', 'RecordingSid is required'],
     ['RecordingStatus', 'RecordingStatus is required'],
   ])('rejects a callback without %s', (name, message) => {
@@ -263,6 +263,47 @@ describe('parseRecordingCallback', () => {
     expect(() => parseRecordingCallback({ CallSid: 'x', RecordingStatus: 'done' }, receivedAt)).toThrow(
       'AccountSid is required; CallSid is malformed; RecordingSid is required; RecordingStatus is not recognised',
     );
+  });
+
+  it('accepts a conference recording that names its ConferenceSid and no CallSid', () => {
+    const conferenceSid = `CF${'0123456789abcdef'.repeat(2)}`;
+    const params = recordingCallbackParams({ extra: { CallSid: undefined, ConferenceSid: conferenceSid } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job.conferenceSid).toBe(conferenceSid);
+    expect(job.callSid).toBeUndefined();
+    expect(job.recordingSid).toBe(params.RecordingSid);
+  });
+
+  it('keeps both SIDs of a conference recording that names its call too', () => {
+    const conferenceSid = `CF${'f'.repeat(32)}`;
+    const params = recordingCallbackParams({ extra: { ConferenceSid: conferenceSid } });
+
+    const job = parseRecordingCallback(params, receivedAt);
+
+    expect(job).toMatchObject({ callSid: params.CallSid, conferenceSid });
+  });
+
+  it('rejects a callback with neither CallSid nor ConferenceSid', () => {
+    const params: Record<string, string> = minimalCallbackParams();
+    delete params.CallSid;
+
+    expect(() => parseRecordingCallback(params, receivedAt)).toThrow(
+      new CallbackValidationError('CallSid or ConferenceSid is required'),
+    );
+  });
+
+  it('rejects a malformed ConferenceSid when it is the only call reference', () => {
+    const params = recordingCallbackParams({ extra: { CallSid: undefined, ConferenceSid: `CF${'0'.repeat(31)}` } });
+
+    expect(() => parseRecordingCallback(params, receivedAt)).toThrow('ConferenceSid is malformed');
+  });
+
+  it("rejects a malformed ConferenceSid beside a valid CallSid: it is not Twilio's", () => {
+    expect(() =>
+      parseRecordingCallback(recordingCallbackParams({ extra: { ConferenceSid: 'CF123' } }), receivedAt),
+    ).toThrow(new CallbackValidationError('ConferenceSid is malformed'));
   });
 
   it('uses the first value of a repeated parameter', () => {

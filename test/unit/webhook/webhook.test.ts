@@ -303,19 +303,46 @@ describe('rejected callbacks', () => {
     expect(sentJobs()).toHaveLength(0);
   });
 
-  it.each(['AccountSid', 'CallSid', 'RecordingSid', 'RecordingStatus'])(
-    'answers 400 to a callback without %s',
-    async (name) => {
-      const params: Record<string, string> = recordingCallbackParams();
-      delete params[name];
+  it.each([
+    ['AccountSid', 'AccountSid is required'],
+    ['CallSid', 'CallSid or ConferenceSid is required'],
+    ['RecordingSid', 'RecordingSid is required'],
+    ['RecordingStatus', 'RecordingStatus is required'],
+  ])('answers 400 to a callback without %s', async (name, message) => {
+    const params: Record<string, string> = recordingCallbackParams();
+    delete params[name];
 
-      const response = await handlerWith()(twilioCallbackEvent({ params }));
+    const response = await handlerWith()(twilioCallbackEvent({ params }));
 
-      expect(response.statusCode).toBe(400);
-      expect(errorOf(response)).toEqual({ error: `${name} is required` });
-      expect(sentJobs()).toHaveLength(0);
-    },
-  );
+    expect(response.statusCode).toBe(400);
+    expect(errorOf(response)).toEqual({ error: message });
+    expect(sentJobs()).toHaveLength(0);
+  });
+
+  it('queues a signed conference recording callback that carries a ConferenceSid and no CallSid', async () => {
+    const conferenceSid = `CF${'ab12'.repeat(8)}`;
+    const params: Record<string, string> = recordingCallbackParams({
+      extra: { CallSid: undefined, ConferenceSid: conferenceSid, RecordingSource: 'Conference' },
+    });
+
+    const response = await handlerWith()(twilioCallbackEvent({ params }));
+
+    expect(response.statusCode).toBe(204);
+    const [sent] = sentJobs();
+    const job = parseRecordingJob(sent?.MessageBody ?? '');
+    expect(job).toMatchObject({ conferenceSid, recordingSid: params.RecordingSid, source: 'Conference' });
+    expect(job.callSid).toBeUndefined();
+  });
+
+  it('answers 400 to a callback whose only call reference is a malformed ConferenceSid', async () => {
+    const params = recordingCallbackParams({ extra: { CallSid: undefined, ConferenceSid: 'CF123' } });
+
+    const response = await handlerWith()(twilioCallbackEvent({ params }));
+
+    expect(response.statusCode).toBe(400);
+    expect(errorOf(response)).toEqual({ error: 'ConferenceSid is malformed' });
+    expect(sentJobs()).toHaveLength(0);
+  });
 
   it.each([
     ['CallSid', 'CA-not-a-sid', 'CallSid is malformed'],
@@ -546,13 +573,16 @@ describe('when the queue fails', () => {
     const params = recordingCallbackParams();
 
     const response = await handlerWith({ obs })(twilioCallbackEvent({ params }));
+    // Kept before the spy is restored (restoring clears them), so no later test logs into it.
+    const errorCalls = [...logged.mock.calls];
+    logged.mockRestore();
 
     expect(response.statusCode).toBe(500);
     expect(response.headers).toMatchObject({ 'content-type': 'application/json' });
     expect(errorOf(response)).toEqual({ error: 'Internal error' });
     expect(response.body).not.toContain(TEST_AUTH_TOKEN);
     expect(response.body).not.toContain('Object.<anonymous>');
-    const replay = logged.mock.calls.find(([message]) => String(message).includes('replay'));
+    const replay = errorCalls.find(([message]) => String(message).includes('replay'));
     expect(replay?.[1]).toMatchObject({
       job: expect.objectContaining({ recordingSid: params.RecordingSid, callSid: params.CallSid, status: 'completed' }),
     });

@@ -50,6 +50,7 @@ describe('loadWebhookConfig', () => {
 
     expect(config).toEqual({
       accountSid: TEST_ACCOUNT_SID,
+      subaccountSids: [],
       secretId: SECRET_ARN,
       transferQueueUrl: QUEUE_URL,
       publicBaseUrl: 'https://hooks.example.com/vault',
@@ -114,6 +115,7 @@ describe('loadTransferConfig', () => {
 
     expect(config).toEqual({
       accountSid: TEST_ACCOUNT_SID,
+      subaccountSids: [],
       secretId: SECRET_ARN,
       bucketName: 'rv-recordings',
       tableName: 'calls',

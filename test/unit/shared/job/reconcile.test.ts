@@ -172,7 +172,12 @@ it('never queues a recording the ledger knows, whatever its state (erased and fa
   const missing = listed();
   const { result, queued } = run([[...known.map((k) => k.record), missing]]);
 
-  expect(await result).toMatchObject({ listed: 7, alreadyStored: 6, queued: 1, skipped: 0 });
+  expect(await result).toMatchObject({
+    listed: known.length + 1,
+    alreadyStored: known.length,
+    queued: 1,
+    skipped: 0,
+  });
   expect(queued.map((j) => j.recordingSid)).toEqual([missing.sid]);
 });
 
@@ -189,16 +194,30 @@ it('skips recordings that are not completed at Twilio without asking the ledger 
 
 it('counts, logs and never queues a completed record that cannot be a job', async () => {
   const unusable = [
-    listed({ callSid: undefined }), // e.g. no call leg
+    listed({ callSid: undefined }), // no call leg and no conference
     listed({ callSid: 'CA-not-a-sid' }),
+    listed({ callSid: undefined, conferenceSid: 'CF-not-a-sid' }),
     listed({ sid: 'RE-not-a-sid' }),
     listed({ accountSid: `AC${'f'.repeat(32)}` }), // another account's
   ];
   const { result, queued, captured } = run([unusable]);
 
-  expect(await result).toMatchObject({ listed: 4, queued: 0, invalid: 4 });
+  expect(await result).toMatchObject({ listed: 5, queued: 0, invalid: 5 });
   expect(queued).toEqual([]);
-  expect(captured.logs.filter((l) => l.level === 'warn')).toHaveLength(4);
+  expect(captured.logs.filter((l) => l.level === 'warn')).toHaveLength(5);
+});
+
+it('queues a conference recording listed with a conference_sid and a null call_sid', async () => {
+  const conferenceSid = `CF${'0a'.repeat(16)}`;
+  const conference = listed({ callSid: undefined, conferenceSid, source: 'Conference' });
+  const { result, queued } = run([[conference]]);
+
+  expect(await result).toMatchObject({ listed: 1, queued: 1, invalid: 0 });
+  expect(queued).toEqual([
+    expect.objectContaining({ recordingSid: conference.sid, conferenceSid, source: 'Conference', channels: 2 }),
+  ]);
+  expect(queued[0]?.callSid).toBeUndefined();
+  expect(() => parseRecordingJob(JSON.stringify(queued[0]))).not.toThrow();
 });
 
 it('queues nothing in a dry run, and says how many a real run would queue', async () => {
@@ -286,7 +305,7 @@ it('fails when a job cannot be queued, and starts no other after the failure', a
   expect(attempts).toBeLessThanOrEqual(10); // the ones already in flight, no more
 });
 
-it('fails when the list fails (not an abort), and stops listing', async () => {
+it('fails when the list fails (not an abort), with the error of the list', async () => {
   const list: RecordingListSource = {
     // biome-ignore lint/correctness/useYield: a list that fails before its first page
     async *list() {
@@ -294,4 +313,23 @@ it('fails when the list fails (not an abort), and stops listing', async () => {
     },
   };
   await expect(run([], {}, { list }).result).rejects.toThrow('401');
+});
+
+it('stops listing when a page cannot be checked: the list is aborted and no further page is taken', async () => {
+  const pages = Array.from({ length: 5 }, () => [listed()]);
+  const { result, list } = run(
+    pages,
+    {},
+    {
+      statuses: async () => {
+        throw new Error('DynamoDB unreachable');
+      },
+    },
+  );
+
+  await expect(result).rejects.toThrow('DynamoDB unreachable');
+  // The first page, and at most the next one fetched ahead while the first was checked.
+  expect(list.taken).toBeLessThanOrEqual(2);
+  expect(list.signals).toHaveLength(1);
+  expect(list.signals[0]?.aborted).toBe(true);
 });

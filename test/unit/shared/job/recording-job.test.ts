@@ -18,6 +18,12 @@ describe('parseRecordingJob', () => {
     expect(parseRecordingJob(JSON.stringify(job))).toEqual(job);
   });
 
+  it('accepts a conference recording job with a ConferenceSid and no CallSid', () => {
+    const conference = { ...job, callSid: undefined, conferenceSid: `CF${'1'.repeat(32)}` };
+
+    expect(parseRecordingJob(JSON.stringify(conference))).toEqual(conference);
+  });
+
   it('accepts a job that notes an ignored start time, and one without the note', () => {
     const noted = { ...job, startTimeIgnored: '0001' };
 
@@ -31,6 +37,8 @@ describe('parseRecordingJob', () => {
     ['a number', '42', 'job is malformed'],
     ['another version', JSON.stringify({ ...job, version: 2 }), 'job is malformed'],
     ['a bad CallSid', JSON.stringify({ ...job, callSid: 'CA1' }), 'job is malformed'],
+    ['neither CallSid nor ConferenceSid', JSON.stringify({ ...job, callSid: undefined }), 'job is malformed'],
+    ['a bad ConferenceSid', JSON.stringify({ ...job, conferenceSid: 'CF1' }), 'job is malformed'],
     ['a bad RecordingSid', JSON.stringify({ ...job, recordingSid: '../etc' }), 'job is malformed'],
     ['a bad AccountSid', JSON.stringify({ ...job, accountSid: 42 }), 'job is malformed'],
     ['an unknown status', JSON.stringify({ ...job, status: 'done' }), 'job is malformed'],

@@ -28,6 +28,7 @@ import {
   recordingCallbackParams,
   TEST_ACCOUNT_SID,
   TEST_AUTH_TOKEN,
+  withCallSid,
 } from '../../../helpers/twilio-fixtures';
 
 const RECEIVED_AT = new Date('2024-07-22T17:05:00.000Z');
@@ -77,15 +78,17 @@ function deps(overrides: Partial<TransferDeps> = {}): TransferDeps {
 function job(
   options: { status?: RecordingJob['status']; duration?: string; callSid?: string; errorCode?: string } = {},
 ) {
-  return parseRecordingCallback(
-    recordingCallbackParams({
-      callSid: options.callSid ?? newCallSid(),
-      recordingSid: newRecordingSid(),
-      status: options.status ?? 'completed',
-      extra: { RecordingDuration: options.duration ?? '0', ErrorCode: options.errorCode ?? '0' },
-    }),
-    RECEIVED_AT,
-    randomUUID(),
+  return withCallSid(
+    parseRecordingCallback(
+      recordingCallbackParams({
+        callSid: options.callSid ?? newCallSid(),
+        recordingSid: newRecordingSid(),
+        status: options.status ?? 'completed',
+        extra: { RecordingDuration: options.duration ?? '0', ErrorCode: options.errorCode ?? '0' },
+      }),
+      RECEIVED_AT,
+      randomUUID(),
+    ),
   );
 }
 

@@ -1,0 +1,65 @@
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { HttpResponse } from '../runtime/http';
+import { jsonResponse } from '../runtime/http';
+import { SID } from '../twilio/sids';
+import type { AuditAction, AuditDetails } from './audit-record';
+import { type AuditRecorder, auditActorOf } from './audit-trail';
+
+/**
+ * A route handler whose every answer about a recording is entered in the access audit trail
+ * before it leaves: erasure, hold, release, the single-recording read. The entry's outcome is the
+ * answer's class (`done`, `refused` for 409, `rejected` for other 4xx, `failed` for 5xx). When the
+ * entry cannot be written the caller gets 503 instead: the action itself is idempotent (the ledger
+ * keeps its state), and repeating it writes the entry.
+ *
+ * Requests that name no valid RecordingSid or no caller did nothing to a recording: the handler
+ * answers them (400, 403) and no entry is written.
+ */
+export interface AuditedRouteOptions {
+  readonly recorder: AuditRecorder;
+  /** The action of each route key (`DELETE /recordings/{recordingSid}`); other routes pass through. */
+  readonly actions: Readonly<Record<string, AuditAction>>;
+  /** The local stack's principal for requests without an authorizer context. */
+  readonly defaultPrincipal?: string;
+  /** Logs an entry that could not be written (never the request's token). */
+  readonly onError?: (error: unknown) => void;
+}
+
+type Handler = (event: APIGatewayProxyEventV2, context?: Context) => Promise<HttpResponse>;
+
+export function outcomeOf(statusCode: number): string {
+  if (statusCode < 400) return 'done';
+  if (statusCode === 409) return 'refused';
+  if (statusCode === 404) return 'not-found';
+  if (statusCode < 500) return 'rejected';
+  return 'failed';
+}
+
+export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Handler {
+  return async (event, context) => {
+    const response = await handler(event, context);
+    const action = options.actions[event.routeKey ?? ''];
+    const recordingSid = event.pathParameters?.recordingSid ?? '';
+    if (!action || !SID.RecordingSid.test(recordingSid)) return response;
+    const actor = auditActorOf(event, options.defaultPrincipal);
+    if (!actor) return response;
+    const details: Record<string, string | number | boolean> = { status: response.statusCode };
+    const callId = event.pathParameters?.callId;
+    if (callId) details.callId = callId;
+    try {
+      await options.recorder.record({
+        ...actor,
+        recordingSid,
+        action,
+        outcome: outcomeOf(response.statusCode),
+        details: details as AuditDetails,
+      });
+    } catch (error) {
+      options.onError?.(error);
+      return jsonResponse(503, {
+        error: 'The request could not be entered in the audit trail; repeat it (it is safe to repeat).',
+      });
+    }
+    return response;
+  };
+}

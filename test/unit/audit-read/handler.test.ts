@@ -1,0 +1,159 @@
+/**
+ * GET /recordings/{recordingSid}/audit (dynalite) and the audited routes of the erasure function:
+ * what was entered reads back with actor, time, source IP and user agent; bad input is a 400.
+ */
+import '../../helpers/setup-env';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createAuditReadHandler } from '../../../lambda/audit-read/handler';
+import { ERASURE_AUDIT_ACTIONS } from '../../../lambda/erasure/audit-actions';
+import { AuditWriter } from '../../../lambda/shared/audit/audit-trail';
+import { auditedRoute } from '../../../lambda/shared/audit/audited-route';
+import { emptyResponse, jsonResponse } from '../../../lambda/shared/runtime/http';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
+import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
+import { type Emulators, startEmulators } from '../../helpers/emulators';
+import { httpApiEvent } from '../../helpers/events';
+import { newRecordingSid } from '../../helpers/twilio-fixtures';
+
+let aws: Emulators;
+
+beforeAll(async () => {
+  aws = await startEmulators();
+});
+
+afterAll(async () => {
+  await aws.stop();
+});
+
+const ARN = 'arn:aws:iam::123456789012:user/ops';
+
+function auditRead() {
+  return createAuditReadHandler({
+    config: { auditTableName: AUDIT_TABLE_NAME },
+    ddb: aws.ddb,
+    obs: createObservability('audit-read-test'),
+  });
+}
+
+function auditEvent(recordingSid: string, rawQueryString = ''): APIGatewayProxyEventV2 {
+  return httpApiEvent({
+    path: `/recordings/${recordingSid}/audit`,
+    routeKey: 'GET /recordings/{recordingSid}/audit',
+    pathParameters: { recordingSid },
+    rawQueryString,
+  });
+}
+
+function eraseEvent(recordingSid: string, callId = 'call-1'): APIGatewayProxyEventV2 {
+  const event = httpApiEvent({
+    method: 'DELETE',
+    path: `/calls/${callId}/recordings/${recordingSid}`,
+    routeKey: 'DELETE /calls/{callId}/recordings/{recordingSid}',
+    pathParameters: { callId, recordingSid },
+  });
+  Object.assign(event.requestContext, { authorizer: { iam: { userArn: ARN } } });
+  return event;
+}
+
+async function read(recordingSid: string, query = '') {
+  const response = await auditRead()(auditEvent(recordingSid, query));
+  return { status: response.statusCode, body: JSON.parse(response.body ?? '{}') };
+}
+
+describe('the audited erasure route', () => {
+  it('enters the erasure with its caller and outcome, then answers as the handler did', async () => {
+    const recordingSid = newRecordingSid();
+    const erase = auditedRoute(async () => emptyResponse(204), {
+      recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME),
+      actions: ERASURE_AUDIT_ACTIONS,
+    });
+
+    const response = await erase(eraseEvent(recordingSid));
+
+    expect(response.statusCode).toBe(204);
+    const { status, body } = await read(recordingSid);
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      recordingSid,
+      entries: [
+        {
+          at: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+          action: 'recording.erase',
+          outcome: 'done',
+          actor: ARN,
+          actorKind: 'iam',
+          clientId: null,
+          sourceIp: '203.0.113.7',
+          userAgent: 'TwilioProxy/1.1',
+          details: { status: 204, callId: 'call-1' },
+        },
+      ],
+      nextCursor: null,
+    });
+  });
+
+  it('enters a refusal (409) as refused and a failure as failed', async () => {
+    const recordingSid = newRecordingSid();
+    const recorder = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME);
+    await auditedRoute(async () => jsonResponse(409, { error: 'held' }), { recorder, actions: ERASURE_AUDIT_ACTIONS })(
+      eraseEvent(recordingSid),
+    );
+    await auditedRoute(async () => jsonResponse(503, { error: 'later' }), { recorder, actions: ERASURE_AUDIT_ACTIONS })(
+      eraseEvent(recordingSid),
+    );
+
+    const { body } = await read(recordingSid);
+
+    expect(body.entries.map((e: { outcome: string }) => e.outcome)).toEqual(['refused', 'failed']);
+  });
+
+  it('answers 503 when the entry cannot be written, so that the caller repeats the request', async () => {
+    const erase = auditedRoute(async () => emptyResponse(204), {
+      recorder: { record: () => Promise.reject(new Error('throttled')) },
+      actions: ERASURE_AUDIT_ACTIONS,
+    });
+
+    const response = await erase(eraseEvent(newRecordingSid()));
+
+    expect(response.statusCode).toBe(503);
+  });
+});
+
+describe('GET /recordings/{recordingSid}/audit', () => {
+  it('pages with limit and cursor, oldest first', async () => {
+    const recordingSid = newRecordingSid();
+    let clock = Date.parse('2024-07-22T09:00:00.000Z');
+    const writer = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME, () => {
+      clock += 1000;
+      return new Date(clock);
+    });
+    for (const outcome of ['a', 'b', 'c']) {
+      await writer.record({ actor: 'u', kind: 'jwt', recordingSid, action: 'playback.url', outcome });
+    }
+
+    const first = await read(recordingSid, 'limit=2');
+    const second = await read(recordingSid, `limit=2&cursor=${first.body.nextCursor}`);
+
+    expect(first.body.entries.map((e: { outcome: string }) => e.outcome)).toEqual(['a', 'b']);
+    expect(second.body.entries.map((e: { outcome: string }) => e.outcome)).toEqual(['c']);
+    expect(second.body.nextCursor).toBeNull();
+  });
+
+  it('answers an empty list for a recording nobody accessed', async () => {
+    expect(await read(newRecordingSid())).toEqual({
+      status: 200,
+      body: expect.objectContaining({ entries: [], nextCursor: null }),
+    });
+  });
+
+  it.each([
+    ['a malformed RecordingSid', 'RE123', ''],
+    ['an unknown parameter', newRecordingSid(), 'from=2024-01-01'],
+    ['a limit out of range', newRecordingSid(), 'limit=0'],
+    ['a cursor it did not issue', newRecordingSid(), 'cursor=abc'],
+  ])('answers 400 for %s', async (_name, recordingSid, query) => {
+    const { status, body } = await read(recordingSid, query);
+    expect(status).toBe(400);
+    expect(body).toEqual({ error: expect.any(String) });
+  });
+});
