@@ -1,5 +1,5 @@
 /**
- * GET /recordings against dynalite: the ledger's `byDay` index read day by day, pages ordered by
+ * GET /recordings against dynalite: the ledger's `byDayShard` index read day by day, pages ordered by
  * (startedAt, recordingSid) with nothing missing and nothing twice, whatever the page size and
  * however many recordings share one startedAt; every bad parameter or cursor a 400.
  */
@@ -197,8 +197,10 @@ describe('GET /recordings: pages', () => {
 
   test('a conference recording without a CallSid is listed with its ConferenceSid and a null callSid', async () => {
     const startedAt = '2031-04-02T10:00:00.000Z';
+    const recordingSid = newRecordingSid();
     const conference: LedgerItem = {
-      recordingSid: newRecordingSid(),
+      recordingSid,
+      ...indexKeys(recordingSid, 'stored', startedAt, DEFAULT_INDEX_SHARDS),
       conferenceSid: `CF${'c0'.repeat(16)}`,
       accountSid: `AC${'0'.repeat(32)}`,
       status: 'stored',
