@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { AuditRecorder } from '../shared/audit/audit-trail';
 import { CallsRepository } from '../shared/calls/calls';
 import type { PlaybackConfig, RecordingsReadConfig } from '../shared/config/function-config';
+import { RecordingLedger } from '../shared/ledger/ledger';
 import { errorResponse, type HttpResponse, jsonResponse, notFound, redirectResponse } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
@@ -29,6 +30,7 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
   const obs = runtime.obs ?? createObservability('recordings-read');
   const deps = {
     calls: new CallsRepository(runtime.ddb, runtime.config.tableName, ''),
+    ledger: new RecordingLedger(runtime.ddb, runtime.config.ledgerTableName),
     store: new RecordingStore(runtime.s3, runtime.config.bucketName),
     urlTtlSeconds: runtime.config.urlTtlSeconds,
   };

@@ -1,11 +1,15 @@
 import { isSupportedCallId } from '../shared/calls/call-ids';
-import type { CallItem, CallsRepository, RecordingEntry } from '../shared/calls/calls';
+import type { CallItem, CallsRepository } from '../shared/calls/calls';
+import type { LedgerItem, RecordingLedger } from '../shared/ledger/ledger';
 import { notFound } from '../shared/runtime/http';
-import type { RecordingStore } from '../shared/storage/recording-store';
+import { isStorageKeyOf, type RecordingStore } from '../shared/storage/recording-store';
 import type { EncryptionDetails } from '../shared/twilio/encryption-details';
+import { SID } from '../shared/twilio/sids';
 
 export interface PlaybackDeps {
-  readonly calls: CallsRepository;
+  readonly calls: Pick<CallsRepository, 'getCall'>;
+  /** Where every key presigned here comes from: the call item only says which recordings to look up. */
+  readonly ledger: Pick<RecordingLedger, 'items'>;
   readonly store: RecordingStore;
   readonly urlTtlSeconds: number;
   readonly now?: () => Date;
@@ -31,22 +35,47 @@ export const isPlayableCallId = isSupportedCallId;
 
 interface StoredRecording {
   readonly recordingSid: string;
-  readonly entry: RecordingEntry & { readonly key: string };
+  readonly item: LedgerItem & { readonly key: string };
 }
 
-/** Stored recordings of a call, oldest first; items written before `recordings` existed fall back to `recordingKey`. */
-export function storedRecordings(item: CallItem): StoredRecording[] {
-  const entries = Object.entries(item.recordings ?? {})
-    .filter((pair): pair is [string, RecordingEntry & { key: string }] => pair[1].status === 'stored' && !!pair[1].key)
-    .map(([recordingSid, entry]) => ({ recordingSid, entry }));
-  if (entries.length === 0 && item.recordingKey) {
-    const sid = /(RE[0-9a-fA-F]{32})\.\w+$/.exec(item.recordingKey)?.[1] ?? 'unknown';
-    entries.push({
-      recordingSid: sid,
-      entry: { status: 'stored', key: item.recordingKey, durationSeconds: item.recordingDurationSeconds },
-    });
+/**
+ * The RecordingSids a call item names: its `recordings` entries and the one in a legacy
+ * `recordingKey`. Only names to look up in the ledger; nothing else of the item is used.
+ */
+function namedRecordings(item: CallItem): string[] {
+  const sids = Object.keys(item.recordings ?? {});
+  const legacy = /(RE[0-9a-fA-F]{32})\.\w+$/.exec(item.recordingKey ?? '')?.[1];
+  if (legacy) sids.push(legacy);
+  return [...new Set(sids)].filter((sid) => SID.RecordingSid.test(sid));
+}
+
+/**
+ * The call's stored recordings by the ledger, oldest first: a ledger item `stored` for this call
+ * (by call id, or by CallSid for an item without one), in this function's bucket, whose key has
+ * the form the transfer writes for this call and recording. Whatever the call item says, a key
+ * of another call or recording is never presigned.
+ */
+export async function storedRecordings(
+  call: CallItem,
+  deps: Pick<PlaybackDeps, 'ledger' | 'store'>,
+): Promise<StoredRecording[]> {
+  const items = await deps.ledger.items(namedRecordings(call));
+  const stored: StoredRecording[] = [];
+  for (const [recordingSid, item] of items) {
+    const ours = item.callId !== undefined ? item.callId === call.callId : item.callSid === call.twilioCallSid;
+    if (
+      item.status === 'stored' &&
+      ours &&
+      item.key !== undefined &&
+      (item.bucket === undefined || item.bucket === deps.store.bucket) &&
+      isStorageKeyOf(item.key, call.callId, recordingSid)
+    ) {
+      stored.push({ recordingSid, item: item as LedgerItem & { key: string } });
+    }
   }
-  return entries.sort((a, b) => (a.entry.startedAt ?? '').localeCompare(b.entry.startedAt ?? ''));
+  return stored.sort(
+    (a, b) => a.item.startedAt.localeCompare(b.item.startedAt) || a.recordingSid.localeCompare(b.recordingSid),
+  );
 }
 
 async function loadCall(callId: string, deps: PlaybackDeps): Promise<CallItem> {
@@ -61,13 +90,13 @@ async function presign(
   recording: StoredRecording,
   deps: PlaybackDeps,
 ): Promise<PlaybackRecording | undefined> {
-  const { entry } = recording;
-  const head = await deps.store.headRecording(entry.key);
+  const { item } = recording;
+  const head = await deps.store.headRecording(item.key);
   if (!head) return undefined; // deleted by lifecycle or by hand: nothing to play
   const now = (deps.now ?? (() => new Date()))();
-  const contentType = entry.contentType ?? head.contentType;
-  const extension = entry.key.slice(entry.key.lastIndexOf('.') + 1);
-  const url = await deps.store.getRecordingUrl(entry.key, {
+  const contentType = item.contentType ?? head.contentType;
+  const extension = item.key.slice(item.key.lastIndexOf('.') + 1);
+  const url = await deps.store.getRecordingUrl(item.key, {
     expiresInSeconds: deps.urlTtlSeconds,
     contentType,
     filename: `${recording.recordingSid}.${extension}`,
@@ -78,18 +107,18 @@ async function presign(
     url,
     expiresAt: new Date(now.getTime() + deps.urlTtlSeconds * 1000).toISOString(),
     contentType,
-    durationSeconds: entry.durationSeconds,
-    sizeBytes: entry.sizeBytes ?? head.sizeBytes,
-    sha256: entry.sha256,
-    startedAt: entry.startedAt,
-    encryption: entry.encryption ?? null,
+    durationSeconds: item.durationSeconds,
+    sizeBytes: item.sizeBytes ?? head.sizeBytes,
+    sha256: item.sha256,
+    startedAt: item.startedAt,
+    encryption: item.encryption ?? null,
   };
 }
 
 /** The latest stored recording of a call that still exists in S3, with a presigned GET URL. */
 export async function latestRecordingUrl(callId: string, deps: PlaybackDeps): Promise<PlaybackRecording> {
   const item = await loadCall(callId, deps);
-  const recordings = storedRecordings(item).reverse();
+  const recordings = (await storedRecordings(item, deps)).reverse();
   for (const recording of recordings) {
     const playable = await presign(callId, recording, deps);
     if (playable) return playable;
@@ -100,6 +129,6 @@ export async function latestRecordingUrl(callId: string, deps: PlaybackDeps): Pr
 /** Every stored recording of a call that still exists in S3, oldest first. */
 export async function allRecordingUrls(callId: string, deps: PlaybackDeps): Promise<PlaybackRecording[]> {
   const item = await loadCall(callId, deps);
-  const results = await Promise.all(storedRecordings(item).map((r) => presign(callId, r, deps)));
+  const results = await Promise.all((await storedRecordings(item, deps)).map((r) => presign(callId, r, deps)));
   return results.filter((r): r is PlaybackRecording => r !== undefined);
 }

@@ -19,8 +19,9 @@ export interface RecordingsReadFunctionProps extends FunctionLogProps {
 
 /**
  * The read side of the recordings API: GET /calls/{callId}/recording(s) (presigned playback URLs)
- * and GET /recordings (the ledger by day). It reads call items, queries the ledger's day index
- * and GETs objects (presigned URLs are signed with this role); it can write or delete nothing.
+ * and GET /recordings (the ledger by day). It reads call items (which recordings a call names),
+ * ledger items (the key of each, the only keys it presigns), queries the ledger's day index and
+ * GETs objects (presigned URLs are signed with this role); it can write or delete nothing.
  */
 export class RecordingsReadFunction extends VaultFunction {
   constructor(scope: Construct, id: string, props: RecordingsReadFunctionProps) {
@@ -58,6 +59,14 @@ export class RecordingsReadFunction extends VaultFunction {
         sid: 'ReadRecordings',
         actions: ['s3:GetObject'],
         resources: [props.storage.recordingObjectsArn()],
+      }),
+    );
+    // Every key it presigns comes from the ledger item of the recording, read by its RecordingSid.
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadLedgerItems',
+        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+        resources: [props.ledger.table.tableArn],
       }),
     );
     this.role.addToPrincipalPolicy(

@@ -289,7 +289,7 @@ async function ledgerItem(sources: DecryptSources, recordingSid: string): Promis
 function encryptionOf(item: LedgerItem, targetName: string): EncryptionDetails {
   if (item.encryption === undefined && item.notes?.some((note) => note.includes('EncryptionDetails unusable'))) {
     throw new CliError(
-      `${item.recordingSid} came with EncryptionDetails the vault could not use (see npm run status); read them from Twilio's recording resource`,
+      `${item.recordingSid} came with EncryptionDetails the vault could not use (the ledger's notes say why); read them from Twilio's recording resource`,
     );
   }
   if (item.encryption === undefined) {

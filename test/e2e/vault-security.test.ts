@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, newCallSid } from './harness';
+import { download, LocalStack, newAccountSid, newCallSid, type PlaybackBody } from './harness';
 
 /**
  * What an attacker can do from outside the vault, against the local stack: write the app's call
@@ -36,6 +36,87 @@ async function ledger(recordingSid: string): Promise<LedgerItem | undefined> {
   );
   return result.Item as LedgerItem | undefined;
 }
+
+/** A call of the app with one recording stored through the whole pipeline. */
+async function storedCall(): Promise<{ callId: string; recordingSid: string; key: string; bytes: Buffer }> {
+  const callId = `call-${randomBytes(6).toString('hex')}`;
+  const callSid = newCallSid();
+  await stack.putCall({ callId, twilioCallSid: callSid });
+  const recording = twilio.addRecording({ callSid, size: 4_000 });
+  expect((await stack.postCallback(twilio.callbackParams(recording.sid))).status).toBe(204);
+  const item = await stack.waitForEntry(callId, recording.sid, 'stored');
+  const key = item.recordings?.[recording.sid]?.key ?? '';
+  return { callId, recordingSid: recording.sid, key, bytes: await stack.objectBytes(key) };
+}
+
+/** What an app (or anyone writing its table) can do: point a call's entry at another object. */
+async function pointEntryAt(callId: string, recordingSid: string, key: string): Promise<void> {
+  await stack.ddb.send(
+    new UpdateCommand({
+      TableName: 'calls',
+      Key: { callId },
+      UpdateExpression: 'SET recordings.#sid.#key = :key, recordingKey = :key',
+      ExpressionAttributeNames: { '#sid': recordingSid, '#key': 'key' },
+      ExpressionAttributeValues: { ':key': key },
+    }),
+  );
+}
+
+describe('keys come from the ledger, never from the app’s call item', () => {
+  test('playback of a call whose entry names another call’s key serves the call’s own recording', async () => {
+    const a = await storedCall();
+    const b = await storedCall();
+    await pointEntryAt(a.callId, a.recordingSid, b.key);
+
+    const answer = await stack.playback(a.callId);
+
+    expect(answer.status).toBe(200);
+    const body = answer.json as PlaybackBody;
+    expect(body.recordingSid).toBe(a.recordingSid);
+    const served = await download(body.url);
+    expect(served.status).toBe(200);
+    expect(served.bytes.equals(a.bytes)).toBe(true);
+  });
+
+  test('a recording of another call entered in a call’s item is not listed for it', async () => {
+    const a = await storedCall();
+    const b = await storedCall();
+    const bEntry = (await stack.getCall(b.callId))?.recordings?.[b.recordingSid];
+    await stack.ddb.send(
+      new UpdateCommand({
+        TableName: 'calls',
+        Key: { callId: a.callId },
+        UpdateExpression: 'SET recordings.#sid = :entry',
+        ExpressionAttributeNames: { '#sid': b.recordingSid },
+        ExpressionAttributeValues: { ':entry': { ...bEntry, startedAt: '2999-01-01T00:00:00.000Z' } },
+      }),
+    );
+
+    const list = await stack.playback(a.callId, { list: true });
+    const latest = await stack.playback(a.callId);
+
+    expect(list.status).toBe(200);
+    const listed = (list.json as { recordings: PlaybackBody[] }).recordings;
+    expect(listed.map((r) => r.recordingSid)).toEqual([a.recordingSid]);
+    expect((latest.json as PlaybackBody).recordingSid).toBe(a.recordingSid);
+  });
+
+  test('erasing a call’s recording whose entry names another call’s key never deletes that object', async () => {
+    const a = await storedCall();
+    const b = await storedCall();
+    await pointEntryAt(a.callId, a.recordingSid, b.key);
+
+    const erased = await stack.request('DELETE', `/calls/${a.callId}/recordings/${a.recordingSid}`, {
+      headers: { authorization: `Bearer ${stack.config.apiToken}` },
+    });
+
+    expect(erased.status).toBe(204);
+    expect((await stack.objectBytes(b.key)).equals(b.bytes)).toBe(true);
+    expect((await ledger(b.recordingSid))?.status).toBe('stored');
+    expect(await stack.listKeys(a.key)).toEqual([]);
+    expect((await ledger(a.recordingSid))?.status).toBe('erased');
+  });
+});
 
 describe('a re-split callback is refused', () => {
   /**

@@ -634,16 +634,31 @@ describe('IAM: least privilege', () => {
     }
   });
 
-  test('recordings-read: GetItem on the table, GetObject on recordings/*, Query on the ledger index, PutItem on the audit trail; no secret, no queue', () => {
+  test('recordings-read: GetItem on the table, GetObject on recordings/*, ledger items by key and Query on its index, PutItem on the audit trail; no secret, no queue', () => {
     for (const [, s] of stages()) {
       const statements = roleStatements(s, s.stack.recordingsRead.role);
       const actions = statements.flatMap((st) => asList(st.Action as string | string[]));
       expect(actions.filter((a) => /^(s3|dynamodb|sqs|secretsmanager):/.test(a)).sort()).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
         's3:GetObject',
         's3:ListBucket',
+      ]);
+      const tableId = logicalId(s, s.stack.calls.table);
+      const ledgerId = logicalId(s, s.stack.ledger.table);
+      const ddb = statements.filter((st) =>
+        asList(st.Action as string | string[]).some((a) => a.startsWith('dynamodb:')),
+      );
+      // Reads only (the call item, the ledger items the keys come from, the ledger's day index),
+      // and entries put in the audit trail.
+      expect(ddb.map((st) => [asList(st.Action).sort(), asList(st.Resource)])).toEqual([
+        [['dynamodb:GetItem'], [{ 'Fn::GetAtt': [tableId, 'Arn'] }]],
+        [['dynamodb:BatchGetItem', 'dynamodb:GetItem'], [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }]],
+        [['dynamodb:Query'], [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDay']] }]],
+        [['dynamodb:PutItem'], [{ 'Fn::GetAtt': [logicalId(s, s.stack.audit.table), 'Arn'] }]],
       ]);
       // ListBucket on the bucket itself only: a HEAD of a missing object must answer 404, not 403.
       expect(listBucketResources(statements)).toEqual([

@@ -60,6 +60,8 @@ export interface TransferConfig extends TwilioSecretConfig {
 export interface PlaybackConfig {
   readonly bucketName: string;
   readonly tableName: string;
+  /** The ledger: every key presigned comes from it (the call item only names the recordings). */
+  readonly ledgerTableName: string;
   readonly urlTtlSeconds: number;
 }
 
@@ -143,6 +145,7 @@ export function loadPlaybackConfig(env: Env = process.env): PlaybackConfig {
   return r.done({
     bucketName: r.required(ENV.recordingsBucket),
     tableName: r.required(ENV.callsTable),
+    ledgerTableName: r.required(ENV.ledgerTable),
     urlTtlSeconds: r.int(ENV.playbackUrlTtlSeconds, DEFAULT_PLAYBACK_TTL_SECONDS, 1, MAX_PLAYBACK_TTL_SECONDS),
   });
 }

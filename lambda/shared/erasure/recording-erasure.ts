@@ -8,7 +8,12 @@ import type { ErasureFields, LedgerErasure } from '../ledger/ledger-erasure';
 import { describeError } from '../runtime/errors';
 import { HttpError, notFound } from '../runtime/http';
 import type { Observability } from '../runtime/observability';
-import { generateStorageKey, type ObjectVersion, type RecordingStore } from '../storage/recording-store';
+import {
+  generateStorageKey,
+  isStorageKeyOf,
+  type ObjectVersion,
+  type RecordingStore,
+} from '../storage/recording-store';
 import type { TwilioApi } from '../twilio/rest-api';
 import { SID } from '../twilio/sids';
 
@@ -139,10 +144,10 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     {
       callId: item?.callId ?? callId,
       callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
+      // Only a call item older than the ledger seeds these (if_not_exists): the key as checked below.
       startedAt: item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
-      key:
-        item?.key ?? entry?.key ?? (call.recordingKey?.includes(`/${recordingSid}.`) ? call.recordingKey : undefined),
-      bucket: item?.bucket ?? entry?.bucket,
+      key: item?.key ?? ownKeys(recordingSid, callId, item, call, entry)[0],
+      bucket: item?.bucket ?? deps.store.bucket,
     },
     now(),
   );
@@ -286,9 +291,28 @@ function copyInProgressError(): HttpError {
 }
 
 /**
- * Every key the recording may be stored under: the ledger's, the call entry's, the legacy
- * `recordingKey`, and the keys a copy would write in either format (an attempt that stored the
- * object but died before the ledger said so leaves one there).
+ * The keys recorded for the recording: the ledger's, or only for a call item older than the
+ * ledger (no ledger item) its entry's key or legacy `recordingKey`. Each only when it has the
+ * form the transfer writes for this call and this recording: the app's table (or the ledger,
+ * were it ever wrong) can never point an erasure at another recording's object.
+ */
+function ownKeys(
+  recordingSid: string,
+  callId: string,
+  item: LedgerItem | undefined,
+  call: CallItem,
+  entry: RecordingEntry | undefined,
+): string[] {
+  const owner = item?.callId ?? callId;
+  const recorded = item ? [item.key] : [entry?.key, call.recordingKey];
+  return recorded.filter((key): key is string => key !== undefined && isStorageKeyOf(key, owner, recordingSid));
+}
+
+/**
+ * Every key the recording may be stored under: the recorded ones (`ownKeys`), and the keys a copy
+ * would write in either format for its start time (an attempt that stored the object but died
+ * before the ledger said so leaves one there). The start time is the ledger's when it has the
+ * recording; it only picks the month of this call's and this recording's own keys.
  */
 function storageKeys(
   recordingSid: string,
@@ -297,10 +321,8 @@ function storageKeys(
   call: CallItem,
   entry: RecordingEntry | undefined,
 ): string[] {
-  const keys = new Set<string>();
-  for (const key of [item?.key, entry?.key]) if (key) keys.add(key);
-  if (call.recordingKey?.includes(`/${recordingSid}.`)) keys.add(call.recordingKey);
-  const startedAt = item?.startedAt ?? entry?.startedAt;
+  const keys = new Set(ownKeys(recordingSid, callId, item, call, entry));
+  const startedAt = item ? item.startedAt : entry?.startedAt;
   if (startedAt) {
     for (const format of FORMATS) {
       try {

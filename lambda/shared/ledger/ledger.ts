@@ -182,6 +182,31 @@ export class RecordingLedger {
    */
   async statuses(recordingSids: readonly string[]): Promise<Map<string, LedgerStatus>> {
     const found = new Map<string, LedgerStatus>();
+    const projection = {
+      ProjectionExpression: 'recordingSid, #status',
+      ExpressionAttributeNames: { '#status': 'status' },
+    };
+    for (const item of await this.batchGet(recordingSids, projection)) found.set(item.recordingSid, item.status);
+    return found;
+  }
+
+  /**
+   * The whole ledger item of each of `recordingSids` the ledger knows (absent from the map:
+   * unknown), batched like `statuses`: what the read and erasure routes take keys from.
+   */
+  async items(recordingSids: readonly string[]): Promise<Map<string, LedgerItem>> {
+    const found = new Map<string, LedgerItem>();
+    for (const item of await this.batchGet(recordingSids)) found.set(item.recordingSid, item);
+    return found;
+  }
+
+  private async batchGet(
+    recordingSids: readonly string[],
+    projection:
+      | { ProjectionExpression: string; ExpressionAttributeNames: Record<string, string> }
+      | undefined = undefined,
+  ): Promise<LedgerItem[]> {
+    const found: LedgerItem[] = [];
     const unique = [...new Set(recordingSids)];
     for (let start = 0; start < unique.length; start += BATCH_GET_LIMIT) {
       let keys: Record<string, unknown>[] = unique
@@ -191,19 +216,9 @@ export class RecordingLedger {
         if (round > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** round)));
         if (round > 8) throw new Error('DynamoDB left keys unprocessed after 8 retries');
         const result = await this.db.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: {
-                Keys: keys,
-                ProjectionExpression: 'recordingSid, #status',
-                ExpressionAttributeNames: { '#status': 'status' },
-              },
-            },
-          }),
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ...projection } } }),
         );
-        for (const item of result.Responses?.[this.tableName] ?? []) {
-          found.set(item.recordingSid as string, item.status as LedgerStatus);
-        }
+        found.push(...((result.Responses?.[this.tableName] ?? []) as LedgerItem[]));
         keys = (result.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
       }
     }

@@ -38,6 +38,23 @@ export function generateStorageKey(
   return key;
 }
 
+const STORAGE_KEY = /^recordings\/\d{4}\/\d{2}\/([^/]+)\/(RE[0-9a-fA-F]{32})\.(?:mp3|wav)$/;
+
+/**
+ * True when `key` has the form `generateStorageKey` gives `recordingSid` of `callId` (any month,
+ * either format). Checked on every key before it is presigned or deleted: no record, however
+ * written, can point one recording at another's object.
+ */
+export function isStorageKeyOf(key: string, callId: string, recordingSid: string): boolean {
+  const match = STORAGE_KEY.exec(key);
+  if (match === null || match[2] !== recordingSid) return false;
+  try {
+    return match[1] === encodeURIComponent(callId);
+  } catch {
+    return false; // a lone surrogate: no key was ever written for it
+  }
+}
+
 /** S3's limit on a key's length, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
 

@@ -137,7 +137,9 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
       }
       const receivedContentType = response.headers['content-type'];
       const mediaType = receivedContentType?.split(';')[0]?.trim().toLowerCase();
-      if (!mediaType?.startsWith('audio/')) {
+      // Binary bodies pass too: an encrypted recording is not audio to a CDN, and Twilio does
+      // not document the type it serves such a recording with.
+      if (!mediaType?.startsWith('audio/') && mediaType !== 'application/octet-stream') {
         // A proxy's error page or Twilio's JSON error with a 200: storing it as audio would
         // pass for a recording. Media may appear a little later, so try again.
         response.destroy();

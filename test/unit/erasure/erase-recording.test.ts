@@ -156,7 +156,7 @@ async function erase(callId: string, recordingSid: string, runtime: Partial<Eras
 
 function playbackHandler() {
   return createPlaybackHandler({
-    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, urlTtlSeconds: 60 },
+    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
     s3: aws.s3,
     ddb: aws.ddb,
     obs,
@@ -584,6 +584,47 @@ describe('idempotence and refusals', () => {
       [recordingSid]: { status: 'erased', erasedAt: NOW.toISOString(), erasedBy: CALLER, startedAt: NOW.toISOString() },
     });
     expect((await playback(callId)).status).toBe(404);
+  });
+});
+
+describe("keys come from the ledger, never from the app's call item", () => {
+  test("an entry that names another call's key erases the recording's own object and never that one", async () => {
+    const a = await givenCall();
+    const b = await givenCall();
+    const own = await givenStored(a, '2024-07-22T17:00:00.000Z');
+    const others = await givenStored(b, '2024-07-22T17:00:00.000Z');
+    const item = await aws.getItem(a.callId);
+    const recordings = item?.recordings as Record<string, Record<string, unknown>>;
+    await aws.putItem({
+      ...item,
+      recordings: { [own.recordingSid]: { ...recordings[own.recordingSid], key: others.key } },
+      recordingKey: others.key,
+    });
+
+    expect((await erase(a.callId, own.recordingSid)).status).toBe(204);
+
+    expect(await objectGone(own.key)).toBe(true);
+    expect(await objectGone(others.key)).toBe(false);
+    expect(await aws.getLedger(others.recordingSid)).toMatchObject({ status: 'stored', key: others.key });
+  });
+
+  test("a call item older than the ledger that names another recording's key never erases that object", async () => {
+    const b = await givenCall();
+    const others = await givenStored(b, '2024-07-22T17:00:00.000Z');
+    const callSid = newCallSid();
+    const callId = `legacy-${callSid.slice(2, 10)}`;
+    const recordingSid = newRecordingSid();
+    await aws.putItem({
+      callId,
+      twilioCallSid: callSid,
+      recordingKey: others.key.replace(others.recordingSid, recordingSid),
+      recordings: { [recordingSid]: { status: 'stored', key: others.key, startedAt: others.startedAt } },
+    });
+
+    expect((await erase(callId, recordingSid)).status).toBe(204);
+
+    expect(await objectGone(others.key)).toBe(false);
+    expect((await aws.getLedger(recordingSid))?.key).toBeUndefined();
   });
 });
 

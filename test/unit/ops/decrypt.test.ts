@@ -188,6 +188,12 @@ describe('decrypting a stored copy', () => {
     ['a recording the vault does not hold', undefined, 3, /is not in the vault/],
     ['a recording that is not stored', { status: 'failed' }, 3, /is failed, not stored/],
     ['a recording Twilio did not encrypt', { encryption: undefined }, 1, /was not encrypted by Twilio/],
+    [
+      'a recording whose details were unusable when it was stored',
+      { encryption: undefined, notes: ['2024-07-22T17:01:00.000Z EncryptionDetails unusable (not JSON: x)'] },
+      1,
+      /came with EncryptionDetails the vault could not use \(the ledger's notes say why\)/,
+    ],
   ])('says so for %s', async (_what, ledger, exitCode, message) => {
     const recordingSid = ledger ? (await givenStored({ ledger })).recordingSid : newRecordingSid();
 

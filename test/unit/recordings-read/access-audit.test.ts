@@ -5,6 +5,7 @@
  */
 import '../../helpers/setup-env';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
 import type { AuditEntryInput } from '../../../lambda/shared/audit/audit-record';
@@ -32,7 +33,7 @@ function handler(
   audit: { record(entry: AuditEntryInput): Promise<unknown> } = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME),
 ) {
   return createPlaybackHandler({
-    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, urlTtlSeconds: 60 },
+    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
     listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDayShard' },
     s3: aws.s3,
     ddb: aws.ddb,
@@ -59,7 +60,25 @@ async function storedCall(count: number): Promise<{ callId: string; sids: string
     recordings[recordingSid] = { status: 'stored', key, contentType: 'audio/mpeg', startedAt };
     sids.push(recordingSid);
   }
-  await aws.putItem({ callId, twilioCallSid: newCallSid(), recordings });
+  const callSid = newCallSid();
+  await aws.putItem({ callId, twilioCallSid: callSid, recordings });
+  // The ledger items the transfer writes first: playback takes each key from them.
+  for (const [recordingSid, entry] of Object.entries(recordings)) {
+    const { startedAt } = entry as { startedAt: string };
+    await aws.ddb.send(
+      new PutCommand({
+        TableName: LEDGER_TABLE,
+        Item: {
+          ...(entry as object),
+          recordingSid,
+          callId,
+          callSid,
+          day: startedAt.slice(0, 10),
+          updatedAt: startedAt,
+        },
+      }),
+    );
+  }
   return { callId, sids };
 }
 

@@ -119,7 +119,7 @@ afterAll(async () => {
 
 function handler() {
   return createPlaybackHandler({
-    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, urlTtlSeconds: 60 },
+    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
     listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: LEDGER_DAY_INDEX },
     s3: aws.s3,
     ddb: aws.ddb,

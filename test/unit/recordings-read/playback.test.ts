@@ -6,13 +6,13 @@ import '../../helpers/setup-env';
 import { createHash } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createPlaybackHandler } from '../../../lambda/recordings-read/handler';
 import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
 import { mediaBytes } from '../../../lib/simulated-twilio';
-import { CALLS_TABLE, type Emulators, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
+import { CALLS_TABLE, type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';
 import { newCallSid, newRecordingSid } from '../../helpers/twilio-fixtures';
 
@@ -29,7 +29,12 @@ afterAll(async () => {
 
 function playbackHandler(ddb: DynamoDBDocumentClient = aws.ddb) {
   return createPlaybackHandler({
-    config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, urlTtlSeconds: TTL_SECONDS },
+    config: {
+      bucketName: RECORDINGS_BUCKET,
+      tableName: CALLS_TABLE,
+      ledgerTableName: LEDGER_TABLE,
+      urlTtlSeconds: TTL_SECONDS,
+    },
     s3: aws.s3,
     ddb,
     obs: createObservability('recordings-read-test'),
@@ -96,8 +101,28 @@ function entry(recording: StoredRecording, durationSeconds = 42) {
   };
 }
 
-async function putCall(callId: string, recordings: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  await aws.putItem({ callId, twilioCallSid: newCallSid(), recordings, ...extra });
+/** The ledger item the transfer writes for a stored recording (`entry` is its call entry). */
+async function putLedger(recordingSid: string, callId: string, callSid: string, entry: Record<string, unknown>) {
+  const startedAt = String(entry.startedAt);
+  await aws.ddb.send(
+    new PutCommand({
+      TableName: LEDGER_TABLE,
+      Item: { ...entry, recordingSid, callId, callSid, day: startedAt.slice(0, 10), updatedAt: startedAt },
+    }),
+  );
+}
+
+/** The call item and, for each stored entry, its ledger item: what the transfer leaves behind. */
+async function putCall(
+  callId: string,
+  recordings: Record<string, Record<string, unknown>>,
+  extra: Record<string, unknown> = {},
+) {
+  const callSid = newCallSid();
+  await aws.putItem({ callId, twilioCallSid: callSid, recordings, ...extra });
+  for (const [recordingSid, recorded] of Object.entries(recordings)) {
+    if (recorded.status === 'stored') await putLedger(recordingSid, callId, callSid, recorded);
+  }
 }
 
 function body(response: { body?: string }): Record<string, unknown> {
@@ -175,10 +200,12 @@ describe('GET /calls/{callId}/recording', () => {
     expect((await download(location)).bytes.equals(recording.audio)).toBe(true);
   });
 
-  it('still plays a legacy item that has only recordingKey', async () => {
+  it('still plays a legacy item that has only recordingKey, by its ledger item', async () => {
     const callId = newCallId();
+    const callSid = newCallSid();
     const recording = await storeObject(callId, '2023-01-05T09:00:00.000Z', 512);
-    await aws.putItem({ callId, recordingKey: recording.key, recordingDurationSeconds: 30 });
+    await aws.putItem({ callId, twilioCallSid: callSid, recordingKey: recording.key, recordingDurationSeconds: 30 });
+    await putLedger(recording.recordingSid, callId, callSid, { ...entry(recording, 30), sizeBytes: undefined });
 
     const response = await playbackHandler()(latestEvent(callId));
 
@@ -192,6 +219,58 @@ describe('GET /calls/{callId}/recording', () => {
       contentType: 'audio/mpeg',
     });
     expect((await download(String(payload.url))).bytes.equals(recording.audio)).toBe(true);
+  });
+
+  it('presigns the key the ledger holds, whatever key the call entry names', async () => {
+    const callId = newCallId();
+    const own = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
+    const otherCall = newCallId();
+    const other = await storeObject(otherCall, '2024-07-22T17:00:00.000Z', 200, 2);
+    await putCall(otherCall, { [other.recordingSid]: entry(other) });
+    await putCall(callId, { [own.recordingSid]: entry(own) });
+    await aws.putItem({
+      ...(await aws.getItem(callId)),
+      recordings: { [own.recordingSid]: { ...entry(own), key: other.key } },
+      recordingKey: other.key,
+    });
+
+    const payload = body(await playbackHandler()(latestEvent(callId)));
+
+    expect(payload.recordingSid).toBe(own.recordingSid);
+    expect((await download(String(payload.url))).bytes.equals(own.audio)).toBe(true);
+  });
+
+  it('plays no recording the ledger does not hold as stored for this call', async () => {
+    const callId = newCallId();
+    const unledgered = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100, 1);
+    const otherCall = newCallId();
+    const others = await storeObject(otherCall, '2024-07-22T17:10:00.000Z', 200, 2);
+    await putCall(otherCall, { [others.recordingSid]: entry(others) });
+    await aws.putItem({
+      callId,
+      twilioCallSid: newCallSid(),
+      recordings: { [unledgered.recordingSid]: entry(unledgered), [others.recordingSid]: entry(others) },
+    });
+
+    const latest = await playbackHandler()(latestEvent(callId));
+    const listed = await playbackHandler()(listEvent(callId));
+
+    expect(latest.statusCode).toBe(404);
+    expect(body(listed)).toEqual({ callId, recordings: [] });
+  });
+
+  it('plays no ledger key that is not the form the transfer writes for this call and recording', async () => {
+    const callId = newCallId();
+    const recording = await storeObject(callId, '2024-07-22T17:00:00.000Z', 100);
+    const callSid = newCallSid();
+    await aws.putItem({ callId, twilioCallSid: callSid, recordings: { [recording.recordingSid]: entry(recording) } });
+    const otherCall = newCallId();
+    const other = await storeObject(otherCall, '2024-07-22T17:00:00.000Z', 200, 2);
+    await putLedger(recording.recordingSid, callId, callSid, { ...entry(recording), key: other.key });
+
+    const response = await playbackHandler()(latestEvent(callId));
+
+    expect(response.statusCode).toBe(404);
   });
 
   it('answers 404 for an unknown call', async () => {

@@ -180,6 +180,20 @@ describe('an encrypted recording', () => {
       encryption: recording.encryptionDetails,
     });
   });
+
+  it('is stored when Twilio serves it as application/octet-stream rather than audio', async () => {
+    const { recording, callId } = await givenEncryptedRecording();
+    twilio.respond('GET', twilio.recordingPath(recording.sid, 'wav'), {
+      headers: { 'content-type': 'application/octet-stream' },
+      body: recording.media,
+    });
+
+    const result = await transferHandler()(sqsEvent(sqsRecord(callbackJob(recording))));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const object = await aws.getObject(`recordings/2024/07/${callId}/${recording.sid}.wav`);
+    expect(object?.bytes.equals(recording.media)).toBe(true);
+  });
 });
 
 describe('the simulated Twilio, as Twilio answers for encrypted recordings', () => {

@@ -31,7 +31,7 @@ const transferEnv = {
   EVENT_BUS_NAME: 'recording-vault-test',
   DEAD_LETTER_QUEUE_URL: DLQ_URL,
 };
-const playbackEnv = { RECORDINGS_BUCKET: 'rv-recordings', CALLS_TABLE: 'calls' };
+const playbackEnv = { RECORDINGS_BUCKET: 'rv-recordings', CALLS_TABLE: 'calls', LEDGER_TABLE: 'recordings' };
 
 /** The ConfigError a loader throws for `env`, or fails the test. */
 function configError(load: () => unknown): ConfigError {
@@ -204,6 +204,7 @@ describe('loadPlaybackConfig', () => {
     expect(loadPlaybackConfig(playbackEnv)).toEqual({
       bucketName: 'rv-recordings',
       tableName: 'calls',
+      ledgerTableName: 'recordings',
       urlTtlSeconds: DEFAULT_PLAYBACK_TTL_SECONDS,
     });
     expect(DEFAULT_PLAYBACK_TTL_SECONDS).toBe(900);
@@ -225,10 +226,11 @@ describe('loadPlaybackConfig', () => {
     expect(MAX_PLAYBACK_TTL_SECONDS).toBe(3600);
   });
 
-  it('reports the missing bucket and table together', () => {
+  it('reports the missing bucket and tables together', () => {
     expect(configError(() => loadPlaybackConfig({})).problems).toEqual([
       'RECORDINGS_BUCKET is required',
       'CALLS_TABLE is required',
+      'LEDGER_TABLE is required',
     ]);
   });
 });
