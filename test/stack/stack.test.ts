@@ -657,7 +657,13 @@ describe('IAM: least privilege', () => {
       expect(ddb.map((st) => [asList(st.Action).sort(), asList(st.Resource)])).toEqual([
         [['dynamodb:GetItem'], [{ 'Fn::GetAtt': [tableId, 'Arn'] }]],
         [['dynamodb:BatchGetItem', 'dynamodb:GetItem'], [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }]],
-        [['dynamodb:Query'], [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDay']] }]],
+        [
+          ['dynamodb:Query'],
+          [
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDayShard']] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byOpenStatus']] },
+          ],
+        ],
         [['dynamodb:PutItem'], [{ 'Fn::GetAtt': [logicalId(s, s.stack.audit.table), 'Arn'] }]],
       ]);
       // ListBucket on the bucket itself only: a HEAD of a missing object must answer 404, not 403.
