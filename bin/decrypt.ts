@@ -9,6 +9,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { Command } from 'commander';
 import { runCli, usageErrorsAs } from '../lib/ops/cli';
+import { commandAudit } from '../lib/ops/command-audit';
 import { checkDecryptRequest, decryptStoredRecording, formatDecrypted } from '../lib/ops/decrypt';
 import { resolveTarget } from '../lib/ops/target';
 
@@ -45,11 +46,23 @@ runCli('decrypt', async () => {
   const privateKey = await checkDecryptRequest(request);
   const target = await resolveTarget({ stage: options.stage, env: process.env });
   try {
-    const result = await decryptStoredRecording(
-      { ddb: target.ddb, s3: target.s3, ledgerTableName: target.ledgerTableName, targetName: target.name },
-      request,
-      privateKey,
-    );
+    // Entered in the audit trail before any plaintext exists, and again with how it ended.
+    const audit = await commandAudit(target, { command: 'decrypt', stage: options.stage });
+    await audit.record(request.recordingSid, 'ops.decrypt', 'requested');
+    let result: Awaited<ReturnType<typeof decryptStoredRecording>>;
+    try {
+      result = await decryptStoredRecording(
+        { ddb: target.ddb, s3: target.s3, ledgerTableName: target.ledgerTableName, targetName: target.name },
+        request,
+        privateKey,
+      );
+    } catch (error) {
+      await audit.record(request.recordingSid, 'ops.decrypt', 'failed', {
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    }
+    await audit.record(request.recordingSid, 'ops.decrypt', 'decrypted', { bytes: result.bytes });
     process.stdout.write(`${formatDecrypted(result)}\n`);
     return 0;
   } finally {

@@ -9,6 +9,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { Command } from 'commander';
 import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
+import { commandAudit } from '../lib/ops/command-audit';
 import { formatStatus, NotFoundError, RECORDING_SID, recordingStatus, type StatusQuery } from '../lib/ops/status';
 import { resolveTarget } from '../lib/ops/target';
 
@@ -55,6 +56,8 @@ runCli('status', async () => {
   const query = queryOf(options);
   const target = await resolveTarget({ stage: options.stage, env: process.env });
   try {
+    // Who looked: entered in the audit trail for every recording shown, before it is shown.
+    const audit = await commandAudit(target, { command: 'status', stage: options.stage });
     const report = await recordingStatus(
       {
         ddb: target.ddb,
@@ -68,6 +71,14 @@ runCli('status', async () => {
       },
       query,
     );
+    for (const recording of report.recordings) {
+      await audit.record(
+        recording.recordingSid,
+        'ops.status',
+        'shown',
+        'recordingSid' in query ? {} : { call: query.callId },
+      );
+    }
     process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
     return EXIT.ok;
   } catch (error) {

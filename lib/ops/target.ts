@@ -21,6 +21,7 @@ import { parseTwilioSecret, SecretNotConfiguredError } from '../../lambda/shared
 import { staticTokens, type TokenSource } from '../../lambda/shared/twilio/signature';
 import { StageConfigError, selectStageConfig } from '../config';
 import {
+  AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   DLQ_NAME,
@@ -48,6 +49,8 @@ export interface VaultTarget {
   readonly bucketName: string;
   readonly transferQueueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** The access audit trail (`AuditTableName` output); unset for a stack deployed before it existed. */
+  readonly auditTableName?: string;
   /** A stage's Twilio secret (its `TwilioSecretArn` output); the local stack has none. */
   readonly twilioSecretArn?: string;
   /** Closes the clients' connections. */
@@ -155,6 +158,7 @@ async function resolveLocal(env: Env): Promise<VaultTarget> {
       bucketName: BUCKET_NAME,
       transferQueueUrl: transferQueueUrl as string,
       deadLetterQueueUrl: deadLetterQueueUrl as string,
+      auditTableName: AUDIT_TABLE_NAME,
       close,
     };
   } catch (error) {
@@ -186,7 +190,7 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
   // The AWS_ENDPOINT_URL_* variables of a local setup must not send a stage's calls to emulators.
   const common = { ...(region ? { region } : {}), ignoreConfiguredEndpointUrls: true };
   const cloudFormation = given ?? new CloudFormationClient(common);
-  let outputs: Partial<Record<OutputName | 'TwilioSecretArn', string>>;
+  let outputs: Partial<Record<OutputName | 'TwilioSecretArn' | 'AuditTableName', string>>;
   try {
     const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     const found = Stacks[0];
@@ -219,6 +223,7 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
     transferQueueUrl: outputs.TransferQueueUrl as string,
     deadLetterQueueUrl: outputs.TransferDeadLetterQueueUrl as string,
     ...(outputs.TwilioSecretArn ? { twilioSecretArn: outputs.TwilioSecretArn } : {}),
+    ...(outputs.AuditTableName ? { auditTableName: outputs.AuditTableName } : {}),
     close: () => {
       dynamodb.destroy();
       s3.destroy();

@@ -139,6 +139,23 @@ describe('an encrypted recording', () => {
     await expect(stat(out)).rejects.toThrow();
   });
 
+  test('the playback URL and every decrypt are in the audit trail (GET /recordings/{recordingSid}/audit)', async () => {
+    const answer = await stack.request('GET', `/recordings/${recordingSid}/audit`, {
+      headers: { authorization: `Bearer ${stack.config.apiToken}` },
+    });
+
+    expect(answer.status).toBe(200);
+    const entries = (answer.json as { entries: Array<{ action: string; outcome: string; actorKind: string }> }).entries;
+    expect(entries.map((e) => `${e.action} ${e.outcome}`)).toEqual([
+      'playback.url issued',
+      'ops.decrypt requested',
+      'ops.decrypt decrypted',
+      'ops.decrypt requested',
+      'ops.decrypt failed',
+    ]);
+    expect(entries[0]?.actorKind).toBe('local');
+  });
+
   test('missing arguments are one line and exit 1', async () => {
     const run = await decrypt(['--recording', recordingSid]);
 

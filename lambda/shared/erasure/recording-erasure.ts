@@ -303,9 +303,14 @@ function ownKeys(
   call: CallItem,
   entry: RecordingEntry | undefined,
 ): string[] {
-  const owner = item?.callId ?? callId;
+  const owner = storageOwner(callId, item);
   const recorded = item ? [item.key] : [entry?.key, call.recordingKey];
   return recorded.filter((key): key is string => key !== undefined && isStorageKeyOf(key, owner, recordingSid));
+}
+
+/** The folder the transfer stores the recording under: its call's id, or its conference's SID. */
+function storageOwner(callId: string, item: LedgerItem | undefined): string {
+  return item?.callId ?? item?.conferenceSid ?? callId;
 }
 
 /**
@@ -326,7 +331,7 @@ function storageKeys(
   if (startedAt) {
     for (const format of FORMATS) {
       try {
-        keys.add(generateStorageKey(item?.callId ?? callId, recordingSid, startedAt, format));
+        keys.add(generateStorageKey(storageOwner(callId, item), recordingSid, startedAt, format));
       } catch {
         // A call id too long for a key, or a start time that is not a date: no copy was ever written there.
       }

@@ -1,0 +1,350 @@
+/**
+ * `npm run export` and `npm run audit` as an operator runs them (tsx, a child process) against the
+ * local stack's emulators: a day's stored recordings copied with their proofs to a directory and
+ * to s3://, every hash checked, a run stopped by Ctrl-C resumed without copying anything twice,
+ * and every copy (and every `npm run status`) entered in the audit trail under the local user.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { AuditReader } from '../../lambda/shared/audit/audit-trail';
+import { AUDIT_TABLE_NAME } from '../../lib/local/config';
+import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
+import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
+
+const REPO_ROOT = resolve(__dirname, '..', '..');
+const QUEUE = 'recording-transfer';
+const DLQ = 'recording-transfer-dlq';
+const USER = userInfo().username;
+
+let aws: Emulators;
+let sqs: SqsEmulator;
+const scratch: string[] = [];
+
+beforeAll(async () => {
+  [aws, sqs] = await Promise.all([startEmulators(), startSqsEmulator([QUEUE, DLQ])]);
+});
+
+afterAll(async () => {
+  await Promise.all([aws?.stop(), sqs?.stop()]);
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function localEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
+  }
+  return {
+    ...env,
+    ...aws.env,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    FORCE_COLOR: '0',
+  };
+}
+
+function start(script: 'export' | 'audit' | 'status', args: string[]): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [`bin/${script}.ts`, ...args], {
+    cwd: REPO_ROOT,
+    env: localEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString('utf8');
+  });
+  const done = new Promise<Run>((ok, fail) => {
+    child.once('error', fail);
+    child.once('exit', (code) => ok({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+const run = (script: 'export' | 'audit' | 'status', args: string[]) => start(script, args).done;
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+
+/** A stored recording of `day`: object in S3, ledger item with its SHA-256 (or a wrong one). */
+async function storeRecording(
+  startedAt: string,
+  options: { status?: string; wrongHash?: boolean; size?: number; hold?: boolean } = {},
+): Promise<{ recordingSid: string; bytes: Buffer }> {
+  const recordingSid = `RE${hex(16)}`;
+  const callId = `call-${hex(4)}`;
+  const key = `recordings/${startedAt.slice(0, 4)}/${startedAt.slice(5, 7)}/${callId}/${recordingSid}.mp3`;
+  const bytes = randomBytes(options.size ?? 2048);
+  await aws.s3.send(
+    new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: bytes, ContentType: 'audio/mpeg' }),
+  );
+  await aws.ddb.send(
+    new PutCommand({
+      TableName: LEDGER_TABLE,
+      Item: {
+        recordingSid,
+        callId,
+        callSid: `CA${hex(16)}`,
+        status: options.status ?? 'stored',
+        bucket: RECORDINGS_BUCKET,
+        key,
+        contentType: 'audio/mpeg',
+        sizeBytes: bytes.length,
+        sha256: options.wrongHash ? sha256('something else') : sha256(bytes),
+        durationSeconds: 12,
+        startedAt,
+        day: startedAt.slice(0, 10),
+        storedAt: startedAt,
+        ...(options.hold ? { hold: { by: 'legal', at: startedAt, reason: 'case 42' } } : {}),
+      },
+    }),
+  );
+  return { recordingSid, bytes };
+}
+
+function outDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rv-export-'));
+  scratch.push(dir);
+  return dir;
+}
+
+const trail = () => new AuditReader(aws.ddb, AUDIT_TABLE_NAME);
+
+async function copiedEntries(recordingSid: string) {
+  return (await trail().allForRecording(recordingSid)).filter(
+    (e) => e.action === 'ops.export' && e.outcome === 'copied',
+  );
+}
+
+describe('npm run export', () => {
+  test("a day's stored recordings with their proofs, a manifest with its own hash, each copy audited", async () => {
+    const day = '2025-03-04';
+    const stored = [
+      await storeRecording(`${day}T09:00:00.000Z`),
+      await storeRecording(`${day}T10:00:00.000Z`, { hold: true }),
+      await storeRecording(`${day}T23:59:59.000Z`),
+    ];
+    const erased = await storeRecording(`${day}T11:00:00.000Z`, { status: 'erased' });
+    const nextDay = await storeRecording('2025-03-05T00:00:00.000Z');
+    const out = outDir();
+
+    const result = await run('export', ['--from', day, '--to', '2025-03-05', '--out', out]);
+
+    expect(result.code).toBe(0);
+    const last = result.stdout.trimEnd().split('\n').at(-1) ?? '';
+    expect(last).toMatch(
+      /^export: 3 recordings: copied 3, already there 0, failed 0, .* MB; manifest .*manifest\.json sha256 [0-9a-f]{64}$/,
+    );
+    for (const { recordingSid, bytes } of stored) {
+      expect(sha256(readFileSync(join(out, `${recordingSid}.mp3`)))).toBe(sha256(bytes));
+      const metadata = JSON.parse(readFileSync(join(out, `${recordingSid}.json`), 'utf8'));
+      expect(metadata).toMatchObject({
+        recordingSid,
+        sha256: sha256(bytes),
+        sizeBytes: bytes.length,
+        encryption: null,
+      });
+      expect(metadata.ledger).toMatchObject({ status: 'stored', key: expect.any(String) });
+      expect(await copiedEntries(recordingSid)).toEqual([
+        expect.objectContaining({ actor: USER, kind: 'local', userAgent: expect.stringMatching(/^npm run export/) }),
+      ]);
+    }
+    expect(JSON.parse(readFileSync(join(out, `${stored[1]?.recordingSid}.json`), 'utf8')).hold).toEqual({
+      by: 'legal',
+      at: `${day}T10:00:00.000Z`,
+      reason: 'case 42',
+    });
+    for (const other of [erased, nextDay]) expect(existsSync(join(out, `${other.recordingSid}.mp3`))).toBe(false);
+
+    const manifest = readFileSync(join(out, 'manifest.json'));
+    expect(readFileSync(join(out, 'manifest.json.sha256'), 'utf8')).toBe(`${sha256(manifest)}  manifest.json\n`);
+    expect(last).toContain(sha256(manifest));
+    const parsed = JSON.parse(manifest.toString('utf8'));
+    expect(parsed.recordings.map((r: { recordingSid: string }) => r.recordingSid)).toEqual(
+      stored.map((s) => s.recordingSid),
+    );
+    expect(parsed.exportedBy).toBe(USER);
+    for (const entry of parsed.recordings) {
+      expect(sha256(readFileSync(join(out, entry.metadataFile)))).toBe(entry.metadataSha256);
+    }
+    // The run itself: started and finished, with the manifest's hash.
+    const runs = await trail().allForRecording(`~export#${new Date().toISOString().slice(0, 10)}`);
+    expect(runs.filter((e) => e.actor === USER).map((e) => e.outcome)).toEqual(
+      expect.arrayContaining(['started', 'finished']),
+    );
+    expect(runs.some((e) => e.details?.manifestSha256 === sha256(manifest))).toBe(true);
+  });
+
+  test('a copy whose bytes do not match the ledger is not kept, and the run says so (exit 1)', async () => {
+    const day = '2025-04-01';
+    const good = await storeRecording(`${day}T08:00:00.000Z`);
+    const bad = await storeRecording(`${day}T09:00:00.000Z`, { wrongHash: true });
+    const out = outDir();
+
+    const result = await run('export', ['--from', day, '--to', '2025-04-02', '--out', out]);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toMatch(
+      /^export: 2 recordings: copied 1, already there 0, failed 1/,
+    );
+    expect(result.stderr).toContain(`${bad.recordingSid} not exported: SHA-256 mismatch`);
+    expect(readdirSync(out).filter((f) => f.startsWith(bad.recordingSid))).toEqual([]);
+    expect(existsSync(join(out, `${good.recordingSid}.json`))).toBe(true);
+    expect(await copiedEntries(bad.recordingSid)).toEqual([]);
+  });
+
+  test('resumes where it stopped: what is done is checked, not copied again; a half-written copy is redone', async () => {
+    const day = '2025-05-06';
+    const stored = [];
+    for (let i = 0; i < 3; i++) stored.push(await storeRecording(`${day}T0${i}:00:00.000Z`));
+    const out = outDir();
+    expect((await run('export', ['--from', day, '--to', '2025-05-07', '--out', out])).code).toBe(0);
+    // As an interruption leaves it: the last recording's copy half-written, no .json, no manifest.
+    const last = stored[2]?.recordingSid as string;
+    unlinkSync(join(out, `${last}.json`));
+    writeFileSync(join(out, `${last}.mp3`), 'half');
+    unlinkSync(join(out, 'manifest.json'));
+
+    const again = await run('export', ['--from', day, '--to', '2025-05-07', '--out', out]);
+
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/export: 3 recordings: copied 1, already there 2, failed 0/);
+    expect(sha256(readFileSync(join(out, `${last}.mp3`)))).toBe(sha256(stored[2]?.bytes as Buffer));
+    for (const { recordingSid } of stored.slice(0, 2)) expect(await copiedEntries(recordingSid)).toHaveLength(1);
+    expect(await copiedEntries(last)).toHaveLength(2);
+  });
+
+  test('Ctrl-C stops it; the same command finishes the rest and copies each recording once', async () => {
+    const day = '2025-06-07';
+    const stored = [];
+    for (let i = 0; i < 12; i++) {
+      stored.push(await storeRecording(`${day}T${String(i).padStart(2, '0')}:00:00.000Z`, { size: 256 * 1024 }));
+    }
+    const out = outDir();
+    const first = start('export', ['--from', day, '--to', '2025-06-08', '--out', out]);
+    // Interrupt once the first recording is copied (the first progress line after the count).
+    await new Promise<void>((ready) => {
+      first.child.stderr?.on('data', (chunk: Buffer) => {
+        if (/export: 1\/12 recordings/.test(chunk.toString('utf8'))) ready();
+      });
+    });
+    first.child.kill('SIGINT');
+    const interrupted = await first.done;
+    // Stopped part-way (130), or done before the signal arrived (0): the resume below holds either way.
+    expect([0, 130]).toContain(interrupted.code);
+    if (interrupted.code === 130) {
+      expect(interrupted.stderr.trimEnd().split('\n').at(-1)).toMatch(
+        /^export: interrupted after .*; run it again to resume$/,
+      );
+    }
+
+    const resumed = await run('export', ['--from', day, '--to', '2025-06-08', '--out', out]);
+
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toMatch(/export: 12 recordings: copied \d+, already there \d+, failed 0/);
+    for (const { recordingSid, bytes } of stored) {
+      expect(sha256(readFileSync(join(out, `${recordingSid}.mp3`)))).toBe(sha256(bytes));
+      expect(await copiedEntries(recordingSid)).toHaveLength(1);
+    }
+    expect(readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  test('to s3://bucket/prefix: the copies, their .json and the manifest; a second run copies nothing', async () => {
+    const day = '2025-07-08';
+    const stored = [await storeRecording(`${day}T12:00:00.000Z`), await storeRecording(`${day}T13:00:00.000Z`)];
+    const bucket = `export-${hex(4)}`;
+    await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const read = async (key: string) => {
+      const object = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return Buffer.from(await (object.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())));
+    };
+
+    const result = await run('export', ['--from', day, '--to', '2025-07-09', '--out', `s3://${bucket}/audits/2025-07`]);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      new RegExp(`manifest s3://${bucket}/audits/2025-07/manifest\\.json sha256 [0-9a-f]{64}`),
+    );
+    for (const { recordingSid, bytes } of stored) {
+      expect(sha256(await read(`audits/2025-07/${recordingSid}.mp3`))).toBe(sha256(bytes));
+      expect(JSON.parse((await read(`audits/2025-07/${recordingSid}.json`)).toString('utf8')).sha256).toBe(
+        sha256(bytes),
+      );
+    }
+    const manifest = await read('audits/2025-07/manifest.json');
+    expect((await read('audits/2025-07/manifest.json.sha256')).toString('utf8')).toBe(
+      `${sha256(manifest)}  manifest.json\n`,
+    );
+
+    const again = await run('export', ['--from', day, '--to', '2025-07-09', '--out', `s3://${bucket}/audits/2025-07`]);
+    expect(again.stdout).toMatch(/export: 2 recordings: copied 0, already there 2, failed 0/);
+  });
+
+  test('bad arguments: one line on stderr, exit 1', async () => {
+    for (const [args, pattern] of [
+      [['--from', '2025-01-02', '--to', '2025-01-01', '--out', '/tmp/x'], /^export: --from must be before --to$/],
+      [
+        ['--from', '2025-01-01', '--to', '2025-01-02', '--out', 's3:/nope'],
+        /^export: --out "s3:\/nope" is not s3:\/\/bucket\/prefix$/,
+      ],
+      [['--from', '2025-01-01', '--to', '2025-01-02'], /^export: required option '--out/],
+    ] as const) {
+      const result = await run('export', [...args]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(pattern)]);
+    }
+  });
+});
+
+describe('npm run audit', () => {
+  test("a recording's trail and an actor's, readable and as JSON; npm run status is entered too", async () => {
+    const day = '2025-08-09';
+    const { recordingSid } = await storeRecording(`${day}T12:00:00.000Z`);
+    expect((await run('export', ['--from', day, '--to', '2025-08-10', '--out', outDir()])).code).toBe(0);
+    expect((await run('status', ['--recording', recordingSid])).code).toBe(0);
+
+    const text = await run('audit', ['--recording', recordingSid]);
+
+    expect(text.code).toBe(0);
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines.at(-1)).toBe(`audit: 2 entries for ${recordingSid}`);
+    expect(lines[0]).toMatch(new RegExp(`^\\S+Z ops\\.export copied by ${USER} \\(local\\) from npm run export`));
+    expect(lines[1]).toMatch(new RegExp(`^\\S+Z ops\\.status shown by ${USER} \\(local\\)`));
+
+    const json = await run('audit', ['--actor', USER, '--json']);
+    expect(json.code).toBe(0);
+    const entries = (JSON.parse(json.stdout) as { entries: Array<{ recordingSid: string; action: string }> }).entries;
+    expect(entries).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ recordingSid, action: 'ops.export' }),
+        expect.objectContaining({ recordingSid, action: 'ops.status' }),
+      ]),
+    );
+  });
+
+  test('bad arguments: one line on stderr, exit 1', async () => {
+    for (const [args, pattern] of [
+      [[], /^audit: give either --recording <RecordingSid> or --actor <actor>$/],
+      [['--recording', 'RE1'], /^audit: --recording must be a RecordingSid/],
+      [['--actor', 'x', '--from', '2025-02-01', '--to', '2025-01-01'], /^audit: --from must be before --to$/],
+    ] as const) {
+      const result = await run('audit', [...args]);
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(pattern)]);
+    }
+  });
+});
