@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `npm run backfill -- --from <ISO date> --to <ISO date> [--stage <name>] [--dry-run]`: what the
- * scheduled reconciler does, for a past range (lib/ops/backfill.ts). Progress on stderr; the last
+ * `npm run backfill -- --from <ISO date> --to <ISO date> [--stage <name>] [--account <AccountSid>] [--dry-run]`:
+ * what the scheduled reconciler does, for a past range, in each of the target's accounts (lib/ops/backfill.ts). Progress on stderr; the last
  * line, on stdout, is `backfill: listed N, already stored M, queued K, skipped S`. Any failure:
  * one line on stderr and a non-zero exit.
  */
@@ -21,6 +21,7 @@ function parseArguments(): BackfillArguments {
       '--stage <name>',
       'a deployed stage (CloudFormation outputs, your AWS credentials); default: the local stack',
     )
+    .option('--account <AccountSid>', "one of the target's accounts only (default: the parent and every subaccount)")
     .option('--dry-run', 'list and check only; queue nothing')
     .allowExcessArguments(false)
     .showSuggestionAfterError(false)

@@ -64,7 +64,9 @@ runCli('export', async () => {
     );
     if (!result.finished) {
       throw new CliError(
-        `${exportSummary(result).replace(/^export: /, 'interrupted after ')}; run it again to resume`,
+        `interrupted (${exportSummary(result)
+          .replace(/^export: /, '')
+          .replace(' recordings:', ' recordings in the range:')}); run it again to resume`,
         INTERRUPTED,
       );
     }

@@ -67,6 +67,8 @@ export interface ListedRecording {
   /** null for a conference recording Twilio reported without a CallSid. */
   readonly callSid: string | null;
   readonly conferenceSid: string | null;
+  /** The Twilio account (the parent or a subaccount) it belongs to. */
+  readonly accountSid: string | null;
   readonly status: LedgerStatus;
   readonly startedAt: string;
   readonly durationSeconds: number | null;
@@ -361,6 +363,7 @@ function view(item: ListedLedgerItem): ListedRecording {
     callId: item.callId ?? null,
     callSid: item.callSid ?? null,
     conferenceSid: item.conferenceSid ?? null,
+    accountSid: item.accountSid ?? null,
     status: item.status,
     startedAt: item.startedAt,
     durationSeconds: item.durationSeconds ?? null,

@@ -159,6 +159,7 @@ async function recordFailure(
           callId,
           callSid: item.callSid,
           conferenceSid: item.conferenceSid,
+          accountSid: item.accountSid ?? job.accountSid,
           status: 'failed',
           errorCode: code,
           error: message,

@@ -92,7 +92,7 @@ export const DEFAULT_RECONCILE_LOOKBACK_SECONDS = 7200;
 export const DEFAULT_RECONCILE_SETTLE_SECONDS = 300;
 
 /** TWILIO_API_BASE_URL, or TWILIO_REGION (and TWILIO_EDGE) as a stage's twilioRegion and twilioEdge. */
-function apiBaseUrl(r: EnvReader): string {
+export function localTwilioApiBaseUrl(r: EnvReader): string {
   const region = r.optional('TWILIO_REGION');
   const edge = r.optional('TWILIO_EDGE');
   const given = r.url('TWILIO_API_BASE_URL');
@@ -138,7 +138,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     authToken,
     authTokenSecondary: r.optional('TWILIO_AUTH_TOKEN_SECONDARY'),
     subaccounts: [...subaccounts.accounts].map(([sid, tokens]) => ({ accountSid: sid, authToken: tokens.primary })),
-    twilioApiBaseUrl: apiBaseUrl(r),
+    twilioApiBaseUrl: localTwilioApiBaseUrl(r),
     publicBaseUrl: r.url('PUBLIC_BASE_URL'),
     connectionOverrides,
     port: port('PORT', 3000),

@@ -13,7 +13,14 @@ import type { Observability } from '../../lambda/shared/runtime/observability';
 import { createTwilioRecordingList, type ListWindow } from '../../lambda/shared/twilio/recording-list';
 import type { TokenSource } from '../../lambda/shared/twilio/signature';
 import { CliError } from './cli';
-import { resolveTarget, stageTokens, type TwilioAccount, twilioAccount, type VaultTarget } from './target';
+import {
+  resolveTarget,
+  stageSubaccountTokens,
+  stageTokens,
+  type TwilioAccount,
+  twilioAccount,
+  type VaultTarget,
+} from './target';
 
 /** An ISO-8601 date (midnight UTC) or date-time (UTC unless it names an offset), read as GET /recordings reads one. */
 export function parseInstant(value: string): Date {
@@ -29,6 +36,8 @@ export interface BackfillArguments {
   readonly to: Date;
   readonly stage?: string;
   readonly dryRun?: boolean;
+  /** One account of the target only (the parent or a listed subaccount); default: every one. */
+  readonly account?: string;
 }
 
 /** Exit code of a run stopped by Ctrl-C (128 + SIGINT). */
@@ -92,26 +101,100 @@ const quiet: Pick<Observability, 'logger' | 'metric'> = {
   metric: () => undefined,
 };
 
-/** The vault and the Twilio account to reconcile: offline checks first, then AWS. */
-interface Connected {
-  readonly target: VaultTarget;
-  readonly twilio: TwilioAccount & { readonly tokens: TokenSource };
+/** One Twilio account to list, with its own token(s). */
+export interface ListedAccount {
+  readonly accountSid: string;
+  readonly tokens: TokenSource;
 }
 
-export async function connect(stage: string | undefined): Promise<Connected> {
+/** The vault and the Twilio accounts to reconcile (the parent first): offline checks first, then AWS. */
+interface Connected {
+  readonly target: VaultTarget;
+  readonly twilio: Pick<TwilioAccount, 'twilioApiBaseUrl'> & { readonly accounts: readonly ListedAccount[] };
+}
+
+export async function connect(stage: string | undefined, only?: string): Promise<Connected> {
   const account = twilioAccount({ stage });
+  const sids = [account.accountSid, ...account.subaccounts.map((sub) => sub.accountSid)];
+  if (only !== undefined && !sids.includes(only)) {
+    throw new CliError(`--account ${only.slice(0, 40)} is not one of the target's accounts (${sids.join(', ')})`);
+  }
+  const wanted = (sid: string) => only === undefined || only === sid;
   const target = await resolveTarget({ stage });
   try {
-    return { target, twilio: { ...account, tokens: account.tokens ?? (await stageTokens(target)) } };
+    const parent = wanted(account.accountSid) ? [account.accountSid] : [];
+    const subaccounts = account.subaccounts.filter((sub) => wanted(sub.accountSid));
+    // A stage's tokens are in its secret, the local stack's in its variables.
+    const fromSecret = await stageSubaccountTokens(
+      target,
+      subaccounts.filter((sub) => !sub.tokens).map((sub) => sub.accountSid),
+    );
+    const accounts: ListedAccount[] = [
+      ...(parent.length > 0
+        ? [{ accountSid: account.accountSid, tokens: account.tokens ?? (await stageTokens(target)) }]
+        : []),
+      ...subaccounts.map((sub) => ({
+        accountSid: sub.accountSid,
+        tokens: sub.tokens ?? (fromSecret.get(sub.accountSid) as TokenSource),
+      })),
+    ];
+    return { target, twilio: { twilioApiBaseUrl: account.twilioApiBaseUrl, accounts } };
   } catch (error) {
     target.close();
     throw error;
   }
 }
 
+/** Each account in turn, under its own path and token; the counts added up. Stops at the first one cut short. */
 export async function backfillRange(
   args: BackfillArguments,
   { target, twilio }: Connected,
+  signal: AbortSignal,
+): Promise<ReconcileResult> {
+  const several = twilio.accounts.length > 1;
+  let total: ReconcileResult | undefined;
+  for (const account of twilio.accounts) {
+    const result = await backfillAccount(args, target, twilio.twilioApiBaseUrl, account, signal);
+    if (several) process.stderr.write(`backfill: ${account.accountSid}: ${summary(result)}\n`);
+    total = total ? addUp(total, result) : result;
+    if (!result.finished) break;
+  }
+  return total ?? emptyResult(args.dryRun === true);
+}
+
+function addUp(a: ReconcileResult, b: ReconcileResult): ReconcileResult {
+  return {
+    listed: a.listed + b.listed,
+    alreadyStored: a.alreadyStored + b.alreadyStored,
+    queued: a.queued + b.queued,
+    skipped: a.skipped + b.skipped,
+    invalid: a.invalid + b.invalid,
+    pages: a.pages + b.pages,
+    dryRun: a.dryRun,
+    finished: a.finished && b.finished,
+    notFinal: [...a.notFinal, ...b.notFinal],
+  };
+}
+
+function emptyResult(dryRun: boolean): ReconcileResult {
+  return {
+    listed: 0,
+    alreadyStored: 0,
+    queued: 0,
+    skipped: 0,
+    invalid: 0,
+    pages: 0,
+    dryRun,
+    finished: true,
+    notFinal: [],
+  };
+}
+
+async function backfillAccount(
+  args: BackfillArguments,
+  target: VaultTarget,
+  twilioApiBaseUrl: string,
+  twilio: ListedAccount,
   signal: AbortSignal,
 ): Promise<ReconcileResult> {
   const window = { from: args.from, to: new Date(Math.min(args.to.getTime(), Date.now())) };
@@ -122,7 +205,7 @@ export async function backfillRange(
     return await reconcile(
       {
         list: createTwilioRecordingList({
-          baseUrl: twilio.twilioApiBaseUrl,
+          baseUrl: twilioApiBaseUrl,
           accountSid: twilio.accountSid,
           tokens: twilio.tokens,
           onRetry: ({ reason: why, delayMs }) =>
@@ -148,10 +231,11 @@ export function summary(counts: ReconcileResult): string {
 
 /** The whole command after its arguments: connect, reconcile the range, print the summary line. */
 export async function runBackfill(args: BackfillArguments, signal: AbortSignal): Promise<void> {
-  const connected = await connect(args.stage);
+  const connected = await connect(args.stage, args.account);
   try {
     process.stderr.write(
-      `backfill: ${connected.target.name}, recordings created from ${args.from.toISOString()} to ${args.to.toISOString()}${args.dryRun ? ' (dry run)' : ''}\n`,
+      `backfill: ${connected.target.name}, recordings created from ${args.from.toISOString()} to ${args.to.toISOString()}${args.dryRun ? ' (dry run)' : ''}` +
+        `${connected.twilio.accounts.length > 1 ? `, accounts ${connected.twilio.accounts.map((a) => a.accountSid).join(', ')}` : ''}\n`,
     );
     const result = await backfillRange(args, connected, signal);
     if (!result.finished) {

@@ -17,8 +17,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { accountSid, DEFAULT_TWILIO_API_BASE_URL } from '../../lambda/shared/config/function-config';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { EnvReader } from '../../lambda/shared/runtime/env-reader';
-import { parseTwilioSecret, SecretNotConfiguredError } from '../../lambda/shared/twilio/credentials';
-import { staticTokens, type TokenSource } from '../../lambda/shared/twilio/signature';
+import { parseSubaccountsSetting } from '../../lambda/shared/twilio/accounts';
+import {
+  parseTwilioSecretValue,
+  SecretNotConfiguredError,
+  type TwilioSecretValue,
+} from '../../lambda/shared/twilio/credentials';
+import { staticTokens, type TokenSource, type TwilioTokens } from '../../lambda/shared/twilio/signature';
 import { StageConfigError, selectStageConfig } from '../config';
 import {
   AUDIT_TABLE_NAME,
@@ -27,6 +32,7 @@ import {
   DLQ_NAME,
   LEDGER_TABLE_NAME,
   LOOPBACK,
+  localTwilioApiBaseUrl,
   QUEUE_NAME,
   REGION,
   TABLE_NAME,
@@ -241,21 +247,30 @@ export interface TwilioAccount {
   readonly twilioApiBaseUrl: string;
   /** The local stack's token(s); a stage's are in its secret (`stageTokens`). */
   readonly tokens: TokenSource | undefined;
+  /** Subaccounts accepted besides `accountSid`: the local stack's TWILIO_SUBACCOUNTS (with tokens), a stage's list. */
+  readonly subaccounts: readonly { readonly accountSid: string; readonly tokens: TokenSource | undefined }[];
 }
 
 /**
  * The target's Twilio account, from what is at hand, so that a typo fails before anything is
  * asked of AWS: the local stack's `npm start` variables (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
- * TWILIO_AUTH_TOKEN_SECONDARY, TWILIO_API_BASE_URL), or the stage's settings in cdk.json.
+ * TWILIO_AUTH_TOKEN_SECONDARY, TWILIO_SUBACCOUNTS, TWILIO_API_BASE_URL or TWILIO_REGION and
+ * TWILIO_EDGE), or the stage's settings in cdk.json.
  */
 export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount {
   const env = options.env ?? process.env;
   if (options.stage === undefined) {
     const r = new EnvReader(env);
+    const subaccounts = parseSubaccountsSetting(r.optional('TWILIO_SUBACCOUNTS'));
+    r.problems.push(...subaccounts.problems);
     const account = {
       accountSid: accountSid(r, 'TWILIO_ACCOUNT_SID'),
-      twilioApiBaseUrl: r.url('TWILIO_API_BASE_URL', DEFAULT_TWILIO_API_BASE_URL) ?? DEFAULT_TWILIO_API_BASE_URL,
+      twilioApiBaseUrl: localTwilioApiBaseUrl(r),
       tokens: staticTokens(r.required('TWILIO_AUTH_TOKEN'), r.optional('TWILIO_AUTH_TOKEN_SECONDARY')),
+      subaccounts: [...subaccounts.accounts].map(([sid, tokens]) => ({
+        accountSid: sid,
+        tokens: staticTokens(tokens.primary),
+      })),
     };
     if (r.problems.length > 0) throw new TargetError(`the local stack's Twilio settings: ${r.problems.join('; ')}`);
     return account;
@@ -269,7 +284,12 @@ export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount
   }
   try {
     const stage = selectStageConfig(stages, options.stage);
-    return { accountSid: stage.twilioAccountSid, twilioApiBaseUrl: stage.twilioApiBaseUrl, tokens: undefined };
+    return {
+      accountSid: stage.twilioAccountSid,
+      twilioApiBaseUrl: stage.twilioApiBaseUrl,
+      tokens: undefined,
+      subaccounts: stage.twilioSubaccountSids.map((sid) => ({ accountSid: sid, tokens: undefined })),
+    };
   } catch (error) {
     if (error instanceof StageConfigError) {
       throw new TargetError(error.message.replace('-c stage=<name>', '--stage <name>'));
@@ -280,6 +300,34 @@ export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount
 
 /** A stage's Twilio auth token(s), read once from its secret with the operator's credentials. */
 export async function stageTokens(target: VaultTarget, given?: SecretsManagerClient): Promise<TokenSource> {
+  const { parent } = await stageSecret(target, given);
+  return staticTokens(parent.primary, parent.secondary);
+}
+
+/** Each named subaccount's token(s) from a stage's secret (`accounts`), every missing one named. */
+export async function stageSubaccountTokens(
+  target: VaultTarget,
+  accountSids: readonly string[],
+  given?: SecretsManagerClient,
+): Promise<Map<string, TokenSource>> {
+  if (accountSids.length === 0) return new Map();
+  const { accounts } = await stageSecret(target, given);
+  const missing = accountSids.filter((sid) => !accounts.has(sid));
+  if (missing.length > 0) {
+    throw new TargetError(
+      `${target.name}: the Twilio secret has no token for subaccount ${missing.join(', ')} (add it under "accounts")`,
+    );
+  }
+  return new Map(
+    accountSids.map((sid) => {
+      const tokens = accounts.get(sid) as TwilioTokens;
+      return [sid, staticTokens(tokens.primary, tokens.secondary)];
+    }),
+  );
+}
+
+/** A stage's whole Twilio secret, read once with the operator's credentials. */
+async function stageSecret(target: VaultTarget, given?: SecretsManagerClient): Promise<TwilioSecretValue> {
   const secretArn = target.twilioSecretArn;
   if (!secretArn) throw new TargetError(`${target.name} names no Twilio secret (output TwilioSecretArn)`);
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
@@ -294,8 +342,7 @@ export async function stageTokens(target: VaultTarget, given?: SecretsManagerCli
     if (!given) secrets.destroy();
   }
   try {
-    const { primary, secondary } = parseTwilioSecret(value);
-    return staticTokens(primary, secondary);
+    return parseTwilioSecretValue(value);
   } catch (error) {
     if (error instanceof SecretNotConfiguredError) throw new TargetError(`${target.name}: ${error.message}`);
     throw error;

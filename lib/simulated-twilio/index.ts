@@ -1,6 +1,9 @@
 /**
  * A simulated Twilio for the tests and `npm run demo`: one account's REST API (2010-04-01) on
- * 127.0.0.1 over plain HTTP, plus Twilio's side of recording status callbacks.
+ * 127.0.0.1 over plain HTTP, plus Twilio's side of recording status callbacks. The account may
+ * have subaccounts (`subaccounts`, `addSubaccount`): each holds its own recordings and calls under
+ * `/Accounts/{SubaccountSid}/…`, answers its own credentials or the parent's (as Twilio does),
+ * and signs its callbacks with its own token.
  *
  * Resources (HTTP Basic auth AccountSid:AuthToken enforced, 401 otherwise):
  * - `GET …/Recordings/{Sid}[.mp3|.wav]` media of `completed` recordings (`?RequestedChannels=2` of
@@ -19,6 +22,7 @@
  * Every request is logged (`requests`, `waitForRequest`, `count`); media requests also get a
  * record of what was sent (`mediaRequests`, `bytesSent`). Imports no test framework.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type RawAnswer, type ScriptedAnswer, scriptedToRaw, twilioError, writeAnswer } from './answers';
@@ -26,6 +30,7 @@ import { type RecordingAudio, recordingAudio } from './audio';
 import { postSignedCallback, recordingCallbackParams, type SendCallbackOptions } from './callbacks';
 import { encryptLikeTwilio, type RecordingKeyPair } from './encryption';
 import {
+  accountOf,
   type Classified,
   classify,
   MEDIA_TYPES,
@@ -87,9 +92,17 @@ export {
   type SimulatedRecording,
 } from './store';
 
+/** An account of the simulator: the parent or one of its subaccounts. */
+export interface SimulatedAccount {
+  readonly accountSid: string;
+  readonly authToken: string;
+}
+
 export interface SimulatedTwilioOptions {
   readonly accountSid: string;
   readonly authToken: string;
+  /** Subaccounts of the account, each with its own auth token. */
+  readonly subaccounts?: readonly SimulatedAccount[];
   /** Default 127.0.0.1. */
   readonly host?: string;
   /** Default 0 (a free port). */
@@ -97,6 +110,8 @@ export interface SimulatedTwilioOptions {
 }
 
 export interface AddRecordingOptions extends RecordingFields {
+  /** The account (the parent, or a subaccount) that made it. Default: the parent. */
+  readonly accountSid?: string;
   /** Media size in bytes, the bytes derived from the SID (`mediaBytes`), served for both formats. */
   readonly size?: number;
   /** The media itself, instead of `size`, served for both formats. */
@@ -134,7 +149,8 @@ export class SimulatedTwilio {
   private readonly queued = new Map<string, RawAnswer[]>();
   private readonly routes = new Map<string, () => RawAnswer>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly expectedAuthorization: string;
+  /** Every account's auth token, the parent's included. */
+  private readonly tokens = new Map<string, string>();
 
   private constructor(
     private readonly server: Server,
@@ -143,7 +159,32 @@ export class SimulatedTwilio {
   ) {
     this.accountSid = options.accountSid;
     this.authToken = options.authToken;
-    this.expectedAuthorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+    this.tokens.set(options.accountSid, options.authToken);
+    for (const sub of options.subaccounts ?? []) this.tokens.set(sub.accountSid, sub.authToken);
+  }
+
+  /** Adds a subaccount (default: a fresh SID and token); its resources live under its own path. */
+  addSubaccount(account: Partial<SimulatedAccount> = {}): SimulatedAccount {
+    const added = {
+      accountSid: account.accountSid ?? `AC${randomBytes(16).toString('hex')}`,
+      authToken: account.authToken ?? randomBytes(16).toString('hex'),
+    };
+    this.tokens.set(added.accountSid, added.authToken);
+    return added;
+  }
+
+  /** The parent's subaccounts. */
+  get subaccounts(): readonly SimulatedAccount[] {
+    return [...this.tokens]
+      .filter(([sid]) => sid !== this.accountSid)
+      .map(([accountSid, authToken]) => ({ accountSid, authToken }));
+  }
+
+  /** Basic credentials that may read an account's resources: its own, or its parent's. */
+  private authorizations(accountSid: string | undefined): readonly string[] {
+    const basic = (sid: string) => `Basic ${Buffer.from(`${sid}:${this.tokens.get(sid)}`).toString('base64')}`;
+    if (accountSid === undefined || !this.tokens.has(accountSid)) return [basic(this.accountSid)];
+    return accountSid === this.accountSid ? [basic(accountSid)] : [basic(accountSid), basic(this.accountSid)];
   }
 
   static async start(options: SimulatedTwilioOptions): Promise<SimulatedTwilio> {
@@ -176,16 +217,17 @@ export class SimulatedTwilio {
 
   /** `…/Recordings/{Sid}.mp3|.wav|.json` (or the bare media URL), relative to `baseUrl`. */
   recordingPath(recordingSid: string, extension: 'mp3' | 'wav' | 'json' | '' = 'json'): string {
-    return `${accountPath(this.accountSid)}/Recordings/${recordingSid}${extension ? `.${extension}` : ''}`;
+    const owner = this.recordingsBySid.get(recordingSid)?.recording.accountSid ?? this.accountSid;
+    return `${accountPath(owner)}/Recordings/${recordingSid}${extension ? `.${extension}` : ''}`;
   }
 
   callPath(callSid: string): string {
-    return `${accountPath(this.accountSid)}/Calls/${callSid}.json`;
+    return `${accountPath(this.calls.get(callSid)?.accountSid ?? this.accountSid)}/Calls/${callSid}.json`;
   }
 
-  /** The recording list resource, relative to `baseUrl`. */
-  listPath(): string {
-    return `${accountPath(this.accountSid)}/Recordings.json`;
+  /** The recording list resource of an account (default: the parent), relative to `baseUrl`. */
+  listPath(accountSid: string = this.accountSid): string {
+    return `${accountPath(accountSid)}/Recordings.json`;
   }
 
   /**
@@ -197,7 +239,9 @@ export class SimulatedTwilio {
     const sid = options.sid ?? newSid('RE');
     const bytes = options.media ?? (options.size === undefined ? undefined : mediaBytes(sid, options.size));
     let audio: RecordingAudio | undefined;
-    let recording = newRecording(this.accountSid, { ...options, sid }, bytes ?? Buffer.alloc(0));
+    const owner = options.accountSid ?? this.accountSid;
+    if (!this.tokens.has(owner)) throw new Error(`The simulated Twilio has no account ${owner}`);
+    let recording = newRecording(owner, { ...options, sid }, bytes ?? Buffer.alloc(0));
     if (!bytes) {
       audio = recordingAudio({ seed: sid, durationSeconds: recording.duration, channels: recording.channels });
       recording = { ...recording, media: audio.wav() };
@@ -247,8 +291,8 @@ export class SimulatedTwilio {
     return recording;
   }
 
-  addCall(fields: CallFields = {}): SimulatedCall {
-    const call = newCall(this.accountSid, fields);
+  addCall(fields: CallFields & { readonly accountSid?: string } = {}): SimulatedCall {
+    const call = newCall(fields.accountSid ?? this.accountSid, fields);
     this.calls.set(call.sid, call);
     return call;
   }
@@ -308,12 +352,16 @@ export class SimulatedTwilio {
     return recordingCallbackParams(found, this.baseUrl, overrides);
   }
 
-  /** POSTs a callback signed with the account's auth token; resolves with the HTTP status. */
+  /**
+   * POSTs a callback signed with the auth token of its AccountSid (a subaccount signs with its
+   * own, as Twilio does; the parent's for an account it does not hold); resolves with the HTTP status.
+   */
   sendCallback(webhookUrl: string, params: Record<string, string>, options: SendCallbackOptions = {}): Promise<number> {
-    return postSignedCallback(webhookUrl, params, this.authToken, options);
+    const token = (params.AccountSid && this.tokens.get(params.AccountSid)) || this.authToken;
+    return postSignedCallback(webhookUrl, params, token, options);
   }
 
-  /** Forgets every recording, call, script, raw answer and logged request. */
+  /** Forgets every recording, call, script, raw answer and logged request (the accounts stay). */
   reset(): void {
     this.log.clear();
     this.recordingsBySid.clear();
@@ -331,10 +379,13 @@ export class SimulatedTwilio {
   }
 
   private handle(request: SimulatedRequest, res: ServerResponse): Promise<void> {
-    const entry = classify(request, this.expectedAuthorization);
+    const entry = classify(request, this.authorizations(accountOf(request)));
     this.log.add(entry);
-    const ours = entry.accountSid === this.accountSid;
-    const scripted = entry.route === 'media' && ours && entry.sid ? this.recordingsBySid.get(entry.sid) : undefined;
+    const ours = entry.accountSid !== undefined && this.tokens.has(entry.accountSid);
+    // A recording is found only under its own account's path.
+    const found = entry.sid ? this.recordingsBySid.get(entry.sid) : undefined;
+    const scripted =
+      entry.route === 'media' && ours && found?.recording.accountSid === entry.accountSid ? found : undefined;
     if (!scripted) {
       return writeAnswer(
         res,
@@ -397,13 +448,16 @@ export class SimulatedTwilio {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const recording = entry.sid ? this.recordingsBySid.get(entry.sid)?.recording : undefined;
+    const held = entry.sid ? this.recordingsBySid.get(entry.sid)?.recording : undefined;
+    const recording = held?.accountSid === entry.accountSid ? held : undefined;
     switch (entry.route) {
       case 'list': {
         const script = this.listScript.shift() ?? { kind: 'ok' };
         if (script.kind === 'status') return scriptedToRaw(script, Buffer.alloc(0), 'application/json');
         try {
-          const all = [...this.recordingsBySid.values()].map((s) => s.recording);
+          const all = [...this.recordingsBySid.values()]
+            .map((s) => s.recording)
+            .filter((r) => r.accountSid === entry.accountSid);
           const page = recordingsPage(all, entry.query, entry.pathname, this.baseUrl);
           return scriptedToRaw(script, Buffer.from(JSON.stringify(page)), 'application/json');
         } catch (error) {
@@ -420,7 +474,7 @@ export class SimulatedTwilio {
         return { status: 204 };
       case 'call': {
         const call = entry.sid ? this.calls.get(entry.sid) : undefined;
-        return call ? json(callJson(call)) : this.notFound(entry);
+        return call && call.accountSid === entry.accountSid ? json(callJson(call)) : this.notFound(entry);
       }
       default:
         return this.notFound(entry);

@@ -48,9 +48,16 @@ export interface Classified {
 const PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/(Recordings|Calls)(?:\/([^/.]+))?(\.[a-z0-9]+)?$/;
 export const MEDIA_TYPES: Record<string, string> = { '': 'audio/x-wav', '.wav': 'audio/x-wav', '.mp3': 'audio/mpeg' };
 
-export function classify(request: SimulatedRequest, expectedAuthorization: string): Classified {
+/** The AccountSid a request's path names, if any. */
+export function accountOf(request: SimulatedRequest): string | undefined {
+  return PATH.exec(new URL(request.path, 'http://simulated-twilio').pathname)?.[1];
+}
+
+/** `expectedAuthorization`: the Authorization header values that may read the path's account. */
+export function classify(request: SimulatedRequest, expectedAuthorization: string | readonly string[]): Classified {
   const target = new URL(request.path, 'http://simulated-twilio');
   const [, accountSid, resource, sid, extension = ''] = PATH.exec(target.pathname) ?? [];
+  const accepted = typeof expectedAuthorization === 'string' ? [expectedAuthorization] : expectedAuthorization;
   const { method } = request;
   let route: SimulatedRoute = 'other';
   if (resource === 'Recordings' && !sid && extension === '.json' && method === 'GET') route = 'list';
@@ -66,7 +73,7 @@ export function classify(request: SimulatedRequest, expectedAuthorization: strin
     extension,
     query: target.searchParams,
     pathname: target.pathname,
-    authorized: request.headers.authorization === expectedAuthorization,
+    authorized: request.headers.authorization !== undefined && accepted.includes(request.headers.authorization),
   };
 }
 

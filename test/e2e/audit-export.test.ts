@@ -248,7 +248,7 @@ describe('npm run export', () => {
     expect([0, 130]).toContain(interrupted.code);
     if (interrupted.code === 130) {
       expect(interrupted.stderr.trimEnd().split('\n').at(-1)).toMatch(
-        /^export: interrupted after .*; run it again to resume$/,
+        /^export: interrupted \(12 recordings in the range: copied \d+, .*\); run it again to resume$/,
       );
     }
 

@@ -210,6 +210,7 @@ describe('the Twilio account of a deployed stage', () => {
         accountSid: 'AC00000000000000000000000000000000',
         twilioApiBaseUrl: 'https://api.twilio.com',
         tokens: undefined,
+        subaccounts: [],
       });
       expect(target.twilioSecretArn).toBe(outputs.TwilioSecretArn);
       expect(await (await stageTokens(target))()).toEqual({ primary: 'the-prod-token', secondary: undefined });

@@ -119,6 +119,8 @@ describe('GET /recordings', () => {
       recordingSid: tied[0],
       callId: tied[0] === a ? first.callId : second.callId,
       callSid: tied[0] === a ? first.callSid : second.callSid,
+      conferenceSid: null,
+      accountSid: expect.stringMatching(/^AC[0-9a-f]{32}$/),
       status: 'stored',
       startedAt: '2019-03-01T10:00:00.000Z',
       durationSeconds: 12,
@@ -129,6 +131,7 @@ describe('GET /recordings', () => {
       contentType: 'audio/mpeg',
       storedAt: expect.stringMatching(/^\d{4}-/),
       erasedAt: null,
+      encryption: null,
     });
     expect(page1.text).not.toMatch(/https?:|X-Amz|recordings\/2019/);
     expect(body1.nextCursor).toEqual(expect.any(String));
@@ -201,6 +204,7 @@ describe('DELETE /calls/{callId}/recordings/{recordingSid}', () => {
       recordingSid: newer,
       callId: call.callId,
       callSid: call.callSid,
+      accountSid: expect.stringMatching(/^AC[0-9a-f]{32}$/),
       erasedAt: expect.any(String),
       erasedBy: 'local',
     });

@@ -24,6 +24,7 @@ export const LISTED_ATTRIBUTES = [
   'callId',
   'callSid',
   'conferenceSid',
+  'accountSid',
   'status',
   'startedAt',
   'durationSeconds',
@@ -48,6 +49,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
       LedgerItem,
       | 'callId'
       | 'conferenceSid'
+      | 'accountSid'
       | 'durationSeconds'
       | 'channels'
       | 'source'

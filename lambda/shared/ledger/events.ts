@@ -18,6 +18,8 @@ export interface RecordingStoredDetail {
   readonly callSid?: string | undefined;
   /** Set for a conference recording. */
   readonly conferenceSid?: string | undefined;
+  /** The Twilio account (the parent or a subaccount) the recording belongs to. */
+  readonly accountSid?: string | undefined;
   readonly bucket: string;
   readonly key: string;
   readonly contentType: string;
@@ -39,6 +41,8 @@ export interface RecordingFailedDetail {
   readonly callSid?: string | undefined;
   /** Set for a conference recording. */
   readonly conferenceSid?: string | undefined;
+  /** The Twilio account (the parent or a subaccount) the recording belongs to. */
+  readonly accountSid?: string | undefined;
   readonly status: 'failed' | 'absent';
   readonly errorCode?: string | undefined;
   readonly error: string;
@@ -51,14 +55,32 @@ export interface RecordingErasedDetail {
   readonly callSid?: string | undefined;
   /** Set for a conference recording. */
   readonly conferenceSid?: string | undefined;
+  /** The Twilio account (the parent or a subaccount) the recording belongs to. */
+  readonly accountSid?: string | undefined;
   readonly erasedAt: string;
   readonly erasedBy: string;
+}
+
+/** `Recording Held`, `Recording Released`, `Recording Expired`: who did it, when and why. */
+export interface RecordingComplianceDetail {
+  readonly recordingSid: string;
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
+  readonly accountSid?: string | undefined;
+  readonly conferenceSid?: string | undefined;
+  readonly at: string;
+  readonly by: string;
+  readonly reason: string;
 }
 
 export type VaultEvent =
   | { readonly detailType: 'Recording Stored'; readonly detail: RecordingStoredDetail }
   | { readonly detailType: 'Recording Failed'; readonly detail: RecordingFailedDetail }
-  | { readonly detailType: 'Recording Erased'; readonly detail: RecordingErasedDetail };
+  | { readonly detailType: 'Recording Erased'; readonly detail: RecordingErasedDetail }
+  | {
+      readonly detailType: 'Recording Held' | 'Recording Released' | 'Recording Expired';
+      readonly detail: RecordingComplianceDetail;
+    };
 
 export interface EventPublisher {
   /** Publishes one event; throws when it could not be delivered (the caller logs and counts it). */

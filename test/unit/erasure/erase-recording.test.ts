@@ -335,6 +335,7 @@ describe('erasing one of two recordings', () => {
           recordingSid: newer.recordingSid,
           callId: call.callId,
           callSid: call.callSid,
+          accountSid: TEST_ACCOUNT_SID,
           erasedAt: NOW.toISOString(),
           erasedBy: CALLER,
         },

@@ -176,6 +176,7 @@ describe('GET /recordings: pages', () => {
       callId: source.callId,
       callSid: source.callSid,
       conferenceSid: null,
+      accountSid: source.accountSid,
       status: 'stored',
       startedAt: source.startedAt,
       durationSeconds: source.durationSeconds,
