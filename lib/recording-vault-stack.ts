@@ -11,6 +11,7 @@ import { AuditTable } from './constructs/audit-table';
 import { CallsTable } from './constructs/calls-table';
 import { ConsoleFunction } from './constructs/console-function';
 import { ErasureFunction } from './constructs/erasure-function';
+import { HoldFunction } from './constructs/hold-function';
 import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';
@@ -34,6 +35,7 @@ export const LAMBDA_ENTRIES = {
   transfer: path.join(LAMBDA_ROOT, 'transfer', 'index.ts'),
   recordingsRead: path.join(LAMBDA_ROOT, 'recordings-read', 'index.ts'),
   erasure: path.join(LAMBDA_ROOT, 'erasure', 'index.ts'),
+  hold: path.join(LAMBDA_ROOT, 'hold', 'index.ts'),
   reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
   console: path.join(LAMBDA_ROOT, 'console', 'index.ts'),
   auditRead: path.join(LAMBDA_ROOT, 'audit-read', 'index.ts'),
@@ -62,6 +64,8 @@ export class RecordingVaultStack extends Stack {
   readonly transfer: TransferFunction;
   readonly recordingsRead: RecordingsReadFunction;
   readonly erasure: ErasureFunction;
+  /** PUT / DELETE /recordings/{recordingSid}/hold. */
+  readonly hold: HoldFunction;
   readonly reconciler: ReconcilerFunction;
   readonly console: ConsoleFunction;
   readonly auditRead: AuditReadFunction;
@@ -194,6 +198,14 @@ export class RecordingVaultStack extends Stack {
       events: this.events,
       encryptionKey,
     });
+    this.hold = new HoldFunction(this, 'Hold', {
+      ...logs,
+      entry: entries.hold,
+      storage: this.storage,
+      ledger: this.ledger,
+      events: this.events,
+      encryptionKey,
+    });
     this.auditRead = new AuditReadFunction(this, 'AuditRead', {
       ...logs,
       entry: entries.auditRead,
@@ -236,6 +248,7 @@ export class RecordingVaultStack extends Stack {
     });
     this.api.addConsoleRoutes(this.console.function);
     this.api.addErasureRoute(this.erasure.function);
+    this.api.addHoldRoutes(this.hold.function);
     this.api.addAuditRoute(this.auditRead.function);
 
     // ---- alarms ----------------------------------------------------------------------
@@ -280,6 +293,7 @@ export class RecordingVaultStack extends Stack {
         'recording-transfer': this.transfer.function,
         'recordings-read': this.recordingsRead.function,
         'recording-erasure': this.erasure.function,
+        'recording-hold': this.hold.function,
         'recording-reconciler': this.reconciler.function,
       },
       transferQueue: this.transferQueue.queue,

@@ -39,7 +39,7 @@ export interface ErasureFunctionProps {
  * The erasure function (DELETE /calls/{callId}/recordings/{recordingSid}) and exactly what it may
  * do: read and conditionally update the ledger item and the call item; list the versions of
  * recording objects and delete them (with their delete markers) after reading their Object Lock
- * retention; read the Twilio secret (to delete at Twilio); publish to the stage's bus. No Put,
+ * retention and legal hold; read the Twilio secret (to delete at Twilio); publish to the stage's bus. No Put,
  * Query or Delete on any table, no object reads, no bypass of governance retention.
  */
 export class ErasureFunction extends Construct {
@@ -102,7 +102,7 @@ export class ErasureFunction extends Construct {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'EraseRecordingVersions',
-        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectRetention'],
+        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
         resources: [props.storage.recordingObjectsArn()],
       }),
     );

@@ -13,6 +13,7 @@ export const VAULT_FUNCTION_NAMES = [
   'recordings-read',
   'recording-reconciler',
   'recording-erasure',
+  'recording-hold',
 ] as const;
 export type VaultFunctionName = (typeof VAULT_FUNCTION_NAMES)[number];
 
@@ -26,6 +27,7 @@ export const FUNCTION_LABELS: Readonly<Record<VaultFunctionName, string>> = {
   'recordings-read': 'RecordingsRead',
   'recording-reconciler': 'Reconciler',
   'recording-erasure': 'Erasure',
+  'recording-hold': 'Hold',
 };
 
 export const DASHBOARD_PERIOD = Duration.minutes(5);

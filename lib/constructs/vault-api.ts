@@ -16,11 +16,14 @@ export const LIST_RECORDINGS_PATH = '/recordings';
 /** The console's static files: no authorizer (the page holds no data; it calls the routes below with a token). */
 export const CONSOLE_PATHS = ['/', '/console.js', '/console.css', '/config.json'] as const;
 export const ERASE_RECORDING_PATH = '/calls/{callId}/recordings/{recordingSid}';
+export const HOLD_PATH = '/recordings/{recordingSid}/hold';
 export const RECORDING_AUDIT_PATH = '/recordings/{recordingSid}/audit';
 
 /** JWT scopes (DESIGN, HTTP API): the GET routes need the first, DELETE the second. IAM routes stay IAM. */
 export const READ_SCOPE = 'recordings/read';
 export const ERASE_SCOPE = 'recordings/erase';
+/** PUT and DELETE of a legal hold. */
+export const HOLD_SCOPE = 'recordings/hold';
 /** GET /recordings/{recordingSid}/audit: reading who accessed a recording is its own right. */
 export const AUDIT_SCOPE = 'recordings/audit';
 
@@ -141,6 +144,19 @@ export class VaultApi extends Construct {
     if (!route) throw new Error('erasure route was not created');
     this.limitInvokePermissionsToThisAccount();
     return route;
+  }
+
+  /** PUT and DELETE /recordings/{recordingSid}/hold → `fn`, behind the shared authorizer (JWT: `recordings/hold`). */
+  addHoldRoutes(fn: IFunction): apigw.HttpRoute[] {
+    const routes = this.api.addRoutes({
+      path: HOLD_PATH,
+      methods: [apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE],
+      integration: new HttpLambdaIntegration('HoldIntegration', fn),
+      authorizer: this.authorizer,
+      ...this.scopes(HOLD_SCOPE),
+    });
+    this.limitInvokePermissionsToThisAccount();
+    return routes;
   }
 
   /** GET /recordings/{recordingSid}/audit → `fn`, behind the shared authorizer (JWT: `recordings/audit`). */

@@ -11,12 +11,14 @@ import { createAuditReadHandler } from '../../lambda/audit-read/handler';
 import { createConsoleHandler } from '../../lambda/console/handler';
 import { ERASURE_AUDIT_ACTIONS } from '../../lambda/erasure/audit-actions';
 import { createErasureHandler } from '../../lambda/erasure/handler';
+import { createHoldHandler } from '../../lambda/hold/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
 import { AuditWriter } from '../../lambda/shared/audit/audit-trail';
 import { auditedRoute } from '../../lambda/shared/audit/audited-route';
 import {
   loadAuditConfig,
   loadErasureConfig,
+  loadHoldConfig,
   loadPlaybackConfig,
   loadRecordingsReadConfig,
   loadWebhookConfig,
@@ -56,6 +58,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     s3,
     ddb: docClient,
     audit,
+    defaultPrincipal: 'local',
+  });
+  const hold = createHoldHandler({
+    config: loadHoldConfig(envs.hold),
+    s3,
+    ddb: docClient,
+    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
     defaultPrincipal: 'local',
   });
   // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
@@ -122,6 +131,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       functionName: 'recording-erasure',
       bearerToken: config.apiToken,
     },
+    ...(['PUT', 'DELETE'] as const).map((method) => ({
+      method,
+      path: '/recordings/{recordingSid}/hold',
+      handler: hold,
+      functionName: 'recording-hold',
+      bearerToken: config.apiToken,
+    })),
     {
       method: 'GET',
       path: '/recordings/{recordingSid}/audit',

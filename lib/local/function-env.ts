@@ -27,6 +27,7 @@ export interface LocalFunctionEnvs {
   readonly transfer: FunctionEnv;
   readonly recordingsRead: FunctionEnv;
   readonly erasure: FunctionEnv;
+  readonly hold: FunctionEnv;
   readonly reconciler: FunctionEnv;
   readonly auditRead: FunctionEnv;
 }
@@ -87,6 +88,13 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
     },
     auditRead: {
       [ENV.auditTable]: AUDIT_TABLE_NAME,
+    },
+    hold: {
+      [ENV.recordingsBucket]: BUCKET_NAME,
+      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.eventBusName]: LOCAL_EVENT_BUS,
+      // The local S3 emulator has no Object Lock.
+      [ENV.objectLockEnabled]: 'false',
     },
     reconciler: {
       ...twilio,

@@ -14,7 +14,7 @@ export type ApiHandler = (
 ) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** e.g. `/calls/{callId}/recording`: `{name}` matches one path segment. */
   readonly path: string;
   readonly handler: ApiHandler;

@@ -61,6 +61,7 @@ function nagViolations(stack: RecordingVaultStack): string[] {
 
 const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
+const HOLD = ['PUT /recordings/{recordingSid}/hold', 'DELETE /recordings/{recordingSid}/hold'];
 const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
 const AUDIT = 'GET /recordings/{recordingSid}/audit';
 /** The console's page and assets: public (the page signs in by itself; no recording data in them). */
@@ -86,17 +87,18 @@ describe('routes', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
       expect(Object.keys(r).sort()).toEqual(
-        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...CONSOLE].sort(),
+        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...HOLD, ...CONSOLE].sort(),
       );
       for (const key of CONSOLE) expect(r[key]?.props.AuthorizationType).toBe('NONE');
       expect(r[CONSOLE[0] as string]?.functionId).toBe(id(s, s.stack.console.function));
-      for (const key of [...PLAYBACK, LIST, ERASE, AUDIT]) {
+      for (const key of [...PLAYBACK, LIST, ERASE, AUDIT, ...HOLD]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
       }
       expect(r[LIST]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
       expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
       expect(r[AUDIT]?.functionId).toBe(id(s, s.stack.auditRead.function));
+      for (const key of HOLD) expect(r[key]?.functionId).toBe(id(s, s.stack.hold.function));
     }
   });
 
@@ -106,9 +108,12 @@ describe('routes', () => {
       expect(r[key]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/read'] });
     }
     expect(r[ERASE]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/erase'] });
+    for (const key of HOLD) {
+      expect(r[key]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/hold'] });
+    }
     const authorizers = ofType(jwt, 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers).toHaveLength(1);
-    for (const key of [...PLAYBACK, LIST, ERASE]) {
+    for (const key of [...PLAYBACK, LIST, ERASE, ...HOLD]) {
       expect(r[key]?.props.AuthorizerId).toEqual({ Ref: authorizers[0]?.[0] });
     }
     expect(r['POST /twilio/recording']?.props.AuthorizationType).toBe('NONE');
@@ -152,6 +157,58 @@ describe('the read function (playback and GET /recordings)', () => {
   });
 });
 
+describe('the hold function', () => {
+  const locked = () => synth('prod', { objectLock: { mode: 'GOVERNANCE', retentionDays: 30 } });
+
+  function found(s: Synthesized) {
+    return statements(s, s.stack.hold.role).map((x) => ({
+      actions: asList(x.Action as string | string[]).sort(),
+      resources: asList(x.Resource as unknown),
+      ...(x.Condition ? { condition: x.Condition } : {}),
+    }));
+  }
+
+  test('without Object Lock: the ledger item and the bus, nothing in S3', () => {
+    for (const s of [dev, jwt]) {
+      expect(found(s)).toEqual([
+        {
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [{ 'Fn::GetAtt': [id(s, s.stack.hold.logGroup), 'Arn'] }],
+        },
+        { actions: ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], resources: ['*'] },
+        {
+          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          resources: [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }],
+        },
+        { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.events.bus), 'Arn'] }] },
+      ]);
+    }
+  });
+
+  test('with Object Lock: also lists versions and sets legal holds under recordings/, never deletes or bypasses', () => {
+    const s = locked();
+    const bucket = id(s, s.stack.storage.bucket);
+    const statementsFound = found(s);
+    expect(statementsFound).toEqual(
+      expect.arrayContaining([
+        {
+          actions: ['s3:ListBucketVersions'],
+          resources: [{ 'Fn::GetAtt': [bucket, 'Arn'] }],
+          condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
+        },
+        {
+          actions: ['s3:PutObjectLegalHold'],
+          resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/recordings/*']] }],
+        },
+      ]),
+    );
+    const actions = statementsFound.flatMap((x) => x.actions);
+    expect(actions.filter((a) => /Delete|Bypass|Retention|GetObject$|Query|Scan|PutItem/.test(a))).toEqual([]);
+    const vars = (s.resources[id(s, s.stack.hold.function)] as Json).Properties.Environment.Variables as Json;
+    expect(vars.OBJECT_LOCK_ENABLED).toBe('true');
+  });
+});
+
 describe('the erasure function', () => {
   test('has exactly its permissions', () => {
     for (const s of all()) {
@@ -178,7 +235,7 @@ describe('the erasure function', () => {
             condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
           },
           {
-            actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectRetention'],
+            actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
             resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/recordings/*']] }],
           },
           { actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], resources: [secretArn] },
@@ -253,7 +310,7 @@ describe('the erasure function', () => {
     }
   });
 
-  test('only the transfer and the erasure can write recordings in the ledger, status included; the reconciler only its checkpoint', () => {
+  test('only the transfer, the erasure and the hold function can write recordings in the ledger; the reconciler only its checkpoint', () => {
     for (const s of all()) {
       const ledgerArn = JSON.stringify({ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] });
       const writes = (x: Json) =>
@@ -272,7 +329,10 @@ describe('the erasure function', () => {
       const anyItem = ledgerWrites.filter((w) => leadingKeys(w.statement) === undefined).map((w) => w.role);
       const confined = ledgerWrites.filter((w) => leadingKeys(w.statement) !== undefined);
 
-      expect(new Set(anyItem)).toEqual(new Set([id(s, s.stack.transfer.role), id(s, s.stack.erasure.role)]));
+      // The hold function writes `hold`, `holdState` and a note (lambda/shared/ledger/ledger-hold.ts).
+      expect(new Set(anyItem)).toEqual(
+        new Set([id(s, s.stack.transfer.role), id(s, s.stack.erasure.role), id(s, s.stack.hold.role)]),
+      );
       expect(confined.map((w) => [w.role, leadingKeys(w.statement)])).toEqual([
         [id(s, s.stack.reconciler.role), [RECONCILER_CHECKPOINT_KEY]],
       ]);

@@ -160,7 +160,7 @@ describe('dashboard', () => {
 
   test('errors and throttles of every function given', () => {
     const fns = [dev.stack.webhook.function, dev.stack.transfer.function, dev.stack.recordingsRead.function];
-    const ids = [...fns, dev.reconciler as lambda.Function, dev.stack.erasure.function].map(
+    const ids = [...fns, dev.reconciler as lambda.Function, dev.stack.erasure.function, dev.stack.hold.function].map(
       (f) => `<${logicalId(dev, f)}>`,
     );
     expect(metricsOf(widget(dev, 'Function errors'))).toEqual(
@@ -259,6 +259,7 @@ describe('alarms', () => {
       RecordingsRead: dev.stack.recordingsRead.function,
       Reconciler: dev.reconciler as lambda.Function,
       Erasure: dev.stack.erasure.function,
+      Hold: dev.stack.hold.function,
     };
     const alarmsOn = (metric: string, fn: lambda.Function) =>
       Object.values(dev.resources).filter(
@@ -280,6 +281,8 @@ describe('alarms', () => {
         'ErasureErrors',
         'ErasureThrottles',
         'EventsNotPublished',
+        'HoldErrors',
+        'HoldThrottles',
         'MissedCallbacks',
         'RecordingsReadErrors',
         'RecordingsReadThrottles',

@@ -451,6 +451,8 @@ describe('HTTP API', () => {
           'GET /calls/{callId}/recordings',
           'GET /recordings',
           'DELETE /calls/{callId}/recordings/{recordingSid}',
+          'PUT /recordings/{recordingSid}/hold',
+          'DELETE /recordings/{recordingSid}/hold',
           'GET /recordings/{recordingSid}/audit',
           'POST /twilio/recording',
           ...CONSOLE_PATHS.map((path) => `GET ${path}`),
@@ -567,8 +569,10 @@ describe('IAM: least privilege', () => {
         expect(asList(st.Action).sort()).toEqual([
           's3:AbortMultipartUpload',
           's3:GetObject',
-          's3:GetObjectVersion',
+          's3:GetObjectTagging',
           's3:PutObject',
+          's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
         ]);
         expect(asList(st.Resource)).toEqual([
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },

@@ -32,6 +32,8 @@ export const ENV = {
   /** Finer than the minutes above, which they override: the local stack's schedule is in seconds. */
   reconcileLookbackSeconds: 'RECONCILE_LOOKBACK_SECONDS',
   reconcileSettleSeconds: 'RECONCILE_SETTLE_SECONDS',
+  /** `true` where the recordings bucket has S3 Object Lock: holds are set on every version too. */
+  objectLockEnabled: 'OBJECT_LOCK_ENABLED',
   consoleAuth: 'CONSOLE_AUTH',
   consoleIssuer: 'CONSOLE_ISSUER',
   consoleClientId: 'CONSOLE_CLIENT_ID',

@@ -219,6 +219,25 @@ export function loadReconcilerConfig(env: Env = process.env): ReconcilerConfig {
   });
 }
 
+/** PUT / DELETE /recordings/{recordingSid}/hold: the ledger, S3 legal holds where Object Lock is on, events. */
+export interface HoldConfig {
+  readonly bucketName: string;
+  readonly ledgerTableName: string;
+  readonly eventBusName: string;
+  /** The bucket has S3 Object Lock: a hold is set on every version of the object too. */
+  readonly objectLock: boolean;
+}
+
+export function loadHoldConfig(env: Env = process.env): HoldConfig {
+  const r = new EnvReader(env);
+  return r.done({
+    bucketName: r.required(ENV.recordingsBucket),
+    ledgerTableName: r.required(ENV.ledgerTable),
+    eventBusName: r.required(ENV.eventBusName),
+    objectLock: r.bool(ENV.objectLockEnabled, false),
+  });
+}
+
 /** The access audit trail: every function that hands out access or acts on a recording writes to it. */
 export interface AuditConfig {
   readonly auditTableName: string;

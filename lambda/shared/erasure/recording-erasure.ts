@@ -39,7 +39,9 @@ import { SID } from '../twilio/sids';
 export type ErasureStore = Pick<
   RecordingStore,
   'bucket' | 'listObjectVersions' | 'objectRetention' | 'deleteObjectVersions'
->;
+> &
+  // Optional: a store without Object Lock has no legal holds to read.
+  Partial<Pick<RecordingStore, 'objectLegalHold'>>;
 
 export interface ErasureDeps {
   readonly calls: Pick<CallsRepository, 'getCall'>;
@@ -87,6 +89,20 @@ export class HoldConflictError extends HttpError {
       `The recording is under a legal hold placed by ${hold.by} at ${hold.at} (${hold.reason}); release the hold before erasing it`,
     );
     this.name = 'HoldConflictError';
+  }
+}
+
+/**
+ * An S3 legal hold is on a version of the object (set through the hold route, or by hand in S3):
+ * 409, nothing touched. DELETE /recordings/{recordingSid}/hold clears it.
+ */
+export class ObjectLegalHoldConflictError extends HttpError {
+  constructor(readonly versionId: string | undefined) {
+    super(
+      409,
+      'An S3 Object Lock legal hold is on a version of this recording; release it (DELETE /recordings/{recordingSid}/hold) before erasing it',
+    );
+    this.name = 'ObjectLegalHoldConflictError';
   }
 }
 
@@ -358,7 +374,7 @@ async function findVersions(
   return { versions, versioning };
 }
 
-/** 409 with the latest retain-until date when any version is under Object Lock retention now. */
+/** 409 when any version is under an S3 legal hold, or (with the latest retain-until date) under Object Lock retention now. */
 async function assertNotRetained(
   versions: readonly ObjectVersion[],
   deps: Pick<ErasureDeps, 'store' | 'obs'>,
@@ -367,6 +383,10 @@ async function assertNotRetained(
   let latest: Date | undefined;
   for (const version of versions) {
     if (version.deleteMarker) continue; // a delete marker carries no retention
+    if (await deps.store.objectLegalHold?.(version.key, version.versionId)) {
+      deps.obs.metric('ErasureRefusedHold');
+      throw new ObjectLegalHoldConflictError(version.versionId);
+    }
     const retention = await deps.store.objectRetention(version.key, version.versionId);
     if (retention && retention.retainUntil.getTime() > now.getTime()) {
       if (!latest || retention.retainUntil > latest) latest = retention.retainUntil;

@@ -61,10 +61,26 @@ export interface RecordingErasedDetail {
   readonly erasedBy: string;
 }
 
+/** `Recording Held`, `Recording Released`, `Recording Expired`: who did it, when and why. */
+export interface RecordingComplianceDetail {
+  readonly recordingSid: string;
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
+  readonly accountSid?: string | undefined;
+  readonly conferenceSid?: string | undefined;
+  readonly at: string;
+  readonly by: string;
+  readonly reason: string;
+}
+
 export type VaultEvent =
   | { readonly detailType: 'Recording Stored'; readonly detail: RecordingStoredDetail }
   | { readonly detailType: 'Recording Failed'; readonly detail: RecordingFailedDetail }
-  | { readonly detailType: 'Recording Erased'; readonly detail: RecordingErasedDetail };
+  | { readonly detailType: 'Recording Erased'; readonly detail: RecordingErasedDetail }
+  | {
+      readonly detailType: 'Recording Held' | 'Recording Released' | 'Recording Expired';
+      readonly detail: RecordingComplianceDetail;
+    };
 
 export interface EventPublisher {
   /** Publishes one event; throws when it could not be delivered (the caller logs and counts it). */

@@ -3,15 +3,17 @@ import {
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  GetObjectLegalHoldCommand,
   GetObjectRetentionCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListObjectVersionsCommand,
+  PutObjectLegalHoldCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { isSupportedCallId } from '../calls/call-ids';
 import type { RecordingFormat } from '../config/function-config';
-import { type UploadOptions, type UploadResult, uploadRecording } from './recording-upload';
+import { storedSha256, type UploadOptions, type UploadResult, uploadRecording } from './recording-upload';
 
 export { IncompleteMediaError, type UploadOptions, type UploadResult } from './recording-upload';
 
@@ -103,6 +105,11 @@ export class RecordingStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** The SHA-256 the object carries, from its metadata or its tag (see recording-upload.ts). */
+  storedSha256(key: string, head: StoredObject): Promise<string | undefined> {
+    return storedSha256(this.s3, this.bucket, key, head.metadata);
   }
 
   async recordingExists(key: string): Promise<boolean> {
@@ -221,6 +228,37 @@ export class RecordingStore {
       if (isUnsupported(error)) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Whether S3 Object Lock's legal hold is on for one version (GetObjectLegalHold). False where
+   * there is none: no Object Lock on the bucket, the version gone, or an emulator without it.
+   */
+  async objectLegalHold(key: string, versionId?: string): Promise<boolean> {
+    try {
+      const result = await this.s3.send(
+        new GetObjectLegalHoldCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
+      );
+      return result?.LegalHold?.Status === 'ON';
+    } catch (error) {
+      const e = error as { name?: string; message?: string };
+      if (e?.name === 'NoSuchObjectLockConfiguration' || isNotFound(error) || e?.name === 'NoSuchVersion') return false;
+      if (e?.name === 'InvalidRequest' && /object lock/i.test(e.message ?? '')) return false;
+      if (isUnsupported(error)) return false;
+      throw error;
+    }
+  }
+
+  /** Sets or clears the S3 legal hold of one version (PutObjectLegalHold; the bucket must have Object Lock). */
+  async setLegalHold(key: string, versionId: string | undefined, on: boolean): Promise<void> {
+    await this.s3.send(
+      new PutObjectLegalHoldCommand({
+        Bucket: this.bucket,
+        Key: key,
+        VersionId: versionId,
+        LegalHold: { Status: on ? 'ON' : 'OFF' },
+      }),
+    );
   }
 
   /**

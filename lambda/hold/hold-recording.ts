@@ -1,0 +1,155 @@
+import { announce, type EventPublisher } from '../shared/ledger/events';
+import type { LedgerItem, LegalHold, RecordingLedger } from '../shared/ledger/ledger';
+import type { LedgerHold } from '../shared/ledger/ledger-hold';
+import { describeError } from '../shared/runtime/errors';
+import { badRequest, HttpError, notFound } from '../shared/runtime/http';
+import type { Observability } from '../shared/runtime/observability';
+import type { RecordingStore } from '../shared/storage/recording-store';
+import { SID } from '../shared/twilio/sids';
+
+/**
+ * PUT /recordings/{recordingSid}/hold and DELETE of it: a legal hold on one recording.
+ *
+ * Placing: the ledger first (from then on no erasure or retention sweep can start), then, where the
+ * bucket has Object Lock, the S3 legal hold on every version of the object, then `Recording Held`.
+ * Releasing: the S3 legal holds first, then the ledger, then `Recording Released`. So the ledger
+ * is never less strict than S3, and a step cut short (503) is finished by the same request again.
+ */
+
+export const MAX_REASON_LENGTH = 500;
+
+export interface HoldDeps {
+  readonly ledger: Pick<RecordingLedger, 'get'>;
+  readonly holds: Pick<LedgerHold, 'placeHold' | 'releaseHold'>;
+  /** The bucket's S3 Object Lock legal holds; unset where the bucket has no Object Lock. */
+  readonly objectLock?: Pick<RecordingStore, 'listObjectVersions' | 'setLegalHold'> | undefined;
+  readonly events: EventPublisher;
+  readonly obs: Observability;
+  readonly now?: () => Date;
+}
+
+export interface HoldResult {
+  readonly recordingSid: string;
+  readonly hold: LegalHold;
+  /** False when the recording was already on hold: the first hold stands. */
+  readonly placed: boolean;
+  /** Versions of the object under an S3 legal hold now (0 without Object Lock). */
+  readonly versionsHeld: number;
+}
+
+/** The hold or release reached the ledger but not every S3 version: the same request again finishes it. */
+export class HoldIncompleteError extends HttpError {
+  constructor(message: string) {
+    super(503, `${message}; send the same request again to finish it`);
+    this.name = 'HoldIncompleteError';
+  }
+}
+
+/** The reason in a PUT body: `{ "reason": "…" }`, 1–500 characters of text. */
+export function parseHoldReason(body: Buffer): string {
+  if (body.length === 0) throw badRequest('"reason" is required: send { "reason": "…" }');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw badRequest('The body must be JSON: { "reason": "…" }');
+  }
+  const reason = (parsed as { reason?: unknown } | null)?.reason;
+  if (typeof reason !== 'string' || reason.trim() === '') {
+    throw badRequest('"reason" is required: why the recording is held (a case, a request, a policy)');
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (/[\u0000-\u001f\u007f]/.test(reason)) throw badRequest('"reason" must be one line of text');
+  const trimmed = reason.trim();
+  if (trimmed.length > MAX_REASON_LENGTH) throw badRequest(`"reason" must be at most ${MAX_REASON_LENGTH} characters`);
+  return trimmed;
+}
+
+function checkSid(recordingSid: string): void {
+  if (!SID.RecordingSid.test(recordingSid)) throw badRequest('The RecordingSid must be RE followed by 32 hex digits');
+}
+
+export async function placeHold(
+  request: { readonly recordingSid: string; readonly by: string; readonly reason: string },
+  deps: HoldDeps,
+): Promise<HoldResult> {
+  const now = deps.now ?? (() => new Date());
+  checkSid(request.recordingSid);
+  const hold: LegalHold = { by: request.by, at: now().toISOString(), reason: request.reason };
+  const outcome = await deps.holds.placeHold(request.recordingSid, hold, now());
+  if (outcome.result === 'not-found') throw notFound('Recording not found');
+  if (outcome.result === 'erased') {
+    throw new HttpError(409, `The recording is ${outcome.item.status}: there is nothing left to hold`);
+  }
+  const item = outcome.item;
+  const held = item.hold ?? hold;
+  // Applied again on a repeat: a first request cut short after the ledger write is finished here.
+  const versionsHeld = await setObjectLegalHolds(item, true, deps);
+  const log = deps.obs.withKeys({ recordingSid: request.recordingSid }).logger;
+  if (outcome.result === 'held') {
+    log.info('Recording put on legal hold', { by: held.by, versionsHeld });
+    deps.obs.metric('RecordingHeld');
+    await announce({ detailType: 'Recording Held', detail: complianceDetail(item, held) }, deps);
+  }
+  return { recordingSid: request.recordingSid, hold: held, placed: outcome.result === 'held', versionsHeld };
+}
+
+export async function releaseHold(
+  request: { readonly recordingSid: string; readonly by: string },
+  deps: HoldDeps,
+): Promise<{ readonly released: boolean }> {
+  const now = deps.now ?? (() => new Date());
+  checkSid(request.recordingSid);
+  const before = await deps.ledger.get(request.recordingSid);
+  if (!before) throw notFound('Recording not found');
+  // S3 first: were the ledger released first and S3 then failed, an erasure would pass the ledger
+  // and stop at S3. Also clears a legal hold set in S3 by hand, which the ledger never knew.
+  await setObjectLegalHolds(before, false, deps);
+  const outcome = await deps.holds.releaseHold(request.recordingSid, request.by, now());
+  if (outcome.result === 'not-found') throw notFound('Recording not found');
+  if (outcome.result === 'not-held') return { released: false };
+  deps.obs.withKeys({ recordingSid: request.recordingSid }).logger.info('Legal hold released', { by: request.by });
+  deps.obs.metric('RecordingReleased');
+  await announce(
+    {
+      detailType: 'Recording Released',
+      detail: complianceDetail(outcome.item, { by: request.by, at: now().toISOString(), reason: outcome.hold.reason }),
+    },
+    deps,
+  );
+  return { released: true };
+}
+
+/** Sets (or clears) the S3 legal hold on every version of the ledger's key; the number of versions. */
+async function setObjectLegalHolds(item: LedgerItem, on: boolean, deps: HoldDeps): Promise<number> {
+  if (!deps.objectLock || !item.key) return 0;
+  const key = item.key;
+  try {
+    const prefix = key.slice(0, key.lastIndexOf('.') + 1) || key;
+    const { versions } = await deps.objectLock.listObjectVersions(prefix);
+    const mine = versions.filter((v) => v.key === key && !v.deleteMarker);
+    for (const version of mine) await deps.objectLock.setLegalHold(key, version.versionId, on);
+    return mine.length;
+  } catch (error) {
+    deps.obs.logger.error('Could not set the S3 legal hold', { on, error: describeError(error) });
+    deps.obs.metric('ObjectLegalHoldFailed');
+    throw new HoldIncompleteError(
+      on
+        ? 'The hold is recorded in the ledger, but the S3 legal hold could not be set on every version'
+        : 'The S3 legal hold could not be cleared on every version; the ledger still holds the recording',
+    );
+  }
+}
+
+function complianceDetail(item: LedgerItem, hold: LegalHold) {
+  return {
+    recordingSid: item.recordingSid,
+    callId: item.callId,
+    callSid: item.callSid,
+    accountSid: item.accountSid,
+    ...(item.conferenceSid ? { conferenceSid: item.conferenceSid } : {}),
+    at: hold.at,
+    by: hold.by,
+    reason: hold.reason,
+  };
+}

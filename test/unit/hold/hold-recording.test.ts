@@ -1,0 +1,305 @@
+/**
+ * PUT / DELETE /recordings/{recordingSid}/hold through the handler, against dynalite (the ledger)
+ * and s3rver. s3rver has no Object Lock: the S3 legal-hold paths run with a store double that
+ * records what would be set, and the erasure's check of S3 legal holds with a double too.
+ */
+import '../../helpers/setup-env';
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createHoldHandler, type HoldRuntime } from '../../../lambda/hold/handler';
+import { CallsRepository } from '../../../lambda/shared/calls/calls';
+import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
+import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
+import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
+import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
+import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
+import {
+  CALL_SID_INDEX,
+  CALLS_TABLE,
+  type Emulators,
+  LEDGER_TABLE,
+  RECORDINGS_BUCKET,
+  startEmulators,
+} from '../../helpers/emulators';
+import { httpApiEvent } from '../../helpers/events';
+import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+
+const NOW = new Date('2024-07-23T09:00:00.000Z');
+const LEGAL = 'arn:aws:sts::123456789012:assumed-role/legal/carol';
+const ROUTE = 'PUT /recordings/{recordingSid}/hold';
+
+let aws: Emulators;
+let ledger: RecordingLedger;
+let calls: CallsRepository;
+const published: VaultEvent[] = [];
+const obs = createObservability('hold-test');
+
+beforeAll(async () => {
+  aws = await startEmulators();
+  ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+  calls = new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX);
+});
+
+afterAll(async () => {
+  await aws.stop();
+});
+
+beforeEach(() => {
+  published.length = 0;
+});
+
+async function givenStored() {
+  const callSid = newCallSid();
+  const callId = `call-${callSid.slice(2, 14)}`;
+  const recordingSid = newRecordingSid();
+  const startedAt = '2024-07-22T17:00:00.000Z';
+  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
+  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
+  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
+  const claimId = randomUUID();
+  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'callback' as const };
+  await ledger.claim(facts, claimId, 300, NOW);
+  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
+  await ledger.markStored(recordingSid, claimId, copy, NOW);
+  await calls.markStored(
+    callId,
+    recordingSid,
+    { status: 'stored', ...copy, startedAt, storedAt: NOW.toISOString() },
+    NOW,
+  );
+  return { callId, callSid, recordingSid, key };
+}
+
+/** Object Lock as S3 has it: two versions of each object, legal holds remembered per version. */
+function objectLockDouble(options: { failSets?: number } = {}) {
+  const store = new RecordingStore(aws.s3, RECORDINGS_BUCKET);
+  const holds = new Map<string, boolean>();
+  let failSets = options.failSets ?? 0;
+  return {
+    holds,
+    async listObjectVersions(prefix: string) {
+      const listed = await store.listObjectVersions(prefix);
+      const versions: ObjectVersion[] = listed.versions.flatMap((v) => [
+        { ...v, versionId: 'v2' },
+        { ...v, versionId: 'v1' },
+        { key: v.key, versionId: 'dm', deleteMarker: true },
+      ]);
+      return { versioning: 's3' as const, versions };
+    },
+    async setLegalHold(key: string, versionId: string | undefined, on: boolean) {
+      if (failSets > 0) {
+        failSets--;
+        throw new Error('S3 answered 503');
+      }
+      holds.set(`${key}@${versionId}`, on);
+    },
+    async objectLegalHold(key: string, versionId?: string) {
+      return holds.get(`${key}@${versionId}`) === true;
+    },
+  };
+}
+
+function handler(overrides: Partial<HoldRuntime> = {}) {
+  return createHoldHandler({
+    config: { bucketName: RECORDINGS_BUCKET, ledgerTableName: LEDGER_TABLE, eventBusName: 'test', objectLock: false },
+    s3: aws.s3,
+    ddb: aws.ddb,
+    events: { publish: async (event) => void published.push(event) },
+    obs,
+    now: () => NOW,
+    ...overrides,
+  });
+}
+
+function holdEvent(
+  method: 'PUT' | 'DELETE',
+  recordingSid: string,
+  body?: unknown,
+  authorizer: Record<string, unknown> | null = { iam: { userArn: LEGAL } },
+): APIGatewayProxyEventV2 {
+  const event = httpApiEvent({
+    method,
+    path: `/recordings/${recordingSid}/hold`,
+    routeKey: ROUTE.replace('PUT', method),
+    pathParameters: { recordingSid },
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  if (authorizer) Object.assign(event.requestContext, { authorizer });
+  return event;
+}
+
+async function send(event: APIGatewayProxyEventV2, overrides: Partial<HoldRuntime> = {}) {
+  const response = await handler(overrides)(event);
+  return { status: response.statusCode, body: JSON.parse(response.body || '{}') as Record<string, unknown> };
+}
+
+describe('PUT /recordings/{recordingSid}/hold', () => {
+  test('200 with the hold (who, when, why); the ledger records it; Recording Held goes out once', async () => {
+    const { recordingSid, callId, callSid } = await givenStored();
+
+    const first = await send(holdEvent('PUT', recordingSid, { reason: '  Case 24-117  ' }));
+    const again = await send(holdEvent('PUT', recordingSid, { reason: 'another reason' }));
+
+    const hold = { by: LEGAL, at: NOW.toISOString(), reason: 'Case 24-117' };
+    expect(first).toEqual({
+      status: 200,
+      body: { recordingSid, hold, placed: true, objectLockVersionsHeld: 0 },
+    });
+    expect(again.body).toMatchObject({ hold, placed: false });
+    expect(await aws.getLedger(recordingSid)).toMatchObject({ hold, holdState: 'held', status: 'stored' });
+    expect(published).toEqual([
+      {
+        detailType: 'Recording Held',
+        detail: { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, ...hold },
+      },
+    ]);
+  });
+
+  test('a JWT caller is recorded by its sub', async () => {
+    const { recordingSid } = await givenStored();
+    const jwt = { jwt: { claims: { sub: 'user-7', client_id: 'console' }, scopes: ['recordings/hold'] } };
+    const response = await send(holdEvent('PUT', recordingSid, { reason: 'DSAR dispute' }, jwt));
+    expect((response.body.hold as { by: string }).by).toBe('user-7');
+  });
+
+  test.each([
+    ['no body', undefined, '"reason" is required'],
+    ['not JSON', 'reason=x', 'must be JSON'],
+    ['no reason', {}, '"reason" is required'],
+    ['a blank reason', { reason: '   ' }, '"reason" is required'],
+    ['a reason that is not text', { reason: 42 }, '"reason" is required'],
+    ['a reason over 500 characters', { reason: 'x'.repeat(501) }, 'at most 500'],
+    ['a reason of several lines', { reason: 'a\nb' }, 'one line'],
+  ])('400 for %s, and nothing is held', async (_name, body, message) => {
+    const { recordingSid } = await givenStored();
+    const response = await send(holdEvent('PUT', recordingSid, body));
+    expect(response.status).toBe(400);
+    expect(response.body.error).toContain(message);
+    expect((await aws.getLedger(recordingSid))?.hold).toBeUndefined();
+    expect(published).toEqual([]);
+  });
+
+  test('400 for a malformed RecordingSid, 404 for one the ledger does not know, 403 without a caller', async () => {
+    expect((await send(holdEvent('PUT', 'RE123', { reason: 'x' }))).status).toBe(400);
+    expect((await send(holdEvent('PUT', newRecordingSid(), { reason: 'x' }))).status).toBe(404);
+    const { recordingSid } = await givenStored();
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'x' }, null))).status).toBe(403);
+  });
+
+  test('409 for an erased recording: nothing left to hold', async () => {
+    const { recordingSid, callId } = await givenStored();
+    await eraseRecording(
+      { callId, recordingSid, erasedBy: 'ops' },
+      erasureDeps(new RecordingStore(aws.s3, RECORDINGS_BUCKET)),
+    );
+    const response = await send(holdEvent('PUT', recordingSid, { reason: 'too late' }));
+    expect(response.status).toBe(409);
+    expect(response.body.error).toContain('erased');
+  });
+});
+
+describe('DELETE /recordings/{recordingSid}/hold', () => {
+  test('204; the ledger keeps who released it; Recording Released names the hold it ends; a repeat is 204 too', async () => {
+    const { recordingSid } = await givenStored();
+    await send(holdEvent('PUT', recordingSid, { reason: 'Case 24-117' }));
+    published.length = 0;
+    const counsel = { iam: { userArn: 'arn:aws:iam::123456789012:user/counsel' } };
+
+    expect((await send(holdEvent('DELETE', recordingSid, undefined, counsel))).status).toBe(204);
+    expect((await send(holdEvent('DELETE', recordingSid, undefined, counsel))).status).toBe(204);
+
+    const item = await aws.getLedger(recordingSid);
+    expect(item?.hold).toBeUndefined();
+    expect(item?.holdState).toBe('released');
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({
+      detailType: 'Recording Released',
+      detail: { recordingSid, by: 'arn:aws:iam::123456789012:user/counsel', reason: 'Case 24-117' },
+    });
+  });
+
+  test('404 for a recording the ledger does not know', async () => {
+    expect((await send(holdEvent('DELETE', newRecordingSid()))).status).toBe(404);
+  });
+});
+
+describe('with S3 Object Lock (store double: s3rver has none)', () => {
+  test('the legal hold is set on every version (not on delete markers) and cleared on release', async () => {
+    const { recordingSid, key } = await givenStored();
+    const lock = objectLockDouble();
+
+    const held = await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock });
+    expect(held.body.objectLockVersionsHeld).toBe(2);
+    expect(Object.fromEntries(lock.holds)).toEqual({ [`${key}@v2`]: true, [`${key}@v1`]: true });
+
+    expect((await send(holdEvent('DELETE', recordingSid), { objectLock: lock })).status).toBe(204);
+    expect(Object.fromEntries(lock.holds)).toEqual({ [`${key}@v2`]: false, [`${key}@v1`]: false });
+  });
+
+  test('an S3 failure answers 503 with the ledger already holding; the same PUT again finishes it', async () => {
+    const { recordingSid, key } = await givenStored();
+    const lock = objectLockDouble({ failSets: 1 });
+
+    const failed = await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock });
+    expect(failed.status).toBe(503);
+    expect(failed.body.error).toContain('send the same request again');
+    expect((await aws.getLedger(recordingSid))?.holdState).toBe('held');
+
+    const retried = await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock });
+    expect(retried.status).toBe(200);
+    expect(lock.holds.get(`${key}@v1`)).toBe(true);
+    expect(lock.holds.get(`${key}@v2`)).toBe(true);
+  });
+
+  test('a release whose S3 step fails keeps the ledger hold, so no erasure can slip between them', async () => {
+    const { recordingSid } = await givenStored();
+    const lock = objectLockDouble();
+    await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock });
+    const failing = { ...lock, setLegalHold: async () => Promise.reject(new Error('AccessDenied')) };
+
+    expect((await send(holdEvent('DELETE', recordingSid), { objectLock: failing })).status).toBe(503);
+    expect((await aws.getLedger(recordingSid))?.holdState).toBe('held');
+  });
+
+  test('erasure answers 409 for a legal hold set in S3 by hand, before touching anything; release clears it', async () => {
+    const { recordingSid, callId, key } = await givenStored();
+    const lock = objectLockDouble();
+    await lock.setLegalHold(key, 'v1', true);
+    const deleted: unknown[] = [];
+    const store = {
+      bucket: RECORDINGS_BUCKET,
+      listObjectVersions: lock.listObjectVersions,
+      objectLegalHold: lock.objectLegalHold,
+      objectRetention: async () => undefined,
+      deleteObjectVersions: async (versions: readonly unknown[]) => void deleted.push(...versions),
+    };
+
+    await expect(eraseRecording({ callId, recordingSid, erasedBy: 'ops' }, erasureDeps(store))).rejects.toMatchObject({
+      statusCode: 409,
+      name: 'ObjectLegalHoldConflictError',
+    });
+    expect(deleted).toEqual([]);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('stored');
+
+    expect((await send(holdEvent('DELETE', recordingSid), { objectLock: lock })).status).toBe(204);
+    expect(lock.holds.get(`${key}@v1`)).toBe(false);
+  });
+});
+
+function erasureDeps(store: Parameters<typeof eraseRecording>[1]['store']) {
+  return {
+    calls,
+    callsErasure: new CallsErasure(aws.ddb, CALLS_TABLE),
+    ledger,
+    ledgerErasure: new LedgerErasure(aws.ddb, LEDGER_TABLE),
+    store,
+    twilio: { deleteRecording: async () => undefined },
+    events: { publish: async () => undefined },
+    obs,
+    now: () => NOW,
+  };
+}
