@@ -191,6 +191,8 @@ describe('the hold function', () => {
           resources: [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }],
         },
         { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.events.bus), 'Arn'] }] },
+        // Appending to the access audit trail (test/stack/audit.test.ts).
+        { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
       ]);
     }
   });
@@ -213,7 +215,11 @@ describe('the hold function', () => {
       ]),
     );
     const actions = statementsFound.flatMap((x) => x.actions);
-    expect(actions.filter((a) => /Delete|Bypass|Retention|GetObject$|Query|Scan|PutItem/.test(a))).toEqual([]);
+    expect(actions.filter((a) => /Delete|Bypass|Retention|GetObject$|Query|Scan/.test(a))).toEqual([]);
+    // Its one PutItem is on the audit trail, never on the ledger.
+    expect(statementsFound.filter((x) => x.actions.includes('dynamodb:PutItem'))).toEqual([
+      { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
+    ]);
     const vars = (s.resources[id(s, s.stack.hold.function)] as Json).Properties.Environment.Variables as Json;
     expect(vars.OBJECT_LOCK_ENABLED).toBe('true');
   });
