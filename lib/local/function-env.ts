@@ -10,6 +10,8 @@ import {
   BUCKET_NAME,
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
+  LEDGER_INDEX_SHARDS,
+  LEDGER_OPEN_STATUS_INDEX,
   LEDGER_TABLE_NAME,
   LOOPBACK,
   type LocalConfig,
@@ -61,6 +63,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.callsTable]: TABLE_NAME,
       [ENV.callsByTwilioSidIndex]: CALL_SID_INDEX,
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
       [ENV.recordingFormat]: config.recordingFormat,
       [ENV.deleteFromTwilioAfterCopy]: String(config.deleteFromTwilioAfterCopy),
@@ -76,6 +79,8 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.playbackUrlTtlSeconds]: String(config.playbackUrlTtlSeconds),
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
+      [ENV.ledgerOpenStatusIndex]: LEDGER_OPEN_STATUS_INDEX,
+      [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
       [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     erasure: {
@@ -83,6 +88,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.recordingsBucket]: BUCKET_NAME,
       [ENV.callsTable]: TABLE_NAME,
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+      [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
       [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
@@ -95,6 +101,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
       // The local S3 emulator has no Object Lock.
       [ENV.objectLockEnabled]: 'false',
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     reconciler: {
       ...twilio,

@@ -26,7 +26,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'private_key.pem'), keys.privateKeyPem, { mode: 0o600 });
   await writeFile(join(dir, 'wrong_key.pem'), generateRecordingKeyPair().privateKeyPem, { mode: 0o600 });
   twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({ twilioApiBaseUrl: twilio.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.startFor(twilio);
 }, 120_000);
 
 afterAll(async () => {
