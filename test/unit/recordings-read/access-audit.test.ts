@@ -34,7 +34,7 @@ function handler(
 ) {
   return createPlaybackHandler({
     config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
-    listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDay' },
+    listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDayShard' },
     s3: aws.s3,
     ddb: aws.ddb,
     obs: createObservability('access-audit-test'),
