@@ -67,7 +67,10 @@ describe('an encrypted recording', () => {
     expect(answer.status).toBe(200);
     expect(body.sha256).toBe(createHash('sha256').update(recording.media).digest('hex'));
     expect(body.encryption).toEqual(recording.encryptionDetails);
-    expect(twilio.requestsTo(recordingSid).map((r) => r.path)).toEqual([twilio.recordingPath(recordingSid, 'wav')]);
+    const channels = recording.channels === 2 ? '?RequestedChannels=2' : '';
+    expect(twilio.requestsTo(recordingSid).map((r) => r.path)).toEqual([
+      `${twilio.recordingPath(recordingSid, 'wav')}${channels}`,
+    ]);
   });
 
   test('npm run decrypt with the private key writes the original audio', async () => {
