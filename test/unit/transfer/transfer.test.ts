@@ -24,16 +24,15 @@ import { createTwilioApi, type TwilioApi } from '../../../lambda/shared/twilio/r
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { createTransferHandler, type TransferRuntime } from '../../../lambda/transfer/handler';
 import { parseRecordingCallback } from '../../../lambda/webhook/recording-callback';
-import { deferred, mediaBytes, SimulatedTwilio } from '../../../lib/simulated-twilio';
-import {
-  CALL_SID_INDEX,
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../helpers/emulators';
+import { deferred, mediaBytes, type SimulatedTwilio } from '../../../lib/simulated-twilio';
+import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET } from '../../helpers/emulators';
 import { sqsEvent, sqsRecord } from '../../helpers/events';
+import {
+  resetTransferSqs,
+  startTransferDoubles,
+  TRANSFER_TEST_CONFIG,
+  transferTestConfig,
+} from '../../helpers/transfer-suite';
 import {
   type CallbackOptions,
   minimalCallbackParams,
@@ -45,11 +44,13 @@ import {
   withCallSid,
 } from '../../helpers/twilio-fixtures';
 
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer';
-const DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer-dlq';
+const {
+  transferQueueUrl: QUEUE_URL,
+  deadLetterQueueUrl: DLQ_URL,
+  maxAttempts: MAX_ATTEMPTS,
+  retryBaseSeconds: RETRY_BASE_SECONDS,
+} = TRANSFER_TEST_CONFIG;
 const RECEIVED_AT = new Date('2024-07-22T17:05:00.000Z');
-const MAX_ATTEMPTS = 3;
-const RETRY_BASE_SECONDS = 30;
 
 const sqs = mockClient(SQSClient);
 const published: VaultEvent[] = [];
@@ -57,10 +58,7 @@ let aws: Emulators;
 let stub: SimulatedTwilio;
 
 beforeAll(async () => {
-  [aws, stub] = await Promise.all([
-    startEmulators(),
-    SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
-  ]);
+  [aws, stub] = await startTransferDoubles();
 });
 
 afterAll(async () => {
@@ -71,32 +69,14 @@ afterAll(async () => {
 beforeEach(() => {
   published.length = 0;
   stub.reset();
-  sqs.reset();
-  sqs.on(ChangeMessageVisibilityCommand).resolves({});
-  sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter' });
+  resetTransferSqs(sqs);
 });
 
 type ConfigOverrides = Partial<TransferRuntime['config']>;
 
 function transferHandler(overrides: ConfigOverrides = {}, runtime: { s3?: S3Client; twilio?: TwilioApi } = {}) {
   return createTransferHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      eventBusName: 'test',
-      callSidIndexName: CALL_SID_INDEX,
-      twilioApiBaseUrl: stub.baseUrl,
-      recordingFormat: 'mp3',
-      deleteFromTwilioAfterCopy: false,
-      transferQueueUrl: QUEUE_URL,
-      deadLetterQueueUrl: DLQ_URL,
-      maxAttempts: MAX_ATTEMPTS,
-      retryBaseSeconds: RETRY_BASE_SECONDS,
-      leaseSeconds: 300,
-      ...overrides,
-    },
+    config: transferTestConfig(stub.baseUrl, overrides),
     tokens: staticTokens(TEST_AUTH_TOKEN),
     s3: runtime.s3 ?? aws.s3,
     ddb: aws.ddb,
@@ -132,8 +112,9 @@ function serve(job: RecordingJob, audio: Buffer): void {
   stub.addRecording({ sid: job.recordingSid, callSid: job.callSid, media: audio });
 }
 
+/** The media request the transfer sends: both channels asked of a two-channel recording. */
 function mediaPath(job: RecordingJob, extension: 'mp3' | 'wav' = 'mp3'): string {
-  return stub.recordingPath(job.recordingSid, extension);
+  return `${stub.recordingPath(job.recordingSid, extension)}${job.channels === 2 ? '?RequestedChannels=2' : ''}`;
 }
 
 function visibilityChanges() {
@@ -237,6 +218,33 @@ describe('conference recordings', () => {
       key,
     });
     expect((await item(callId)).recordings?.[job.recordingSid]).toMatchObject({ status: 'stored', key });
+  });
+
+  it('keeps both channels of a two-channel conference recording: asks RequestedChannels=2, stores those bytes', async () => {
+    const twoChannels = mediaBytes('two-channel-conference', 40_000);
+    const job = conferenceJob(twoChannels, { channels: 2 });
+    expect(job.channels).toBe(2);
+    const monoMix = stub.monoMixFor(job.recordingSid, 'mp3');
+    expect(monoMix.equals(twoChannels)).toBe(false);
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    const stored = await aws.getObject(keyFor(job.conferenceSid as string, job));
+    expect(stored?.bytes.equals(twoChannels)).toBe(true);
+    expect(stored?.metadata.channels).toBe('2');
+    expect(stub.requestsTo(job.recordingSid).map((r) => r.path)).toEqual([
+      `${stub.recordingPath(job.recordingSid, 'mp3')}?RequestedChannels=2`,
+    ]);
+  });
+
+  it('asks no RequestedChannels of a mono recording (Twilio refuses stereo of it, 16113)', async () => {
+    const mono = mediaBytes('mono-conference', 20_000);
+    const job = conferenceJob(mono, { channels: 1 });
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    expect((await aws.getObject(keyFor(job.conferenceSid as string, job)))?.bytes.equals(mono)).toBe(true);
+    expect(stub.requestsTo(job.recordingSid).map((r) => r.path)).toEqual([stub.recordingPath(job.recordingSid, 'mp3')]);
   });
 
   it('enters an absent conference recording in the ledger and announces it, with no call item', async () => {
