@@ -47,7 +47,8 @@ export interface ErasureDeps {
   readonly calls: Pick<CallsRepository, 'getCall'>;
   readonly callsErasure: Pick<CallsErasure, 'markErased'>;
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
-  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
+  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'> &
+    Partial<Pick<LedgerErasure, 'markExpired'>>;
   readonly store: ErasureStore;
   /** Twilio as the parent account: recordings whose ledger names no account. */
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
@@ -63,6 +64,11 @@ export interface ErasureRequest {
   readonly recordingSid: string;
   /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
   readonly erasedBy: string;
+  /**
+   * The retention sweep: the ledger ends `expired` (with `expiredAt`) instead of `erased`, and the
+   * event is `Recording Expired`.
+   */
+  readonly expire?: boolean;
 }
 
 export interface ErasureResult {
@@ -126,7 +132,12 @@ async function alreadyErased(
   deps: ErasureDeps,
 ): Promise<ErasureResult> {
   await project(item, request, keys, deps);
-  return { result: 'already-erased', erasedAt: item.erasedAt ?? '', erasedBy: item.erasedBy ?? '', versionsDeleted: 0 };
+  return {
+    result: 'already-erased',
+    erasedAt: item.erasedAt ?? item.expiredAt ?? '',
+    erasedBy: item.erasedBy ?? (item.status === 'expired' ? 'retention' : ''),
+    versionsDeleted: 0,
+  };
 }
 
 export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
@@ -143,7 +154,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   if (!belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
   const keys = storageKeys(recordingSid, callId, item, call, entry);
 
-  if (item?.status === 'erased') {
+  if (item?.status === 'erased' || item?.status === 'expired') {
     return alreadyErased(item, request, keys, deps);
   }
   if (item?.hold) throw new HoldConflictError(item.hold);
@@ -170,7 +181,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   if (!marked) {
     // Changed since it was read: erased by a concurrent request, or a copy started.
     item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
-    if (item?.status === 'erased') {
+    if (item?.status === 'erased' || item?.status === 'expired') {
       return alreadyErased(item, request, keys, deps);
     }
     if (item?.hold) throw new HoldConflictError(item.hold);
@@ -212,7 +223,10 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
   }
 
   const erasedAt = now().toISOString();
-  const erased = await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
+  const erased =
+    request.expire && deps.ledgerErasure.markExpired
+      ? await deps.ledgerErasure.markExpired(recordingSid, erasedAt, now())
+      : await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
   if (!erased) throw new ErasureIncompleteError('The ledger did not take the erasure');
   await project(erased, request, keys, deps);
   deps.obs.metric('RecordingErased');
@@ -231,7 +245,8 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
  */
 async function project(item: Ledgered, request: ErasureRequest, keys: readonly string[], deps: ErasureDeps) {
   const now = deps.now ?? (() => new Date());
-  const erasedAt = item.erasedAt ?? now().toISOString();
+  const expired = item.status === 'expired';
+  const erasedAt = item.erasedAt ?? item.expiredAt ?? now().toISOString();
   const erasedBy = item.erasedBy ?? request.erasedBy;
   try {
     await deps.callsErasure.markErased(
@@ -246,18 +261,33 @@ async function project(item: Ledgered, request: ErasureRequest, keys: readonly s
   }
   if (item.erasedEventAt) return;
   const sent = await announce(
-    {
-      detailType: 'Recording Erased',
-      detail: {
-        recordingSid: item.recordingSid,
-        callId: request.callId,
-        callSid: item.callSid,
-        conferenceSid: item.conferenceSid,
-        accountSid: item.accountSid,
-        erasedAt,
-        erasedBy,
-      },
-    },
+    expired
+      ? {
+          // The retention sweep: what the stage keeps, and when it ran out.
+          detailType: 'Recording Expired',
+          detail: {
+            recordingSid: item.recordingSid,
+            callId: request.callId,
+            callSid: item.callSid,
+            conferenceSid: item.conferenceSid,
+            accountSid: item.accountSid,
+            at: erasedAt,
+            by: erasedBy,
+            reason: 'retention: older than the stage keeps recordings',
+          },
+        }
+      : {
+          detailType: 'Recording Erased',
+          detail: {
+            recordingSid: item.recordingSid,
+            callId: request.callId,
+            callSid: item.callSid,
+            conferenceSid: item.conferenceSid,
+            accountSid: item.accountSid,
+            erasedAt,
+            erasedBy,
+          },
+        },
     deps,
   );
   if (!sent)
