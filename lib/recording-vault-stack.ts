@@ -216,8 +216,8 @@ export class RecordingVaultStack extends Stack {
       audit: this.audit,
       encryptionKey,
     });
-    // Every URL issued, listing page and erasure is entered in the audit trail, append-only.
-    for (const fn of [this.recordingsRead, this.erasure]) {
+    // Every URL issued, listing page, erasure, hold and release is entered in the audit trail, append-only.
+    for (const fn of [this.recordingsRead, this.erasure, this.hold]) {
       fn.function.addEnvironment(ENV.auditTable, this.audit.table.tableName);
       this.audit.grantAppend(fn.role, encryptionKey);
     }

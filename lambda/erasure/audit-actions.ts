@@ -4,6 +4,4 @@ import type { AuditAction } from '../shared/audit/audit-record';
 export const ERASURE_AUDIT_ACTIONS: Readonly<Record<string, AuditAction>> = {
   'DELETE /calls/{callId}/recordings/{recordingSid}': 'recording.erase',
   'DELETE /recordings/{recordingSid}': 'recording.erase',
-  'PUT /recordings/{recordingSid}/hold': 'recording.hold',
-  'DELETE /recordings/{recordingSid}/hold': 'recording.release',
 };

@@ -7,6 +7,7 @@ import type { ErasureConfig } from '../shared/config/function-config';
 import {
   ErasureIncompleteError,
   eraseRecording,
+  eraseRecordingBySid,
   HoldConflictError,
   RetentionConflictError,
 } from '../shared/erasure/recording-erasure';
@@ -49,7 +50,7 @@ export interface ErasureRuntime {
   readonly now?: () => Date;
 }
 
-/** DELETE /calls/{callId}/recordings/{recordingSid}. */
+/** DELETE /calls/{callId}/recordings/{recordingSid} and DELETE /recordings/{recordingSid}. */
 export function createErasureHandler(runtime: ErasureRuntime) {
   const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-erasure');
@@ -78,13 +79,17 @@ export function createErasureHandler(runtime: ErasureRuntime) {
   };
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.addContext(context);
-    const callId = event.pathParameters?.callId ?? '';
+    // DELETE /recordings/{recordingSid} names no call: the ledger says which, if any.
+    const callId = event.pathParameters?.callId;
     const recordingSid = event.pathParameters?.recordingSid ?? '';
     const log = obs.withKeys({ callId, recordingSid }).logger;
     try {
       const erasedBy = callerOf(event, runtime.defaultPrincipal)?.actor;
       if (!erasedBy) throw forbidden('No authenticated caller');
-      const result = await eraseRecording({ callId, recordingSid, erasedBy }, deps);
+      const result =
+        callId === undefined
+          ? await eraseRecordingBySid({ recordingSid, erasedBy }, deps)
+          : await eraseRecording({ callId, recordingSid, erasedBy }, deps);
       log.info(result.result === 'erased' ? 'Erased a recording' : 'Recording was already erased', {
         erasedBy,
         versionsDeleted: result.versionsDeleted,

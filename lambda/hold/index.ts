@@ -1,17 +1,26 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { loadHoldConfig } from '../shared/config/function-config';
+import { AuditWriter } from '../shared/audit/audit-trail';
+import { auditedRoute } from '../shared/audit/audited-route';
+import { loadAuditConfig, loadHoldConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
+import { HOLD_AUDIT_ACTIONS } from './audit-actions';
 import { createHoldHandler } from './handler';
 
 // Created once per container; a bad environment fails here, with every problem named.
 const config = loadHoldConfig();
-
-export const handler = createHoldHandler({
-  config,
-  s3: new S3Client({ ...clientOverrides('S3') }),
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
+const { auditTableName } = loadAuditConfig();
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
+  marshallOptions: { removeUndefinedValues: true },
 });
+
+// Every hold and release is entered in the audit trail, with its caller and outcome, before the answer leaves.
+export const handler = auditedRoute(
+  createHoldHandler({
+    config,
+    s3: new S3Client({ ...clientOverrides('S3') }),
+    ddb,
+  }),
+  { recorder: new AuditWriter(ddb, auditTableName), actions: HOLD_AUDIT_ACTIONS },
+);

@@ -13,7 +13,7 @@ import type { ListingQuery } from './listing';
 export interface AccessAudit {
   urlsIssued(
     event: APIGatewayProxyEventV2,
-    recordings: readonly { recordingSid: string; callId: string; expiresAt: string }[],
+    recordings: readonly { recordingSid: string; callId?: string | null; expiresAt: string }[],
   ): Promise<void>;
   pageListed(event: APIGatewayProxyEventV2, query: ListingQuery, count: number): Promise<void>;
 }
@@ -51,7 +51,12 @@ export function accessAudit(recorder: AuditRecorder | undefined, defaultPrincipa
           recordingSid: r.recordingSid,
           action: 'playback.url' as const,
           outcome: 'issued',
-          details: { callId: r.callId, expiresAt: r.expiresAt, route: event.routeKey ?? '', redirect },
+          details: {
+            ...(r.callId ? { callId: r.callId } : {}),
+            expiresAt: r.expiresAt,
+            route: event.routeKey ?? '',
+            redirect,
+          },
         })),
       );
     },

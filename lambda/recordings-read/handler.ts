@@ -11,13 +11,14 @@ import { RecordingStore } from '../shared/storage/recording-store';
 import { accessAudit } from './access-audit';
 import { createListRecordingsRoute, isListRecordingsRoute } from './list-route';
 import { allRecordingUrls, latestRecordingUrl } from './playback';
+import { RECORDING_BY_SID_ROUTE, recordingUrlBySid } from './recording-by-sid';
 
 export interface PlaybackRuntime {
   readonly config: PlaybackConfig;
   readonly s3: S3Client;
   readonly ddb: DynamoDBDocumentClient;
   readonly obs?: Observability;
-  /** The ledger, for GET /recordings; unset: that route answers 404. */
+  /** The ledger, for GET /recordings and GET /recordings/{recordingSid}; unset: those routes answer 404. */
   readonly listing?: RecordingsReadConfig;
   /** The access audit trail: every URL issued and every listing page is entered before it leaves. */
   readonly audit?: AuditRecorder;
@@ -25,7 +26,7 @@ export interface PlaybackRuntime {
   readonly defaultPrincipal?: string;
 }
 
-/** GET /calls/{callId}/recording and GET /calls/{callId}/recordings. */
+/** GET /calls/{callId}/recording, GET /calls/{callId}/recordings, GET /recordings, GET /recordings/{recordingSid}. */
 export function createPlaybackHandler(runtime: PlaybackRuntime) {
   const obs = runtime.obs ?? createObservability('recordings-read');
   const deps = {
@@ -35,6 +36,7 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
     urlTtlSeconds: runtime.config.urlTtlSeconds,
   };
   const listRecordings = runtime.listing ? createListRecordingsRoute(runtime.listing, runtime.ddb) : undefined;
+  const ledger = runtime.listing ? new RecordingLedger(runtime.ddb, runtime.listing.ledgerTableName) : undefined;
   const audit = accessAudit(runtime.audit, runtime.defaultPrincipal);
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.addContext(context);
@@ -44,6 +46,18 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
       if (isListRecordingsRoute(event)) {
         if (!listRecordings) throw notFound('Not found');
         return await listRecordings(event, obs, audit);
+      }
+      if (event.routeKey === RECORDING_BY_SID_ROUTE) {
+        if (!ledger) throw notFound('Not found');
+        const recording = await recordingUrlBySid(event.pathParameters?.recordingSid ?? '', { ...deps, ledger });
+        await audit.urlsIssued(event, [{ ...recording, callId: recording.callId ?? '' }]);
+        obs.withKeys({ recordingSid: recording.recordingSid }).logger.info('Issued a playback URL', {
+          expiresAt: recording.expiresAt,
+        });
+        obs.metric('PlaybackUrlIssued');
+        return event.queryStringParameters?.redirect === 'true'
+          ? redirectResponse(recording.url)
+          : jsonResponse(200, recording);
       }
       if (event.routeKey?.endsWith('/recordings') || event.rawPath?.endsWith('/recordings')) {
         // A known call with nothing stored answers an empty list; an unknown call is a 404.

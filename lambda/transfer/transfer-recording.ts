@@ -204,8 +204,11 @@ async function copyOnce(
 ): Promise<UploadResult> {
   const { key } = destination;
   const existing = await deps.store.headRecording(key).catch(rethrowAsStorageError);
-  const existingSha = existing?.metadata.sha256;
-  if (existing && existing.sizeBytes > 0 && existing.metadata['recording-sid'] === job.recordingSid && existingSha) {
+  const existingSha =
+    existing && existing.sizeBytes > 0 && existing.metadata['recording-sid'] === job.recordingSid
+      ? await deps.store.storedSha256(key, existing).catch(rethrowAsStorageError)
+      : undefined;
+  if (existing && existingSha) {
     deps.obs.logger.info('Object already in S3 from an earlier attempt; recording it', { key });
     return { sizeBytes: existing.sizeBytes, sha256: existingSha };
   }
@@ -252,7 +255,8 @@ async function copyFromTwilio(
     signal.removeEventListener('abort', abort);
   }
   const stored = await deps.store.headRecording(key).catch(rethrowAsStorageError);
-  if (!stored || stored.sizeBytes !== uploaded.sizeBytes || stored.metadata.sha256 !== uploaded.sha256) {
+  const storedSha = stored ? await deps.store.storedSha256(key, stored).catch(rethrowAsStorageError) : undefined;
+  if (!stored || stored.sizeBytes !== uploaded.sizeBytes || storedSha !== uploaded.sha256) {
     throw new RetryableTransferError('The stored object does not match what was sent', 'verify-failed');
   }
   return uploaded;

@@ -18,10 +18,11 @@ export interface RecordingsReadFunctionProps extends FunctionLogProps {
 }
 
 /**
- * The read side of the recordings API: GET /calls/{callId}/recording(s) (presigned playback URLs)
- * and GET /recordings (the ledger by day). It reads call items (which recordings a call names),
- * ledger items (the key of each, the only keys it presigns), queries the ledger's day index and
- * GETs objects (presigned URLs are signed with this role); it can write or delete nothing.
+ * The read side of the recordings API: GET /calls/{callId}/recording(s) and
+ * GET /recordings/{recordingSid} (presigned playback URLs) and GET /recordings (the ledger by
+ * day). It reads call items (which recordings a call names), ledger items (the key of each, the
+ * only keys it presigns), queries the ledger's day index and GETs objects (presigned URLs are
+ * signed with this role); it can write or delete nothing.
  */
 export class RecordingsReadFunction extends VaultFunction {
   constructor(scope: Construct, id: string, props: RecordingsReadFunctionProps) {

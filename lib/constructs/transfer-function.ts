@@ -74,9 +74,16 @@ export class TransferFunction extends VaultFunction {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'WriteRecordings',
-        // GetObject for the HEAD that verifies a copy; Get(Version) for the server-side copy of the
-        // version just uploaded that adds `sha256`.
-        actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject', 's3:GetObjectVersion'],
+        // GetObject for the HEAD that verifies a copy; the tagging actions for the `sha256` tag of a
+        // multipart recording (set on the version just uploaded, read back to verify it).
+        actions: [
+          's3:PutObject',
+          's3:AbortMultipartUpload',
+          's3:GetObject',
+          's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
+          's3:GetObjectTagging',
+        ],
         resources: [props.storage.recordingObjectsArn()],
       }),
     );

@@ -13,6 +13,8 @@ export const WEBHOOK_PATH = '/twilio/recording';
 export const PLAYBACK_PATH = '/calls/{callId}/recording';
 export const PLAYBACK_LIST_PATH = '/calls/{callId}/recordings';
 export const LIST_RECORDINGS_PATH = '/recordings';
+/** One recording by its RecordingSid (GET: playback; DELETE: erasure), whatever its call. */
+export const RECORDING_PATH = '/recordings/{recordingSid}';
 /** The console's static files: no authorizer (the page holds no data; it calls the routes below with a token). */
 export const CONSOLE_PATHS = ['/', '/console.js', '/console.css', '/config.json'] as const;
 export const ERASE_RECORDING_PATH = '/calls/{callId}/recordings/{recordingSid}';
@@ -119,8 +121,8 @@ export class VaultApi extends Construct {
         : new HttpIamAuthorizer();
     this.authorizer = authorizer;
     const playbackIntegration = new HttpLambdaIntegration('PlaybackIntegration', props.recordingsReadFunction);
-    // GET /recordings (the ledger listing) is served by the same read-only function.
-    this.playbackRoutes = [PLAYBACK_PATH, PLAYBACK_LIST_PATH, LIST_RECORDINGS_PATH].flatMap((path) =>
+    // GET /recordings (the ledger listing) and GET /recordings/{recordingSid} are served by the same read-only function.
+    this.playbackRoutes = [PLAYBACK_PATH, PLAYBACK_LIST_PATH, LIST_RECORDINGS_PATH, RECORDING_PATH].flatMap((path) =>
       this.api.addRoutes({
         path,
         methods: [apigw.HttpMethod.GET],
@@ -132,16 +134,22 @@ export class VaultApi extends Construct {
     this.limitInvokePermissionsToThisAccount();
   }
 
-  /** DELETE /calls/{callId}/recordings/{recordingSid} → `fn`, behind the shared authorizer (JWT: `recordings/erase`). */
+  /**
+   * DELETE /calls/{callId}/recordings/{recordingSid} and DELETE /recordings/{recordingSid} → `fn`,
+   * behind the shared authorizer (JWT: `recordings/erase`). Returns the per-call route.
+   */
   addErasureRoute(fn: IFunction): apigw.HttpRoute {
-    const [route] = this.api.addRoutes({
-      path: ERASE_RECORDING_PATH,
-      methods: [apigw.HttpMethod.DELETE],
-      integration: new HttpLambdaIntegration('ErasureIntegration', fn),
-      authorizer: this.authorizer,
-      ...this.scopes(ERASE_SCOPE),
-    });
-    if (!route) throw new Error('erasure route was not created');
+    const integration = new HttpLambdaIntegration('ErasureIntegration', fn);
+    const [route, bySid] = [ERASE_RECORDING_PATH, RECORDING_PATH].flatMap((path) =>
+      this.api.addRoutes({
+        path,
+        methods: [apigw.HttpMethod.DELETE],
+        integration,
+        authorizer: this.authorizer,
+        ...this.scopes(ERASE_SCOPE),
+      }),
+    );
+    if (!route || !bySid) throw new Error('erasure routes were not created');
     this.limitInvokePermissionsToThisAccount();
     return route;
   }

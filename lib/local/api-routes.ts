@@ -11,6 +11,7 @@ import { createAuditReadHandler } from '../../lambda/audit-read/handler';
 import { createConsoleHandler } from '../../lambda/console/handler';
 import { ERASURE_AUDIT_ACTIONS } from '../../lambda/erasure/audit-actions';
 import { createErasureHandler } from '../../lambda/erasure/handler';
+import { HOLD_AUDIT_ACTIONS } from '../../lambda/hold/audit-actions';
 import { createHoldHandler } from '../../lambda/hold/handler';
 import { createPlaybackHandler } from '../../lambda/recordings-read/handler';
 import { AuditWriter } from '../../lambda/shared/audit/audit-trail';
@@ -60,13 +61,16 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     audit,
     defaultPrincipal: 'local',
   });
-  const hold = createHoldHandler({
-    config: loadHoldConfig(envs.hold),
-    s3,
-    ddb: docClient,
-    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
-    defaultPrincipal: 'local',
-  });
+  const hold = auditedRoute(
+    createHoldHandler({
+      config: loadHoldConfig(envs.hold),
+      s3,
+      ddb: docClient,
+      events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+      defaultPrincipal: 'local',
+    }),
+    { recorder: audit, actions: HOLD_AUDIT_ACTIONS, defaultPrincipal: 'local' },
+  );
   // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
   const erasure = auditedRoute(
     createErasureHandler({
@@ -125,6 +129,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       bearerToken: config.apiToken,
     },
     {
+      method: 'GET',
+      path: '/recordings/{recordingSid}',
+      handler: playback,
+      functionName: 'recordings-read',
+      bearerToken: config.apiToken,
+    },
+    {
       method: 'DELETE',
       path: '/calls/{callId}/recordings/{recordingSid}',
       handler: erasure,
@@ -138,6 +149,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       functionName: 'recording-hold',
       bearerToken: config.apiToken,
     })),
+    {
+      method: 'DELETE',
+      path: '/recordings/{recordingSid}',
+      handler: erasure,
+      functionName: 'recording-erasure',
+      bearerToken: config.apiToken,
+    },
     {
       method: 'GET',
       path: '/recordings/{recordingSid}/audit',

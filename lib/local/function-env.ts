@@ -95,6 +95,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.eventBusName]: LOCAL_EVENT_BUS,
       // The local S3 emulator has no Object Lock.
       [ENV.objectLockEnabled]: 'false',
+      [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
     reconciler: {
       ...twilio,

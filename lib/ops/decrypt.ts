@@ -35,20 +35,6 @@ export interface DecryptSources {
   readonly ledgerTableName: string;
   /** For messages: `the local stack` or `stage prod (RecordingVault-prod)`. */
   readonly targetName: string;
-  /**
-   * Told of every decryption before any byte of the recording is read (the access audit trail);
-   * a rejection stops the command, so that no recording is decrypted unrecorded.
-   */
-  readonly audit?: (use: DecryptUse) => Promise<void>;
-}
-
-/** One use of `decrypt`, for the audit hook. Never the key, never the audio. */
-export interface DecryptUse {
-  readonly action: 'decrypt';
-  readonly recordingSid: string;
-  readonly publicKeySid: string;
-  readonly target: string;
-  readonly at: string;
 }
 
 export interface DecryptRequest {
@@ -57,7 +43,6 @@ export interface DecryptRequest {
   readonly outPath: string;
   /** Replace `outPath` if it exists. */
   readonly force?: boolean;
-  readonly now?: () => Date;
 }
 
 export interface DecryptResult {
@@ -105,14 +90,6 @@ export async function decryptStoredRecording(
   const item = await ledgerItem(sources, recordingSid);
   const details = encryptionOf(item, sources.targetName);
   const cek = unwrapAs(privateKey, details, request.privateKeyPath, recordingSid);
-
-  await sources.audit?.({
-    action: 'decrypt',
-    recordingSid,
-    publicKeySid: details.publicKeySid,
-    target: sources.targetName,
-    at: (request.now ?? (() => new Date()))().toISOString(),
-  });
 
   const { bucket, key } = item;
   if (!bucket || !key) throw new CliError(`the ledger names no object for ${recordingSid} (${sources.targetName})`);

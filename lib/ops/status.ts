@@ -17,6 +17,7 @@ import {
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { CallItem, RecordingEntry } from '../../lambda/shared/calls/calls';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
+import { storedSha256 } from '../../lambda/shared/storage/recording-upload';
 import { describeError } from './target';
 
 export const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
@@ -206,8 +207,8 @@ export function findIssues(
   if (object?.present && ledger?.sha256 && object.sha256 !== ledger.sha256) {
     issues.push(
       object.sha256
-        ? 'the object’s sha256 metadata differs from the ledger’s'
-        : 'the object carries no sha256 metadata to check against the ledger',
+        ? 'the object’s sha256 (metadata or tag) differs from the ledger’s'
+        : 'the object carries no sha256 (metadata or tag) to check against the ledger',
     );
   }
   if (object?.present && status === 'erased') issues.push('the ledger says erased, but the object is still there');
@@ -265,12 +266,14 @@ async function callBySid(sources: StatusSources, callSid: string): Promise<CallI
 async function headObject(sources: StatusSources, bucket: string, key: string): Promise<ObjectState> {
   try {
     const head = await sources.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    // A multipart recording carries its hash as a tag; without s3:GetObjectTagging it reads as none.
+    const sha256 = await storedSha256(sources.s3, bucket, key, head.Metadata).catch(() => undefined);
     return {
       bucket,
       key,
       present: true,
       ...(head.ContentLength !== undefined ? { sizeBytes: head.ContentLength } : {}),
-      ...(head.Metadata?.sha256 ? { sha256: head.Metadata.sha256 } : {}),
+      ...(sha256 ? { sha256 } : {}),
       ...(head.ContentType ? { contentType: head.ContentType } : {}),
     };
   } catch (error) {
@@ -379,6 +382,14 @@ export function formatStatus(report: StatusReport): string {
     }
     if (r.conferenceSid) rows.push(['conference', r.conferenceSid]);
     rows.push(['ledger', ledgerLine(r.ledger)]);
+    if (r.ledger?.encryption) {
+      // Twilio's Voice Recording Encryption: the object is ciphertext; say how to get audio (docs/encryption.md).
+      const { type, publicKeySid } = r.ledger.encryption;
+      rows.push([
+        'encrypted',
+        `${type} for public key ${publicKeySid}: npm run decrypt -- --recording ${r.recordingSid} --private-key <key.pem> --out <file.wav>`,
+      ]);
+    }
     if (r.ledger) rows.push(['times', `started ${r.ledger.startedAt}, updated ${r.ledger.updatedAt}`]);
     rows.push(['call entry', entryLine(r.callEntry)]);
     rows.push(['object', objectLine(r.object, r.ledger)]);
@@ -429,7 +440,11 @@ function objectLine(object: ObjectState | null, ledger: RecordingStatus['ledger'
     checks.push(object.sizeBytes === ledger.sizeBytes ? 'size matches' : 'size differs');
   if (ledger?.sha256) {
     checks.push(
-      !object.sha256 ? 'no sha256 metadata' : object.sha256 === ledger.sha256 ? 'sha256 matches' : 'sha256 differs',
+      !object.sha256
+        ? 'no sha256 on the object'
+        : object.sha256 === ledger.sha256
+          ? 'sha256 matches'
+          : 'sha256 differs',
     );
   }
   return `${where}: present, ${checks.join(', ')}`;

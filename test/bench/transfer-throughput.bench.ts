@@ -10,6 +10,7 @@ import { benchSizesMiB, MiB } from './lib/sizes';
 import type { RunResult, TransferRun } from './lib/transfer-common';
 import { runWorker, startServers } from './lib/transfer-harness';
 
+/** At most this many times a plain upload of the same stream (docs/benchmarks.md). */
 const RATIO_LIMIT = 1.1;
 
 /** Pairs of (product, plain) runs per size: fewer for 1 GiB, to stay inside the 10-minute budget. */
@@ -92,7 +93,10 @@ runBench('transfer-throughput', '3. Transfer throughput: product against a plain
     }
 
     // Tuning sweep: the same plain Upload with each part size × queue size, round after round,
-    // one fresh process per run so each run's RSS growth is clean.
+    // one fresh process per run so each run's RSS growth is clean. BENCH_SWEEP_ROUNDS=0 skips it.
+    if (SWEEP_ROUNDS <= 0) {
+      return { figures, details: { product: { partSize: UPLOAD_PART_SIZE, queueSize: UPLOAD_QUEUE_SIZE }, samples } };
+    }
     console.log(
       `\n  tuning sweep: plain Upload of ${SWEEP_SIZE_MIB} MiB, ${SWEEP_ROUNDS} rounds over all settings, a fresh process per run`,
     );

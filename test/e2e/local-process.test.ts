@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
+import { appendFile, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio, slow } from '../../lib/simulated-twilio';
 import {
   callbackParams,
@@ -38,6 +40,28 @@ afterAll(async () => {
   for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
   await stub?.close();
 }, 60_000);
+
+async function ledgerItem(stack: LocalStack, recordingSid: string): Promise<LedgerItem | undefined> {
+  const result = await stack.ddb.send(
+    new GetCommand({ TableName: 'recordings', Key: { recordingSid }, ConsistentRead: true }),
+  );
+  return result.Item as LedgerItem | undefined;
+}
+
+/** Marks every queued job of the recording consumed in the stopped stack's SQS journal, so a restart does not replay it. */
+async function forgetQueuedJobs(dataDir: string, recordingSid: string): Promise<void> {
+  const file = join(dataDir, 'sqs', 'journal.ndjson');
+  const entries = (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { op: string; q: string; id: string; body?: string });
+  const jobs = entries.filter((e) => e.op === 'published' && e.body?.includes(recordingSid));
+  expect(jobs.length).toBeGreaterThan(0);
+  await appendFile(
+    file,
+    jobs.map((e) => `${JSON.stringify({ op: 'consumed', q: e.q, id: e.id, t: Date.now() })}\n`).join(''),
+  );
+}
 
 test('exits 1 with a message naming TWILIO_AUTH_TOKEN when it is missing', async () => {
   const config = await LocalStack.configure({
@@ -116,6 +140,69 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
     `kill/restart: killed after ${first?.bytesSent} of ${audio.length} bytes; restart ready in ${restarted.startupMs} ms; ` +
       `stored after restart; media requests ${stub.count('media', recordingSid)}; SIGTERM exit ${JSON.stringify(status)} in ${stopMs} ms`,
   );
+}, 240_000);
+
+test('after a SIGKILL mid-copy, a duplicate callback (a new job id) takes over the dead claim once its lease ran out: one object, one full fetch', async () => {
+  const stack = await LocalStack.start({
+    twilioApiBaseUrl: stub.baseUrl,
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    maxAttempts: 4,
+    retryBaseSeconds: 1,
+    visibilityTimeoutSeconds: 5,
+    env: { TRANSFER_LEASE_SECONDS: '3' },
+  });
+  dataDirs.push(stack.config.dataDir);
+  running.push(stack);
+  const callId = `call-${randomBytes(6).toString('hex')}`;
+  const callSid = newCallSid();
+  await stack.putCall({ callId, twilioCallSid: callSid });
+  const recordingSid = newRecordingSid();
+  // The first download trickles (1 MiB at 16 KiB / 50 ms); later ones are immediate.
+  const audio = stub.addRecording({ sid: recordingSid, size: 1024 * 1024, responses: [slow(16 * 1024, 50)] }).media;
+  const key = expectedKey(callId, recordingSid);
+  const params = callbackParams({ accountSid: ACCOUNT_SID, callSid, recordingSid });
+
+  expect((await stack.postCallback(params)).status).toBe(204);
+  await waitFor('the stub to have sent part of the recording', () =>
+    stub.bytesSent(recordingSid) >= 128 * 1024 ? true : undefined,
+  );
+  await stack.kill();
+  const [first] = stub.mediaRequests(recordingSid);
+  await waitFor('the stub to see the download cut off', () => (first?.aborted ? true : undefined), {
+    timeoutMs: 10_000,
+  });
+  // On AWS the dead worker's message stays invisible for the visibility timeout, longer than the
+  // lease; the local journal would replay it at once and the same job would resume its own claim.
+  // Taken out of the journal, the recording is left to a job with another id.
+  await forgetQueuedJobs(stack.config.dataDir, recordingSid);
+
+  const restarted = await LocalStack.launch(stack.config);
+  running.push(restarted);
+  const dead = await ledgerItem(restarted, recordingSid);
+  expect(dead).toMatchObject({ status: 'transferring', claimId: expect.any(String) });
+  await waitFor("the dead claim's lease to run out", () =>
+    Date.now() > (dead?.leaseExpiresAt ?? 0) + 250 ? true : undefined,
+  );
+  // The webhook gives every accepted callback a job id of its own.
+  expect((await restarted.postCallback(params)).status).toBe(204);
+
+  const item = await restarted.waitForEntry(callId, recordingSid, 'stored', 60_000);
+  await restarted.waitForQueueDrained();
+  expect(item.recordings?.[recordingSid]).toMatchObject({ status: 'stored', key, sizeBytes: audio.length });
+  expect(item.notes ?? []).toEqual([]);
+  expect(await restarted.listKeys(`recordings/2024/07/${callId}/`)).toEqual([{ key, size: audio.length }]);
+  expect((await restarted.objectBytes(key)).equals(audio)).toBe(true);
+  const stored = await ledgerItem(restarted, recordingSid);
+  expect(stored).toMatchObject({ status: 'stored', sizeBytes: audio.length });
+  expect(stored?.claimId).toBeUndefined();
+  // The cut-off download of the dead worker, then exactly one full one by the job that took over.
+  const fetches = stub.mediaRequests(recordingSid);
+  expect(fetches).toHaveLength(2);
+  expect(fetches[1]).toMatchObject({ completed: true, bytesSent: audio.length });
+
+  const { forced } = await restarted.stop();
+  expect(forced).toBe(false);
 }, 240_000);
 
 test('Ctrl-C stops cleanly with exit 0 even when it arrives twice; logs are readable lines after the banner; the API token survives a restart', async () => {

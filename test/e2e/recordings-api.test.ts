@@ -6,6 +6,7 @@ import { SimulatedTwilio } from '../../lib/simulated-twilio';
 import {
   type CallItem,
   callbackParams,
+  download,
   expectedKey,
   type HttpResult,
   LocalStack,
@@ -13,11 +14,12 @@ import {
   newCallSid,
   newRecordingSid,
   type PlaybackBody,
+  waitFor,
 } from './harness';
 
 /**
- * The recordings API end to end: GET /recordings and DELETE /calls/{callId}/recordings/{sid}
- * over real HTTP into the local stack, recordings put there by signed callbacks and the real
+ * The recordings API end to end: GET /recordings, DELETE /calls/{callId}/recordings/{sid} and
+ * GET/DELETE /recordings/{sid} over real HTTP into the local stack, recordings put there by signed callbacks and the real
  * transfer from the simulated Twilio. Each test uses start times of its own, so listings do not overlap.
  */
 
@@ -261,5 +263,112 @@ describe('DELETE /calls/{callId}/recordings/{recordingSid}', () => {
     const other = await knownCall();
     expect((await erase(other.callId, recordingSid)).status).toBe(404);
     expect((await ledger(recordingSid))?.status).toBe('stored');
+  });
+});
+
+describe('GET and DELETE /recordings/{recordingSid}', () => {
+  function bySid(
+    method: 'GET' | 'DELETE',
+    recordingSid: string,
+    options: { redirect?: boolean; token?: string | null } = {},
+  ) {
+    const path = `/recordings/${encodeURIComponent(recordingSid)}${options.redirect ? '?redirect=true' : ''}`;
+    return stack.request(method, path, { headers: authorized(options.token) });
+  }
+
+  async function ledgerSays(recordingSid: string, status: string): Promise<Record<string, unknown>> {
+    return waitFor(`ledger ${recordingSid} ${status}`, async () => {
+      const item = await ledger(recordingSid);
+      return item?.status === status ? item : undefined;
+    });
+  }
+
+  test('a conference recording without a CallSid: played and erased by its RecordingSid alone', async () => {
+    const startTime = new Date('2019-07-01T09:00:00.000Z');
+    const recording = stub.addRecording({ source: 'Conference', size: 30_000, startTime, channels: 1 });
+    expect(recording.callSid).toBeNull();
+    expect((await stack.postCallback(stub.callbackParams(recording))).status).toBe(204);
+    const stored = await ledgerSays(recording.sid, 'stored');
+    const key = `recordings/2019/07/${recording.conferenceSid}/${recording.sid}.mp3`;
+    expect(stored).toMatchObject({ conferenceSid: recording.conferenceSid, key });
+    expect(stored.callSid).toBeUndefined();
+
+    const found = await bySid('GET', recording.sid);
+    expect(found.status).toBe(200);
+    expect(found.json).toMatchObject({
+      recordingSid: recording.sid,
+      callId: null,
+      callSid: null,
+      conferenceSid: recording.conferenceSid,
+      accountSid: ACCOUNT_SID,
+      status: 'stored',
+      sizeBytes: 30_000,
+      sha256: stored.sha256,
+      contentType: 'audio/mpeg',
+      startedAt: startTime.toISOString(),
+      source: 'Conference',
+      encryption: null,
+      hold: null,
+      url: expect.any(String),
+      expiresAt: expect.any(String),
+    });
+    const media = await download((found.json as PlaybackBody).url);
+    expect(media.bytes.equals(stub.mediaFor(recording.sid, 'mp3'))).toBe(true);
+    const redirect = await bySid('GET', recording.sid, { redirect: true });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toContain(`${recording.sid}.mp3`);
+
+    const erased = await bySid('DELETE', recording.sid);
+
+    expect(erased.status).toBe(204);
+    expect(await stack.listKeys(`recordings/2019/07/${recording.conferenceSid}/`)).toEqual([]);
+    expect(await ledger(recording.sid)).toMatchObject({ status: 'erased', erasedBy: 'local' });
+    expect(stub.recording(recording.sid).status).toBe('deleted');
+    const announced = (await events()).filter((e) => e.detail.recordingSid === recording.sid);
+    expect(announced.map((e) => e['detail-type'])).toEqual(['Recording Stored', 'Recording Erased']);
+    expect(announced[1]?.detail).toMatchObject({ conferenceSid: recording.conferenceSid, erasedBy: 'local' });
+    expect(announced[1]?.detail.callId).toBeUndefined();
+    expect((await bySid('GET', recording.sid)).status).toBe(404);
+    expect((await bySid('DELETE', recording.sid)).status).toBe(204);
+  });
+
+  test("a call recording: the same fields as its call's playback; erased by its SID, its call item says so", async () => {
+    const call = await knownCall();
+    const startTime = 'Mon, 01 Jul 2019 11:00:00 +0000';
+    const recordingSid = await recorded(call, startTime);
+    const perCall = (await stack.playback(call.callId)).json as Record<string, unknown>;
+
+    const found = await bySid('GET', recordingSid);
+
+    expect(found.status).toBe(200);
+    const body = found.json as Record<string, unknown>;
+    for (const field of [
+      'callId',
+      'recordingSid',
+      'contentType',
+      'durationSeconds',
+      'sizeBytes',
+      'sha256',
+      'startedAt',
+    ]) {
+      expect([field, body[field]]).toEqual([field, perCall[field]]);
+    }
+    expect(body).toMatchObject({ callSid: call.callSid, conferenceSid: null, status: 'stored' });
+
+    expect((await bySid('DELETE', recordingSid)).status).toBe(204);
+    expect(await stack.listKeys(`recordings/2019/07/${call.callId}/`)).toEqual([]);
+    const item = (await stack.getCall(call.callId)) as CallItem;
+    expect(item.recordings?.[recordingSid]).toMatchObject({ status: 'erased', erasedBy: 'local' });
+    expect((await stack.playback(call.callId)).status).toBe(404);
+  });
+
+  test('400 for a malformed RecordingSid, 404 for an unknown one, 401 without the token', async () => {
+    for (const method of ['GET', 'DELETE'] as const) {
+      const malformed = await bySid(method, 'RE123');
+      expect([method, malformed.status, malformed.json]).toEqual([method, 400, { error: 'RecordingSid is malformed' }]);
+      const unknown = await bySid(method, newRecordingSid());
+      expect([method, unknown.status, unknown.json]).toEqual([method, 404, { error: 'Recording not found' }]);
+      expect((await bySid(method, newRecordingSid(), { token: null })).status).toBe(401);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
@@ -93,41 +94,52 @@ const deletes = (recordingSid: string) => twilio.requestsTo(`${recordingSid}.jso
 const mediaFetches = (recordingSid: string) => twilio.mediaRequests(recordingSid).length;
 
 describe('a stored recording', () => {
-  test('is proven by the same SHA-256 in S3, the ledger, the call entry and the playback API, and announced', async () => {
-    const { callId, callSid } = await knownCall();
-    const recordingSid = newRecordingSid();
-    const audio = twilio.addRecording({ sid: recordingSid, callSid, size: 200 * 1024 }).media;
+  test.each([
+    ['of one part', 200 * 1024, 'metadata'],
+    ['over one part (multipart, the hash a tag)', 12 * 1024 * 1024 + 7, 'tag'],
+  ] as const)(
+    '%s is proven by the same SHA-256 in S3, the ledger, the call entry and the playback API, and announced',
+    async (_, size, where) => {
+      const { callId, callSid } = await knownCall();
+      const recordingSid = newRecordingSid();
+      const audio = twilio.addRecording({ sid: recordingSid, callSid, size }).media;
 
-    expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
-    const item = await stack.waitForEntry(callId, recordingSid, 'stored');
+      expect((await stack.postCallback(callback(callSid, recordingSid))).status).toBe(204);
+      const item = await stack.waitForEntry(callId, recordingSid, 'stored');
 
-    const stored = await ledgerSays(recordingSid, 'stored');
-    expect(stored).toMatchObject({
-      callId,
-      callSid,
-      sha256: sha256(audio),
-      sizeBytes: audio.length,
-      day: '2024-07-22',
-    });
-    expect(stored.deletedAtTwilioAt).toEqual(expect.any(String));
-    expect(item.recordings?.[recordingSid]?.sha256).toBe(sha256(audio));
-    expect((await stack.headObject(stored.key ?? '')).metadata.sha256).toBe(sha256(audio));
-    const playback = await stack.playback(callId);
-    expect((playback.json as PlaybackBody & { sha256: string }).sha256).toBe(sha256(audio));
-    expect(sha256((await download((playback.json as PlaybackBody).url)).bytes)).toBe(sha256(audio));
-    expect(deletes(recordingSid)).toBe(1);
-    const announced = await waitFor('the Recording Stored event', async () =>
-      (await events()).find((e) => e.detail.recordingSid === recordingSid),
-    );
-    expect(announced).toMatchObject({
-      source: 'recording-vault',
-      'detail-type': 'Recording Stored',
-      detail: { callId, sha256: sha256(audio), origin: 'callback' },
-    });
-    const text = JSON.stringify(await events());
-    expect(text).not.toMatch(/https?:\/\/|X-Amz-|Signature=/);
-    expect(text).not.toContain(AUTH_TOKEN);
-  });
+      const stored = await ledgerSays(recordingSid, 'stored');
+      expect(stored).toMatchObject({
+        callId,
+        callSid,
+        sha256: sha256(audio),
+        sizeBytes: audio.length,
+        day: '2024-07-22',
+      });
+      expect(stored.deletedAtTwilioAt).toEqual(expect.any(String));
+      expect(item.recordings?.[recordingSid]?.sha256).toBe(sha256(audio));
+      const head = await stack.headObject(stored.key ?? '');
+      const { TagSet = [] } = await stack.s3.send(
+        new GetObjectTaggingCommand({ Bucket: 'recordings', Key: stored.key }),
+      );
+      const tag = TagSet.find((t) => t.Key === 'sha256')?.Value;
+      expect(where === 'metadata' ? head.metadata.sha256 : tag).toBe(sha256(audio));
+      const playback = await stack.playback(callId);
+      expect((playback.json as PlaybackBody & { sha256: string }).sha256).toBe(sha256(audio));
+      expect(sha256((await download((playback.json as PlaybackBody).url)).bytes)).toBe(sha256(audio));
+      expect(deletes(recordingSid)).toBe(1);
+      const announced = await waitFor('the Recording Stored event', async () =>
+        (await events()).find((e) => e.detail.recordingSid === recordingSid),
+      );
+      expect(announced).toMatchObject({
+        source: 'recording-vault',
+        'detail-type': 'Recording Stored',
+        detail: { callId, sha256: sha256(audio), origin: 'callback' },
+      });
+      const text = JSON.stringify(await events());
+      expect(text).not.toMatch(/https?:\/\/|X-Amz-|Signature=/);
+      expect(text).not.toContain(AUTH_TOKEN);
+    },
+  );
 
   test('that is absent at Twilio is entered in the ledger and announced as failed', async () => {
     const { callId, callSid } = await knownCall();

@@ -61,8 +61,9 @@ function nagViolations(stack: RecordingVaultStack): string[] {
 
 const LIST = 'GET /recordings';
 const ERASE = 'DELETE /calls/{callId}/recordings/{recordingSid}';
+const ERASE_BY_SID = 'DELETE /recordings/{recordingSid}';
 const HOLD = ['PUT /recordings/{recordingSid}/hold', 'DELETE /recordings/{recordingSid}/hold'];
-const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings'];
+const PLAYBACK = ['GET /calls/{callId}/recording', 'GET /calls/{callId}/recordings', 'GET /recordings/{recordingSid}'];
 const AUDIT = 'GET /recordings/{recordingSid}/audit';
 /** The console's page and assets: public (the page signs in by itself; no recording data in them). */
 const CONSOLE = CONSOLE_PATHS.map((path) => `GET ${path}`);
@@ -87,16 +88,17 @@ describe('routes', () => {
     for (const s of [dev, prod]) {
       const r = routes(s);
       expect(Object.keys(r).sort()).toEqual(
-        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, AUDIT, ...HOLD, ...CONSOLE].sort(),
+        ['POST /twilio/recording', ...PLAYBACK, LIST, ERASE, ERASE_BY_SID, AUDIT, ...HOLD, ...CONSOLE].sort(),
       );
       for (const key of CONSOLE) expect(r[key]?.props.AuthorizationType).toBe('NONE');
       expect(r[CONSOLE[0] as string]?.functionId).toBe(id(s, s.stack.console.function));
-      for (const key of [...PLAYBACK, LIST, ERASE, AUDIT, ...HOLD]) {
+      for (const key of [...PLAYBACK, LIST, ERASE, ERASE_BY_SID, AUDIT, ...HOLD]) {
         expect(r[key]?.props.AuthorizationType).toBe('AWS_IAM');
         expect(r[key]?.props.AuthorizationScopes).toBeUndefined();
       }
-      expect(r[LIST]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
+      for (const key of [...PLAYBACK, LIST]) expect(r[key]?.functionId).toBe(id(s, s.stack.recordingsRead.function));
       expect(r[ERASE]?.functionId).toBe(id(s, s.stack.erasure.function));
+      expect(r[ERASE_BY_SID]?.functionId).toBe(id(s, s.stack.erasure.function));
       expect(r[AUDIT]?.functionId).toBe(id(s, s.stack.auditRead.function));
       for (const key of HOLD) expect(r[key]?.functionId).toBe(id(s, s.stack.hold.function));
     }
@@ -107,13 +109,15 @@ describe('routes', () => {
     for (const key of [...PLAYBACK, LIST]) {
       expect(r[key]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/read'] });
     }
-    expect(r[ERASE]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/erase'] });
+    for (const key of [ERASE, ERASE_BY_SID]) {
+      expect(r[key]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/erase'] });
+    }
     for (const key of HOLD) {
       expect(r[key]?.props).toMatchObject({ AuthorizationType: 'JWT', AuthorizationScopes: ['recordings/hold'] });
     }
     const authorizers = ofType(jwt, 'AWS::ApiGatewayV2::Authorizer');
     expect(authorizers).toHaveLength(1);
-    for (const key of [...PLAYBACK, LIST, ERASE, ...HOLD]) {
+    for (const key of [...PLAYBACK, LIST, ERASE, ERASE_BY_SID, ...HOLD]) {
       expect(r[key]?.props.AuthorizerId).toEqual({ Ref: authorizers[0]?.[0] });
     }
     expect(r['POST /twilio/recording']?.props.AuthorizationType).toBe('NONE');
@@ -122,7 +126,7 @@ describe('routes', () => {
 });
 
 describe('the read function (playback and GET /recordings)', () => {
-  test('holds no permission to delete, write or put anything but audit entries; reads the ledger only through its day index', () => {
+  test('holds no permission to delete, write or put anything but audit entries; reads ledger items and the day index only', () => {
     for (const s of all()) {
       const st = statements(s, s.stack.recordingsRead.role);
       const auditTable = id(s, s.stack.audit.table);
@@ -146,6 +150,12 @@ describe('the read function (playback and GET /recordings)', () => {
       expect(query?.Resource).toEqual({
         'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDay']],
       });
+      // GetItem: call items, and ledger items (the keys it presigns; GET /recordings/{recordingSid}).
+      const gets = st.filter((x) => asList(x.Action).includes('dynamodb:GetItem'));
+      expect(gets.flatMap((x) => asList(x.Resource as unknown))).toEqual([
+        { 'Fn::GetAtt': [id(s, s.stack.calls.table), 'Arn'] },
+        { 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] },
+      ]);
     }
   });
 
@@ -181,6 +191,8 @@ describe('the hold function', () => {
           resources: [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }],
         },
         { actions: ['events:PutEvents'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.events.bus), 'Arn'] }] },
+        // Appending to the access audit trail (test/stack/audit.test.ts).
+        { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
       ]);
     }
   });
@@ -203,7 +215,11 @@ describe('the hold function', () => {
       ]),
     );
     const actions = statementsFound.flatMap((x) => x.actions);
-    expect(actions.filter((a) => /Delete|Bypass|Retention|GetObject$|Query|Scan|PutItem/.test(a))).toEqual([]);
+    expect(actions.filter((a) => /Delete|Bypass|Retention|GetObject$|Query|Scan/.test(a))).toEqual([]);
+    // Its one PutItem is on the audit trail, never on the ledger.
+    expect(statementsFound.filter((x) => x.actions.includes('dynamodb:PutItem'))).toEqual([
+      { actions: ['dynamodb:PutItem'], resources: [{ 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] }] },
+    ]);
     const vars = (s.resources[id(s, s.stack.hold.function)] as Json).Properties.Environment.Variables as Json;
     expect(vars.OBJECT_LOCK_ENABLED).toBe('true');
   });

@@ -91,6 +91,7 @@ describe('least privilege on the audit trail', () => {
       expect(byRole).toEqual({
         [idOf(s, s.stack.recordingsRead.role)]: ['dynamodb:PutItem'],
         [idOf(s, s.stack.erasure.role)]: ['dynamodb:PutItem'],
+        [idOf(s, s.stack.hold.role)]: ['dynamodb:PutItem'],
         [idOf(s, s.stack.auditRead.role)]: ['dynamodb:Query'],
       });
       const every = Object.values(byRole).flat();
@@ -112,7 +113,12 @@ describe('least privilege on the audit trail', () => {
 
   test('the writers are told the table; the reader too', () => {
     for (const s of [dev, prod]) {
-      for (const fn of [s.stack.recordingsRead.function, s.stack.erasure.function, s.stack.auditRead.function]) {
+      for (const fn of [
+        s.stack.recordingsRead.function,
+        s.stack.erasure.function,
+        s.stack.hold.function,
+        s.stack.auditRead.function,
+      ]) {
         const variables = s.resources[idOf(s, fn)]?.Properties.Environment.Variables as Json;
         expect(variables.AUDIT_TABLE).toEqual({ Ref: idOf(s, s.stack.audit.table) });
       }

@@ -450,7 +450,9 @@ describe('HTTP API', () => {
           'GET /calls/{callId}/recording',
           'GET /calls/{callId}/recordings',
           'GET /recordings',
+          'GET /recordings/{recordingSid}',
           'DELETE /calls/{callId}/recordings/{recordingSid}',
+          'DELETE /recordings/{recordingSid}',
           'PUT /recordings/{recordingSid}/hold',
           'DELETE /recordings/{recordingSid}/hold',
           'GET /recordings/{recordingSid}/audit',
@@ -569,8 +571,10 @@ describe('IAM: least privilege', () => {
         expect(asList(st.Action).sort()).toEqual([
           's3:AbortMultipartUpload',
           's3:GetObject',
-          's3:GetObjectVersion',
+          's3:GetObjectTagging',
           's3:PutObject',
+          's3:PutObjectTagging',
+          's3:PutObjectVersionTagging',
         ]);
         expect(asList(st.Resource)).toEqual([
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/recordings/*']] },

@@ -6,7 +6,7 @@ import { announce } from '../ledger/events';
 import type { LedgerItem, LegalHold, RecordingLedger } from '../ledger/ledger';
 import type { ErasureFields, LedgerErasure } from '../ledger/ledger-erasure';
 import { describeError } from '../runtime/errors';
-import { HttpError, notFound } from '../runtime/http';
+import { badRequest, HttpError, notFound } from '../runtime/http';
 import type { Observability } from '../runtime/observability';
 import {
   generateStorageKey,
@@ -18,7 +18,8 @@ import type { TwilioApi } from '../twilio/rest-api';
 import { SID } from '../twilio/sids';
 
 /**
- * DELETE /calls/{callId}/recordings/{recordingSid}: erases one recording for good.
+ * DELETE /calls/{callId}/recordings/{recordingSid} (and DELETE /recordings/{recordingSid}, the
+ * recording found by its SID alone): erases one recording for good.
  *
  * 1. The recording must be on this call (404 otherwise, nothing touched).
  * 2. A legal hold in the ledger: 409 naming the hold, nothing touched (and the `erasing` write
@@ -69,6 +70,21 @@ export interface ErasureRequest {
    * event is `Recording Expired`.
    */
   readonly expire?: boolean;
+}
+
+/** DELETE /recordings/{recordingSid}: the recording named by its SID alone. */
+export interface ErasureBySidRequest {
+  readonly recordingSid: string;
+  /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
+  readonly erasedBy: string;
+}
+
+/** What the erasure works on once the recording is found: its call is undefined for a recording without one. */
+interface FoundRecording {
+  readonly callId: string | undefined;
+  readonly recordingSid: string;
+  /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
+  readonly erasedBy: string;
 }
 
 export interface ErasureResult {
@@ -127,7 +143,7 @@ const FORMATS = ['mp3', 'wav'] as const;
 /** An erased recording asked again: the call item is made to say so (a cut-short projection heals), nothing else. */
 async function alreadyErased(
   item: Ledgered,
-  request: ErasureRequest,
+  request: FoundRecording,
   keys: Parameters<typeof project>[2],
   deps: ErasureDeps,
 ): Promise<ErasureResult> {
@@ -141,7 +157,6 @@ async function alreadyErased(
 }
 
 export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
-  const now = deps.now ?? (() => new Date());
   const { callId, recordingSid } = request;
   // The ids the transfer stores; anything else cannot be a call of ours (and DynamoDB would refuse it).
   if (!isSupportedCallId(callId)) throw notFound('Call not found');
@@ -149,9 +164,38 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
 
   const call = await deps.calls.getCall(callId);
   if (!call) throw notFound('Call not found');
-  let item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
+  const item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
   const entry = call.recordings?.[recordingSid];
   if (!belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
+  return eraseFound(request, item, call, entry, deps);
+}
+
+/**
+ * DELETE /recordings/{recordingSid}: the same erasure, for the recording the ledger holds under
+ * this SID, on its call when it has one (the call item is updated as by the per-call route) and
+ * without one for a recording that has none (a conference recording without a CallSid).
+ * 400 for a malformed SID, 404 for one the ledger does not know.
+ */
+export async function eraseRecordingBySid(request: ErasureBySidRequest, deps: ErasureDeps): Promise<ErasureResult> {
+  const { recordingSid } = request;
+  if (!SID.RecordingSid.test(recordingSid)) throw badRequest('RecordingSid is malformed');
+  const item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
+  if (!item) throw notFound('Recording not found');
+  const call = item.callId !== undefined ? await deps.calls.getCall(item.callId) : undefined;
+  const callId = call ? item.callId : undefined;
+  return eraseFound({ ...request, callId }, item, call, call?.recordings?.[recordingSid], deps);
+}
+
+async function eraseFound(
+  request: FoundRecording,
+  found: Ledgered | undefined,
+  call: CallItem | undefined,
+  entry: RecordingEntry | undefined,
+  deps: ErasureDeps,
+): Promise<ErasureResult> {
+  const now = deps.now ?? (() => new Date());
+  const { callId, recordingSid } = request;
+  let item = found;
   const keys = storageKeys(recordingSid, callId, item, call, entry);
 
   if (item?.status === 'erased' || item?.status === 'expired') {
@@ -168,14 +212,18 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
 
   const marked = await deps.ledgerErasure.markErasing(
     recordingSid,
-    {
-      callId: item?.callId ?? callId,
-      callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
-      // Only a call item older than the ledger seeds these (if_not_exists): the key as checked below.
-      startedAt: item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
-      key: item?.key ?? ownKeys(recordingSid, callId, item, call, entry)[0],
-      bucket: item?.bucket ?? deps.store.bucket,
-    },
+    call
+      ? {
+          callId: item?.callId ?? call.callId,
+          callSid: item?.callSid ?? (call.twilioCallSid as string | undefined) ?? 'unknown',
+          // Only a call item older than the ledger seeds these (if_not_exists): the key as checked below.
+          startedAt:
+            item?.startedAt ?? entry?.startedAt ?? startedAtOfLegacy(recordingSid, call) ?? now().toISOString(),
+          key: item?.key ?? ownKeys(recordingSid, callId, item, call, entry)[0],
+          bucket: item?.bucket ?? deps.store.bucket,
+        }
+      : // Found in the ledger with no call item: it is erased as the ledger holds it.
+        { startedAt: item?.startedAt, key: item?.key, bucket: item?.bucket },
     now(),
   );
   if (!marked) {
@@ -186,7 +234,9 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
     }
     if (item?.hold) throw new HoldConflictError(item.hold);
     if (item && copyInProgress(item, now())) throw copyInProgressError();
-    if (item && !belongsToCall(recordingSid, item, call, entry)) throw notFound('Recording not found on this call');
+    if (item && call && !belongsToCall(recordingSid, item, call, entry)) {
+      throw notFound('Recording not found on this call');
+    }
     throw new ErasureIncompleteError('The recording changed while the erasure started');
   }
   const log = deps.obs.withKeys({ recordingSid, callId }).logger;
@@ -243,18 +293,21 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
  * The call item and the `Recording Erased` event, from the erased ledger item. Idempotent: a
  * repeat changes nothing on the call item and announces only what never went out.
  */
-async function project(item: Ledgered, request: ErasureRequest, keys: readonly string[], deps: ErasureDeps) {
+async function project(item: Ledgered, request: FoundRecording, keys: readonly string[], deps: ErasureDeps) {
   const now = deps.now ?? (() => new Date());
   const expired = item.status === 'expired';
   const erasedAt = item.erasedAt ?? item.expiredAt ?? now().toISOString();
   const erasedBy = item.erasedBy ?? request.erasedBy;
   try {
-    await deps.callsErasure.markErased(
-      request.callId,
-      item.recordingSid,
-      { erasedAt, erasedBy, startedAt: item.startedAt, keys },
-      now(),
-    );
+    // A recording without a call item (a conference recording without a CallSid) has none to update.
+    if (request.callId !== undefined) {
+      await deps.callsErasure.markErased(
+        request.callId,
+        item.recordingSid,
+        { erasedAt, erasedBy, startedAt: item.startedAt, keys },
+        now(),
+      );
+    }
   } catch (error) {
     deps.obs.logger.error('Could not record the erasure on the call item', { error: describeError(error) });
     throw new ErasureIncompleteError('The recording is erased but the call item could not be updated');
@@ -345,19 +398,21 @@ function copyInProgressError(): HttpError {
  */
 function ownKeys(
   recordingSid: string,
-  callId: string,
+  callId: string | undefined,
   item: LedgerItem | undefined,
-  call: CallItem,
+  call: CallItem | undefined,
   entry: RecordingEntry | undefined,
 ): string[] {
-  const owner = storageOwner(callId, item);
-  const recorded = item ? [item.key] : [entry?.key, call.recordingKey];
-  return recorded.filter((key): key is string => key !== undefined && isStorageKeyOf(key, owner, recordingSid));
+  const owners = keyOwners(callId, item);
+  const recorded = item ? [item.key] : [entry?.key, call?.recordingKey];
+  return recorded.filter(
+    (key): key is string => key !== undefined && owners.some((owner) => isStorageKeyOf(key, owner, recordingSid)),
+  );
 }
 
-/** The folder the transfer stores the recording under: its call's id, or its conference's SID. */
-function storageOwner(callId: string, item: LedgerItem | undefined): string {
-  return item?.callId ?? item?.conferenceSid ?? callId;
+/** Whose folder a recording's key is in: its call id, or for a recording without a CallSid its ConferenceSid. */
+function keyOwners(callId: string | undefined, item: LedgerItem | undefined): string[] {
+  return [...new Set([item?.callId ?? callId, item?.conferenceSid])].filter((o): o is string => o !== undefined);
 }
 
 /**
@@ -368,19 +423,21 @@ function storageOwner(callId: string, item: LedgerItem | undefined): string {
  */
 function storageKeys(
   recordingSid: string,
-  callId: string,
+  callId: string | undefined,
   item: LedgerItem | undefined,
-  call: CallItem,
+  call: CallItem | undefined,
   entry: RecordingEntry | undefined,
 ): string[] {
   const keys = new Set(ownKeys(recordingSid, callId, item, call, entry));
   const startedAt = item ? item.startedAt : entry?.startedAt;
   if (startedAt) {
-    for (const format of FORMATS) {
-      try {
-        keys.add(generateStorageKey(storageOwner(callId, item), recordingSid, startedAt, format));
-      } catch {
-        // A call id too long for a key, or a start time that is not a date: no copy was ever written there.
+    for (const owner of keyOwners(callId, item)) {
+      for (const format of FORMATS) {
+        try {
+          keys.add(generateStorageKey(owner, recordingSid, startedAt, format));
+        } catch {
+          // A call id too long for a key, or a start time that is not a date: no copy was ever written there.
+        }
       }
     }
   }

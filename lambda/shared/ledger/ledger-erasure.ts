@@ -13,10 +13,14 @@ export interface ErasureFields {
   readonly erasedEventAt?: string;
 }
 
-/** What the call item knows of a recording, for a ledger item the erasure must create. */
+/**
+ * What the call item knows of a recording, for a ledger item the erasure must create. Without
+ * `callId` (a recording erased by its SID that has no call) only a ledger item without a call
+ * is marked.
+ */
 export interface ErasureSeed {
-  readonly callId: string;
-  readonly callSid: string;
+  readonly callId?: string | undefined;
+  readonly callSid?: string | undefined;
   readonly startedAt?: string | undefined;
   readonly key?: string | undefined;
   readonly bucket?: string | undefined;
@@ -40,12 +44,8 @@ export class LedgerErasure {
     seed: ErasureSeed,
     now: Date,
   ): Promise<(LedgerItem & ErasureFields) | undefined> {
-    const sets = [
-      '#status = :erasing',
-      'updatedAt = :now',
-      'callId = if_not_exists(callId, :callId)',
-      'callSid = if_not_exists(callSid, :callSid)',
-    ];
+    const onCall = seed.callId !== undefined;
+    const sets = ['#status = :erasing', 'updatedAt = :now'];
     const values: Record<string, unknown> = {
       ':erasing': 'erasing',
       ':stored': 'stored',
@@ -54,9 +54,12 @@ export class LedgerErasure {
       ':transferring': 'transferring',
       ':now': now.toISOString(),
       ':nowMs': now.getTime(),
-      ':callId': seed.callId,
-      ':callSid': seed.callSid,
     };
+    if (onCall) {
+      sets.push('callId = if_not_exists(callId, :callId)', 'callSid = if_not_exists(callSid, :callSid)');
+      values[':callId'] = seed.callId;
+      values[':callSid'] = seed.callSid ?? 'unknown';
+    }
     if (seed.startedAt !== undefined) {
       sets.push('startedAt = if_not_exists(startedAt, :startedAt)', '#day = if_not_exists(#day, :day)');
       values[':startedAt'] = seed.startedAt;
@@ -77,10 +80,12 @@ export class LedgerErasure {
           Key: { recordingSid },
           UpdateExpression: `SET ${sets.join(', ')} REMOVE claimId, leaseExpiresAt`,
           ConditionExpression:
-            'attribute_not_exists(recordingSid) OR (' +
+            `${onCall ? 'attribute_not_exists(recordingSid) OR ' : 'attribute_exists(recordingSid) AND '}(` +
             // A legal hold (ledger-hold.ts) stops every erasure here, whatever was read before.
             'attribute_not_exists(#hold) AND ' +
-            '(callId = :callId OR (attribute_not_exists(callId) AND callSid = :callSid)) AND (' +
+            (onCall
+              ? '(callId = :callId OR (attribute_not_exists(callId) AND callSid = :callSid)) AND ('
+              : 'attribute_not_exists(callId) AND (') +
             '#status IN (:stored, :failed, :absent, :erasing) OR ' +
             '(#status = :transferring AND (attribute_not_exists(leaseExpiresAt) OR leaseExpiresAt < :nowMs))) AND ' +
             // Never while `Recording Stored` is being sent: it would follow `Recording Erased`.

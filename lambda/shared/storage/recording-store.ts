@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { isSupportedCallId } from '../calls/call-ids';
 import type { RecordingFormat } from '../config/function-config';
-import { type UploadOptions, type UploadResult, uploadRecording } from './recording-upload';
+import { storedSha256, type UploadOptions, type UploadResult, uploadRecording } from './recording-upload';
 
 export { IncompleteMediaError, type UploadOptions, type UploadResult } from './recording-upload';
 
@@ -105,6 +105,11 @@ export class RecordingStore {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** The SHA-256 the object carries, from its metadata or its tag (see recording-upload.ts). */
+  storedSha256(key: string, head: StoredObject): Promise<string | undefined> {
+    return storedSha256(this.s3, this.bucket, key, head.metadata);
   }
 
   async recordingExists(key: string): Promise<boolean> {

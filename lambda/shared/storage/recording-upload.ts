@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
-import { CopyObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectTaggingCommand, PutObjectCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /**
  * The copy's proof: a recording streamed into S3 with its SHA-256 taken on the way and its size
@@ -43,14 +43,22 @@ export class IncompleteMediaError extends Error {
 }
 
 /**
- * Streams `body` to `key`, taking its SHA-256 on the way (no second read), and stores the hash
- * as the object's `sha256` metadata. The size is checked before the object is completed: an
- * empty, short or implausibly small stream fails the upload, so no partial object can ever be
+ * The object tag that carries the SHA-256 of a multipart recording. S3 sets a tag without
+ * rewriting the object (a copy onto itself would write every byte twice and, on a versioned
+ * bucket, keep the first write as a noncurrent version).
+ */
+export const SHA256_TAG = 'sha256';
+
+/**
+ * Streams `body` to `key`, taking its SHA-256 on the way (no second read), and records the hash
+ * on the object; the ledger records it too. The size is checked before the object is completed:
+ * an empty, short or implausibly small stream fails the upload, so no partial object can ever be
  * mistaken for a finished copy.
- * - Up to one part (5 MiB, most recordings): one PutObject with the hash in its metadata and
- *   as S3's own SHA-256 checksum, which S3 verifies on receipt.
- * - Larger: a multipart upload (memory flat in the file's size), then a server-side copy onto
- *   itself that adds the `sha256` metadata, which is only known once the last byte went by.
+ * - Up to one part (5 MiB, most recordings): one PutObject with the hash in its `sha256`
+ *   metadata and as S3's own SHA-256 checksum, which S3 verifies on receipt.
+ * - Larger: a multipart upload (memory flat in the file's size), then the hash, known only once
+ *   the last byte went by, as the `sha256` tag of the version just uploaded. The bytes are
+ *   written once. Until the tag is set the object carries no hash, and a retry copies it again.
  */
 export async function uploadRecording(
   s3: S3Client,
@@ -120,18 +128,14 @@ export async function uploadRecording(
     });
     const uploaded = await upload.done();
     const sha256 = meter.sha256();
+    const versionId = 'VersionId' in uploaded && uploaded.VersionId ? uploaded.VersionId : undefined;
     await s3.send(
-      new CopyObjectCommand({
+      new PutObjectTaggingCommand({
         Bucket: bucket,
         Key: key,
-        // Each segment encoded (the key holds an encoded call id), the separators kept; on a
-        // versioned bucket the very version just uploaded, so the hash never lands on other bytes.
-        CopySource: `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}${
-          'VersionId' in uploaded && uploaded.VersionId ? `?versionId=${encodeURIComponent(uploaded.VersionId)}` : ''
-        }`,
-        MetadataDirective: 'REPLACE',
-        ContentType: options.contentType,
-        Metadata: { ...options.metadata, sha256 },
+        // On a versioned bucket the very version just uploaded, so the hash never lands on other bytes.
+        ...(versionId ? { VersionId: versionId } : {}),
+        Tagging: { TagSet: [{ Key: SHA256_TAG, Value: sha256 }] },
       }),
     );
     return { sizeBytes: meter.bytes, sha256 };
@@ -139,6 +143,22 @@ export async function uploadRecording(
     body.destroy();
     meter.destroy();
   }
+}
+
+/**
+ * The SHA-256 a stored recording carries: its `sha256` metadata (one-part uploads, and multipart
+ * copies stored before the tag) or else its `sha256` tag (GetObjectTagging, only then). Undefined
+ * when it carries neither (an upload that died before its tag was set).
+ */
+export async function storedSha256(
+  s3: Pick<S3Client, 'send'>,
+  bucket: string,
+  key: string,
+  metadata: Readonly<Record<string, string>> | undefined,
+): Promise<string | undefined> {
+  if (metadata?.sha256) return metadata.sha256;
+  const { TagSet = [] } = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+  return TagSet.find((tag) => tag.Key === SHA256_TAG)?.Value;
 }
 
 /** Reads the next chunk; an error of the source wins over the meter's own "premature close". */

@@ -3,15 +3,18 @@
  * what was entered reads back with actor, time, source IP and user agent; bad input is a 400.
  */
 import '../../helpers/setup-env';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createAuditReadHandler } from '../../../lambda/audit-read/handler';
 import { ERASURE_AUDIT_ACTIONS } from '../../../lambda/erasure/audit-actions';
+import { HOLD_AUDIT_ACTIONS } from '../../../lambda/hold/audit-actions';
+import { createHoldHandler } from '../../../lambda/hold/handler';
 import { AuditWriter } from '../../../lambda/shared/audit/audit-trail';
 import { auditedRoute } from '../../../lambda/shared/audit/audited-route';
 import { emptyResponse, jsonResponse } from '../../../lambda/shared/runtime/http';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
-import { type Emulators, startEmulators } from '../../helpers/emulators';
+import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';
 import { newRecordingSid } from '../../helpers/twilio-fixtures';
 
@@ -116,6 +119,64 @@ describe('the audited erasure route', () => {
     const response = await erase(eraseEvent(newRecordingSid()));
 
     expect(response.statusCode).toBe(503);
+  });
+});
+
+describe('the audited hold routes', () => {
+  it('enters a hold and its release with the caller, after the ledger took them', async () => {
+    const recordingSid = newRecordingSid();
+    await aws.ddb.send(
+      new PutCommand({
+        TableName: LEDGER_TABLE,
+        Item: {
+          recordingSid,
+          callSid: `CA${'0'.repeat(32)}`,
+          status: 'stored',
+          bucket: RECORDINGS_BUCKET,
+          key: `recordings/2024/07/call-1/${recordingSid}.mp3`,
+          startedAt: '2024-07-22T17:00:00.000Z',
+          day: '2024-07-22',
+        },
+      }),
+    );
+    const hold = auditedRoute(
+      createHoldHandler({
+        config: {
+          bucketName: RECORDINGS_BUCKET,
+          ledgerTableName: LEDGER_TABLE,
+          eventBusName: 'test',
+          objectLock: false,
+        },
+        s3: aws.s3,
+        ddb: aws.ddb,
+        events: { publish: async () => undefined },
+        obs: createObservability('hold-audit-test'),
+      }),
+      { recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME), actions: HOLD_AUDIT_ACTIONS },
+    );
+    const event = (method: 'PUT' | 'DELETE') => {
+      const e = httpApiEvent({
+        method,
+        path: `/recordings/${recordingSid}/hold`,
+        routeKey: `${method} /recordings/{recordingSid}/hold`,
+        pathParameters: { recordingSid },
+        headers: { 'content-type': 'application/json' },
+        ...(method === 'PUT' ? { body: JSON.stringify({ reason: 'case 42' }) } : {}),
+      });
+      Object.assign(e.requestContext, { authorizer: { iam: { userArn: ARN } } });
+      return e;
+    };
+
+    expect((await hold(event('PUT'))).statusCode).toBe(200);
+    expect((await hold(event('DELETE'))).statusCode).toBe(204);
+
+    const { body } = await read(recordingSid);
+    expect(
+      body.entries.map((e: { action: string; outcome: string; actor: string }) => [e.action, e.outcome, e.actor]),
+    ).toEqual([
+      ['recording.hold', 'done', ARN],
+      ['recording.release', 'done', ARN],
+    ]);
   });
 });
 

@@ -225,7 +225,7 @@ test('disagreements are named: object missing, size or sha256 off, call entry be
   const issues = (await recordingStatus(sources, { recordingSid: changed.recordingSid })).recordings[0]?.issues;
   expect(issues).toEqual([
     `the object is ${changed.bytes.length + 1} B, the ledger says ${changed.bytes.length} B`,
-    'the object’s sha256 metadata differs from the ledger’s',
+    'the object’s sha256 (metadata or tag) differs from the ledger’s',
   ]);
 
   const behind = await stored();
@@ -297,4 +297,24 @@ test('an expired claim and a stored recording still in the DLQ are called out', 
   expect(
     findIssues({ ...base, status: 'stored' }, { status: 'stored' }, null, [{ messageId: 'm', errorCode: 'network' }]),
   ).toEqual(['1 job(s) for it in the dead-letter queue though it is stored: redriving them does nothing']);
+});
+
+test('an encrypted recording: the status names the key Twilio used and the command that decrypts it', async () => {
+  const recordingSid = `RE${hex(16)}`;
+  const c = await call();
+  const encryption = {
+    type: 'rsa-aes',
+    publicKeySid: `CR${hex(16)}`,
+    encryptedCek: 'QUJD'.repeat(86),
+    iv: 'AAAAAAAAAAAAAAAA',
+  };
+  await ledger({ recordingSid, callSid: c.callSid, callId: c.callId, status: 'stored', encryption });
+
+  const text = formatStatus(await recordingStatus(sources, { recordingSid }));
+
+  expect(text).toMatch(
+    new RegExp(
+      `encrypted +rsa-aes for public key ${encryption.publicKeySid}: npm run decrypt -- --recording ${recordingSid} --private-key <key\\.pem> --out <file\\.wav>`,
+    ),
+  );
 });

@@ -9,10 +9,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { CallsRepository, type RecordingEntry } from '../../../../lambda/shared/calls/calls';
 import type { RecordingJob } from '../../../../lambda/shared/job/recording-job';
 import { fileEventPublisher, type VaultEvent } from '../../../../lambda/shared/ledger/events';
 import { type LedgerItem, RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
+import { clientOverrides } from '../../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../../lambda/shared/runtime/observability';
 import { generateStorageKey, RecordingStore } from '../../../../lambda/shared/storage/recording-store';
 import { createTwilioApi } from '../../../../lambda/shared/twilio/rest-api';
@@ -131,31 +133,68 @@ describe('a stored recording', () => {
     ['1 B', 1],
     ['200 KiB', 200 * 1024],
     ['over 10 MiB (multipart)', 10 * 1024 * 1024 + 12_345],
-  ])('of %s has the SHA-256 of its bytes in the object metadata, the ledger and the call entry', async (_, size) => {
+  ])(
+    'of %s has the SHA-256 of its bytes on the object (metadata, or tag over one part), in the ledger and the call entry',
+    async (_, size) => {
+      const recording = job();
+      const callId = await givenCall(recording.callSid);
+      const audio = mediaBytes('seed-7', size);
+      serveAudio(recording.recordingSid, audio);
+
+      const outcome = await transferRecording(recording, recording.jobId ?? 'claim', deps());
+
+      expect(outcome).toMatchObject({ result: 'stored', sizeBytes: size });
+      const key = (await ledger(recording.recordingSid)).key ?? '';
+      const object = await aws.getObject(key);
+      expect(object?.bytes.equals(audio)).toBe(true);
+      expect(object?.metadata.sha256 ?? (await tagsOf(key)).sha256).toBe(sha256(audio));
+      expect(await ledger(recording.recordingSid)).toMatchObject({
+        status: 'stored',
+        callId,
+        callSid: recording.callSid,
+        sha256: sha256(audio),
+        sizeBytes: size,
+        day: '2024-07-22',
+        startedAt: '2024-07-22T17:00:00.000Z',
+        origin: 'callback',
+      });
+      expect((await ledger(recording.recordingSid)).claimId).toBeUndefined();
+      expect(await entry(callId, recording.recordingSid)).toMatchObject({ status: 'stored', sha256: sha256(audio) });
+    },
+  );
+
+  test.each([
+    ['of one part carries it as metadata, set by its one PutObject', 200 * 1024, 'metadata'],
+    ['over one part carries it as a tag, set without rewriting the object', 10 * 1024 * 1024 + 1, 'tag'],
+  ] as const)('%s: its bytes are written once', async (_, size, where) => {
     const recording = job();
-    const callId = await givenCall(recording.callSid);
-    const audio = mediaBytes('seed-7', size);
+    await givenCall(recording.callSid);
+    const audio = mediaBytes('once', size);
     serveAudio(recording.recordingSid, audio);
+    const s3 = new S3Client({ ...clientOverrides('S3', aws.env) });
+    const commands: string[] = [];
+    s3.middlewareStack.add(
+      (next, context) => (args) => {
+        commands.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
 
-    const outcome = await transferRecording(recording, recording.jobId ?? 'claim', deps());
+    try {
+      await transferRecording(recording, 'claim', deps({ store: new RecordingStore(s3, 'recordings') }));
+    } finally {
+      s3.destroy();
+    }
 
-    expect(outcome).toMatchObject({ result: 'stored', sizeBytes: size });
     const key = (await ledger(recording.recordingSid)).key ?? '';
     const object = await aws.getObject(key);
-    expect(object?.bytes.equals(audio)).toBe(true);
-    expect(object?.metadata.sha256).toBe(sha256(audio));
-    expect(await ledger(recording.recordingSid)).toMatchObject({
-      status: 'stored',
-      callId,
-      callSid: recording.callSid,
-      sha256: sha256(audio),
-      sizeBytes: size,
-      day: '2024-07-22',
-      startedAt: '2024-07-22T17:00:00.000Z',
-      origin: 'callback',
-    });
-    expect((await ledger(recording.recordingSid)).claimId).toBeUndefined();
-    expect(await entry(callId, recording.recordingSid)).toMatchObject({ status: 'stored', sha256: sha256(audio) });
+    const tags = await tagsOf(key);
+    expect(where === 'metadata' ? object?.metadata.sha256 : tags.sha256).toBe(sha256(audio));
+    expect(commands).not.toContain('CopyObjectCommand');
+    expect(commands.filter((c) => /^(PutObject|UploadPart)Command$/.test(c))).toHaveLength(
+      Math.ceil(size / (5 * 1024 * 1024)),
+    );
   });
 
   it('is announced once as Recording Stored, with no URL or token in the event', async () => {
@@ -631,6 +670,12 @@ describe('the local event bus', () => {
     }
   });
 });
+
+/** The object's tags, read straight from S3. */
+async function tagsOf(key: string): Promise<Record<string, string>> {
+  const { TagSet = [] } = await aws.s3.send(new GetObjectTaggingCommand({ Bucket: 'recordings', Key: key }));
+  return Object.fromEntries(TagSet.map((t) => [t.Key ?? '', t.Value ?? '']));
+}
 
 /** Polls a condition (bounded), for waiting on the clock to pass a lease without a fixed sleep. */
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
