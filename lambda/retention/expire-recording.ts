@@ -1,6 +1,6 @@
 import {
   type ErasureDeps,
-  eraseRecording,
+  eraseRecordingBySid,
   HoldConflictError,
   ObjectLegalHoldConflictError,
   RetentionConflictError,
@@ -24,11 +24,9 @@ export async function expireRecording(
   const item = (await deps.ledger.get(recordingSid)) as LedgerItem | undefined;
   if (!item || item.status === 'erased' || item.status === 'expired') return { outcome: 'gone' };
   if (item.hold) return { outcome: 'held' };
-  if (item.callId === undefined) {
-    return { outcome: 'busy', reason: 'a recording without a call item is not erased by the sweep yet' };
-  }
   try {
-    await eraseRecording({ callId: item.callId, recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
+    // By RecordingSid: a recording without a call item (a conference recording) expires too.
+    await eraseRecordingBySid({ recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
     return { outcome: 'expired' };
   } catch (error) {
     if (error instanceof HoldConflictError || error instanceof ObjectLegalHoldConflictError) return { outcome: 'held' };

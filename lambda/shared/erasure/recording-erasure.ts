@@ -77,6 +77,8 @@ export interface ErasureBySidRequest {
   readonly recordingSid: string;
   /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
   readonly erasedBy: string;
+  /** The retention sweep: ends `expired` with `Recording Expired` (see ErasureRequest). */
+  readonly expire?: boolean;
 }
 
 /** What the erasure works on once the recording is found: its call is undefined for a recording without one. */
@@ -85,6 +87,7 @@ interface FoundRecording {
   readonly recordingSid: string;
   /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
   readonly erasedBy: string;
+  readonly expire?: boolean;
 }
 
 export interface ErasureResult {
