@@ -57,6 +57,7 @@ runCli('export', async () => {
         s3: target.s3,
         ledgerTableName: target.ledgerTableName,
         ledgerDayIndexName: LEDGER_DAY_INDEX,
+        ledgerIndexShards: target.ledgerIndexShards,
         name: target.name,
       },
       audit,

@@ -5,6 +5,7 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS } from '../lambda/shared/ledger/index-shards';
 import { TWILIO_EDGES, TWILIO_REGIONS, type TwilioRegion, twilioApiBaseUrlFor } from '../lambda/shared/twilio/api-host';
 import { connectionOverridesProblems } from '../lambda/shared/twilio/connection-overrides';
 
@@ -67,6 +68,17 @@ export interface ReconcileConfig {
   readonly lookbackMinutes: number;
   /** Each run lists recordings created up to (now − this): younger ones may still get their callback. */
   readonly settleMinutes: number;
+}
+
+/** The ledger table's indexes (lambda/shared/ledger/index-shards.ts, docs/scale-and-cost.md). */
+export interface LedgerConfig {
+  /**
+   * Partitions each day (and each open status) of the ledger's indexes is spread over. One index
+   * partition takes about 1,000 writes a second: at 2 index writes a recording, a peak of R
+   * recordings a second needs more than 2R / 1,000 shards. Raise it freely; never lower it (the
+   * listing reads shards 0 … n − 1 and items keep the shard they were written with).
+   */
+  readonly indexShards: number;
 }
 
 /** Thresholds of the operations alarms. */
@@ -166,6 +178,7 @@ export interface StageConfig {
   readonly apiThrottle: ApiThrottleConfig;
   readonly transfer: TransferConfig;
   readonly reconcile: ReconcileConfig;
+  readonly ledger: LedgerConfig;
   readonly alarms: AlarmThresholdsConfig;
   readonly bucketVersioning: boolean;
   readonly lifecycle: LifecycleConfig;
@@ -429,6 +442,9 @@ export const stageConfigSchema = z
       maxConcurrency: wholeNumber(2, 1000).default(50),
     }),
     reconcile: reconcileSchema,
+    ledger: section({
+      indexShards: wholeNumber(1, MAX_INDEX_SHARDS).default(DEFAULT_INDEX_SHARDS),
+    }),
     alarms: section({
       // Up to the DLQ's 14 days: an age the queue can actually reach.
       oldestJobAgeSeconds: wholeNumber(60, 14 * 24 * 3600).default(900),

@@ -112,7 +112,11 @@ export class RecordingVaultStack extends Stack {
       objectLock: config.objectLock,
     });
     this.calls = new CallsTable(this, 'Calls', { removalPolicy, encryptionKey });
-    this.ledger = new RecordingsLedger(this, 'Ledger', { removalPolicy, encryptionKey });
+    this.ledger = new RecordingsLedger(this, 'Ledger', {
+      removalPolicy,
+      encryptionKey,
+      indexShards: config.ledger.indexShards,
+    });
     this.audit = new AuditTable(this, 'Audit', { removalPolicy, encryptionKey });
     this.events = new VaultEvents(this, 'Events', { stage: config.name, encryptionKey });
     this.transferQueue = new TransferQueue(this, 'Transfer', {
@@ -338,6 +342,8 @@ export class RecordingVaultStack extends Stack {
     new CfnOutput(this, 'RecordingsBucketName', { value: this.storage.bucket.bucketName });
     new CfnOutput(this, 'CallsTableName', { value: this.calls.table.tableName });
     new CfnOutput(this, 'LedgerTableName', { value: this.ledger.table.tableName });
+    // Ops commands read the ledger's indexes with the stage's shard count (lib/ops/target.ts).
+    new CfnOutput(this, 'LedgerIndexShards', { value: String(config.ledger.indexShards) });
     new CfnOutput(this, 'AuditTableName', { value: this.audit.table.tableName });
     new CfnOutput(this, 'EventBusName', { value: this.events.bus.eventBusName });
     new CfnOutput(this, 'TwilioSecretArn', {

@@ -68,8 +68,8 @@ export function createErasureHandler(runtime: ErasureRuntime) {
   const deps = {
     calls: new CallsRepository(runtime.ddb, config.tableName, ''),
     callsErasure: new CallsErasure(runtime.ddb, config.tableName),
-    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName),
-    ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName),
+    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
+    ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
     store: new RecordingStore(runtime.s3, config.bucketName),
     twilio: twilioFor(config.accountSid),
     twilioFor,

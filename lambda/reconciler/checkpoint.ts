@@ -2,7 +2,7 @@ import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk
 /**
  * Where the scheduled reconciler got to: the end of the window of its last finished run, kept in
  * the ledger table under a key that can never be a RecordingSid (`~`, and no `RE` prefix). The
- * item has no `day` (so no listing through the `byDay` index ever sees it) and no `status`.
+ * item has no `day` (so no listing through the `byDayShard` index ever sees it) and no `status`.
  */
 import { RECONCILER_CHECKPOINT_KEY } from '../shared/config/env-names';
 import type { ReconcileCounts } from '../shared/job/reconcile';

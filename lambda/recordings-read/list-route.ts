@@ -16,10 +16,15 @@ export function isListRecordingsRoute(event: Pick<APIGatewayProxyEventV2, 'route
 
 /**
  * GET /recordings: a page of the ledger (`lambda/recordings-read/listing.ts`). Reads only: the
- * function holds Query on the `byDay` index and no write or delete permission anywhere.
+ * function holds Query on the ledger's `byDayShard` and `byOpenStatus` indexes and no write or
+ * delete permission anywhere.
  */
 export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: DynamoDBDocumentClient) {
-  const ledger = new LedgerDayIndex(ddb, config.ledgerTableName, config.ledgerDayIndexName);
+  const ledger = new LedgerDayIndex(ddb, config.ledgerTableName, {
+    dayIndexName: config.ledgerDayIndexName,
+    openStatusIndexName: config.ledgerOpenStatusIndexName,
+    indexShards: config.ledgerIndexShards,
+  });
   return async (event: APIGatewayProxyEventV2, obs: Observability, audit?: AccessAudit): Promise<HttpResponse> => {
     const query = parseListingQuery(event.rawQueryString || event.queryStringParameters || {});
     const page = await listRecordings(query, { ledger });

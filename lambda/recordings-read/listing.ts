@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
+import { isOpenStatus } from '../shared/ledger/index-shards';
 import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
 import { badRequest } from '../shared/runtime/http';
 import { parseIsoInstant } from '../shared/runtime/iso-instant';
 import type { EncryptionDetails } from '../shared/twilio/encryption-details';
 
 /**
- * GET /recordings: the ledger's recordings that started in [`from`, `to`), from the `byDay`
- * index, ordered by `startedAt` then `recordingSid`, a page at a time.
+ * GET /recordings: the ledger's recordings that started in [`from`, `to`), ordered by `startedAt`
+ * then `recordingSid`, a page at a time.
+ *
+ * They come from the ledger's `byDayShard` index, a day at a time, each day spread over
+ * `ledger.indexShards` partitions (lambda/shared/ledger/index-shards.ts) read side by side and
+ * merged; `status=transferring|erasing|failed` reads the sparse `byOpenStatus` index instead, whose
+ * partitions hold only recordings in that status, over the whole range at once. Every recording
+ * that started before the lowest point all partitions have been read up to (the frontier) is known.
  *
  * The index sorts by `startedAt` only, and Twilio's start times have whole seconds, so many
  * recordings can share one. A page therefore ends only where every recording that shares its last
@@ -25,11 +32,14 @@ import type { EncryptionDetails } from '../shared/twilio/encryption-details';
 export const MAX_RANGE_DAYS = 31;
 export const DEFAULT_LIMIT = 100;
 export const MAX_LIMIT = 1000;
-/** DynamoDB pages one request may read before it answers with what it has (and a cursor). */
+/**
+ * Rounds of reads (one DynamoDB page of each partition that needs one, side by side) one request
+ * may make before it answers with what it has (and a cursor).
+ */
 export const DEFAULT_MAX_READ_PAGES = 40;
 const MAX_CURSOR_LENGTH = 1024;
-/** Items one DynamoDB read evaluates at the least. */
-const MIN_READ_ITEMS = 50;
+/** Items one DynamoDB read of one partition evaluates at the least. */
+const MIN_READ_ITEMS = 25;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PARAMETERS = ['from', 'to', 'status', 'limit', 'cursor'] as const;
 
@@ -81,8 +91,8 @@ export interface ListingPage {
 }
 
 export interface ListingDeps {
-  /** The ledger's `byDay` index. */
-  readonly ledger: Pick<LedgerDayIndex, 'queryDay'>;
+  /** The ledger's `byDayShard` and `byOpenStatus` indexes. */
+  readonly ledger: Pick<LedgerDayIndex, 'queryPartition' | 'dayPartitions' | 'openPartitions'>;
   /** @default DEFAULT_MAX_READ_PAGES */
   readonly maxReadPages?: number;
 }
@@ -240,64 +250,107 @@ function endOfDay(day: string, end: string): string {
   return next >= Date.parse(end) ? end : new Date(next).toISOString();
 }
 
-/** One page of recordings for `query`, read day partition by day partition. */
+/** How far one partition has been read. */
+interface PartitionRead {
+  readonly partition: string;
+  exclusiveStartKey: Record<string, unknown> | undefined;
+  /** Every recording of the partition that started before this has been read. */
+  readUpTo: string;
+  done: boolean;
+}
+
+/**
+ * One page of recordings for `query`: segment by segment (a day of `byDayShard`, or the whole
+ * range of `byOpenStatus`), each segment's partitions read side by side and merged.
+ */
 export async function listRecordings(query: ListingQuery, deps: ListingDeps): Promise<ListingPage> {
-  const maxReadPages = deps.maxReadPages ?? DEFAULT_MAX_READ_PAGES;
+  const maxReadRounds = deps.maxReadPages ?? DEFAULT_MAX_READ_PAGES;
   const lower = query.after?.startedAt ?? query.from;
+  const openStatus = isOpenStatus(query.status) ? query.status : undefined;
   const kept: ListedLedgerItem[] = [];
   // Every recording that started before `frontier` has been read (filtered ones included).
   let frontier = lower;
-  let pagesRead = 0;
+  let rounds = 0;
 
   const page = (items: ListedLedgerItem[], after: ListingPosition | undefined): ListingPage => ({
     recordings: items.map(view),
     nextCursor: after ? encodeCursor(query, after) : null,
   });
 
-  // Each day's partition in turn, until the day that holds `to` has been read.
-  for (let day = dayOf(lower); ; day = dayOf(frontier)) {
-    const dayEnd = endOfDay(day, query.to);
-    let exclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const result = await deps.ledger.queryDay({
-        day,
-        from: lower,
-        // BETWEEN is inclusive: a recording that started exactly at `to` is read, then dropped.
-        through: query.to,
-        status: query.status,
-        // At least a few dozen a read, so that a small page does not re-read a large group of
-        // recordings sharing a startedAt two at a time.
-        limit: Math.min(MAX_LIMIT, Math.max(query.limit + 1, MIN_READ_ITEMS)),
-        exclusiveStartKey,
+  for (let segmentStart = lower; ; segmentStart = frontier) {
+    // Days are the day index's segments; the open-status index holds the whole range in one.
+    const segmentEnd = openStatus ? query.to : endOfDay(dayOf(segmentStart), query.to);
+    const partitions = openStatus
+      ? deps.ledger.openPartitions(openStatus)
+      : deps.ledger.dayPartitions(dayOf(segmentStart));
+    const reads: PartitionRead[] = partitions.map((partition) => ({
+      partition,
+      exclusiveStartKey: undefined,
+      readUpTo: segmentStart,
+      done: false,
+    }));
+    // At least a few dozen a read, so that a small page does not re-read a large group of
+    // recordings sharing a startedAt two at a time; about the page's share of each partition.
+    const limit = Math.min(MAX_LIMIT, Math.max(MIN_READ_ITEMS, Math.ceil((1.5 * (query.limit + 1)) / reads.length)));
+
+    for (;;) {
+      // Only the partitions not yet read past the page's last recording can still change the page.
+      const pageEnd = kept.length > query.limit ? kept[query.limit - 1]?.startedAt : undefined;
+      const due = reads.filter((read) => !read.done && (pageEnd === undefined || read.readUpTo <= pageEnd));
+      const results = await Promise.all(
+        due.map((read) =>
+          deps.ledger.queryPartition({
+            index: openStatus ? 'open' : 'day',
+            partition: read.partition,
+            from: segmentStart,
+            // BETWEEN is inclusive: a recording that started exactly at `to` is read, then dropped.
+            through: query.to,
+            // The open-status index is sparse, not exact: a status written without it is filtered out.
+            status: query.status,
+            limit,
+            exclusiveStartKey: read.exclusiveStartKey,
+          }),
+        ),
+      );
+      rounds++;
+      results.forEach((result, i) => {
+        const read = due[i] as PartitionRead;
+        for (const item of result.items) {
+          if (item.startedAt >= query.to || item.startedAt < lower) continue;
+          if (query.after && compare(item, query.after) <= 0) continue;
+          kept.push(item);
+        }
+        read.exclusiveStartKey = result.lastEvaluatedKey;
+        const readUpTo = result.lastEvaluatedKey?.startedAt;
+        read.done = result.lastEvaluatedKey === undefined;
+        read.readUpTo = read.done ? segmentEnd : typeof readUpTo === 'string' ? readUpTo : read.readUpTo;
       });
-      pagesRead++;
-      for (const item of result.items) {
-        if (item.startedAt >= query.to || item.startedAt < lower) continue;
-        if (query.after && compare(item, query.after) <= 0) continue;
-        kept.push(item);
-      }
-      exclusiveStartKey = result.lastEvaluatedKey;
-      const readUpTo = exclusiveStartKey?.startedAt;
-      frontier = typeof readUpTo === 'string' ? readUpTo : dayEnd;
+      frontier = reads.reduce((lowest, read) => (read.readUpTo < lowest ? read.readUpTo : lowest), segmentEnd);
 
       kept.sort(compare);
       const last = kept[query.limit - 1];
       // A full page, one more recording to prove it is not the last, and the whole group that
-      // shares the page's last startedAt read: the page is final.
+      // shares the page's last startedAt read in every partition: the page is final.
       if (kept.length > query.limit && last && frontier > last.startedAt) {
         return page(kept.slice(0, query.limit), last);
       }
-      if (frontier >= query.to) break;
+      if (reads.every((read) => read.done)) break;
       // Out of read budget: answer what lies wholly before the frontier (fewer than `limit`),
       // and continue from there next time. Only when that is progress, so no cursor repeats.
-      if (pagesRead >= maxReadPages && frontier > lower) {
+      if (rounds >= maxReadRounds && frontier > lower) {
         return page(
           kept.filter((item) => item.startedAt < frontier),
           { startedAt: frontier, recordingSid: '' },
         );
       }
-    } while (exclusiveStartKey);
+    }
     if (frontier >= query.to) break;
+    if (rounds >= maxReadRounds && frontier > lower) {
+      return page(
+        kept.filter((item) => item.startedAt < frontier),
+        { startedAt: frontier, recordingSid: '' },
+      );
+    }
   }
   kept.sort(compare);
   const last = kept[query.limit - 1];

@@ -52,7 +52,7 @@ export function createTransferHandler(runtime: TransferRuntime) {
     twilio: twilioFor(config.accountSid),
     twilioFor,
     store: new RecordingStore(runtime.s3, config.bucketName),
-    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName),
+    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
     calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),
     events: runtime.events ?? eventBridgePublisher(config.eventBusName),
     queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl, config.deadLetterQueueUrl),

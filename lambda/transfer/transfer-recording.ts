@@ -224,7 +224,10 @@ async function copyFromTwilio(
 ): Promise<UploadResult> {
   let media: Awaited<ReturnType<TwilioApi['fetchRecordingAudio']>>;
   try {
-    media = await deps.twilio.fetchRecordingAudio(job.recordingSid, format);
+    // Both channels of a two-channel recording: Twilio mixes a conference's down to mono unless asked.
+    media = await deps.twilio.fetchRecordingAudio(job.recordingSid, format, {
+      channels: recording.channels ?? job.channels,
+    });
   } catch (error) {
     throw classify(error);
   }

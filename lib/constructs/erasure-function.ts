@@ -70,6 +70,7 @@ export class ErasureFunction extends Construct {
         [ENV.recordingsBucket]: props.storage.bucket.bucketName,
         [ENV.callsTable]: props.calls.table.tableName,
         [ENV.ledgerTable]: props.ledger.table.tableName,
+        [ENV.ledgerIndexShards]: String(props.ledger.indexShards),
         [ENV.eventBusName]: props.events.bus.eventBusName,
       },
     });

@@ -37,6 +37,8 @@ export class RecordingsReadFunction extends VaultFunction {
         [ENV.playbackUrlTtlSeconds]: String(props.playbackUrlTtlSeconds),
         [ENV.ledgerTable]: props.ledger.table.tableName,
         [ENV.ledgerDayIndex]: props.ledger.dayIndexName,
+        [ENV.ledgerOpenStatusIndex]: props.ledger.openStatusIndexName,
+        [ENV.ledgerIndexShards]: String(props.ledger.indexShards),
       },
     });
     this.role.addToPrincipalPolicy(
@@ -72,7 +74,7 @@ export class RecordingsReadFunction extends VaultFunction {
       new iam.PolicyStatement({
         sid: 'ListLedgerByDay',
         actions: ['dynamodb:Query'],
-        resources: [props.ledger.dayIndexArn()],
+        resources: [props.ledger.dayIndexArn(), props.ledger.openStatusIndexArn()],
       }),
     );
     props.encryptionKey?.grant(this.function, 'kms:Decrypt', 'kms:DescribeKey');

@@ -57,6 +57,7 @@ export class TransferFunction extends VaultFunction {
         [ENV.callsTable]: props.calls.table.tableName,
         [ENV.callsByTwilioSidIndex]: props.calls.callSidIndexName,
         [ENV.ledgerTable]: props.ledger.table.tableName,
+        [ENV.ledgerIndexShards]: String(props.ledger.indexShards),
         [ENV.eventBusName]: props.events.bus.eventBusName,
         [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
         [ENV.recordingFormat]: props.recordingFormat,

@@ -14,6 +14,7 @@ import {
   type RecordingFormat,
   accountSid as readAccountSid,
 } from '../../lambda/shared/config/function-config';
+import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
 import { ConfigError, type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
 import { parseSubaccountsSetting } from '../../lambda/shared/twilio/accounts';
 import { isTwilioRegion, TWILIO_EDGES, TWILIO_REGIONS, twilioApiBaseUrlFor } from '../../lambda/shared/twilio/api-host';
@@ -23,7 +24,10 @@ export type { Env };
 
 export const TABLE_NAME = 'calls';
 export const LEDGER_TABLE_NAME = 'recordings';
-export const LEDGER_DAY_INDEX = 'byDay';
+export const LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
+export const LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+/** The local ledger's index shards: a few, so that the listing's merge of shards runs locally too. */
+export const LEDGER_INDEX_SHARDS = DEFAULT_INDEX_SHARDS;
 /** The access audit trail (lambda/shared/audit): partition recordingSid, sort atId, GSI byActorDay. */
 export const AUDIT_TABLE_NAME = 'audit';
 /** The local event bus: one JSON line per event, under LOCAL_DATA_DIR. */

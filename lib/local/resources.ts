@@ -17,12 +17,14 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { AUDIT_BY_ACTOR_DAY_INDEX } from '../../lambda/shared/audit/audit-record';
+import { INDEX_PROJECTED_ATTRIBUTES } from '../../lambda/shared/ledger/day-index';
 import {
   AUDIT_TABLE_NAME,
   BUCKET_NAME,
   CALL_SID_INDEX,
   DLQ_NAME,
   LEDGER_DAY_INDEX,
+  LEDGER_OPEN_STATUS_INDEX,
   LEDGER_TABLE_NAME,
   QUEUE_NAME,
   TABLE_NAME,
@@ -44,8 +46,9 @@ function statusOf(error: unknown): number | undefined {
 }
 
 /**
- * The app's `calls` table (GSI `byTwilioCallSid`), the vault's ledger (GSI `byDay`) and the access
- * audit trail (GSI `byActorDay`), as the stack defines them.
+ * The app's `calls` table (GSI `byTwilioCallSid`), the vault's ledger (GSIs `byDayShard` and the
+ * sparse `byOpenStatus`, projecting what the listing reads) and the access audit trail (GSI
+ * `byActorDay`), as the stack defines them.
  */
 export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
   await Promise.all([
@@ -70,20 +73,19 @@ export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
         { AttributeName: 'recordingSid', AttributeType: 'S' },
-        { AttributeName: 'day', AttributeType: 'S' },
+        { AttributeName: 'dayShard', AttributeType: 'S' },
+        { AttributeName: 'openStatus', AttributeType: 'S' },
         { AttributeName: 'startedAt', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'recordingSid', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: LEDGER_DAY_INDEX,
-          KeySchema: [
-            { AttributeName: 'day', KeyType: 'HASH' },
-            { AttributeName: 'startedAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
+      GlobalSecondaryIndexes: [LEDGER_DAY_INDEX, LEDGER_OPEN_STATUS_INDEX].map((IndexName) => ({
+        IndexName,
+        KeySchema: [
+          { AttributeName: IndexName === LEDGER_DAY_INDEX ? 'dayShard' : 'openStatus', KeyType: 'HASH' as const },
+          { AttributeName: 'startedAt', KeyType: 'RANGE' as const },
+        ],
+        Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
+      })),
     }),
     ensureTable(ddb, {
       TableName: AUDIT_TABLE_NAME,
@@ -115,6 +117,16 @@ async function ensureTable(ddb: DynamoDBClient, definition: CreateTableCommandIn
   const TableName = definition.TableName;
   try {
     const { Table } = await ddb.send(new DescribeTableCommand({ TableName }));
+    // A table from an older version keeps its old indexes: the emulator cannot add one, so say so.
+    const missing = (definition.GlobalSecondaryIndexes ?? [])
+      .map((index) => index.IndexName)
+      .filter((name) => !(Table?.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === name));
+    if (missing.length > 0) {
+      throw new Error(
+        `Table ${TableName} has no index ${missing.join(', ')} (made by an older version): ` +
+          'remove the local data directory (LOCAL_DATA_DIR, default .local) or point AWS_ENDPOINT_URL_DYNAMODB elsewhere',
+      );
+    }
     if (Table?.TableStatus === 'ACTIVE') return;
   } catch (error) {
     if (errorName(error) !== 'ResourceNotFoundException') throw error;

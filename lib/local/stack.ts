@@ -7,6 +7,7 @@
  * on one worker thread; dynalite and s3rver on another, and the transfer worker on a third, both
  * at a lower CPU priority, so that webhooks are answered first when the cores are busy.
  */
+
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -15,6 +16,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { formatReadableLine } from '../../lambda/shared/runtime/readable-log';
+import { withConnectionOverrides } from '../../lambda/shared/twilio/connection-overrides';
 import { apiRoutes } from './api-routes';
 import { BUCKET_NAME, type Env, LOOPBACK, type LocalConfig, loadLocalConfig, REGION, TABLE_NAME } from './config';
 import { ownerOnlyDir, storedApiToken } from './data-dir';
@@ -122,7 +124,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         log('error', 'Handler failed', { routeKey, error: error instanceof Error ? error.message : String(error) }),
     });
     const apiUrl = gateway.url;
-    const webhookUrl = `${config.publicBaseUrl ?? apiUrl}/twilio/recording`;
+    // What to give Twilio: with the connection-override fragment in use, if any.
+    const webhookUrl = withConnectionOverrides(
+      `${config.publicBaseUrl ?? apiUrl}/twilio/recording`,
+      config.connectionOverrides,
+    );
     try {
       await probeRoutes(apiUrl, config.apiToken, undefined, quietToken);
     } catch (error) {

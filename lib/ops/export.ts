@@ -63,6 +63,8 @@ export interface ExportSources {
   readonly s3: S3Client;
   readonly ledgerTableName: string;
   readonly ledgerDayIndexName: string;
+  /** The target's `ledger.indexShards` (default DEFAULT_INDEX_SHARDS). */
+  readonly ledgerIndexShards?: number | undefined;
   /** For messages: the target's name. */
   readonly name: string;
 }
@@ -243,32 +245,35 @@ const sha256Of = (text: string) => createHash('sha256').update(text, 'utf8').dig
 
 /** The RecordingSids of the ledger's stored recordings that started in [from, to), oldest first. */
 export async function storedInRange(sources: ExportSources, from: Date, to: Date): Promise<string[]> {
-  const index = new LedgerDayIndex(
-    sources.ddb as DynamoDBDocumentClient,
-    sources.ledgerTableName,
-    sources.ledgerDayIndexName,
-  );
+  const index = new LedgerDayIndex(sources.ddb as DynamoDBDocumentClient, sources.ledgerTableName, {
+    dayIndexName: sources.ledgerDayIndexName,
+    ...(sources.ledgerIndexShards !== undefined ? { indexShards: sources.ledgerIndexShards } : {}),
+  });
   const fromIso = from.toISOString();
   const toIso = to.toISOString();
   const found: { sid: string; startedAt: string }[] = [];
   for (let t = Date.parse(`${fromIso.slice(0, 10)}T00:00:00.000Z`); t < to.getTime(); t += DAY_MS) {
     const day = new Date(t).toISOString().slice(0, 10);
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await index.queryDay({
-        day,
-        from: fromIso,
-        through: toIso,
-        status: 'stored',
-        limit: 1000,
-        exclusiveStartKey: start,
-      });
-      for (const item of page.items) {
-        if (item.startedAt >= fromIso && item.startedAt < toIso)
-          found.push({ sid: item.recordingSid, startedAt: item.startedAt });
-      }
-      start = page.lastEvaluatedKey;
-    } while (start);
+    // Every shard of the day; the sort below merges them.
+    for (const partition of index.dayPartitions(day)) {
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await index.queryPartition({
+          index: 'day',
+          partition,
+          from: fromIso,
+          through: toIso,
+          status: 'stored',
+          limit: 1000,
+          exclusiveStartKey: start,
+        });
+        for (const item of page.items) {
+          if (item.startedAt >= fromIso && item.startedAt < toIso)
+            found.push({ sid: item.recordingSid, startedAt: item.startedAt });
+        }
+        start = page.lastEvaluatedKey;
+      } while (start);
+    }
   }
   found.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.sid.localeCompare(b.sid));
   return found.map((f) => f.sid);

@@ -30,6 +30,7 @@ import {
   BUCKET_NAME,
   CALL_SID_INDEX,
   DLQ_NAME,
+  LEDGER_INDEX_SHARDS,
   LEDGER_TABLE_NAME,
   LOOPBACK,
   localTwilioApiBaseUrl,
@@ -49,6 +50,8 @@ export interface VaultTarget {
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly ledgerTableName: string;
+  /** Partitions per day of the ledger's indexes (`LedgerIndexShards` output; default DEFAULT_INDEX_SHARDS). */
+  readonly ledgerIndexShards?: number;
   readonly callsTableName: string;
   /** GSI of the calls table on `twilioCallSid` (the same name everywhere). */
   readonly callSidIndexName: string;
@@ -159,6 +162,7 @@ async function resolveLocal(env: Env): Promise<VaultTarget> {
       s3,
       sqs,
       ledgerTableName: LEDGER_TABLE_NAME,
+      ledgerIndexShards: LEDGER_INDEX_SHARDS,
       callsTableName: TABLE_NAME,
       callSidIndexName: CALL_SID_INDEX,
       bucketName: BUCKET_NAME,
@@ -196,7 +200,7 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
   // The AWS_ENDPOINT_URL_* variables of a local setup must not send a stage's calls to emulators.
   const common = { ...(region ? { region } : {}), ignoreConfiguredEndpointUrls: true };
   const cloudFormation = given ?? new CloudFormationClient(common);
-  let outputs: Partial<Record<OutputName | 'TwilioSecretArn' | 'AuditTableName', string>>;
+  let outputs: Partial<Record<OutputName | 'TwilioSecretArn' | 'AuditTableName' | 'LedgerIndexShards', string>>;
   try {
     const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
     const found = Stacks[0];
@@ -230,6 +234,7 @@ async function resolveStage(stage: string, env: Env, given?: CloudFormationClien
     deadLetterQueueUrl: outputs.TransferDeadLetterQueueUrl as string,
     ...(outputs.TwilioSecretArn ? { twilioSecretArn: outputs.TwilioSecretArn } : {}),
     ...(outputs.AuditTableName ? { auditTableName: outputs.AuditTableName } : {}),
+    ...(outputs.LedgerIndexShards ? { ledgerIndexShards: Number(outputs.LedgerIndexShards) } : {}),
     close: () => {
       dynamodb.destroy();
       s3.destroy();

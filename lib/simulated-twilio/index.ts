@@ -7,7 +7,8 @@
  *
  * Resources (HTTP Basic auth AccountSid:AuthToken enforced, 401 otherwise):
  * - `GET …/Recordings/{Sid}[.mp3|.wav]` media of `completed` recordings (`?RequestedChannels=2` of
- *   a mono recording: 400, 16113), following the recording's script of answers; an encrypted
+ *   a mono recording: 400, 16113; a two-channel conference recording without it: a mono mix, see
+ *   `monoMixFor`), following the recording's script of answers; an encrypted
  *   recording (Voice Recording Encryption, `addRecording({ encryption })`) serves its ciphertext
  *   as `.wav` or bare, and refuses `.mp3` (400, 16109);
  * - `GET …/Recordings/{Sid}.json` metadata; `DELETE …/Recordings/{Sid}.json` 204, after which the
@@ -15,8 +16,9 @@
  * - `GET …/Recordings.json` the list: filters, newest first, paging (see ./simulated-twilio/store.ts),
  *   one-shot scripted answers first (429 for backoff tests);
  * - `GET …/Calls/{CallSid}.json` for calls added with `addCall`.
- * Raw answers (`route`, `respond`) for any method and path (query included) come before all of
- * that, auth included: they answer exactly what the test scripted. Anything else is 404 with
+ * Raw answers (`route`, `respond`) for any method and path (query included; a media path's also
+ * answers it with `?RequestedChannels=N`) come before all of that, auth included: they answer
+ * exactly what the test scripted. Anything else is 404 with
  * Twilio's JSON error and is listed in `unexpected`.
  *
  * Every request is logged (`requests`, `waitForRequest`, `count`); media requests also get a
@@ -44,6 +46,7 @@ import {
   accountPath,
   BadListRequest,
   type CallFields,
+  CONFERENCE_SOURCES,
   callJson,
   type MutableRecording,
   mediaBytes,
@@ -277,6 +280,21 @@ export class SimulatedTwilio {
     return entry.audio && format === 'mp3' && !entry.plaintext ? entry.audio.mp3() : entry.recording.media;
   }
 
+  /**
+   * What a media request that does not ask `RequestedChannels=2` gets of a two-channel conference
+   * recording: Twilio keeps both channels but serves a mono mix by default (changelog, July 2024).
+   * Real audio: the same tones on one channel; given bytes: other bytes of the same length, so
+   * that a test can tell which it got.
+   */
+  monoMixFor(recordingSid: string, format: 'mp3' | 'wav'): Buffer {
+    const entry = this.recordingsBySid.get(recordingSid);
+    if (!entry) throw new Error(`The simulated Twilio has no recording ${recordingSid}`);
+    const { recording } = entry;
+    if (!entry.audio) return mediaBytes(`${recordingSid}:mono-mix`, recording.media.length);
+    const mono = recordingAudio({ seed: recordingSid, durationSeconds: recording.duration, channels: 1 });
+    return format === 'mp3' ? mono.mp3() : mono.wav();
+  }
+
   recording(recordingSid: string): SimulatedRecording {
     const entry = this.recordingsBySid.get(recordingSid);
     if (!entry) throw new Error(`The simulated Twilio has no recording ${recordingSid}`);
@@ -413,7 +431,13 @@ export class SimulatedTwilio {
   /** A raw answer queued or routed for this request, if any. */
   private rawAnswer({ method, path }: SimulatedRequest): RawAnswer | undefined {
     const key = `${method} ${path}`;
-    return this.queued.get(key)?.shift() ?? this.routes.get(key)?.();
+    const exact = this.queued.get(key)?.shift() ?? this.routes.get(key)?.();
+    if (exact) return exact;
+    // A media request asking RequestedChannels=2 gets what was scripted for its plain path.
+    const query = path.indexOf('?');
+    if (query === -1 || !/^RequestedChannels=\d$/.test(path.slice(query + 1))) return undefined;
+    const plain = `${method} ${path.slice(0, query)}`;
+    return this.queued.get(plain)?.shift() ?? this.routes.get(plain)?.();
   }
 
   private notFound(entry: Classified): RawAnswer {
@@ -435,7 +459,13 @@ export class SimulatedTwilio {
       return twilioError(400, 'Cannot fetch .mp3 of an encrypted recording: request .wav', 16109);
     }
     const script = responses[scripted.requests.length - 1] ?? otherwise ?? { kind: 'ok' };
-    const media = scripted.audio && entry.extension === '.mp3' ? scripted.audio.mp3() : recording.media;
+    const format = entry.extension === '.mp3' ? 'mp3' : 'wav';
+    const media =
+      servesMonoMix(recording) && entry.query.get('RequestedChannels') !== '2'
+        ? this.monoMixFor(recording.sid, format)
+        : scripted.audio && format === 'mp3'
+          ? scripted.audio.mp3()
+          : recording.media;
     return scriptedToRaw(script, media, MEDIA_TYPES[entry.extension] ?? 'audio/x-wav');
   }
 
@@ -480,4 +510,9 @@ export class SimulatedTwilio {
         return this.notFound(entry);
     }
   }
+}
+
+/** A two-channel conference recording without encryption: served mono unless both channels are asked for. */
+function servesMonoMix(recording: SimulatedRecording): boolean {
+  return recording.channels === 2 && CONFERENCE_SOURCES.includes(recording.source) && !recording.encryptionDetails;
 }

@@ -4,6 +4,7 @@
  * to s3://, every hash checked, a run stopped by Ctrl-C resumed without copying anything twice,
  * and every copy (and every `npm run status`) entered in the audit trail under the local user.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { join, resolve } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AuditReader } from '../../lambda/shared/audit/audit-trail';
-import { AUDIT_TABLE_NAME } from '../../lib/local/config';
+import { dayShardKey, shardOf } from '../../lambda/shared/ledger/index-shards';
+import { AUDIT_TABLE_NAME, LEDGER_INDEX_SHARDS } from '../../lib/local/config';
 import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
 
@@ -108,6 +110,8 @@ async function storeRecording(
         durationSeconds: 12,
         startedAt,
         day: startedAt.slice(0, 10),
+        // The local stack's index partition for it (lambda/shared/ledger/index-shards.ts).
+        dayShard: dayShardKey(startedAt.slice(0, 10), shardOf(recordingSid, LEDGER_INDEX_SHARDS)),
         storedAt: startedAt,
         ...(options.hold ? { hold: { by: 'legal', at: startedAt, reason: 'case 42' } } : {}),
       },

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { type SimulatedRecording, SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, newCallSid } from './harness';
+import { LocalStack, newAccountSid, newCallSid, stopSuite } from './harness';
 
 /**
  * The console (GET /) in a real headless Chromium against the local stack: recordings put there by
@@ -30,7 +30,7 @@ beforeAll(async () => {
     throw new Error(`No Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   }
   twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({ twilioApiBaseUrl: twilio.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.startFor(twilio);
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -59,10 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  const stopped = stack ? await stack.stop() : undefined;
-  await stack?.removeData();
-  await twilio?.close();
-  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
+  await stopSuite(stack, twilio);
 }, 60_000);
 
 /** A fresh browser context (its own sessionStorage) on the console, with CSP violations collected. */

@@ -26,7 +26,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'private_key.pem'), keys.privateKeyPem, { mode: 0o600 });
   await writeFile(join(dir, 'wrong_key.pem'), generateRecordingKeyPair().privateKeyPem, { mode: 0o600 });
   twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({ twilioApiBaseUrl: twilio.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.startFor(twilio);
 }, 120_000);
 
 afterAll(async () => {
@@ -101,7 +101,10 @@ describe('an encrypted recording', () => {
     expect(answer.status).toBe(200);
     expect(body.sha256).toBe(createHash('sha256').update(recording.media).digest('hex'));
     expect(body.encryption).toEqual(recording.encryptionDetails);
-    expect(twilio.requestsTo(recordingSid).map((r) => r.path)).toEqual([twilio.recordingPath(recordingSid, 'wav')]);
+    const channels = recording.channels === 2 ? '?RequestedChannels=2' : '';
+    expect(twilio.requestsTo(recordingSid).map((r) => r.path)).toEqual([
+      `${twilio.recordingPath(recordingSid, 'wav')}${channels}`,
+    ]);
   });
 
   test('npm run decrypt with the private key writes the original audio', async () => {

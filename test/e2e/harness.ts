@@ -282,6 +282,24 @@ export interface StartOptions {
 
 export const READY_TIMEOUT_MS = 90_000;
 
+/** What a suite's stack needs of the Twilio it talks to (a `SimulatedTwilio`). */
+export interface TwilioAccountEndpoint {
+  readonly baseUrl: string;
+  readonly accountSid: string;
+  readonly authToken: string;
+}
+
+/**
+ * A suite's teardown: stops its stack (a stack that ignored SIGTERM fails the suite, with its
+ * log), removes the stack's data and closes the simulated Twilio.
+ */
+export async function stopSuite(stack: LocalStack | undefined, twilio?: { close(): Promise<void> }): Promise<void> {
+  const stopped = stack ? await stack.stop() : undefined;
+  await stack?.removeData();
+  await twilio?.close();
+  if (stack && stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
+}
+
 /** A running local stack with clients for its emulators and helpers for its HTTP routes. */
 export class LocalStack {
   readonly baseUrl: string;
@@ -341,6 +359,19 @@ export class LocalStack {
    * A stack on free ports. A port handed out by `freePort` can be taken by another process before
    * the stack binds it; the stack then exits at once naming it, and is started on new ports.
    */
+  /** A stack for one simulated Twilio account: its base URL, Account SID and auth token. */
+  static startFor(
+    twilio: TwilioAccountEndpoint,
+    options: Omit<StartOptions, 'twilioApiBaseUrl' | 'accountSid' | 'authToken'> = {},
+  ): Promise<LocalStack> {
+    return LocalStack.start({
+      twilioApiBaseUrl: twilio.baseUrl,
+      accountSid: twilio.accountSid,
+      authToken: twilio.authToken,
+      ...options,
+    });
+  }
+
   static async start(options: StartOptions): Promise<LocalStack> {
     for (let attempt = 1; ; attempt++) {
       const config = await LocalStack.configure(options);

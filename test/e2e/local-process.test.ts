@@ -78,15 +78,13 @@ test('exits 1 with a message naming TWILIO_AUTH_TOKEN when it is missing', async
   expect(exit).toEqual({ code: 1, signal: null });
   expect(child.text()).toContain('TWILIO_AUTH_TOKEN');
   expect(child.text()).not.toMatch(/ready/i);
-  expect(child.groupAlive()).toBe(false);
+  // The group's last processes may outlive the exit by a moment on a busy machine: bounded, not instant.
+  await waitFor('the process group to be gone', () => (child.groupAlive() ? undefined : true), { timeoutMs: 10_000 });
   expect(await portIsFree(config.ports.api)).toBe(true);
 }, 90_000);
 
 test('a transfer in flight when the process is SIGKILLed completes exactly after a restart on the same data', async () => {
-  const stack = await LocalStack.start({
-    twilioApiBaseUrl: stub.baseUrl,
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
+  const stack = await LocalStack.startFor(stub, {
     maxAttempts: 4,
     retryBaseSeconds: 1,
     visibilityTimeoutSeconds: 5,
@@ -143,10 +141,7 @@ test('a transfer in flight when the process is SIGKILLed completes exactly after
 }, 240_000);
 
 test('after a SIGKILL mid-copy, a duplicate callback (a new job id) takes over the dead claim once its lease ran out: one object, one full fetch', async () => {
-  const stack = await LocalStack.start({
-    twilioApiBaseUrl: stub.baseUrl,
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
+  const stack = await LocalStack.startFor(stub, {
     maxAttempts: 4,
     retryBaseSeconds: 1,
     visibilityTimeoutSeconds: 5,

@@ -17,6 +17,7 @@ import {
   newCallSid,
   newRecordingSid,
   type PlaybackBody,
+  stopSuite,
   TRANSFER_QUEUE,
 } from './harness';
 
@@ -45,14 +46,7 @@ beforeAll(async () => {
   stack = await LocalStack.launch(config);
 }, 120_000);
 
-afterAll(async () => {
-  if (stack) {
-    const { forced } = await stack.stop();
-    await stack.removeData();
-    if (forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
-  }
-  await stub?.close();
-}, 60_000);
+afterAll(() => stopSuite(stack, stub), 60_000);
 
 interface RawAnswer {
   readonly status: number;

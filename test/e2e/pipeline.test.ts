@@ -12,6 +12,7 @@ import {
   newCallSid,
   newRecordingSid,
   type PlaybackBody,
+  stopSuite,
   waitFor,
 } from './harness';
 
@@ -30,10 +31,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   stub = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({
-    twilioApiBaseUrl: stub.baseUrl,
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
+  stack = await LocalStack.startFor(stub, {
     maxAttempts: MAX_ATTEMPTS,
     retryBaseSeconds: 1,
     visibilityTimeoutSeconds: 5,
@@ -45,14 +43,7 @@ afterEach(async () => {
   await stack?.waitForQueueDrained(45_000);
 }, 60_000);
 
-afterAll(async () => {
-  if (stack) {
-    const { forced } = await stack.stop();
-    await stack.removeData();
-    if (forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
-  }
-  await stub?.close();
-}, 60_000);
+afterAll(() => stopSuite(stack, stub), 60_000);
 
 /** A call item as the app would have written it before any recording arrives. */
 async function knownCall(): Promise<{ callId: string; callSid: string }> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, newCallSid, REPO_ROOT, waitFor } from './harness';
+import { LocalStack, newAccountSid, newCallSid, REPO_ROOT, stopSuite, waitFor } from './harness';
 
 /**
  * Recordings whose callback never came, end to end on the local stack with the simulated Twilio:
@@ -22,10 +22,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({
-    twilioApiBaseUrl: twilio.baseUrl,
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
+  stack = await LocalStack.startFor(twilio, {
     env: {
       RECONCILE_INTERVAL_SECONDS: '1',
       RECONCILE_LOOKBACK_SECONDS: '3600',
@@ -34,12 +31,7 @@ beforeAll(async () => {
   });
 }, 120_000);
 
-afterAll(async () => {
-  const stopped = stack ? await stack.stop() : undefined;
-  await stack?.removeData();
-  await twilio?.close();
-  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
-}, 60_000);
+afterAll(() => stopSuite(stack, twilio), 60_000);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

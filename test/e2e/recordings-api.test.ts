@@ -14,6 +14,7 @@ import {
   newCallSid,
   newRecordingSid,
   type PlaybackBody,
+  stopSuite,
   waitFor,
 } from './harness';
 
@@ -34,17 +35,10 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   stub = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({ twilioApiBaseUrl: stub.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.startFor(stub);
 }, 120_000);
 
-afterAll(async () => {
-  if (stack) {
-    const { forced } = await stack.stop();
-    await stack.removeData();
-    if (forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
-  }
-  await stub?.close();
-}, 60_000);
+afterAll(() => stopSuite(stack, stub), 60_000);
 
 interface Call {
   readonly callId: string;

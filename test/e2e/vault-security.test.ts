@@ -4,7 +4,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
-import { download, LocalStack, newAccountSid, newCallSid, type PlaybackBody } from './harness';
+import { download, LocalStack, newAccountSid, newCallSid, type PlaybackBody, stopSuite } from './harness';
 
 /**
  * What an attacker can do from outside the vault, against the local stack: write the app's call
@@ -20,15 +20,10 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({ twilioApiBaseUrl: twilio.baseUrl, accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.startFor(twilio);
 }, 120_000);
 
-afterAll(async () => {
-  const stopped = stack ? await stack.stop() : undefined;
-  await stack?.removeData();
-  await twilio?.close();
-  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
-}, 60_000);
+afterAll(() => stopSuite(stack, twilio), 60_000);
 
 async function ledger(recordingSid: string): Promise<LedgerItem | undefined> {
   const result = await stack.ddb.send(

@@ -14,6 +14,7 @@ import {
   newCallSid,
   newRecordingSid,
   type PlaybackBody,
+  stopSuite,
   waitFor,
 } from './harness';
 
@@ -34,10 +35,7 @@ let stack: LocalStack;
 
 beforeAll(async () => {
   twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
-  stack = await LocalStack.start({
-    twilioApiBaseUrl: twilio.baseUrl,
-    accountSid: ACCOUNT_SID,
-    authToken: AUTH_TOKEN,
+  stack = await LocalStack.startFor(twilio, {
     maxAttempts: 3,
     retryBaseSeconds: 1,
     visibilityTimeoutSeconds: 5,
@@ -49,12 +47,7 @@ afterEach(async () => {
   await stack?.waitForQueueDrained(45_000);
 }, 60_000);
 
-afterAll(async () => {
-  const stopped = stack ? await stack.stop() : undefined;
-  await stack?.removeData();
-  await twilio?.close();
-  if (stopped?.forced) throw new Error(`The local stack did not stop on SIGTERM\n${stack.logTail()}`);
-}, 60_000);
+afterAll(() => stopSuite(stack, twilio), 60_000);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 

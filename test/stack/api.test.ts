@@ -126,7 +126,7 @@ describe('routes', () => {
 });
 
 describe('the read function (playback and GET /recordings)', () => {
-  test('holds no permission to delete, write or put anything but audit entries; reads ledger items and the day index only', () => {
+  test('holds no permission to delete, write or put anything but audit entries; queries the ledger only through its indexes', () => {
     for (const s of all()) {
       const st = statements(s, s.stack.recordingsRead.role);
       const auditTable = id(s, s.stack.audit.table);
@@ -147,9 +147,10 @@ describe('the read function (playback and GET /recordings)', () => {
         's3:ListBucket',
       ]);
       const query = st.find((x) => asList(x.Action).includes('dynamodb:Query'));
-      expect(query?.Resource).toEqual({
-        'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDay']],
-      });
+      expect(query?.Resource).toEqual([
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDayShard']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byOpenStatus']] },
+      ]);
       // GetItem: call items, and ledger items (the keys it presigns; GET /recordings/{recordingSid}).
       const gets = st.filter((x) => asList(x.Action).includes('dynamodb:GetItem'));
       expect(gets.flatMap((x) => asList(x.Resource as unknown))).toEqual([
@@ -159,11 +160,13 @@ describe('the read function (playback and GET /recordings)', () => {
     }
   });
 
-  test('is told where the ledger and its index are', () => {
+  test("is told where the ledger and its indexes are, and their shard count (the stage's ledger.indexShards)", () => {
     const vars = (dev.resources[id(dev, dev.stack.recordingsRead.function)] as Json).Properties.Environment
       .Variables as Json;
     expect(vars.LEDGER_TABLE).toEqual({ Ref: id(dev, dev.stack.ledger.table) });
-    expect(vars.LEDGER_DAY_INDEX).toBe('byDay');
+    expect(vars.LEDGER_DAY_INDEX).toBe('byDayShard');
+    expect(vars.LEDGER_OPEN_STATUS_INDEX).toBe('byOpenStatus');
+    expect(vars.LEDGER_INDEX_SHARDS).toBe(String(dev.stack.config.ledger.indexShards));
   });
 });
 
@@ -356,6 +359,7 @@ describe('the erasure function', () => {
           'RECORDINGS_BUCKET',
           'CALLS_TABLE',
           'LEDGER_TABLE',
+          'LEDGER_INDEX_SHARDS',
           'EVENT_BUS_NAME',
           'AUDIT_TABLE',
           'POWERTOOLS_SERVICE_NAME',

@@ -127,6 +127,20 @@ describe('errors', () => {
   });
 });
 
+describe('ledger.indexShards', () => {
+  test('defaults to 8; cdk.json gives dev 2 and prod 8', () => {
+    expect(parseStageConfig('test', { twilioAccountSid: SID }).ledger).toEqual({ indexShards: 8 });
+    expect(selectStageConfig(stages, 'dev').ledger.indexShards).toBe(2);
+    expect(selectStageConfig(stages, 'prod').ledger.indexShards).toBe(8);
+  });
+
+  test.each([0, 65, 2.5, '8'])('%p is refused with its path', (indexShards) => {
+    expect(problemsOf(() => parseStageConfig('x', { twilioAccountSid: SID, ledger: { indexShards } }))).toEqual([
+      expect.stringMatching(/^ledger\.indexShards must be a whole number from 1 to 64/),
+    ]);
+  });
+});
+
 describe('compliance and operations fields', () => {
   test('defaults: SSE-S3, no Object Lock, reconcile every 15 min, alarm thresholds', () => {
     const c = parseStageConfig('test', { twilioAccountSid: SID });

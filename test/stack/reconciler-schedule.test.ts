@@ -25,7 +25,7 @@ function synth(reconcile: ReconcileConfig = RECONCILE, kmsKey = false) {
   const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test');
   const removalPolicy = RemovalPolicy.DESTROY;
   const encryptionKey = kmsKey ? new VaultKey(stack, 'Key', { stage: 'test', removalPolicy }).key : undefined;
-  const ledger = new RecordingsLedger(stack, 'Ledger', { removalPolicy, encryptionKey });
+  const ledger = new RecordingsLedger(stack, 'Ledger', { removalPolicy, encryptionKey, indexShards: 2 });
   const transferQueue = new TransferQueue(stack, 'Transfer', {
     consumerTimeout: Duration.minutes(5),
     maxReceiveCount: 5,

@@ -216,26 +216,50 @@ describe('calls table', () => {
 });
 
 describe('recordings ledger', () => {
-  test.each(['dev', 'prod'])('%s: recordingSid key, byDay GSI on day/startedAt, on-demand, PITR', (name) => {
-    const s = name === 'dev' ? dev : prod;
-    const ledger = s.resources[logicalId(s, s.stack.ledger.table)] as Json;
-    expect(ledger.Properties).toMatchObject({
-      KeySchema: [{ AttributeName: 'recordingSid', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'byDay',
-          KeySchema: [
-            { AttributeName: 'day', KeyType: 'HASH' },
-            { AttributeName: 'startedAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    });
-    expect(ledger.DeletionPolicy).toBe(name === 'prod' ? 'Retain' : 'Delete');
-  });
+  test.each(['dev', 'prod'])(
+    '%s: recordingSid key, sharded day and sparse open-status GSIs projecting only what the listing reads, on-demand, PITR',
+    (name) => {
+      const s = name === 'dev' ? dev : prod;
+      const ledger = s.resources[logicalId(s, s.stack.ledger.table)] as Json;
+      expect(ledger.Properties).toMatchObject({
+        KeySchema: [{ AttributeName: 'recordingSid', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      });
+      const listed = [
+        'callId',
+        'callSid',
+        'status',
+        'durationSeconds',
+        'channels',
+        'source',
+        'sizeBytes',
+        'sha256',
+        'contentType',
+        'storedAt',
+        'erasedAt',
+      ];
+      const indexes = ledger.Properties.GlobalSecondaryIndexes as Json[];
+      for (const [indexName, partition] of [
+        ['byDayShard', 'dayShard'],
+        ['byOpenStatus', 'openStatus'],
+      ]) {
+        const index = indexes.find((i) => i.IndexName === indexName) as Json;
+        expect(index.KeySchema).toEqual([
+          { AttributeName: partition, KeyType: 'HASH' },
+          { AttributeName: 'startedAt', KeyType: 'RANGE' },
+        ]);
+        expect(index.Projection.ProjectionType).toBe('INCLUDE');
+        expect(index.Projection.NonKeyAttributes).toEqual(expect.arrayContaining(listed));
+        // Leases, heartbeats, notes and event marks stay out: writing them writes no index.
+        for (const internal of ['claimId', 'leaseExpiresAt', 'updatedAt', 'notes', 'storedEventAt', 'key', 'bucket']) {
+          expect(index.Projection.NonKeyAttributes).not.toContain(internal);
+        }
+      }
+      expect(indexes.map((i) => i.IndexName)).not.toContain('byDay');
+      expect(ledger.DeletionPolicy).toBe(name === 'prod' ? 'Retain' : 'Delete');
+    },
+  );
 
   test('the stage has its own event bus, recording-vault-<stage>', () => {
     dev.template.hasResourceProperties('AWS::Events::EventBus', { Name: 'recording-vault-dev' });
@@ -364,6 +388,7 @@ describe('functions', () => {
         'CALLS_TABLE',
         'CALLS_BY_TWILIO_SID_INDEX',
         'LEDGER_TABLE',
+        'LEDGER_INDEX_SHARDS',
         'EVENT_BUS_NAME',
         'TWILIO_API_BASE_URL',
         'RECORDING_FORMAT',
@@ -380,6 +405,8 @@ describe('functions', () => {
         'PLAYBACK_URL_TTL_SECONDS',
         'LEDGER_TABLE',
         'LEDGER_DAY_INDEX',
+        'LEDGER_OPEN_STATUS_INDEX',
+        'LEDGER_INDEX_SHARDS',
         'AUDIT_TABLE',
       ],
     };
@@ -636,7 +663,13 @@ describe('IAM: least privilege', () => {
       expect(ddb.map((st) => [asList(st.Action).sort(), asList(st.Resource)])).toEqual([
         [['dynamodb:GetItem'], [{ 'Fn::GetAtt': [tableId, 'Arn'] }]],
         [['dynamodb:BatchGetItem', 'dynamodb:GetItem'], [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }]],
-        [['dynamodb:Query'], [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDay']] }]],
+        [
+          ['dynamodb:Query'],
+          [
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDayShard']] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byOpenStatus']] },
+          ],
+        ],
         [['dynamodb:PutItem'], [{ 'Fn::GetAtt': [logicalId(s, s.stack.audit.table), 'Arn'] }]],
       ]);
       // ListBucket on the bucket itself only: a HEAD of a missing object must answer 404, not 403.

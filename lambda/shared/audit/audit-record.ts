@@ -24,8 +24,6 @@ export const AUDIT_ACTIONS = [
   'recording.erase',
   'recording.hold',
   'recording.release',
-  /** GET /recordings/{sid} (one recording's facts and a URL). */
-  'recording.read',
   /** `npm run status` looked at the recording. */
   'ops.status',
   /** `npm run decrypt` decrypted the recording. */

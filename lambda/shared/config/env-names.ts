@@ -18,6 +18,9 @@ export const ENV = {
   callsByTwilioSidIndex: 'CALLS_BY_TWILIO_SID_INDEX',
   ledgerTable: 'LEDGER_TABLE',
   ledgerDayIndex: 'LEDGER_DAY_INDEX',
+  ledgerOpenStatusIndex: 'LEDGER_OPEN_STATUS_INDEX',
+  /** Partitions per day (and per open status) of the ledger's indexes: every writer and the reader agree. */
+  ledgerIndexShards: 'LEDGER_INDEX_SHARDS',
   eventBusName: 'EVENT_BUS_NAME',
   /** The access audit trail (`audit` table): entries are only ever put, conditionally. */
   auditTable: 'AUDIT_TABLE',

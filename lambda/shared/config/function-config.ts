@@ -2,6 +2,7 @@
  * Each function's environment is a typed contract, read once at start-up through EnvReader:
  * a missing or malformed variable fails the container with one message naming every problem.
  */
+import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../ledger/index-shards';
 import { type Env, EnvReader } from '../runtime/env-reader';
 import { connectionOverridesProblems } from '../twilio/connection-overrides';
 import { SID } from '../twilio/sids';
@@ -39,6 +40,8 @@ export interface TransferConfig extends TwilioSecretConfig {
   readonly tableName: string;
   /** The vault's ledger (`recordings` table). */
   readonly ledgerTableName: string;
+  /** The stage's `ledger.indexShards` (default DEFAULT_INDEX_SHARDS): where a claim puts the recording in the indexes. */
+  readonly ledgerIndexShards?: number;
   /** The stage's EventBridge bus. */
   readonly eventBusName: string;
   readonly callSidIndexName: string;
@@ -123,6 +126,7 @@ export function loadTransferConfig(env: Env = process.env): TransferConfig {
     bucketName: r.required(ENV.recordingsBucket),
     tableName: r.required(ENV.callsTable),
     ledgerTableName: r.required(ENV.ledgerTable),
+    ledgerIndexShards: ledgerIndexShards(r),
     eventBusName: r.required(ENV.eventBusName),
     callSidIndexName: r.optional(ENV.callsByTwilioSidIndex) ?? DEFAULT_CALL_SID_INDEX,
     twilioApiBaseUrl: twilioApiBaseUrl(r),
@@ -146,19 +150,31 @@ export function loadPlaybackConfig(env: Env = process.env): PlaybackConfig {
   });
 }
 
-/** The recordings API's read side (GET /recordings): the ledger and its `byDay` index. */
+/** The recordings API's read side (GET /recordings): the ledger and its indexes. */
 export interface RecordingsReadConfig {
   readonly ledgerTableName: string;
   readonly ledgerDayIndexName: string;
+  /** Default DEFAULT_LEDGER_OPEN_STATUS_INDEX. */
+  readonly ledgerOpenStatusIndexName?: string;
+  /** The stage's `ledger.indexShards` (default DEFAULT_INDEX_SHARDS). */
+  readonly ledgerIndexShards?: number;
 }
 
-export const DEFAULT_LEDGER_DAY_INDEX = 'byDay';
+export const DEFAULT_LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
+export const DEFAULT_LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+
+/** The stage's `ledger.indexShards`: how many partitions a day (and an open status) is spread over. */
+function ledgerIndexShards(r: EnvReader): number {
+  return r.int(ENV.ledgerIndexShards, DEFAULT_INDEX_SHARDS, 1, MAX_INDEX_SHARDS);
+}
 
 export function loadRecordingsReadConfig(env: Env = process.env): RecordingsReadConfig {
   const r = new EnvReader(env);
   return r.done({
     ledgerTableName: r.required(ENV.ledgerTable),
     ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
+    ledgerOpenStatusIndexName: r.optional(ENV.ledgerOpenStatusIndex) ?? DEFAULT_LEDGER_OPEN_STATUS_INDEX,
+    ledgerIndexShards: ledgerIndexShards(r),
   });
 }
 
@@ -167,6 +183,8 @@ export interface ErasureConfig extends TwilioSecretConfig {
   readonly bucketName: string;
   readonly tableName: string;
   readonly ledgerTableName: string;
+  /** The stage's `ledger.indexShards` (default DEFAULT_INDEX_SHARDS). */
+  readonly ledgerIndexShards?: number;
   readonly eventBusName: string;
   readonly twilioApiBaseUrl: string;
 }
@@ -178,6 +196,7 @@ export function loadErasureConfig(env: Env = process.env): ErasureConfig {
     bucketName: r.required(ENV.recordingsBucket),
     tableName: r.required(ENV.callsTable),
     ledgerTableName: r.required(ENV.ledgerTable),
+    ledgerIndexShards: ledgerIndexShards(r),
     eventBusName: r.required(ENV.eventBusName),
     twilioApiBaseUrl: twilioApiBaseUrl(r),
   });

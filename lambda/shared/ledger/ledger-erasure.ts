@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
-import { dayOf, type LedgerItem } from './ledger';
+import { DEFAULT_INDEX_SHARDS, dayShardKey, openStatusKey, shardOf } from './index-shards';
+import { dayOf, type LedgerIndexOptions, type LedgerItem } from './ledger';
 
 /**
  * The ledger's erasure writes (DELETE /calls/{callId}/recordings/{recordingSid}): `erasing`, which
@@ -27,10 +28,15 @@ export interface ErasureSeed {
 }
 
 export class LedgerErasure {
+  private readonly indexShards: number;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string,
-  ) {}
+    options: LedgerIndexOptions = {},
+  ) {
+    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
+  }
 
   /**
    * Marks the recording `erasing`, which no copy, callback, redrive or reconciliation gets past
@@ -44,8 +50,10 @@ export class LedgerErasure {
     seed: ErasureSeed,
     now: Date,
   ): Promise<(LedgerItem & ErasureFields) | undefined> {
+    const shard = shardOf(recordingSid, this.indexShards);
     const onCall = seed.callId !== undefined;
-    const sets = ['#status = :erasing', 'updatedAt = :now'];
+    // In the open-status index until erased: an erasure cut short is found with status=erasing.
+    const sets = ['#status = :erasing', 'openStatus = :open', 'updatedAt = :now'];
     const values: Record<string, unknown> = {
       ':erasing': 'erasing',
       ':stored': 'stored',
@@ -54,6 +62,7 @@ export class LedgerErasure {
       ':transferring': 'transferring',
       ':now': now.toISOString(),
       ':nowMs': now.getTime(),
+      ':open': openStatusKey('erasing', shard),
     };
     if (onCall) {
       sets.push('callId = if_not_exists(callId, :callId)', 'callSid = if_not_exists(callSid, :callSid)');
@@ -61,9 +70,14 @@ export class LedgerErasure {
       values[':callSid'] = seed.callSid ?? 'unknown';
     }
     if (seed.startedAt !== undefined) {
-      sets.push('startedAt = if_not_exists(startedAt, :startedAt)', '#day = if_not_exists(#day, :day)');
+      sets.push(
+        'startedAt = if_not_exists(startedAt, :startedAt)',
+        '#day = if_not_exists(#day, :day)',
+        'dayShard = if_not_exists(dayShard, :dayShard)',
+      );
       values[':startedAt'] = seed.startedAt;
       values[':day'] = dayOf(seed.startedAt);
+      values[':dayShard'] = dayShardKey(dayOf(seed.startedAt), shard);
     }
     if (seed.key !== undefined) {
       sets.push('#key = if_not_exists(#key, :key)');
@@ -147,7 +161,7 @@ export class LedgerErasure {
     );
   }
 
-  /** `erasing` → `final`; the item leaves the `byHold` index (a released hold is done with). */
+  /** `erasing` → `final`; the item leaves the `byHold` and `byOpenStatus` indexes. */
   private async finish(
     recordingSid: string,
     final: 'erased' | 'expired',
@@ -160,7 +174,7 @@ export class LedgerErasure {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { recordingSid },
-          UpdateExpression: `${set}, updatedAt = :now REMOVE holdState`,
+          UpdateExpression: `${set}, updatedAt = :now REMOVE holdState, openStatus`,
           ConditionExpression: '#status = :erasing',
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':final': final, ':erasing': 'erasing', ':now': now.toISOString(), ...values },

@@ -8,6 +8,7 @@ import {
 import type { JobOrigin } from '../job/recording-job';
 import { conditionalUpdate, isConditionFailed } from '../runtime/dynamo-conditions';
 import type { EncryptionDetails } from '../twilio/encryption-details';
+import { DEFAULT_INDEX_SHARDS, dayShardKey, openStatusKey, shardOf } from './index-shards';
 
 export type { JobOrigin };
 
@@ -17,7 +18,7 @@ export type { JobOrigin };
  * is conditional, so that a duplicate, a late or an out-of-order job can never undo a state.
  *
  * This module holds the ledger's item and statuses and the copy lifecycle the transfer writes
- * (claim, lease, stored, failed, notes). Its `byDay` listing is `ledger-listing.ts`; its erasure
+ * (claim, lease, stored, failed, notes). Its indexes are read by `day-index.ts`; its erasure
  * writes are `ledger-erasure.ts`.
  */
 
@@ -46,8 +47,12 @@ export interface LedgerItem {
   /** Voice Recording Encryption: what decrypts the stored ciphertext (with the private key). */
   readonly encryption?: EncryptionDetails;
   readonly startedAt: string;
-  /** `YYYY-MM-DD` of `startedAt` (UTC): the partition of the `byDay` index. */
+  /** `YYYY-MM-DD` of `startedAt` (UTC). */
   readonly day: string;
+  /** `day#n`: the partition of the `byDayShard` index (index-shards.ts). */
+  readonly dayShard?: string;
+  /** `status#n` while `transferring`, `erasing` or `failed`, else absent: the sparse `byOpenStatus` index. */
+  readonly openStatus?: string;
   readonly storedAt?: string;
   readonly errorCode?: string;
   readonly error?: string;
@@ -138,11 +143,31 @@ export function dayOf(isoTime: string): string {
   return isoTime.slice(0, 10);
 }
 
+export interface LedgerIndexOptions {
+  /** The stage's `ledger.indexShards`: partitions per day (and per open status) of the ledger's indexes. */
+  readonly indexShards?: number;
+}
+
 export class RecordingLedger {
+  private readonly indexShards: number;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string,
-  ) {}
+    options: LedgerIndexOptions = {},
+  ) {
+    this.indexShards = options.indexShards ?? DEFAULT_INDEX_SHARDS;
+  }
+
+  /** The partition of the day index a recording goes to. */
+  private dayShard(recordingSid: string, startedAt: string): string {
+    return dayShardKey(dayOf(startedAt), shardOf(recordingSid, this.indexShards));
+  }
+
+  /** The partition of the open-status index a recording goes to while in `status`. */
+  private openStatus(recordingSid: string, status: 'transferring' | 'failed'): string {
+    return openStatusKey(status, shardOf(recordingSid, this.indexShards));
+  }
 
   async get(recordingSid: string): Promise<LedgerItem | undefined> {
     const result = await this.db.send(
@@ -220,6 +245,7 @@ export class RecordingLedger {
             ...sids.sets,
             'accountSid = if_not_exists(accountSid, :accountSid), origin = if_not_exists(origin, :origin)',
             'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day)',
+            'dayShard = if_not_exists(dayShard, :dayShard), openStatus = :open',
             ...(facts.durationSeconds !== undefined ? ['durationSeconds = :duration'] : []),
             ...(facts.channels !== undefined ? ['channels = :channels'] : []),
             ...(facts.source !== undefined ? ['#source = :source'] : []),
@@ -247,6 +273,8 @@ export class RecordingLedger {
             ':origin': facts.origin,
             ':startedAt': facts.startedAt,
             ':day': dayOf(facts.startedAt),
+            ':dayShard': this.dayShard(facts.recordingSid, facts.startedAt),
+            ':open': this.openStatus(facts.recordingSid, 'transferring'),
             ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
             ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
             ...(facts.source !== undefined ? { ':source': facts.source } : {}),
@@ -333,7 +361,7 @@ export class RecordingLedger {
           Key: { recordingSid },
           UpdateExpression:
             'SET #status = :stored, #bucket = :bucket, #key = :key, contentType = :contentType, sizeBytes = :size, ' +
-            'sha256 = :sha256, storedAt = :now, updatedAt = :now REMOVE claimId, leaseExpiresAt, errorCode, #error',
+            'sha256 = :sha256, storedAt = :now, updatedAt = :now REMOVE claimId, leaseExpiresAt, errorCode, #error, openStatus',
           ConditionExpression: '#status = :transferring AND claimId = :claimId',
           ExpressionAttributeNames: { '#status': 'status', '#bucket': 'bucket', '#key': 'key', '#error': 'error' },
           ExpressionAttributeValues: {
@@ -379,9 +407,13 @@ export class RecordingLedger {
             'SET #status = :status, errorCode = :errorCode, #error = :error, updatedAt = :now, ' +
             sids.sets.map((set) => `${set}, `).join('') +
             'accountSid = if_not_exists(accountSid, :accountSid), origin = if_not_exists(origin, :origin), ' +
-            'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day)' +
+            'startedAt = if_not_exists(startedAt, :startedAt), #day = if_not_exists(#day, :day), ' +
+            'dayShard = if_not_exists(dayShard, :dayShard)' +
+            (failure.status === 'failed' ? ', openStatus = :open' : '') +
             (facts.durationSeconds !== undefined ? ', durationSeconds = :duration' : '') +
-            (facts.channels !== undefined ? ', channels = :channels' : ''),
+            (facts.channels !== undefined ? ', channels = :channels' : '') +
+            // `absent` is final: out of the open-status index.
+            (failure.status === 'failed' ? '' : ' REMOVE openStatus'),
           ConditionExpression:
             'attribute_not_exists(recordingSid) OR (#status <> :status AND (#status = :failed OR #status = :absent))',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error', '#day': 'day' },
@@ -397,6 +429,8 @@ export class RecordingLedger {
             ':origin': 'callback',
             ':startedAt': facts.startedAt,
             ':day': dayOf(facts.startedAt),
+            ':dayShard': this.dayShard(facts.recordingSid, facts.startedAt),
+            ...(failure.status === 'failed' ? { ':open': this.openStatus(facts.recordingSid, 'failed') } : {}),
             ...(facts.durationSeconds !== undefined ? { ':duration': facts.durationSeconds } : {}),
             ...(facts.channels !== undefined ? { ':channels': facts.channels } : {}),
           },
@@ -434,7 +468,8 @@ export class RecordingLedger {
           TableName: this.tableName,
           Key: { recordingSid },
           UpdateExpression:
-            'SET #status = :failed, errorCode = :errorCode, #error = :error, updatedAt = :now REMOVE claimId, leaseExpiresAt',
+            'SET #status = :failed, errorCode = :errorCode, #error = :error, updatedAt = :now, openStatus = :open ' +
+            'REMOVE claimId, leaseExpiresAt',
           ConditionExpression:
             'attribute_exists(recordingSid) AND (#status = :failed OR (#status = :transferring AND claimId = :claimId))',
           ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
@@ -445,6 +480,7 @@ export class RecordingLedger {
             ':errorCode': failure.errorCode,
             ':error': failure.error,
             ':now': now.toISOString(),
+            ':open': this.openStatus(recordingSid, 'failed'),
           },
           ReturnValues: 'ALL_NEW',
         }),

@@ -70,13 +70,21 @@ export interface RecordingDetails {
   readonly startTime?: string;
 }
 
+export interface MediaOptions {
+  /**
+   * The recording's channels as Twilio reported them. 2 asks `RequestedChannels=2`: Twilio serves
+   * a dual-channel conference recording as a mono mix otherwise. Never asked of a mono one (16113).
+   */
+  readonly channels?: number | undefined;
+}
+
 export const MEDIA_CONTENT_TYPES: Record<RecordingFormat, string> = { mp3: 'audio/mpeg', wav: 'audio/wav' };
 
 const MAX_REDIRECTS = 3;
 
 export interface TwilioApi {
   /** Streams the recording's media in `format`; the caller must consume or destroy `body`. */
-  fetchRecordingAudio(recordingSid: string, format: RecordingFormat): Promise<RecordingMedia>;
+  fetchRecordingAudio(recordingSid: string, format: RecordingFormat, options?: MediaOptions): Promise<RecordingMedia>;
   getRecordingDetails(recordingSid: string): Promise<RecordingDetails>;
   getCallDetails(callSid: string): Promise<CallDetails>;
   /** Deletes the recording at Twilio; an already-deleted recording (404) counts as done. */
@@ -126,9 +134,10 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
   }
 
   return {
-    async fetchRecordingAudio(recordingSid, format) {
+    async fetchRecordingAudio(recordingSid, format, options = {}) {
       assertSid(recordingSid, SID.RecordingSid);
-      const requestPath = `${accountPath}/Recordings/${recordingSid}.${format}`;
+      const channels = options.channels === 2 ? '?RequestedChannels=2' : '';
+      const requestPath = `${accountPath}/Recordings/${recordingSid}.${format}${channels}`;
       const response = await send('GET', requestPath);
       const status = response.statusCode ?? 0;
       if (status < 200 || status >= 300) {
@@ -232,7 +241,7 @@ function optionalString(value: unknown): string | undefined {
 }
 
 function statusError(status: number, method: string, path: string): TwilioApiError {
-  const what = path.replace(/^.*\/(Recordings|Calls)\//, '$1/');
+  const what = path.replace(/^.*\/(Recordings|Calls)\//, '$1/').replace(/\?.*$/, '');
   return new TwilioApiError(
     `Twilio answered ${status} to ${method} ${what}`,
     status,

@@ -720,7 +720,7 @@ describe('a ledger item the erasure creates is listed', () => {
     from: string,
     to: string,
   ): Promise<{ recordingSid: string; status: string; startedAt: string }[]> {
-    const index = new LedgerDayIndex(aws.ddb, LEDGER_TABLE, LEDGER_DAY_INDEX);
+    const index = new LedgerDayIndex(aws.ddb, LEDGER_TABLE, { dayIndexName: LEDGER_DAY_INDEX });
     const page = await listRecordings(parseListingQuery({ from, to, limit: '1000' }), { ledger: index });
     return page.recordings;
   }

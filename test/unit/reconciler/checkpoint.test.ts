@@ -83,7 +83,7 @@ describe('ReconcileCheckpoint', () => {
     expect(await checkpoint.get()).toEqual(later.to);
   });
 
-  it('lives in the ledger under a key no recording has, out of the byDay index and with no status', async () => {
+  it('lives in the ledger under a key no recording has, out of the ledger indexes and with no status', async () => {
     const { Item } = await aws.ddb.send(
       new GetCommand({ TableName: LEDGER_TABLE, Key: { recordingSid: RECONCILER_CHECKPOINT_KEY } }),
     );

@@ -34,7 +34,7 @@ function handler(
 ) {
   return createPlaybackHandler({
     config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
-    listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDay' },
+    listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDayShard' },
     s3: aws.s3,
     ddb: aws.ddb,
     obs: createObservability('access-audit-test'),
@@ -168,6 +168,41 @@ describe('playback URLs in the audit trail', () => {
     );
 
     expect(response.statusCode).toBe(403);
+  });
+});
+
+describe('GET /recordings/{recordingSid} in the audit trail', () => {
+  it('enters the URL issued for one recording found by its RecordingSid', async () => {
+    const recordingSid = newRecordingSid();
+    const startedAt = '2024-07-22T18:00:00.000Z';
+    const key = generateStorageKey(`CF${'a'.repeat(32)}`, recordingSid, startedAt, 'mp3');
+    await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: Buffer.from('ID3 audio') }));
+    await aws.ddb.send(
+      new PutCommand({
+        TableName: LEDGER_TABLE,
+        Item: { recordingSid, status: 'stored', bucket: RECORDINGS_BUCKET, key, startedAt, day: '2024-07-22' },
+      }),
+    );
+
+    const response = await handler()(
+      withAuthorizer(
+        httpApiEvent({
+          path: `/recordings/${recordingSid}`,
+          routeKey: 'GET /recordings/{recordingSid}',
+          pathParameters: { recordingSid },
+        }),
+      ),
+    );
+
+    expect(response.statusCode).toBe(200);
+    expect(await reader().allForRecording(recordingSid)).toEqual([
+      expect.objectContaining({
+        action: 'playback.url',
+        outcome: 'issued',
+        actor: 'user-42',
+        details: expect.objectContaining({ route: 'GET /recordings/{recordingSid}' }),
+      }),
+    ]);
   });
 });
 

@@ -1,5 +1,5 @@
 /**
- * GET /recordings against dynalite: the ledger's `byDay` index read day by day, pages ordered by
+ * GET /recordings against dynalite: the ledger's `byDayShard` index read day by day, pages ordered by
  * (startedAt, recordingSid) with nothing missing and nothing twice, whatever the page size and
  * however many recordings share one startedAt; every bad parameter or cursor a 400.
  */
@@ -13,7 +13,15 @@ import {
   listRecordings,
   parseListingQuery,
 } from '../../../lambda/recordings-read/listing';
-import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
+import { LedgerDayIndex, type PartitionQuery } from '../../../lambda/shared/ledger/day-index';
+import {
+  DEFAULT_INDEX_SHARDS,
+  dayShardKey,
+  isOpenStatus,
+  openStatusKey,
+  partitionsOf,
+  shardOf,
+} from '../../../lambda/shared/ledger/index-shards';
 import { dayOf, type LedgerItem, type LedgerStatus } from '../../../lambda/shared/ledger/ledger';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { LEDGER_DAY_INDEX } from '../../../lib/local/config';
@@ -31,16 +39,27 @@ const FROM = '2031-03-10T06:00:00.000Z';
 const TO = '2031-03-13T06:00:00.000Z';
 const STATUSES: LedgerStatus[] = ['stored', 'stored', 'stored', 'failed', 'absent', 'erased', 'transferring'];
 
+/** The index partitions the ledger's writes give an item (lambda/shared/ledger/ledger.ts). */
+function indexKeys(recordingSid: string, status: LedgerStatus, startedAt: string, shards: number) {
+  const shard = shardOf(recordingSid, shards);
+  return {
+    dayShard: dayShardKey(dayOf(startedAt), shard),
+    ...(isOpenStatus(status) ? { openStatus: openStatusKey(status, shard) } : {}),
+  };
+}
+
 function ledgerItem(startedAt: string, i: number): LedgerItem {
   const status = STATUSES[i % STATUSES.length] as LedgerStatus;
+  const recordingSid = newRecordingSid();
   return {
-    recordingSid: newRecordingSid(),
+    recordingSid,
     callId: `call-${i}`,
     callSid: newCallSid(),
     accountSid: `AC${'0'.repeat(32)}`,
     status,
     startedAt,
     day: dayOf(startedAt),
+    ...indexKeys(recordingSid, status, startedAt, DEFAULT_INDEX_SHARDS),
     updatedAt: startedAt,
     durationSeconds: 30 + i,
     // Never listed: the key, the bucket and the notes stay inside.
@@ -79,7 +98,7 @@ function expected(filter: (item: LedgerItem) => boolean = () => true, from = FRO
 
 beforeAll(async () => {
   aws = await startEmulators();
-  ledger = new LedgerDayIndex(aws.ddb, LEDGER_TABLE, LEDGER_DAY_INDEX);
+  ledger = new LedgerDayIndex(aws.ddb, LEDGER_TABLE);
   const times: string[] = [];
   // Spread over four days, hours apart…
   for (let i = 0; i < 80; i++)
@@ -101,7 +120,7 @@ afterAll(async () => {
 function handler() {
   return createPlaybackHandler({
     config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
-    listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDay' },
+    listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: LEDGER_DAY_INDEX },
     s3: aws.s3,
     ddb: aws.ddb,
     obs: createObservability('list-test'),
@@ -179,8 +198,10 @@ describe('GET /recordings: pages', () => {
 
   test('a conference recording without a CallSid is listed with its ConferenceSid and a null callSid', async () => {
     const startedAt = '2031-04-02T10:00:00.000Z';
+    const recordingSid = newRecordingSid();
     const conference: LedgerItem = {
-      recordingSid: newRecordingSid(),
+      recordingSid,
+      ...indexKeys(recordingSid, 'stored', startedAt, DEFAULT_INDEX_SHARDS),
       conferenceSid: `CF${'c0'.repeat(16)}`,
       accountSid: `AC${'0'.repeat(32)}`,
       status: 'stored',
@@ -363,19 +384,29 @@ describe('listRecordings over an index that returns ties in its own order', () =
   function hashOf(sid: string): string {
     return require('node:crypto').createHash('md5').update(sid).digest('hex') as string;
   }
+  const SHARDS = 3;
   function fakeIndex(items: LedgerItem[]) {
-    const ordered = [...items].sort((a, b) =>
-      a.startedAt === b.startedAt
-        ? hashOf(a.recordingSid).localeCompare(hashOf(b.recordingSid))
-        : a.startedAt.localeCompare(b.startedAt),
-    );
+    const ordered = [...items]
+      .map((i) => ({ ...i, ...indexKeys(i.recordingSid, i.status, i.startedAt, SHARDS) }))
+      .sort((a, b) =>
+        a.startedAt === b.startedAt
+          ? hashOf(a.recordingSid).localeCompare(hashOf(b.recordingSid))
+          : a.startedAt.localeCompare(b.startedAt),
+      );
     let reads = 0;
     return {
       reads: () => reads,
       ledger: {
-        async queryDay(q: Parameters<LedgerDayIndex['queryDay']>[0]) {
+        dayPartitions: (day: string) => partitionsOf(day, SHARDS),
+        openPartitions: (status: string) => partitionsOf(status, SHARDS),
+        async queryPartition(q: PartitionQuery) {
           reads++;
-          const partition = ordered.filter((i) => i.day === q.day && i.startedAt >= q.from && i.startedAt <= q.through);
+          const partition = ordered.filter(
+            (i) =>
+              (q.index === 'day' ? i.dayShard : i.openStatus) === q.partition &&
+              i.startedAt >= q.from &&
+              i.startedAt <= q.through,
+          );
           let start = 0;
           if (q.exclusiveStartKey) {
             start = partition.findIndex((i) => i.recordingSid === q.exclusiveStartKey?.recordingSid) + 1;
@@ -386,7 +417,9 @@ describe('listRecordings over an index that returns ties in its own order', () =
           return {
             items: evaluated.filter((i) => q.status === undefined || i.status === q.status),
             lastEvaluatedKey:
-              more && last ? { recordingSid: last.recordingSid, day: last.day, startedAt: last.startedAt } : undefined,
+              more && last
+                ? { recordingSid: last.recordingSid, partition: q.partition, startedAt: last.startedAt }
+                : undefined,
           };
         },
       },
@@ -417,6 +450,8 @@ describe('listRecordings over an index that returns ties in its own order', () =
     [121, undefined],
     [3, 'stored' as const],
     [50, 'failed' as const],
+    [2, 'failed' as const],
+    [1, 'transferring' as const],
   ])(
     'limit %i, status %s: nothing missing, nothing twice, in (startedAt, recordingSid) order',
     async (limit, status) => {
@@ -439,14 +474,24 @@ describe('listRecordings over an index that returns ties in its own order', () =
   test('the double really does return ties out of RecordingSid order', async () => {
     const tie = '2032-05-01T23:59:59.000Z';
 
-    const page = await fakeIndex(items).ledger.queryDay({ day: '2032-05-01', from: tie, through: tie, limit: 1000 });
+    const index = fakeIndex(items).ledger;
+    const pages = await Promise.all(
+      index
+        .dayPartitions('2032-05-01')
+        .map((partition) => index.queryPartition({ index: 'day', partition, from: tie, through: tie, limit: 1000 })),
+    );
 
-    const sids = page.items.map((i) => i.recordingSid);
+    // Spread over the shards, and out of RecordingSid order within each.
+    expect(pages.every((page) => page.items.length > 10)).toBe(true);
+    const sids = pages.flatMap((page) => page.items.map((i) => i.recordingSid));
     expect(sids).toHaveLength(120);
     expect(new Set(sids)).toEqual(
       new Set(want().filter((sid) => items.find((i) => i.recordingSid === sid)?.startedAt === tie)),
     );
-    expect(sids).not.toEqual([...sids].sort((a, b) => a.localeCompare(b)));
+    for (const page of pages) {
+      const inShard = page.items.map((i) => i.recordingSid);
+      expect(inShard).not.toEqual([...inShard].sort((a, b) => a.localeCompare(b)));
+    }
   });
 });
 
@@ -457,7 +502,9 @@ describe('listRecordings at the end of the calendar', () => {
     return {
       reads: () => reads,
       ledger: {
-        async queryDay() {
+        dayPartitions: (day: string) => partitionsOf(day, 2),
+        openPartitions: (status: string) => partitionsOf(status, 2),
+        async queryPartition() {
           reads++;
           if (reads > maxReads) throw new Error(`read the index ${reads} times`);
           return { items: [], lastEvaluatedKey: undefined };
@@ -471,14 +518,15 @@ describe('listRecordings at the end of the calendar', () => {
     const query = parseListingQuery({ from: '9999-12-31', to: '9999-12-31T12:00:00Z' });
     const page = await listRecordings(query, { ledger: index.ledger });
     expect(page).toEqual({ recordings: [], nextCursor: null });
-    expect(index.reads()).toBeLessThanOrEqual(1);
+    expect(index.reads()).toBeLessThanOrEqual(2);
   });
 
   test('a 31-day range ending on the last instant a date can name reads each day once', async () => {
-    const index = boundedEmptyIndex(100);
+    const index = boundedEmptyIndex(200);
     const query = parseListingQuery({ from: '9999-12-01', to: '9999-12-31T23:59:59.999Z' });
     const page = await listRecordings(query, { ledger: index.ledger, maxReadPages: 100 });
     expect(page.nextCursor).toBeNull();
-    expect(index.reads()).toBe(31);
+    // Two shards a day.
+    expect(index.reads()).toBe(62);
   });
 });

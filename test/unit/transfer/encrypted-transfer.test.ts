@@ -105,7 +105,10 @@ describe('an encrypted recording', () => {
     const result = await transferHandler()(sqsEvent(sqsRecord(job)));
 
     expect(result).toEqual({ batchItemFailures: [] });
-    expect(twilio.requests.map((r) => r.path)).toEqual([twilio.recordingPath(recording.sid, 'wav')]);
+    // Both channels asked of a two-channel recording, encrypted or not.
+    expect(twilio.requests.map((r) => r.path)).toEqual([
+      `${twilio.recordingPath(recording.sid, 'wav')}?RequestedChannels=2`,
+    ]);
     const key = `recordings/2024/07/${callId}/${recording.sid}.wav`;
     const object = await aws.getObject(key);
     const sha256 = createHash('sha256').update(recording.media).digest('hex');

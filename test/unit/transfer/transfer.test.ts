@@ -132,8 +132,9 @@ function serve(job: RecordingJob, audio: Buffer): void {
   stub.addRecording({ sid: job.recordingSid, callSid: job.callSid, media: audio });
 }
 
+/** The media request the transfer sends: both channels asked of a two-channel recording. */
 function mediaPath(job: RecordingJob, extension: 'mp3' | 'wav' = 'mp3'): string {
-  return stub.recordingPath(job.recordingSid, extension);
+  return `${stub.recordingPath(job.recordingSid, extension)}${job.channels === 2 ? '?RequestedChannels=2' : ''}`;
 }
 
 function visibilityChanges() {
@@ -237,6 +238,33 @@ describe('conference recordings', () => {
       key,
     });
     expect((await item(callId)).recordings?.[job.recordingSid]).toMatchObject({ status: 'stored', key });
+  });
+
+  it('keeps both channels of a two-channel conference recording: asks RequestedChannels=2, stores those bytes', async () => {
+    const twoChannels = mediaBytes('two-channel-conference', 40_000);
+    const job = conferenceJob(twoChannels, { channels: 2 });
+    expect(job.channels).toBe(2);
+    const monoMix = stub.monoMixFor(job.recordingSid, 'mp3');
+    expect(monoMix.equals(twoChannels)).toBe(false);
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    const stored = await aws.getObject(keyFor(job.conferenceSid as string, job));
+    expect(stored?.bytes.equals(twoChannels)).toBe(true);
+    expect(stored?.metadata.channels).toBe('2');
+    expect(stub.requestsTo(job.recordingSid).map((r) => r.path)).toEqual([
+      `${stub.recordingPath(job.recordingSid, 'mp3')}?RequestedChannels=2`,
+    ]);
+  });
+
+  it('asks no RequestedChannels of a mono recording (Twilio refuses stereo of it, 16113)', async () => {
+    const mono = mediaBytes('mono-conference', 20_000);
+    const job = conferenceJob(mono, { channels: 1 });
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    expect((await aws.getObject(keyFor(job.conferenceSid as string, job)))?.bytes.equals(mono)).toBe(true);
+    expect(stub.requestsTo(job.recordingSid).map((r) => r.path)).toEqual([stub.recordingPath(job.recordingSid, 'mp3')]);
   });
 
   it('enters an absent conference recording in the ledger and announces it, with no call item', async () => {

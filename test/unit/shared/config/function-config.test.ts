@@ -101,6 +101,14 @@ describe('loadWebhookConfig', () => {
   });
 });
 
+describe('LEDGER_INDEX_SHARDS', () => {
+  it("is read by every function that writes or lists the ledger's indexes, 1 to 64", () => {
+    expect(loadTransferConfig({ ...transferEnv, LEDGER_INDEX_SHARDS: '16' }).ledgerIndexShards).toBe(16);
+    expect(() => loadTransferConfig({ ...transferEnv, LEDGER_INDEX_SHARDS: '0' })).toThrow(/LEDGER_INDEX_SHARDS/);
+    expect(() => loadTransferConfig({ ...transferEnv, LEDGER_INDEX_SHARDS: '65' })).toThrow(/LEDGER_INDEX_SHARDS/);
+  });
+});
+
 describe('loadTransferConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadTransferConfig(transferEnv);
@@ -112,6 +120,7 @@ describe('loadTransferConfig', () => {
       bucketName: 'rv-recordings',
       tableName: 'calls',
       ledgerTableName: 'recordings',
+      ledgerIndexShards: 8,
       eventBusName: 'recording-vault-test',
       callSidIndexName: DEFAULT_CALL_SID_INDEX,
       twilioApiBaseUrl: DEFAULT_TWILIO_API_BASE_URL,
