@@ -36,16 +36,28 @@ export async function expireRecording(
   }
 }
 
-/** Every recording of `day` that started at or before `through`, page by page (the ledger's day index). */
+/**
+ * Every recording of `day` that started at or before `through`: each shard of the day in the
+ * ledger's day index, page by page (the order across shards does not matter to the sweep).
+ */
 export async function* dayCandidates(
-  index: Pick<LedgerDayIndex, 'queryDay'>,
+  index: Pick<LedgerDayIndex, 'queryPartition' | 'dayPartitions'>,
   day: string,
   through: string,
 ): AsyncIterable<RetentionCandidate> {
-  let exclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await index.queryDay({ day, from: `${day}T00:00:00.000Z`, through, limit: 500, exclusiveStartKey });
-    for (const item of page.items) yield item;
-    exclusiveStartKey = page.lastEvaluatedKey;
-  } while (exclusiveStartKey);
+  for (const partition of index.dayPartitions(day)) {
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await index.queryPartition({
+        index: 'day',
+        partition,
+        from: `${day}T00:00:00.000Z`,
+        through,
+        limit: 500,
+        exclusiveStartKey,
+      });
+      for (const item of page.items) yield item;
+      exclusiveStartKey = page.lastEvaluatedKey;
+    } while (exclusiveStartKey);
+  }
 }

@@ -69,7 +69,10 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     obs,
     ...(runtime.now ? { now: runtime.now } : {}),
   };
-  const index = new LedgerDayIndex(runtime.ddb, config.ledgerTableName, config.ledgerDayIndexName);
+  const index = new LedgerDayIndex(runtime.ddb, config.ledgerTableName, {
+    dayIndexName: config.ledgerDayIndexName,
+    indexShards: config.ledgerIndexShards,
+  });
   const checkpoint = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
   return async (_event?: unknown, context?: Context): Promise<SweepReport> => {
     if (context) obs.addContext(context);

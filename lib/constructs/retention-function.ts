@@ -56,6 +56,7 @@ export class RetentionFunction extends VaultFunction {
         [ENV.callsTable]: props.calls.table.tableName,
         [ENV.ledgerTable]: props.ledger.table.tableName,
         [ENV.ledgerDayIndex]: props.ledger.dayIndexName,
+        [ENV.ledgerIndexShards]: String(props.ledger.indexShards),
         [ENV.eventBusName]: props.events.bus.eventBusName,
         [ENV.retentionDays]: String(retention.days),
         [ENV.retentionMaxRecordingsPerRun]: String(retention.maxRecordingsPerRun),

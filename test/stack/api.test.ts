@@ -247,7 +247,9 @@ describe('the retention function (dev keeps 30 days)', () => {
         },
         {
           actions: ['dynamodb:Query'],
-          resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDay']] }],
+          resources: [
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDayShard']] },
+          ],
         },
         {
           actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
