@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, newCallSid, REPO_ROOT, stopSuite, waitFor } from './harness';
+import { type CliRun, LocalStack, newAccountSid, runCli, stopSuite } from './harness';
 
 /**
  * Several Twilio accounts on one vault, end to end on the local stack with the simulated Twilio:
@@ -43,32 +40,6 @@ afterAll(() => stopSuite(stack, twilio), 60_000);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function ledger(recordingSid: string): Promise<LedgerItem | undefined> {
-  const result = await stack.ddb.send(
-    new GetCommand({ TableName: 'recordings', Key: { recordingSid }, ConsistentRead: true }),
-  );
-  return result.Item as LedgerItem | undefined;
-}
-
-function storedInLedger(recordingSid: string, timeoutMs = 45_000): Promise<LedgerItem> {
-  return waitFor(
-    `the ledger to say ${recordingSid} is stored`,
-    async () => {
-      const item = await ledger(recordingSid);
-      return item?.status === 'stored' ? item : undefined;
-    },
-    { timeoutMs },
-    () => stack.logTail(3_000),
-  );
-}
-
-async function knownCall(): Promise<{ callId: string; callSid: string }> {
-  const callId = `call-${randomBytes(6).toString('hex')}`;
-  const callSid = newCallSid();
-  await stack.putCall({ callId, twilioCallSid: callSid });
-  return { callId, callSid };
-}
-
 /** The paths the vault fetched a recording's media from. */
 const mediaPaths = (recordingSid: string) =>
   twilio
@@ -85,8 +56,8 @@ async function events(): Promise<{ 'detail-type': string; detail: Record<string,
 }
 
 test('callbacks from two subaccounts, each signed with its own token, are stored from under each account', async () => {
-  const callA = await knownCall();
-  const callB = await knownCall();
+  const callA = await stack.knownCall();
+  const callB = await stack.knownCall();
   const fromA = twilio.addRecording({ accountSid: SUB_A.accountSid, callSid: callA.callSid, size: 30_000 });
   const fromB = twilio.addRecording({ accountSid: SUB_B.accountSid, callSid: callB.callSid, size: 31_000 });
 
@@ -94,7 +65,7 @@ test('callbacks from two subaccounts, each signed with its own token, are stored
     await twilio.sendCallback(stack.webhookUrl, twilio.callbackParams(fromA)),
     await twilio.sendCallback(stack.webhookUrl, twilio.callbackParams(fromB)),
   ];
-  const [storedA, storedB] = await Promise.all([storedInLedger(fromA.sid), storedInLedger(fromB.sid)]);
+  const [storedA, storedB] = await Promise.all([stack.storedInLedger(fromA.sid), stack.storedInLedger(fromB.sid)]);
 
   expect(answers).toEqual([204, 204]);
   expect(storedA).toMatchObject({ accountSid: SUB_A.accountSid, callId: callA.callId, sha256: sha256(fromA.media) });
@@ -128,7 +99,7 @@ test('a callback from an account the vault does not list is refused, signed with
   const answer = await twilio.sendCallback(stack.webhookUrl, twilio.callbackParams(recording));
 
   expect(answer).toBe(403);
-  expect(await ledger(recording.sid)).toBeUndefined();
+  expect(await stack.ledger(recording.sid)).toBeUndefined();
   expect(twilio.mediaRequests(recording.sid)).toHaveLength(0);
 });
 
@@ -148,7 +119,7 @@ test('the reconciler lists every account and catches the recording whose callbac
     twilio.addRecording({ accountSid: account.accountSid, dateCreated: tenMinutesAgo, size: 20_000 + index }),
   );
 
-  const stored = await Promise.all(missed.map((recording) => storedInLedger(recording.sid)));
+  const stored = await Promise.all(missed.map((recording) => stack.storedInLedger(recording.sid)));
 
   expect(stored.map((item) => [item.accountSid, item.origin])).toEqual([
     [PARENT.accountSid, 'reconciler'],
@@ -166,39 +137,18 @@ test('the reconciler lists every account and catches the recording whose callbac
   expect(twilio.unauthorizedRequests()).toEqual([]);
 });
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npm run backfill` against this stack, with the variables `npm start` was given. */
-function backfill(...args: string[]): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/backfill.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        TWILIO_ACCOUNT_SID: PARENT.accountSid,
-        TWILIO_AUTH_TOKEN: PARENT.authToken,
-        TWILIO_SUBACCOUNTS: `${SUB_A.accountSid}:${SUB_A.authToken},${SUB_B.accountSid}:${SUB_B.authToken}`,
-        TWILIO_API_BASE_URL: twilio.baseUrl,
-        DYNAMODB_PORT: String(stack.config.ports.dynamodb),
-        SQS_PORT: String(stack.config.ports.sqs),
-        AWS_REGION: 'us-east-1',
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
+function backfill(...args: string[]): Promise<CliRun> {
+  return runCli('backfill', args, {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    TWILIO_ACCOUNT_SID: PARENT.accountSid,
+    TWILIO_AUTH_TOKEN: PARENT.authToken,
+    TWILIO_SUBACCOUNTS: `${SUB_A.accountSid}:${SUB_A.authToken},${SUB_B.accountSid}:${SUB_B.authToken}`,
+    TWILIO_API_BASE_URL: twilio.baseUrl,
+    DYNAMODB_PORT: String(stack.config.ports.dynamodb),
+    SQS_PORT: String(stack.config.ports.sqs),
+    AWS_REGION: 'us-east-1',
   });
 }
 
@@ -219,7 +169,7 @@ test('npm run backfill lists each account for a past range, and --account one of
   expect(all.code).toBe(0);
   expect(all.stderr).toContain(`backfill: ${SUB_B.accountSid}: listed 1, already stored 0, queued 1, skipped 0`);
   expect(all.stdout.trim().split('\n').at(-1)).toBe('backfill: listed 3, already stored 0, queued 3, skipped 0');
-  const stored = await Promise.all(old.map((recording) => storedInLedger(recording.sid)));
+  const stored = await Promise.all(old.map((recording) => stack.storedInLedger(recording.sid)));
   expect(stored.map((item) => [item.accountSid, item.origin])).toEqual([
     [PARENT.accountSid, 'backfill'],
     [SUB_A.accountSid, 'backfill'],

@@ -4,12 +4,11 @@
  * to s3://, every hash checked, a run stopped by Ctrl-C resumed without copying anything twice,
  * and every copy (and every `npm run status`) entered in the audit trail under the local user.
  */
-
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { AuditReader } from '../../lambda/shared/audit/audit-trail';
@@ -17,8 +16,8 @@ import { dayShardKey, shardOf } from '../../lambda/shared/ledger/index-shards';
 import { AUDIT_TABLE_NAME, LEDGER_INDEX_SHARDS } from '../../lib/local/config';
 import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../helpers/emulators';
 import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
+import { type CliRun, operatorEnv, startCli } from './harness';
 
-const REPO_ROOT = resolve(__dirname, '..', '..');
 const QUEUE = 'recording-transfer';
 const DLQ = 'recording-transfer-dlq';
 const USER = userInfo().username;
@@ -36,45 +35,12 @@ afterAll(async () => {
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 function localEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
-  }
-  return {
-    ...env,
-    ...aws.env,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    FORCE_COLOR: '0',
-  };
+  return operatorEnv({ ...aws.env, AWS_ENDPOINT_URL_SQS: sqs.endpoint });
 }
 
-function start(script: 'export' | 'audit' | 'status', args: string[]): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [`bin/${script}.ts`, ...args], {
-    cwd: REPO_ROOT,
-    env: localEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString('utf8');
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString('utf8');
-  });
-  const done = new Promise<Run>((ok, fail) => {
-    child.once('error', fail);
-    child.once('exit', (code) => ok({ code, stdout, stderr }));
-  });
-  return { child, done };
+function start(script: 'export' | 'audit' | 'status', args: string[]): { child: ChildProcess; done: Promise<CliRun> } {
+  return startCli(script, args, localEnv());
 }
 
 const run = (script: 'export' | 'audit' | 'status', args: string[]) => start(script, args).done;

@@ -5,7 +5,6 @@
  * Secrets Manager mocked.
  */
 import '../helpers/setup-env';
-import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -17,38 +16,18 @@ import { SimulatedTwilio } from '../../lib/simulated-twilio';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
 import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../helpers/twilio-fixtures';
+import { type CliRun, runCli } from './harness';
 
 const ROOT = resolve(__dirname, '..', '..');
 const QUEUE = 'recording-transfer';
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function backfill(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'backfill.ts'), ...args], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        AWS_REGION: 'us-east-1',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
+function backfill(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli('backfill', args, {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...env,
   });
 }
 

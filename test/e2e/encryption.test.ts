@@ -5,13 +5,12 @@
  * `npm run decrypt` (bin/decrypt.ts, a child process as an operator runs it) turns the stored
  * copy back into the original audio with the private key, and refuses a wrong key in one line.
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateRecordingKeyPair, SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, newCallSid, type PlaybackBody, REPO_ROOT } from './harness';
+import { type CliRun, LocalStack, newAccountSid, newCallSid, type PlaybackBody, runCli } from './harness';
 
 const ACCOUNT_SID = newAccountSid();
 const AUTH_TOKEN = randomBytes(16).toString('hex');
@@ -38,42 +37,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npm run decrypt -- …` against this stack, from an operator's shell with its emulator ports. */
-function decrypt(args: readonly string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
-  }
-  Object.assign(env, {
-    DYNAMODB_PORT: String(stack.config.ports.dynamodb),
-    S3_PORT: String(stack.config.ports.s3),
-    SQS_PORT: String(stack.config.ports.sqs),
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    FORCE_COLOR: '0',
-  });
-  return new Promise((done, fail) => {
-    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/decrypt.ts', ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-    });
-    child.once('error', fail);
-    child.once('exit', (code) => done({ code, stdout, stderr }));
-  });
+function decrypt(args: readonly string[]): Promise<CliRun> {
+  return runCli('decrypt', args, stack.operatorEnv());
 }
 
 describe('an encrypted recording', () => {

@@ -17,6 +17,7 @@ import {
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
 import type { CallItem } from '../../lambda/shared/calls/calls';
+import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 
 /**
  * The end-to-end harness: runs the local stack (`npm start`'s command) as a child process on free
@@ -29,6 +30,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const REPO_ROOT = resolve(__dirname, '..', '..');
 export const TABLE = 'calls';
+export const LEDGER_TABLE = 'recordings';
 export const BUCKET = 'recordings';
 export const TRANSFER_QUEUE = 'recording-transfer';
 export const DEAD_LETTER_QUEUE = 'recording-transfer-dlq';
@@ -121,6 +123,60 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * Operator commands (bin/*.ts) as child processes
+ * ---------------------------------------------------------------------------------------- */
+
+/** How an operator's command ended and what it printed. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * An operator's shell: this process's environment without its AWS_* settings and the test
+ * runner's own (JEST_*, NODE_OPTIONS), plus `extra`.
+ */
+export function operatorEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
+  }
+  return { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', FORCE_COLOR: '0', ...extra };
+}
+
+/** `npm run <script>`: bin/<script>.ts through tsx with exactly `env`; the child, and its run once it has ended. */
+export function startCli(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [`bin/${script}.ts`, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  // 'close', not 'exit': the output is whole only once both pipes have closed.
+  const done = new Promise<CliRun>((ok, fail) => {
+    child.once('error', fail);
+    child.once('close', (code) => ok({ code, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** `npm run <script>` to its end. */
+export const runCli = (script: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliRun> =>
+  startCli(script, args, env).done;
 
 /* ------------------------------------------------------------------------------------------
  * The local stack as a child process
@@ -525,6 +581,46 @@ export class LocalStack {
 
   async putCall(item: Record<string, unknown>): Promise<void> {
     await this.ddb.send(new PutCommand({ TableName: TABLE, Item: item }));
+  }
+
+  /** A call the app knows (its item in the calls table, no recordings yet), with a fresh CallSid. */
+  async knownCall(): Promise<{ callId: string; callSid: string }> {
+    const callId = `call-${hex(6)}`;
+    const callSid = newCallSid();
+    await this.putCall({ callId, twilioCallSid: callSid });
+    return { callId, callSid };
+  }
+
+  /** The ledger item of a recording, or undefined when the ledger has none. */
+  async ledger(recordingSid: string): Promise<LedgerItem | undefined> {
+    const result = await this.ddb.send(
+      new GetCommand({ TableName: LEDGER_TABLE, Key: { recordingSid }, ConsistentRead: true }),
+    );
+    return result.Item as LedgerItem | undefined;
+  }
+
+  /** Waits until the ledger says the recording is stored, and returns its item. */
+  storedInLedger(recordingSid: string, timeoutMs = 45_000): Promise<LedgerItem> {
+    return waitFor(
+      `the ledger to say ${recordingSid} is stored`,
+      async () => {
+        const item = await this.ledger(recordingSid);
+        return item?.status === 'stored' ? item : undefined;
+      },
+      { timeoutMs },
+      () => this.logTail(3_000),
+    );
+  }
+
+  /** An operator's shell pointed at this stack's emulators, as `npm start` tells them to. */
+  operatorEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return operatorEnv({
+      DYNAMODB_PORT: String(this.config.ports.dynamodb),
+      S3_PORT: String(this.config.ports.s3),
+      SQS_PORT: String(this.config.ports.sqs),
+      AWS_REGION: 'us-east-1',
+      ...extra,
+    });
   }
 
   /**

@@ -79,7 +79,7 @@ test('exits 1 with a message naming TWILIO_AUTH_TOKEN when it is missing', async
   expect(child.text()).toContain('TWILIO_AUTH_TOKEN');
   expect(child.text()).not.toMatch(/ready/i);
   // The group's last processes may outlive the exit by a moment on a busy machine: bounded, not instant.
-  await waitFor('the process group to be gone', () => (child.groupAlive() ? undefined : true), { timeoutMs: 10_000 });
+  await waitFor('the process group to be gone', () => (child.groupAlive() ? undefined : true), { timeoutMs: 30_000 });
   expect(await portIsFree(config.ports.api)).toBe(true);
 }, 90_000);
 

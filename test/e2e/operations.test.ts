@@ -3,19 +3,18 @@
  * Twilio keeps failing is shown by `npm run status` as failed with the reason, moved back by
  * `npm run redrive` once Twilio is fixed, and ends stored, which `status` then shows.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { StatusReport } from '../../lib/ops/status';
 import { SimulatedTwilio, status } from '../../lib/simulated-twilio';
 import {
+  type CliRun,
   callbackParams,
   DEAD_LETTER_QUEUE,
   LocalStack,
   newAccountSid,
   newCallSid,
   newRecordingSid,
-  REPO_ROOT,
+  runCli,
   stopSuite,
   waitFor,
 } from './harness';
@@ -37,42 +36,9 @@ beforeAll(async () => {
 
 afterAll(() => stopSuite(stack, stub), 60_000);
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** An operator's command, with the same variables as the `npm start` it talks to. */
-function command(script: 'status' | 'redrive', args: readonly string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
-  }
-  Object.assign(env, {
-    DYNAMODB_PORT: String(stack.config.ports.dynamodb),
-    S3_PORT: String(stack.config.ports.s3),
-    SQS_PORT: String(stack.config.ports.sqs),
-    AWS_REGION: 'us-east-1',
-    FORCE_COLOR: '0',
-  });
-  return new Promise((done, fail) => {
-    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [`bin/${script}.ts`, ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    child.once('error', fail);
-    child.once('exit', (code) => done({ code, stdout, stderr }));
-  });
+function command(script: 'status' | 'redrive', args: readonly string[]): Promise<CliRun> {
+  return runCli(script, args, stack.operatorEnv());
 }
 
 async function statusOf(recordingSid: string): Promise<StatusReport> {

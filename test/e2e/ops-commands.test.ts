@@ -3,9 +3,7 @@
  * process) against the local stack's emulators, found through the same variables as `npm start`;
  * and the resolution of a deployed stage from its CloudFormation outputs (mocked).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
@@ -13,8 +11,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { resolveTarget, TargetError } from '../../lib/ops/target';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../helpers/emulators';
 import { type SqsEmulator, startSqsEmulator } from '../helpers/sqs-emulator';
+import { type CliRun, operatorEnv, runCli } from './harness';
 
-const REPO_ROOT = resolve(__dirname, '..', '..');
 const QUEUE = 'recording-transfer';
 const DLQ = 'recording-transfer-dlq';
 
@@ -29,52 +27,19 @@ afterAll(async () => {
   await Promise.all([aws?.stop(), sqs?.stop()]);
 });
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** The environment of an operator's shell pointed at these emulators (nothing of this process's AWS_* settings). */
 function localEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('AWS_') && !name.startsWith('JEST_') && name !== 'NODE_OPTIONS') env[name] = value;
-  }
-  return {
-    ...env,
-    ...aws.env,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    FORCE_COLOR: '0',
-    ...extra,
-  };
+  return operatorEnv({ ...aws.env, AWS_ENDPOINT_URL_SQS: sqs.endpoint, ...extra });
 }
 
-function run(script: 'status' | 'redrive', args: string[], env = localEnv()): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), [`bin/${script}.ts`, ...args], {
-      cwd: REPO_ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString('utf8');
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString('utf8');
-    });
-    child.once('error', fail);
-    child.once('exit', (code) => done({ code, stdout, stderr }));
-  });
+function run(script: 'status' | 'redrive', args: string[], env = localEnv()): Promise<CliRun> {
+  return runCli(script, args, env);
 }
 
 const hex = (n: number) => randomBytes(n).toString('hex');
 
 /** No stack trace, no multi-line dump: one line an operator can act on. */
-function expectOneLine(result: Run, pattern: RegExp): void {
+function expectOneLine(result: CliRun, pattern: RegExp): void {
   expect(result.code).not.toBe(0);
   expect(result.stdout).toBe('');
   expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(pattern)]);

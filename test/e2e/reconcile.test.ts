@@ -1,10 +1,6 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, newCallSid, REPO_ROOT, stopSuite, waitFor } from './harness';
+import { type CliRun, LocalStack, newAccountSid, runCli, stopSuite, waitFor } from './harness';
 
 /**
  * Recordings whose callback never came, end to end on the local stack with the simulated Twilio:
@@ -35,89 +31,42 @@ afterAll(() => stopSuite(stack, twilio), 60_000);
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-async function ledger(recordingSid: string): Promise<LedgerItem | undefined> {
-  const result = await stack.ddb.send(
-    new GetCommand({ TableName: 'recordings', Key: { recordingSid }, ConsistentRead: true }),
-  );
-  return result.Item as LedgerItem | undefined;
-}
-
-function storedInLedger(recordingSid: string, timeoutMs = 45_000): Promise<LedgerItem> {
-  return waitFor(
-    `the ledger to say ${recordingSid} is stored`,
-    async () => {
-      const item = await ledger(recordingSid);
-      return item?.status === 'stored' ? item : undefined;
-    },
-    { timeoutMs },
-    () => stack.logTail(3_000),
-  );
-}
-
-async function knownCall(): Promise<{ callId: string; callSid: string }> {
-  const callId = `call-${randomBytes(6).toString('hex')}`;
-  const callSid = newCallSid();
-  await stack.putCall({ callId, twilioCallSid: callSid });
-  return { callId, callSid };
-}
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
 /** `npm run backfill` against this stack, with the variables `npm start` was given. */
-function backfill(...args: string[]): Promise<CliResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['bin/backfill.ts', ...args], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        TWILIO_ACCOUNT_SID: ACCOUNT_SID,
-        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-        TWILIO_API_BASE_URL: twilio.baseUrl,
-        DYNAMODB_PORT: String(stack.config.ports.dynamodb),
-        SQS_PORT: String(stack.config.ports.sqs),
-        AWS_REGION: 'us-east-1',
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
+function backfill(...args: string[]): Promise<CliRun> {
+  return runCli('backfill', args, {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    TWILIO_ACCOUNT_SID: ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+    TWILIO_API_BASE_URL: twilio.baseUrl,
+    DYNAMODB_PORT: String(stack.config.ports.dynamodb),
+    SQS_PORT: String(stack.config.ports.sqs),
+    AWS_REGION: 'us-east-1',
   });
 }
 
 const lastLine = (text: string) => text.trim().split('\n').at(-1);
 
 test('the reconciler copies a completed recording whose callback never came, and nothing Twilio has not completed', async () => {
-  const { callId, callSid } = await knownCall();
+  const { callId, callSid } = await stack.knownCall();
   const missed = twilio.addRecording({ callSid, dateCreated: new Date(Date.now() - 10 * MINUTE), size: 40_000 });
   const absent = twilio.addRecording({ dateCreated: new Date(Date.now() - 9 * MINUTE), status: 'absent' });
 
-  const stored = await storedInLedger(missed.sid);
+  const stored = await stack.storedInLedger(missed.sid);
 
   expect(stored).toMatchObject({ callId, callSid, origin: 'reconciler', sha256: sha256(missed.media) });
   expect(sha256(await stack.objectBytes(stored.key ?? ''))).toBe(sha256(missed.media));
   expect(twilio.mediaRequests(absent.sid)).toHaveLength(0);
-  expect(await ledger(absent.sid)).toBeUndefined();
+  expect(await stack.ledger(absent.sid)).toBeUndefined();
   expect(twilio.unauthorizedRequests()).toEqual([]);
 }, 60_000);
 
 test('a recording whose callback came is copied once, though the reconciler keeps listing it', async () => {
-  const { callId, callSid } = await knownCall();
+  const { callId, callSid } = await stack.knownCall();
   const recording = twilio.addRecording({ callSid, dateCreated: new Date(Date.now() - 8 * MINUTE) });
 
   expect((await stack.postCallback(twilio.callbackParams(recording))).status).toBe(204);
-  const stored = await storedInLedger(recording.sid);
+  const stored = await stack.storedInLedger(recording.sid);
   // Two more reconciler runs list it again.
   const listed = twilio.count('list');
   await waitFor('two more reconciler runs', () => (twilio.count('list') >= listed + 2 ? true : undefined));
@@ -126,11 +75,11 @@ test('a recording whose callback came is copied once, though the reconciler keep
   // Whichever job claimed it first (the callback's, or a reconciler run's in between) copied it alone.
   expect(stored).toMatchObject({ callId, origin: expect.stringMatching(/^(callback|reconciler)$/) });
   expect(twilio.mediaRequests(recording.sid)).toHaveLength(1);
-  expect((await ledger(recording.sid))?.storedAt).toBe(stored.storedAt);
+  expect((await stack.ledger(recording.sid))?.storedAt).toBe(stored.storedAt);
 }, 60_000);
 
 test('npm run backfill copies what the reconciler no longer looks at, and a second run queues nothing', async () => {
-  const { callId, callSid } = await knownCall();
+  const { callId, callSid } = await stack.knownCall();
   const day = Date.UTC(2024, 6, 1);
   const old = [1, 2, 3].map((hour) =>
     twilio.addRecording({ callSid, dateCreated: new Date(day + hour * 60 * MINUTE), size: 20_000 }),
@@ -142,13 +91,13 @@ test('npm run backfill copies what the reconciler no longer looks at, and a seco
   expect(first.code).toBe(0);
   expect(lastLine(first.stdout)).toBe('backfill: listed 4, already stored 0, queued 3, skipped 1');
   for (const recording of old) {
-    expect(await storedInLedger(recording.sid)).toMatchObject({
+    expect(await stack.storedInLedger(recording.sid)).toMatchObject({
       callId,
       origin: 'backfill',
       sha256: sha256(recording.media),
     });
   }
-  expect(await ledger(inProgress.sid)).toBeUndefined();
+  expect(await stack.ledger(inProgress.sid)).toBeUndefined();
 
   const again = await backfill('--from', '2024-07-01', '--to', '2024-07-02');
 

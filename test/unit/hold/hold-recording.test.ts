@@ -4,8 +4,6 @@
  * records what would be set, and the erasure's check of S3 legal holds with a double too.
  */
 import '../../helpers/setup-env';
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHoldHandler, type HoldRuntime } from '../../../lambda/hold/handler';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
@@ -15,7 +13,7 @@ import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
-import { generateStorageKey, type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
+import { type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,
@@ -25,7 +23,8 @@ import {
   startEmulators,
 } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';
-import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+import { givenStoredRecording } from '../../helpers/stored-recording';
+import { newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
 
 const NOW = new Date('2024-07-23T09:00:00.000Z');
 const LEGAL = 'arn:aws:sts::123456789012:assumed-role/legal/carol';
@@ -51,27 +50,7 @@ beforeEach(() => {
   published.length = 0;
 });
 
-async function givenStored() {
-  const callSid = newCallSid();
-  const callId = `call-${callSid.slice(2, 14)}`;
-  const recordingSid = newRecordingSid();
-  const startedAt = '2024-07-22T17:00:00.000Z';
-  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
-  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
-  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
-  const claimId = randomUUID();
-  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'callback' as const };
-  await ledger.claim(facts, claimId, 300, NOW);
-  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
-  await ledger.markStored(recordingSid, claimId, copy, NOW);
-  await calls.markStored(
-    callId,
-    recordingSid,
-    { status: 'stored', ...copy, startedAt, storedAt: NOW.toISOString() },
-    NOW,
-  );
-  return { callId, callSid, recordingSid, key };
-}
+const givenStored = () => givenStoredRecording(aws, NOW);
 
 /** Object Lock as S3 has it: two versions of each object, legal holds remembered per version. */
 function objectLockDouble(options: { failSets?: number } = {}) {

@@ -6,7 +6,7 @@
  */
 import '../../helpers/setup-env';
 import { createHash, randomUUID } from 'node:crypto';
-import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { toJob } from '../../../lambda/shared/job/reconcile';
 import type { RecordingJob } from '../../../lambda/shared/job/recording-job';
@@ -16,16 +16,10 @@ import { parseEncryptionDetailsField } from '../../../lambda/shared/twilio/encry
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { createTransferHandler } from '../../../lambda/transfer/handler';
 import { parseRecordingCallback } from '../../../lambda/webhook/recording-callback';
-import { generateRecordingKeyPair, type SimulatedRecording, SimulatedTwilio } from '../../../lib/simulated-twilio';
-import {
-  CALL_SID_INDEX,
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../helpers/emulators';
+import { generateRecordingKeyPair, type SimulatedRecording, type SimulatedTwilio } from '../../../lib/simulated-twilio';
+import type { Emulators } from '../../helpers/emulators';
 import { sqsEvent, sqsRecord } from '../../helpers/events';
+import { resetTransferSqs, startTransferDoubles, transferTestConfig } from '../../helpers/transfer-suite';
 import { TEST_ACCOUNT_SID, TEST_AUTH_TOKEN } from '../../helpers/twilio-fixtures';
 
 const RECEIVED_AT = new Date('2024-07-22T17:05:00.000Z');
@@ -38,10 +32,7 @@ let aws: Emulators;
 let twilio: SimulatedTwilio;
 
 beforeAll(async () => {
-  [aws, twilio] = await Promise.all([
-    startEmulators(),
-    SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
-  ]);
+  [aws, twilio] = await startTransferDoubles();
 });
 
 afterAll(async () => {
@@ -52,30 +43,13 @@ afterAll(async () => {
 beforeEach(() => {
   published.length = 0;
   twilio.reset();
-  sqs.reset();
-  sqs.on(ChangeMessageVisibilityCommand).resolves({});
-  sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter' });
+  resetTransferSqs(sqs);
 });
 
 /** A stage that prefers mp3, as most do. */
 function transferHandler() {
   return createTransferHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      eventBusName: 'test',
-      callSidIndexName: CALL_SID_INDEX,
-      twilioApiBaseUrl: twilio.baseUrl,
-      recordingFormat: 'mp3',
-      deleteFromTwilioAfterCopy: false,
-      transferQueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer',
-      deadLetterQueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer-dlq',
-      maxAttempts: 3,
-      retryBaseSeconds: 30,
-      leaseSeconds: 300,
-    },
+    config: transferTestConfig(twilio.baseUrl),
     tokens: staticTokens(TEST_AUTH_TOKEN),
     s3: aws.s3,
     ddb: aws.ddb,

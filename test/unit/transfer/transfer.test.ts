@@ -24,16 +24,15 @@ import { createTwilioApi, type TwilioApi } from '../../../lambda/shared/twilio/r
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { createTransferHandler, type TransferRuntime } from '../../../lambda/transfer/handler';
 import { parseRecordingCallback } from '../../../lambda/webhook/recording-callback';
-import { deferred, mediaBytes, SimulatedTwilio } from '../../../lib/simulated-twilio';
-import {
-  CALL_SID_INDEX,
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../helpers/emulators';
+import { deferred, mediaBytes, type SimulatedTwilio } from '../../../lib/simulated-twilio';
+import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET } from '../../helpers/emulators';
 import { sqsEvent, sqsRecord } from '../../helpers/events';
+import {
+  resetTransferSqs,
+  startTransferDoubles,
+  TRANSFER_TEST_CONFIG,
+  transferTestConfig,
+} from '../../helpers/transfer-suite';
 import {
   type CallbackOptions,
   minimalCallbackParams,
@@ -45,11 +44,13 @@ import {
   withCallSid,
 } from '../../helpers/twilio-fixtures';
 
-const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer';
-const DLQ_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/recording-transfer-dlq';
+const {
+  transferQueueUrl: QUEUE_URL,
+  deadLetterQueueUrl: DLQ_URL,
+  maxAttempts: MAX_ATTEMPTS,
+  retryBaseSeconds: RETRY_BASE_SECONDS,
+} = TRANSFER_TEST_CONFIG;
 const RECEIVED_AT = new Date('2024-07-22T17:05:00.000Z');
-const MAX_ATTEMPTS = 3;
-const RETRY_BASE_SECONDS = 30;
 
 const sqs = mockClient(SQSClient);
 const published: VaultEvent[] = [];
@@ -57,10 +58,7 @@ let aws: Emulators;
 let stub: SimulatedTwilio;
 
 beforeAll(async () => {
-  [aws, stub] = await Promise.all([
-    startEmulators(),
-    SimulatedTwilio.start({ accountSid: TEST_ACCOUNT_SID, authToken: TEST_AUTH_TOKEN }),
-  ]);
+  [aws, stub] = await startTransferDoubles();
 });
 
 afterAll(async () => {
@@ -71,32 +69,14 @@ afterAll(async () => {
 beforeEach(() => {
   published.length = 0;
   stub.reset();
-  sqs.reset();
-  sqs.on(ChangeMessageVisibilityCommand).resolves({});
-  sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter' });
+  resetTransferSqs(sqs);
 });
 
 type ConfigOverrides = Partial<TransferRuntime['config']>;
 
 function transferHandler(overrides: ConfigOverrides = {}, runtime: { s3?: S3Client; twilio?: TwilioApi } = {}) {
   return createTransferHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      eventBusName: 'test',
-      callSidIndexName: CALL_SID_INDEX,
-      twilioApiBaseUrl: stub.baseUrl,
-      recordingFormat: 'mp3',
-      deleteFromTwilioAfterCopy: false,
-      transferQueueUrl: QUEUE_URL,
-      deadLetterQueueUrl: DLQ_URL,
-      maxAttempts: MAX_ATTEMPTS,
-      retryBaseSeconds: RETRY_BASE_SECONDS,
-      leaseSeconds: 300,
-      ...overrides,
-    },
+    config: transferTestConfig(stub.baseUrl, overrides),
     tokens: staticTokens(TEST_AUTH_TOKEN),
     s3: runtime.s3 ?? aws.s3,
     ddb: aws.ddb,

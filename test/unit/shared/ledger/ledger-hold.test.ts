@@ -4,20 +4,15 @@
  * naming the hold before anything is touched, and a hold cannot be placed once an erasure began.
  */
 import '../../../helpers/setup-env';
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createErasureHandler } from '../../../../lambda/erasure/handler';
-import { CallsRepository } from '../../../../lambda/shared/calls/calls';
 import type { VaultEvent } from '../../../../lambda/shared/ledger/events';
 import { RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../../lambda/shared/ledger/ledger-erasure';
 import { LedgerHold } from '../../../../lambda/shared/ledger/ledger-hold';
 import { createObservability } from '../../../../lambda/shared/runtime/observability';
-import { generateStorageKey } from '../../../../lambda/shared/storage/recording-store';
 import type { TwilioApi } from '../../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../../lambda/shared/twilio/signature';
 import {
-  CALL_SID_INDEX,
   CALLS_TABLE,
   type Emulators,
   LEDGER_TABLE,
@@ -25,14 +20,15 @@ import {
   startEmulators,
 } from '../../../helpers/emulators';
 import { httpApiEvent } from '../../../helpers/events';
-import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../../helpers/twilio-fixtures';
+import { givenStoredRecording } from '../../../helpers/stored-recording';
+import { newRecordingSid, TEST_ACCOUNT_SID } from '../../../helpers/twilio-fixtures';
 
 const NOW = new Date('2024-07-23T09:00:00.000Z');
 const LEGAL = 'arn:aws:sts::123456789012:assumed-role/legal/carol';
 const HOLD = { by: LEGAL, at: NOW.toISOString(), reason: 'Case 24-117: preserve all calls of cust-7' };
 
 let aws: Emulators;
-let ledger: RecordingLedger;
+let _ledger: RecordingLedger;
 let holds: LedgerHold;
 let ledgerErasure: LedgerErasure;
 const twilioDeletes: string[] = [];
@@ -40,7 +36,7 @@ const published: VaultEvent[] = [];
 
 beforeAll(async () => {
   aws = await startEmulators();
-  ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+  _ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
   holds = new LedgerHold(aws.ddb, LEDGER_TABLE);
   ledgerErasure = new LedgerErasure(aws.ddb, LEDGER_TABLE);
 });
@@ -54,28 +50,7 @@ beforeEach(() => {
   published.length = 0;
 });
 
-/** A recording stored the way the transfer stores it: object, ledger claim → stored, call projection. */
-async function givenStored() {
-  const callSid = newCallSid();
-  const callId = `call-${callSid.slice(2, 14)}`;
-  const recordingSid = newRecordingSid();
-  const startedAt = '2024-07-22T17:00:00.000Z';
-  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
-  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
-  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
-  const claimId = randomUUID();
-  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'callback' as const };
-  expect((await ledger.claim(facts, claimId, 300, NOW)).result).toBe('claimed');
-  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
-  expect((await ledger.markStored(recordingSid, claimId, copy, NOW))?.status).toBe('stored');
-  await new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX).markStored(
-    callId,
-    recordingSid,
-    { status: 'stored', ...copy, startedAt, storedAt: NOW.toISOString() },
-    NOW,
-  );
-  return { callId, callSid, recordingSid, key };
-}
+const givenStored = () => givenStoredRecording(aws, NOW);
 
 const twilio: TwilioApi = {
   async deleteRecording(recordingSid) {
