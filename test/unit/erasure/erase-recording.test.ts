@@ -43,6 +43,7 @@ import {
   RECORDINGS_BUCKET,
   startEmulators,
 } from '../../helpers/emulators';
+import { ERASURE_TEST_CONFIG } from '../../helpers/erasure-suite';
 import { httpApiEvent, sqsRecord } from '../../helpers/events';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
 
@@ -112,14 +113,7 @@ beforeEach(() => {
 
 function erasureHandler(overrides: Partial<ErasureRuntime> = {}) {
   return createErasureHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      eventBusName: 'test',
-      twilioApiBaseUrl: 'http://127.0.0.1:9',
-    },
+    config: ERASURE_TEST_CONFIG,
     tokens: staticTokens('unused'),
     s3: aws.s3,
     ddb: aws.ddb,
@@ -908,23 +902,7 @@ describe('Object Lock retention (store double: s3rver has no Object Lock)', () =
     const call = await givenCall();
     const target = await givenStored(call, '2024-07-22T17:00:00.000Z');
     const locked = lockedS3(target.key, '2030-01-01T00:00:00.000Z');
-    const handler = createErasureHandler({
-      config: {
-        accountSid: TEST_ACCOUNT_SID,
-        bucketName: RECORDINGS_BUCKET,
-        tableName: CALLS_TABLE,
-        ledgerTableName: LEDGER_TABLE,
-        eventBusName: 'test',
-        twilioApiBaseUrl: 'http://127.0.0.1:9',
-      },
-      tokens: staticTokens('unused'),
-      s3: locked.client,
-      ddb: aws.ddb,
-      twilio,
-      events,
-      obs,
-      now: () => NOW,
-    });
+    const handler = erasureHandler({ s3: locked.client });
 
     const response = await handler(deleteEvent(call.callId, target.recordingSid));
 

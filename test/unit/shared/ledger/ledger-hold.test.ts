@@ -6,29 +6,22 @@
 import '../../../helpers/setup-env';
 import { createErasureHandler } from '../../../../lambda/erasure/handler';
 import type { VaultEvent } from '../../../../lambda/shared/ledger/events';
-import { RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../../lambda/shared/ledger/ledger-erasure';
 import { LedgerHold } from '../../../../lambda/shared/ledger/ledger-hold';
 import { createObservability } from '../../../../lambda/shared/runtime/observability';
 import type { TwilioApi } from '../../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../../lambda/shared/twilio/signature';
-import {
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../../helpers/emulators';
+import { type Emulators, LEDGER_TABLE, startEmulators } from '../../../helpers/emulators';
+import { ERASURE_TEST_CONFIG } from '../../../helpers/erasure-suite';
 import { httpApiEvent } from '../../../helpers/events';
 import { givenStoredRecording } from '../../../helpers/stored-recording';
-import { newRecordingSid, TEST_ACCOUNT_SID } from '../../../helpers/twilio-fixtures';
+import { newRecordingSid } from '../../../helpers/twilio-fixtures';
 
 const NOW = new Date('2024-07-23T09:00:00.000Z');
 const LEGAL = 'arn:aws:sts::123456789012:assumed-role/legal/carol';
 const HOLD = { by: LEGAL, at: NOW.toISOString(), reason: 'Case 24-117: preserve all calls of cust-7' };
 
 let aws: Emulators;
-let _ledger: RecordingLedger;
 let holds: LedgerHold;
 let ledgerErasure: LedgerErasure;
 const twilioDeletes: string[] = [];
@@ -36,7 +29,6 @@ const published: VaultEvent[] = [];
 
 beforeAll(async () => {
   aws = await startEmulators();
-  _ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
   holds = new LedgerHold(aws.ddb, LEDGER_TABLE);
   ledgerErasure = new LedgerErasure(aws.ddb, LEDGER_TABLE);
 });
@@ -69,14 +61,7 @@ const twilio: TwilioApi = {
 
 async function erase(callId: string, recordingSid: string) {
   const handler = createErasureHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      eventBusName: 'test',
-      twilioApiBaseUrl: 'http://127.0.0.1:9',
-    },
+    config: ERASURE_TEST_CONFIG,
     tokens: staticTokens('unused'),
     s3: aws.s3,
     ddb: aws.ddb,
