@@ -84,7 +84,16 @@ export interface LocalConfig {
   readonly reconcileIntervalSeconds: number;
   readonly reconcileLookbackSeconds: number;
   readonly reconcileSettleSeconds: number;
+  /** RETENTION_DAYS: recordings older than this are expired by a sweep (the stage's `retention.days`); unset: none. */
+  readonly retentionDays?: number;
+  /** A retention sweep every this many seconds when RETENTION_DAYS is set (the stage's `retention.intervalMinutes`). */
+  readonly retentionSweepSeconds: number;
+  /** RETENTION_EARLIEST_DAY (YYYY-MM-DD): where a first sweep starts; default 2008-01-01, before any Twilio recording. */
+  readonly retentionEarliestDay?: string;
 }
+
+/** The local retention sweep's default period: hourly, as the stage's default schedule. */
+export const DEFAULT_RETENTION_SWEEP_SECONDS = 3600;
 
 /** The design's reconciler defaults: every 15 minutes, 2 hours back, leaving the last 5 minutes to callbacks. */
 export const DEFAULT_RECONCILE_INTERVAL_SECONDS = 900;
@@ -162,6 +171,11 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', DEFAULT_RECONCILE_INTERVAL_SECONDS, 0, 24 * 3600),
     reconcileLookbackSeconds: r.int('RECONCILE_LOOKBACK_SECONDS', DEFAULT_RECONCILE_LOOKBACK_SECONDS, 1, 7 * 24 * 3600),
     reconcileSettleSeconds: r.int('RECONCILE_SETTLE_SECONDS', DEFAULT_RECONCILE_SETTLE_SECONDS, 0, 24 * 3600),
+    ...(r.optional('RETENTION_DAYS') !== undefined ? { retentionDays: r.int('RETENTION_DAYS', 0, 1, 36_500) } : {}),
+    retentionSweepSeconds: r.int('RETENTION_SWEEP_SECONDS', DEFAULT_RETENTION_SWEEP_SECONDS, 1, 7 * 24 * 3600),
+    ...(r.optional('RETENTION_EARLIEST_DAY') !== undefined
+      ? { retentionEarliestDay: r.matching('RETENTION_EARLIEST_DAY', /^\d{4}-\d{2}-\d{2}$/, 'a day, YYYY-MM-DD') }
+      : {}),
   };
   if (r.problems.length > 0) throw new LocalConfigError(r.problems);
   return Object.freeze(config);

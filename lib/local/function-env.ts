@@ -32,6 +32,8 @@ export interface LocalFunctionEnvs {
   readonly hold: FunctionEnv;
   readonly reconciler: FunctionEnv;
   readonly auditRead: FunctionEnv;
+  /** Only when RETENTION_DAYS is set. */
+  readonly retention?: FunctionEnv;
 }
 
 export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): LocalFunctionEnvs {
@@ -45,6 +47,14 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
     ...accounts,
     [ENV.twilioSecretArn]: LOCAL_SECRET_ID,
     [ENV.twilioApiBaseUrl]: config.twilioApiBaseUrl,
+  };
+  const erasure: FunctionEnv = {
+    ...twilio,
+    [ENV.recordingsBucket]: BUCKET_NAME,
+    [ENV.callsTable]: TABLE_NAME,
+    [ENV.ledgerTable]: LEDGER_TABLE_NAME,
+    [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
+    [ENV.eventBusName]: LOCAL_EVENT_BUS,
   };
   return {
     webhook: {
@@ -83,15 +93,16 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
       [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
-    erasure: {
-      ...twilio,
-      [ENV.recordingsBucket]: BUCKET_NAME,
-      [ENV.callsTable]: TABLE_NAME,
-      [ENV.ledgerTable]: LEDGER_TABLE_NAME,
-      [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
-      [ENV.eventBusName]: LOCAL_EVENT_BUS,
-      [ENV.auditTable]: AUDIT_TABLE_NAME,
-    },
+    erasure: { ...erasure, [ENV.auditTable]: AUDIT_TABLE_NAME },
+    ...(config.retentionDays !== undefined
+      ? {
+          retention: {
+            ...erasure,
+            [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
+            [ENV.retentionDays]: String(config.retentionDays),
+          },
+        }
+      : {}),
     auditRead: {
       [ENV.auditTable]: AUDIT_TABLE_NAME,
     },

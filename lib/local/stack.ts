@@ -315,6 +315,11 @@ function printBanner(
       ? `Reconciler: every ${config.reconcileIntervalSeconds} s, listing ${config.reconcileLookbackSeconds} s back, the last ${config.reconcileSettleSeconds} s left to callbacks`
       : 'Reconciler: off',
   );
+  if (config.retentionDays !== undefined && at.worker !== false) {
+    print(
+      `Retention: recordings older than ${config.retentionDays} days expired every ${config.retentionSweepSeconds} s`,
+    );
+  }
   print(`Console: ${at.apiUrl}/#token=${encodeURIComponent(config.apiToken)}`);
   print(`LOCAL_API_TOKEN=${config.apiToken}`);
 }

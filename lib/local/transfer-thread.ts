@@ -13,7 +13,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReconcilerHandler } from '../../lambda/reconciler/handler';
-import { loadReconcilerConfig, loadTransferConfig } from '../../lambda/shared/config/function-config';
+import { createRetentionHandler } from '../../lambda/retention/handler';
+import {
+  loadReconcilerConfig,
+  loadRetentionConfig,
+  loadTransferConfig,
+} from '../../lambda/shared/config/function-config';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
@@ -88,6 +93,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
     events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
   });
   const reconciler = scheduleReconciler(plan, ddb, sqs);
+  const retention = scheduleRetention(plan, ddb, s3);
   const worker = startWorker({
     sqs,
     queueUrl: queues.queueUrl,
@@ -102,7 +108,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
   return {
     stats: () => worker.stats(),
     async stop(graceMs) {
-      await Promise.all([reconciler?.stop(), worker.stop(graceMs)]);
+      await Promise.all([reconciler?.stop(), retention?.stop(), worker.stop(graceMs)]);
       for (const client of [sqs, transferSqs, s3, ddb]) client.destroy();
     },
   };
@@ -147,6 +153,49 @@ function scheduleReconciler(
     async stop() {
       clearInterval(timer);
       stopping.abort(new Error('the local stack is stopping'));
+      await running;
+    },
+  };
+}
+
+/** The retention Lambda's longest run (its timeout on AWS). */
+const RETENTION_BUDGET_MS = 5 * 60_000;
+
+/**
+ * What the stage's retention schedule does on AWS: the sweep every RETENTION_SWEEP_SECONDS when
+ * RETENTION_DAYS is set (first after one interval), never two runs at once.
+ */
+function scheduleRetention(
+  plan: TransferPlan,
+  ddb: DynamoDBDocumentClient,
+  s3: S3Client,
+): { stop(): Promise<void> } | undefined {
+  const { config, queues } = plan;
+  const env = localFunctionEnvs(config, queues).retention;
+  if (env === undefined) return undefined;
+  const sweep = createRetentionHandler({
+    config: loadRetentionConfig(env),
+    tokens: staticTokens(config.authToken, config.authTokenSecondary),
+    subaccountTokens: localSubaccountTokens(config),
+    s3,
+    ddb,
+    events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
+    ...(config.retentionEarliestDay !== undefined ? { earliestDay: config.retentionEarliestDay } : {}),
+  });
+  let running: Promise<unknown> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    const context = lambdaContext('recording-retention', randomUUID(), RETENTION_BUDGET_MS, REGION);
+    // The handler logs its own failures; its checkpoint stays, so the next run tries them again.
+    running = sweep(undefined, context)
+      .catch(() => undefined)
+      .finally(() => {
+        running = undefined;
+      });
+  }, config.retentionSweepSeconds * 1000);
+  return {
+    async stop() {
+      clearInterval(timer);
       await running;
     },
   };

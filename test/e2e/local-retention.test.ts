@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SimulatedTwilio } from '../../lib/simulated-twilio';
+import { LocalStack, newAccountSid, stopSuite, waitFor } from './harness';
+
+/**
+ * `npm start` with RETENTION_DAYS runs the retention sweep on its own schedule, as the stage's
+ * schedule does on AWS: a recording older than the stage keeps is expired everywhere, a newer one stays.
+ */
+
+const ACCOUNT_SID = newAccountSid();
+const AUTH_TOKEN = randomBytes(16).toString('hex');
+const DAY = 24 * 3600 * 1000;
+
+let twilio: SimulatedTwilio;
+let stack: LocalStack;
+
+beforeAll(async () => {
+  twilio = await SimulatedTwilio.start({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN });
+  stack = await LocalStack.startFor(twilio, {
+    env: {
+      RECONCILE_INTERVAL_SECONDS: '0',
+      RETENTION_DAYS: '2',
+      RETENTION_SWEEP_SECONDS: '1',
+      // A fresh data directory holds nothing older: the first sweep need not walk from 2008.
+      RETENTION_EARLIEST_DAY: new Date(Date.now() - 10 * DAY).toISOString().slice(0, 10),
+    },
+  });
+}, 120_000);
+
+afterAll(() => stopSuite(stack, twilio), 60_000);
+
+test('the local sweep expires a recording older than RETENTION_DAYS everywhere and keeps a newer one', async () => {
+  const call = await stack.knownCall();
+  const old = twilio.addRecording({ callSid: call.callSid, dateCreated: new Date(Date.now() - 5 * DAY) });
+  const recent = twilio.addRecording({ callSid: call.callSid, dateCreated: new Date(Date.now() - 3600_000) });
+  for (const recording of [old, recent]) {
+    expect((await stack.postCallback(twilio.callbackParams(recording))).status).toBe(204);
+  }
+  const storedOld = await stack.storedInLedger(old.sid);
+  await stack.storedInLedger(recent.sid);
+
+  const expired = await waitFor(
+    `the sweep to expire ${old.sid}`,
+    async () => {
+      const item = await stack.ledger(old.sid);
+      return item?.status === 'expired' ? item : undefined;
+    },
+    { timeoutMs: 60_000 },
+  );
+
+  expect(expired).toMatchObject({ status: 'expired', expiredAt: expect.stringMatching(/^\d{4}-/) });
+  expect(await stack.listKeys(String(storedOld.key))).toEqual([]);
+  expect((await stack.ledger(recent.sid))?.status).toBe('stored');
+  const events = await readFile(join(stack.config.dataDir, 'events.ndjson'), 'utf8');
+  const expiredEvents = events
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { 'detail-type': string; detail: { recordingSid: string } })
+    .filter((e) => e['detail-type'] === 'Recording Expired');
+  expect(expiredEvents.map((e) => e.detail.recordingSid)).toEqual([old.sid]);
+}, 120_000);
