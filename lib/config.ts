@@ -133,10 +133,20 @@ export interface LifecycleConfig {
   readonly infrequentAccessAfterDays?: number;
   /** Move recordings to S3 Glacier Flexible Retrieval after this many days. */
   readonly glacierAfterDays?: number;
-  /** Delete recordings after this many days. Unset: keep forever. */
-  readonly expireAfterDays?: number;
   /** Delete non-current object versions (versioned buckets) after this many days. */
   readonly noncurrentVersionExpireAfterDays: number;
+}
+
+/**
+ * The retention sweep: recordings that started more than `days` ago are erased through the
+ * erasure path (ledger `expired`). Unset: recordings are kept until someone erases them.
+ */
+export interface RetentionConfig {
+  readonly days: number;
+  /** Minutes between sweeps. */
+  readonly intervalMinutes: number;
+  /** Erasures one sweep makes at most (the rest wait for the next). */
+  readonly maxRecordingsPerRun: number;
 }
 
 export interface StageConfig {
@@ -175,6 +185,8 @@ export interface StageConfig {
   readonly encryption: EncryptionMode;
   /** Unset: no Object Lock. */
   readonly objectLock?: ObjectLockConfig;
+  /** Unset: no retention sweep (recordings are kept until erased). */
+  readonly retention?: RetentionConfig;
   /** Unset: the functions run outside any VPC. */
   readonly vpc?: VpcConfig;
 }
@@ -353,31 +365,27 @@ const vpcSchema = z.preprocess(
 const lifecycleSchema = section({
   infrequentAccessAfterDays: wholeNumber(30, 36_500).optional(),
   glacierAfterDays: wholeNumber(1, 36_500).optional(),
-  expireAfterDays: wholeNumber(1, 36_500).optional(),
+  // An S3 expiry would delete recordings behind the ledger's back: retention.days erases them
+  // through the erasure path instead, so the ledger says `expired`.
+  expireAfterDays: z
+    .unknown()
+    .refine((value) => value === undefined, {
+      error:
+        'is not supported: an S3 lifecycle expiry deletes recordings behind the ledger; use retention.days (the retention sweep erases them and the ledger says expired)',
+    })
+    .optional(),
   noncurrentVersionExpireAfterDays: wholeNumber(1, 36_500).default(30),
-})
-  .refine(
-    (l) =>
-      l.expireAfterDays === undefined ||
-      l.expireAfterDays > Math.max(l.infrequentAccessAfterDays ?? 0, l.glacierAfterDays ?? 0),
-    {
-      path: ['expireAfterDays'],
-      error: 'must be later than every transition',
-      when: clean('infrequentAccessAfterDays', 'glacierAfterDays', 'expireAfterDays'),
-    },
-  )
-  // Runs after the expiry check, which would otherwise see this problem on glacierAfterDays and skip.
-  .refine(
-    (l) =>
-      l.infrequentAccessAfterDays === undefined ||
-      l.glacierAfterDays === undefined ||
-      l.glacierAfterDays >= l.infrequentAccessAfterDays + 30,
-    {
-      path: ['glacierAfterDays'],
-      error: 'must be at least 30 days after infrequentAccessAfterDays',
-      when: clean('infrequentAccessAfterDays', 'glacierAfterDays'),
-    },
-  );
+}).refine(
+  (l) =>
+    l.infrequentAccessAfterDays === undefined ||
+    l.glacierAfterDays === undefined ||
+    l.glacierAfterDays >= l.infrequentAccessAfterDays + 30,
+  {
+    path: ['glacierAfterDays'],
+    error: 'must be at least 30 days after infrequentAccessAfterDays',
+    when: clean('infrequentAccessAfterDays', 'glacierAfterDays'),
+  },
+);
 
 const reconcileSchema = section({
   intervalMinutes: wholeNumber(0, 1440).default(15),
@@ -445,6 +453,16 @@ export const stageConfigSchema = z
     bucketVersioning: flag().default(true),
     lifecycle: lifecycleSchema,
     encryption: oneOf(['s3-managed', 'kms']).default('s3-managed'),
+    retention: z
+      .object(
+        {
+          days: wholeNumber(1, 36_500),
+          intervalMinutes: wholeNumber(5, 1440).default(60),
+          maxRecordingsPerRun: wholeNumber(1, 100_000).default(500),
+        },
+        { error: 'must be an object' },
+      )
+      .optional(),
     objectLock: z
       .object(
         {
@@ -465,6 +483,15 @@ export const stageConfigSchema = z
       })
       .optional(),
   })
+  .refine(
+    (c) => c.retention === undefined || c.objectLock === undefined || c.retention.days >= c.objectLock.retentionDays,
+    {
+      path: ['retention', 'days'],
+      error:
+        'must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
+      when: clean('retention', 'objectLock'),
+    },
+  )
   .refine((c) => c.objectLock === undefined || c.bucketVersioning, {
     path: ['objectLock'],
     error: 'requires bucketVersioning: true (S3 Object Lock works only on a versioned bucket)',

@@ -16,6 +16,7 @@ import { ReconcilerFunction } from './constructs/reconciler-function';
 import { RecordingStorage } from './constructs/recording-storage';
 import { RecordingsLedger } from './constructs/recordings-ledger';
 import { RecordingsReadFunction } from './constructs/recordings-read-function';
+import { RetentionFunction } from './constructs/retention-function';
 import { TransferFunction } from './constructs/transfer-function';
 import { TransferQueue } from './constructs/transfer-queue';
 import { twilioSecret } from './constructs/twilio-secret';
@@ -36,6 +37,7 @@ export const LAMBDA_ENTRIES = {
   recordingsRead: path.join(LAMBDA_ROOT, 'recordings-read', 'index.ts'),
   erasure: path.join(LAMBDA_ROOT, 'erasure', 'index.ts'),
   hold: path.join(LAMBDA_ROOT, 'hold', 'index.ts'),
+  retention: path.join(LAMBDA_ROOT, 'retention', 'index.ts'),
   reconciler: path.join(LAMBDA_ROOT, 'reconciler', 'index.ts'),
   console: path.join(LAMBDA_ROOT, 'console', 'index.ts'),
   auditRead: path.join(LAMBDA_ROOT, 'audit-read', 'index.ts'),
@@ -66,6 +68,8 @@ export class RecordingVaultStack extends Stack {
   readonly erasure: ErasureFunction;
   /** PUT / DELETE /recordings/{recordingSid}/hold. */
   readonly hold: HoldFunction;
+  /** The retention sweep (stage `retention`); unset: recordings are kept until erased. */
+  readonly retention?: RetentionFunction;
   readonly reconciler: ReconcilerFunction;
   readonly console: ConsoleFunction;
   readonly auditRead: AuditReadFunction;
@@ -221,6 +225,22 @@ export class RecordingVaultStack extends Stack {
       fn.function.addEnvironment(ENV.auditTable, this.audit.table.tableName);
       this.audit.grantAppend(fn.role, encryptionKey);
     }
+    this.retention =
+      config.retention !== undefined
+        ? new RetentionFunction(this, 'Retention', {
+            ...logs,
+            entry: entries.retention,
+            twilioAccountSid: config.twilioAccountSid,
+            twilioApiBaseUrl: config.twilioApiBaseUrl,
+            twilioSecret: secret,
+            retention: config.retention,
+            storage: this.storage,
+            calls: this.calls,
+            ledger: this.ledger,
+            events: this.events,
+            encryptionKey,
+          })
+        : undefined;
     this.reconciler = new ReconcilerFunction(this, 'Reconciler', {
       ...logs,
       entry: entries.reconciler,
@@ -298,6 +318,7 @@ export class RecordingVaultStack extends Stack {
         'recordings-read': this.recordingsRead.function,
         'recording-erasure': this.erasure.function,
         'recording-hold': this.hold.function,
+        ...(this.retention ? { 'recording-retention': this.retention.function } : {}),
         'recording-reconciler': this.reconciler.function,
       },
       transferQueue: this.transferQueue.queue,

@@ -1,9 +1,10 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { AUDIT_BY_ACTOR_DAY_INDEX } from '../../lambda/shared/audit/audit-record';
+import { vaultTableStorage } from './vault-table';
 
 export interface AuditTableProps {
   readonly removalPolicy: RemovalPolicy;
@@ -27,13 +28,7 @@ export class AuditTable extends Construct {
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'recordingSid', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'atId', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      ...(props.encryptionKey
-        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
-        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
-      deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy: props.removalPolicy,
+      ...vaultTableStorage(props),
     });
     this.table.addGlobalSecondaryIndex({
       indexName: AUDIT_BY_ACTOR_DAY_INDEX,

@@ -1,7 +1,8 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { vaultTableStorage } from './vault-table';
 
 /** GSI to find a call by Twilio's CallSid (the recording callback only knows that). */
 export const CALLS_BY_TWILIO_SID_INDEX = 'byTwilioCallSid';
@@ -26,13 +27,7 @@ export class CallsTable extends Construct {
     super(scope, id);
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'callId', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      ...(props.encryptionKey !== undefined
-        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
-        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
-      deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy: props.removalPolicy,
+      ...vaultTableStorage(props),
     });
     this.table.addGlobalSecondaryIndex({
       indexName: CALLS_BY_TWILIO_SID_INDEX,

@@ -14,6 +14,7 @@ export const VAULT_FUNCTION_NAMES = [
   'recording-reconciler',
   'recording-erasure',
   'recording-hold',
+  'recording-retention',
 ] as const;
 export type VaultFunctionName = (typeof VAULT_FUNCTION_NAMES)[number];
 
@@ -28,6 +29,7 @@ export const FUNCTION_LABELS: Readonly<Record<VaultFunctionName, string>> = {
   'recording-reconciler': 'Reconciler',
   'recording-erasure': 'Erasure',
   'recording-hold': 'Hold',
+  'recording-retention': 'Retention',
 };
 
 export const DASHBOARD_PERIOD = Duration.minutes(5);

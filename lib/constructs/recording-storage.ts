@@ -92,15 +92,10 @@ export class RecordingStorage extends Construct {
       // The transfer streams recordings with multipart uploads; a crashed upload must not leave parts behind.
       { id: 'abort-incomplete-multipart-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
     ];
-    if (transitions.length > 0 || props.lifecycle.expireAfterDays !== undefined) {
-      lifecycleRules.push({
-        id: 'recordings-storage-class-and-expiry',
-        prefix: RECORDINGS_PREFIX,
-        ...(transitions.length > 0 ? { transitions } : {}),
-        ...(props.lifecycle.expireAfterDays !== undefined
-          ? { expiration: Duration.days(props.lifecycle.expireAfterDays) }
-          : {}),
-      });
+    if (transitions.length > 0) {
+      // Storage classes only: recordings are never expired by S3, only by the retention sweep
+      // (stage `retention.days`), which erases them through the ledger.
+      lifecycleRules.push({ id: 'recordings-storage-class', prefix: RECORDINGS_PREFIX, transitions });
     }
     if (props.versioned) {
       lifecycleRules.push(

@@ -1,9 +1,10 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { INDEX_PROJECTED_ATTRIBUTES } from '../../lambda/shared/ledger/day-index';
 import { DAY_SHARD_INDEX, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
+import { vaultTableStorage } from './vault-table';
 
 /** GSI of the ledger by day shard (`YYYY-MM-DD#n`, UTC day of the start), sorted by `startedAt`. */
 export const LEDGER_BY_DAY_INDEX = DAY_SHARD_INDEX;
@@ -38,13 +39,7 @@ export class RecordingsLedger extends Construct {
     this.indexShards = props.indexShards;
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: 'recordingSid', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      ...(props.encryptionKey
-        ? { encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED, encryptionKey: props.encryptionKey }
-        : { encryption: dynamodb.TableEncryption.AWS_MANAGED }),
-      deletionProtection: props.removalPolicy === RemovalPolicy.RETAIN,
-      removalPolicy: props.removalPolicy,
+      ...vaultTableStorage(props),
     });
     this.table.addGlobalSecondaryIndex({
       indexName: LEDGER_BY_DAY_INDEX,

@@ -99,7 +99,9 @@ export function addVaultOperations(stack: Stack, props: VaultOperationsProps): V
         1,
         name === 'recording-reconciler'
           ? 'The reconciler failed: missed callbacks are not being caught up. Its checkpoint stays put, so the next good run covers the gap.'
-          : `The ${name} function failed (crash or timeout).`,
+          : name === 'recording-retention'
+            ? 'The retention sweep could not expire some recordings (or crashed). Its checkpoint stays on the day it could not finish; the next run tries again. See docs/compliance-hold-and-retention.md, runbook: RetentionErrors.'
+            : `The ${name} function failed (crash or timeout).`,
       );
     }
     add(

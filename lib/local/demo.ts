@@ -3,9 +3,9 @@
  * use) serves media and the recording list and sends signed callbacks to the local stack, which
  * runs exactly as `npm start` does. A few calls go through it: one plain, one whose media answers
  * 404 first (Twilio still finishing the file), one absent, one whose callback never comes and
- * that the reconciler finds, and one recorded with Voice Recording Encryption (its key pair
- * written under the data directory). The demo prints what was stored, with a working playback
- * URL each, and for the encrypted one the `npm run decrypt` command that turns it back into audio.
+ * that the reconciler finds, one recorded with Voice Recording Encryption (its key pair
+ * written under the data directory), and a two-channel conference recording that names no call
+ * (played by its RecordingSid). The demo prints what was stored, with a working playback URL each, and for the encrypted one the `npm run decrypt` command that turns it back into audio.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -32,7 +32,8 @@ export interface Demo {
 }
 
 interface DemoCall {
-  readonly callId: string;
+  /** Null for the conference recording: it names no call, the vault finds it by its RecordingSid. */
+  readonly callId: string | null;
   readonly story: string;
   readonly recordingSid: string;
   /** What the demo expects the ledger to say in the end. */
@@ -129,7 +130,16 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
     encryption: keys.pair,
   });
 
-  for (const recording of [plain, late, absent, encrypted]) {
+  // A conference recorded with <Conference record="record-from-start">: no CallSid, two channels.
+  const conference = twilio.addRecording({ source: 'Conference', channels: 2, startTime: started, duration: 8 });
+  calls.push({
+    callId: null,
+    story: `called back; conference ${conference.conferenceSid}, two channels, no CallSid`,
+    recordingSid: conference.sid,
+    expected: 'stored',
+  });
+
+  for (const recording of [plain, late, absent, encrypted, conference]) {
     const answer = await twilio.sendCallback(stack.webhookUrl, twilio.callbackParams(recording));
     print(`Twilio → POST ${stack.webhookUrl} for ${recording.sid}: ${answer}`);
   }
@@ -154,7 +164,7 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
   print('What the vault holds:');
   for (const call of calls) {
     const item = await ledger(call.recordingSid);
-    const head = `  ${call.callId}  ${call.recordingSid}  ${call.story}`;
+    const head = `  ${call.callId ?? 'conference'}  ${call.recordingSid}  ${call.story}`;
     if (item?.status !== 'stored') {
       print(`${head}\n      ${item?.status}: ${item?.error ?? ''}`);
       continue;
@@ -169,7 +179,10 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
       print(`        ${decryptCommand(call.recordingSid, keys.privateKeyPath, dataDir, options.env)}`);
       continue;
     }
-    const playback = await fetch(`${stack.apiUrl}/calls/${encodeURIComponent(call.callId)}/recording`, {
+    const path = call.callId
+      ? `/calls/${encodeURIComponent(call.callId)}/recording`
+      : `/recordings/${encodeURIComponent(call.recordingSid)}`;
+    const playback = await fetch(`${stack.apiUrl}${path}`, {
       headers: { authorization: `Bearer ${stack.apiToken}` },
     });
     const body = (await playback.json()) as { url?: string };

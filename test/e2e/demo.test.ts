@@ -7,7 +7,7 @@ import { download, freePort, LocalProcess, REPO_ROOT, waitFor } from './harness'
 /**
  * `npm run demo` as a newcomer runs it: nothing but the repository, no Twilio account. It must
  * print a working playback URL for every recording it stored (including the one only the
- * reconciler found) and stop cleanly on Ctrl-C.
+ * reconciler found, and the conference recording that names no call) and stop cleanly on Ctrl-C.
  */
 
 let dataDir: string;
@@ -96,8 +96,15 @@ test('npm run demo stores every call’s recording, prints playback URLs that se
       size: Number(m[1]),
       url: m[2] as string,
     }));
-    expect(stored).toHaveLength(3);
+    expect(stored).toHaveLength(4);
     expect(output).toMatch(/origin reconciler/);
+    const conferenceUrl =
+      /conference {2}RE\w+ {2}called back; conference CF\w+, two channels, no CallSid\n\s*stored \d+ B.*\n\s*play: (http\S+)/.exec(
+        output,
+      )?.[1];
+    expect(conferenceUrl).toBeDefined();
+    // Its MPEG frames are two-channel (channel mode 3 is mono): the vault kept both channels, not the mix.
+    expect((await download(conferenceUrl as string)).bytes.readUInt8(3) >> 6).not.toBe(3);
     expect(output).toMatch(/absent/);
     for (const { size, url } of stored) {
       const played = await download(url);

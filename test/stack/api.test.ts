@@ -228,6 +228,65 @@ describe('the hold function', () => {
   });
 });
 
+describe('the retention function (dev keeps 30 days)', () => {
+  test('exactly the erasure rights, plus the day index and its schedule; none without retention', () => {
+    const s = dev;
+    const retention = s.stack.retention;
+    if (!retention) throw new Error('dev has retention.days');
+    const bucket = id(s, s.stack.storage.bucket);
+    const found = statements(s, retention.role).map((x) => ({
+      actions: asList(x.Action as string | string[]).sort(),
+      resources: asList(x.Resource as unknown),
+      ...(x.Condition ? { condition: x.Condition } : {}),
+    }));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        {
+          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          resources: [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }],
+        },
+        {
+          actions: ['dynamodb:Query'],
+          resources: [
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDayShard']] },
+          ],
+        },
+        {
+          actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          resources: [{ 'Fn::GetAtt': [id(s, s.stack.calls.table), 'Arn'] }],
+        },
+        {
+          actions: ['s3:ListBucketVersions'],
+          resources: [{ 'Fn::GetAtt': [bucket, 'Arn'] }],
+          condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
+        },
+        {
+          actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
+          resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/recordings/*']] }],
+        },
+      ]),
+    );
+    const actions = found.flatMap((x) => x.actions);
+    expect(actions.filter((a) => /PutItem|DeleteItem|Scan|Bypass|PutObject|GetObject$|sqs:/.test(a))).toEqual([]);
+    const fn = (s.resources[id(s, retention.function)] as Json).Properties;
+    expect(fn.ReservedConcurrentExecutions).toBe(1);
+    expect(fn.Environment.Variables).toMatchObject({ RETENTION_DAYS: '30', RETENTION_MAX_RECORDINGS_PER_RUN: '500' });
+    const rules = ofType(s, 'AWS::Events::Rule').filter(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes(id(s, retention.function)),
+    );
+    expect(rules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(1 hour)']);
+    expect(prod.stack.retention).toBeUndefined();
+  });
+
+  test('no S3 lifecycle rule expires recordings: only the sweep erases them, through the ledger', () => {
+    for (const s of all()) {
+      const rules = (s.resources[id(s, s.stack.storage.bucket)] as Json).Properties.LifecycleConfiguration
+        .Rules as Json[];
+      expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.ExpirationDate !== undefined)).toEqual([]);
+    }
+  });
+});
+
 describe('the erasure function', () => {
   test('has exactly its permissions', () => {
     for (const s of all()) {
@@ -315,7 +374,7 @@ describe('the erasure function', () => {
     }
   });
 
-  test('only the erasure function can delete recordings', () => {
+  test('only the erasure function (and the retention sweep, which runs the same erasure) can delete recordings', () => {
     for (const s of all()) {
       const deleters = ofType(s, 'AWS::IAM::Policy')
         .filter(([, p]) =>
@@ -326,7 +385,8 @@ describe('the erasure function', () => {
         .flatMap(([, p]) => (p.Properties.Roles as Json[]).map((r) => r.Ref as string));
       // The auto-delete custom resource of dev stages empties buckets on stack deletion through
       // its own role (a bucket policy), not an IAM policy: only the erasure role is listed here.
-      expect(deleters).toEqual([id(s, s.stack.erasure.role)]);
+      const sweep = s.stack.retention ? [id(s, s.stack.retention.role)] : [];
+      expect(deleters.sort()).toEqual([id(s, s.stack.erasure.role), ...sweep].sort());
     }
   });
 
@@ -351,7 +411,13 @@ describe('the erasure function', () => {
 
       // The hold function writes `hold`, `holdState` and a note (lambda/shared/ledger/ledger-hold.ts).
       expect(new Set(anyItem)).toEqual(
-        new Set([id(s, s.stack.transfer.role), id(s, s.stack.erasure.role), id(s, s.stack.hold.role)]),
+        new Set([
+          id(s, s.stack.transfer.role),
+          id(s, s.stack.erasure.role),
+          id(s, s.stack.hold.role),
+          // The retention sweep: the erasure's writes, and its own checkpoint item.
+          ...(s.stack.retention ? [id(s, s.stack.retention.role)] : []),
+        ]),
       );
       expect(confined.map((w) => [w.role, leadingKeys(w.statement)])).toEqual([
         [id(s, s.stack.reconciler.role), [RECONCILER_CHECKPOINT_KEY]],

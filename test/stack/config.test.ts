@@ -120,6 +120,7 @@ describe('errors', () => {
       'transfer.maxAttempts',
       'transfer.timeoutSeconds',
       'lifecycle.infrequentAccessAfterDays',
+      'lifecycle.expireAfterDays',
     ]) {
       expect(text).toContain(field);
     }
@@ -246,7 +247,7 @@ describe('compliance and operations fields', () => {
       'alarms.oldestJobAgeSeconds must be a whole number from 60 to 1209600 (got 30)',
       'alarms.rejectedCallbacksPerPeriod must be a whole number from 1 to 1000000 (got 0)',
       'bucketVersioning must be true or false (got "yes")',
-      'lifecycle.expireAfterDays must be later than every transition',
+      'lifecycle.expireAfterDays is not supported: an S3 lifecycle expiry deletes recordings behind the ledger; use retention.days (the retention sweep erases them and the ledger says expired)',
       'lifecycle.glacierAfterDays must be at least 30 days after infrequentAccessAfterDays',
       'encryption must be one of s3-managed, kms (got "aws:kms")',
       'objectLock.mode must be one of GOVERNANCE, COMPLIANCE (got "LEGAL_HOLD")',
@@ -257,6 +258,39 @@ describe('compliance and operations fields', () => {
   test('a string field that is blank is one problem, not two', () => {
     expect(problemsOf(() => parseStageConfig('x', { twilioAccountSid: SID, twilioSecretName: '   ' }))).toEqual([
       'twilioSecretName must be a non-empty string',
+    ]);
+  });
+});
+
+describe('retention', () => {
+  const SID_OK = `AC${'0'.repeat(32)}`;
+  test('retention.days with defaults for the schedule and the per-run bound', () => {
+    expect(parseStageConfig('x', { twilioAccountSid: SID_OK, retention: { days: 90 } }).retention).toEqual({
+      days: 90,
+      intervalMinutes: 60,
+      maxRecordingsPerRun: 500,
+    });
+    expect(parseStageConfig('x', { twilioAccountSid: SID_OK }).retention).toBeUndefined();
+  });
+
+  test('every problem named: bad days, interval, bound, and a retention shorter than Object Lock keeps', () => {
+    const bad = (raw: Record<string, unknown>) => {
+      try {
+        parseStageConfig('x', { twilioAccountSid: SID_OK, ...raw });
+        return [];
+      } catch (error) {
+        return [...(error as { problems: string[] }).problems];
+      }
+    };
+    expect(bad({ retention: { days: 0, intervalMinutes: 1, maxRecordingsPerRun: 0 } })).toEqual([
+      'retention.days must be a whole number from 1 to 36500 (got 0)',
+      'retention.intervalMinutes must be a whole number from 5 to 1440 (got 1)',
+      'retention.maxRecordingsPerRun must be a whole number from 1 to 100000 (got 0)',
+    ]);
+    expect(
+      bad({ bucketVersioning: true, objectLock: { mode: 'COMPLIANCE', retentionDays: 365 }, retention: { days: 30 } }),
+    ).toEqual([
+      'retention.days must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
     ]);
   });
 });

@@ -38,7 +38,7 @@ export const CONTROL_TOWER_EXCEPTIONS: readonly ControlTowerException[] = [
   {
     control: 'CT.LAMBDA.PR.3',
     resource: new RegExp(
-      `^(Webhook|TransferWorker|RecordingsRead|Erasure|Hold|Reconciler|Console|AuditRead)Function${HASH}`,
+      `^(Webhook|TransferWorker|RecordingsRead|Erasure|Hold|Retention|Reconciler|Console|AuditRead)Function${HASH}`,
     ),
     when: (c) => c.vpc === undefined,
     reason: 'A stage without the `vpc` option runs its functions outside any VPC; set `vpc` where the control is on.',

@@ -160,9 +160,13 @@ describe('dashboard', () => {
 
   test('errors and throttles of every function given', () => {
     const fns = [dev.stack.webhook.function, dev.stack.transfer.function, dev.stack.recordingsRead.function];
-    const ids = [...fns, dev.reconciler as lambda.Function, dev.stack.erasure.function, dev.stack.hold.function].map(
-      (f) => `<${logicalId(dev, f)}>`,
-    );
+    const ids = [
+      ...fns,
+      dev.reconciler as lambda.Function,
+      dev.stack.erasure.function,
+      dev.stack.hold.function,
+      dev.stack.retention?.function as lambda.Function,
+    ].map((f) => `<${logicalId(dev, f)}>`);
     expect(metricsOf(widget(dev, 'Function errors'))).toEqual(
       ids.map((id) => ['AWS/Lambda', 'Errors', 'FunctionName', id]),
     );
@@ -260,6 +264,7 @@ describe('alarms', () => {
       Reconciler: dev.reconciler as lambda.Function,
       Erasure: dev.stack.erasure.function,
       Hold: dev.stack.hold.function,
+      Retention: dev.stack.retention?.function as lambda.Function,
     };
     const alarmsOn = (metric: string, fn: lambda.Function) =>
       Object.values(dev.resources).filter(
@@ -283,6 +288,8 @@ describe('alarms', () => {
         'EventsNotPublished',
         'HoldErrors',
         'HoldThrottles',
+        'RetentionErrors',
+        'RetentionThrottles',
         'MissedCallbacks',
         'RecordingsReadErrors',
         'RecordingsReadThrottles',

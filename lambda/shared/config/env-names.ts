@@ -35,6 +35,9 @@ export const ENV = {
   /** Finer than the minutes above, which they override: the local stack's schedule is in seconds. */
   reconcileLookbackSeconds: 'RECONCILE_LOOKBACK_SECONDS',
   reconcileSettleSeconds: 'RECONCILE_SETTLE_SECONDS',
+  /** The retention sweep: recordings that started more than this many days ago are erased as expired. */
+  retentionDays: 'RETENTION_DAYS',
+  retentionMaxRecordingsPerRun: 'RETENTION_MAX_RECORDINGS_PER_RUN',
   /** `true` where the recordings bucket has S3 Object Lock: holds are set on every version too. */
   objectLockEnabled: 'OBJECT_LOCK_ENABLED',
   consoleAuth: 'CONSOLE_AUTH',
@@ -63,3 +66,6 @@ export const RECONCILER_CHECKPOINT_KEY = '~checkpoint:reconciler';
 export function reconcilerCheckpointKey(accountSid: string, parentSid: string): string {
   return accountSid === parentSid ? RECONCILER_CHECKPOINT_KEY : `${RECONCILER_CHECKPOINT_KEY}:${accountSid}`;
 }
+
+/** The retention sweep keeps its checkpoint (next day, pending recordings, last run) in the ledger table under this key. */
+export const RETENTION_CHECKPOINT_KEY = '~checkpoint:retention';

@@ -266,3 +266,31 @@ export function loadAuditConfig(env: Env = process.env): AuditConfig {
   const r = new EnvReader(env);
   return r.done({ auditTableName: r.required(ENV.auditTable) });
 }
+
+/** The retention sweep: the erasure's environment, the ledger's day index and the stage's `retention`. */
+export interface RetentionConfig extends ErasureConfig {
+  readonly ledgerDayIndexName: string;
+  /** The stage's `ledger.indexShards`: the partitions of each day the sweep reads. */
+  readonly ledgerIndexShards: number;
+  readonly retentionDays: number;
+  readonly maxRecordingsPerRun: number;
+  readonly maxDaysPerRun: number;
+}
+
+export const DEFAULT_RETENTION_MAX_RECORDINGS_PER_RUN = 500;
+/** Days one run walks at most: a first run walks from 2008 on (one query per empty day), in a few runs. */
+export const RETENTION_MAX_DAYS_PER_RUN = 2000;
+
+export function loadRetentionConfig(env: Env = process.env): RetentionConfig {
+  const erasure = loadErasureConfig(env);
+  const r = new EnvReader(env);
+  r.required(ENV.retentionDays);
+  return r.done({
+    ...erasure,
+    ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
+    ledgerIndexShards: ledgerIndexShards(r),
+    retentionDays: r.int(ENV.retentionDays, 0, 1, 36_500),
+    maxRecordingsPerRun: r.int(ENV.retentionMaxRecordingsPerRun, DEFAULT_RETENTION_MAX_RECORDINGS_PER_RUN, 1, 100_000),
+    maxDaysPerRun: RETENTION_MAX_DAYS_PER_RUN,
+  });
+}

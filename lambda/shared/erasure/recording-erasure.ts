@@ -48,7 +48,8 @@ export interface ErasureDeps {
   readonly calls: Pick<CallsRepository, 'getCall'>;
   readonly callsErasure: Pick<CallsErasure, 'markErased'>;
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
-  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'>;
+  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'> &
+    Partial<Pick<LedgerErasure, 'markExpired'>>;
   readonly store: ErasureStore;
   /** Twilio as the parent account: recordings whose ledger names no account. */
   readonly twilio: Pick<TwilioApi, 'deleteRecording'>;
@@ -64,6 +65,11 @@ export interface ErasureRequest {
   readonly recordingSid: string;
   /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
   readonly erasedBy: string;
+  /**
+   * The retention sweep: the ledger ends `expired` (with `expiredAt`) instead of `erased`, and the
+   * event is `Recording Expired`.
+   */
+  readonly expire?: boolean;
 }
 
 /** DELETE /recordings/{recordingSid}: the recording named by its SID alone. */
@@ -71,6 +77,8 @@ export interface ErasureBySidRequest {
   readonly recordingSid: string;
   /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
   readonly erasedBy: string;
+  /** The retention sweep: ends `expired` with `Recording Expired` (see ErasureRequest). */
+  readonly expire?: boolean;
 }
 
 /** What the erasure works on once the recording is found: its call is undefined for a recording without one. */
@@ -79,6 +87,7 @@ interface FoundRecording {
   readonly recordingSid: string;
   /** The caller: an IAM principal ARN, a JWT `sub`, or `local`. */
   readonly erasedBy: string;
+  readonly expire?: boolean;
 }
 
 export interface ErasureResult {
@@ -142,7 +151,12 @@ async function alreadyErased(
   deps: ErasureDeps,
 ): Promise<ErasureResult> {
   await project(item, request, keys, deps);
-  return { result: 'already-erased', erasedAt: item.erasedAt ?? '', erasedBy: item.erasedBy ?? '', versionsDeleted: 0 };
+  return {
+    result: 'already-erased',
+    erasedAt: item.erasedAt ?? item.expiredAt ?? '',
+    erasedBy: item.erasedBy ?? (item.status === 'expired' ? 'retention' : ''),
+    versionsDeleted: 0,
+  };
 }
 
 export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
@@ -187,7 +201,7 @@ async function eraseFound(
   let item = found;
   const keys = storageKeys(recordingSid, callId, item, call, entry);
 
-  if (item?.status === 'erased') {
+  if (item?.status === 'erased' || item?.status === 'expired') {
     return alreadyErased(item, request, keys, deps);
   }
   if (item?.hold) throw new HoldConflictError(item.hold);
@@ -218,7 +232,7 @@ async function eraseFound(
   if (!marked) {
     // Changed since it was read: erased by a concurrent request, or a copy started.
     item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
-    if (item?.status === 'erased') {
+    if (item?.status === 'erased' || item?.status === 'expired') {
       return alreadyErased(item, request, keys, deps);
     }
     if (item?.hold) throw new HoldConflictError(item.hold);
@@ -262,7 +276,10 @@ async function eraseFound(
   }
 
   const erasedAt = now().toISOString();
-  const erased = await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
+  const erased =
+    request.expire && deps.ledgerErasure.markExpired
+      ? await deps.ledgerErasure.markExpired(recordingSid, erasedAt, now())
+      : await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
   if (!erased) throw new ErasureIncompleteError('The ledger did not take the erasure');
   await project(erased, request, keys, deps);
   deps.obs.metric('RecordingErased');
@@ -281,7 +298,8 @@ async function eraseFound(
  */
 async function project(item: Ledgered, request: FoundRecording, keys: readonly string[], deps: ErasureDeps) {
   const now = deps.now ?? (() => new Date());
-  const erasedAt = item.erasedAt ?? now().toISOString();
+  const expired = item.status === 'expired';
+  const erasedAt = item.erasedAt ?? item.expiredAt ?? now().toISOString();
   const erasedBy = item.erasedBy ?? request.erasedBy;
   try {
     // A recording without a call item (a conference recording without a CallSid) has none to update.
@@ -299,18 +317,33 @@ async function project(item: Ledgered, request: FoundRecording, keys: readonly s
   }
   if (item.erasedEventAt) return;
   const sent = await announce(
-    {
-      detailType: 'Recording Erased',
-      detail: {
-        recordingSid: item.recordingSid,
-        callId: request.callId,
-        callSid: item.callSid,
-        conferenceSid: item.conferenceSid,
-        accountSid: item.accountSid,
-        erasedAt,
-        erasedBy,
-      },
-    },
+    expired
+      ? {
+          // The retention sweep: what the stage keeps, and when it ran out.
+          detailType: 'Recording Expired',
+          detail: {
+            recordingSid: item.recordingSid,
+            callId: request.callId,
+            callSid: item.callSid,
+            conferenceSid: item.conferenceSid,
+            accountSid: item.accountSid,
+            at: erasedAt,
+            by: erasedBy,
+            reason: 'retention: older than the stage keeps recordings',
+          },
+        }
+      : {
+          detailType: 'Recording Erased',
+          detail: {
+            recordingSid: item.recordingSid,
+            callId: request.callId,
+            callSid: item.callSid,
+            conferenceSid: item.conferenceSid,
+            accountSid: item.accountSid,
+            erasedAt,
+            erasedBy,
+          },
+        },
     deps,
   );
   if (!sent)

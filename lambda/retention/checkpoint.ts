@@ -1,0 +1,64 @@
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
+import type { PendingRecording, RetentionCheckpoint, SweepReport } from './sweep-run';
+
+/**
+ * Where the retention sweep got to, kept in the ledger table under a key that can never be a
+ * RecordingSid (`~`, no `RE`), like the reconciler's: no `day` and no `status`, so no listing or
+ * index ever sees it. `npm run status -- --retention` reads it.
+ */
+export class RetentionCheckpointStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    readonly tableName: string,
+    readonly key: string = RETENTION_CHECKPOINT_KEY,
+  ) {}
+
+  async read(): Promise<RetentionCheckpoint | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { recordingSid: this.key }, ConsistentRead: true }),
+    );
+    const item = result.Item;
+    if (!item || typeof item.nextDay !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(item.nextDay)) return undefined;
+    const pending = Array.isArray(item.pending) ? (item.pending as PendingRecording[]) : [];
+    return { nextDay: item.nextDay, pending: pending.filter((p) => typeof p?.recordingSid === 'string') };
+  }
+
+  async write(checkpoint: RetentionCheckpoint, now = new Date()): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { recordingSid: this.key },
+        UpdateExpression: 'SET nextDay = :nextDay, pending = :pending, updatedAt = :now',
+        ExpressionAttributeValues: {
+          ':nextDay': checkpoint.nextDay,
+          ':pending': checkpoint.pending,
+          ':now': now.toISOString(),
+        },
+      }),
+    );
+  }
+
+  /** What the last run did, for `npm run status -- --retention`. */
+  async recordRun(report: SweepReport, now = new Date()): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { recordingSid: this.key },
+        UpdateExpression: 'SET lastRun = :run',
+        ExpressionAttributeValues: { ':run': { ...report, at: now.toISOString() } },
+      }),
+    );
+  }
+
+  /** The checkpoint with the last run's report, as `npm run status` shows it. */
+  async describe(): Promise<(RetentionCheckpoint & { lastRun?: SweepReport & { at: string } }) | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { recordingSid: this.key }, ConsistentRead: true }),
+    );
+    const checkpoint = await this.read();
+    if (!checkpoint) return undefined;
+    const lastRun = result.Item?.lastRun as (SweepReport & { at: string }) | undefined;
+    return { ...checkpoint, ...(lastRun ? { lastRun } : {}) };
+  }
+}

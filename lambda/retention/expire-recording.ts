@@ -1,0 +1,63 @@
+import {
+  type ErasureDeps,
+  eraseRecordingBySid,
+  HoldConflictError,
+  ObjectLegalHoldConflictError,
+  RetentionConflictError,
+} from '../shared/erasure/recording-erasure';
+import type { LedgerDayIndex } from '../shared/ledger/day-index';
+import type { LedgerItem } from '../shared/ledger/ledger';
+import { HttpError } from '../shared/runtime/http';
+import type { ExpireOutcome, RetentionCandidate } from './sweep-run';
+
+/** Who the ledger, the call item and the events name for an expiry. */
+export const RETENTION_ACTOR = 'retention';
+
+/**
+ * Erases one recording as expired through the erasure path (S3 versions, Twilio, ledger `expired`
+ * with `expiredAt`, call item, `Recording Expired`), and says what stopped it when something did.
+ */
+export async function expireRecording(
+  recordingSid: string,
+  deps: ErasureDeps & { readonly ledger: Pick<ErasureDeps['ledger'], 'get'> },
+): Promise<ExpireOutcome> {
+  const item = (await deps.ledger.get(recordingSid)) as LedgerItem | undefined;
+  if (!item || item.status === 'erased' || item.status === 'expired') return { outcome: 'gone' };
+  if (item.hold) return { outcome: 'held' };
+  try {
+    // By RecordingSid: a recording without a call item (a conference recording) expires too.
+    await eraseRecordingBySid({ recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
+    return { outcome: 'expired' };
+  } catch (error) {
+    if (error instanceof HoldConflictError || error instanceof ObjectLegalHoldConflictError) return { outcome: 'held' };
+    if (error instanceof RetentionConflictError) return { outcome: 'retained', retainUntil: error.retainUntil };
+    if (error instanceof HttpError) return { outcome: 'busy', reason: error.message };
+    throw error;
+  }
+}
+
+/**
+ * Every recording of `day` that started at or before `through`: each shard of the day in the
+ * ledger's day index, page by page (the order across shards does not matter to the sweep).
+ */
+export async function* dayCandidates(
+  index: Pick<LedgerDayIndex, 'queryPartition' | 'dayPartitions'>,
+  day: string,
+  through: string,
+): AsyncIterable<RetentionCandidate> {
+  for (const partition of index.dayPartitions(day)) {
+    let exclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await index.queryPartition({
+        index: 'day',
+        partition,
+        from: `${day}T00:00:00.000Z`,
+        through,
+        limit: 500,
+        exclusiveStartKey,
+      });
+      for (const item of page.items) yield item;
+      exclusiveStartKey = page.lastEvaluatedKey;
+    } while (exclusiveStartKey);
+  }
+}

@@ -1,0 +1,190 @@
+import { dayOf } from '../shared/ledger/ledger';
+import { describeError } from '../shared/runtime/errors';
+import type { Observability } from '../shared/runtime/observability';
+
+/**
+ * One run of the retention sweep: erases, through the erasure path, every recording that started
+ * more than `retentionDays` ago, oldest day first, and records where it got to.
+ *
+ * - **Resumable**: the checkpoint (`nextDay`, the first day not yet swept to its end) moves a day
+ *   at a time, only once every recording of that day is expired or passed by; a run cut short
+ *   (timeout, crash, a failed erasure) leaves it where the next run picks up.
+ * - **Idempotent**: a day swept again finds its expired recordings already expired (the erasure
+ *   answers so) and erases nothing twice.
+ * - **Bounded**: at most `maxRecordings` erasures and `maxDays` days per run.
+ * - **Holds and Object Lock**: a held or Object Lock-retained recording is passed by and kept in
+ *   the checkpoint's `pending` list, checked again at the start of every run, and expired once its
+ *   hold is released or its retention has ended: nothing is lost behind the checkpoint.
+ */
+
+export interface PendingRecording {
+  readonly recordingSid: string;
+  readonly why: 'held' | 'retained';
+  /** `retained`: the Object Lock retain-until date; not checked again before it. */
+  readonly until?: string;
+}
+
+export interface RetentionCheckpoint {
+  /** `YYYY-MM-DD`: the first day not yet swept to its end. */
+  readonly nextDay: string;
+  readonly pending: readonly PendingRecording[];
+}
+
+/** A ledger item due for expiry (as the day index shows it). */
+export interface RetentionCandidate {
+  readonly recordingSid: string;
+  readonly status: string;
+  readonly startedAt: string;
+}
+
+export type ExpireOutcome =
+  | { readonly outcome: 'expired' | 'gone' }
+  | { readonly outcome: 'held' }
+  | { readonly outcome: 'retained'; readonly retainUntil?: string }
+  /** A copy is running, or the erasure could not finish now: tried again by the next run. */
+  | { readonly outcome: 'busy'; readonly reason: string };
+
+export interface SweepDeps {
+  /** The recordings of `day` that started at or before `through`, not yet erased or expired. */
+  readonly candidates: (day: string, through: string) => AsyncIterable<RetentionCandidate>;
+  /** Erases one recording as expired (the erasure path); throws on an unexpected failure. */
+  readonly expire: (recordingSid: string) => Promise<ExpireOutcome>;
+  readonly checkpoint: {
+    read(): Promise<RetentionCheckpoint | undefined>;
+    write(checkpoint: RetentionCheckpoint): Promise<void>;
+  };
+  readonly obs: Observability;
+  readonly now?: () => Date;
+}
+
+export interface SweepOptions {
+  readonly retentionDays: number;
+  /** Erasures per run at most. */
+  readonly maxRecordings: number;
+  /** Days walked per run at most. */
+  readonly maxDays: number;
+  /** Where the first run starts: no Twilio recording is older. */
+  readonly earliestDay?: string;
+}
+
+export interface SweepReport {
+  /** Recordings that started before this are due (now − retention). */
+  readonly cutoff: string;
+  readonly fromDay: string;
+  readonly nextDay: string;
+  readonly examined: number;
+  readonly expired: number;
+  readonly held: number;
+  readonly retained: number;
+  readonly failed: number;
+  readonly pending: number;
+  /** Every due day is swept (the checkpoint reached the cutoff's day). */
+  readonly caughtUp: boolean;
+}
+
+export const EARLIEST_DAY = '2008-01-01';
+/** The checkpoint's pending list stays well inside one 400 KB ledger item. */
+export const MAX_PENDING = 5000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function nextDayOf(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00.000Z`) + DAY_MS).toISOString().slice(0, 10);
+}
+
+export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps): Promise<SweepReport> {
+  const now = (deps.now ?? (() => new Date()))();
+  const cutoff = new Date(now.getTime() - options.retentionDays * DAY_MS);
+  const cutoffIso = cutoff.toISOString();
+  // Strictly before the cutoff: the index range is inclusive.
+  const throughIso = new Date(cutoff.getTime() - 1).toISOString();
+  const cutoffDay = dayOf(cutoffIso);
+  const saved = await deps.checkpoint.read();
+  const fromDay = saved?.nextDay ?? options.earliestDay ?? EARLIEST_DAY;
+  const counts = { examined: 0, expired: 0, held: 0, retained: 0, failed: 0 };
+  const log = deps.obs.logger;
+
+  const pending = new Map<string, PendingRecording>();
+  let budget = options.maxRecordings;
+
+  /** Expires one recording; false when the run must not move past it (a failure, or no room to remember it). */
+  const expireOne = async (recordingSid: string): Promise<boolean> => {
+    budget--;
+    let result: ExpireOutcome;
+    try {
+      result = await deps.expire(recordingSid);
+    } catch (error) {
+      counts.failed++;
+      log.error('Could not expire a recording', { recordingSid, error: describeError(error) });
+      return false;
+    }
+    switch (result.outcome) {
+      case 'expired':
+        counts.expired++;
+        return true;
+      case 'gone':
+        return true;
+      case 'busy':
+        counts.failed++;
+        log.warn('A recording due for expiry could not be expired now', { recordingSid, reason: result.reason });
+        return false;
+      case 'held':
+      case 'retained': {
+        if (result.outcome === 'held') counts.held++;
+        else counts.retained++;
+        if (pending.size >= MAX_PENDING && !pending.has(recordingSid)) return false;
+        pending.set(recordingSid, {
+          recordingSid,
+          why: result.outcome,
+          ...(result.outcome === 'retained' && result.retainUntil ? { until: result.retainUntil } : {}),
+        });
+        return true;
+      }
+    }
+  };
+
+  // 1. What earlier runs passed by: released holds and ended retention are expired now.
+  for (const entry of saved?.pending ?? []) {
+    if (budget <= 0 || (entry.why === 'retained' && entry.until !== undefined && entry.until > now.toISOString())) {
+      pending.set(entry.recordingSid, entry);
+      continue;
+    }
+    const before = counts.failed;
+    pending.delete(entry.recordingSid);
+    const ok = await expireOne(entry.recordingSid);
+    // A failure keeps it for the next run.
+    if (!ok && counts.failed > before) pending.set(entry.recordingSid, entry);
+  }
+
+  // 2. The due days, oldest first; the checkpoint moves past a day only once it is done.
+  let nextDay = fromDay;
+  let daysWalked = 0;
+  const save = () => deps.checkpoint.write({ nextDay, pending: [...pending.values()] });
+  walk: while (nextDay <= cutoffDay && daysWalked < options.maxDays && budget > 0) {
+    daysWalked++;
+    const day = nextDay;
+    for await (const candidate of deps.candidates(day, throughIso)) {
+      if (candidate.status === 'erased' || candidate.status === 'expired') continue;
+      if (candidate.startedAt >= cutoffIso) continue;
+      counts.examined++;
+      if (budget <= 0 || !(await expireOne(candidate.recordingSid))) break walk;
+    }
+    // The cutoff's own day is not over: recordings later in it fall due in later runs.
+    if (day === cutoffDay) break;
+    nextDay = nextDayOf(day);
+    await save();
+  }
+  await save();
+
+  const report: SweepReport = {
+    cutoff: cutoffIso,
+    fromDay,
+    nextDay,
+    ...counts,
+    pending: pending.size,
+    caughtUp: nextDay >= cutoffDay,
+  };
+  deps.obs.metric('RecordingsExpired', counts.expired);
+  if (counts.failed > 0) deps.obs.metric('RetentionFailed', counts.failed);
+  log.info('Retention sweep finished', { ...report });
+  return report;
+}

@@ -1,0 +1,144 @@
+/**
+ * The retention sweep through the erasure path, against dynalite and s3rver: an expired recording
+ * is gone from S3 and Twilio, the ledger says `expired` with `expiredAt`, the call item says so and
+ * `Recording Expired` goes out; a held one survives every run and expires once released.
+ */
+import '../../helpers/setup-env';
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { createRetentionHandler } from '../../../lambda/retention/handler';
+import { CallsRepository } from '../../../lambda/shared/calls/calls';
+import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
+import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
+import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
+import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
+import { staticTokens } from '../../../lambda/shared/twilio/signature';
+import {
+  CALL_SID_INDEX,
+  CALLS_TABLE,
+  type Emulators,
+  LEDGER_TABLE,
+  RECORDINGS_BUCKET,
+  startEmulators,
+} from '../../helpers/emulators';
+import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+
+const NOW = new Date('2024-09-01T12:00:00.000Z');
+
+let aws: Emulators;
+let ledger: RecordingLedger;
+const published: VaultEvent[] = [];
+const twilioDeletes: string[] = [];
+
+const twilio = {
+  async deleteRecording(recordingSid: string) {
+    twilioDeletes.push(recordingSid);
+  },
+} as unknown as TwilioApi;
+
+beforeAll(async () => {
+  aws = await startEmulators();
+  ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
+});
+
+afterAll(async () => {
+  await aws.stop();
+});
+
+async function givenStored(startedAt: string) {
+  const callSid = newCallSid();
+  const callId = `call-${callSid.slice(2, 14)}`;
+  const recordingSid = newRecordingSid();
+  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
+  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
+  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
+  const claimId = randomUUID();
+  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'callback' as const };
+  await ledger.claim(facts, claimId, 300, new Date(startedAt));
+  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
+  await ledger.markStored(recordingSid, claimId, copy, new Date(startedAt));
+  await new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX).markStored(
+    callId,
+    recordingSid,
+    { status: 'stored', ...copy, startedAt, storedAt: startedAt },
+    new Date(startedAt),
+  );
+  return { callId, recordingSid, key };
+}
+
+function sweep(now = NOW) {
+  return createRetentionHandler({
+    config: {
+      accountSid: TEST_ACCOUNT_SID,
+      bucketName: RECORDINGS_BUCKET,
+      tableName: CALLS_TABLE,
+      ledgerTableName: LEDGER_TABLE,
+      ledgerDayIndexName: 'byDayShard',
+      ledgerIndexShards: 8,
+      eventBusName: 'test',
+      twilioApiBaseUrl: 'http://127.0.0.1:9',
+      retentionDays: 30,
+      maxRecordingsPerRun: 100,
+      maxDaysPerRun: 400,
+    },
+    tokens: staticTokens('unused'),
+    s3: aws.s3,
+    ddb: aws.ddb,
+    twilio,
+    events: { publish: async (event) => void published.push(event) },
+    obs: createObservability('retention-test'),
+    now: () => now,
+    earliestDay: '2024-07-01',
+  })();
+}
+
+test('an expired recording is gone everywhere and the ledger says so; a younger one stays', async () => {
+  const old = await givenStored('2024-07-20T10:00:00.000Z');
+  const young = await givenStored('2024-08-20T10:00:00.000Z');
+
+  const report = await sweep();
+
+  expect(report.expired).toBeGreaterThanOrEqual(1);
+  expect(await aws.getObject(old.key)).toBeUndefined();
+  expect(twilioDeletes).toContain(old.recordingSid);
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({ status: 'expired', expiredAt: NOW.toISOString() });
+  const recordings = (await aws.getItem(old.callId))?.recordings as Record<string, { status: string }> | undefined;
+  expect(recordings?.[old.recordingSid]?.status).toBe('erased');
+  expect(published).toContainEqual(
+    expect.objectContaining({
+      detailType: 'Recording Expired',
+      detail: expect.objectContaining({ recordingSid: old.recordingSid, by: 'retention', at: NOW.toISOString() }),
+    }),
+  );
+  expect(await aws.getObject(young.key)).toBeDefined();
+  expect((await aws.getLedger(young.recordingSid))?.status).toBe('stored');
+
+  // Again: nothing expires twice, nothing is announced twice.
+  const events = published.length;
+  const again = await sweep();
+  expect(again.expired).toBe(0);
+  expect(published).toHaveLength(events);
+});
+
+test('a held recording survives the sweep, and expires on the first run after its release', async () => {
+  // On the day the first test's runs stopped at (the cutoff's), before the cutoff.
+  const held = await givenStored('2024-08-02T09:00:00.000Z');
+  const holds = new LedgerHold(aws.ddb, LEDGER_TABLE);
+  await holds.placeHold(held.recordingSid, { by: 'legal', at: NOW.toISOString(), reason: 'Case 1' }, NOW);
+
+  const first = await sweep();
+  expect(first.held).toBe(1);
+  expect(await aws.getObject(held.key)).toBeDefined();
+  expect((await aws.getLedger(held.recordingSid))?.status).toBe('stored');
+
+  await holds.releaseHold(held.recordingSid, 'legal', NOW);
+  const later = new Date(NOW.getTime() + 60 * 60 * 1000);
+  const second = await sweep(later);
+
+  expect(second.expired).toBe(1);
+  expect(await aws.getObject(held.key)).toBeUndefined();
+  expect(await aws.getLedger(held.recordingSid)).toMatchObject({ status: 'expired' });
+  expect((await aws.getLedger(held.recordingSid))?.holdState).toBeUndefined();
+});

@@ -1,0 +1,180 @@
+/**
+ * The retention sweep's walk, checkpoint and pending list, with the ledger's days and the erasure
+ * as doubles (the erasure path itself runs against the emulators in retention.test.ts).
+ */
+
+import {
+  type ExpireOutcome,
+  type RetentionCandidate,
+  type RetentionCheckpoint,
+  runRetentionSweep,
+  type SweepDeps,
+} from '../../../lambda/retention/sweep-run';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
+
+const NOW = new Date('2024-07-23T12:00:00.000Z');
+const obs = createObservability('retention-test');
+
+function world(recordings: RetentionCandidate[], outcomes: Record<string, ExpireOutcome | 'throw'> = {}) {
+  const saved: RetentionCheckpoint[] = [];
+  let checkpoint: RetentionCheckpoint | undefined;
+  const expired: string[] = [];
+  const queried: string[] = [];
+  const deps: SweepDeps = {
+    async *candidates(day, through) {
+      queried.push(day);
+      for (const r of recordings) {
+        if (r.startedAt.slice(0, 10) === day && r.startedAt <= through) yield r;
+      }
+    },
+    async expire(recordingSid) {
+      const outcome = outcomes[recordingSid];
+      if (outcome === 'throw') throw new Error('S3 answered 503');
+      if (outcome) return outcome;
+      expired.push(recordingSid);
+      const r = recordings.find((x) => x.recordingSid === recordingSid);
+      if (r) Object.assign(r, { status: 'expired' });
+      return { outcome: 'expired' };
+    },
+    checkpoint: {
+      read: async () => checkpoint,
+      write: async (cp) => {
+        checkpoint = cp;
+        saved.push(cp);
+      },
+    },
+    obs,
+    now: () => NOW,
+  };
+  return {
+    deps,
+    saved,
+    expired,
+    queried,
+    checkpoint: () => checkpoint,
+    set: (cp: RetentionCheckpoint) => (checkpoint = cp),
+  };
+}
+
+const rec = (recordingSid: string, startedAt: string, status = 'stored'): RetentionCandidate => ({
+  recordingSid,
+  startedAt,
+  status,
+});
+
+const options = { retentionDays: 30, maxRecordings: 100, maxDays: 400, earliestDay: '2024-06-20' };
+
+describe('runRetentionSweep', () => {
+  test('expires what started before now − retention, oldest day first, and nothing younger', async () => {
+    const w = world([
+      rec('RE-a', '2024-06-20T10:00:00.000Z'),
+      rec('RE-b', '2024-06-22T10:00:00.000Z', 'failed'),
+      rec('RE-c', '2024-06-23T11:59:59.999Z'),
+      rec('RE-d', '2024-06-23T12:00:00.000Z'),
+      rec('RE-e', '2024-07-01T00:00:00.000Z'),
+      rec('RE-f', '2024-06-21T00:00:00.000Z', 'erased'),
+    ]);
+
+    const report = await runRetentionSweep(options, w.deps);
+
+    expect(w.expired).toEqual(['RE-a', 'RE-b', 'RE-c']);
+    expect(report).toMatchObject({ cutoff: '2024-06-23T12:00:00.000Z', expired: 3, failed: 0, caughtUp: true });
+    // The cutoff's day is not over: the next run starts there again.
+    expect(w.checkpoint()).toEqual({ nextDay: '2024-06-23', pending: [] });
+  });
+
+  test('is idempotent: a second run expires nothing again', async () => {
+    const w = world([rec('RE-a', '2024-06-20T10:00:00.000Z'), rec('RE-c', '2024-06-23T08:00:00.000Z')]);
+    await runRetentionSweep(options, w.deps);
+    w.expired.length = 0;
+
+    const again = await runRetentionSweep(options, w.deps);
+
+    expect(w.expired).toEqual([]);
+    expect(again.expired).toBe(0);
+  });
+
+  test('is bounded per run and resumes where the last run stopped', async () => {
+    const recordings = Array.from({ length: 5 }, (_, i) => rec(`RE-${i}`, `2024-06-2${i}T10:00:00.000Z`));
+    const w = world(recordings);
+
+    const first = await runRetentionSweep({ ...options, maxRecordings: 2 }, w.deps);
+    expect(first).toMatchObject({ expired: 2, caughtUp: false });
+    // Both of its days were done: the next run starts after them.
+    expect(w.checkpoint()?.nextDay).toBe('2024-06-22');
+
+    const second = await runRetentionSweep({ ...options, maxRecordings: 2 }, w.deps);
+    const third = await runRetentionSweep({ ...options, maxRecordings: 2 }, w.deps);
+    expect(second.expired + third.expired).toBe(2);
+    expect(w.expired).toEqual(['RE-0', 'RE-1', 'RE-2', 'RE-3']);
+    // RE-4 (06-24) is younger than 30 days.
+  });
+
+  test('a failed erasure keeps the checkpoint on its day, and the next run tries it again', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z'), rec('RE-b', '2024-06-21T10:00:00.000Z')];
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = { 'RE-a': 'throw' };
+    const w = world(recordings, outcomes);
+
+    const failed = await runRetentionSweep(options, w.deps);
+    expect(failed).toMatchObject({ failed: 1, expired: 0 });
+    expect(w.checkpoint()?.nextDay).toBe('2024-06-20');
+
+    delete outcomes['RE-a'];
+    const healed = await runRetentionSweep(options, w.deps);
+    expect(healed).toMatchObject({ failed: 0, expired: 2 });
+  });
+
+  test('passes held and Object Lock-retained recordings by, remembers them, and expires them once free', async () => {
+    const recordings = [
+      rec('RE-held', '2024-06-20T10:00:00.000Z'),
+      rec('RE-locked', '2024-06-20T11:00:00.000Z'),
+      rec('RE-free', '2024-06-21T10:00:00.000Z'),
+    ];
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = {
+      'RE-held': { outcome: 'held' },
+      'RE-locked': { outcome: 'retained', retainUntil: '2024-07-23T11:00:00.000Z' },
+    };
+    const w = world(recordings, outcomes);
+
+    const first = await runRetentionSweep(options, w.deps);
+    expect(first).toMatchObject({ expired: 1, held: 1, retained: 1, failed: 0, pending: 2 });
+    expect(w.checkpoint()?.nextDay).toBe('2024-06-23');
+    expect(w.checkpoint()?.pending).toEqual([
+      { recordingSid: 'RE-held', why: 'held' },
+      { recordingSid: 'RE-locked', why: 'retained', until: '2024-07-23T11:00:00.000Z' },
+    ]);
+
+    // The hold is released and the lock ran out: the checkpoint is long past their day.
+    delete outcomes['RE-held'];
+    delete outcomes['RE-locked'];
+    const second = await runRetentionSweep(options, w.deps);
+    expect(second).toMatchObject({ expired: 2, pending: 0 });
+    expect(w.expired).toEqual(['RE-free', 'RE-held', 'RE-locked']);
+  });
+
+  test('a pending recording still under Object Lock retention is not asked again before its date', async () => {
+    const w = world([]);
+    w.set({
+      nextDay: '2024-06-23',
+      pending: [{ recordingSid: 'RE-locked', why: 'retained', until: '2025-01-01T00:00:00.000Z' }],
+    });
+    const calls: string[] = [];
+    const expire = w.deps.expire;
+    const report = await runRetentionSweep(options, {
+      ...w.deps,
+      expire: async (sid) => {
+        calls.push(sid);
+        return expire(sid);
+      },
+    });
+    expect(calls).toEqual([]);
+    expect(report.pending).toBe(1);
+  });
+
+  test('walks at most maxDays days per run', async () => {
+    const w = world([]);
+    await runRetentionSweep({ ...options, maxDays: 2 }, w.deps);
+    expect(w.queried).toEqual(['2024-06-20', '2024-06-21']);
+    expect(w.checkpoint()?.nextDay).toBe('2024-06-22');
+  });
+});
