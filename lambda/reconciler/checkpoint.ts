@@ -16,9 +16,27 @@ export interface ReconcileWindowSettings {
   readonly settleMs: number;
   /** At most this much per run (catching up after an outage); at least twice the lookback so every run moves on. */
   readonly maxWindowMs?: number;
+  /** A run takes its window in chunks of at most this, oldest first, moving the checkpoint after each. */
+  readonly chunkMs?: number;
 }
 
 export const DEFAULT_MAX_WINDOW_MS = 24 * 60 * 60 * 1000;
+// Twilio lists whole UTC days newest first, so a chunk also reads the newer part of its day: six hours
+// keeps an ordinary run (interval + lookback) to one chunk and a day of catch-up to four.
+export const DEFAULT_CHUNK_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * The window cut into consecutive chunks of at most `chunkMs`, oldest first: a run that cannot
+ * finish its window still keeps what it finished, and the oldest part is never the one left.
+ */
+export function windowChunks(window: ListWindow, chunkMs: number = DEFAULT_CHUNK_MS): ListWindow[] {
+  const size = Math.max(60_000, chunkMs);
+  const chunks: ListWindow[] = [];
+  for (let from = window.from.getTime(); from < window.to.getTime(); from += size) {
+    chunks.push({ from: new Date(from), to: new Date(Math.min(from + size, window.to.getTime())) });
+  }
+  return chunks;
+}
 
 /**
  * The window of the next run: from (checkpoint − lookback), on a first run (now − lookback), to

@@ -5,7 +5,7 @@ import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
 import type { RecordingListSource } from '../shared/twilio/recording-list';
 import { type TwilioApi, TwilioApiError } from '../shared/twilio/rest-api';
-import { type ReconcileCheckpoint, type ReconcileWindowSettings, reconcileWindow } from './checkpoint';
+import { type ReconcileCheckpoint, type ReconcileWindowSettings, reconcileWindow, windowChunks } from './checkpoint';
 import { mergePending, recheckPending } from './pending';
 
 /** What one reconcile run works with, built once per container by the handler. */
@@ -26,6 +26,8 @@ export interface ReconcileRunOptions {
   readonly budgetMs: number;
   /** Ends a running reconcile early (the local stack stopping). */
   readonly signal?: AbortSignal;
+  /** Twilio list pages this run may read; it stops at the end of the chunk that reaches it. Unlimited if absent. */
+  readonly maxPages?: number;
 }
 
 export interface ReconcilerRun {
@@ -37,8 +39,9 @@ export interface ReconcilerRun {
 /**
  * One scheduled run: lists what Twilio created since the last finished run (minus the lookback)
  * up to a few minutes ago, and queues a job (origin `reconciler`) for each completed recording
- * the ledger lacks. The checkpoint moves only when a run got through its whole window; a run cut
- * short by its time budget leaves it, and the next run starts over.
+ * the ledger lacks. The window is taken in chunks, oldest first, and the checkpoint moves to the end
+ * of each chunk finished; a run cut short by its budget (time, pages) stops there, and the next run
+ * resumes from the checkpoint (minus the lookback).
  */
 export async function runReconciliation(deps: ReconcileRunDeps, options: ReconcileRunOptions): Promise<ReconcilerRun> {
   const { obs, checkpoint, settings, now } = deps;
@@ -79,37 +82,67 @@ export async function runReconciliation(deps: ReconcileRunDeps, options: Reconci
         })
       : { stillPending: [], queued: 0 };
 
-    const result = await reconcile(
-      { list: deps.list, statuses, enqueue, accountSid: deps.accountSid, obs, now },
-      {
-        window,
-        origin: 'reconciler',
-        signal: options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,
-        onProgress: (progress) => {
-          counts = progress;
+    // Oldest chunk first; the checkpoint follows each finished chunk, so a run cut short by its
+    // budget keeps what it finished and the next one resumes there.
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    let stillPending = rechecked.stillPending;
+    let pagesBefore = 0;
+    let advanced = false;
+    let chunksDone = 0;
+    const done: ReconcileResult[] = [];
+    const chunks = windowChunks(window, settings.chunkMs);
+    for (const chunk of chunks) {
+      if (signal.aborted || (options.maxPages !== undefined && pagesBefore >= options.maxPages)) break;
+      const chunkResult = await reconcile(
+        { list: deps.list, statuses, enqueue, accountSid: deps.accountSid, obs, now },
+        {
+          window: chunk,
+          origin: 'reconciler',
+          signal,
+          onProgress: (progress) => {
+            counts = sum([...done, progress]);
+          },
         },
-      },
-    );
+      );
+      done.push(chunkResult);
+      counts = sum(done);
+      pagesBefore += chunkResult.pages;
+      if (!chunkResult.finished) break;
+      // In progress and created before the next run's window: only a look at the recording itself
+      // will see it complete.
+      const nextFrom = chunk.to.getTime() - settings.lookbackMs;
+      const leaving = chunkResult.notFinal
+        .filter((r) => r.dateCreated !== undefined && Date.parse(r.dateCreated) < nextFrom)
+        .map((r) => r.sid);
+      stillPending = mergePending(stillPending, leaving);
+      advanced = (await checkpoint.advance(chunk, chunkResult, now(), stillPending)) || advanced;
+      chunksDone++;
+    }
+    const result: ReconcileResult = {
+      ...sum(done),
+      pages: pagesBefore,
+      notFinal: done.flatMap((r) => r.notFinal),
+      dryRun: false,
+      finished: chunksDone === chunks.length,
+    };
     counts = result;
     const summary = {
       ...span,
       ...countsOf(result),
       pages: result.pages,
+      chunks: chunks.length,
+      chunksDone,
       pendingRechecked: pending.length,
       pendingQueued: rechecked.queued,
     };
     if (!result.finished) {
       obs.metric('ReconcileIncomplete');
-      obs.logger.warn('Reconcile stopped before the end of its window; the checkpoint stays where it was', summary);
-      return { window: span, result, checkpointAdvanced: false };
+      obs.logger.warn('Reconcile stopped before the end of its window; the next run resumes from the checkpoint', {
+        ...summary,
+        checkpointAdvanced: advanced,
+      });
+      return { window: span, result, checkpointAdvanced: advanced };
     }
-    // In progress and created before the next run's window: only a look at the recording itself
-    // will see it complete.
-    const nextFrom = window.to.getTime() - settings.lookbackMs;
-    const leaving = result.notFinal
-      .filter((r) => r.dateCreated !== undefined && Date.parse(r.dateCreated) < nextFrom)
-      .map((r) => r.sid);
-    const advanced = await checkpoint.advance(window, result, now(), mergePending(rechecked.stillPending, leaving));
     obs.logger.info('Reconciled', { ...summary, checkpointAdvanced: advanced });
     return { window: span, result, checkpointAdvanced: advanced };
   } catch (error) {
@@ -123,6 +156,18 @@ export async function runReconciliation(deps: ReconcileRunDeps, options: Reconci
     obs.metric('ReconcileListed', counts?.listed ?? 0);
     obs.flush();
   }
+}
+
+function sum(parts: readonly ReconcileCounts[]): ReconcileCounts {
+  const total = { listed: 0, alreadyStored: 0, queued: 0, skipped: 0, invalid: 0 };
+  for (const part of parts) {
+    total.listed += part.listed;
+    total.alreadyStored += part.alreadyStored;
+    total.queued += part.queued;
+    total.skipped += part.skipped;
+    total.invalid += part.invalid;
+  }
+  return total;
 }
 
 function countsOf(counts: ReconcileCounts): ReconcileCounts {
