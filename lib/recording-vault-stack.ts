@@ -231,6 +231,7 @@ export class RecordingVaultStack extends Stack {
             ...logs,
             entry: entries.retention,
             twilioAccountSid: config.twilioAccountSid,
+            twilioSubaccountSids: config.twilioSubaccountSids,
             twilioApiBaseUrl: config.twilioApiBaseUrl,
             twilioSecret: secret,
             retention: config.retention,

@@ -17,6 +17,8 @@ export interface RetentionFunctionProps extends FunctionLogProps {
   /** The handler's entry file (lambda/retention/index.ts). */
   readonly entry: string;
   readonly twilioAccountSid: string;
+  /** The stage's subaccounts: a recording of one is deleted at Twilio as that account. */
+  readonly twilioSubaccountSids?: readonly string[];
   readonly twilioApiBaseUrl: string;
   readonly twilioSecret: TwilioSecret;
   readonly retention: RetentionConfig;
@@ -50,6 +52,9 @@ export class RetentionFunction extends VaultFunction {
       reservedConcurrency: 1,
       environment: {
         [ENV.twilioAccountSid]: props.twilioAccountSid,
+        ...(props.twilioSubaccountSids?.length
+          ? { [ENV.twilioSubaccountSids]: props.twilioSubaccountSids.join(',') }
+          : {}),
         [ENV.twilioSecretArn]: props.twilioSecret.secretId,
         [ENV.twilioApiBaseUrl]: props.twilioApiBaseUrl,
         [ENV.recordingsBucket]: props.storage.bucket.bucketName,

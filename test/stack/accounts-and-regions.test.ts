@@ -108,7 +108,12 @@ describe('deployed', () => {
       .Variables;
 
   test('every function that talks to Twilio knows the subaccounts and the regional host', () => {
-    for (const name of ['Recording Vault transfer', 'Recording Vault reconciler', 'Recording Vault erasure']) {
+    for (const name of [
+      'Recording Vault transfer',
+      'Recording Vault reconciler',
+      'Recording Vault erasure',
+      'Recording Vault retention',
+    ]) {
       const env = envOf(name);
       expect(env).toMatchObject({
         TWILIO_ACCOUNT_SID: PARENT,
