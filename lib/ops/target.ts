@@ -14,7 +14,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { accountSid, DEFAULT_TWILIO_API_BASE_URL } from '../../lambda/shared/config/function-config';
+import { accountSid } from '../../lambda/shared/config/function-config';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { EnvReader } from '../../lambda/shared/runtime/env-reader';
 import { parseSubaccountsSetting } from '../../lambda/shared/twilio/accounts';

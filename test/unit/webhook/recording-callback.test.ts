@@ -6,8 +6,6 @@ import {
   newCallSid,
   recordingCallbackParams,
   TEST_ACCOUNT_SID,
-  TEST_AUTH_TOKEN,
-  TEST_AUTH_TOKEN_SECONDARY,
 } from '../../helpers/twilio-fixtures';
 
 const receivedAt = new Date('2024-07-22T17:05:00.000Z');
