@@ -223,6 +223,8 @@ export class RecordingsView {
     this.extras.audit = audit.status === 'fulfilled';
     this.extras.hold = details.status === 'fulfilled' && 'hold' in details.value;
     if (this.extras.audit || this.extras.hold) this.render();
+    // The rows are final from here on (a render above replaced them): people and tests may act on them.
+    byId('list').dataset.extras = 'probed';
   }
 
   private async hold(recording: ListedRecording): Promise<void> {

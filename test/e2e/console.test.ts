@@ -79,16 +79,19 @@ async function openConsole(fragment: string): Promise<{ page: Page; cspViolation
 async function showDay(page: Page): Promise<void> {
   await page.waitForSelector('#list[aria-busy="false"]', { timeout: UI_TIMEOUT_MS });
   const shown = await page.$eval('#list', (list) => list.getAttribute('data-day'));
-  if (shown === day) return;
-  await page.$eval(
-    '#day',
-    (input, value) => {
-      (input as unknown as { value: string }).value = value;
-      input.dispatchEvent(new Event('change'));
-    },
-    day,
-  );
-  await page.waitForSelector(`#list[data-day="${day}"][aria-busy="false"]`, { timeout: UI_TIMEOUT_MS });
+  if (shown !== day) {
+    await page.$eval(
+      '#day',
+      (input, value) => {
+        (input as unknown as { value: string }).value = value;
+        input.dispatchEvent(new Event('change'));
+      },
+      day,
+    );
+    await page.waitForSelector(`#list[data-day="${day}"][aria-busy="false"]`, { timeout: UI_TIMEOUT_MS });
+  }
+  // The first listing probes the hold and audit routes once and may render its rows again: wait for that.
+  await page.waitForSelector('#list[data-extras="probed"]', { timeout: UI_TIMEOUT_MS });
 }
 
 const row = (sid: string) => `#rows tr[data-sid="${sid}"]`;
