@@ -42,6 +42,39 @@ export interface ErasureFunctionProps {
  * retention and legal hold; read the Twilio secret (to delete at Twilio); publish to the stage's bus. No Put,
  * Query or Delete on any table, no object reads, no bypass of governance retention.
  */
+/**
+ * What erasing a recording takes beyond its ledger item, for every function that erases (the
+ * erasure routes, the retention sweep): the call entry; every version under recordings/, after
+ * reading its legal hold and retention. Never a bypass of governance retention.
+ */
+export function grantRecordingErasure(
+  role: iam.IRole,
+  props: { readonly calls: CallsTable; readonly storage: RecordingStorage },
+): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'EraseCallEntry',
+      actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      resources: [props.calls.table.tableArn],
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ListRecordingVersions',
+      actions: ['s3:ListBucketVersions'],
+      resources: [props.storage.bucket.bucketArn],
+      conditions: { StringLike: { 's3:prefix': [`${RECORDINGS_PREFIX}*`] } },
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'EraseRecordingVersions',
+      actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
+      resources: [props.storage.recordingObjectsArn()],
+    }),
+  );
+}
+
 export class ErasureFunction extends Construct {
   readonly function: LambdaFunction;
   readonly role: iam.Role;
@@ -85,28 +118,7 @@ export class ErasureFunction extends Construct {
         resources: [props.ledger.table.tableArn],
       }),
     );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'EraseCallEntry',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [props.calls.table.tableArn],
-      }),
-    );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListRecordingVersions',
-        actions: ['s3:ListBucketVersions'],
-        resources: [props.storage.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${RECORDINGS_PREFIX}*`] } },
-      }),
-    );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'EraseRecordingVersions',
-        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
-        resources: [props.storage.recordingObjectsArn()],
-      }),
-    );
+    grantRecordingErasure(this.role, props);
     props.twilioSecret.grantRead(this.function);
     props.events.bus.grantPutEventsTo(this.function);
     // Items it rewrites and events it publishes under the stage's key.

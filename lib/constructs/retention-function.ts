@@ -7,7 +7,8 @@ import type { Construct } from 'constructs';
 import { ENV } from '../../lambda/shared/config/env-names';
 import type { RetentionConfig } from '../config';
 import type { CallsTable } from './calls-table';
-import { RECORDINGS_PREFIX, type RecordingStorage } from './recording-storage';
+import { grantRecordingErasure } from './erasure-function';
+import type { RecordingStorage } from './recording-storage';
 import type { RecordingsLedger } from './recordings-ledger';
 import type { TwilioSecret } from './twilio-secret';
 import type { VaultEvents } from './vault-events';
@@ -85,28 +86,8 @@ export class RetentionFunction extends VaultFunction {
         resources: [props.ledger.dayIndexArn()],
       }),
     );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ExpireCallEntries',
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [props.calls.table.tableArn],
-      }),
-    );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListRecordingVersions',
-        actions: ['s3:ListBucketVersions'],
-        resources: [props.storage.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${RECORDINGS_PREFIX}*`] } },
-      }),
-    );
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ExpireRecordingVersions',
-        actions: ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectLegalHold', 's3:GetObjectRetention'],
-        resources: [props.storage.recordingObjectsArn()],
-      }),
-    );
+    // Expiry is an erasure: the same rights on call entries and recording versions.
+    grantRecordingErasure(this.role, props);
     props.storage.acknowledgeRecordingsPrefix(
       this.role,
       'Expiry is limited to the recordings/ prefix of the recordings bucket: the keys of the recordings due are known only at run time.',
