@@ -6,7 +6,8 @@ import { LocalStack, newAccountSid, stopSuite, waitFor } from './harness';
 
 /**
  * `npm start` with RETENTION_DAYS runs the retention sweep on its own schedule, as the stage's
- * schedule does on AWS: a recording older than the stage keeps is expired everywhere, a newer one stays.
+ * schedule does on AWS: a recording older than the stage keeps is expired everywhere, a newer one
+ * stays, and the expiry is in the recording's audit trail under the actor `retention`.
  */
 
 const ACCOUNT_SID = newAccountSid();
@@ -38,7 +39,7 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   for (const recording of [old, recent]) {
     expect((await stack.postCallback(twilio.callbackParams(recording))).status).toBe(204);
   }
-  const storedOld = await stack.storedInLedger(old.sid);
+  // Not `storedInLedger(old)`: the sweep (every second) may expire it before a poll sees `stored`.
   await stack.storedInLedger(recent.sid);
 
   const expired = await waitFor(
@@ -51,7 +52,8 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   );
 
   expect(expired).toMatchObject({ status: 'expired', expiredAt: expect.stringMatching(/^\d{4}-/) });
-  expect(await stack.listKeys(String(storedOld.key))).toEqual([]);
+  expect(expired.key).toEqual(expect.stringContaining(old.sid));
+  expect(await stack.listKeys(String(expired.key))).toEqual([]);
   expect((await stack.ledger(recent.sid))?.status).toBe('stored');
   const events = await readFile(join(stack.config.dataDir, 'events.ndjson'), 'utf8');
   const expiredEvents = events
@@ -60,4 +62,26 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
     .map((line) => JSON.parse(line) as { 'detail-type': string; detail: { recordingSid: string } })
     .filter((e) => e['detail-type'] === 'Recording Expired');
   expect(expiredEvents.map((e) => e.detail.recordingSid)).toEqual([old.sid]);
+
+  // The expiry is in the recording's access audit trail, under the sweep's name, as an auditor reads it.
+  const trail = await waitFor(
+    `the expiry of ${old.sid} in its audit trail`,
+    async () => {
+      const response = await stack.request('GET', `/recordings/${old.sid}/audit`, {
+        headers: { authorization: `Bearer ${stack.config.apiToken}` },
+      });
+      const entries = (response.json as { entries?: { action: string }[] } | undefined)?.entries ?? [];
+      return response.status === 200 && entries.some((e) => e.action === 'recording.expire') ? entries : undefined;
+    },
+    { timeoutMs: 15_000 },
+  );
+  expect(trail).toEqual([
+    expect.objectContaining({
+      action: 'recording.expire',
+      outcome: 'done',
+      actor: 'retention',
+      actorKind: 'local',
+      at: expired.expiredAt,
+    }),
+  ]);
 }, 120_000);
