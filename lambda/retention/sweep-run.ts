@@ -105,8 +105,11 @@ export interface SweepReport {
   readonly retained: number;
   /** Erasures that failed, and audit entries that could not be written. */
   readonly failed: number;
-  /** Audit entries that could not be written (kept in `pending` for the next run). */
-  readonly auditFailed: number;
+  /**
+   * Audit entries that could not be written (kept in `pending` for the next run); absent from the
+   * reports of runs before the sweep wrote entries.
+   */
+  readonly auditFailed?: number;
   readonly pending: number;
   /** Every due day is swept (the checkpoint reached the cutoff's day). */
   readonly caughtUp: boolean;
