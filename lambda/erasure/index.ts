@@ -5,6 +5,7 @@ import { AuditWriter } from '../shared/audit/audit-trail';
 import { auditedRoute } from '../shared/audit/audited-route';
 import { loadAuditConfig, loadErasureConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
+import { createObservability } from '../shared/runtime/observability';
 import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { ERASURE_AUDIT_ACTIONS } from './audit-actions';
 import { createErasureHandler } from './handler';
@@ -16,6 +17,8 @@ const { auditTableName } = loadAuditConfig();
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
   marshallOptions: { removeUndefinedValues: true },
 });
+// One for the handler and its audit entry: an entry that cannot be written is counted with the rest.
+const obs = createObservability('recording-erasure');
 
 // Every answer about a recording is entered in the audit trail before it leaves.
 export const handler = auditedRoute(
@@ -25,6 +28,7 @@ export const handler = auditedRoute(
     subaccountTokens: subaccountTokens(secret),
     s3: new S3Client({ ...clientOverrides('S3') }),
     ddb,
+    obs,
   }),
-  { recorder: new AuditWriter(ddb, auditTableName), actions: ERASURE_AUDIT_ACTIONS },
+  { recorder: new AuditWriter(ddb, auditTableName), obs, actions: ERASURE_AUDIT_ACTIONS },
 );

@@ -5,6 +5,7 @@ import { AuditWriter } from '../shared/audit/audit-trail';
 import { auditedRoute } from '../shared/audit/audited-route';
 import { loadAuditConfig, loadHoldConfig } from '../shared/config/function-config';
 import { clientOverrides } from '../shared/runtime/endpoints';
+import { createObservability } from '../shared/runtime/observability';
 import { HOLD_AUDIT_ACTIONS } from './audit-actions';
 import { createHoldHandler } from './handler';
 
@@ -14,6 +15,8 @@ const { auditTableName } = loadAuditConfig();
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
   marshallOptions: { removeUndefinedValues: true },
 });
+// One for the handler and its audit entry: an entry that cannot be written is counted with the rest.
+const obs = createObservability('recording-hold');
 
 // Every hold and release is entered in the audit trail, with its caller and outcome, before the answer leaves.
 export const handler = auditedRoute(
@@ -21,6 +24,7 @@ export const handler = auditedRoute(
     config,
     s3: new S3Client({ ...clientOverrides('S3') }),
     ddb,
+    obs,
   }),
-  { recorder: new AuditWriter(ddb, auditTableName), actions: HOLD_AUDIT_ACTIONS },
+  { recorder: new AuditWriter(ddb, auditTableName), obs, actions: HOLD_AUDIT_ACTIONS },
 );

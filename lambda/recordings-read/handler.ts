@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import type { AuditRecorder } from '../shared/audit/audit-trail';
+import { type AuditRecorder, meteredAuditRecorder } from '../shared/audit/audit-trail';
 import { CallsRepository } from '../shared/calls/calls';
 import type { PlaybackConfig, RecordingsReadConfig } from '../shared/config/function-config';
 import { RecordingLedger } from '../shared/ledger/ledger';
@@ -37,7 +37,8 @@ export function createPlaybackHandler(runtime: PlaybackRuntime) {
   };
   const listRecordings = runtime.listing ? createListRecordingsRoute(runtime.listing, runtime.ddb) : undefined;
   const ledger = runtime.listing ? new RecordingLedger(runtime.ddb, runtime.listing.ledgerTableName) : undefined;
-  const audit = accessAudit(runtime.audit, runtime.defaultPrincipal);
+  // An entry that cannot be written answers 503 (no URL leaves) and is counted for the alarm.
+  const audit = accessAudit(runtime.audit && meteredAuditRecorder(runtime.audit, obs), runtime.defaultPrincipal);
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.addContext(context);
     const callId = event.pathParameters?.callId ?? '';

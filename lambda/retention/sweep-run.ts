@@ -1,3 +1,4 @@
+import { AUDIT_WRITE_FAILED } from '../shared/audit/audit-trail';
 import { dayOf } from '../shared/ledger/ledger';
 import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
@@ -271,7 +272,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   };
   deps.obs.metric('RecordingsExpired', counts.expired);
   if (counts.failed > 0) deps.obs.metric('RetentionFailed', counts.failed);
-  if (counts.auditFailed > 0) deps.obs.metric('AuditWriteFailed', counts.auditFailed);
+  if (counts.auditFailed > 0) deps.obs.metric(AUDIT_WRITE_FAILED, counts.auditFailed);
   log.info('Retention sweep finished', { ...report });
   return report;
 }

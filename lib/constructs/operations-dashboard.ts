@@ -4,6 +4,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AUDIT_WRITE_FAILED } from '../../lambda/shared/audit/audit-trail';
 import { POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_SERVICE_NAME } from './vault-function';
 
 /** The `function` dimension each handler reports its metrics under (lambda/<name>/handler.ts). */
@@ -20,6 +21,14 @@ export type VaultFunctionName = (typeof VAULT_FUNCTION_NAMES)[number];
 
 /** The stack's functions by their metric name; a function a stage does not deploy is left out. */
 export type VaultFunctions = Readonly<Partial<Record<VaultFunctionName, lambda.IFunction>>>;
+
+/** The functions that write the access audit trail, and count an entry they could not write (`AuditWriteFailed`). */
+export const AUDIT_WRITERS = ['recordings-read', 'recording-erasure', 'recording-hold', 'recording-retention'] as const;
+
+/** The audit writers the stage deploys (no retention function without `retention`). */
+export function deployedAuditWriters(functions: VaultFunctions): VaultFunctionName[] {
+  return AUDIT_WRITERS.filter((name) => functions[name] !== undefined);
+}
 
 /** How a function is called in titles and construct ids. */
 export const FUNCTION_LABELS: Readonly<Record<VaultFunctionName, string>> = {
@@ -176,6 +185,24 @@ export class OperationsDashboard extends Construct {
         fn('recording-transfer', 'EventPublishFailed', 'Events not published'),
         fn('recording-reconciler', 'ReconcileListed', 'Listed by the reconciler'),
       ]),
+    );
+
+    this.dashboard.addWidgets(
+      graph(
+        'Audit entries not written',
+        deployedAuditWriters(props.functions).map((name) => fn(name, AUDIT_WRITE_FAILED, FUNCTION_LABELS[name])),
+        { width: 12 },
+      ),
+      graph(
+        'Retention sweep',
+        props.functions['recording-retention']
+          ? [
+              fn('recording-retention', 'RecordingsExpired', 'Expired'),
+              fn('recording-retention', 'RetentionFailed', 'Failed (erasure or audit entry)'),
+            ]
+          : [],
+        { width: 12 },
+      ),
     );
 
     const deployed = VAULT_FUNCTION_NAMES.flatMap((name) => {

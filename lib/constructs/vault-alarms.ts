@@ -1,10 +1,12 @@
 import { CfnOutput, type Stack } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AUDIT_WRITE_FAILED } from '../../lambda/shared/audit/audit-trail';
 import type { StageConfig } from '../config';
 import { ALARM_PERIOD, type AlarmTopic } from './alarm-topic';
 import {
+  deployedAuditWriters,
   FUNCTION_LABELS,
   OperationsDashboard,
   oldestJobAge,
@@ -85,6 +87,22 @@ export function addVaultOperations(stack: Stack, props: VaultOperationsProps): V
     vaultMetric('recording-transfer', 'TwilioDeleteFailed', { period: ALARM_PERIOD }),
     1,
     'With deleteFromTwilioAfterCopy, a verified copy could not be deleted at Twilio: it is still stored (and billed) there. Check the Twilio credentials and Twilio status; then delete it at Twilio by hand (the vault holds a complete copy).',
+  );
+
+  // Every function that writes the audit trail, summed: one failed entry anywhere is one too many.
+  const writers = deployedAuditWriters(functions);
+  add(
+    'AuditWriteFailures',
+    new cloudwatch.MathExpression({
+      expression: writers.map((_, i) => `FILL(m${i}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(
+        writers.map((name, i) => [`m${i}`, vaultMetric(name, AUDIT_WRITE_FAILED, { period: ALARM_PERIOD })]),
+      ),
+      period: ALARM_PERIOD,
+      label: 'Audit entries not written',
+    }),
+    1,
+    "An access audit entry could not be written (recordings-read, erasure, hold or retention): callers were answered 503 and nothing was issued, or the retention run failed and owes the entry. Check the audit table (throttling, the KMS key, the role's PutItem). See docs/operations.md, runbook: AuditWriteFailures.",
   );
 
   for (const name of VAULT_FUNCTION_NAMES) {

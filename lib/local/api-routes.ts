@@ -25,6 +25,7 @@ import {
   loadWebhookConfig,
 } from '../../lambda/shared/config/function-config';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
+import { createObservability } from '../../lambda/shared/runtime/observability';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createWebhookHandler } from '../../lambda/webhook/handler';
 import { buildConsoleAssets } from '../console-bundle';
@@ -61,6 +62,8 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
     audit,
     defaultPrincipal: 'local',
   });
+  // As on AWS: the handler and its audit entry share the function's logs and metrics.
+  const holdObs = createObservability('recording-hold');
   const hold = auditedRoute(
     createHoldHandler({
       config: loadHoldConfig(envs.hold),
@@ -68,9 +71,11 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       ddb: docClient,
       events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
       defaultPrincipal: 'local',
+      obs: holdObs,
     }),
-    { recorder: audit, actions: HOLD_AUDIT_ACTIONS, defaultPrincipal: 'local' },
+    { recorder: audit, actions: HOLD_AUDIT_ACTIONS, defaultPrincipal: 'local', obs: holdObs },
   );
+  const erasureObs = createObservability('recording-erasure');
   // Behind the bearer token like every non-webhook route; the caller is recorded as `local`.
   const erasure = auditedRoute(
     createErasureHandler({
@@ -81,11 +86,13 @@ export function apiRoutes(config: LocalConfig, queues: QueueUrls, clients: ApiCl
       ddb: docClient,
       events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
       defaultPrincipal: 'local',
+      obs: erasureObs,
     }),
     {
       recorder: new AuditWriter(docClient, loadAuditConfig(envs.erasure).auditTableName),
       actions: ERASURE_AUDIT_ACTIONS,
       defaultPrincipal: 'local',
+      obs: erasureObs,
     },
   );
   const auditRead = createAuditReadHandler({ config: loadAuditConfig(envs.auditRead), ddb: docClient });

@@ -116,6 +116,19 @@ describe('dashboard', () => {
     );
   });
 
+  test('audit entries not written, per function that writes the trail; the retention sweep where it runs', () => {
+    expect(metricsOf(widget(dev, 'Audit entries not written'))).toEqual(
+      ['recordings-read', 'recording-erasure', 'recording-hold', 'recording-retention'].map((fn) =>
+        vault(fn, 'AuditWriteFailed'),
+      ),
+    );
+    expect(metricsOf(widget(tuned, 'Audit entries not written'))).toHaveLength(3);
+    expect(metricsOf(widget(dev, 'Retention sweep'))).toEqual([
+      vault('recording-retention', 'RecordingsExpired'),
+      vault('recording-retention', 'RetentionFailed'),
+    ]);
+  });
+
   test('transfer duration p50 and p99 of the transfer function', () => {
     const w = widget(dev, 'Transfer duration');
     const fn = `<${logicalId(dev, dev.stack.transfer.function)}>`;
@@ -223,6 +236,47 @@ describe('alarms', () => {
     }
   });
 
+  test('any audit entry not written, by any function that writes the trail, in 5 minutes', () => {
+    for (const [s, writers] of [
+      // dev keeps 30 days: its retention sweep writes entries too; prod has no sweep.
+      [dev, ['recordings-read', 'recording-erasure', 'recording-hold', 'recording-retention']],
+      [tuned, ['recordings-read', 'recording-erasure', 'recording-hold']],
+    ] as const) {
+      const alarm = alarmsNamed(s, 'AuditWriteFailures').Properties;
+      expect(alarm).toMatchObject({
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topicOf(s)],
+        OKActions: [topicOf(s)],
+      });
+      expect(alarm.AlarmDescription).toContain('AuditWriteFailures');
+      const queries = alarm.Metrics as Json[];
+      const summed = queries.find((q) => q.Expression !== undefined);
+      expect(summed).toMatchObject({
+        ReturnData: true,
+        Expression: writers.map((_, i) => `FILL(m${i}, 0)`).join(' + '),
+      });
+      const metrics = queries.filter((q) => q.MetricStat !== undefined);
+      expect(metrics.map((q) => q.MetricStat)).toEqual(
+        writers.map((fn) => ({
+          Metric: {
+            Namespace: 'RecordingVault',
+            MetricName: 'AuditWriteFailed',
+            Dimensions: expect.arrayContaining([
+              { Name: 'function', Value: fn },
+              { Name: 'service', Value: 'recording-vault' },
+            ]),
+          },
+          Period: 300,
+          Stat: 'Sum',
+        })),
+      );
+      expect(metrics.every((q) => q.ReturnData === false)).toBe(true);
+    }
+  });
+
   test('any missed callback', () => {
     expect(alarmsNamed(dev, 'MissedCallbacks').Properties).toMatchObject({
       Namespace: 'RecordingVault',
@@ -283,6 +337,7 @@ describe('alarms', () => {
     // The stack's WebhookErrors / TransferErrors are not doubled; the others' are added.
     expect(Object.keys(dev.operations.alarms).sort()).toEqual(
       [
+        'AuditWriteFailures',
         'ErasureErrors',
         'ErasureThrottles',
         'EventsNotPublished',

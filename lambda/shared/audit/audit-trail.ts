@@ -3,6 +3,8 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { callerOf } from '../runtime/caller';
 import { isConditionFailed } from '../runtime/dynamo-conditions';
+import { describeError } from '../runtime/errors';
+import type { Observability } from '../runtime/observability';
 import {
   AUDIT_BY_ACTOR_DAY_INDEX,
   type AuditActor,
@@ -77,6 +79,37 @@ export function fixedAuditId(action: string, recordingSid: string): string {
 
 /** What records an entry; a handler without one (a test that does not look at the trail) records nothing. */
 export type AuditRecorder = Pick<AuditWriter, 'record'>;
+
+/**
+ * The metric every function counts an audit entry it could not write under (the
+ * `AuditWriteFailures` alarm, docs/operations.md): the caller was answered 503, or the retention
+ * run failed, and an operator must find out why the table refuses puts.
+ */
+export const AUDIT_WRITE_FAILED = 'AuditWriteFailed';
+
+/**
+ * `recorder`, counting each entry it could not write (`AuditWriteFailed`) and logging it with its
+ * RecordingSid, action and outcome (never the caller's token: an entry holds none); the error is
+ * thrown on, for the caller to refuse or fail as it must. The caller flushes `obs`.
+ */
+export function meteredAuditRecorder(recorder: AuditRecorder, obs: Observability): AuditRecorder {
+  return {
+    async record(input, key) {
+      try {
+        return await recorder.record(input, key);
+      } catch (error) {
+        obs.metric(AUDIT_WRITE_FAILED);
+        obs.withKeys({ recordingSid: input.recordingSid }).logger.error('Could not write an audit entry', {
+          action: input.action,
+          outcome: input.outcome,
+          actor: input.actor,
+          error: describeError(error),
+        });
+        throw error;
+      }
+    },
+  };
+}
 
 /** The actor of an API request, as its authorizer vouches for it; undefined when it names none. */
 export function auditActorOf(event: APIGatewayProxyEventV2, defaultPrincipal?: string): AuditActor | undefined {

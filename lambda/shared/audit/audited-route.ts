@@ -1,9 +1,10 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { HttpResponse } from '../runtime/http';
 import { jsonResponse } from '../runtime/http';
+import type { Observability } from '../runtime/observability';
 import { SID } from '../twilio/sids';
 import type { AuditAction, AuditDetails } from './audit-record';
-import { type AuditRecorder, auditActorOf } from './audit-trail';
+import { type AuditRecorder, auditActorOf, meteredAuditRecorder } from './audit-trail';
 
 /**
  * A route handler whose every answer about a recording is entered in the access audit trail
@@ -23,6 +24,12 @@ export interface AuditedRouteOptions {
   readonly defaultPrincipal?: string;
   /** Logs an entry that could not be written (never the request's token). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The function's logs and metrics: an entry that cannot be written is logged and counted
+   * (`AuditWriteFailed`, the `AuditWriteFailures` alarm), and flushed at once, since the handler
+   * flushed its own before the entry was tried.
+   */
+  readonly obs?: Observability;
 }
 
 type Handler = (event: APIGatewayProxyEventV2, context?: Context) => Promise<HttpResponse>;
@@ -36,6 +43,7 @@ export function outcomeOf(statusCode: number): string {
 }
 
 export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Handler {
+  const recorder = options.obs ? meteredAuditRecorder(options.recorder, options.obs) : options.recorder;
   return async (event, context) => {
     const response = await handler(event, context);
     const action = options.actions[event.routeKey ?? ''];
@@ -47,7 +55,7 @@ export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Ha
     const callId = event.pathParameters?.callId;
     if (callId) details.callId = callId;
     try {
-      await options.recorder.record({
+      await recorder.record({
         ...actor,
         recordingSid,
         action,
@@ -56,6 +64,7 @@ export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Ha
       });
     } catch (error) {
       options.onError?.(error);
+      options.obs?.flush();
       return jsonResponse(503, {
         error: 'The request could not be entered in the audit trail; repeat it (it is safe to repeat).',
       });

@@ -14,6 +14,7 @@ import { auditedRoute } from '../../../lambda/shared/audit/audited-route';
 import { emptyResponse, jsonResponse } from '../../../lambda/shared/runtime/http';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
+import { captureObs } from '../../helpers/capture-obs';
 import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';
 import { newRecordingSid } from '../../helpers/twilio-fixtures';
@@ -119,6 +120,49 @@ describe('the audited erasure route', () => {
     const response = await erase(eraseEvent(newRecordingSid()));
 
     expect(response.statusCode).toBe(503);
+  });
+
+  it('counts an entry that cannot be written (AuditWriteFailed), logs its RecordingSid, and flushes the count', async () => {
+    const recordingSid = newRecordingSid();
+    const captured = captureObs();
+    const flushed: number[] = [];
+    const obs = { ...captured.obs, flush: () => void flushed.push(captured.sum('AuditWriteFailed')) };
+    // DynamoDB refusing the put: the emulator cannot be made to throttle.
+    const refusing = {
+      send: () =>
+        Promise.reject(Object.assign(new Error('Throughput exceeds the limit'), { name: 'ThrottlingException' })),
+    };
+    const erase = auditedRoute(async () => emptyResponse(204), {
+      recorder: new AuditWriter(refusing, AUDIT_TABLE_NAME),
+      actions: ERASURE_AUDIT_ACTIONS,
+      obs,
+    });
+
+    const response = await erase(eraseEvent(recordingSid));
+
+    expect(response.statusCode).toBe(503);
+    expect(captured.sum('AuditWriteFailed')).toBe(1);
+    // The handler flushed its metrics before the entry was tried: the route flushes the count itself.
+    expect(flushed).toEqual([1]);
+    expect(captured.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'Could not write an audit entry',
+        extra: expect.objectContaining({ action: 'recording.erase', outcome: 'done' }),
+      }),
+    );
+  });
+
+  it('counts nothing when the entry is written', async () => {
+    const captured = captureObs();
+    const erase = auditedRoute(async () => emptyResponse(204), {
+      recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME),
+      actions: ERASURE_AUDIT_ACTIONS,
+      obs: captured.obs,
+    });
+
+    expect((await erase(eraseEvent(newRecordingSid()))).statusCode).toBe(204);
+    expect(captured.metrics).toEqual([]);
   });
 });
 

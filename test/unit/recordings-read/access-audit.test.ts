@@ -13,6 +13,7 @@ import { AuditReader, AuditWriter } from '../../../lambda/shared/audit/audit-tra
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
+import { captureObs } from '../../helpers/capture-obs';
 import { CALLS_TABLE, type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
 import { httpApiEvent } from '../../helpers/events';
 import { newCallSid, newRecordingSid } from '../../helpers/twilio-fixtures';
@@ -31,13 +32,14 @@ const JWT = { jwt: { claims: { sub: 'user-42', client_id: 'console-client', scop
 
 function handler(
   audit: { record(entry: AuditEntryInput): Promise<unknown> } = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME),
+  obs = createObservability('access-audit-test'),
 ) {
   return createPlaybackHandler({
     config: { bucketName: RECORDINGS_BUCKET, tableName: CALLS_TABLE, ledgerTableName: LEDGER_TABLE, urlTtlSeconds: 60 },
     listing: { ledgerTableName: LEDGER_TABLE, ledgerDayIndexName: 'byDayShard' },
     s3: aws.s3,
     ddb: aws.ddb,
-    obs: createObservability('access-audit-test'),
+    obs,
     audit: audit as AuditWriter,
   });
 }
@@ -137,11 +139,23 @@ describe('playback URLs in the audit trail', () => {
     }
   });
 
-  it('answers 503 without a URL when the entry cannot be written', async () => {
+  it('answers 503 without a URL when the entry cannot be written, and counts it (AuditWriteFailed)', async () => {
     const { callId } = await storedCall(1);
-    const failing = { record: () => Promise.reject(new Error('ProvisionedThroughputExceededException')) };
+    // DynamoDB refusing the put: the emulator cannot be made to throttle.
+    const refusing = {
+      send: () =>
+        Promise.reject(
+          Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+            name: 'ProvisionedThroughputExceededException',
+          }),
+        ),
+    };
+    const captured = captureObs();
 
-    const response = await handler(failing)(
+    const response = await handler(
+      new AuditWriter(refusing, AUDIT_TABLE_NAME),
+      captured.obs,
+    )(
       withAuthorizer(
         httpApiEvent({
           path: `/calls/${callId}/recording`,
@@ -154,6 +168,10 @@ describe('playback URLs in the audit trail', () => {
     expect(response.statusCode).toBe(503);
     expect(response.body).not.toContain('http');
     expect(JSON.parse(response.body ?? '{}')).toEqual({ error: expect.stringContaining('audit trail') });
+    expect(captured.sum('AuditWriteFailed')).toBe(1);
+    // The log names what was refused, never the URL that was not issued.
+    expect(captured.text()).toContain('Could not write an audit entry');
+    expect(captured.text()).not.toMatch(/X-Amz-Signature|https?:\/\//);
   });
 
   it('refuses a request that names no caller (no authorizer context) with 403', async () => {

@@ -19,6 +19,7 @@ import { generateStorageKey } from '../../../lambda/shared/storage/recording-sto
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
+import { captureObs } from '../../helpers/capture-obs';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,
@@ -192,9 +193,15 @@ test('an expiry whose audit entry cannot be written fails the run; the next run 
     AUDIT_TABLE_NAME,
   );
 
-  const failed = await sweep(later, { audit: failing }).catch((error: unknown) => error);
+  const captured = captureObs();
+  const failed = await sweep(later, { audit: failing, obs: captured.obs }).catch((error: unknown) => error);
 
   expect(failed).toBeInstanceOf(RetentionRunError);
+  // Counted for the AuditWriteFailures alarm, and logged with the RecordingSid it is owed for.
+  expect(captured.sum('AuditWriteFailed')).toBe(1);
+  expect(captured.logs).toContainEqual(
+    expect.objectContaining({ level: 'error', extra: expect.objectContaining({ recordingSid: old.recordingSid }) }),
+  );
   expect((failed as RetentionRunError).report).toMatchObject({ failed: 1, auditFailed: 1 });
   expect(await aws.getLedger(old.recordingSid)).toMatchObject({ status: 'expired' });
   expect(await auditTrail(old.recordingSid)).toEqual([]);
