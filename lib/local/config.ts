@@ -127,6 +127,14 @@ export function localTwilioApiBaseUrl(r: EnvReader): string {
   return twilioApiBaseUrlFor(region, edge);
 }
 
+/** RETENTION_DAYS and RETENTION_SWEEP_SECONDS, as `npm start` reads them (`npm run status -- --retention` too). */
+export function localRetention(r: EnvReader): Pick<LocalConfig, 'retentionDays' | 'retentionSweepSeconds'> {
+  return {
+    ...(r.optional('RETENTION_DAYS') !== undefined ? { retentionDays: r.int('RETENTION_DAYS', 0, 1, 36_500) } : {}),
+    retentionSweepSeconds: r.int('RETENTION_SWEEP_SECONDS', DEFAULT_RETENTION_SWEEP_SECONDS, 1, 7 * 24 * 3600),
+  };
+}
+
 export function loadLocalConfig(env: Env = process.env): LocalConfig {
   const r = new EnvReader(env);
   const accountSid = readAccountSid(r, 'TWILIO_ACCOUNT_SID');
@@ -177,8 +185,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     reconcileIntervalSeconds: r.int('RECONCILE_INTERVAL_SECONDS', DEFAULT_RECONCILE_INTERVAL_SECONDS, 0, 24 * 3600),
     reconcileLookbackSeconds: r.int('RECONCILE_LOOKBACK_SECONDS', DEFAULT_RECONCILE_LOOKBACK_SECONDS, 1, 7 * 24 * 3600),
     reconcileSettleSeconds: r.int('RECONCILE_SETTLE_SECONDS', DEFAULT_RECONCILE_SETTLE_SECONDS, 0, 24 * 3600),
-    ...(r.optional('RETENTION_DAYS') !== undefined ? { retentionDays: r.int('RETENTION_DAYS', 0, 1, 36_500) } : {}),
-    retentionSweepSeconds: r.int('RETENTION_SWEEP_SECONDS', DEFAULT_RETENTION_SWEEP_SECONDS, 1, 7 * 24 * 3600),
+    ...localRetention(r),
     ...(r.optional('RETENTION_EARLIEST_DAY') !== undefined
       ? { retentionEarliestDay: r.matching('RETENTION_EARLIEST_DAY', /^\d{4}-\d{2}-\d{2}$/, 'a day, YYYY-MM-DD') }
       : {}),

@@ -102,6 +102,8 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
             ...erasure,
             [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
             [ENV.retentionDays]: String(config.retentionDays),
+            // No IAM locally: the sweep's entries name it as `retention` of kind `local`.
+            [ENV.auditTable]: AUDIT_TABLE_NAME,
           },
         }
       : {}),

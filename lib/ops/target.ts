@@ -24,7 +24,7 @@ import {
   type TwilioSecretValue,
 } from '../../lambda/shared/twilio/credentials';
 import { staticTokens, type TokenSource, type TwilioTokens } from '../../lambda/shared/twilio/signature';
-import { StageConfigError, selectStageConfig } from '../config';
+import { type StageConfig, StageConfigError, selectStageConfig } from '../config';
 import {
   AUDIT_TABLE_NAME,
   BUCKET_NAME,
@@ -280,7 +280,17 @@ export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount
     if (r.problems.length > 0) throw new TargetError(`the local stack's Twilio settings: ${r.problems.join('; ')}`);
     return account;
   }
-  const cdkJsonPath = options.cdkJsonPath ?? join(process.cwd(), 'cdk.json');
+  const stage = stageSettings(options.stage, options.cdkJsonPath);
+  return {
+    accountSid: stage.twilioAccountSid,
+    twilioApiBaseUrl: stage.twilioApiBaseUrl,
+    tokens: undefined,
+    subaccounts: stage.twilioSubaccountSids.map((sid) => ({ accountSid: sid, tokens: undefined })),
+  };
+}
+
+/** A stage's settings as cdk.json (default ./cdk.json) has them, validated as `cdk deploy` does. */
+export function stageSettings(stage: string, cdkJsonPath = join(process.cwd(), 'cdk.json')): StageConfig {
   let stages: unknown;
   try {
     stages = (JSON.parse(readFileSync(cdkJsonPath, 'utf8')) as { context?: { stages?: unknown } }).context?.stages;
@@ -288,13 +298,7 @@ export function twilioAccount(options: ResolveTargetOptions = {}): TwilioAccount
     throw new TargetError(`cannot read the stages in ${cdkJsonPath}: ${describeError(error)}`);
   }
   try {
-    const stage = selectStageConfig(stages, options.stage);
-    return {
-      accountSid: stage.twilioAccountSid,
-      twilioApiBaseUrl: stage.twilioApiBaseUrl,
-      tokens: undefined,
-      subaccounts: stage.twilioSubaccountSids.map((sid) => ({ accountSid: sid, tokens: undefined })),
-    };
+    return selectStageConfig(stages, stage);
   } catch (error) {
     if (error instanceof StageConfigError) {
       throw new TargetError(error.message.replace('-c stage=<name>', '--stage <name>'));

@@ -1,17 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AuditReader } from '../../lambda/shared/audit/audit-trail';
+import { AUDIT_TABLE_NAME } from '../../lib/local/config';
+import type { RetentionStatus } from '../../lib/ops/retention-status';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
-import { LocalStack, newAccountSid, stopSuite, waitFor } from './harness';
+import { LocalStack, newAccountSid, runCli, stopSuite, waitFor } from './harness';
 
 /**
  * `npm start` with RETENTION_DAYS runs the retention sweep on its own schedule, as the stage's
- * schedule does on AWS: a recording older than the stage keeps is expired everywhere, a newer one stays.
+ * schedule does on AWS: a recording older than the stage keeps is expired everywhere, a newer one
+ * stays, the expiry is in the recording's audit trail under the actor `retention`, and
+ * `npm run status -- --retention` reports the run that expired it.
  */
 
 const ACCOUNT_SID = newAccountSid();
 const AUTH_TOKEN = randomBytes(16).toString('hex');
 const DAY = 24 * 3600 * 1000;
+/**
+ * Long enough that the status command, started as soon as the ledger says expired, reads the run
+ * that expired the recording before the next run replaces its report.
+ */
+const SWEEP_SECONDS = '20';
+const RETENTION = { RETENTION_DAYS: '2', RETENTION_SWEEP_SECONDS: SWEEP_SECONDS };
 
 let twilio: SimulatedTwilio;
 let stack: LocalStack;
@@ -21,8 +32,7 @@ beforeAll(async () => {
   stack = await LocalStack.startFor(twilio, {
     env: {
       RECONCILE_INTERVAL_SECONDS: '0',
-      RETENTION_DAYS: '2',
-      RETENTION_SWEEP_SECONDS: '1',
+      ...RETENTION,
       // A fresh data directory holds nothing older: the first sweep need not walk from 2008.
       RETENTION_EARLIEST_DAY: new Date(Date.now() - 10 * DAY).toISOString().slice(0, 10),
     },
@@ -38,7 +48,7 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   for (const recording of [old, recent]) {
     expect((await stack.postCallback(twilio.callbackParams(recording))).status).toBe(204);
   }
-  const storedOld = await stack.storedInLedger(old.sid);
+  // Not `storedInLedger(old)`: a sweep may expire it between two polls, before one sees `stored`.
   await stack.storedInLedger(recent.sid);
 
   const expired = await waitFor(
@@ -51,7 +61,8 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   );
 
   expect(expired).toMatchObject({ status: 'expired', expiredAt: expect.stringMatching(/^\d{4}-/) });
-  expect(await stack.listKeys(String(storedOld.key))).toEqual([]);
+  expect(expired.key).toEqual(expect.stringContaining(old.sid));
+  expect(await stack.listKeys(String(expired.key))).toEqual([]);
   expect((await stack.ledger(recent.sid))?.status).toBe('stored');
   const events = await readFile(join(stack.config.dataDir, 'events.ndjson'), 'utf8');
   const expiredEvents = events
@@ -60,4 +71,50 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
     .map((line) => JSON.parse(line) as { 'detail-type': string; detail: { recordingSid: string } })
     .filter((e) => e['detail-type'] === 'Recording Expired');
   expect(expiredEvents.map((e) => e.detail.recordingSid)).toEqual([old.sid]);
+
+  // The expiry is in the recording's access audit trail, under the sweep's name, as an auditor reads it.
+  const expiry = await waitFor(
+    `the expiry of ${old.sid} in its audit trail`,
+    async () => {
+      const response = await stack.request('GET', `/recordings/${old.sid}/audit`, {
+        headers: { authorization: `Bearer ${stack.config.apiToken}` },
+      });
+      const entries = (response.json as { entries?: { action: string }[] } | undefined)?.entries ?? [];
+      return response.status === 200 && entries.some((e) => e.action === 'recording.expire') ? entries : undefined;
+    },
+    { timeoutMs: 15_000 },
+  );
+  expect(expiry).toEqual([
+    expect.objectContaining({
+      action: 'recording.expire',
+      outcome: 'done',
+      actor: 'retention',
+      actorKind: 'local',
+      at: expired.expiredAt,
+    }),
+  ]);
+
+  // The operator's view of that run, with the same RETENTION_* variables as npm start.
+  const text = await runCli('status', ['--retention'], stack.operatorEnv(RETENTION));
+  expect(text).toMatchObject({ code: 0, stderr: '' });
+  const cutoffDay = text.stdout.match(/^ {2}cutoff +(\d{4}-\d{2}-\d{2})T/m)?.[1];
+  expect(cutoffDay).toBeDefined();
+  expect(text.stdout).toMatch(/^ {2}kept +2 day\(s\) \(RETENTION_DAYS\), a sweep every 20 s$/m);
+  expect(text.stdout).toMatch(new RegExp(`^ {2}next day +${cutoffDay}: caught up$`, 'm'));
+  expect(text.stdout).toMatch(/^ {2}pending +none passed by$/m);
+  expect(text.stdout).toMatch(/^ {2}last run +\S+: examined 1, expired 1, held 0, retained 0, failed 0 /m);
+
+  const json = await runCli('status', ['--retention', '--json'], stack.operatorEnv(RETENTION));
+  expect(json.code).toBe(0);
+  expect(JSON.parse(json.stdout) as RetentionStatus).toMatchObject({
+    target: 'the local stack',
+    policy: { days: 2, setIn: 'RETENTION_DAYS' },
+    checkpoint: { nextDay: cutoffDay, caughtUp: true, daysBehind: 0 },
+    issues: [],
+  });
+
+  // Each look is in the audit trail under the local user, as one entry for the day.
+  const trail = new AuditReader(stack.ddb, AUDIT_TABLE_NAME);
+  const looks = await trail.allForRecording(`~retention#${new Date().toISOString().slice(0, 10)}`);
+  expect(looks.filter((e) => e.action === 'ops.status' && e.kind === 'local')).toHaveLength(2);
 }, 120_000);

@@ -127,6 +127,14 @@ describe('npm run status', () => {
       await run('status', ['--recording']),
       /^status: option '--recording <RecordingSid>' argument missing/,
     );
+    expectOneLine(
+      await run('status', ['--retention', '--recording', `RE${hex(16)}`]),
+      /^status: option '--retention' cannot be used with option '--recording <RecordingSid>'$/,
+    );
+    expectOneLine(
+      await run('status', ['--retention'], localEnv({ RETENTION_DAYS: 'thirty' })),
+      /^status: the local stack's retention settings: RETENTION_DAYS must be a whole number/,
+    );
     expectOneLine(await run('redrive', ['--bogus']), /^redrive: unknown option '--bogus'$/);
     expectOneLine(await run('status', ['--stage', 'no/such', '--call', 'x']), /^status: --stage must be a stage name/);
   });

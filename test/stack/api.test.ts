@@ -268,7 +268,12 @@ describe('the retention function (dev keeps 30 days)', () => {
         },
       ]),
     );
-    const actions = found.flatMap((x) => x.actions);
+    // PutItem on the audit table only (every expiry is entered there); no other put anywhere.
+    const audit = { 'Fn::GetAtt': [id(s, s.stack.audit.table), 'Arn'] };
+    expect(found.filter((x) => x.actions.includes('dynamodb:PutItem'))).toEqual([
+      { actions: ['dynamodb:PutItem'], resources: [audit] },
+    ]);
+    const actions = found.flatMap((x) => x.actions).filter((a) => a !== 'dynamodb:PutItem');
     expect(actions.filter((a) => /PutItem|DeleteItem|Scan|Bypass|PutObject|GetObject$|sqs:/.test(a))).toEqual([]);
     const fn = (s.resources[id(s, retention.function)] as Json).Properties;
     expect(fn.ReservedConcurrentExecutions).toBe(1);

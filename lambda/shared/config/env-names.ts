@@ -25,6 +25,11 @@ export const ENV = {
   eventBusName: 'EVENT_BUS_NAME',
   /** The access audit trail (`audit` table): entries are only ever put, conditionally. */
   auditTable: 'AUDIT_TABLE',
+  /**
+   * The IAM role a function runs as, named in the audit entries it writes on its own account (the
+   * retention sweep, which no caller asks); unset locally, where there is no IAM.
+   */
+  auditPrincipalArn: 'AUDIT_PRINCIPAL_ARN',
   recordingFormat: 'RECORDING_FORMAT',
   deleteFromTwilioAfterCopy: 'DELETE_FROM_TWILIO_AFTER_COPY',
   transferMaxAttempts: 'TRANSFER_MAX_ATTEMPTS',

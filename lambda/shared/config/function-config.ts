@@ -278,7 +278,9 @@ export function loadAuditConfig(env: Env = process.env): AuditConfig {
 }
 
 /** The retention sweep: the erasure's environment, the ledger's day index and the stage's `retention`. */
-export interface RetentionConfig extends ErasureConfig {
+export interface RetentionConfig extends ErasureConfig, AuditConfig {
+  /** The function's IAM role (AWS), named in its audit entries; unset locally. */
+  readonly auditPrincipalArn?: string;
   readonly ledgerDayIndexName: string;
   /** The stage's `ledger.indexShards`: the partitions of each day the sweep reads. */
   readonly ledgerIndexShards: number;
@@ -295,8 +297,12 @@ export function loadRetentionConfig(env: Env = process.env): RetentionConfig {
   const erasure = loadErasureConfig(env);
   const r = new EnvReader(env);
   r.required(ENV.retentionDays);
+  const principalArn = r.optional(ENV.auditPrincipalArn);
   return r.done({
     ...erasure,
+    // Every expiry is entered in the access audit trail.
+    auditTableName: r.required(ENV.auditTable),
+    ...(principalArn !== undefined ? { auditPrincipalArn: principalArn } : {}),
     ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
     ledgerIndexShards: ledgerIndexShards(r),
     retentionDays: r.int(ENV.retentionDays, 0, 1, 36_500),

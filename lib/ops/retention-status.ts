@@ -1,0 +1,244 @@
+/**
+ * `npm run status -- --retention`: where the retention sweep of a target stands — whether it is
+ * configured (a stage's `retention` in cdk.json, the local stack's RETENTION_DAYS as `npm start`
+ * reads it), the cutoff now, the next day to sweep and how far behind that is, the recordings it
+ * passes by (held, Object Lock-retained) and what its last run did. The sweep's checkpoint
+ * (lambda/retention/checkpoint.ts) is the only source read: the report is the sweep's own view.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { RetentionCheckpointStore } from '../../lambda/retention/checkpoint';
+import type { PendingRecording, SweepReport } from '../../lambda/retention/sweep-run';
+import { dayOf } from '../../lambda/shared/ledger/ledger';
+import { type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
+import { localRetention } from '../local/config';
+import { stageSettings, TargetError } from './target';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** A run may take this long (the function's timeout) before the next one is late. */
+const RUN_BUDGET_MS = 5 * 60_000;
+/** Pending recordings named one by one in the text form (the JSON form has them all). */
+const PENDING_SHOWN = 10;
+
+/** The retention a target is configured with. */
+export interface RetentionPolicy {
+  readonly days: number;
+  /** Where it is set: `RETENTION_DAYS`, or `cdk.json stages.<name>.retention.days`. */
+  readonly setIn: string;
+  /** Seconds between two runs of the sweep. */
+  readonly intervalSeconds: number;
+}
+
+/**
+ * The target's retention: a stage's from cdk.json (as `cdk deploy` validates it), the local
+ * stack's from the same RETENTION_DAYS / RETENTION_SWEEP_SECONDS `npm start` reads. Undefined
+ * when retention is off.
+ */
+export function retentionPolicy(options: {
+  readonly stage?: string | undefined;
+  readonly env?: Env;
+  readonly cdkJsonPath?: string;
+}): RetentionPolicy | undefined {
+  if (options.stage !== undefined) {
+    const retention = stageSettings(options.stage, options.cdkJsonPath).retention;
+    if (!retention) return undefined;
+    return {
+      days: retention.days,
+      setIn: `cdk.json stages.${options.stage}.retention.days`,
+      intervalSeconds: retention.intervalMinutes * 60,
+    };
+  }
+  const r = new EnvReader(options.env ?? process.env);
+  const local = localRetention(r);
+  if (r.problems.length > 0) throw new TargetError(`the local stack's retention settings: ${r.problems.join('; ')}`);
+  if (local.retentionDays === undefined) return undefined;
+  return { days: local.retentionDays, setIn: 'RETENTION_DAYS', intervalSeconds: local.retentionSweepSeconds };
+}
+
+export interface RetentionStatusSources {
+  readonly ddb: Pick<DynamoDBDocumentClient, 'send'>;
+  readonly ledgerTableName: string;
+  /** `the local stack`, `stage dev (RecordingVault-dev)`. */
+  readonly targetName: string;
+  /** For the local stack: the issues name `npm start` rather than a schedule. */
+  readonly local: boolean;
+}
+
+export interface RetentionStatus {
+  readonly target: string;
+  /** Null: retention is off for this target (recordings are kept until erased). */
+  readonly policy: RetentionPolicy | null;
+  /** Recordings that started before this are due now (now − days); else the last run's cutoff; else null. */
+  readonly cutoff: string | null;
+  /** Null: the sweep never ran on this target. */
+  readonly checkpoint: {
+    /** The first day not yet swept to its end. */
+    readonly nextDay: string;
+    /** Every due day is swept (the next day is the cutoff's own day). */
+    readonly caughtUp: boolean;
+    /** Due days not yet swept (0 when caught up). */
+    readonly daysBehind: number;
+    readonly pending: {
+      readonly total: number;
+      readonly held: number;
+      readonly retained: number;
+      /** The earliest Object Lock retain-until among the retained ones, when known. */
+      readonly earliestUntil?: string;
+      readonly recordings: readonly PendingRecording[];
+    };
+  } | null;
+  readonly lastRun: (SweepReport & { readonly at: string }) | null;
+  /** What needs a person, one sentence each. */
+  readonly issues: readonly string[];
+}
+
+export async function retentionStatus(
+  sources: RetentionStatusSources,
+  policy: RetentionPolicy | undefined,
+  now = new Date(),
+): Promise<RetentionStatus> {
+  const store = new RetentionCheckpointStore(sources.ddb as DynamoDBDocumentClient, sources.ledgerTableName);
+  const saved = await store.describe();
+  const lastRun = saved?.lastRun ?? null;
+  const cutoff = policy ? new Date(now.getTime() - policy.days * DAY_MS).toISOString() : (lastRun?.cutoff ?? null);
+
+  let checkpoint: RetentionStatus['checkpoint'] = null;
+  if (saved) {
+    const cutoffDay = cutoff ? dayOf(cutoff) : saved.nextDay;
+    const daysBehind = Math.max(0, Math.round((Date.parse(cutoffDay) - Date.parse(saved.nextDay)) / DAY_MS));
+    const retained = saved.pending.filter((p) => p.why === 'retained');
+    const untils = retained.flatMap((p) => (p.until ? [p.until] : [])).sort();
+    checkpoint = {
+      nextDay: saved.nextDay,
+      caughtUp: daysBehind === 0,
+      daysBehind,
+      pending: {
+        total: saved.pending.length,
+        held: saved.pending.filter((p) => p.why === 'held').length,
+        retained: retained.length,
+        ...(untils[0] ? { earliestUntil: untils[0] } : {}),
+        recordings: saved.pending,
+      },
+    };
+  }
+  return {
+    target: sources.targetName,
+    policy: policy ?? null,
+    cutoff,
+    checkpoint,
+    lastRun,
+    issues: findRetentionIssues(sources, policy, saved !== undefined, lastRun, now),
+  };
+}
+
+function findRetentionIssues(
+  sources: RetentionStatusSources,
+  policy: RetentionPolicy | undefined,
+  ran: boolean,
+  lastRun: RetentionStatus['lastRun'],
+  now: Date,
+): string[] {
+  const issues: string[] = [];
+  if (!policy && ran) {
+    issues.push(
+      sources.local
+        ? 'RETENTION_DAYS is not set in this shell, yet the sweep has run here: set it as for npm start to see the current cutoff (the last run’s is shown)'
+        : 'the stage has no retention in cdk.json, yet the sweep has run: the deployed stack may differ from cdk.json (the last run’s cutoff is shown)',
+    );
+  }
+  if (lastRun && lastRun.failed > 0) {
+    issues.push(
+      `the last run could not expire ${lastRun.failed} recording(s); the next run tries them again: see the RetentionErrors runbook (docs/compliance-hold-and-retention.md)`,
+    );
+  }
+  if (policy && lastRun) {
+    const lateAfterMs = 2 * policy.intervalSeconds * 1000 + RUN_BUDGET_MS;
+    const sinceMs = now.getTime() - Date.parse(lastRun.at);
+    if (sinceMs > lateAfterMs) {
+      issues.push(
+        `no run for ${duration(sinceMs / 1000)} though the sweep runs every ${duration(policy.intervalSeconds)}: ${
+          sources.local
+            ? 'is npm start running with RETENTION_DAYS?'
+            : 'check its schedule and the recording-retention log'
+        }`,
+      );
+    }
+  }
+  return issues;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * For a person
+ * ------------------------------------------------------------------------------------------- */
+
+/** Aligned `label  value` lines; the JSON form is the report itself. */
+export function formatRetentionStatus(report: RetentionStatus): string {
+  const rows: Array<[string, string]> = [];
+  const { policy, checkpoint, lastRun } = report;
+  rows.push([
+    'kept',
+    policy
+      ? `${policy.days} day(s) (${policy.setIn}), a sweep every ${duration(policy.intervalSeconds)}`
+      : 'until erased: retention is not configured',
+  ]);
+  if (report.cutoff) {
+    rows.push([
+      'cutoff',
+      `${report.cutoff}${policy ? '' : ' (the last run’s)'}: recordings that started before it are due`,
+    ]);
+  }
+  if (checkpoint) {
+    rows.push([
+      'next day',
+      `${checkpoint.nextDay}: ${checkpoint.caughtUp ? 'caught up' : `${checkpoint.daysBehind} day(s) behind`}`,
+    ]);
+    const { pending } = checkpoint;
+    rows.push(['pending', pendingLine(pending)]);
+    for (const p of pending.recordings.slice(0, PENDING_SHOWN)) {
+      rows.push(['', `${p.recordingSid} ${pendingWhy(p)}`]);
+    }
+    if (pending.total > PENDING_SHOWN)
+      rows.push(['', `… and ${pending.total - PENDING_SHOWN} more (--json lists all)`]);
+  }
+  if (lastRun) {
+    rows.push([
+      'last run',
+      `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})`,
+    ]);
+  } else if (checkpoint) {
+    rows.push(['last run', 'none finished (a run was cut short before its report)']);
+  } else {
+    const first = policy ? ` yet; it runs every ${duration(policy.intervalSeconds)}` : '';
+    rows.push(['last run', `never: the retention sweep has not run on ${report.target}${first}`]);
+  }
+  for (const issue of report.issues) rows.push(['issue', issue]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [`retention of ${report.target}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join(
+    '\n',
+  );
+}
+
+function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pending']): string {
+  if (pending.total === 0) return 'none passed by';
+  const retained = `${pending.retained} retained by Object Lock${
+    pending.earliestUntil ? ` (earliest until ${pending.earliestUntil})` : ''
+  }`;
+  // Expired, but the run could not write its audit entry: the next run writes it first.
+  const unaudited = pending.recordings.filter((p) => p.why === 'unaudited').length;
+  return `${pending.total} passed by: ${pending.held} held, ${retained}${
+    unaudited > 0 ? `, ${unaudited} expired with the audit entry still to write` : ''
+  }`;
+}
+
+function pendingWhy(p: PendingRecording): string {
+  if (p.why === 'held') return 'held';
+  if (p.why === 'unaudited') return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, audit entry still to write`;
+  return `retained${p.until ? ` until ${p.until}` : ''}`;
+}
+
+/** `90 s`, `15 min`, `2 h`, `3 d`: rounded down, for a person. */
+function duration(seconds: number): string {
+  if (seconds < 120) return `${Math.floor(seconds)} s`;
+  if (seconds < 2 * 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 2 * 86_400) return `${Math.floor(seconds / 3600)} h`;
+  return `${Math.floor(seconds / 86_400)} d`;
+}
