@@ -220,7 +220,8 @@ export class RecordingVaultStack extends Stack {
       audit: this.audit,
       encryptionKey,
     });
-    // Every URL issued, listing page, erasure, hold and release is entered in the audit trail, append-only.
+    // Every URL issued, listing page, erasure, hold and release is entered in the audit trail, append-only
+    // (and every expiry: the retention function is granted the same below).
     for (const fn of [this.recordingsRead, this.erasure, this.hold]) {
       fn.function.addEnvironment(ENV.auditTable, this.audit.table.tableName);
       this.audit.grantAppend(fn.role, encryptionKey);
@@ -239,6 +240,7 @@ export class RecordingVaultStack extends Stack {
             calls: this.calls,
             ledger: this.ledger,
             events: this.events,
+            audit: this.audit,
             encryptionKey,
           })
         : undefined;

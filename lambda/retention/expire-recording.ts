@@ -26,8 +26,10 @@ export async function expireRecording(
   if (item.hold) return { outcome: 'held' };
   try {
     // By RecordingSid: a recording without a call item (a conference recording) expires too.
-    await eraseRecordingBySid({ recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
-    return { outcome: 'expired' };
+    const result = await eraseRecordingBySid({ recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
+    // Erased or expired meanwhile (by the API, which entered it in the audit trail): not this run's act.
+    if (result.result === 'already-erased') return { outcome: 'gone' };
+    return { outcome: 'expired', expiredAt: result.erasedAt };
   } catch (error) {
     if (error instanceof HoldConflictError || error instanceof ObjectLegalHoldConflictError) return { outcome: 'held' };
     if (error instanceof RetentionConflictError) return { outcome: 'retained', retainUntil: error.retainUntil };

@@ -1,6 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
+import type { AuditDetails, AuditEntryInput } from '../shared/audit/audit-record';
+import { type AuditRecorder, AuditWriter, fixedAuditId } from '../shared/audit/audit-trail';
 import { CallsRepository } from '../shared/calls/calls';
 import { CallsErasure } from '../shared/calls/calls-erasure';
 import type { RetentionConfig } from '../shared/config/function-config';
@@ -14,8 +16,8 @@ import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accoun
 import { type TwilioApi, type TwilioApiFor, twilioApiPerAccount } from '../shared/twilio/rest-api';
 import type { TokenSource } from '../shared/twilio/signature';
 import { RetentionCheckpointStore } from './checkpoint';
-import { dayCandidates, expireRecording } from './expire-recording';
-import { runRetentionSweep, type SweepReport } from './sweep-run';
+import { dayCandidates, expireRecording, RETENTION_ACTOR } from './expire-recording';
+import { runRetentionSweep, type SweepAuditEntry, type SweepReport } from './sweep-run';
 
 export interface RetentionRuntime {
   readonly config: Omit<RetentionConfig, 'secretId'>;
@@ -28,6 +30,8 @@ export interface RetentionRuntime {
   /** Default: the stage's EventBridge bus (the local stack passes a file). */
   readonly events?: EventPublisher;
   readonly obs?: Observability;
+  /** Default: the audit table of `config`. */
+  readonly audit?: AuditRecorder;
   readonly now?: () => Date;
   /** Where a first run starts (tests); default: 2008-01-01, before any Twilio recording. */
   readonly earliestDay?: string;
@@ -74,8 +78,10 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     indexShards: config.ledgerIndexShards,
   });
   const checkpoint = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
+  const recorder = runtime.audit ?? new AuditWriter(runtime.ddb, config.auditTableName, runtime.now);
   return async (_event?: unknown, context?: Context): Promise<SweepReport> => {
     if (context) obs.addContext(context);
+    const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, config, context);
     try {
       const report = await runRetentionSweep(
         {
@@ -87,6 +93,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
         {
           candidates: (day, through) => dayCandidates(index, day, through),
           expire: (recordingSid) => expireRecording(recordingSid, erasure),
+          audit,
           checkpoint: {
             read: () => checkpoint.read(),
             write: (cp) => checkpoint.write(cp, (runtime.now ?? (() => new Date()))()),
@@ -102,4 +109,52 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
       obs.flush();
     }
   };
+}
+
+/**
+ * One entry of the sweep in the access audit trail. The actor is the sweep itself (`retention`):
+ * on AWS as its function's IAM role (`iam`, the role's ARN and the function's in the details),
+ * locally as the local stack (`local`). An expiry is entered at the ledger's `expiredAt` under a
+ * fixed key, so that writing it again after a lost answer adds nothing; a recording passed by
+ * (held, or retained by Object Lock) is `refused` with the reason.
+ */
+async function auditSweep(
+  recorder: AuditRecorder,
+  entry: SweepAuditEntry,
+  config: Pick<RetentionConfig, 'retentionDays' | 'auditPrincipalArn'>,
+  context: Context | undefined,
+): Promise<void> {
+  const details: Record<string, string | number | boolean> = {
+    reason: entry.outcome,
+    retentionDays: config.retentionDays,
+  };
+  if (entry.outcome === 'expired') {
+    details.expiredAt = entry.expiredAt;
+    if (entry.late) details.late = true;
+  }
+  if (entry.outcome === 'retained' && entry.retainUntil) details.retainUntil = entry.retainUntil;
+  if (config.auditPrincipalArn) {
+    details.principalArn = config.auditPrincipalArn;
+    // Only on AWS: the local stack's context carries a made-up ARN.
+    if (context?.invokedFunctionArn) details.functionArn = context.invokedFunctionArn;
+  }
+  if (context?.awsRequestId) details.runId = context.awsRequestId;
+  const input: AuditEntryInput = {
+    actor: RETENTION_ACTOR,
+    kind: config.auditPrincipalArn ? 'iam' : 'local',
+    recordingSid: entry.recordingSid,
+    action: 'recording.expire',
+    outcome: entry.outcome === 'expired' ? 'done' : 'refused',
+    details: details as AuditDetails,
+  };
+  if (entry.outcome !== 'expired') {
+    await recorder.record(input);
+    return;
+  }
+  const at = new Date(entry.expiredAt);
+  // An expiredAt that is not a date (never written so) would make no key: the entry still goes in.
+  await recorder.record(
+    input,
+    Number.isNaN(at.getTime()) ? undefined : { at, id: fixedAuditId('recording.expire', entry.recordingSid) },
+  );
 }

@@ -15,13 +15,23 @@ import type { Observability } from '../shared/runtime/observability';
  * - **Holds and Object Lock**: a held or Object Lock-retained recording is passed by and kept in
  *   the checkpoint's `pending` list, checked again at the start of every run, and expired once its
  *   hold is released or its retention has ended: nothing is lost behind the checkpoint.
+ * - **Audited**: every expiry, and the first time a recording is passed by for a reason, is entered
+ *   in the access audit trail after it happened (as the API routes do). An entry that cannot be
+ *   written counts as a failure (the run fails, its alarm fires), stops the run (no more erasures
+ *   without their entries) and is kept in `pending` (`unaudited`): the next run writes it first.
+ *   The expiry's entry has a fixed key, so writing it twice adds nothing.
  */
 
 export interface PendingRecording {
   readonly recordingSid: string;
-  readonly why: 'held' | 'retained';
+  /** `unaudited`: expired, but its audit entry is still to be written. */
+  readonly why: 'held' | 'retained' | 'unaudited';
   /** `retained`: the Object Lock retain-until date; not checked again before it. */
   readonly until?: string;
+  /** `unaudited`: when it expired (the ledger's `expiredAt`). */
+  readonly expiredAt?: string;
+  /** `held`, `retained`: the audit trail says the sweep passed it by for this reason. */
+  readonly audited?: boolean;
 }
 
 export interface RetentionCheckpoint {
@@ -38,17 +48,34 @@ export interface RetentionCandidate {
 }
 
 export type ExpireOutcome =
-  | { readonly outcome: 'expired' | 'gone' }
+  /** `expiredAt`: the ledger's. */
+  | { readonly outcome: 'expired'; readonly expiredAt: string }
+  /** Already erased or expired (by the API, or by an earlier run): nothing done, nothing to enter. */
+  | { readonly outcome: 'gone' }
   | { readonly outcome: 'held' }
   | { readonly outcome: 'retained'; readonly retainUntil?: string }
   /** A copy is running, or the erasure could not finish now: tried again by the next run. */
   | { readonly outcome: 'busy'; readonly reason: string };
+
+/** What the sweep enters in the access audit trail about one recording. */
+export type SweepAuditEntry =
+  | {
+      readonly recordingSid: string;
+      readonly outcome: 'expired';
+      readonly expiredAt: string;
+      /** Written by a later run than the one that expired it (the first write failed). */
+      readonly late?: boolean;
+    }
+  | { readonly recordingSid: string; readonly outcome: 'held' }
+  | { readonly recordingSid: string; readonly outcome: 'retained'; readonly retainUntil?: string };
 
 export interface SweepDeps {
   /** The recordings of `day` that started at or before `through`, not yet erased or expired. */
   readonly candidates: (day: string, through: string) => AsyncIterable<RetentionCandidate>;
   /** Erases one recording as expired (the erasure path); throws on an unexpected failure. */
   readonly expire: (recordingSid: string) => Promise<ExpireOutcome>;
+  /** Enters what the sweep did to a recording in the audit trail; throws when it cannot. */
+  readonly audit: (entry: SweepAuditEntry) => Promise<void>;
   readonly checkpoint: {
     read(): Promise<RetentionCheckpoint | undefined>;
     write(checkpoint: RetentionCheckpoint): Promise<void>;
@@ -76,7 +103,13 @@ export interface SweepReport {
   readonly expired: number;
   readonly held: number;
   readonly retained: number;
+  /** Erasures that failed, and audit entries that could not be written. */
   readonly failed: number;
+  /**
+   * Audit entries that could not be written (kept in `pending` for the next run); absent from the
+   * reports of runs before the sweep wrote entries.
+   */
+  readonly auditFailed?: number;
   readonly pending: number;
   /** Every due day is swept (the checkpoint reached the cutoff's day). */
   readonly caughtUp: boolean;
@@ -100,14 +133,38 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   const cutoffDay = dayOf(cutoffIso);
   const saved = await deps.checkpoint.read();
   const fromDay = saved?.nextDay ?? options.earliestDay ?? EARLIEST_DAY;
-  const counts = { examined: 0, expired: 0, held: 0, retained: 0, failed: 0 };
+  const counts = { examined: 0, expired: 0, held: 0, retained: 0, failed: 0, auditFailed: 0 };
   const log = deps.obs.logger;
 
   const pending = new Map<string, PendingRecording>();
   let budget = options.maxRecordings;
+  /** An audit entry could not be written: nothing more is erased in this run. */
+  let auditDown = false;
 
-  /** Expires one recording; false when the run must not move past it (a failure, or no room to remember it). */
-  const expireOne = async (recordingSid: string): Promise<boolean> => {
+  /** Writes one entry; false (counted, logged with its RecordingSid) when it could not. */
+  const audit = async (entry: SweepAuditEntry): Promise<boolean> => {
+    try {
+      await deps.audit(entry);
+      return true;
+    } catch (error) {
+      counts.failed++;
+      counts.auditFailed++;
+      auditDown = true;
+      log.error('Could not enter the retention sweep in the audit trail; the next run writes it', {
+        recordingSid: entry.recordingSid,
+        outcome: entry.outcome,
+        ...(entry.outcome === 'expired' ? { expiredAt: entry.expiredAt } : {}),
+        error: describeError(error),
+      });
+      return false;
+    }
+  };
+
+  /**
+   * Expires one recording; false when the run must not move past it (a failure, an entry not
+   * written, or no room to remember it). `before`: its entry in the pending list, if it had one.
+   */
+  const expireOne = async (recordingSid: string, before?: PendingRecording): Promise<boolean> => {
     budget--;
     let result: ExpireOutcome;
     try {
@@ -118,9 +175,13 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       return false;
     }
     switch (result.outcome) {
-      case 'expired':
+      case 'expired': {
         counts.expired++;
-        return true;
+        const entry = { recordingSid, outcome: 'expired', expiredAt: result.expiredAt } as const;
+        if (await audit(entry)) return true;
+        pending.set(recordingSid, { recordingSid, why: 'unaudited', expiredAt: result.expiredAt });
+        return false;
+      }
       case 'gone':
         return true;
       case 'busy':
@@ -132,41 +193,66 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
         if (result.outcome === 'held') counts.held++;
         else counts.retained++;
         if (pending.size >= MAX_PENDING && !pending.has(recordingSid)) return false;
-        pending.set(recordingSid, {
-          recordingSid,
-          why: result.outcome,
-          ...(result.outcome === 'retained' && result.retainUntil ? { until: result.retainUntil } : {}),
-        });
-        return true;
+        const until = result.outcome === 'retained' ? result.retainUntil : undefined;
+        const entry: PendingRecording = { recordingSid, why: result.outcome, ...(until ? { until } : {}) };
+        // Entered once per reason (and retain-until date), not at every run that checks it again.
+        if (before?.audited && before.why === entry.why && before.until === entry.until) {
+          pending.set(recordingSid, { ...entry, audited: true });
+          return true;
+        }
+        const written = await audit(
+          result.outcome === 'held'
+            ? { recordingSid, outcome: 'held' }
+            : { recordingSid, outcome: 'retained', ...(until ? { retainUntil: until } : {}) },
+        );
+        pending.set(recordingSid, { ...entry, audited: written });
+        return written;
       }
     }
   };
 
-  // 1. What earlier runs passed by: released holds and ended retention are expired now.
+  // 1. What earlier runs left: entries not yet written, then released holds and ended retention.
   for (const entry of saved?.pending ?? []) {
-    if (budget <= 0 || (entry.why === 'retained' && entry.until !== undefined && entry.until > now.toISOString())) {
+    if (entry.why === 'unaudited') {
+      const written =
+        !auditDown &&
+        (await audit({
+          recordingSid: entry.recordingSid,
+          outcome: 'expired',
+          expiredAt: entry.expiredAt ?? now.toISOString(),
+          late: true,
+        }));
+      if (!written) pending.set(entry.recordingSid, entry);
+      continue;
+    }
+    if (
+      auditDown ||
+      budget <= 0 ||
+      (entry.why === 'retained' && entry.until !== undefined && entry.until > now.toISOString())
+    ) {
       pending.set(entry.recordingSid, entry);
       continue;
     }
     const before = counts.failed;
     pending.delete(entry.recordingSid);
-    const ok = await expireOne(entry.recordingSid);
-    // A failure keeps it for the next run.
-    if (!ok && counts.failed > before) pending.set(entry.recordingSid, entry);
+    const ok = await expireOne(entry.recordingSid, entry);
+    // A failure keeps it for the next run (as expireOne left it, or as it was).
+    if (!ok && counts.failed > before && !pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
   }
 
   // 2. The due days, oldest first; the checkpoint moves past a day only once it is done.
   let nextDay = fromDay;
   let daysWalked = 0;
   const save = () => deps.checkpoint.write({ nextDay, pending: [...pending.values()] });
-  walk: while (nextDay <= cutoffDay && daysWalked < options.maxDays && budget > 0) {
+  walk: while (!auditDown && nextDay <= cutoffDay && daysWalked < options.maxDays && budget > 0) {
     daysWalked++;
     const day = nextDay;
     for await (const candidate of deps.candidates(day, throughIso)) {
       if (candidate.status === 'erased' || candidate.status === 'expired') continue;
       if (candidate.startedAt >= cutoffIso) continue;
       counts.examined++;
-      if (budget <= 0 || !(await expireOne(candidate.recordingSid))) break walk;
+      const known = pending.get(candidate.recordingSid);
+      if (budget <= 0 || !(await expireOne(candidate.recordingSid, known))) break walk;
     }
     // The cutoff's own day is not over: recordings later in it fall due in later runs.
     if (day === cutoffDay) break;
@@ -185,6 +271,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   };
   deps.obs.metric('RecordingsExpired', counts.expired);
   if (counts.failed > 0) deps.obs.metric('RetentionFailed', counts.failed);
+  if (counts.auditFailed > 0) deps.obs.metric('AuditWriteFailed', counts.auditFailed);
   log.info('Retention sweep finished', { ...report });
   return report;
 }

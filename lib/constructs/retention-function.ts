@@ -6,6 +6,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { ENV } from '../../lambda/shared/config/env-names';
 import type { RetentionConfig } from '../config';
+import type { AuditTable } from './audit-table';
 import type { CallsTable } from './calls-table';
 import { grantRecordingErasure } from './erasure-function';
 import type { RecordingStorage } from './recording-storage';
@@ -27,6 +28,8 @@ export interface RetentionFunctionProps extends FunctionLogProps {
   readonly calls: CallsTable;
   readonly ledger: RecordingsLedger;
   readonly events: VaultEvents;
+  /** Every expiry (and every recording passed by) is entered here: PutItem only. */
+  readonly audit: AuditTable;
   /** The stage's customer-managed key, when the data is encrypted with one. */
   readonly encryptionKey?: kms.IKey;
 }
@@ -35,8 +38,9 @@ export interface RetentionFunctionProps extends FunctionLogProps {
  * The retention sweep (stage `retention.days`) on its schedule, with exactly the erasure's rights
  * plus reading the ledger's day index and keeping its checkpoint: read and conditionally update
  * ledger and call items; list recording versions, read their Object Lock retention and legal hold,
- * delete them; read the Twilio secret; publish to the bus. No Put or Delete on any table, no
- * object reads, no bypass of governance retention, no legal-hold changes.
+ * delete them; read the Twilio secret; publish to the bus; append to the audit trail (PutItem on
+ * the audit table, nothing else). No other Put and no Delete on any table, no object reads, no
+ * bypass of governance retention, no legal-hold changes.
  */
 export class RetentionFunction extends VaultFunction {
   readonly rule: events.Rule;
@@ -66,11 +70,15 @@ export class RetentionFunction extends VaultFunction {
         [ENV.eventBusName]: props.events.bus.eventBusName,
         [ENV.retentionDays]: String(retention.days),
         [ENV.retentionMaxRecordingsPerRun]: String(retention.maxRecordingsPerRun),
+        [ENV.auditTable]: props.audit.table.tableName,
       },
       asyncInvocation:
         'Invoked asynchronously by its schedule only. A failed run is not retried: its checkpoint stays and the next scheduled run carries on from it; the RetentionErrors alarm reports it.',
     });
     this.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(5) });
+    // The sweep acts on nobody's request: its audit entries name the role it runs as.
+    this.function.addEnvironment(ENV.auditPrincipalArn, this.role.roleArn);
+    props.audit.grantAppend(this.role, props.encryptionKey);
 
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({

@@ -10,6 +10,7 @@ import {
   BUCKET_NAME,
   CALL_SID_INDEX,
   LEDGER_DAY_INDEX,
+  LEDGER_HOLD_INDEX,
   LEDGER_INDEX_SHARDS,
   LEDGER_OPEN_STATUS_INDEX,
   LEDGER_TABLE_NAME,
@@ -90,6 +91,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
       [ENV.ledgerTable]: LEDGER_TABLE_NAME,
       [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
       [ENV.ledgerOpenStatusIndex]: LEDGER_OPEN_STATUS_INDEX,
+      [ENV.ledgerHoldIndex]: LEDGER_HOLD_INDEX,
       [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
       [ENV.auditTable]: AUDIT_TABLE_NAME,
     },
@@ -100,6 +102,8 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
             ...erasure,
             [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
             [ENV.retentionDays]: String(config.retentionDays),
+            // No IAM locally: the sweep's entries name it as `retention` of kind `local`.
+            [ENV.auditTable]: AUDIT_TABLE_NAME,
           },
         }
       : {}),

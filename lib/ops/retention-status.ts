@@ -207,10 +207,7 @@ export function formatRetentionStatus(report: RetentionStatus): string {
     const { pending } = checkpoint;
     rows.push(['pending', pendingLine(pending)]);
     for (const p of pending.recordings.slice(0, PENDING_SHOWN)) {
-      rows.push([
-        '',
-        `${p.recordingSid} ${p.why === 'held' ? 'held' : `retained${p.until ? ` until ${p.until}` : ''}`}`,
-      ]);
+      rows.push(['', `${p.recordingSid} ${pendingWhy(p)}`]);
     }
     if (pending.total > PENDING_SHOWN)
       rows.push(['', `… and ${pending.total - PENDING_SHOWN} more (--json lists all)`]);
@@ -238,7 +235,17 @@ function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pendin
   const retained = `${pending.retained} retained by Object Lock${
     pending.earliestUntil ? ` (earliest until ${pending.earliestUntil})` : ''
   }`;
-  return `${pending.total} passed by: ${pending.held} held, ${retained}`;
+  // Expired, but the run could not write its audit entry: the next run writes it first.
+  const unaudited = pending.recordings.filter((p) => p.why === 'unaudited').length;
+  return `${pending.total} passed by: ${pending.held} held, ${retained}${
+    unaudited > 0 ? `, ${unaudited} expired with the audit entry still to write` : ''
+  }`;
+}
+
+function pendingWhy(p: PendingRecording): string {
+  if (p.why === 'held') return 'held';
+  if (p.why === 'unaudited') return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, audit entry still to write`;
+  return `retained${p.until ? ` until ${p.until}` : ''}`;
 }
 
 /** `90 s`, `15 min`, `2 h`, `3 d`: rounded down, for a person. */

@@ -10,7 +10,8 @@ import { LocalStack, newAccountSid, runCli, stopSuite, waitFor } from './harness
 /**
  * `npm start` with RETENTION_DAYS runs the retention sweep on its own schedule, as the stage's
  * schedule does on AWS: a recording older than the stage keeps is expired everywhere, a newer one
- * stays, and `npm run status -- --retention` reports the run that expired it.
+ * stays, the expiry is in the recording's audit trail under the actor `retention`, and
+ * `npm run status -- --retention` reports the run that expired it.
  */
 
 const ACCOUNT_SID = newAccountSid();
@@ -47,7 +48,7 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   for (const recording of [old, recent]) {
     expect((await stack.postCallback(twilio.callbackParams(recording))).status).toBe(204);
   }
-  const storedOld = await stack.storedInLedger(old.sid);
+  // Not `storedInLedger(old)`: a sweep may expire it between two polls, before one sees `stored`.
   await stack.storedInLedger(recent.sid);
 
   const expired = await waitFor(
@@ -60,7 +61,8 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   );
 
   expect(expired).toMatchObject({ status: 'expired', expiredAt: expect.stringMatching(/^\d{4}-/) });
-  expect(await stack.listKeys(String(storedOld.key))).toEqual([]);
+  expect(expired.key).toEqual(expect.stringContaining(old.sid));
+  expect(await stack.listKeys(String(expired.key))).toEqual([]);
   expect((await stack.ledger(recent.sid))?.status).toBe('stored');
   const events = await readFile(join(stack.config.dataDir, 'events.ndjson'), 'utf8');
   const expiredEvents = events
@@ -69,6 +71,28 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
     .map((line) => JSON.parse(line) as { 'detail-type': string; detail: { recordingSid: string } })
     .filter((e) => e['detail-type'] === 'Recording Expired');
   expect(expiredEvents.map((e) => e.detail.recordingSid)).toEqual([old.sid]);
+
+  // The expiry is in the recording's access audit trail, under the sweep's name, as an auditor reads it.
+  const expiry = await waitFor(
+    `the expiry of ${old.sid} in its audit trail`,
+    async () => {
+      const response = await stack.request('GET', `/recordings/${old.sid}/audit`, {
+        headers: { authorization: `Bearer ${stack.config.apiToken}` },
+      });
+      const entries = (response.json as { entries?: { action: string }[] } | undefined)?.entries ?? [];
+      return response.status === 200 && entries.some((e) => e.action === 'recording.expire') ? entries : undefined;
+    },
+    { timeoutMs: 15_000 },
+  );
+  expect(expiry).toEqual([
+    expect.objectContaining({
+      action: 'recording.expire',
+      outcome: 'done',
+      actor: 'retention',
+      actorKind: 'local',
+      at: expired.expiredAt,
+    }),
+  ]);
 
   // The operator's view of that run, with the same RETENTION_* variables as npm start.
   const text = await runCli('status', ['--retention'], stack.operatorEnv(RETENTION));

@@ -92,8 +92,11 @@ describe('least privilege on the audit trail', () => {
         [idOf(s, s.stack.recordingsRead.role)]: ['dynamodb:PutItem'],
         [idOf(s, s.stack.erasure.role)]: ['dynamodb:PutItem'],
         [idOf(s, s.stack.hold.role)]: ['dynamodb:PutItem'],
+        // The retention sweep enters every expiry (dev and jwt keep 30 days; prod has no sweep).
+        ...(s.stack.retention ? { [idOf(s, s.stack.retention.role)]: ['dynamodb:PutItem'] } : {}),
         [idOf(s, s.stack.auditRead.role)]: ['dynamodb:Query'],
       });
+      expect(s.stack.retention === undefined).toBe(name === 'prod');
       const every = Object.values(byRole).flat();
       expect(every.filter((a) => /Update|Delete|BatchWrite|PartiQL|\*|Restore|Import/.test(a))).toEqual([]);
     },
@@ -118,12 +121,20 @@ describe('least privilege on the audit trail', () => {
         s.stack.erasure.function,
         s.stack.hold.function,
         s.stack.auditRead.function,
+        ...(s.stack.retention ? [s.stack.retention.function] : []),
       ]) {
         const variables = s.resources[idOf(s, fn)]?.Properties.Environment.Variables as Json;
         expect(variables.AUDIT_TABLE).toEqual({ Ref: idOf(s, s.stack.audit.table) });
       }
     }
   });
+});
+
+test('the retention sweep names in its entries the IAM role it runs as', () => {
+  const retention = dev.stack.retention;
+  if (!retention) throw new Error('dev has retention.days');
+  const variables = dev.resources[idOf(dev, retention.function)]?.Properties.Environment.Variables as Json;
+  expect(variables.AUDIT_PRINCIPAL_ARN).toEqual({ 'Fn::GetAtt': [idOf(dev, retention.role), 'Arn'] });
 });
 
 describe('GET /recordings/{recordingSid}/audit', () => {

@@ -22,6 +22,11 @@ export const AUDIT_ACTIONS = [
   'recordings.list',
   /** An erasure was asked for (the outcome says how it ended). */
   'recording.erase',
+  /**
+   * The retention sweep expired the recording (`done`, at the ledger's `expiredAt`), or passed it
+   * by (`refused`, `details.reason` `held` or `retained`).
+   */
+  'recording.expire',
   'recording.hold',
   'recording.release',
   /** `npm run status` looked at the recording. */

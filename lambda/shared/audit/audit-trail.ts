@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { callerOf } from '../runtime/caller';
@@ -24,24 +25,54 @@ export class AuditWriter {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async record(input: AuditEntryInput): Promise<AuditEntry> {
+  /**
+   * Appends an entry. With `key` (the time of the act and an id of the caller's choosing) the
+   * entry has a fixed key: writing it again, after a put whose answer was lost, finds it there and
+   * adds nothing (the stored entry is kept as it is).
+   */
+  async record(input: AuditEntryInput, key?: AuditEntryKey): Promise<AuditEntry> {
+    if (key) {
+      const item = auditItem(input, key.at, key.id);
+      try {
+        await this.put(item);
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+      }
+      return item;
+    }
     // A random 64-bit id makes a collision practically impossible; a retry covers the impossible.
     for (let attempt = 0; ; attempt++) {
       const item = auditItem(input, this.now());
       try {
-        await this.ddb.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(recordingSid)',
-          }),
-        );
+        await this.put(item);
         return item;
       } catch (error) {
         if (!isConditionFailed(error) || attempt >= 2) throw error;
       }
     }
   }
+
+  private async put(item: AuditEntry): Promise<void> {
+    await this.ddb.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        ConditionExpression: 'attribute_not_exists(recordingSid)',
+      }),
+    );
+  }
+}
+
+/** A fixed key for an entry that may be written twice (see AuditWriter.record). */
+export interface AuditEntryKey {
+  readonly at: Date;
+  /** Hex, at most 32 digits (the form every entry id has). */
+  readonly id: string;
+}
+
+/** A fixed entry id for `action` on `recordingSid`: with the act's time, the key of its one entry. */
+export function fixedAuditId(action: string, recordingSid: string): string {
+  return createHash('sha256').update(`${action}#${recordingSid}`).digest('hex').slice(0, 16);
 }
 
 /** What records an entry; a handler without one (a test that does not look at the trail) records nothing. */

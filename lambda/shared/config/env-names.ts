@@ -19,11 +19,17 @@ export const ENV = {
   ledgerTable: 'LEDGER_TABLE',
   ledgerDayIndex: 'LEDGER_DAY_INDEX',
   ledgerOpenStatusIndex: 'LEDGER_OPEN_STATUS_INDEX',
+  ledgerHoldIndex: 'LEDGER_HOLD_INDEX',
   /** Partitions per day (and per open status) of the ledger's indexes: every writer and the reader agree. */
   ledgerIndexShards: 'LEDGER_INDEX_SHARDS',
   eventBusName: 'EVENT_BUS_NAME',
   /** The access audit trail (`audit` table): entries are only ever put, conditionally. */
   auditTable: 'AUDIT_TABLE',
+  /**
+   * The IAM role a function runs as, named in the audit entries it writes on its own account (the
+   * retention sweep, which no caller asks); unset locally, where there is no IAM.
+   */
+  auditPrincipalArn: 'AUDIT_PRINCIPAL_ARN',
   recordingFormat: 'RECORDING_FORMAT',
   deleteFromTwilioAfterCopy: 'DELETE_FROM_TWILIO_AFTER_COPY',
   transferMaxAttempts: 'TRANSFER_MAX_ATTEMPTS',

@@ -2,7 +2,13 @@
  * Each function's environment is a typed contract, read once at start-up through EnvReader:
  * a missing or malformed variable fails the container with one message naming every problem.
  */
-import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../ledger/index-shards';
+import {
+  DAY_SHARD_INDEX,
+  DEFAULT_INDEX_SHARDS,
+  HOLD_INDEX,
+  MAX_INDEX_SHARDS,
+  OPEN_STATUS_INDEX,
+} from '../ledger/index-shards';
 import { type Env, EnvReader } from '../runtime/env-reader';
 import { connectionOverridesProblems } from '../twilio/connection-overrides';
 import { SID } from '../twilio/sids';
@@ -156,12 +162,15 @@ export interface RecordingsReadConfig {
   readonly ledgerDayIndexName: string;
   /** Default DEFAULT_LEDGER_OPEN_STATUS_INDEX. */
   readonly ledgerOpenStatusIndexName?: string;
+  /** Default DEFAULT_LEDGER_HOLD_INDEX. */
+  readonly ledgerHoldIndexName?: string;
   /** The stage's `ledger.indexShards` (default DEFAULT_INDEX_SHARDS). */
   readonly ledgerIndexShards?: number;
 }
 
 export const DEFAULT_LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
 export const DEFAULT_LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+export const DEFAULT_LEDGER_HOLD_INDEX = HOLD_INDEX;
 
 /** The stage's `ledger.indexShards`: how many partitions a day (and an open status) is spread over. */
 function ledgerIndexShards(r: EnvReader): number {
@@ -174,6 +183,7 @@ export function loadRecordingsReadConfig(env: Env = process.env): RecordingsRead
     ledgerTableName: r.required(ENV.ledgerTable),
     ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
     ledgerOpenStatusIndexName: r.optional(ENV.ledgerOpenStatusIndex) ?? DEFAULT_LEDGER_OPEN_STATUS_INDEX,
+    ledgerHoldIndexName: r.optional(ENV.ledgerHoldIndex) ?? DEFAULT_LEDGER_HOLD_INDEX,
     ledgerIndexShards: ledgerIndexShards(r),
   });
 }
@@ -268,7 +278,9 @@ export function loadAuditConfig(env: Env = process.env): AuditConfig {
 }
 
 /** The retention sweep: the erasure's environment, the ledger's day index and the stage's `retention`. */
-export interface RetentionConfig extends ErasureConfig {
+export interface RetentionConfig extends ErasureConfig, AuditConfig {
+  /** The function's IAM role (AWS), named in its audit entries; unset locally. */
+  readonly auditPrincipalArn?: string;
   readonly ledgerDayIndexName: string;
   /** The stage's `ledger.indexShards`: the partitions of each day the sweep reads. */
   readonly ledgerIndexShards: number;
@@ -285,8 +297,12 @@ export function loadRetentionConfig(env: Env = process.env): RetentionConfig {
   const erasure = loadErasureConfig(env);
   const r = new EnvReader(env);
   r.required(ENV.retentionDays);
+  const principalArn = r.optional(ENV.auditPrincipalArn);
   return r.done({
     ...erasure,
+    // Every expiry is entered in the access audit trail.
+    auditTableName: r.required(ENV.auditTable),
+    ...(principalArn !== undefined ? { auditPrincipalArn: principalArn } : {}),
     ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
     ledgerIndexShards: ledgerIndexShards(r),
     retentionDays: r.int(ENV.retentionDays, 0, 1, 36_500),

@@ -114,6 +114,21 @@ test('a caught-up sweep: the next day is the cutoff’s, the pending list counte
   );
 });
 
+test('an expiry whose audit entry a run could not write is named as such, not as retained', async () => {
+  const owed = newRecordingSid();
+  await store.write({
+    nextDay: '2024-08-02',
+    pending: [{ recordingSid: owed, why: 'unaudited', expiredAt: '2024-09-01T11:00:00.000Z' }],
+  });
+
+  const text = formatRetentionStatus(await retentionStatus(sources, THIRTY_DAYS, NOW));
+
+  expect(text).toMatch(
+    /^ {2}pending +1 passed by: 0 held, 0 retained by Object Lock, 1 expired with the audit entry still to write$/m,
+  );
+  expect(text).toContain(`${owed} expired at 2024-09-01T11:00:00.000Z, audit entry still to write`);
+});
+
 test('a sweep still catching up says how many due days are left', async () => {
   await store.write({ nextDay: '2024-07-20', pending: [] });
   await store.recordRun(run({ nextDay: '2024-07-20', caughtUp: false, pending: 0 }), new Date('2024-09-01T11:00:00Z'));

@@ -1,12 +1,15 @@
 /**
  * The retention sweep through the erasure path, against dynalite and s3rver: an expired recording
  * is gone from S3 and Twilio, the ledger says `expired` with `expiredAt`, the call item says so and
- * `Recording Expired` goes out; a held one survives every run and expires once released.
+ * `Recording Expired` goes out; a held one survives every run and expires once released. Each
+ * expiry (and each recording passed by) is in the access audit trail, under the actor `retention`.
  */
 import '../../helpers/setup-env';
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { createRetentionHandler } from '../../../lambda/retention/handler';
+import { createRetentionHandler, RetentionRunError, type RetentionRuntime } from '../../../lambda/retention/handler';
+import { type AuditEntry, auditView } from '../../../lambda/shared/audit/audit-record';
+import { AuditReader, AuditWriter } from '../../../lambda/shared/audit/audit-trail';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
@@ -15,6 +18,7 @@ import { createObservability } from '../../../lambda/shared/runtime/observabilit
 import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
+import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,
@@ -68,7 +72,8 @@ async function givenStored(startedAt: string) {
   return { callId, recordingSid, key };
 }
 
-function sweep(now = NOW) {
+function sweep(now = NOW, extra: Partial<RetentionRuntime> & { principalArn?: string } = {}) {
+  const { principalArn, ...runtime } = extra;
   return createRetentionHandler({
     config: {
       accountSid: TEST_ACCOUNT_SID,
@@ -82,6 +87,8 @@ function sweep(now = NOW) {
       retentionDays: 30,
       maxRecordingsPerRun: 100,
       maxDaysPerRun: 400,
+      auditTableName: AUDIT_TABLE_NAME,
+      ...(principalArn ? { auditPrincipalArn: principalArn } : {}),
     },
     tokens: staticTokens('unused'),
     s3: aws.s3,
@@ -91,7 +98,12 @@ function sweep(now = NOW) {
     obs: createObservability('retention-test'),
     now: () => now,
     earliestDay: '2024-07-01',
+    ...runtime,
   })();
+}
+
+async function auditTrail(recordingSid: string): Promise<AuditEntry[]> {
+  return new AuditReader(aws.ddb, AUDIT_TABLE_NAME).allForRecording(recordingSid);
 }
 
 test('an expired recording is gone everywhere and the ledger says so; a younger one stays', async () => {
@@ -120,6 +132,18 @@ test('an expired recording is gone everywhere and the ledger says so; a younger 
   const again = await sweep();
   expect(again.expired).toBe(0);
   expect(published).toHaveLength(events);
+  // One entry, written after the act, under the sweep's own name; none for the younger one.
+  expect((await auditTrail(old.recordingSid)).map(auditView)).toEqual([
+    expect.objectContaining({
+      at: NOW.toISOString(),
+      action: 'recording.expire',
+      outcome: 'done',
+      actor: 'retention',
+      actorKind: 'local',
+      details: expect.objectContaining({ reason: 'expired', expiredAt: NOW.toISOString(), retentionDays: 30 }),
+    }),
+  ]);
+  expect(await auditTrail(young.recordingSid)).toEqual([]);
 });
 
 test('a held recording survives the sweep, and expires on the first run after its release', async () => {
@@ -132,6 +156,15 @@ test('a held recording survives the sweep, and expires on the first run after it
   expect(first.held).toBe(1);
   expect(await aws.getObject(held.key)).toBeDefined();
   expect((await aws.getLedger(held.recordingSid))?.status).toBe('stored');
+  // Passed by: entered once, not at every run that finds it still held.
+  await sweep(new Date(NOW.getTime() + 60_000));
+  expect((await auditTrail(held.recordingSid)).map(auditView)).toEqual([
+    expect.objectContaining({
+      action: 'recording.expire',
+      outcome: 'refused',
+      details: expect.objectContaining({ reason: 'held' }),
+    }),
+  ]);
 
   await holds.releaseHold(held.recordingSid, 'legal', NOW);
   const later = new Date(NOW.getTime() + 60 * 60 * 1000);
@@ -141,4 +174,63 @@ test('a held recording survives the sweep, and expires on the first run after it
   expect(await aws.getObject(held.key)).toBeUndefined();
   expect(await aws.getLedger(held.recordingSid)).toMatchObject({ status: 'expired' });
   expect((await aws.getLedger(held.recordingSid))?.holdState).toBeUndefined();
+  expect((await auditTrail(held.recordingSid)).map((e) => e.outcome)).toEqual(['refused', 'done']);
+});
+
+test('an expiry whose audit entry cannot be written fails the run; the next run writes it once, and erases nothing again', async () => {
+  const later = new Date('2024-09-05T12:00:00.000Z');
+  const old = await givenStored('2024-08-03T09:00:00.000Z');
+  // A failure the emulator cannot produce: the audit table refuses every put (throttled, key disabled, …).
+  const failing = new AuditWriter(
+    {
+      send: async () => {
+        throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), {
+          name: 'ProvisionedThroughputExceededException',
+        });
+      },
+    },
+    AUDIT_TABLE_NAME,
+  );
+
+  const failed = await sweep(later, { audit: failing }).catch((error: unknown) => error);
+
+  expect(failed).toBeInstanceOf(RetentionRunError);
+  expect((failed as RetentionRunError).report).toMatchObject({ failed: 1, auditFailed: 1 });
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({ status: 'expired' });
+  expect(await auditTrail(old.recordingSid)).toEqual([]);
+
+  const deletes = twilioDeletes.length;
+  const healed = await sweep(new Date(later.getTime() + 3_600_000));
+  const healedAgain = await sweep(new Date(later.getTime() + 7_200_000));
+
+  expect(healed).toMatchObject({ failed: 0, auditFailed: 0 });
+  expect(healedAgain).toMatchObject({ failed: 0 });
+  expect(twilioDeletes).toHaveLength(deletes);
+  const entries = (await auditTrail(old.recordingSid)).map(auditView);
+  expect(entries).toEqual([
+    expect.objectContaining({
+      // When it expired, not when the entry finally went in.
+      at: later.toISOString(),
+      action: 'recording.expire',
+      outcome: 'done',
+      actor: 'retention',
+      details: expect.objectContaining({ late: true }),
+    }),
+  ]);
+});
+
+test('on AWS the entry names the IAM role the sweep runs as', async () => {
+  const later = new Date('2024-09-10T12:00:00.000Z');
+  const old = await givenStored('2024-08-09T09:00:00.000Z');
+  const role = 'arn:aws:iam::123456789012:role/vault-dev-RetentionRole';
+
+  await sweep(later, { principalArn: role });
+
+  expect((await auditTrail(old.recordingSid)).map(auditView)).toEqual([
+    expect.objectContaining({
+      actor: 'retention',
+      actorKind: 'iam',
+      details: expect.objectContaining({ principalArn: role }),
+    }),
+  ]);
 });

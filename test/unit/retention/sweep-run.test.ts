@@ -8,6 +8,7 @@ import {
   type RetentionCandidate,
   type RetentionCheckpoint,
   runRetentionSweep,
+  type SweepAuditEntry,
   type SweepDeps,
 } from '../../../lambda/retention/sweep-run';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
@@ -20,6 +21,9 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
   let checkpoint: RetentionCheckpoint | undefined;
   const expired: string[] = [];
   const queried: string[] = [];
+  const audited: SweepAuditEntry[] = [];
+  /** Set: the audit trail refuses every entry. */
+  const auditTrail = { down: false };
   const deps: SweepDeps = {
     async *candidates(day, through) {
       queried.push(day);
@@ -34,7 +38,11 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
       expired.push(recordingSid);
       const r = recordings.find((x) => x.recordingSid === recordingSid);
       if (r) Object.assign(r, { status: 'expired' });
-      return { outcome: 'expired' };
+      return { outcome: 'expired', expiredAt: NOW.toISOString() };
+    },
+    async audit(entry) {
+      if (auditTrail.down) throw new Error('ProvisionedThroughputExceededException');
+      audited.push(entry);
     },
     checkpoint: {
       read: async () => checkpoint,
@@ -51,6 +59,8 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
     saved,
     expired,
     queried,
+    audited,
+    auditTrail,
     checkpoint: () => checkpoint,
     set: (cp: RetentionCheckpoint) => (checkpoint = cp),
   };
@@ -140,8 +150,8 @@ describe('runRetentionSweep', () => {
     expect(first).toMatchObject({ expired: 1, held: 1, retained: 1, failed: 0, pending: 2 });
     expect(w.checkpoint()?.nextDay).toBe('2024-06-23');
     expect(w.checkpoint()?.pending).toEqual([
-      { recordingSid: 'RE-held', why: 'held' },
-      { recordingSid: 'RE-locked', why: 'retained', until: '2024-07-23T11:00:00.000Z' },
+      { recordingSid: 'RE-held', why: 'held', audited: true },
+      { recordingSid: 'RE-locked', why: 'retained', until: '2024-07-23T11:00:00.000Z', audited: true },
     ]);
 
     // The hold is released and the lock ran out: the checkpoint is long past their day.
@@ -176,5 +186,59 @@ describe('runRetentionSweep', () => {
     await runRetentionSweep({ ...options, maxDays: 2 }, w.deps);
     expect(w.queried).toEqual(['2024-06-20', '2024-06-21']);
     expect(w.checkpoint()?.nextDay).toBe('2024-06-22');
+  });
+  test('enters every expiry in the audit trail, and a recording passed by once per reason, not at every run', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z'), rec('RE-held', '2024-06-21T10:00:00.000Z')];
+    const w = world(recordings, { 'RE-held': { outcome: 'held' } });
+
+    await runRetentionSweep(options, w.deps);
+    await runRetentionSweep(options, w.deps);
+
+    expect(w.audited).toEqual([
+      { recordingSid: 'RE-a', outcome: 'expired', expiredAt: NOW.toISOString() },
+      { recordingSid: 'RE-held', outcome: 'held' },
+    ]);
+    expect(w.checkpoint()?.pending).toEqual([{ recordingSid: 'RE-held', why: 'held', audited: true }]);
+  });
+
+  test('an expiry whose entry cannot be written fails the run, stops it, and the next run writes the entry without erasing again', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z'), rec('RE-b', '2024-06-21T10:00:00.000Z')];
+    const w = world(recordings);
+    w.auditTrail.down = true;
+
+    const failed = await runRetentionSweep(options, w.deps);
+
+    expect(failed).toMatchObject({ expired: 1, failed: 1, auditFailed: 1 });
+    // No more erasures without their entries: RE-b waits, the checkpoint stays on RE-a's day.
+    expect(w.expired).toEqual(['RE-a']);
+    expect(w.checkpoint()).toEqual({
+      nextDay: '2024-06-20',
+      pending: [{ recordingSid: 'RE-a', why: 'unaudited', expiredAt: NOW.toISOString() }],
+    });
+
+    w.auditTrail.down = false;
+    const healed = await runRetentionSweep(options, w.deps);
+
+    expect(healed).toMatchObject({ expired: 1, failed: 0, auditFailed: 0, pending: 0 });
+    expect(w.expired).toEqual(['RE-a', 'RE-b']);
+    expect(w.audited).toEqual([
+      { recordingSid: 'RE-a', outcome: 'expired', expiredAt: NOW.toISOString(), late: true },
+      { recordingSid: 'RE-b', outcome: 'expired', expiredAt: NOW.toISOString() },
+    ]);
+  });
+
+  test('a pass-by whose entry cannot be written is entered by the next run that still finds it held', async () => {
+    const w = world([rec('RE-held', '2024-06-20T10:00:00.000Z')], { 'RE-held': { outcome: 'held' } });
+    w.auditTrail.down = true;
+
+    const failed = await runRetentionSweep(options, w.deps);
+    expect(failed).toMatchObject({ held: 1, failed: 1, auditFailed: 1 });
+    expect(w.checkpoint()?.pending).toEqual([{ recordingSid: 'RE-held', why: 'held', audited: false }]);
+
+    w.auditTrail.down = false;
+    await runRetentionSweep(options, w.deps);
+
+    expect(w.audited).toEqual([{ recordingSid: 'RE-held', outcome: 'held' }]);
+    expect(w.checkpoint()?.pending).toEqual([{ recordingSid: 'RE-held', why: 'held', audited: true }]);
   });
 });

@@ -5,7 +5,12 @@
 import '../../../helpers/setup-env';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { auditItem, auditView } from '../../../../lambda/shared/audit/audit-record';
-import { AuditReader, AuditWriter, InvalidAuditCursorError } from '../../../../lambda/shared/audit/audit-trail';
+import {
+  AuditReader,
+  AuditWriter,
+  fixedAuditId,
+  InvalidAuditCursorError,
+} from '../../../../lambda/shared/audit/audit-trail';
 import { AUDIT_TABLE_NAME } from '../../../../lib/local/config';
 import { type Emulators, startEmulators } from '../../../helpers/emulators';
 import { newRecordingSid } from '../../../helpers/twilio-fixtures';
@@ -59,6 +64,21 @@ describe('AuditWriter', () => {
     ).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
     const [stored] = await new AuditReader(aws.ddb, AUDIT_TABLE_NAME).allForRecording(recordingSid);
     expect(stored?.outcome).toBe('done');
+  });
+
+  it('writes an entry with a fixed key once: writing it again after a lost answer adds nothing', async () => {
+    const recordingSid = newRecordingSid();
+    const writer = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME);
+    const key = { at: new Date('2024-07-22T18:00:00.000Z'), id: fixedAuditId('recording.expire', recordingSid) };
+    const entry = { actor: 'retention', kind: 'local' as const, recordingSid, action: 'recording.expire' as const };
+
+    await writer.record({ ...entry, outcome: 'done' }, key);
+    await writer.record({ ...entry, outcome: 'done', details: { late: true } }, key);
+
+    const entries = await new AuditReader(aws.ddb, AUDIT_TABLE_NAME).allForRecording(recordingSid);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ at: '2024-07-22T18:00:00.000Z', outcome: 'done' });
+    expect(entries[0]?.details).toBeUndefined();
   });
 
   it('puts listing pages under a pseudo partition of their day, and strips control characters', async () => {
