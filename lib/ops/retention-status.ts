@@ -54,6 +54,19 @@ export function retentionPolicy(options: {
   return { days: local.retentionDays, setIn: 'RETENTION_DAYS', intervalSeconds: local.retentionSweepSeconds };
 }
 
+/**
+ * The retention days for `npm run status -- --recording|--call`, where they only add a due date:
+ * a cdk.json or environment the command cannot read leaves the date out rather than failing it.
+ */
+export function knownRetentionDays(options: Parameters<typeof retentionPolicy>[0]): number | undefined {
+  try {
+    return retentionPolicy(options)?.days;
+  } catch (error) {
+    if (error instanceof TargetError) return undefined;
+    throw error;
+  }
+}
+
 export interface RetentionStatusSources {
   readonly ddb: Pick<DynamoDBDocumentClient, 'send'>;
   readonly ledgerTableName: string;
