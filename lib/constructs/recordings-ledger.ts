@@ -44,27 +44,20 @@ export class RecordingsLedger extends Construct {
       partitionKey: { name: 'recordingSid', type: dynamodb.AttributeType.STRING },
       ...vaultTableStorage(props),
     });
-    this.table.addGlobalSecondaryIndex({
-      indexName: LEDGER_BY_DAY_INDEX,
-      partitionKey: { name: 'dayShard', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: LEDGER_BY_OPEN_STATUS_INDEX,
-      partitionKey: { name: 'openStatus', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: LEDGER_BY_HOLD_INDEX,
-      partitionKey: { name: 'holdState', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
-    });
+    const indexes = [
+      [LEDGER_BY_DAY_INDEX, 'dayShard'],
+      [LEDGER_BY_OPEN_STATUS_INDEX, 'openStatus'],
+      [LEDGER_BY_HOLD_INDEX, 'holdState'],
+    ] as const;
+    for (const [indexName, partitionKey] of indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName,
+        partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
+      });
+    }
   }
 
   /** ARN of the day index (for Query permissions without an index wildcard). */
