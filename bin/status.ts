@@ -13,7 +13,12 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
 import { commandAudit } from '../lib/ops/command-audit';
-import { formatRetentionStatus, retentionPolicy, retentionStatus } from '../lib/ops/retention-status';
+import {
+  formatRetentionStatus,
+  knownRetentionDays,
+  retentionPolicy,
+  retentionStatus,
+} from '../lib/ops/retention-status';
 import { formatStatus, NotFoundError, RECORDING_SID, recordingStatus, type StatusQuery } from '../lib/ops/status';
 import { resolveTarget } from '../lib/ops/target';
 
@@ -69,6 +74,7 @@ runCli('status', async () => {
   const options = program.opts<Options>();
   if (options.retention) return retentionReport(options);
   const query = queryOf(options);
+  const retentionDays = knownRetentionDays({ stage: options.stage, env: process.env });
   const target = await resolveTarget({ stage: options.stage, env: process.env });
   try {
     // Who looked: entered in the audit trail for every recording shown, before it is shown.
@@ -83,6 +89,7 @@ runCli('status', async () => {
         callSidIndexName: target.callSidIndexName,
         bucketName: target.bucketName,
         deadLetterQueueUrl: target.deadLetterQueueUrl,
+        ...(retentionDays !== undefined ? { retentionDays } : {}),
       },
       query,
     );

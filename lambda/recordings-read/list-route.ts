@@ -16,13 +16,14 @@ export function isListRecordingsRoute(event: Pick<APIGatewayProxyEventV2, 'route
 
 /**
  * GET /recordings: a page of the ledger (`lambda/recordings-read/listing.ts`). Reads only: the
- * function holds Query on the ledger's `byDayShard` and `byOpenStatus` indexes and no write or
- * delete permission anywhere.
+ * function holds Query on the ledger's `byDayShard`, `byOpenStatus` and `byHold` indexes and no
+ * write or delete permission anywhere.
  */
 export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: DynamoDBDocumentClient) {
   const ledger = new LedgerDayIndex(ddb, config.ledgerTableName, {
     dayIndexName: config.ledgerDayIndexName,
     openStatusIndexName: config.ledgerOpenStatusIndexName,
+    holdIndexName: config.ledgerHoldIndexName,
     indexShards: config.ledgerIndexShards,
   });
   return async (event: APIGatewayProxyEventV2, obs: Observability, audit?: AccessAudit): Promise<HttpResponse> => {
@@ -33,6 +34,7 @@ export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: Dyn
       from: query.from,
       to: query.to,
       status: query.status,
+      hold: query.hold,
       count: page.recordings.length,
       more: page.nextCursor !== null,
     });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { LedgerDayIndex, ListedLedgerItem } from '../shared/ledger/day-index';
 import { isOpenStatus } from '../shared/ledger/index-shards';
-import { dayOf, LEDGER_STATUSES, type LedgerStatus } from '../shared/ledger/ledger';
+import { dayOf, LEDGER_STATUSES, type LedgerStatus, type LegalHold } from '../shared/ledger/ledger';
 import { badRequest } from '../shared/runtime/http';
 import { parseIsoInstant } from '../shared/runtime/iso-instant';
 import type { EncryptionDetails } from '../shared/twilio/encryption-details';
@@ -13,7 +13,8 @@ import type { EncryptionDetails } from '../shared/twilio/encryption-details';
  * They come from the ledger's `byDayShard` index, a day at a time, each day spread over
  * `ledger.indexShards` partitions (lambda/shared/ledger/index-shards.ts) read side by side and
  * merged; `status=transferring|erasing|failed` reads the sparse `byOpenStatus` index instead, whose
- * partitions hold only recordings in that status, over the whole range at once. Every recording
+ * partitions hold only recordings in that status, over the whole range at once, and `hold=true` the
+ * sparse `byHold` index, whose `held` partition holds only the recordings on legal hold. Every recording
  * that started before the lowest point all partitions have been read up to (the frontier) is known.
  *
  * The index sorts by `startedAt` only, and Twilio's start times have whole seconds, so many
@@ -25,7 +26,7 @@ import type { EncryptionDetails } from '../shared/twilio/encryption-details';
  *
  * The cursor is opaque (base64url JSON) but not secret: no key is available to sign it, and it
  * carries no authority the query parameters do not already give. It embeds the query (`from`,
- * `to`, `status`) and is refused (400) with any other query, with a position outside the range,
+ * `to`, `status`, `hold`) and is refused (400) with any other query, with a position outside the range,
  * or when malformed. A checksum catches corrupted or hand-edited cursors; it is not a MAC.
  */
 
@@ -41,7 +42,7 @@ const MAX_CURSOR_LENGTH = 1024;
 /** Items one DynamoDB read of one partition evaluates at the least. */
 const MIN_READ_ITEMS = 25;
 const DAY_MS = 24 * 60 * 60 * 1000;
-const PARAMETERS = ['from', 'to', 'status', 'limit', 'cursor'] as const;
+const PARAMETERS = ['from', 'to', 'status', 'hold', 'limit', 'cursor'] as const;
 
 /** Where a page ended: the recordings after this one in (`startedAt`, `recordingSid`) order come next. */
 export interface ListingPosition {
@@ -56,6 +57,8 @@ export interface ListingQuery {
   /** Normalized ISO-8601 (UTC, milliseconds), exclusive. */
   readonly to: string;
   readonly status: LedgerStatus | undefined;
+  /** Only the recordings on legal hold now (`hold=true`). */
+  readonly hold: boolean;
   readonly limit: number;
   readonly after: ListingPosition | undefined;
 }
@@ -83,6 +86,8 @@ export interface ListedRecording {
   readonly erasedAt: string | null;
   /** Voice Recording Encryption's details when the stored object is ciphertext (docs/encryption.md). */
   readonly encryption: EncryptionDetails | null;
+  /** The legal hold on it (who, when, why), null when none. */
+  readonly hold: LegalHold | null;
 }
 
 export interface ListingPage {
@@ -91,8 +96,8 @@ export interface ListingPage {
 }
 
 export interface ListingDeps {
-  /** The ledger's `byDayShard` and `byOpenStatus` indexes. */
-  readonly ledger: Pick<LedgerDayIndex, 'queryPartition' | 'dayPartitions' | 'openPartitions'>;
+  /** The ledger's `byDayShard`, `byOpenStatus` and `byHold` indexes. */
+  readonly ledger: Pick<LedgerDayIndex, 'queryPartition' | 'dayPartitions' | 'openPartitions' | 'holdPartitions'>;
   /** @default DEFAULT_MAX_READ_PAGES */
   readonly maxReadPages?: number;
 }
@@ -134,6 +139,12 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
     status = rawStatus as LedgerStatus;
   }
 
+  const rawHold = given.get('hold');
+  if (rawHold !== undefined && rawHold !== 'true') {
+    throw badRequest('"hold" can only be true (the recordings on legal hold); leave it out to list every recording');
+  }
+  const hold = rawHold === 'true';
+
   let limit = DEFAULT_LIMIT;
   const rawLimit = given.get('limit');
   if (rawLimit !== undefined) {
@@ -141,7 +152,7 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
     if (!(limit >= 1 && limit <= MAX_LIMIT)) throw badRequest(`"limit" must be a whole number from 1 to ${MAX_LIMIT}`);
   }
 
-  const query = { from: from.toISOString(), to: to.toISOString(), status, limit, after: undefined };
+  const query = { from: from.toISOString(), to: to.toISOString(), status, hold, limit, after: undefined };
   const cursor = given.get('cursor');
   if (cursor === undefined) return query;
   return { ...query, after: decodeCursor(cursor, query) };
@@ -171,6 +182,8 @@ interface CursorBody {
   readonly from: string;
   readonly to: string;
   readonly status: LedgerStatus | null;
+  /** Present (true) only on a cursor of `hold=true`. */
+  readonly hold?: true;
   readonly after: readonly [string, string];
 }
 
@@ -186,12 +199,15 @@ function checksum(payload: string): string {
     .toString('base64url');
 }
 
-export function encodeCursor(query: Pick<ListingQuery, 'from' | 'to' | 'status'>, after: ListingPosition): string {
+type CursorQuery = Pick<ListingQuery, 'from' | 'to' | 'status'> & { readonly hold?: boolean };
+
+export function encodeCursor(query: CursorQuery, after: ListingPosition): string {
   const body: CursorBody = {
     v: 1,
     from: query.from,
     to: query.to,
     status: query.status ?? null,
+    ...(query.hold ? { hold: true as const } : {}),
     after: [after.startedAt, after.recordingSid],
   };
   const payload = Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
@@ -199,7 +215,7 @@ export function encodeCursor(query: Pick<ListingQuery, 'from' | 'to' | 'status'>
 }
 
 /** The position in `cursor`, which must have been issued for exactly this query. */
-export function decodeCursor(cursor: string, query: Pick<ListingQuery, 'from' | 'to' | 'status'>): ListingPosition {
+export function decodeCursor(cursor: string, query: CursorQuery): ListingPosition {
   const malformed = () => badRequest('"cursor" is not a cursor this API issued; start again without one');
   if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(cursor)) throw malformed();
   const [payload = '', check = ''] = cursor.split('.');
@@ -216,6 +232,7 @@ export function decodeCursor(cursor: string, query: Pick<ListingQuery, 'from' | 
     typeof body.from !== 'string' ||
     typeof body.to !== 'string' ||
     !(body.status === null || (LEDGER_STATUSES as readonly unknown[]).includes(body.status)) ||
+    !(body.hold === undefined || body.hold === true) ||
     !Array.isArray(after) ||
     after.length !== 2 ||
     typeof after[0] !== 'string' ||
@@ -225,8 +242,15 @@ export function decodeCursor(cursor: string, query: Pick<ListingQuery, 'from' | 
   ) {
     throw malformed();
   }
-  if (body.from !== query.from || body.to !== query.to || (body.status ?? undefined) !== query.status) {
-    throw badRequest('"cursor" belongs to another query: send the same from, to and status as the page it came from');
+  if (
+    body.from !== query.from ||
+    body.to !== query.to ||
+    (body.status ?? undefined) !== query.status ||
+    (body.hold === true) !== (query.hold === true)
+  ) {
+    throw badRequest(
+      '"cursor" belongs to another query: send the same from, to, status and hold as the page it came from',
+    );
   }
   const [startedAt, recordingSid] = after as [string, string];
   if (startedAt < query.from || startedAt >= query.to) throw badRequest('"cursor" points outside from … to');
@@ -261,12 +285,19 @@ interface PartitionRead {
 
 /**
  * One page of recordings for `query`: segment by segment (a day of `byDayShard`, or the whole
- * range of `byOpenStatus`), each segment's partitions read side by side and merged.
+ * range of a sparse index: `byHold`, `byOpenStatus`), each segment's partitions read side by side
+ * and merged.
  */
 export async function listRecordings(query: ListingQuery, deps: ListingDeps): Promise<ListingPage> {
   const maxReadRounds = deps.maxReadPages ?? DEFAULT_MAX_READ_PAGES;
   const lower = query.after?.startedAt ?? query.from;
-  const openStatus = isOpenStatus(query.status) ? query.status : undefined;
+  // A sparse index holds the whole range in one segment: the held recordings (the fewest), or
+  // those in an open status; otherwise the day index, a day at a time.
+  const sparse: { index: 'hold' | 'open'; partitions: string[] } | undefined = query.hold
+    ? { index: 'hold', partitions: deps.ledger.holdPartitions() }
+    : isOpenStatus(query.status)
+      ? { index: 'open', partitions: deps.ledger.openPartitions(query.status) }
+      : undefined;
   const kept: ListedLedgerItem[] = [];
   // Every recording that started before `frontier` has been read (filtered ones included).
   let frontier = lower;
@@ -278,11 +309,8 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
   });
 
   for (let segmentStart = lower; ; segmentStart = frontier) {
-    // Days are the day index's segments; the open-status index holds the whole range in one.
-    const segmentEnd = openStatus ? query.to : endOfDay(dayOf(segmentStart), query.to);
-    const partitions = openStatus
-      ? deps.ledger.openPartitions(openStatus)
-      : deps.ledger.dayPartitions(dayOf(segmentStart));
+    const segmentEnd = sparse ? query.to : endOfDay(dayOf(segmentStart), query.to);
+    const partitions = sparse ? sparse.partitions : deps.ledger.dayPartitions(dayOf(segmentStart));
     const reads: PartitionRead[] = partitions.map((partition) => ({
       partition,
       exclusiveStartKey: undefined,
@@ -300,12 +328,12 @@ export async function listRecordings(query: ListingQuery, deps: ListingDeps): Pr
       const results = await Promise.all(
         due.map((read) =>
           deps.ledger.queryPartition({
-            index: openStatus ? 'open' : 'day',
+            index: sparse ? sparse.index : 'day',
             partition: read.partition,
             from: segmentStart,
             // BETWEEN is inclusive: a recording that started exactly at `to` is read, then dropped.
             through: query.to,
-            // The open-status index is sparse, not exact: a status written without it is filtered out.
+            // The sparse indexes are not exact: a status written without them is filtered out.
             status: query.status,
             limit,
             exclusiveStartKey: read.exclusiveStartKey,
@@ -375,5 +403,6 @@ function view(item: ListedLedgerItem): ListedRecording {
     storedAt: item.storedAt ?? null,
     erasedAt: item.erasedAt ?? null,
     encryption: item.encryption ?? null,
+    hold: item.hold ?? null,
   };
 }

@@ -3,13 +3,15 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { INDEX_PROJECTED_ATTRIBUTES } from '../../lambda/shared/ledger/day-index';
-import { DAY_SHARD_INDEX, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
+import { DAY_SHARD_INDEX, HOLD_INDEX, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
 import { vaultTableStorage } from './vault-table';
 
 /** GSI of the ledger by day shard (`YYYY-MM-DD#n`, UTC day of the start), sorted by `startedAt`. */
 export const LEDGER_BY_DAY_INDEX = DAY_SHARD_INDEX;
 /** Sparse GSI of the recordings in an open status (`transferring#n`, `erasing#n`, `failed#n`), sorted by `startedAt`. */
 export const LEDGER_BY_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+/** Sparse GSI of the recordings with a hold record (`held`, `released`), sorted by `startedAt`. */
+export const LEDGER_BY_HOLD_INDEX = HOLD_INDEX;
 
 export interface RecordingsLedgerProps {
   readonly removalPolicy: RemovalPolicy;
@@ -24,14 +26,15 @@ export interface RecordingsLedgerProps {
  * every copy (claim, status, key, size, SHA-256, erasure). On-demand, point-in-time recovery,
  * deletion protection and retention where the stage retains data.
  *
- * Its indexes are sharded so that no partition key takes more than its share of a day's writes,
- * and project only what GET /recordings shows: a lease renewal, a note or an event mark writes
- * neither of them.
+ * Its day and open-status indexes are sharded so that no partition key takes more than its share
+ * of a day's writes; the hold index is small and sparse. All three project only what GET
+ * /recordings shows: a lease renewal, a note or an event mark writes none of them.
  */
 export class RecordingsLedger extends Construct {
   readonly table: dynamodb.Table;
   readonly dayIndexName = LEDGER_BY_DAY_INDEX;
   readonly openStatusIndexName = LEDGER_BY_OPEN_STATUS_INDEX;
+  readonly holdIndexName = LEDGER_BY_HOLD_INDEX;
   readonly indexShards: number;
 
   constructor(scope: Construct, id: string, props: RecordingsLedgerProps) {
@@ -41,20 +44,20 @@ export class RecordingsLedger extends Construct {
       partitionKey: { name: 'recordingSid', type: dynamodb.AttributeType.STRING },
       ...vaultTableStorage(props),
     });
-    this.table.addGlobalSecondaryIndex({
-      indexName: LEDGER_BY_DAY_INDEX,
-      partitionKey: { name: 'dayShard', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: LEDGER_BY_OPEN_STATUS_INDEX,
-      partitionKey: { name: 'openStatus', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.INCLUDE,
-      nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
-    });
+    const indexes = [
+      [LEDGER_BY_DAY_INDEX, 'dayShard'],
+      [LEDGER_BY_OPEN_STATUS_INDEX, 'openStatus'],
+      [LEDGER_BY_HOLD_INDEX, 'holdState'],
+    ] as const;
+    for (const [indexName, partitionKey] of indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName,
+        partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: 'startedAt', type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.INCLUDE,
+        nonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES],
+      });
+    }
   }
 
   /** ARN of the day index (for Query permissions without an index wildcard). */
@@ -65,5 +68,10 @@ export class RecordingsLedger extends Construct {
   /** ARN of the open-status index. */
   openStatusIndexArn(): string {
     return `${this.table.tableArn}/index/${LEDGER_BY_OPEN_STATUS_INDEX}`;
+  }
+
+  /** ARN of the hold index. */
+  holdIndexArn(): string {
+    return `${this.table.tableArn}/index/${LEDGER_BY_HOLD_INDEX}`;
   }
 }

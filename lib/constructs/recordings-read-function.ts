@@ -38,6 +38,7 @@ export class RecordingsReadFunction extends VaultFunction {
         [ENV.ledgerTable]: props.ledger.table.tableName,
         [ENV.ledgerDayIndex]: props.ledger.dayIndexName,
         [ENV.ledgerOpenStatusIndex]: props.ledger.openStatusIndexName,
+        [ENV.ledgerHoldIndex]: props.ledger.holdIndexName,
         [ENV.ledgerIndexShards]: String(props.ledger.indexShards),
       },
     });
@@ -74,7 +75,7 @@ export class RecordingsReadFunction extends VaultFunction {
       new iam.PolicyStatement({
         sid: 'ListLedgerByDay',
         actions: ['dynamodb:Query'],
-        resources: [props.ledger.dayIndexArn(), props.ledger.openStatusIndexArn()],
+        resources: [props.ledger.dayIndexArn(), props.ledger.openStatusIndexArn(), props.ledger.holdIndexArn()],
       }),
     );
     props.encryptionKey?.grant(this.function, 'kms:Decrypt', 'kms:DescribeKey');

@@ -14,7 +14,12 @@ import {
   type RecordingFormat,
   accountSid as readAccountSid,
 } from '../../lambda/shared/config/function-config';
-import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../../lambda/shared/ledger/index-shards';
+import {
+  DAY_SHARD_INDEX,
+  DEFAULT_INDEX_SHARDS,
+  HOLD_INDEX,
+  OPEN_STATUS_INDEX,
+} from '../../lambda/shared/ledger/index-shards';
 import { ConfigError, type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
 import { parseSubaccountsSetting } from '../../lambda/shared/twilio/accounts';
 import { isTwilioRegion, TWILIO_EDGES, TWILIO_REGIONS, twilioApiBaseUrlFor } from '../../lambda/shared/twilio/api-host';
@@ -26,6 +31,7 @@ export const TABLE_NAME = 'calls';
 export const LEDGER_TABLE_NAME = 'recordings';
 export const LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
 export const LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+export const LEDGER_HOLD_INDEX = HOLD_INDEX;
 /** The local ledger's index shards: a few, so that the listing's merge of shards runs locally too. */
 export const LEDGER_INDEX_SHARDS = DEFAULT_INDEX_SHARDS;
 /** The access audit trail (lambda/shared/audit): partition recordingSid, sort atId, GSI byActorDay. */

@@ -24,6 +24,7 @@ import {
   CALL_SID_INDEX,
   DLQ_NAME,
   LEDGER_DAY_INDEX,
+  LEDGER_HOLD_INDEX,
   LEDGER_OPEN_STATUS_INDEX,
   LEDGER_TABLE_NAME,
   QUEUE_NAME,
@@ -47,7 +48,7 @@ function statusOf(error: unknown): number | undefined {
 
 /**
  * The app's `calls` table (GSI `byTwilioCallSid`), the vault's ledger (GSIs `byDayShard` and the
- * sparse `byOpenStatus`, projecting what the listing reads) and the access audit trail (GSI
+ * sparse `byOpenStatus` and `byHold`, projecting what the listing reads) and the access audit trail (GSI
  * `byActorDay`), as the stack defines them.
  */
 export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
@@ -75,13 +76,20 @@ export async function ensureTables(ddb: DynamoDBClient): Promise<void> {
         { AttributeName: 'recordingSid', AttributeType: 'S' },
         { AttributeName: 'dayShard', AttributeType: 'S' },
         { AttributeName: 'openStatus', AttributeType: 'S' },
+        { AttributeName: 'holdState', AttributeType: 'S' },
         { AttributeName: 'startedAt', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'recordingSid', KeyType: 'HASH' }],
-      GlobalSecondaryIndexes: [LEDGER_DAY_INDEX, LEDGER_OPEN_STATUS_INDEX].map((IndexName) => ({
+      GlobalSecondaryIndexes: (
+        [
+          [LEDGER_DAY_INDEX, 'dayShard'],
+          [LEDGER_OPEN_STATUS_INDEX, 'openStatus'],
+          [LEDGER_HOLD_INDEX, 'holdState'],
+        ] as const
+      ).map(([IndexName, partitionKey]) => ({
         IndexName,
         KeySchema: [
-          { AttributeName: IndexName === LEDGER_DAY_INDEX ? 'dayShard' : 'openStatus', KeyType: 'HASH' as const },
+          { AttributeName: partitionKey, KeyType: 'HASH' as const },
           { AttributeName: 'startedAt', KeyType: 'RANGE' as const },
         ],
         Projection: { ProjectionType: 'INCLUDE' as const, NonKeyAttributes: [...INDEX_PROJECTED_ATTRIBUTES] },
@@ -117,13 +125,18 @@ async function ensureTable(ddb: DynamoDBClient, definition: CreateTableCommandIn
   const TableName = definition.TableName;
   try {
     const { Table } = await ddb.send(new DescribeTableCommand({ TableName }));
-    // A table from an older version keeps its old indexes: the emulator cannot add one, so say so.
+    // A table from an older version keeps its old indexes: the emulator cannot add or change one,
+    // so say so (an index projecting less would list recordings without what it leaves out).
     const missing = (definition.GlobalSecondaryIndexes ?? [])
-      .map((index) => index.IndexName)
-      .filter((name) => !(Table?.GlobalSecondaryIndexes ?? []).some((index) => index.IndexName === name));
+      .filter((wanted) => {
+        const found = (Table?.GlobalSecondaryIndexes ?? []).find((index) => index.IndexName === wanted.IndexName);
+        const projects = new Set(found?.Projection?.NonKeyAttributes ?? []);
+        return !found || !(wanted.Projection?.NonKeyAttributes ?? []).every((name) => projects.has(name));
+      })
+      .map((index) => index.IndexName);
     if (missing.length > 0) {
       throw new Error(
-        `Table ${TableName} has no index ${missing.join(', ')} (made by an older version): ` +
+        `Table ${TableName} has no index ${missing.join(', ')} as this version defines it (made by an older version): ` +
           'remove the local data directory (LOCAL_DATA_DIR, default .local) or point AWS_ENDPOINT_URL_DYNAMODB elsewhere',
       );
     }

@@ -54,6 +54,19 @@ export function retentionPolicy(options: {
   return { days: local.retentionDays, setIn: 'RETENTION_DAYS', intervalSeconds: local.retentionSweepSeconds };
 }
 
+/**
+ * The retention days for `npm run status -- --recording|--call`, where they only add a due date:
+ * a cdk.json or environment the command cannot read leaves the date out rather than failing it.
+ */
+export function knownRetentionDays(options: Parameters<typeof retentionPolicy>[0]): number | undefined {
+  try {
+    return retentionPolicy(options)?.days;
+  } catch (error) {
+    if (error instanceof TargetError) return undefined;
+    throw error;
+  }
+}
+
 export interface RetentionStatusSources {
   readonly ddb: Pick<DynamoDBDocumentClient, 'send'>;
   readonly ledgerTableName: string;
@@ -81,6 +94,8 @@ export interface RetentionStatus {
       readonly total: number;
       readonly held: number;
       readonly retained: number;
+      /** Expired, but the run could not write the audit entry: the next run writes it first. */
+      readonly unaudited: number;
       /** The earliest Object Lock retain-until among the retained ones, when known. */
       readonly earliestUntil?: string;
       readonly recordings: readonly PendingRecording[];
@@ -115,6 +130,7 @@ export async function retentionStatus(
         total: saved.pending.length,
         held: saved.pending.filter((p) => p.why === 'held').length,
         retained: retained.length,
+        unaudited: saved.pending.filter((p) => p.why === 'unaudited').length,
         ...(untils[0] ? { earliestUntil: untils[0] } : {}),
         recordings: saved.pending,
       },
@@ -222,8 +238,7 @@ function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pendin
   const retained = `${pending.retained} retained by Object Lock${
     pending.earliestUntil ? ` (earliest until ${pending.earliestUntil})` : ''
   }`;
-  // Expired, but the run could not write its audit entry: the next run writes it first.
-  const unaudited = pending.recordings.filter((p) => p.why === 'unaudited').length;
+  const { unaudited } = pending;
   return `${pending.total} passed by: ${pending.held} held, ${retained}${
     unaudited > 0 ? `, ${unaudited} expired with the audit entry still to write` : ''
   }`;

@@ -21,6 +21,7 @@ import { storedSha256 } from '../../lambda/shared/storage/recording-upload';
 import { describeError } from './target';
 
 export const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
+const DAY_MS = 24 * 60 * 60 * 1000;
 const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
 
 export interface StatusSources {
@@ -36,6 +37,10 @@ export interface StatusSources {
   readonly waitTimeSeconds?: number;
   /** Most DLQ jobs looked at. Default 1000. */
   readonly maxDeadLetters?: number;
+  /** The target's retention (lib/ops/retention-status.ts), when known: each kept recording's due date. */
+  readonly retentionDays?: number;
+  /** For tests: the time the due dates are measured against. */
+  readonly now?: () => Date;
 }
 
 export type StatusQuery = { readonly recordingSid: string } | { readonly callId: string };
@@ -76,6 +81,8 @@ export interface RecordingStatus {
   /** The object the ledger (or the call entry) names; null when neither names one. */
   readonly object: ObjectState | null;
   readonly deadLetters: readonly DeadLetterJob[];
+  /** When the retention sweep erases it (startedAt + retention days): a kept recording of a target with retention. */
+  readonly retentionDueAt?: string;
   /** Disagreements and states that need a person, one sentence each. */
   readonly issues: readonly string[];
 }
@@ -166,6 +173,12 @@ async function describeRecording(
   const callSid = ledger?.callSid ?? call?.twilioCallSid ?? deadLetters.find((j) => j.callSid)?.callSid;
   const callId = ledger?.callId ?? call?.callId;
   const conferenceSid = ledger?.conferenceSid ?? deadLetters.find((j) => j.conferenceSid)?.conferenceSid;
+  const kept = ledger?.status === 'stored' || ledger?.status === 'erasing';
+  const retentionDueAt =
+    kept && sources.retentionDays !== undefined && ledger?.startedAt
+      ? new Date(Date.parse(ledger.startedAt) + sources.retentionDays * DAY_MS).toISOString()
+      : undefined;
+  const now = (sources.now ?? (() => new Date()))().getTime();
   return {
     recordingSid,
     ...(callId ? { callId } : {}),
@@ -175,7 +188,15 @@ async function describeRecording(
     callEntry: entry ?? null,
     object,
     deadLetters,
-    issues: findIssues(ledger, entry, object, deadLetters),
+    ...(retentionDueAt ? { retentionDueAt } : {}),
+    issues: [
+      ...findIssues(ledger, entry, object, deadLetters, now),
+      ...(retentionDueAt && !ledger?.hold && Date.parse(retentionDueAt) < now - DAY_MS
+        ? [
+            `past its retention since ${retentionDueAt} and not held: the sweep has not reached it (npm run status -- --retention)`,
+          ]
+        : []),
+    ],
   };
 }
 
@@ -192,7 +213,10 @@ export function findIssues(
     issues.push('the ledger has no entry for it: the vault never claimed it (a job may still be queued)');
   }
   const status = ledger?.status;
-  if (ledger && entry && entry.status !== status && !(status === 'erasing' && entry.status === 'stored')) {
+  // Mid-erasure the entry still says stored; the retention sweep marks an expired recording's entry erased.
+  const agrees =
+    (status === 'erasing' && entry?.status === 'stored') || (status === 'expired' && entry?.status === 'erased');
+  if (ledger && entry && entry.status !== status && !agrees) {
     issues.push(
       `the call entry says ${entry.status}, the ledger ${status}: the ledger is right; the next job for it rewrites the entry`,
     );
@@ -211,7 +235,9 @@ export function findIssues(
         : 'the object carries no sha256 (metadata or tag) to check against the ledger',
     );
   }
-  if (object?.present && status === 'erased') issues.push('the ledger says erased, but the object is still there');
+  if (object?.present && (status === 'erased' || status === 'expired')) {
+    issues.push(`the ledger says ${status}, but the object is still there`);
+  }
   if (object?.error) issues.push(`the object could not be checked: ${object.error}`);
   if (status === 'transferring' && ledger?.leaseExpiresAt !== undefined && ledger.leaseExpiresAt < now) {
     issues.push(
@@ -363,7 +389,7 @@ function deadLetterJob(message: Message): DeadLetterJob {
  * ------------------------------------------------------------------------------------------- */
 
 /** Aligned `label  value` lines; the JSON form is the report itself. */
-export function formatStatus(report: StatusReport): string {
+export function formatStatus(report: StatusReport, now = Date.now()): string {
   const out: string[] = [];
   const rows: Array<[string, string] | string> = [];
   if (report.call) {
@@ -391,6 +417,11 @@ export function formatStatus(report: StatusReport): string {
       ]);
     }
     if (r.ledger) rows.push(['times', `started ${r.ledger.startedAt}, updated ${r.ledger.updatedAt}`]);
+    if (r.ledger?.hold) {
+      const { at, by, reason: why } = r.ledger.hold;
+      rows.push(['hold', `held since ${at} by ${by}: ${why}`]);
+    }
+    if (r.retentionDueAt) rows.push(['retention', retentionLine(r.retentionDueAt, r.ledger?.hold !== undefined, now)]);
     rows.push(['call entry', entryLine(r.callEntry)]);
     rows.push(['object', objectLine(r.object, r.ledger)]);
     if (r.deadLetters.length === 0) rows.push(['dead letters', 'none']);
@@ -416,12 +447,21 @@ function ledgerLine(ledger: RecordingStatus['ledger']): string {
     line += ` at ${ledger.storedAt ?? '?'}, ${ledger.sizeBytes ?? '?'} B, sha256 ${ledger.sha256 ?? '?'}`;
   } else if (ledger.status === 'erased') {
     line += ` at ${ledger.erasedAt ?? '?'}${ledger.erasedBy ? ` by ${ledger.erasedBy}` : ''}`;
+  } else if (ledger.status === 'expired') {
+    line += ` at ${ledger.expiredAt ?? '?'} by the retention sweep`;
   } else if (ledger.status === 'transferring' && ledger.leaseExpiresAt !== undefined) {
     line += `, claimed until ${new Date(ledger.leaseExpiresAt).toISOString()}`;
   }
   // A stored recording keeps the reason of an earlier failure; it no longer matters.
   const why = reason(ledger.errorCode, ledger.error);
   return why && ledger.status !== 'stored' ? `${line} (${why})` : line;
+}
+
+function retentionLine(dueAt: string, held: boolean, now: number): string {
+  if (held) return `due ${dueAt}; passed by while held, expired by the first sweep after the release`;
+  return Date.parse(dueAt) <= now
+    ? `due since ${dueAt}: the next sweep expires it`
+    : `expired by the sweep after ${dueAt}`;
 }
 
 function entryLine(entry: RecordingEntry | null): string {

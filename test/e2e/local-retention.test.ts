@@ -117,4 +117,11 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   const trail = new AuditReader(stack.ddb, AUDIT_TABLE_NAME);
   const looks = await trail.allForRecording(`~retention#${new Date().toISOString().slice(0, 10)}`);
   expect(looks.filter((e) => e.action === 'ops.status' && e.kind === 'local')).toHaveLength(2);
+
+  // The call's recordings: the expired one says by whom, the kept one when it falls due.
+  const byCall = await runCli('status', ['--call', call.callId], stack.operatorEnv(RETENTION));
+  expect(byCall.code).toBe(0);
+  expect(byCall.stdout).toMatch(/^ {2}ledger +expired at \S+ by the retention sweep$/m);
+  expect(byCall.stdout).toMatch(/^ {2}retention +expired by the sweep after \S+$/m);
+  expect(byCall.stdout).not.toMatch(/^ {2}issue/m);
 }, 120_000);

@@ -128,6 +128,7 @@ describe('GET /recordings', () => {
       storedAt: expect.stringMatching(/^\d{4}-/),
       erasedAt: null,
       encryption: null,
+      hold: null,
     });
     expect(page1.text).not.toMatch(/https?:|X-Amz|recordings\/2019/);
     expect(body1.nextCursor).toEqual(expect.any(String));

@@ -149,6 +149,7 @@ describe('the read function (playback and GET /recordings)', () => {
       const query = st.find((x) => asList(x.Action).includes('dynamodb:Query'));
       expect(query?.Resource).toEqual([
         { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byDayShard']] },
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byHold']] },
         { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(s, s.stack.ledger.table), 'Arn'] }, '/index/byOpenStatus']] },
       ]);
       // GetItem: call items, and ledger items (the keys it presigns; GET /recordings/{recordingSid}).
@@ -166,6 +167,7 @@ describe('the read function (playback and GET /recordings)', () => {
     expect(vars.LEDGER_TABLE).toEqual({ Ref: id(dev, dev.stack.ledger.table) });
     expect(vars.LEDGER_DAY_INDEX).toBe('byDayShard');
     expect(vars.LEDGER_OPEN_STATUS_INDEX).toBe('byOpenStatus');
+    expect(vars.LEDGER_HOLD_INDEX).toBe('byHold');
     expect(vars.LEDGER_INDEX_SHARDS).toBe(String(dev.stack.config.ledger.indexShards));
   });
 });

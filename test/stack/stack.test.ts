@@ -237,11 +237,13 @@ describe('recordings ledger', () => {
         'contentType',
         'storedAt',
         'erasedAt',
+        'hold',
       ];
       const indexes = ledger.Properties.GlobalSecondaryIndexes as Json[];
       for (const [indexName, partition] of [
         ['byDayShard', 'dayShard'],
         ['byOpenStatus', 'openStatus'],
+        ['byHold', 'holdState'],
       ]) {
         const index = indexes.find((i) => i.IndexName === indexName) as Json;
         expect(index.KeySchema).toEqual([
@@ -405,6 +407,7 @@ describe('functions', () => {
         'LEDGER_TABLE',
         'LEDGER_DAY_INDEX',
         'LEDGER_OPEN_STATUS_INDEX',
+        'LEDGER_HOLD_INDEX',
         'LEDGER_INDEX_SHARDS',
         'AUDIT_TABLE',
       ],
@@ -666,6 +669,7 @@ describe('IAM: least privilege', () => {
           ['dynamodb:Query'],
           [
             { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byDayShard']] },
+            { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byHold']] },
             { 'Fn::Join': ['', [{ 'Fn::GetAtt': [ledgerId, 'Arn'] }, '/index/byOpenStatus']] },
           ],
         ],

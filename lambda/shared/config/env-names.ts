@@ -19,6 +19,7 @@ export const ENV = {
   ledgerTable: 'LEDGER_TABLE',
   ledgerDayIndex: 'LEDGER_DAY_INDEX',
   ledgerOpenStatusIndex: 'LEDGER_OPEN_STATUS_INDEX',
+  ledgerHoldIndex: 'LEDGER_HOLD_INDEX',
   /** Partitions per day (and per open status) of the ledger's indexes: every writer and the reader agree. */
   ledgerIndexShards: 'LEDGER_INDEX_SHARDS',
   eventBusName: 'EVENT_BUS_NAME',

@@ -2,7 +2,13 @@
  * Each function's environment is a typed contract, read once at start-up through EnvReader:
  * a missing or malformed variable fails the container with one message naming every problem.
  */
-import { DAY_SHARD_INDEX, DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS, OPEN_STATUS_INDEX } from '../ledger/index-shards';
+import {
+  DAY_SHARD_INDEX,
+  DEFAULT_INDEX_SHARDS,
+  HOLD_INDEX,
+  MAX_INDEX_SHARDS,
+  OPEN_STATUS_INDEX,
+} from '../ledger/index-shards';
 import { type Env, EnvReader } from '../runtime/env-reader';
 import { connectionOverridesProblems } from '../twilio/connection-overrides';
 import { SID } from '../twilio/sids';
@@ -156,12 +162,15 @@ export interface RecordingsReadConfig {
   readonly ledgerDayIndexName: string;
   /** Default DEFAULT_LEDGER_OPEN_STATUS_INDEX. */
   readonly ledgerOpenStatusIndexName?: string;
+  /** Default DEFAULT_LEDGER_HOLD_INDEX. */
+  readonly ledgerHoldIndexName?: string;
   /** The stage's `ledger.indexShards` (default DEFAULT_INDEX_SHARDS). */
   readonly ledgerIndexShards?: number;
 }
 
 export const DEFAULT_LEDGER_DAY_INDEX = DAY_SHARD_INDEX;
 export const DEFAULT_LEDGER_OPEN_STATUS_INDEX = OPEN_STATUS_INDEX;
+export const DEFAULT_LEDGER_HOLD_INDEX = HOLD_INDEX;
 
 /** The stage's `ledger.indexShards`: how many partitions a day (and an open status) is spread over. */
 function ledgerIndexShards(r: EnvReader): number {
@@ -174,6 +183,7 @@ export function loadRecordingsReadConfig(env: Env = process.env): RecordingsRead
     ledgerTableName: r.required(ENV.ledgerTable),
     ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
     ledgerOpenStatusIndexName: r.optional(ENV.ledgerOpenStatusIndex) ?? DEFAULT_LEDGER_OPEN_STATUS_INDEX,
+    ledgerHoldIndexName: r.optional(ENV.ledgerHoldIndex) ?? DEFAULT_LEDGER_HOLD_INDEX,
     ledgerIndexShards: ledgerIndexShards(r),
   });
 }

@@ -2,6 +2,8 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import {
   DAY_SHARD_INDEX,
   DEFAULT_INDEX_SHARDS,
+  HELD_PARTITION,
+  HOLD_INDEX,
   OPEN_STATUS_INDEX,
   type OpenStatus,
   partitionsOf,
@@ -10,7 +12,8 @@ import type { LedgerItem, LedgerStatus } from './ledger';
 
 /**
  * The ledger's indexes, read for GET /recordings: one DynamoDB page of one index partition at a
- * time (a shard of a day in `byDayShard`, a shard of an open status in `byOpenStatus`), projected
+ * time (a shard of a day in `byDayShard`, a shard of an open status in `byOpenStatus`, the held
+ * recordings in `byHold`), projected
  * to what the listing shows. Reads only; merging the shards, paging across days, the order of ties
  * and the cursor are `lambda/recordings-read/listing.ts`'s.
  */
@@ -36,6 +39,7 @@ export const LISTED_ATTRIBUTES = [
   'storedAt',
   'erasedAt',
   'encryption',
+  'hold',
 ] as const;
 
 /** What the indexes project besides their keys and the table's (recordingSid, startedAt, the partition). */
@@ -59,14 +63,23 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
       | 'storedAt'
       | 'erasedAt'
       | 'encryption'
+      | 'hold'
     >
   >;
 
+export type LedgerIndex = 'day' | 'open' | 'hold';
+
+/** Each index's partition key. */
+const PARTITION_KEY: Readonly<Record<LedgerIndex, string>> = { day: 'dayShard', open: 'openStatus', hold: 'holdState' };
+
 /** One page of one partition of an index. */
 export interface PartitionQuery {
-  /** `day`: a shard of a day in `byDayShard`; `open`: a shard of an open status in `byOpenStatus`. */
-  readonly index: 'day' | 'open';
-  /** `2024-07-22#3`, `failed#3`: from `partitionsOf`. */
+  /**
+   * `day`: a shard of a day in `byDayShard`; `open`: a shard of an open status in `byOpenStatus`;
+   * `hold`: the held recordings in `byHold`.
+   */
+  readonly index: LedgerIndex;
+  /** `2024-07-22#3`, `failed#3` (from `partitionsOf`), `held`. */
   readonly partition: string;
   /** Lowest `startedAt`, inclusive. */
   readonly from: string;
@@ -90,6 +103,8 @@ export interface LedgerIndexNames {
   readonly dayIndexName?: string;
   /** The sparse GSI by `openStatus` and `startedAt` (`byOpenStatus`). */
   readonly openStatusIndexName?: string;
+  /** The sparse GSI by `holdState` and `startedAt` (`byHold`). */
+  readonly holdIndexName?: string;
   /** The stage's `ledger.indexShards`. */
   readonly indexShards?: number;
 }
@@ -97,6 +112,7 @@ export interface LedgerIndexNames {
 export class LedgerDayIndex {
   readonly dayIndexName: string;
   readonly openStatusIndexName: string;
+  readonly holdIndexName: string;
   readonly indexShards: number;
 
   constructor(
@@ -106,6 +122,7 @@ export class LedgerDayIndex {
   ) {
     this.dayIndexName = names.dayIndexName ?? DAY_SHARD_INDEX;
     this.openStatusIndexName = names.openStatusIndexName ?? OPEN_STATUS_INDEX;
+    this.holdIndexName = names.holdIndexName ?? HOLD_INDEX;
     this.indexShards = names.indexShards ?? DEFAULT_INDEX_SHARDS;
   }
 
@@ -119,6 +136,11 @@ export class LedgerDayIndex {
     return partitionsOf(status, this.indexShards);
   }
 
+  /** The partitions holding the recordings on legal hold (one). */
+  holdPartitions(): string[] {
+    return [HELD_PARTITION];
+  }
+
   /**
    * One DynamoDB page of one partition: its recordings whose `startedAt` lies in [`from`,
    * `through`] (both inclusive, ISO strings), oldest first, optionally only those with `status`.
@@ -126,11 +148,12 @@ export class LedgerDayIndex {
    * `lastEvaluatedKey` (with its `startedAt`) says how far the partition was read, filtered items included.
    */
   async queryPartition(query: PartitionQuery): Promise<PartitionPage> {
-    const key = query.index === 'day' ? 'dayShard' : 'openStatus';
+    const key = PARTITION_KEY[query.index];
+    const indexName = { day: this.dayIndexName, open: this.openStatusIndexName, hold: this.holdIndexName }[query.index];
     const result = await this.db.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: query.index === 'day' ? this.dayIndexName : this.openStatusIndexName,
+        IndexName: indexName,
         KeyConditionExpression: '#partition = :partition AND startedAt BETWEEN :from AND :through',
         ...(query.status !== undefined ? { FilterExpression: '#status = :status' } : {}),
         ProjectionExpression: LISTED_ATTRIBUTES.map((name) => `#p_${name}`).join(', '),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { LedgerStatus } from './ledger';
 
 /**
- * How the ledger's two indexes spread their writes. DynamoDB cannot split one partition key whose
+ * How the ledger's indexes spread their writes. DynamoDB cannot split one partition key whose
  * sort key only rises (a day's recordings by start time): such a key takes about 1,000 writes a
  * second at most, and a throttled index throttles the table. So each recording is put in one of
  * `shards` partitions of its day (`2024-07-22#3`), picked by a hash of its RecordingSid, and the
@@ -13,7 +13,12 @@ import type { LedgerStatus } from './ledger';
  *   `startedAt`; sparse: only recordings in one of those statuses carry the attribute, so
  *   `status=failed` reads the failed ones and nothing else.
  *
- * Both project only what the listing shows: a lease renewal, a note or an event mark changes no
+ * - `byHold`: partition `holdState`, sort `startedAt`; sparse: only recordings with a hold record
+ *   carry the attribute, and GET /recordings?hold=true reads its `held` partition. One partition,
+ *   not sharded: holds are placed by people (and their scripts), far below a partition's
+ *   1,000 writes a second.
+ *
+ * All three project only what the listing shows: a lease renewal, a note or an event mark changes no
  * projected attribute and writes neither index.
  *
  * The shard count is the stage's `ledger.indexShards`. It may be raised, never lowered: items keep
@@ -22,6 +27,9 @@ import type { LedgerStatus } from './ledger';
 
 export const DAY_SHARD_INDEX = 'byDayShard';
 export const OPEN_STATUS_INDEX = 'byOpenStatus';
+export const HOLD_INDEX = 'byHold';
+/** The `byHold` partition of the recordings on legal hold now (`holdState`, lambda/shared/ledger/ledger-hold.ts). */
+export const HELD_PARTITION = 'held';
 export const DEFAULT_INDEX_SHARDS = 8;
 export const MAX_INDEX_SHARDS = 64;
 

@@ -9,8 +9,8 @@ import type { LedgerItem, LegalHold } from './ledger';
  * once an erasure has started. So a hold and an erasure never both win, whatever their timing.
  *
  * `holdState` keys the sparse `byHold` index: `held` while held (GET /recordings?hold=true),
- * `released` after release until the recording is erased or expired, so that the retention sweep
- * finds the recordings it passed by while they were held.
+ * `released` after release until the recording is erased or expired. (The retention sweep keeps
+ * its own list of what it passed by: lambda/retention/sweep-run.ts.)
  */
 
 /** Statuses a hold may be placed on: anything not being or already erased. */

@@ -67,8 +67,8 @@ export interface LedgerItem {
   /** A legal hold (ledger-hold.ts): while set, nothing erases the recording. */
   readonly hold?: LegalHold;
   /**
-   * `held` while on hold; `released` once released until the recording is erased or expired, so
-   * that the retention sweep finds what it passed by (the sparse `byHold` index). Unset otherwise.
+   * Keys the sparse `byHold` index: `held` while on hold (GET /recordings?hold=true reads those);
+   * `released` once released, until the recording is erased or expired. Unset otherwise.
    */
   readonly holdState?: HoldState;
   readonly notes?: string[];

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../../lambda/shared/ledger/ledger';
 import {
   findIssues,
@@ -318,3 +318,86 @@ test('an encrypted recording: the status names the key Twilio used and the comma
     ),
   );
 });
+
+describe('retention and holds', () => {
+  const NOW = new Date('2024-09-01T12:00:00.000Z');
+  const withRetention = (days: number): StatusSources => ({ ...sources, retentionDays: days, now: () => NOW });
+
+  test('a kept recording of a target with retention: its due date, then the sweep that expires it', async () => {
+    const r = await stored(undefined, '2024-08-20T10:00:00.000Z');
+
+    const report = await recordingStatus(withRetention(30), { recordingSid: r.recordingSid });
+
+    expect(report.recordings[0]).toMatchObject({ retentionDueAt: '2024-09-19T10:00:00.000Z', issues: [] });
+    expect(formatStatus(report, NOW.getTime())).toMatch(
+      /^ {2}retention +expired by the sweep after 2024-09-19T10:00:00.000Z$/m,
+    );
+    // Without retention: no due date, no line.
+    const kept = await recordingStatus(sources, { recordingSid: r.recordingSid });
+    expect(kept.recordings[0]?.retentionDueAt).toBeUndefined();
+    expect(formatStatus(kept)).not.toMatch(/retention/);
+  });
+
+  test('past its retention and not held, days later: the sweep has not reached it', async () => {
+    const r = await stored();
+
+    const report = await recordingStatus(withRetention(30), { recordingSid: r.recordingSid });
+
+    expect(report.recordings[0]?.issues).toEqual([
+      'past its retention since 2024-08-21T17:00:00.000Z and not held: the sweep has not reached it (npm run status -- --retention)',
+    ]);
+    expect(formatStatus(report, NOW.getTime())).toMatch(
+      /^ {2}retention +due since 2024-08-21T17:00:00.000Z: the next sweep expires it$/m,
+    );
+  });
+
+  test('a held recording: who held it and why, and that the sweep passes it by', async () => {
+    const r = await stored();
+    const hold = { by: 'arn:aws:iam::123456789012:user/legal', at: '2024-08-01T09:00:00.000Z', reason: 'case 42' };
+    await aws.ddb.send(
+      new PutCommand({
+        TableName: LEDGER_TABLE,
+        Item: { ...(await getLedgerItem(r.recordingSid)), hold, holdState: 'held' },
+      }),
+    );
+
+    const report = await recordingStatus(withRetention(30), { recordingSid: r.recordingSid });
+
+    expect(report.recordings[0]?.issues).toEqual([]);
+    const text = formatStatus(report, NOW.getTime());
+    expect(text).toMatch(
+      /^ {2}hold +held since 2024-08-01T09:00:00.000Z by arn:aws:iam::123456789012:user\/legal: case 42$/m,
+    );
+    expect(text).toMatch(/^ {2}retention +due 2024-08-21T17:00:00.000Z; passed by while held/m);
+  });
+
+  test('an expired recording: when, by the sweep; the call entry saying erased agrees', async () => {
+    const c = await call();
+    const recordingSid = `RE${hex(16)}`;
+    await aws.putItem({
+      callId: c.callId,
+      twilioCallSid: c.callSid,
+      recordings: { [recordingSid]: { status: 'erased' } },
+    });
+    await ledger({
+      recordingSid,
+      callSid: c.callSid,
+      callId: c.callId,
+      status: 'expired',
+      expiredAt: '2024-08-30T03:00:00.000Z',
+    });
+
+    const report = await recordingStatus(withRetention(30), { recordingSid });
+
+    expect(report.recordings[0]).toMatchObject({ issues: [] });
+    expect(report.recordings[0]?.retentionDueAt).toBeUndefined();
+    expect(formatStatus(report, NOW.getTime())).toMatch(
+      /^ {2}ledger +expired at 2024-08-30T03:00:00.000Z by the retention sweep$/m,
+    );
+  });
+});
+
+async function getLedgerItem(recordingSid: string): Promise<Record<string, unknown>> {
+  const { Item } = await aws.ddb.send(new GetCommand({ TableName: LEDGER_TABLE, Key: { recordingSid } }));
+  return Item as Record<string, unknown>;
+}

@@ -48,6 +48,18 @@ function indexKeys(recordingSid: string, status: LedgerStatus, startedAt: string
   };
 }
 
+/** A legal hold as lambda/shared/ledger/ledger-hold.ts writes it: on some, released on others. */
+function holdOf(i: number, status: LedgerStatus): Pick<LedgerItem, 'hold' | 'holdState'> {
+  if (status === 'erased' || status === 'erasing') return {};
+  if (i % 11 === 2) {
+    return {
+      hold: { by: `counsel-${i}`, at: '2031-03-20T09:00:00.000Z', reason: `Matter ${i}: ünïcødé, "quotes" & <tags>` },
+      holdState: 'held',
+    };
+  }
+  return i % 11 === 5 ? { holdState: 'released' } : {};
+}
+
 function ledgerItem(startedAt: string, i: number): LedgerItem {
   const status = STATUSES[i % STATUSES.length] as LedgerStatus;
   const recordingSid = newRecordingSid();
@@ -70,6 +82,7 @@ function ledgerItem(startedAt: string, i: number): LedgerItem {
       ? { sizeBytes: 1000 + i, sha256: 'a'.repeat(64), contentType: 'audio/mpeg', storedAt: startedAt }
       : {}),
     ...(status === 'erased' ? { erasedAt: startedAt, erasedBy: 'someone' } : {}),
+    ...holdOf(i, status),
   };
 }
 
@@ -188,6 +201,7 @@ describe('GET /recordings: pages', () => {
       storedAt: source.storedAt,
       erasedAt: null,
       encryption: null,
+      hold: source.hold ?? null,
     });
     const erased = body.recordings.find((r) => r.status === 'erased') as ListedRecording;
     expect(erased.erasedAt).toEqual(expect.stringMatching(/^2031-/));
@@ -288,6 +302,70 @@ describe('GET /recordings: pages', () => {
   });
 });
 
+describe('GET /recordings?hold=true', () => {
+  const isHeld = (item: LedgerItem) => item.hold !== undefined;
+
+  test.each([1, 3, 100])(
+    'limit %i: the held recordings of [from, to) and only those, each once, in order, across pages',
+    async (limit) => {
+      const want = expected(isHeld);
+      expect(want.length).toBeGreaterThan(5);
+      const { sids } = await readAll({ from: FROM, to: TO, hold: 'true', limit: String(limit) });
+      expect(sids).toEqual(want);
+    },
+  );
+
+  test('each held row carries its hold: who, when and why', async () => {
+    const { status, body } = await get({ from: FROM, to: TO, hold: 'true', limit: '1000' });
+    expect(status).toBe(200);
+    for (const row of body.recordings) {
+      const source = seeded.find((item) => item.recordingSid === row.recordingSid) as LedgerItem;
+      expect(row.hold).toEqual(source.hold);
+    }
+  });
+
+  test('a released hold is not listed, and rows of the ordinary listing say hold null unless held', async () => {
+    const released = seeded.filter((item) => item.holdState === 'released').map((item) => item.recordingSid);
+    expect(released.length).toBeGreaterThan(0);
+    const held = await readAll({ from: FROM, to: TO, hold: 'true', limit: '1000' });
+    for (const sid of released) expect(held.sids).not.toContain(sid);
+
+    const { body } = await get({ from: FROM, to: TO, limit: '1000' });
+    for (const row of body.recordings) {
+      const source = seeded.find((item) => item.recordingSid === row.recordingSid) as LedgerItem;
+      expect(row.hold).toEqual(source.hold ?? null);
+    }
+  });
+
+  test.each(['stored', 'failed', 'transferring'] as const)(
+    'hold=true with status=%s lists the held recordings in that status',
+    async (status) => {
+      const want = expected((item) => isHeld(item) && item.status === status);
+      const { sids } = await readAll({ from: FROM, to: TO, hold: 'true', status, limit: '2' });
+      expect(sids).toEqual(want);
+    },
+  );
+
+  test('a narrower range lists only its held recordings', async () => {
+    const from = '2031-03-11T00:00:00.000Z';
+    const to = '2031-03-12T00:00:00.000Z';
+    const { sids } = await readAll({ from, to, hold: 'true' });
+    expect(sids).toEqual(expected(isHeld, from, to));
+  });
+
+  test('a read budget of one DynamoDB page a request never skips or repeats a held recording', async () => {
+    const sids: string[] = [];
+    let query = parseListingQuery({ from: FROM, to: TO, hold: 'true', limit: '2' });
+    for (let round = 0; round < 400; round++) {
+      const page = await listRecordings(query, { ledger, maxReadPages: 1 });
+      sids.push(...page.recordings.map((r) => r.recordingSid));
+      if (page.nextCursor === null) break;
+      query = parseListingQuery({ from: FROM, to: TO, hold: 'true', limit: '2', cursor: page.nextCursor });
+    }
+    expect(sids).toEqual(expected(isHeld));
+  });
+});
+
 describe('GET /recordings: 400 for every bad parameter or cursor', () => {
   const cases: [string, Record<string, string> | string, RegExp][] = [
     ['no parameters', {}, /"from" is required/],
@@ -309,6 +387,10 @@ describe('GET /recordings: 400 for every bad parameter or cursor', () => {
     ['limit -1', { from: FROM, to: TO, limit: '-1' }, /"limit"/],
     ['an unknown parameter', { from: FROM, to: TO, form: 'x' }, /Unknown parameter "form"/],
     ['a repeated parameter', `from=${FROM}&to=${TO}&from=${FROM}`, /"from" is given more than once/],
+    ['hold=false', { from: FROM, to: TO, hold: 'false' }, /"hold" can only be true/],
+    ['hold=1', { from: FROM, to: TO, hold: '1' }, /"hold" can only be true/],
+    ['an empty hold', { from: FROM, to: TO, hold: '' }, /"hold" can only be true/],
+    ['a repeated hold', `from=${FROM}&to=${TO}&hold=true&hold=true`, /"hold" is given more than once/],
     ['a cursor that is not one', { from: FROM, to: TO, cursor: 'abc' }, /"cursor" is not a cursor/],
     ['an empty cursor', { from: FROM, to: TO, cursor: '' }, /"cursor" is not a cursor/],
   ];
@@ -329,18 +411,24 @@ describe('GET /recordings: 400 for every bad parameter or cursor', () => {
     return body.nextCursor;
   }
 
-  test('a cursor is refused with another from, to or status than its own', async () => {
+  test('a cursor is refused with another from, to, status or hold than its own', async () => {
     const cursor = await firstCursor();
     const others: Record<string, string>[] = [
       { from: '2031-03-10T06:00:00.001Z', to: TO },
       { from: FROM, to: '2031-03-13T07:00:00Z' },
       { from: FROM, to: TO, status: 'stored' },
+      { from: FROM, to: TO, hold: 'true' },
     ];
     for (const other of others) {
       const { status, body } = await get({ ...other, limit: '5', cursor });
       expect(status).toBe(400);
       expect(body.error).toMatch(/another query/);
     }
+    // …and a cursor of the held recordings is refused without hold=true.
+    const heldCursor = await firstCursor({ from: FROM, to: TO, hold: 'true', limit: '1' });
+    const withoutHold = await get({ from: FROM, to: TO, limit: '1', cursor: heldCursor });
+    expect(withoutHold.status).toBe(400);
+    expect(withoutHold.body.error).toMatch(/another query/);
     // The same query written another way is the same query; limit may change.
     const same = await get({ from: '2031-03-10T07:00+01:00', to: TO, limit: '9', cursor });
     expect(same.status).toBe(200);
@@ -399,13 +487,12 @@ describe('listRecordings over an index that returns ties in its own order', () =
       ledger: {
         dayPartitions: (day: string) => partitionsOf(day, SHARDS),
         openPartitions: (status: string) => partitionsOf(status, SHARDS),
+        holdPartitions: () => ['held'],
         async queryPartition(q: PartitionQuery) {
           reads++;
+          const keyOf = { day: 'dayShard', open: 'openStatus', hold: 'holdState' } as const;
           const partition = ordered.filter(
-            (i) =>
-              (q.index === 'day' ? i.dayShard : i.openStatus) === q.partition &&
-              i.startedAt >= q.from &&
-              i.startedAt <= q.through,
+            (i) => i[keyOf[q.index]] === q.partition && i.startedAt >= q.from && i.startedAt <= q.through,
           );
           let start = 0;
           if (q.exclusiveStartKey) {
@@ -471,6 +558,25 @@ describe('listRecordings over an index that returns ties in its own order', () =
     },
   );
 
+  test.each([1, 4])(
+    'limit %i, hold=true: the held recordings that share a second, in order, each once',
+    async (limit) => {
+      const index = fakeIndex(items);
+      const raw = { from: '2032-05-01', to: '2032-05-03', hold: 'true', limit: String(limit) };
+      const sids: string[] = [];
+      let query = parseListingQuery(raw);
+      for (let round = 0; round < 1000; round++) {
+        const page = await listRecordings(query, { ledger: index.ledger, maxReadPages: 3 });
+        sids.push(...page.recordings.map((r) => r.recordingSid));
+        if (page.nextCursor === null) break;
+        query = parseListingQuery({ ...raw, cursor: page.nextCursor });
+      }
+      const held = items.filter((i) => i.holdState === 'held').sort(byOrder);
+      expect(held.filter((i) => i.startedAt === '2032-05-01T23:59:59.000Z').length).toBeGreaterThan(5);
+      expect(sids).toEqual(held.map((i) => i.recordingSid));
+    },
+  );
+
   test('the double really does return ties out of RecordingSid order', async () => {
     const tie = '2032-05-01T23:59:59.000Z';
 
@@ -504,6 +610,7 @@ describe('listRecordings at the end of the calendar', () => {
       ledger: {
         dayPartitions: (day: string) => partitionsOf(day, 2),
         openPartitions: (status: string) => partitionsOf(status, 2),
+        holdPartitions: () => ['held'],
         async queryPartition() {
           reads++;
           if (reads > maxReads) throw new Error(`read the index ${reads} times`);
