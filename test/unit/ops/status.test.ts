@@ -404,7 +404,7 @@ async function getLedgerItem(recordingSid: string): Promise<Record<string, unkno
 
 test('a conference recording without a call has no call entry, and that is no issue; a call recording without one is', () => {
   const base = { recordingSid: 'RE1', startedAt: '', day: '', updatedAt: '' };
-  const conference = { ...base, callSid: null, conferenceSid: 'CF1', status: 'expired' as const };
+  const conference = { ...base, conferenceSid: 'CF1', status: 'expired' as const };
   expect(findIssues(conference, undefined, null, [])).toEqual([]);
   const onCall = { ...base, callSid: 'CA1', callId: 'call-1', status: 'expired' as const };
   expect(findIssues(onCall, undefined, null, [])).toEqual(['the call item has no entry for it']);
