@@ -128,6 +128,7 @@ describe('GET /recordings', () => {
       contentType: 'audio/mpeg',
       storedAt: expect.stringMatching(/^\d{4}-/),
       erasedAt: null,
+      expiredAt: null,
       encryption: null,
       hold: null,
     });
