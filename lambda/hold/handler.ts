@@ -60,6 +60,7 @@ export function createHoldHandler(runtime: HoldRuntime) {
       const method = event.requestContext?.http?.method ?? event.routeKey?.split(' ')[0];
       if (method === 'DELETE') {
         const { released } = await releaseHold({ recordingSid, by }, deps);
+        // The one log line of a release (releaseHold logs none).
         log.info(released ? 'Released a legal hold' : 'No legal hold to release', { by });
         return emptyResponse(204);
       }
