@@ -244,6 +244,22 @@ describe('GET /recordings/{recordingSid}/audit', () => {
     expect(second.body.nextCursor).toBeNull();
   });
 
+  it("answers 400 for another recording's cursor and for an altered cursor", async () => {
+    const [a, b] = [newRecordingSid(), newRecordingSid()];
+    const writer = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME);
+    for (const recordingSid of [a, a, b, b]) {
+      await writer.record({ actor: 'u', kind: 'jwt', recordingSid, action: 'playback.url', outcome: 'issued' });
+    }
+    const cursor = (await read(a, 'limit=1')).body.nextCursor as string;
+
+    expect(await read(b, `limit=1&cursor=${cursor}`)).toEqual({
+      status: 400,
+      body: { error: expect.stringContaining('another recording') },
+    });
+    expect((await read(a, `limit=1&cursor=${cursor}x`)).status).toBe(400);
+    expect((await read(a, `limit=1&cursor=${cursor}`)).status).toBe(200);
+  });
+
   it('answers an empty list for a recording nobody accessed', async () => {
     expect(await read(newRecordingSid())).toEqual({
       status: 200,
