@@ -377,7 +377,9 @@ describe('npm run export', () => {
     await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const out = `s3://${bucket}/case`;
     expect((await run('export', ['--from', day, '--to', '2025-09-06', '--out', out])).code).toBe(0);
-    await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `case/${stored.recordingSid}.json`, Body: 'garbage' }));
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `case/${stored.recordingSid}.json`, Body: 'garbage' }),
+    );
 
     const again = await run('export', ['--from', day, '--to', '2025-09-06', '--out', out]);
 
