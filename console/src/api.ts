@@ -19,6 +19,15 @@ export interface ListedRecording {
   readonly contentType: string | null;
   readonly storedAt: string | null;
   readonly erasedAt: string | null;
+  /** The legal hold on it, null when none; absent where the API has no holds. */
+  readonly hold?: LegalHold | null;
+}
+
+/** Who put a recording on hold, when and why. */
+export interface LegalHold {
+  readonly by: string;
+  readonly at: string;
+  readonly reason: string;
 }
 
 export interface RecordingsPage {
@@ -89,28 +98,39 @@ export class VaultApi {
     return (await (await this.request(method, path, body)).json()) as T;
   }
 
-  /** `GET /recordings`: recordings that started in [from, to), a page at a time. */
-  listRecordings(from: string, to: string, limit: number, cursor?: string): Promise<RecordingsPage> {
+  /**
+   * `GET /recordings`: recordings that started in [from, to), a page at a time; with `held`, only
+   * those on legal hold (`hold=true`).
+   */
+  listRecordings(from: string, to: string, limit: number, cursor?: string, held = false): Promise<RecordingsPage> {
     const query = new URLSearchParams({ from, to, limit: String(limit) });
+    if (held) query.set('hold', 'true');
     if (cursor) query.set('cursor', cursor);
     return this.json('GET', `/recordings?${query}`);
   }
 
   /**
-   * A presigned playback URL for one recording: THE one place that knows which route gives it.
-   * Today: `GET /calls/{callId}/recordings` (every stored recording of the call) and pick this one.
-   * When `GET /recordings/{recordingSid}` exists, switch to:
-   *   return this.json('GET', `/recordings/${encodeURIComponent(recording.recordingSid)}`);
+   * A presigned playback URL for one recording (`GET /recordings/{recordingSid}`): a real access,
+   * entered in the audit trail as `playback.url`. Call it only to play or download, never to read
+   * a recording's facts (the listing has them, its hold included). One recording's URL only: the
+   * per-call route would issue, and enter, a URL for each recording of the call.
    */
-  async playback(recording: Pick<ListedRecording, 'recordingSid' | 'callId'>): Promise<Playback> {
-    if (!recording.callId) throw new ApiError(404, 'This recording belongs to no call the vault knows');
-    const { recordings } = await this.json<{ recordings: Playback[] }>(
-      'GET',
-      `/calls/${encodeURIComponent(recording.callId)}/recordings`,
-    );
-    const found = recordings.find((r) => r.recordingSid === recording.recordingSid);
-    if (!found) throw new ApiError(404, 'No stored audio for this recording');
-    return found;
+  playback(recording: Pick<ListedRecording, 'recordingSid'>): Promise<Playback> {
+    return this.json('GET', `/recordings/${encodeURIComponent(recording.recordingSid)}`);
+  }
+
+  /**
+   * The status a route answers, without acting: used with a request its handler refuses (400)
+   * before it reads or writes anything. 400: the route is there and the caller may use it; 403:
+   * the sign-in lacks its scope (the gateway refuses before the handler); 404/405: no such route.
+   */
+  async routeStatus(method: 'GET' | 'DELETE', path: string): Promise<number> {
+    try {
+      await this.request(method, path);
+      return 200;
+    } catch (error) {
+      return error instanceof ApiError ? error.status : 0;
+    }
   }
 
   /** `DELETE /calls/{callId}/recordings/{recordingSid}`: 204 once erased (again 204 if it already was). */
@@ -122,16 +142,11 @@ export class VaultApi {
     );
   }
 
-  /* ---- Routes the API may not have yet (DESIGN.md "Contract additions"). -------------------- */
+  /* ---- Routes a stage may not offer this sign-in (scopes), or may not have. ------------------- */
 
-  /** `GET /recordings/{sid}/audit`; ApiError 404/405 where the API has no such route. */
+  /** `GET /recordings/{sid}/audit` (a read the trail does not enter); ApiError 404/405 where the API has no such route. */
   audit(recordingSid: string): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
     return this.json('GET', `/recordings/${encodeURIComponent(recordingSid)}/audit`);
-  }
-
-  /** `GET /recordings/{sid}`: details, `hold` included where holds exist. */
-  details(recordingSid: string): Promise<Record<string, unknown> & { hold?: unknown }> {
-    return this.json('GET', `/recordings/${encodeURIComponent(recordingSid)}`);
   }
 
   /** `PUT /recordings/{sid}/hold` with a reason. */

@@ -1,15 +1,23 @@
 /**
  * The recordings of one UTC day (GET /recordings, paged with its cursor): per recording its status,
- * time, duration, channels, source, call and conference, size and SHA-256; play, download, erase.
- * Hold and audit appear only where the API answers their routes (see `detectExtras`).
+ * time, duration, channels, source, call and conference, size, SHA-256 and legal hold; play,
+ * download, erase. The hold and audit controls appear only where the API lets this sign-in use
+ * their routes (see `detectExtras`). Only Play and Download ask for a presigned URL: that is an
+ * access the audit trail enters, so nothing else may ask for one.
  */
-import { ApiError, type AuditEntry, type ListedRecording, type VaultApi } from './api';
+import { ApiError, type AuditEntry, type LegalHold, type ListedRecording, type VaultApi } from './api';
 import { byId, el, show } from './dom';
 import { addDays, bytes, duration, orDash, timeOfDay, utcDay } from './format';
 import { clearMessage, say } from './messages';
 import { Player } from './player';
 
 const PAGE_SIZE = 50;
+
+/** Not a RecordingSid: the hold and audit handlers refuse it (400) before they read or write anything. */
+const PROBE_SID = 'console-probe';
+
+/** Statuses with no audio left: nothing to play, hold or erase. */
+const GONE = new Set(['erased', 'expired']);
 
 export interface ViewHooks {
   /** The API refused the token: back to sign-in with this message. */
@@ -31,6 +39,7 @@ export class RecordingsView {
   private readonly extras: Extras = { hold: false, audit: false, probed: false };
   private readonly player: Player;
   private pendingErase: ListedRecording | undefined;
+  private pendingHold: ListedRecording | undefined;
 
   constructor(
     private readonly api: VaultApi,
@@ -47,11 +56,18 @@ export class RecordingsView {
     byId('refresh').addEventListener('click', () => void this.load(this.day));
     byId('more').addEventListener('click', () => void this.loadMore());
     byId<HTMLInputElement>('show-erased').addEventListener('change', () => this.render());
+    byId<HTMLInputElement>('held-only').addEventListener('change', () => void this.load(this.day));
     const dialog = byId<HTMLDialogElement>('confirm-erase');
     dialog.addEventListener('close', () => {
       const recording = this.pendingErase;
       this.pendingErase = undefined;
       if (recording && dialog.returnValue === 'erase') void this.erase(recording);
+    });
+    const holdDialog = byId<HTMLDialogElement>('hold-dialog');
+    holdDialog.addEventListener('close', () => {
+      const recording = this.pendingHold;
+      this.pendingHold = undefined;
+      if (recording && holdDialog.returnValue === 'confirm') void this.toggleHold(recording);
     });
     byId('audit-close').addEventListener('click', () => show(byId('audit'), false));
   }
@@ -84,7 +100,8 @@ export class RecordingsView {
     const list = byId('list');
     list.setAttribute('aria-busy', 'true');
     try {
-      const page = await this.api.listRecordings(this.day, addDays(this.day, 1), PAGE_SIZE, cursor);
+      const held = byId<HTMLInputElement>('held-only').checked;
+      const page = await this.api.listRecordings(this.day, addDays(this.day, 1), PAGE_SIZE, cursor, held);
       if (ticket !== this.loading) return; // a newer load won
       this.rows = cursor ? [...this.rows, ...page.recordings] : page.recordings;
       this.cursor = page.nextCursor;
@@ -100,7 +117,7 @@ export class RecordingsView {
 
   private visible(): ListedRecording[] {
     const showErased = byId<HTMLInputElement>('show-erased').checked;
-    return this.rows.filter((r) => showErased || r.status !== 'erased');
+    return this.rows.filter((r) => showErased || !GONE.has(r.status));
   }
 
   private render(): void {
@@ -112,8 +129,9 @@ export class RecordingsView {
     list.dataset.count = String(rows.length);
     show(byId('empty'), rows.length === 0);
     show(byId('more'), this.cursor !== null);
+    const held = byId<HTMLInputElement>('held-only').checked ? ' on legal hold' : '';
     byId('summary').textContent =
-      `${rows.length} recording${rows.length === 1 ? '' : 's'} started on ${this.day} (UTC)${
+      `${rows.length} recording${rows.length === 1 ? '' : 's'}${held} started on ${this.day} (UTC)${
         this.cursor ? ', more to load' : ''
       }`;
   }
@@ -138,10 +156,11 @@ export class RecordingsView {
       download.addEventListener('click', () => void this.download(recording));
       actions.append(play, download);
     }
-    // HOLD VIEW: shown only where the API answers PUT/DELETE /recordings/{sid}/hold (see detectExtras).
-    if (this.extras.hold && recording.status !== 'erased') {
-      const hold = el('button', { type: 'button', class: 'hold', text: 'Hold…' });
-      hold.addEventListener('click', () => void this.hold(recording));
+    // HOLD VIEW: the toggle only where this sign-in may use PUT/DELETE /recordings/{sid}/hold (see
+    // detectExtras); whether the recording is held comes from its listing row.
+    if (this.extras.hold && !GONE.has(recording.status)) {
+      const hold = el('button', { type: 'button', class: 'hold', text: recording.hold ? 'Release hold…' : 'Hold…' });
+      hold.addEventListener('click', () => this.confirmHold(recording));
       actions.append(hold);
     }
     // AUDIT VIEW: shown only where the API answers GET /recordings/{sid}/audit.
@@ -150,16 +169,25 @@ export class RecordingsView {
       audit.addEventListener('click', () => void this.showAudit(recording));
       actions.append(audit);
     }
-    if (recording.status !== 'erased' && recording.callId) {
+    if (!GONE.has(recording.status) && recording.callId) {
       const erase = el('button', { type: 'button', class: 'erase danger', text: 'Erase…' });
       erase.addEventListener('click', () => this.confirmErase(recording));
       actions.append(erase);
     }
     return el(
       'tr',
-      { 'data-sid': recording.recordingSid, 'data-status': recording.status },
+      {
+        'data-sid': recording.recordingSid,
+        'data-status': recording.status,
+        ...(recording.hold ? { 'data-hold': 'held' } : {}),
+      },
       el('td', { class: 'time', title: recording.startedAt, text: timeOfDay(recording.startedAt) }),
-      el('td', {}, el('span', { class: `status status-${recording.status}`, text: recording.status })),
+      el(
+        'td',
+        {},
+        el('span', { class: `status status-${recording.status}`, text: recording.status }),
+        recording.hold ? el('span', { class: 'held', title: describeHold(recording.hold), text: 'held' }) : null,
+      ),
       el('td', { class: 'num', text: duration(recording.durationSeconds) }),
       el('td', { class: 'num', text: orDash(recording.channels) }),
       el('td', { text: orDash(recording.source) }),
@@ -209,50 +237,58 @@ export class RecordingsView {
   }
 
   /**
-   * Probes, once, the routes the API may not have yet: GET /recordings/{sid}/audit and the `hold`
-   * field of GET /recordings/{sid}. A route the API lacks (404/405) keeps its controls hidden.
+   * Finds out, once, whether this sign-in may use the audit and hold routes, without acting and
+   * without asking for a presigned URL: each route is sent a request naming no valid RecordingSid,
+   * which its handler refuses (400) before it reads or writes anything, and which the audit trail
+   * does not enter. A gateway that refuses the sign-in's scope (403) or has no such route (404/405)
+   * keeps the control hidden. Then `data-extras="probed"`: the rows are final.
    */
   private async detectExtras(): Promise<void> {
-    const first = this.rows[0];
-    if (this.extras.probed || !first) return;
+    if (this.extras.probed) return;
     this.extras.probed = true;
-    const [audit, details] = await Promise.allSettled([
-      this.api.audit(first.recordingSid),
-      this.api.details(first.recordingSid),
+    const [audit, hold] = await Promise.all([
+      this.api.routeStatus('GET', `/recordings/${PROBE_SID}/audit`),
+      this.api.routeStatus('DELETE', `/recordings/${PROBE_SID}/hold`),
     ]);
-    this.extras.audit = audit.status === 'fulfilled';
-    this.extras.hold = details.status === 'fulfilled' && 'hold' in details.value;
+    this.extras.audit = usable(audit);
+    this.extras.hold = usable(hold);
     if (this.extras.audit || this.extras.hold) this.render();
     // The rows are final from here on (a render above replaced them): people and tests may act on them.
     byId('list').dataset.extras = 'probed';
   }
 
-  private async hold(recording: ListedRecording): Promise<void> {
+  /** Asks for a reason to hold, or for confirmation to release the hold the listing shows. */
+  private confirmHold(recording: ListedRecording): void {
+    this.pendingHold = recording;
+    const held = recording.hold;
+    byId('hold-title').textContent = held ? 'Release the legal hold?' : 'Put this recording on legal hold';
+    byId('hold-what').textContent = held
+      ? `${recording.recordingSid}: ${describeHold(held)}. Once released, it can be erased and expire again.`
+      : `${recording.recordingSid}: while held, it cannot be erased and retention passes it by.`;
+    const reason = byId<HTMLInputElement>('hold-reason');
+    reason.value = '';
+    reason.required = !held;
+    show(byId('hold-reason-field'), !held);
+    byId('hold-confirm').textContent = held ? 'Release' : 'Hold';
+    const dialog = byId<HTMLDialogElement>('hold-dialog');
+    dialog.returnValue = '';
+    dialog.showModal();
+  }
+
+  private async toggleHold(recording: ListedRecording): Promise<void> {
+    const sid = recording.recordingSid;
     try {
-      const details = await this.api.details(recording.recordingSid);
-      if (details.hold) {
-        await this.api.release(recording.recordingSid);
-        say(`Released the hold on ${recording.recordingSid}.`);
-        return;
+      if (recording.hold) {
+        await this.api.release(sid);
+        await this.load(this.day);
+        say(`Released the hold on ${sid}.`);
+      } else {
+        await this.api.hold(sid, byId<HTMLInputElement>('hold-reason').value.trim());
+        await this.load(this.day);
+        say(`${sid} is on hold.`);
       }
-      const reason = byId<HTMLInputElement>('hold-reason');
-      reason.value = '';
-      const dialog = byId<HTMLDialogElement>('hold-dialog');
-      dialog.returnValue = '';
-      dialog.showModal();
-      dialog.addEventListener(
-        'close',
-        () => {
-          if (dialog.returnValue !== 'hold' || !reason.value.trim()) return;
-          this.api
-            .hold(recording.recordingSid, reason.value.trim())
-            .then(() => say(`${recording.recordingSid} is on hold.`))
-            .catch((error: unknown) => this.fail(error, 'The hold could not be set'));
-        },
-        { once: true },
-      );
     } catch (error) {
-      this.fail(error, 'The hold could not be read');
+      this.fail(error, recording.hold ? `The hold on ${sid} could not be released` : `${sid} could not be held`);
     }
   }
 
@@ -292,4 +328,13 @@ export class RecordingsView {
     const detail = error instanceof Error ? error.message : String(error);
     say(`${what}: ${detail}`, 'error');
   }
+}
+
+/** 400 (the handler refused the probe) or 2xx: the route is there and this sign-in may call it. */
+function usable(status: number): boolean {
+  return status === 400 || (status >= 200 && status < 300);
+}
+
+function describeHold(hold: LegalHold): string {
+  return `held by ${hold.by} since ${hold.at}: ${hold.reason}`;
 }

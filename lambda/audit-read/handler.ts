@@ -5,7 +5,7 @@ import { AuditReader, InvalidAuditCursorError } from '../shared/audit/audit-trai
 import type { AuditConfig } from '../shared/config/function-config';
 import { badRequest, errorResponse, type HttpResponse, jsonResponse } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
-import { SID } from '../shared/twilio/sids';
+import { MALFORMED_RECORDING_SID, SID } from '../shared/twilio/sids';
 
 export const DEFAULT_AUDIT_LIMIT = 100;
 export const MAX_AUDIT_LIMIT = 1000;
@@ -30,7 +30,7 @@ export function createAuditReadHandler(runtime: AuditReadRuntime) {
     const recordingSid = event.pathParameters?.recordingSid ?? '';
     const log = obs.withKeys({ recordingSid }).logger;
     try {
-      if (!SID.RecordingSid.test(recordingSid)) throw badRequest('recordingSid must be RE followed by 32 hex digits');
+      if (!SID.RecordingSid.test(recordingSid)) throw badRequest(MALFORMED_RECORDING_SID);
       const { limit, cursor } = parseQuery(event.rawQueryString ?? '');
       const page = await reader.forRecording(recordingSid, { limit, ...(cursor !== undefined ? { cursor } : {}) });
       obs.metric('AuditRead');

@@ -5,7 +5,7 @@ import { describeError } from '../shared/runtime/errors';
 import { badRequest, HttpError, notFound } from '../shared/runtime/http';
 import type { Observability } from '../shared/runtime/observability';
 import type { RecordingStore } from '../shared/storage/recording-store';
-import { SID } from '../shared/twilio/sids';
+import { MALFORMED_RECORDING_SID, SID } from '../shared/twilio/sids';
 
 /**
  * PUT /recordings/{recordingSid}/hold and DELETE of it: a legal hold on one recording.
@@ -45,28 +45,60 @@ export class HoldIncompleteError extends HttpError {
   }
 }
 
-/** The reason in a PUT body: `{ "reason": "…" }`, 1–500 characters of text. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The reason in a PUT body: `{ "reason": "…" }`, one line of 1–500 characters once trimmed, counted
+ * in Unicode code points (not UTF-16 units, not grapheme clusters: a count that does not depend on
+ * the ICU version and bounds the stored size). Refused, each with a message naming the rule: a body
+ * that is not UTF-8 (and U+FFFD, the mark a gateway leaves of bytes that were not), a lone surrogate,
+ * C0 and C1 controls with U+2028/U+2029 (a reason is one line in logs, events and terminals), and
+ * the bidirectional embedding, override and isolate controls (they make a reason display as
+ * other text than it is).
+ */
 export function parseHoldReason(body: Buffer): string {
   if (body.length === 0) throw badRequest('"reason" is required: send { "reason": "…" }');
+  let text: string;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    throw badRequest('The body must be UTF-8 text: it holds bytes that are not UTF-8');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch {
     throw badRequest('The body must be JSON: { "reason": "…" }');
   }
   const reason = (parsed as { reason?: unknown } | null)?.reason;
-  if (typeof reason !== 'string' || reason.trim() === '') {
+  if (reason === undefined || reason === null) {
     throw badRequest('"reason" is required: why the recording is held (a case, a request, a policy)');
   }
+  if (typeof reason !== 'string') throw badRequest('"reason" must be a string');
+  // With the u flag a surrogate pair is one code point: only a lone surrogate matches.
+  if (/[\uD800-\uDFFF]/u.test(reason)) throw badRequest('"reason" must be Unicode text: it holds a lone surrogate');
+  if (reason.includes('\uFFFD')) {
+    throw badRequest('"reason" must be UTF-8 text: U+FFFD marks bytes that were not UTF-8');
+  }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
-  if (/[\u0000-\u001f\u007f]/.test(reason)) throw badRequest('"reason" must be one line of text');
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(reason)) {
+    throw badRequest('"reason" must be one line of text: no control characters, line or paragraph separators');
+  }
+  if (/[\u202a-\u202e\u2066-\u2069]/.test(reason)) {
+    throw badRequest(
+      '"reason" must not hold bidirectional embedding, override or isolate controls (U+202A–U+202E, U+2066–U+2069)',
+    );
+  }
   const trimmed = reason.trim();
-  if (trimmed.length > MAX_REASON_LENGTH) throw badRequest(`"reason" must be at most ${MAX_REASON_LENGTH} characters`);
+  if (trimmed === '') throw badRequest('"reason" is required: why the recording is held (a case, a request, a policy)');
+  if ([...trimmed].length > MAX_REASON_LENGTH) {
+    throw badRequest(`"reason" must be at most ${MAX_REASON_LENGTH} characters (Unicode code points)`);
+  }
   return trimmed;
 }
 
 function checkSid(recordingSid: string): void {
-  if (!SID.RecordingSid.test(recordingSid)) throw badRequest('The RecordingSid must be RE followed by 32 hex digits');
+  if (!SID.RecordingSid.test(recordingSid)) throw badRequest(MALFORMED_RECORDING_SID);
 }
 
 export async function placeHold(
@@ -108,7 +140,6 @@ export async function releaseHold(
   const outcome = await deps.holds.releaseHold(request.recordingSid, request.by, now());
   if (outcome.result === 'not-found') throw notFound('Recording not found');
   if (outcome.result === 'not-held') return { released: false };
-  deps.obs.withKeys({ recordingSid: request.recordingSid }).logger.info('Legal hold released', { by: request.by });
   deps.obs.metric('RecordingReleased');
   await announce(
     {

@@ -84,6 +84,8 @@ export interface ListedRecording {
   readonly contentType: string | null;
   readonly storedAt: string | null;
   readonly erasedAt: string | null;
+  /** When the retention sweep erased it (status `expired`). */
+  readonly expiredAt: string | null;
   /** Voice Recording Encryption's details when the stored object is ciphertext (docs/encryption.md). */
   readonly encryption: EncryptionDetails | null;
   /** The legal hold on it (who, when, why), null when none. */
@@ -402,6 +404,7 @@ function view(item: ListedLedgerItem): ListedRecording {
     contentType: item.contentType ?? null,
     storedAt: item.storedAt ?? null,
     erasedAt: item.erasedAt ?? null,
+    expiredAt: item.expiredAt ?? null,
     encryption: item.encryption ?? null,
     hold: item.hold ?? null,
   };

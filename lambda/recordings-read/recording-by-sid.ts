@@ -2,7 +2,7 @@ import type { LedgerItem, LedgerStatus, LegalHold, RecordingLedger } from '../sh
 import { badRequest, notFound } from '../shared/runtime/http';
 import type { RecordingStore } from '../shared/storage/recording-store';
 import type { EncryptionDetails } from '../shared/twilio/encryption-details';
-import { SID } from '../shared/twilio/sids';
+import { MALFORMED_RECORDING_SID, SID } from '../shared/twilio/sids';
 
 /**
  * GET /recordings/{recordingSid}: one recording found by its RecordingSid in the ledger, whatever
@@ -44,7 +44,7 @@ export interface RecordingBySid {
 }
 
 export async function recordingUrlBySid(recordingSid: string, deps: RecordingBySidDeps): Promise<RecordingBySid> {
-  if (!SID.RecordingSid.test(recordingSid)) throw badRequest('RecordingSid is malformed');
+  if (!SID.RecordingSid.test(recordingSid)) throw badRequest(MALFORMED_RECORDING_SID);
   const item = await deps.ledger.get(recordingSid);
   if (!item) throw notFound('Recording not found');
   if (item.status !== 'stored' || !item.key) {

@@ -1,5 +1,6 @@
 import {
   type ErasureDeps,
+  ErasureIncompleteError,
   eraseRecordingBySid,
   HoldConflictError,
   ObjectLegalHoldConflictError,
@@ -7,6 +8,7 @@ import {
 } from '../shared/erasure/recording-erasure';
 import type { LedgerDayIndex } from '../shared/ledger/day-index';
 import type { LedgerItem } from '../shared/ledger/ledger';
+import type { ErasureFields } from '../shared/ledger/ledger-erasure';
 import { HttpError } from '../shared/runtime/http';
 import type { ExpireOutcome, RetentionCandidate } from './sweep-run';
 
@@ -21,11 +23,15 @@ export async function expireRecording(
   recordingSid: string,
   deps: ErasureDeps & { readonly ledger: Pick<ErasureDeps['ledger'], 'get'> },
 ): Promise<ExpireOutcome> {
-  const item = (await deps.ledger.get(recordingSid)) as LedgerItem | undefined;
-  if (!item || item.status === 'erased' || item.status === 'expired') return { outcome: 'gone' };
-  if (item.hold) return { outcome: 'held' };
+  const item = (await deps.ledger.get(recordingSid)) as (LedgerItem & ErasureFields) | undefined;
+  // Expired, and its event went out (the erasure path's last step): nothing left to do.
+  if (!item || item.status === 'erased' || (item.status === 'expired' && item.erasedEventAt)) {
+    return { outcome: 'gone' };
+  }
+  if (item.hold && item.status !== 'expired') return { outcome: 'held' };
   try {
-    // By RecordingSid: a recording without a call item (a conference recording) expires too.
+    // By RecordingSid: a recording without a call item (a conference recording) expires too. An
+    // expiry cut short after the ledger said `expired` is finished (call item, event) the same way.
     const result = await eraseRecordingBySid({ recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
     // Erased or expired meanwhile (by the API, which entered it in the audit trail): not this run's act.
     if (result.result === 'already-erased') return { outcome: 'gone' };
@@ -33,6 +39,14 @@ export async function expireRecording(
   } catch (error) {
     if (error instanceof HoldConflictError || error instanceof ObjectLegalHoldConflictError) return { outcome: 'held' };
     if (error instanceof RetentionConflictError) return { outcome: 'retained', retainUntil: error.retainUntil };
+    if (error instanceof ErasureIncompleteError) {
+      // Cut short after the ledger turned `expired` (the call item or the event failed): the
+      // recording is gone all the same, and the sweep enters the expiry in the audit trail.
+      const after = (await deps.ledger.get(recordingSid)) as LedgerItem | undefined;
+      if (after?.status === 'expired' && after.expiredAt) {
+        return { outcome: 'busy', reason: error.message, expiredAt: after.expiredAt };
+      }
+    }
     if (error instanceof HttpError) return { outcome: 'busy', reason: error.message };
     throw error;
   }

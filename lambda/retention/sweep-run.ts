@@ -25,13 +25,17 @@ import type { Observability } from '../shared/runtime/observability';
 
 export interface PendingRecording {
   readonly recordingSid: string;
-  /** `unaudited`: expired, but its audit entry is still to be written. */
-  readonly why: 'held' | 'retained' | 'unaudited';
+  /**
+   * `unaudited`: expired, but its audit entry is still to be written. `unfinished`: expired (the
+   * ledger says so), but the erasure path was cut short before the call item or the event: the
+   * next run finishes it.
+   */
+  readonly why: 'held' | 'retained' | 'unaudited' | 'unfinished';
   /** `retained`: the Object Lock retain-until date; not checked again before it. */
   readonly until?: string;
-  /** `unaudited`: when it expired (the ledger's `expiredAt`). */
+  /** `unaudited`, `unfinished`: when it expired (the ledger's `expiredAt`). */
   readonly expiredAt?: string;
-  /** `held`, `retained`: the audit trail says the sweep passed it by for this reason. */
+  /** `held`, `retained`: the audit trail says the sweep passed it by for this reason; `unfinished`: says it expired. */
   readonly audited?: boolean;
 }
 
@@ -55,8 +59,12 @@ export type ExpireOutcome =
   | { readonly outcome: 'gone' }
   | { readonly outcome: 'held' }
   | { readonly outcome: 'retained'; readonly retainUntil?: string }
-  /** A copy is running, or the erasure could not finish now: tried again by the next run. */
-  | { readonly outcome: 'busy'; readonly reason: string };
+  /**
+   * A copy is running, or the erasure could not finish now: tried again by the next run.
+   * `expiredAt`: it was cut short after the ledger turned `expired` (the call item or the event
+   * failed): the recording is gone, and its expiry is entered in the audit trail.
+   */
+  | { readonly outcome: 'busy'; readonly reason: string; readonly expiredAt?: string };
 
 /** What the sweep enters in the access audit trail about one recording. */
 export type SweepAuditEntry =
@@ -183,12 +191,29 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
         pending.set(recordingSid, { recordingSid, why: 'unaudited', expiredAt: result.expiredAt });
         return false;
       }
-      case 'gone':
-        return true;
-      case 'busy':
+      case 'gone': {
+        // An unfinished expiry now finished: its entry, if an earlier run could not write it.
+        if (before?.why !== 'unfinished' || before.audited) return true;
+        const written = await audit({
+          recordingSid,
+          outcome: 'expired',
+          expiredAt: before.expiredAt ?? now.toISOString(),
+          late: true,
+        });
+        if (!written) pending.set(recordingSid, before);
+        return written;
+      }
+      case 'busy': {
         counts.failed++;
         log.warn('A recording due for expiry could not be expired now', { recordingSid, reason: result.reason });
+        if (!result.expiredAt) return false;
+        // Expired all the same: entered now (once), finished by the next run.
+        const audited =
+          (before?.why === 'unfinished' && before.audited === true) ||
+          (await audit({ recordingSid, outcome: 'expired', expiredAt: result.expiredAt }));
+        pending.set(recordingSid, { recordingSid, why: 'unfinished', expiredAt: result.expiredAt, audited });
         return false;
+      }
       case 'held':
       case 'retained': {
         if (result.outcome === 'held') counts.held++;

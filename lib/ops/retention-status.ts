@@ -96,6 +96,8 @@ export interface RetentionStatus {
       readonly retained: number;
       /** Expired, but the run could not write the audit entry: the next run writes it first. */
       readonly unaudited: number;
+      /** Expired, but a run was cut short before the call item or the event: the next run finishes it. */
+      readonly unfinished: number;
       /** The earliest Object Lock retain-until among the retained ones, when known. */
       readonly earliestUntil?: string;
       readonly recordings: readonly PendingRecording[];
@@ -131,6 +133,7 @@ export async function retentionStatus(
         held: saved.pending.filter((p) => p.why === 'held').length,
         retained: retained.length,
         unaudited: saved.pending.filter((p) => p.why === 'unaudited').length,
+        unfinished: saved.pending.filter((p) => p.why === 'unfinished').length,
         ...(untils[0] ? { earliestUntil: untils[0] } : {}),
         recordings: saved.pending,
       },
@@ -238,15 +241,18 @@ function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pendin
   const retained = `${pending.retained} retained by Object Lock${
     pending.earliestUntil ? ` (earliest until ${pending.earliestUntil})` : ''
   }`;
-  const { unaudited } = pending;
+  const { unaudited, unfinished } = pending;
   return `${pending.total} passed by: ${pending.held} held, ${retained}${
     unaudited > 0 ? `, ${unaudited} expired with the audit entry still to write` : ''
-  }`;
+  }${unfinished > 0 ? `, ${unfinished} expired with the call item or event still to finish` : ''}`;
 }
 
 function pendingWhy(p: PendingRecording): string {
   if (p.why === 'held') return 'held';
   if (p.why === 'unaudited') return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, audit entry still to write`;
+  if (p.why === 'unfinished') {
+    return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, call item or event still to finish`;
+  }
   return `retained${p.until ? ` until ${p.until}` : ''}`;
 }
 

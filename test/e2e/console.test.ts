@@ -22,6 +22,7 @@ let twilio: SimulatedTwilio;
 let stack: LocalStack;
 let browser: Browser;
 const recordings: { callId: string; recording: SimulatedRecording }[] = [];
+let sibling: SimulatedRecording;
 /** The UTC day the recordings started on (what the console shows first, or is told to show). */
 let day: string;
 
@@ -54,7 +55,18 @@ beforeAll(async () => {
     expect((await stack.postCallback(twilio.callbackParams(recording))).status).toBe(204);
     recordings.push({ callId, recording });
   }
-  for (const { callId, recording } of recordings) await stack.waitForEntry(callId, recording.sid, 'stored');
+  // A second recording on the second call: playing one of a call's recordings issues no URL for the other.
+  const second = recordings[1] as (typeof recordings)[number];
+  sibling = twilio.addRecording({
+    callSid: second.recording.callSid,
+    startTime: new Date(started.getTime() + 3000),
+    duration: 1,
+    channels: 1,
+  });
+  expect((await stack.postCallback(twilio.callbackParams(sibling))).status).toBe(204);
+  for (const { callId, recording } of [...recordings, { callId: second.callId, recording: sibling }]) {
+    await stack.waitForEntry(callId, recording.sid, 'stored');
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -143,6 +155,69 @@ test('lists the stored recordings of the day with their facts, signed in from th
     expect(await page.$eval(`${row(recording.sid)} .sha code`, (code) => code.getAttribute('title'))).toBe(
       ledger.Item?.sha256,
     );
+    expect(cspViolations).toEqual([]);
+  } finally {
+    await page.browserContext().close();
+  }
+});
+
+/** The actions in the recording's audit trail, read through the API (a read the trail does not enter). */
+async function auditActions(recordingSid: string): Promise<string[]> {
+  const response = await fetch(`${stack.baseUrl}/recordings/${recordingSid}/audit`, {
+    headers: { authorization: `Bearer ${stack.config.apiToken}` },
+  });
+  expect(response.status).toBe(200);
+  const { entries } = (await response.json()) as { entries: { action: string }[] };
+  return entries.map((entry) => entry.action);
+}
+
+test('listing, reading and toggling a hold issue no playback URL; playing one recording issues its URL alone', async () => {
+  const { page, cspViolations } = await signedIn();
+  try {
+    await showDay(page);
+    const { recording } = recordings[1] as (typeof recordings)[number];
+    const hold = `${row(recording.sid)} button.hold`;
+    await page.waitForSelector(hold, { timeout: UI_TIMEOUT_MS });
+    const everyone = [...recordings.map((r) => r.recording.sid), sibling.sid];
+    for (const sid of everyone) expect(await auditActions(sid)).not.toContain('playback.url');
+
+    // Hold, with a reason: the row says so (from the listing), and nothing was played.
+    await page.click(hold);
+    await page.waitForSelector('#hold-dialog[open]', { timeout: UI_TIMEOUT_MS });
+    await page.type('#hold-reason', 'Case 2026-118: customer complaint');
+    await page.click('#hold-confirm');
+    await page.waitForSelector(`${row(recording.sid)}[data-hold="held"]`, { timeout: UI_TIMEOUT_MS });
+    expect(await page.$eval(`${row(recording.sid)} .held`, (badge) => badge.getAttribute('title'))).toContain(
+      'Case 2026-118: customer complaint',
+    );
+    expect(await page.$(`${row(recording.sid)} button.audit`)).not.toBeNull();
+
+    // "Held only" lists the day's held recordings (hold=true): this one alone.
+    await page.click('#held-only');
+    await page.waitForSelector('#list[data-count="1"][aria-busy="false"]', { timeout: UI_TIMEOUT_MS });
+    expect(await page.$$eval('#rows tr', (trs) => trs.map((tr) => tr.getAttribute('data-sid')))).toEqual([
+      recording.sid,
+    ]);
+    await page.click('#held-only');
+    await page.waitForSelector(`#list[data-count="${everyone.length}"][aria-busy="false"]`, { timeout: UI_TIMEOUT_MS });
+
+    // Release, once confirmed.
+    await page.click(hold);
+    await page.waitForSelector('#hold-dialog[open]', { timeout: UI_TIMEOUT_MS });
+    await page.click('#hold-confirm');
+    await page.waitForSelector(`${row(recording.sid)}:not([data-hold])`, { timeout: UI_TIMEOUT_MS });
+    await page.waitForSelector(`${row(recording.sid)} button.hold`, { timeout: UI_TIMEOUT_MS });
+
+    expect(await auditActions(recording.sid)).toEqual(['recording.hold', 'recording.release']);
+    for (const sid of everyone) expect(await auditActions(sid)).not.toContain('playback.url');
+
+    // A real playback is audited: this recording's URL, and no other of its call.
+    await page.click(`${row(recording.sid)} button.play`);
+    await page.waitForSelector(`#audio[data-sid="${recording.sid}"][data-state="ended"]`, { timeout: UI_TIMEOUT_MS });
+    expect(await auditActions(recording.sid)).toEqual(['recording.hold', 'recording.release', 'playback.url']);
+    for (const sid of everyone.filter((sid) => sid !== recording.sid)) {
+      expect(await auditActions(sid)).not.toContain('playback.url');
+    }
     expect(cspViolations).toEqual([]);
   } finally {
     await page.browserContext().close();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { SimulatedTwilio, slow } from '../../lib/simulated-twilio';
 import {
@@ -82,6 +82,17 @@ test('exits 1 with a message naming TWILIO_AUTH_TOKEN when it is missing', async
   await waitFor('the process group to be gone', () => (child.groupAlive() ? undefined : true), { timeoutMs: 30_000 });
   expect(await portIsFree(config.ports.api)).toBe(true);
 }, 90_000);
+
+test('a fresh start writes nothing to the access audit trail: the readiness probe acts on no recording and lists nothing', async () => {
+  const stack = await LocalStack.startFor(stub);
+  dataDirs.push(stack.config.dataDir);
+  running.push(stack);
+
+  const audit = await stack.ddb.send(new ScanCommand({ TableName: 'audit', ConsistentRead: true }));
+
+  expect(audit.Items ?? []).toEqual([]);
+  await stack.stop();
+}, 120_000);
 
 test('a transfer in flight when the process is SIGKILLed completes exactly after a restart on the same data', async () => {
   const stack = await LocalStack.startFor(stub, {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { MALFORMED_RECORDING_SID } from '../../lambda/shared/twilio/sids';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
 import {
   type CallItem,
@@ -127,6 +128,7 @@ describe('GET /recordings', () => {
       contentType: 'audio/mpeg',
       storedAt: expect.stringMatching(/^\d{4}-/),
       erasedAt: null,
+      expiredAt: null,
       encryption: null,
       hold: null,
     });
@@ -360,7 +362,7 @@ describe('GET and DELETE /recordings/{recordingSid}', () => {
   test('400 for a malformed RecordingSid, 404 for an unknown one, 401 without the token', async () => {
     for (const method of ['GET', 'DELETE'] as const) {
       const malformed = await bySid(method, 'RE123');
-      expect([method, malformed.status, malformed.json]).toEqual([method, 400, { error: 'RecordingSid is malformed' }]);
+      expect([method, malformed.status, malformed.json]).toEqual([method, 400, { error: MALFORMED_RECORDING_SID }]);
       const unknown = await bySid(method, newRecordingSid());
       expect([method, unknown.status, unknown.json]).toEqual([method, 404, { error: 'Recording not found' }]);
       expect((await bySid(method, newRecordingSid(), { token: null })).status).toBe(401);

@@ -237,6 +237,7 @@ describe('recordings ledger', () => {
         'contentType',
         'storedAt',
         'erasedAt',
+        'expiredAt',
         'hold',
       ];
       const indexes = ledger.Properties.GlobalSecondaryIndexes as Json[];

@@ -137,16 +137,52 @@ export class InvalidAuditCursorError extends Error {
 }
 
 const AT_ID = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[0-9a-f]{1,32}$/;
+const CURSOR_CHECK_CONTEXT = 'recording-vault/audit-cursor/v1\n';
+const MAX_CURSOR_LENGTH = 600;
 
-function encodeCursor(key: Record<string, unknown> | undefined): string | null {
-  const atId = key?.atId;
-  return typeof atId === 'string' ? Buffer.from(atId, 'utf8').toString('base64url') : null;
+/**
+ * The cursor is opaque but not secret: base64url JSON `{ v, sid, atId }` (the partition it was
+ * issued for and the last entry read), then `.` and a checksum of it. The partition binds it to
+ * its recording: another recording's cursor is refused, not read from an entry it never named.
+ * The checksum catches a corrupted or hand-edited cursor (an appended character too, which
+ * base64url decoding alone would drop); it is not a MAC: a cursor gives no access the route does not.
+ */
+function checksum(payload: string): string {
+  return createHash('sha256')
+    .update(CURSOR_CHECK_CONTEXT + payload)
+    .digest()
+    .subarray(0, 12)
+    .toString('base64url');
 }
 
-function decodeCursor(cursor: string): string {
-  const atId = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  if (!AT_ID.test(atId)) throw new InvalidAuditCursorError('"cursor" is not a cursor this API issued');
-  return atId;
+function encodeCursor(partition: string, key: Record<string, unknown> | undefined): string | null {
+  const atId = key?.atId;
+  if (typeof atId !== 'string') return null;
+  const payload = Buffer.from(JSON.stringify({ v: 1, sid: partition, atId }), 'utf8').toString('base64url');
+  return `${payload}.${checksum(payload)}`;
+}
+
+function decodeCursor(cursor: string, partition: string): string {
+  const malformed = () =>
+    new InvalidAuditCursorError('"cursor" is not a cursor this API issued; start again without one');
+  if (cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16}$/.test(cursor)) throw malformed();
+  const [payload = '', check = ''] = cursor.split('.');
+  if (check !== checksum(payload)) throw malformed();
+  let body: { v?: unknown; sid?: unknown; atId?: unknown };
+  try {
+    body = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) ?? {};
+  } catch {
+    throw malformed();
+  }
+  if (body.v !== 1 || typeof body.sid !== 'string' || typeof body.atId !== 'string' || !AT_ID.test(body.atId)) {
+    throw malformed();
+  }
+  if (body.sid !== partition) {
+    throw new InvalidAuditCursorError(
+      '"cursor" belongs to another recording: use it only with the recording whose page it came from',
+    );
+  }
+  return body.atId;
 }
 
 /** Reads the trail: a recording's entries, or an actor's of one day, oldest first. Query only. */
@@ -157,7 +193,7 @@ export class AuditReader {
   ) {}
 
   async forRecording(recordingSid: string, options: { limit: number; cursor?: string }): Promise<AuditPage> {
-    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const after = options.cursor === undefined ? undefined : decodeCursor(options.cursor, recordingSid);
     const result = await this.ddb.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -167,7 +203,10 @@ export class AuditReader {
         ...(after ? { ExclusiveStartKey: { recordingSid, atId: after } } : {}),
       }),
     );
-    return { entries: (result.Items ?? []) as AuditEntry[], nextCursor: encodeCursor(result.LastEvaluatedKey) };
+    return {
+      entries: (result.Items ?? []) as AuditEntry[],
+      nextCursor: encodeCursor(recordingSid, result.LastEvaluatedKey),
+    };
   }
 
   /** Every entry of `actor` on `day` (YYYY-MM-DD, UTC), all pages. */

@@ -15,7 +15,7 @@ import {
   type RecordingStore,
 } from '../storage/recording-store';
 import type { TwilioApi } from '../twilio/rest-api';
-import { SID } from '../twilio/sids';
+import { MALFORMED_RECORDING_SID, SID } from '../twilio/sids';
 
 /**
  * DELETE /calls/{callId}/recordings/{recordingSid} (and DELETE /recordings/{recordingSid}, the
@@ -181,7 +181,7 @@ export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps)
  */
 export async function eraseRecordingBySid(request: ErasureBySidRequest, deps: ErasureDeps): Promise<ErasureResult> {
   const { recordingSid } = request;
-  if (!SID.RecordingSid.test(recordingSid)) throw badRequest('RecordingSid is malformed');
+  if (!SID.RecordingSid.test(recordingSid)) throw badRequest(MALFORMED_RECORDING_SID);
   const item = (await deps.ledger.get(recordingSid)) as Ledgered | undefined;
   if (!item) throw notFound('Recording not found');
   const call = item.callId !== undefined ? await deps.calls.getCall(item.callId) : undefined;

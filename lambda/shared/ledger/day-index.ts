@@ -38,6 +38,7 @@ export const LISTED_ATTRIBUTES = [
   'contentType',
   'storedAt',
   'erasedAt',
+  'expiredAt',
   'encryption',
   'hold',
 ] as const;
@@ -62,6 +63,7 @@ export type ListedLedgerItem = Pick<LedgerItem, 'recordingSid' | 'callSid' | 'st
       | 'contentType'
       | 'storedAt'
       | 'erasedAt'
+      | 'expiredAt'
       | 'encryption'
       | 'hold'
     >

@@ -6,6 +6,7 @@
 import '../../helpers/setup-env';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHoldHandler, type HoldRuntime } from '../../../lambda/hold/handler';
+import { parseHoldReason } from '../../../lambda/hold/hold-recording';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
 import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
@@ -14,6 +15,8 @@ import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
+import { MALFORMED_RECORDING_SID } from '../../../lambda/shared/twilio/sids';
+import { captureObs } from '../../helpers/capture-obs';
 import {
   CALL_SID_INDEX,
   CALLS_TABLE,
@@ -150,9 +153,18 @@ describe('PUT /recordings/{recordingSid}/hold', () => {
     ['not JSON', 'reason=x', 'must be JSON'],
     ['no reason', {}, '"reason" is required'],
     ['a blank reason', { reason: '   ' }, '"reason" is required'],
-    ['a reason that is not text', { reason: 42 }, '"reason" is required'],
+    ['a reason that is a number', { reason: 42 }, '"reason" must be a string'],
+    ['a reason that is an object', { reason: { text: 'Case 9' } }, '"reason" must be a string'],
     ['a reason over 500 characters', { reason: 'x'.repeat(501) }, 'at most 500'],
     ['a reason of several lines', { reason: 'a\nb' }, 'one line'],
+    ['a reason with a line separator (U+2028)', { reason: 'a\u2028b' }, 'one line'],
+    ['a reason with a paragraph separator (U+2029)', { reason: 'a\u2029b' }, 'one line'],
+    ['a reason with a next-line control (U+0085)', { reason: 'a\u0085b' }, 'one line'],
+    ['a reason with a C1 control (U+009B)', { reason: 'a\u009bb' }, 'one line'],
+    ['a reason with a lone surrogate', '{"reason":"Case \\ud800 9"}', 'lone surrogate'],
+    ['a reason with a right-to-left override (U+202E)', { reason: 'Case \u202e9-42' }, 'bidirectional'],
+    ['a reason with a bidi isolate (U+2066)', { reason: 'Case \u20669' }, 'bidirectional'],
+    ['a reason with U+FFFD (bytes that were not UTF-8)', { reason: 'Case \ufffd9' }, 'UTF-8'],
   ])('400 for %s, and nothing is held', async (_name, body, message) => {
     const { recordingSid } = await givenStored();
     const response = await send(holdEvent('PUT', recordingSid, body));
@@ -162,8 +174,33 @@ describe('PUT /recordings/{recordingSid}/hold', () => {
     expect(published).toEqual([]);
   });
 
+  test('400 for a body that is not UTF-8, and nothing is held', async () => {
+    const { recordingSid } = await givenStored();
+    const bytes = Buffer.concat([Buffer.from('{"reason":"Case '), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const event = { ...holdEvent('PUT', recordingSid), body: bytes.toString('base64'), isBase64Encoded: true };
+
+    const response = await send(event);
+
+    expect(response).toEqual({ status: 400, body: { error: expect.stringContaining('UTF-8') } });
+    expect((await aws.getLedger(recordingSid))?.hold).toBeUndefined();
+  });
+
+  test('500 characters are counted in code points: 500 emoji are a reason, 501 are not', async () => {
+    const { recordingSid } = await givenStored();
+    const emoji = '\u{1F600}';
+
+    expect((await send(holdEvent('PUT', recordingSid, { reason: emoji.repeat(501) }))).status).toBe(400);
+    const held = await send(holdEvent('PUT', recordingSid, { reason: emoji.repeat(500) }));
+
+    expect(held.status).toBe(200);
+    expect((held.body.hold as { reason: string }).reason).toBe(emoji.repeat(500));
+  });
+
   test('400 for a malformed RecordingSid, 404 for one the ledger does not know, 403 without a caller', async () => {
-    expect((await send(holdEvent('PUT', 'RE123', { reason: 'x' }))).status).toBe(400);
+    expect(await send(holdEvent('PUT', 'RE123', { reason: 'x' }))).toEqual({
+      status: 400,
+      body: { error: MALFORMED_RECORDING_SID },
+    });
     expect((await send(holdEvent('PUT', newRecordingSid(), { reason: 'x' }))).status).toBe(404);
     const { recordingSid } = await givenStored();
     expect((await send(holdEvent('PUT', recordingSid, { reason: 'x' }, null))).status).toBe(403);
@@ -178,6 +215,13 @@ describe('PUT /recordings/{recordingSid}/hold', () => {
     const response = await send(holdEvent('PUT', recordingSid, { reason: 'too late' }));
     expect(response.status).toBe(409);
     expect(response.body.error).toContain('erased');
+  });
+});
+
+describe('parseHoldReason', () => {
+  test('takes one line of text, trimmed, and keeps letters of any script and emoji', () => {
+    const reason = '  Dossier 24-117 \u00e9t\u00e9, \u05ea\u05d9\u05e7 9, \u{1F468}\u200d\u{1F469}\u200d\u{1F467}  ';
+    expect(parseHoldReason(Buffer.from(JSON.stringify({ reason }), 'utf8'))).toBe(reason.trim());
   });
 });
 
@@ -201,8 +245,19 @@ describe('DELETE /recordings/{recordingSid}/hold', () => {
     });
   });
 
-  test('404 for a recording the ledger does not know', async () => {
+  test('404 for a recording the ledger does not know, 400 for a malformed RecordingSid', async () => {
     expect((await send(holdEvent('DELETE', newRecordingSid()))).status).toBe(404);
+    expect(await send(holdEvent('DELETE', 'RE123'))).toEqual({ status: 400, body: { error: MALFORMED_RECORDING_SID } });
+  });
+
+  test('a release is logged once', async () => {
+    const { recordingSid } = await givenStored();
+    await send(holdEvent('PUT', recordingSid, { reason: 'Case 24-117' }));
+    const captured = captureObs();
+
+    await send(holdEvent('DELETE', recordingSid), { obs: captured.obs });
+
+    expect(captured.logs.filter((line) => /releas/i.test(line.message))).toHaveLength(1);
   });
 });
 

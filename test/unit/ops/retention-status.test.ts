@@ -131,6 +131,23 @@ test('an expiry whose audit entry a run could not write is named as such, not as
   expect(text).toContain(`${owed} expired at 2024-09-01T11:00:00.000Z, audit entry still to write`);
 });
 
+test('an expiry a run was cut short in (call item or event not finished) is named as such', async () => {
+  const unfinished = newRecordingSid();
+  await store.write({
+    nextDay: '2024-08-02',
+    pending: [{ recordingSid: unfinished, why: 'unfinished', expiredAt: '2024-09-01T11:30:00.000Z', audited: true }],
+  });
+
+  const report = await retentionStatus(sources, THIRTY_DAYS, NOW);
+
+  expect(report.checkpoint?.pending).toMatchObject({ total: 1, held: 0, retained: 0, unaudited: 0, unfinished: 1 });
+  const text = formatRetentionStatus(report);
+  expect(text).toMatch(
+    /^ {2}pending +1 passed by: 0 held, 0 retained by Object Lock, 1 expired with the call item or event still to finish$/m,
+  );
+  expect(text).toContain(`${unfinished} expired at 2024-09-01T11:30:00.000Z, call item or event still to finish`);
+});
+
 test('a sweep still catching up says how many due days are left', async () => {
   await store.write({ nextDay: '2024-07-20', pending: [] });
   await store.recordRun(run({ nextDay: '2024-07-20', caughtUp: false, pending: 0 }), new Date('2024-09-01T11:00:00Z'));

@@ -401,3 +401,11 @@ async function getLedgerItem(recordingSid: string): Promise<Record<string, unkno
   const { Item } = await aws.ddb.send(new GetCommand({ TableName: LEDGER_TABLE, Key: { recordingSid } }));
   return Item as Record<string, unknown>;
 }
+
+test('a conference recording without a call has no call entry, and that is no issue; a call recording without one is', () => {
+  const base = { recordingSid: 'RE1', startedAt: '', day: '', updatedAt: '' };
+  const conference = { ...base, conferenceSid: 'CF1', status: 'expired' as const };
+  expect(findIssues(conference, undefined, null, [])).toEqual([]);
+  const onCall = { ...base, callSid: 'CA1', callId: 'call-1', status: 'expired' as const };
+  expect(findIssues(onCall, undefined, null, [])).toEqual(['the call item has no entry for it']);
+});

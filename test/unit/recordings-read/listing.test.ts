@@ -200,6 +200,7 @@ describe('GET /recordings: pages', () => {
       contentType: 'audio/mpeg',
       storedAt: source.storedAt,
       erasedAt: null,
+      expiredAt: null,
       encryption: null,
       hold: source.hold ?? null,
     });
@@ -242,6 +243,37 @@ describe('GET /recordings: pages', () => {
         conferenceSid: conference.conferenceSid,
         source: 'Conference',
         channels: 2,
+      }),
+    ]);
+  });
+
+  test('an expired recording is listed with when the retention sweep erased it', async () => {
+    const startedAt = '2031-04-05T08:00:00.000Z';
+    const recordingSid = newRecordingSid();
+    const expired: LedgerItem = {
+      recordingSid,
+      ...indexKeys(recordingSid, 'expired', startedAt, DEFAULT_INDEX_SHARDS),
+      callId: 'call-expired',
+      callSid: newCallSid(),
+      accountSid: `AC${'0'.repeat(32)}`,
+      status: 'expired',
+      startedAt,
+      day: dayOf(startedAt),
+      updatedAt: '2031-05-05T00:00:00.000Z',
+      erasedBy: 'retention',
+      expiredAt: '2031-05-05T00:00:00.000Z',
+    };
+    await seed([expired]);
+
+    const { status, body } = await get({ from: '2031-04-05', to: '2031-04-06', status: 'expired' });
+
+    expect(status).toBe(200);
+    expect(body.recordings).toEqual([
+      expect.objectContaining({
+        recordingSid,
+        status: 'expired',
+        expiredAt: '2031-05-05T00:00:00.000Z',
+        erasedAt: null,
       }),
     ]);
   });

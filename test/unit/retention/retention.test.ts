@@ -226,6 +226,40 @@ test('an expiry whose audit entry cannot be written fails the run; the next run 
   ]);
 });
 
+test('an expiry cut short after the ledger said expired is entered at once, and the next run sends its event', async () => {
+  const later = new Date('2024-09-07T12:00:00.000Z');
+  // After the day the earlier runs stopped at (their cutoff's).
+  const old = await givenStored('2024-08-07T09:00:00.000Z');
+  const down = { publish: async () => Promise.reject(new Error('EventBridge unavailable')) };
+
+  const failed = await sweep(later, { events: down }).catch((error: unknown) => error);
+
+  expect(failed).toBeInstanceOf(RetentionRunError);
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({ status: 'expired' });
+  expect(await aws.getObject(old.key)).toBeUndefined();
+  expect((await auditTrail(old.recordingSid)).map(auditView)).toEqual([
+    expect.objectContaining({
+      action: 'recording.expire',
+      outcome: 'done',
+      actor: 'retention',
+      at: later.toISOString(),
+    }),
+  ]);
+
+  // The bus is back: the next run finishes what the erasure path left (the event), and enters nothing twice.
+  const healed = await sweep(new Date(later.getTime() + 3_600_000));
+
+  expect(healed).toMatchObject({ failed: 0 });
+  expect(published).toContainEqual(
+    expect.objectContaining({
+      detailType: 'Recording Expired',
+      detail: expect.objectContaining({ recordingSid: old.recordingSid }),
+    }),
+  );
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({ erasedEventAt: expect.any(String) });
+  expect(await auditTrail(old.recordingSid)).toHaveLength(1);
+});
+
 test('on AWS the entry names the IAM role the sweep runs as', async () => {
   const later = new Date('2024-09-10T12:00:00.000Z');
   const old = await givenStored('2024-08-09T09:00:00.000Z');

@@ -241,4 +241,30 @@ describe('runRetentionSweep', () => {
     expect(w.audited).toEqual([{ recordingSid: 'RE-held', outcome: 'held' }]);
     expect(w.checkpoint()?.pending).toEqual([{ recordingSid: 'RE-held', why: 'held', audited: true }]);
   });
+  test('an expiry cut short after the ledger said expired is entered, kept as unfinished, and finished by the next run', async () => {
+    const cutShort: ExpireOutcome = {
+      outcome: 'busy',
+      reason: 'the event could not be sent',
+      expiredAt: NOW.toISOString(),
+    };
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = { 'RE-a': cutShort };
+    const w = world([rec('RE-a', '2024-06-20T10:00:00.000Z')], outcomes);
+    w.auditTrail.down = true;
+
+    const failed = await runRetentionSweep(options, w.deps);
+
+    expect(failed).toMatchObject({ failed: 2, auditFailed: 1 });
+    expect(w.checkpoint()?.pending).toEqual([
+      { recordingSid: 'RE-a', why: 'unfinished', expiredAt: NOW.toISOString(), audited: false },
+    ]);
+
+    // Still cut short, the trail back: entered once; then finished (gone): nothing entered again.
+    w.auditTrail.down = false;
+    await runRetentionSweep(options, w.deps);
+    outcomes['RE-a'] = { outcome: 'gone' };
+    const finished = await runRetentionSweep(options, w.deps);
+
+    expect(finished).toMatchObject({ failed: 0, pending: 0 });
+    expect(w.audited).toEqual([{ recordingSid: 'RE-a', outcome: 'expired', expiredAt: NOW.toISOString() }]);
+  });
 });

@@ -120,6 +120,22 @@ describe('AuditReader', () => {
     expect(second.nextCursor).toBeNull();
   });
 
+  it("refuses another recording's cursor and any altered cursor", async () => {
+    const [a, b] = [newRecordingSid(), newRecordingSid()];
+    const writer = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME);
+    for (const recordingSid of [a, a, b, b])
+      await writer.record({ ...actor, recordingSid, action: 'playback.url', outcome: 'issued' });
+    const reader = new AuditReader(aws.ddb, AUDIT_TABLE_NAME);
+    const cursor = (await reader.forRecording(a, { limit: 1 })).nextCursor ?? '';
+    const last = cursor.at(-1) === 'A' ? 'B' : 'A';
+
+    await expect(reader.forRecording(b, { limit: 1, cursor })).rejects.toThrow(/another recording/);
+    for (const altered of [`${cursor}x`, `x${cursor}`, `${cursor.slice(0, -1)}${last}`]) {
+      await expect(reader.forRecording(a, { limit: 1, cursor: altered })).rejects.toThrow(InvalidAuditCursorError);
+    }
+    expect((await reader.forRecording(a, { limit: 1, cursor })).entries).toHaveLength(1);
+  });
+
   it('refuses a cursor it did not issue', async () => {
     const reader = new AuditReader(aws.ddb, AUDIT_TABLE_NAME);
     await expect(reader.forRecording(newRecordingSid(), { limit: 1, cursor: 'bm90LWEtY3Vyc29y' })).rejects.toThrow(
