@@ -156,6 +156,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
   for (const problem of connectionOverrides === undefined ? [] : connectionOverridesProblems(connectionOverrides)) {
     r.problems.push(`WEBHOOK_CONNECTION_OVERRIDES ${problem}`);
   }
+  const earliestDay = r.day('RETENTION_EARLIEST_DAY');
   const config: LocalConfig = {
     accountSid,
     authToken,
@@ -186,9 +187,7 @@ export function loadLocalConfig(env: Env = process.env): LocalConfig {
     reconcileLookbackSeconds: r.int('RECONCILE_LOOKBACK_SECONDS', DEFAULT_RECONCILE_LOOKBACK_SECONDS, 1, 7 * 24 * 3600),
     reconcileSettleSeconds: r.int('RECONCILE_SETTLE_SECONDS', DEFAULT_RECONCILE_SETTLE_SECONDS, 0, 24 * 3600),
     ...localRetention(r),
-    ...(r.optional('RETENTION_EARLIEST_DAY') !== undefined
-      ? { retentionEarliestDay: r.matching('RETENTION_EARLIEST_DAY', /^\d{4}-\d{2}-\d{2}$/, 'a day, YYYY-MM-DD') }
-      : {}),
+    ...(earliestDay ? { retentionEarliestDay: earliestDay } : {}),
   };
   if (r.problems.length > 0) throw new LocalConfigError(r.problems);
   return Object.freeze(config);

@@ -81,6 +81,18 @@ export class EnvReader {
     return value;
   }
 
+  /** An optional calendar day (`YYYY-MM-DD`, UTC) that exists: not 2026-13-45, not 2025-02-29. */
+  day(name: string): string | undefined {
+    const raw = this.optional(name);
+    if (raw === undefined) return undefined;
+    const time = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00.000Z`) : Number.NaN;
+    if (Number.isNaN(time) || new Date(time).toISOString().slice(0, 10) !== raw) {
+      this.problems.push(`${name} must be a day of the calendar, YYYY-MM-DD (got "${raw}")`);
+      return undefined;
+    }
+    return raw;
+  }
+
   done<T>(config: T): T {
     if (this.problems.length > 0) throw new ConfigError(this.problems);
     return Object.freeze(config);
