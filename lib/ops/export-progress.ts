@@ -23,17 +23,32 @@ export function exportProgress(tty: boolean, stream: NodeJS.WritableStream = pro
       stream: stream as NodeJS.WriteStream,
       hideCursor: true,
     });
+    // A note flashes in the bar and is kept for after it: a failure or a rewritten .json must stay on screen.
+    const held: string[] = [];
+    let running = false;
     return {
       start: (n) => {
         total = n;
+        running = true;
         bar.start(n, 0, { mb: '0.0', sid: '' });
       },
       tick: (b, sid) => {
         bytes += b;
         bar.increment(1, { mb: (bytes / 1e6).toFixed(1), sid });
       },
-      note: (line) => bar.update({ sid: line.replace(/^export: /, '') }),
-      stop: () => bar.stop(),
+      note: (line) => {
+        if (!running) {
+          stream.write(`${line}\n`);
+          return;
+        }
+        held.push(line);
+        bar.update({ sid: line.replace(/^export: /, '') });
+      },
+      stop: () => {
+        if (running) bar.stop();
+        running = false;
+        for (const line of held.splice(0)) stream.write(`${line}\n`);
+      },
     };
   }
   let lastLine = 0;
