@@ -5,7 +5,7 @@
  * A `.json` found on a resumed run is never trusted as it is: it is compared with the one the
  * ledger gives now (same `exportedAt`, so an unchanged recording keeps its file byte for byte)
  * and rewritten when it is unreadable or says something else (a hold placed or released since,
- * a ledger field changed).
+ * a ledger field changed). The same facts in another layout are kept.
  */
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { sha256Of } from './export-target';
@@ -79,6 +79,8 @@ export function checkMetadata(found: string, item: LedgerItem, file: string, now
   const fields = [...new Set([...Object.keys(fresh), ...Object.keys(parsed)])].filter(
     (field) => JSON.stringify(canonical(parsed[field])) !== JSON.stringify(fresh[field]),
   );
+  // The same facts laid out otherwise (an older export's key order, other whitespace): kept.
+  if (fields.length === 0) return { text: found };
   return { text: metadataText(item, file, now), rewrite: { reason: 'stale', fields } };
 }
 

@@ -40,6 +40,14 @@ test('the order of the ledger item’s attributes does not change the bytes', ()
   expect(metadataText(reordered, FILE, FIRST_RUN)).toBe(metadataText(held(), FILE, FIRST_RUN));
 });
 
+test('a .json with the same facts in another layout (key order, whitespace) is kept', () => {
+  const facts = JSON.parse(metadataText(held(), FILE, FIRST_RUN)) as Record<string, unknown>;
+  const reordered = Object.fromEntries(Object.entries(facts).reverse());
+  const found = JSON.stringify({ ...reordered, ledger: Object.fromEntries(Object.entries(held()).reverse()) });
+
+  expect(checkMetadata(found, held(), FILE, NOW)).toEqual({ text: found });
+});
+
 test.each([
   ['not JSON', '{"garbage"\n'],
   ['JSON but not an object', '[1, 2]\n'],
