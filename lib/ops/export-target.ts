@@ -1,7 +1,8 @@
 /**
  * Where `npm run export` writes: a directory or `s3://bucket/prefix`. A target is opened once,
  * before the first recording is read: the vault's own recordings bucket is refused (erasure and
- * retention clean it, so a copy there would either outlive an erasure or be removed by it), and
+ * retention remove a recording's own object only, so a copy there would outlive them, and one under
+ * `recordings/` could replace a stored recording), and
  * the target is probed by creating it and putting and removing a small marker, so that a missing
  * bucket, a denied write or a path under a file fails in one line instead of once per recording.
  *
@@ -83,7 +84,7 @@ export function refuseVaultBucket(out: ExportDestination, vaultBucketName: strin
   if (out.kind !== 's3' || out.bucket !== vaultBucketName) return;
   const given = out.prefix ? `s3://${out.bucket}/${out.prefix.replace(/\/$/, '')}` : `s3://${out.bucket}`;
   throw new CliError(
-    `--out ${given} is the vault's recordings bucket, which erasure and retention clean: export to another bucket or a directory`,
+    `--out ${given} is the vault's recordings bucket: a copy there would outlive an erasure; export to another bucket or a directory`,
   );
 }
 

@@ -38,7 +38,7 @@ describe("the vault's own recordings bucket", () => {
   ])('%s is refused in one line, nothing written', async (out) => {
     await expect(open(out)).rejects.toThrow(
       new CliError(
-        `--out ${out} is the vault's recordings bucket, which erasure and retention clean: export to another bucket or a directory`,
+        `--out ${out} is the vault's recordings bucket: a copy there would outlive an erasure; export to another bucket or a directory`,
       ),
     );
     const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: RECORDINGS_BUCKET }));
