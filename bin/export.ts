@@ -3,16 +3,18 @@
  * `npm run export -- --from <ISO date> --to <ISO date> --out <dir>|s3://bucket/prefix [--stage <name>]`:
  * every stored recording of the range with its `<RecordingSid>.json`, every hash checked, a
  * manifest with its own SHA-256 (lib/ops/export.ts). Progress on stderr; the last line, on stdout,
- * is the summary. Ctrl-C stops after the recording being copied; the same command resumes.
+ * is the summary. Ctrl-C (SIGINT) or SIGTERM abandons the recording being copied, enters the run
+ * as `interrupted` and exits 130 (SIGINT) or 143 (SIGTERM); a second signal exits at once. The
+ * same command resumes.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 import { Command } from 'commander';
 import { LEDGER_DAY_INDEX } from '../lib/local/config';
-import { INTERRUPTED, parseInstant } from '../lib/ops/backfill';
+import { parseInstant } from '../lib/ops/backfill';
 import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
 import { commandAudit } from '../lib/ops/command-audit';
-import { exportProgress, exportRecordings, exportSummary, parseDestination } from '../lib/ops/export';
+import { exportProgress, exportRecordings, exportSummary, openExportTarget, parseDestination } from '../lib/ops/export';
 import { resolveTarget } from '../lib/ops/target';
 
 interface Options {
@@ -21,6 +23,9 @@ interface Options {
   readonly out: string;
   readonly stage?: string;
 }
+
+/** 128 + the signal's number, as a shell reports a process the signal ended. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 const program = new Command()
   .name('npm run export --')
@@ -40,18 +45,21 @@ runCli('export', async () => {
   if (options.from.getTime() >= options.to.getTime()) throw new CliError('--from must be before --to');
   const out = parseDestination(options.out);
   const interrupt = new AbortController();
-  process.on('SIGINT', () => {
-    if (interrupt.signal.aborted) process.exit(INTERRUPTED);
-    interrupt.abort(new Error('interrupted'));
-  });
+  for (const name of Object.keys(SIGNAL_EXIT) as (keyof typeof SIGNAL_EXIT)[]) {
+    process.on(name, () => {
+      if (interrupt.signal.aborted) process.exit(SIGNAL_EXIT[name]);
+      interrupt.abort(name);
+    });
+  }
   const target = await resolveTarget({ stage: options.stage });
   try {
+    const sink = await openExportTarget(out, { s3: target.s3, vaultBucketName: target.bucketName });
     const audit = await commandAudit(target, { command: 'export', stage: options.stage });
     process.stderr.write(
       `export: ${target.name}, recordings started from ${options.from.toISOString()} to ${options.to.toISOString()}\n`,
     );
     const result = await exportRecordings(
-      { from: options.from, to: options.to, out },
+      { from: options.from, to: options.to, out: sink },
       {
         ddb: target.ddb,
         s3: target.s3,
@@ -68,7 +76,7 @@ runCli('export', async () => {
         `interrupted (${exportSummary(result)
           .replace(/^export: /, '')
           .replace(' recordings:', ' recordings in the range:')}); run it again to resume`,
-        INTERRUPTED,
+        SIGNAL_EXIT[interrupt.signal.reason as keyof typeof SIGNAL_EXIT] ?? SIGNAL_EXIT.SIGINT,
       );
     }
     process.stdout.write(`${exportSummary(result)}\n`);

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { withAuditNote } from '../shared/audit/audited-route';
 import { CallsRepository } from '../shared/calls/calls';
 import { CallsErasure } from '../shared/calls/calls-erasure';
 import type { ErasureConfig } from '../shared/config/function-config';
@@ -94,7 +95,20 @@ export function createErasureHandler(runtime: ErasureRuntime) {
         erasedBy,
         versionsDeleted: result.versionsDeleted,
       });
-      return emptyResponse(204);
+      // 204 either way (idempotent), but the trail must not say this caller erased what was gone.
+      return withAuditNote(
+        emptyResponse(204),
+        result.result === 'erased'
+          ? { details: { versionsDeleted: result.versionsDeleted } }
+          : {
+              outcome: 'already-erased',
+              details: {
+                versionsDeleted: result.versionsDeleted,
+                ...(result.erasedBy ? { erasedBy: result.erasedBy } : {}),
+                ...(result.erasedAt ? { erasedAt: result.erasedAt } : {}),
+              },
+            },
+      );
     } catch (error) {
       if (error instanceof HoldConflictError) {
         log.warn('A legal hold forbids the erasure', { heldBy: error.hold.by, heldAt: error.hold.at });

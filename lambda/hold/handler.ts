@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { withAuditNote } from '../shared/audit/audited-route';
 import type { HoldConfig } from '../shared/config/function-config';
 import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
 import { RecordingLedger } from '../shared/ledger/ledger';
@@ -62,18 +63,27 @@ export function createHoldHandler(runtime: HoldRuntime) {
         const { released } = await releaseHold({ recordingSid, by }, deps);
         // The one log line of a release (releaseHold logs none).
         log.info(released ? 'Released a legal hold' : 'No legal hold to release', { by });
-        return emptyResponse(204);
+        return withAuditNote(emptyResponse(204), {
+          ...(released ? {} : { outcome: 'not-held' }),
+          details: { released },
+        });
       }
       if (method !== 'PUT') throw new HttpError(405, 'Use PUT to hold a recording and DELETE to release it');
       const body = rawBody(event);
       if (body.length > MAX_BODY_BYTES) throw new HttpError(413, 'The body is too large for a hold reason');
       const reason = parseHoldReason(body);
       const result = await placeHold({ recordingSid, by, reason }, deps);
-      return jsonResponse(200, {
+      const response = jsonResponse(200, {
         recordingSid: result.recordingSid,
         hold: result.hold,
         placed: result.placed,
         objectLockVersionsHeld: result.versionsHeld,
+      });
+      // The entry keeps the reason this caller gave (at most 500 code points), even on a repeat
+      // whose first hold stands: `placed: false` tells the two apart.
+      return withAuditNote(response, {
+        ...(result.placed ? {} : { outcome: 'already-held' }),
+        details: { reason, placed: result.placed, objectLockVersionsHeld: result.versionsHeld },
       });
     } catch (error) {
       if (error instanceof HttpError) {

@@ -82,7 +82,9 @@ export function parseHoldReason(body: Buffer): string {
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(reason)) {
-    throw badRequest('"reason" must be one line of text: no control characters, line or paragraph separators');
+    throw badRequest(
+      '"reason" must be one line of text: no control characters or line or paragraph separators (U+0000–U+001F, U+007F–U+009F, U+2028, U+2029)',
+    );
   }
   if (/[\u202a-\u202e\u2066-\u2069]/.test(reason)) {
     throw badRequest(

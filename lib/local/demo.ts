@@ -14,7 +14,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dyn
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { generateRecordingKeyPair, type RecordingKeyPair, SimulatedTwilio, status } from '../simulated-twilio';
 import { type Env, EVENTS_FILE, LEDGER_TABLE_NAME, TABLE_NAME } from './config';
-import { nextSteps } from './next-steps';
+import { type EmulatorPlaces, emulatorVariables, nextSteps } from './next-steps';
 import { type LocalStack, startLocalStack } from './stack';
 
 export interface DemoOptions {
@@ -176,7 +176,7 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
     if (item.encryption) {
       // Its copy is ciphertext: a playback URL would serve bytes no player reads.
       print(`      encrypted by Twilio for public key ${item.encryption.publicKeySid}; decrypt it with:`);
-      print(`        ${decryptCommand(call.recordingSid, keys.privateKeyPath, dataDir, options.env)}`);
+      print(`        ${decryptCommand(call.recordingSid, keys.privateKeyPath, dataDir, stack.config)}`);
       continue;
     }
     const path = call.callId
@@ -190,9 +190,9 @@ async function driveCalls(stack: LocalStack, twilio: SimulatedTwilio, dataDir: s
   }
   print('');
   print(`Data: ${dataDir} (events in ${EVENTS_FILE}; deleted at the next npm run demo)`);
-  for (const line of nextSteps(stack.apiUrl, stack.apiToken)) print(line);
+  for (const line of nextSteps(stack.apiUrl, stack.apiToken, new Date(), stack.config)) print(line);
   print('  Backfill from the simulated Twilio (another terminal, while the demo runs):');
-  print(`    ${backfillCommand(stack, twilio, options.env)}`);
+  print(`    ${backfillCommand(stack, twilio)}`);
   print('');
   print('demo ready: the stack keeps serving; Ctrl-C stops it');
 }
@@ -208,30 +208,25 @@ async function writeDemoKeyPair(dataDir: string): Promise<{ pair: RecordingKeyPa
   return { pair, privateKeyPath };
 }
 
-/** The emulator ports a command run from another terminal needs to find this demo's stack. */
-function portVariables(env: Env): string[] {
-  return ['DYNAMODB_PORT', 'S3_PORT', 'SQS_PORT'].flatMap((name) => (env[name] ? [`${name}=${env[name]}`] : []));
-}
-
 /** `npm run decrypt` of the demo's encrypted recording, paths relative to where the demo runs. */
-function decryptCommand(recordingSid: string, privateKeyPath: string, dataDir: string, env: Env): string {
+function decryptCommand(recordingSid: string, privateKeyPath: string, dataDir: string, places: EmulatorPlaces): string {
   const shown = (path: string) => {
     const near = relative(process.cwd(), path);
     return near && !near.startsWith('..') ? near : path;
   };
   const args = `--recording ${recordingSid} --private-key ${shown(privateKeyPath)} --out ${shown(join(dataDir, `${recordingSid}.wav`))}`;
-  return [...portVariables(env), `npm run decrypt -- ${args}`].join(' ');
+  return [...emulatorVariables(places), `npm run decrypt -- ${args}`].join(' ');
 }
 
 /** `npm run backfill` against this demo: the simulated Twilio's settings and the demo's emulator ports. */
-function backfillCommand(stack: LocalStack, twilio: SimulatedTwilio, env: Env): string {
+function backfillCommand(stack: LocalStack, twilio: SimulatedTwilio): string {
   const today = new Date().toISOString().slice(0, 10);
   const tomorrow = new Date(Date.now() + 24 * 3600 * 1000).toISOString().slice(0, 10);
   const vars = [
     `TWILIO_ACCOUNT_SID=${stack.config.accountSid}`,
     `TWILIO_AUTH_TOKEN=${stack.config.authToken}`,
     `TWILIO_API_BASE_URL=${twilio.baseUrl}`,
-    ...portVariables(env),
+    ...emulatorVariables(stack.config),
   ];
   return `${vars.join(' ')} npm run backfill -- --from ${today} --to ${tomorrow}`;
 }

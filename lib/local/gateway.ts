@@ -3,7 +3,15 @@
  * (payload format 2.0) event AWS would send, invokes the handler, and maps its result back.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  maxHeaderSize,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { withoutLogs } from '../../lambda/shared/runtime/readable-log';
 import { listen } from './ports';
@@ -404,6 +412,25 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     });
     inFlight.add(work);
     void work.finally(() => inFlight.delete(work));
+  });
+  // Node's parser refuses some requests before any handler runs (headers over maxHeaderSize, bytes
+  // that are not HTTP) and would answer with an empty body: answer JSON, as every other error.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, message] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, `The request headers are too large (at most ${Math.floor(maxHeaderSize / 1024)} KiB)`]
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'The request took too long to arrive']
+          : [400, 'The request is not valid HTTP'];
+    const body = JSON.stringify({ error: message });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
   server.keepAliveTimeout = 5_000;
   await listen(server, options.port, options.host, 'API');

@@ -2,9 +2,32 @@
  * The end of the local stack's banner: what to do next, ready to paste. The API lists by UTC day
  * (`from` inclusive, `to` exclusive), so "today" is today's UTC date.
  */
+import type { LocalConfig } from './config';
+
 const utcDay = (at: Date) => at.toISOString().slice(0, 10);
 
-export function nextSteps(apiUrl: string, apiToken: string, now = new Date()): string[] {
+export type EmulatorPlaces = Pick<LocalConfig, 'dynamodbPort' | 's3Port' | 'sqsPort'> &
+  Partial<Pick<LocalConfig, 'dynamodbEndpoint' | 's3Endpoint' | 'sqsEndpoint'>>;
+
+const SERVICES = [
+  { service: 'DYNAMODB', port: 'dynamodbPort', endpoint: 'dynamodbEndpoint', variable: 'DYNAMODB_PORT', default: 8000 },
+  { service: 'S3', port: 's3Port', endpoint: 's3Endpoint', variable: 'S3_PORT', default: 4569 },
+  { service: 'SQS', port: 'sqsPort', endpoint: 'sqsEndpoint', variable: 'SQS_PORT', default: 9324 },
+] as const;
+
+/**
+ * What a command run from another terminal (status, decrypt, backfill) must be given to find this
+ * stack's emulators: each port that is not the default, or the external endpoint used instead.
+ */
+export function emulatorVariables(places: EmulatorPlaces): string[] {
+  return SERVICES.flatMap((s) => {
+    const endpoint = places[s.endpoint];
+    if (endpoint) return [`AWS_ENDPOINT_URL_${s.service}=${endpoint}`];
+    return places[s.port] === s.default ? [] : [`${s.variable}=${places[s.port]}`];
+  });
+}
+
+export function nextSteps(apiUrl: string, apiToken: string, now: Date, places: EmulatorPlaces): string[] {
   const today = utcDay(now);
   const tomorrow = utcDay(new Date(now.getTime() + 24 * 3600 * 1000));
   return [
@@ -13,8 +36,13 @@ export function nextSteps(apiUrl: string, apiToken: string, now = new Date()): s
     `  Open the console:        ${apiUrl}/#token=${apiToken}`,
     "  List today's recordings:",
     `    curl -H "Authorization: Bearer ${apiToken}" "${apiUrl}/recordings?from=${today}&to=${tomorrow}"`,
-    '  What the vault knows of one (same environment as this command):',
-    '    npm run status -- --recording RE…',
+    '  What the vault knows of one (another terminal):',
+    `    ${[...emulatorVariables(places), 'npm run status -- --recording RE…'].join(' ')}`,
     '  Stop: Ctrl-C once (queued jobs are kept for the next start)',
   ];
+}
+
+/** The banner's retention line, when RETENTION_DAYS is set. */
+export function retentionLine(days: number, sweepSeconds: number): string {
+  return `Retention: recordings older than ${days} day${days === 1 ? '' : 's'} expired every ${sweepSeconds} s`;
 }

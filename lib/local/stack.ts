@@ -23,7 +23,7 @@ import { ownerOnlyDir, storedApiToken } from './data-dir';
 import { embeddedCredentials } from './emulator-front';
 import { type EmulatorEndpoints, type EmulatorPlan, type EmulatorThread, startEmulatorThread } from './emulator-thread';
 import { type Gateway, startGateway } from './gateway';
-import { nextSteps } from './next-steps';
+import { nextSteps, retentionLine } from './next-steps';
 import { assertPortsFree } from './ports';
 import { probeRoutes } from './probe';
 import { ensureBucket, ensureQueues, ensureTables, type QueueUrls } from './resources';
@@ -139,7 +139,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     printBanner(print, { config, apiUrl, webhookUrl, endpoints: emulators.endpoints, queues, worker: options.worker });
     const startupMs = Date.now() - started;
     print(`ready in ${startupMs} ms (every route answers)`);
-    if (options.nextSteps !== false) for (const line of nextSteps(apiUrl, config.apiToken)) print(line);
+    if (options.nextSteps !== false)
+      for (const line of nextSteps(apiUrl, config.apiToken, new Date(), config)) print(line);
 
     let worker: Worker | undefined;
     if (options.worker !== false) {
@@ -316,9 +317,7 @@ function printBanner(
       : 'Reconciler: off',
   );
   if (config.retentionDays !== undefined && at.worker !== false) {
-    print(
-      `Retention: recordings older than ${config.retentionDays} days expired every ${config.retentionSweepSeconds} s`,
-    );
+    print(retentionLine(config.retentionDays, config.retentionSweepSeconds));
   }
   print(`Console: ${at.apiUrl}/#token=${encodeURIComponent(config.apiToken)}`);
   print(`LOCAL_API_TOKEN=${config.apiToken}`);

@@ -2,61 +2,42 @@
  * `npm run export`: every stored recording that started in [from, to), copied with its proof to a
  * directory or to `s3://bucket/prefix`, for an auditor or a court.
  *
- * For each recording the ledger knows as `stored`: `<RecordingSid>.<ext>` (the bytes as stored:
- * an encrypted recording stays ciphertext) and `<RecordingSid>.json` beside it (the ledger's
- * fields, SHA-256, encryption details, legal hold). The bytes are hashed while they are copied and
- * compared with the ledger's SHA-256; a copy that differs is removed and counted, never kept.
- * The `.json` is written last: it marks the recording done, so a run that was interrupted starts
- * again where it stopped and copies nothing twice (a local copy already there is hashed again;
- * an S3 copy is checked by its size and the `sha256` it was written with). At the end:
- * `manifest.json` (every file with its SHA-256) and `manifest.json.sha256` (`sha256sum` format),
- * and one summary line.
+ * The target is opened first (./export-target.ts: never the vault's own bucket, probed before
+ * anything is read). For each recording the ledger knows as `stored`: `<RecordingSid>.<ext>` (the
+ * bytes as stored: an encrypted recording stays ciphertext) and `<RecordingSid>.json` beside it
+ * (./export-proof.ts). The bytes are hashed while they are copied and compared with the ledger's
+ * SHA-256; a copy that differs is removed and counted, never kept. The `.json` is written last: it
+ * marks the recording done, so a run that was interrupted starts again where it stopped and copies
+ * nothing twice (a local copy already there is hashed again; an S3 copy is checked by its size and
+ * the `sha256` it was written with; its `.json` is checked against the ledger and rewritten when
+ * it is unreadable or stale). At the end: `manifest.json` (every file with the SHA-256 of what is
+ * on the target) and `manifest.json.sha256` (`sha256sum` format), and one summary line.
  *
- * Audited: the run (`~export`, started and finished) and each recording copied (`ops.export`,
- * entered after its hash was verified, before its `.json` is written).
+ * Audited under `~export#<day>`: the run (`started` once the target is known good, then exactly
+ * one of `finished`, `finished-with-failures`, `interrupted` or `failed`, with the counts), each
+ * recording copied (`copied`, after its hash was verified, before its `.json` is written) and each
+ * `.json` rewritten on a resumed run (`metadata-rewritten`, before it is written).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { type Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
-import { Upload } from '@aws-sdk/lib-storage';
-import { SingleBar } from 'cli-progress';
 import { EXPORT_PARTITION } from '../../lambda/shared/audit/audit-record';
 import { LedgerDayIndex } from '../../lambda/shared/ledger/day-index';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { CliError } from './cli';
 import type { CommandAudit } from './command-audit';
+import type { ExportProgress } from './export-progress';
+import { checkMetadata, type ExportedFile, MANIFEST, MANIFEST_HASH, manifestFiles, metadataText } from './export-proof';
+import { type ExportTarget, sha256Of } from './export-target';
 import { describeError } from './target';
 
-export const MANIFEST = 'manifest.json';
-export const MANIFEST_HASH = 'manifest.json.sha256';
+export { type ExportProgress, exportProgress, exportSummary } from './export-progress';
+export { MANIFEST, MANIFEST_HASH, recordingMetadata } from './export-proof';
+export { type ExportDestination, openExportTarget, parseDestination } from './export-target';
+
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Where the copies go. */
-export type ExportDestination =
-  | { readonly kind: 'dir'; readonly path: string }
-  | { readonly kind: 's3'; readonly bucket: string; readonly prefix: string };
-
-export function parseDestination(out: string): ExportDestination {
-  const s3 = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(out.trim());
-  if (s3) {
-    const prefix = (s3[2] ?? '').replace(/^\/+|\/+$/g, '');
-    return { kind: 's3', bucket: s3[1] as string, prefix: prefix ? `${prefix}/` : '' };
-  }
-  if (out.startsWith('s3:')) throw new CliError(`--out ${JSON.stringify(out)} is not s3://bucket/prefix`);
-  if (out.trim() === '') throw new CliError('--out must name a directory or s3://bucket/prefix');
-  return { kind: 'dir', path: out };
-}
+/** How long an interrupted run may take to enter `interrupted` before it exits anyway. */
+export const INTERRUPTED_ENTRY_DEADLINE_MS = 3000;
 
 export interface ExportSources {
   readonly ddb: Pick<DynamoDBDocumentClient, 'send'>;
@@ -72,22 +53,16 @@ export interface ExportSources {
 export interface ExportArguments {
   readonly from: Date;
   readonly to: Date;
-  readonly out: ExportDestination;
-}
-
-export interface ExportedFile {
-  readonly recordingSid: string;
-  readonly file: string;
-  readonly sizeBytes: number;
-  readonly sha256: string;
-  readonly metadataFile: string;
-  readonly metadataSha256: string;
+  /** Opened with `openExportTarget`. */
+  readonly out: ExportTarget;
 }
 
 export interface ExportResult {
   readonly listed: number;
   readonly copied: number;
   readonly alreadyThere: number;
+  /** Of those already there: how many `.json` were rewritten from the ledger. */
+  readonly metadataRewritten: number;
   readonly failed: number;
   readonly bytesCopied: number;
   readonly finished: boolean;
@@ -95,151 +70,6 @@ export interface ExportResult {
   readonly manifestLocation?: string;
   readonly failures: readonly string[];
 }
-
-export interface ExportProgress {
-  start(total: number): void;
-  tick(copiedBytes: number, recordingSid: string): void;
-  note(line: string): void;
-  stop(): void;
-}
-
-/* ---- the destination ----------------------------------------------------------------------- */
-
-interface Sink {
-  readonly location: string;
-  /** The stored copy of `name`: its size and SHA-256, or undefined. Local files are hashed again. */
-  existing(name: string): Promise<{ sizeBytes: number; sha256: string | undefined } | undefined>;
-  readText(name: string): Promise<string | undefined>;
-  /** Streams `body` to `name`, returning the size and SHA-256 of what was written. */
-  write(name: string, body: Readable, expectedSha256: string): Promise<{ sizeBytes: number; sha256: string }>;
-  writeText(name: string, text: string): Promise<void>;
-  remove(name: string): Promise<void>;
-}
-
-function hashing(): { transform: Transform; result: () => { sizeBytes: number; sha256: string } } {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  const transform = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      sizeBytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  return { transform, result: () => ({ sizeBytes, sha256: hash.digest('hex') }) };
-}
-
-function dirSink(path: string): Sink {
-  const at = (name: string) => join(path, name);
-  return {
-    location: path,
-    async existing(name) {
-      try {
-        const info = await stat(at(name));
-        const hash = createHash('sha256');
-        for await (const chunk of createReadStream(at(name))) hash.update(chunk as Buffer);
-        return { sizeBytes: info.size, sha256: hash.digest('hex') };
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-    },
-    async readText(name) {
-      try {
-        return await readFile(at(name), 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-    },
-    async write(name, body) {
-      await mkdir(path, { recursive: true });
-      // Written under a temporary name and renamed: a file with the final name is always whole.
-      const partial = at(`${name}.partial`);
-      const { transform, result } = hashing();
-      try {
-        await pipeline(body, transform, createWriteStream(partial));
-      } catch (error) {
-        await rm(partial, { force: true });
-        throw error;
-      }
-      await rename(partial, at(name));
-      return result();
-    },
-    async writeText(name, text) {
-      await mkdir(path, { recursive: true });
-      await writeFile(at(`${name}.partial`), text);
-      await rename(at(`${name}.partial`), at(name));
-    },
-    async remove(name) {
-      await rm(at(name), { force: true });
-    },
-  };
-}
-
-function s3Sink(s3: S3Client, bucket: string, prefix: string): Sink {
-  const key = (name: string) => `${prefix}${name}`;
-  const missing = (error: unknown) => {
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    return status === 404 || (error as { name?: string }).name === 'NoSuchKey';
-  };
-  return {
-    location: `s3://${bucket}/${prefix}`,
-    async existing(name) {
-      try {
-        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key(name) }));
-        return { sizeBytes: head.ContentLength ?? -1, sha256: head.Metadata?.sha256 };
-      } catch (error) {
-        if (missing(error)) return undefined;
-        throw error;
-      }
-    },
-    async readText(name) {
-      try {
-        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key(name) }));
-        return (await object.Body?.transformToString('utf8')) ?? '';
-      } catch (error) {
-        if (missing(error)) return undefined;
-        throw error;
-      }
-    },
-    async write(name, body, expectedSha256) {
-      const { transform, result } = hashing();
-      const upload = new Upload({
-        client: s3,
-        params: {
-          Bucket: bucket,
-          Key: key(name),
-          Body: body.pipe(transform),
-          // The ledger's hash travels with the copy; it is compared with what was streamed below.
-          Metadata: { sha256: expectedSha256 },
-        },
-      });
-      await upload.done();
-      return result();
-    },
-    async writeText(name, text) {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key(name),
-          Body: text,
-          ContentType: 'application/json',
-          Metadata: { sha256: sha256Of(text) },
-        }),
-      );
-    },
-    async remove(name) {
-      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key(name) }));
-    },
-  };
-}
-
-export function sinkFor(out: ExportDestination, s3: S3Client): Sink {
-  return out.kind === 'dir' ? dirSink(out.path) : s3Sink(s3, out.bucket, out.prefix);
-}
-
-const sha256Of = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /* ---- the ledger ---------------------------------------------------------------------------- */
 
@@ -279,31 +109,6 @@ export async function storedInRange(sources: ExportSources, from: Date, to: Date
   return found.map((f) => f.sid);
 }
 
-/** What the `.json` beside a recording says: the ledger's facts, never the claim. */
-export function recordingMetadata(item: LedgerItem, file: string, exportedAt: string): Record<string, unknown> {
-  const {
-    claimId: _claim,
-    leaseExpiresAt: _lease,
-    announcingUntil: _announcing,
-    ...ledger
-  } = item as LedgerItem & {
-    claimId?: string;
-    leaseExpiresAt?: unknown;
-  };
-  return {
-    recordingSid: item.recordingSid,
-    file,
-    sha256: item.sha256,
-    sizeBytes: item.sizeBytes,
-    contentType: item.contentType,
-    encryption: item.encryption ?? null,
-    hold: item.hold ?? null,
-    ledger,
-    exportedAt,
-    verified: 'sha256 of the exported bytes equals the ledger sha256',
-  };
-}
-
 function extensionOf(item: LedgerItem): string {
   const fromKey = /\.([a-z0-9]{2,4})$/.exec(item.key ?? '')?.[1];
   if (fromKey) return fromKey;
@@ -312,102 +117,145 @@ function extensionOf(item: LedgerItem): string {
 
 /* ---- the run ------------------------------------------------------------------------------- */
 
+export interface ExportOptions {
+  /** Aborted on an interruption; a string reason (`SIGINT`, `SIGTERM`) is entered with the run. */
+  readonly signal?: AbortSignal;
+  readonly progress?: ExportProgress;
+  readonly now?: () => Date;
+  /** For tests: how long the `interrupted` entry may take. */
+  readonly interruptedEntryDeadlineMs?: number;
+}
+
 export async function exportRecordings(
   args: ExportArguments,
   sources: ExportSources,
   audit: CommandAudit,
-  options: { readonly signal?: AbortSignal; readonly progress?: ExportProgress; readonly now?: () => Date } = {},
+  options: ExportOptions = {},
 ): Promise<ExportResult> {
   const now = options.now ?? (() => new Date());
-  const progress = options.progress;
-  const sink = sinkFor(args.out, sources.s3);
+  const { progress, signal } = options;
+  const sink = args.out;
   const range = { from: args.from.toISOString(), to: args.to.toISOString() };
-  await audit.record(EXPORT_PARTITION, 'ops.export', 'started', { ...range, out: sink.location });
-
-  const sids = await storedInRange(sources, args.from, args.to);
-  progress?.start(sids.length);
+  const counts = { listed: 0, copied: 0, alreadyThere: 0, metadataRewritten: 0, bytesCopied: 0 };
   const files: ExportedFile[] = [];
   const failures: string[] = [];
-  let copied = 0;
-  let alreadyThere = 0;
-  let bytesCopied = 0;
-  let finished = true;
+  const result = (finished: boolean): ExportResult => ({
+    ...counts,
+    failed: failures.length,
+    finished,
+    failures,
+  });
+  const runDetails = () => ({ ...range, out: sink.location, ...counts, failed: failures.length });
+  // Interrupted before anything was entered or read: nothing to close.
+  if (signal?.aborted) return result(false);
+  await audit.record(EXPORT_PARTITION, 'ops.export', 'started', { ...range, out: sink.location });
 
-  for (const recordingSid of sids) {
-    if (options.signal?.aborted) {
-      finished = false;
-      break;
-    }
-    try {
-      const outcome = await exportOne(recordingSid, sources, sink, audit, now, options.signal);
-      files.push(outcome.file);
-      if (outcome.copied) {
-        copied++;
-        bytesCopied += outcome.file.sizeBytes;
-      } else {
-        alreadyThere++;
-      }
-      progress?.tick(outcome.copied ? outcome.file.sizeBytes : 0, recordingSid);
-    } catch (error) {
-      if (options.signal?.aborted) {
+  try {
+    const sids = await storedInRange(sources, args.from, args.to);
+    counts.listed = sids.length;
+    progress?.start(sids.length);
+    let finished = true;
+    for (const recordingSid of sids) {
+      if (signal?.aborted) {
         finished = false;
         break;
       }
-      if (error instanceof CliError) throw error; // the audit trail: nothing more may be copied
-      failures.push(`${recordingSid}: ${describeError(error)}`);
-      progress?.note(`export: ${recordingSid} not exported: ${describeError(error)}`);
-      progress?.tick(0, recordingSid);
+      try {
+        const outcome = await exportOne(recordingSid, sources, sink, audit, now, signal);
+        files.push(outcome.file);
+        if (outcome.copied) {
+          counts.copied++;
+          counts.bytesCopied += outcome.file.sizeBytes;
+        } else {
+          counts.alreadyThere++;
+          if (outcome.rewritten) {
+            counts.metadataRewritten++;
+            progress?.note(`export: ${recordingSid}.json rewritten from the ledger (${outcome.rewritten})`);
+          }
+        }
+        progress?.tick(outcome.copied ? outcome.file.sizeBytes : 0, recordingSid);
+      } catch (error) {
+        if (signal?.aborted) {
+          finished = false;
+          break;
+        }
+        if (error instanceof CliError) throw error; // the audit trail: nothing more may be copied
+        failures.push(`${recordingSid}: ${describeError(error)}`);
+        progress?.note(`export: ${recordingSid} not exported: ${describeError(error)}`);
+        progress?.tick(0, recordingSid);
+      }
     }
-  }
-  progress?.stop();
-  const result = {
-    listed: sids.length,
-    copied,
-    alreadyThere,
-    failed: failures.length,
-    bytesCopied,
-    finished,
-    failures,
-  };
-  if (!finished) return result;
+    progress?.stop();
+    if (!finished) {
+      const reason = typeof signal?.reason === 'string' ? signal.reason : 'interrupt';
+      const entered = await withinDeadline(
+        audit.record(EXPORT_PARTITION, 'ops.export', 'interrupted', { ...runDetails(), signal: reason }),
+        options.interruptedEntryDeadlineMs ?? INTERRUPTED_ENTRY_DEADLINE_MS,
+      );
+      if (entered !== true)
+        progress?.note(`export: the interruption could not be entered in the audit trail: ${entered}`);
+      return result(false);
+    }
 
-  const manifest = `${JSON.stringify(
-    {
-      from: range.from,
-      to: range.to,
+    const {
+      manifest,
+      sha256: manifestSha256,
+      hashLine,
+    } = manifestFiles({
+      ...range,
       source: sources.name,
       exportedAt: now().toISOString(),
       exportedBy: audit.actor.actor,
-      counts: { recordings: files.length, failed: failures.length },
       recordings: files,
       failures,
-    },
-    null,
-    2,
-  )}\n`;
-  const manifestSha256 = sha256Of(manifest);
-  await sink.writeText(MANIFEST, manifest);
-  await sink.writeText(MANIFEST_HASH, `${manifestSha256}  ${MANIFEST}\n`);
-  await audit.record(EXPORT_PARTITION, 'ops.export', failures.length > 0 ? 'finished-with-failures' : 'finished', {
-    ...range,
-    out: sink.location,
-    recordings: files.length,
-    copied,
-    alreadyThere,
-    failed: failures.length,
-    manifestSha256,
+    });
+    await sink.writeText(MANIFEST, manifest);
+    await sink.writeText(MANIFEST_HASH, hashLine);
+    await audit.record(EXPORT_PARTITION, 'ops.export', failures.length > 0 ? 'finished-with-failures' : 'finished', {
+      ...runDetails(),
+      recordings: files.length,
+      manifestSha256,
+    });
+    return {
+      ...result(true),
+      manifestSha256,
+      manifestLocation: `${sink.location.replace(/\/$/, '')}/${MANIFEST}`,
+    };
+  } catch (error) {
+    progress?.stop();
+    // Best effort: the run's `started` gets its end (if the trail itself failed, this fails too).
+    await withinDeadline(
+      audit.record(EXPORT_PARTITION, 'ops.export', 'failed', { ...runDetails(), reason: describeError(error) }),
+      options.interruptedEntryDeadlineMs ?? INTERRUPTED_ENTRY_DEADLINE_MS,
+    );
+    throw error;
+  }
+}
+
+/** `true` once `work` is done; otherwise what went wrong, or that the deadline passed. */
+async function withinDeadline(work: Promise<unknown>, ms: number): Promise<true | string> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer within ${ms} ms`), ms);
+    timer.unref();
   });
-  return { ...result, manifestSha256, manifestLocation: `${sink.location.replace(/\/$/, '')}/${MANIFEST}` };
+  try {
+    return await Promise.race([work.then(() => true as const), deadline]);
+  } catch (error) {
+    return describeError(error);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function exportOne(
   recordingSid: string,
   sources: ExportSources,
-  sink: Sink,
+  sink: ExportTarget,
   audit: CommandAudit,
   now: () => Date,
   signal: AbortSignal | undefined,
-): Promise<{ file: ExportedFile; copied: boolean }> {
+): Promise<{ file: ExportedFile; copied: boolean; rewritten?: string }> {
   const { Item } = await sources.ddb.send(
     new GetCommand({ TableName: sources.ledgerTableName, Key: { recordingSid }, ConsistentRead: true }),
   );
@@ -417,24 +265,36 @@ async function exportOne(
   const file = `${recordingSid}.${extensionOf(item)}`;
   const metadataFile = `${recordingSid}.json`;
 
-  // Done before: the .json is there and the copy still has the ledger's size and hash.
+  // Done before: the .json is there (written after the `copied` entry) and the copy still has
+  // the ledger's size and hash. The .json itself is checked against the ledger as it is now.
   const doneBefore = await sink.readText(metadataFile);
   if (doneBefore !== undefined) {
     const present = await sink.existing(file);
-    if (
-      present &&
-      present.sha256 === item.sha256 &&
-      (item.sizeBytes === undefined || present.sizeBytes === item.sizeBytes)
-    ) {
+    if (present?.sha256 === item.sha256 && (item.sizeBytes === undefined || present.sizeBytes === item.sizeBytes)) {
+      const checked = checkMetadata(doneBefore, item, file, now().toISOString());
+      let rewritten: string | undefined;
+      if (checked.rewrite) {
+        const { reason, fields } = checked.rewrite;
+        rewritten = reason === 'stale' ? `it said otherwise on ${fields.join(', ')}` : 'it was unreadable';
+        // Entered before the new facts are handed out, as a copy is.
+        await audit.record(recordingSid, 'ops.export', 'metadata-rewritten', {
+          reason,
+          ...(fields.length > 0 ? { fields: fields.join(',') } : {}),
+          metadataSha256: sha256Of(checked.text),
+          out: sink.location,
+        });
+        await sink.writeText(metadataFile, checked.text);
+      }
       return {
         copied: false,
+        ...(rewritten ? { rewritten } : {}),
         file: {
           recordingSid,
           file,
           sizeBytes: present.sizeBytes,
-          sha256: item.sha256,
+          sha256: present.sha256,
           metadataFile,
-          metadataSha256: sha256Of(doneBefore),
+          metadataSha256: sha256Of(checked.text),
         },
       };
     }
@@ -455,7 +315,7 @@ async function exportOne(
     sizeBytes: written.sizeBytes,
     out: sink.location,
   });
-  const metadata = `${JSON.stringify(recordingMetadata(item, file, now().toISOString()), null, 2)}\n`;
+  const metadata = metadataText(item, file, now().toISOString());
   await sink.writeText(metadataFile, metadata);
   return {
     copied: true,
@@ -468,55 +328,4 @@ async function exportOne(
       metadataSha256: sha256Of(metadata),
     },
   };
-}
-
-/* ---- progress ------------------------------------------------------------------------------ */
-
-/** A bar on a terminal; otherwise a plain line every few seconds (and the last one). */
-export function exportProgress(tty: boolean, stream: NodeJS.WritableStream = process.stderr): ExportProgress {
-  let total = 0;
-  let done = 0;
-  let bytes = 0;
-  if (tty) {
-    const bar = new SingleBar({
-      format: 'export {bar} {percentage}% | {value}/{total} recordings | {mb} MB | {eta_formatted} left | {sid}',
-      stream: stream as NodeJS.WriteStream,
-      hideCursor: true,
-    });
-    return {
-      start: (n) => {
-        total = n;
-        bar.start(n, 0, { mb: '0.0', sid: '' });
-      },
-      tick: (b, sid) => {
-        bytes += b;
-        bar.increment(1, { mb: (bytes / 1e6).toFixed(1), sid });
-      },
-      note: (line) => bar.update({ sid: line.replace(/^export: /, '') }),
-      stop: () => bar.stop(),
-    };
-  }
-  let lastLine = 0;
-  return {
-    start: (n) => {
-      total = n;
-      stream.write(`export: ${n} stored recordings in the range\n`);
-    },
-    tick: (b) => {
-      done++;
-      bytes += b;
-      if (done < total && Date.now() - lastLine < 2000) return;
-      lastLine = Date.now();
-      stream.write(`export: ${done}/${total} recordings, ${(bytes / 1e6).toFixed(1)} MB copied\n`);
-    },
-    note: (line) => stream.write(`${line}\n`),
-    stop: () => undefined,
-  };
-}
-
-export function exportSummary(result: ExportResult): string {
-  const counts = `${result.listed} recordings: copied ${result.copied}, already there ${result.alreadyThere}, failed ${result.failed}, ${(result.bytesCopied / 1e6).toFixed(1)} MB`;
-  return result.manifestSha256
-    ? `export: ${counts}; manifest ${result.manifestLocation} sha256 ${result.manifestSha256}`
-    : `export: ${counts}`;
 }

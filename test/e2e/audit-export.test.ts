@@ -6,11 +6,20 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AuditReader } from '../../lambda/shared/audit/audit-trail';
 import { dayShardKey, shardOf } from '../../lambda/shared/ledger/index-shards';
 import { AUDIT_TABLE_NAME, LEDGER_INDEX_SHARDS } from '../../lib/local/config';
@@ -93,6 +102,14 @@ function outDir(): string {
 }
 
 const trail = () => new AuditReader(aws.ddb, AUDIT_TABLE_NAME);
+
+/** The entries of the export runs (`~export#<today>`) that wrote to `out`. */
+async function runEntries(out: string) {
+  const runs = await trail().allForRecording(`~export#${new Date().toISOString().slice(0, 10)}`);
+  return runs.filter((e) => String(e.details?.out ?? '').startsWith(out));
+}
+
+const mode = (path: string) => statSync(path).mode & 0o777;
 
 async function copiedEntries(recordingSid: string) {
   return (await trail().allForRecording(recordingSid)).filter(
@@ -220,6 +237,7 @@ describe('npm run export', () => {
       expect(interrupted.stderr.trimEnd().split('\n').at(-1)).toMatch(
         /^export: interrupted \(12 recordings in the range: copied \d+, .*\); run it again to resume$/,
       );
+      expect((await runEntries(out)).map((e) => e.outcome)).toEqual(['started', 'interrupted']);
     }
 
     const resumed = await run('export', ['--from', day, '--to', '2025-06-08', '--out', out]);
@@ -262,6 +280,149 @@ describe('npm run export', () => {
 
     const again = await run('export', ['--from', day, '--to', '2025-07-09', '--out', `s3://${bucket}/audits/2025-07`]);
     expect(again.stdout).toMatch(/export: 2 recordings: copied 0, already there 2, failed 0/);
+  });
+
+  test("refuses the vault's own recordings bucket before anything is read or written", async () => {
+    const day = '2025-09-01';
+    await storeRecording(`${day}T08:00:00.000Z`);
+
+    for (const out of [`s3://${RECORDINGS_BUCKET}/exports/t18`, `s3://${RECORDINGS_BUCKET}`]) {
+      const result = await run('export', ['--from', day, '--to', '2025-09-02', '--out', out]);
+
+      expect(result.code).toBe(1);
+      expect(result.stderr.trimEnd().split('\n')).toEqual([
+        expect.stringMatching(/^export: --out s3:\/\/recordings\S* is the vault's recordings bucket/),
+      ]);
+      expect(result.stdout).toBe('');
+      expect(await runEntries(`s3://${RECORDINGS_BUCKET}/`)).toEqual([]);
+    }
+    const listed = await aws.s3.send(new ListObjectsV2Command({ Bucket: RECORDINGS_BUCKET, Prefix: 'exports/' }));
+    expect(listed.KeyCount ?? 0).toBe(0);
+  });
+
+  test('an unreachable or unwritable target: one line on stderr, exit 1, before the first recording', async () => {
+    const day = '2025-09-02';
+    const stored = [await storeRecording(`${day}T08:00:00.000Z`), await storeRecording(`${day}T09:00:00.000Z`)];
+    const file = join(outDir(), 'a-file');
+    writeFileSync(file, 'not a directory');
+
+    for (const out of ['s3://nosuchbucket-t18/x', '/dev/null/x', file, join(file, 'below')]) {
+      const result = await run('export', ['--from', day, '--to', '2025-09-03', '--out', out]);
+
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines).toEqual([expect.stringMatching(/^export: cannot write to \S+: .+/)]);
+      expect(lines[0]).not.toContain(stored[0]?.recordingSid);
+      expect(result.stdout).toBe('');
+      // No run entry for a target that was never usable (so never a `started` without its end).
+      expect(await runEntries(out)).toEqual([]);
+    }
+  });
+
+  test('files are written 0600 and the directories it creates 0700, whatever the umask', async () => {
+    const day = '2025-09-03';
+    const { recordingSid } = await storeRecording(`${day}T08:00:00.000Z`);
+    const parent = join(outDir(), 'new');
+    const out = join(parent, 'audit');
+
+    const result = await run('export', ['--from', day, '--to', '2025-09-04', '--out', out]);
+
+    expect(result.code).toBe(0);
+    expect(mode(parent)).toBe(0o700);
+    expect(mode(out)).toBe(0o700);
+    for (const name of [`${recordingSid}.mp3`, `${recordingSid}.json`, 'manifest.json', 'manifest.json.sha256']) {
+      expect([name, mode(join(out, name))]).toEqual([name, 0o600]);
+    }
+  });
+
+  test('a .json already there is checked against the ledger: a corrupt or stale one is rewritten, no audio copied again', async () => {
+    const day = '2025-09-04';
+    const plain = await storeRecording(`${day}T08:00:00.000Z`);
+    const held = await storeRecording(`${day}T09:00:00.000Z`, { hold: true });
+    const third = await storeRecording(`${day}T10:00:00.000Z`);
+    const out = outDir();
+    expect((await run('export', ['--from', day, '--to', '2025-09-05', '--out', out])).code).toBe(0);
+    const untouched = readFileSync(join(out, `${third.recordingSid}.json`), 'utf8');
+    // Corrupt: a .json that is not even JSON. Stale: the hold was released since the first run.
+    writeFileSync(join(out, `${plain.recordingSid}.json`), '{"garbage"\n');
+    await aws.ddb.send(
+      new UpdateCommand({
+        TableName: LEDGER_TABLE,
+        Key: { recordingSid: held.recordingSid },
+        UpdateExpression: 'REMOVE #hold',
+        ExpressionAttributeNames: { '#hold': 'hold' },
+      }),
+    );
+
+    const again = await run('export', ['--from', day, '--to', '2025-09-05', '--out', out]);
+
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/export: 3 recordings: copied 0, already there 3 \(2 \.json rewritten\), failed 0/);
+    const plainJson = JSON.parse(readFileSync(join(out, `${plain.recordingSid}.json`), 'utf8'));
+    expect(plainJson).toMatchObject({ recordingSid: plain.recordingSid, sha256: sha256(plain.bytes) });
+    expect(JSON.parse(readFileSync(join(out, `${held.recordingSid}.json`), 'utf8')).hold).toBeNull();
+    expect(readFileSync(join(out, `${third.recordingSid}.json`), 'utf8')).toBe(untouched);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    for (const entry of manifest.recordings) {
+      expect(sha256(readFileSync(join(out, entry.metadataFile)))).toBe(entry.metadataSha256);
+      expect(sha256(readFileSync(join(out, entry.file)))).toBe(entry.sha256);
+    }
+    for (const { recordingSid } of [plain, held, third]) expect(await copiedEntries(recordingSid)).toHaveLength(1);
+  });
+
+  test('to s3://: a corrupt .json already there is rewritten, the audio is not copied again', async () => {
+    const day = '2025-09-05';
+    const stored = await storeRecording(`${day}T08:00:00.000Z`);
+    const bucket = `export-${hex(4)}`;
+    await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const out = `s3://${bucket}/case`;
+    expect((await run('export', ['--from', day, '--to', '2025-09-06', '--out', out])).code).toBe(0);
+    await aws.s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: `case/${stored.recordingSid}.json`, Body: 'garbage' }),
+    );
+
+    const again = await run('export', ['--from', day, '--to', '2025-09-06', '--out', out]);
+
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/export: 1 recordings: copied 0, already there 1 \(1 \.json rewritten\), failed 0/);
+    const object = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: `case/${stored.recordingSid}.json` }));
+    const text = (await object.Body?.transformToString('utf8')) ?? '';
+    expect(JSON.parse(text)).toMatchObject({ recordingSid: stored.recordingSid, sha256: sha256(stored.bytes) });
+    const manifestObject = await aws.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'case/manifest.json' }));
+    const manifest = JSON.parse((await manifestObject.Body?.transformToString('utf8')) ?? '');
+    expect(manifest.recordings[0].metadataSha256).toBe(sha256(text));
+    expect(await copiedEntries(stored.recordingSid)).toHaveLength(1);
+  });
+
+  test('SIGTERM stops it like Ctrl-C (exit 143) and the run is entered as interrupted with its counts', async () => {
+    const day = '2025-09-06';
+    for (let i = 0; i < 24; i++) {
+      await storeRecording(`${day}T${String(i).padStart(2, '0')}:00:00.000Z`, { size: 256 * 1024 });
+    }
+    const out = outDir();
+    const first = start('export', ['--from', day, '--to', '2025-09-07', '--out', out]);
+    await new Promise<void>((ready) => {
+      first.child.stderr?.on('data', (chunk: Buffer) => {
+        if (/export: 1\/24 recordings/.test(chunk.toString('utf8'))) ready();
+      });
+    });
+    first.child.kill('SIGTERM');
+    const stopped = await first.done;
+
+    // Stopped part-way (143), or done before the signal arrived (0).
+    expect([0, 143]).toContain(stopped.code);
+    if (stopped.code === 143) {
+      expect(stopped.stderr.trimEnd().split('\n').at(-1)).toMatch(
+        /^export: interrupted \(24 recordings in the range: copied \d+, .*\); run it again to resume$/,
+      );
+      const entries = await runEntries(out);
+      expect(entries.map((e) => e.outcome)).toEqual(['started', 'interrupted']);
+      expect(entries[1]?.details).toMatchObject({
+        listed: 24,
+        copied: expect.any(Number),
+        signal: 'SIGTERM',
+      });
+    }
   });
 
   test('bad arguments: one line on stderr, exit 1', async () => {

@@ -128,6 +128,14 @@ test('npm run demo stores every call’s recording, prints playback URLs that se
     expect(wav.subarray(8, 12).toString('latin1')).toBe('WAVE');
     expect(wav.readUInt32LE(4) + 8).toBe(wav.length);
 
+    // The printed status hint, pasted into another terminal with a RecordingSid: it finds the demo's emulators.
+    const statusHint = /^\s*(.*npm run status -- --recording )RE…$/m.exec(output)?.[1];
+    expect(statusHint).toMatch(/^DYNAMODB_PORT=\d+ S3_PORT=\d+ SQS_PORT=\d+ npm run status/);
+    const recordingSid = /--recording (RE\w+)/.exec(command as string)?.[1] as string;
+    const status = await runPrinted(`${statusHint}${recordingSid}`);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(recordingSid);
+
     demo.child.kill('SIGINT');
     const exit = await demo.waitExit(30_000);
     expect(exit).toEqual({ code: 0, signal: null });

@@ -83,13 +83,16 @@ export function actorDayKey(actor: string, day: string): string {
   return `${actor}#${day}`;
 }
 
+/** Code points of one text field (a hold reason is at most 500). */
 const MAX_TEXT = 512;
 const MAX_DETAILS = 24;
 
 function clip(text: string): string {
-  // Control characters would make an auditor's terminal lie; the length keeps an item small.
+  // Control characters would make an auditor's terminal lie; the length keeps an item small. Cut
+  // in code points, never inside a surrogate pair (a hold reason of 500 emoji is kept whole).
   // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
-  return text.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, MAX_TEXT);
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return clean.length <= MAX_TEXT ? clean : Array.from(clean).slice(0, MAX_TEXT).join('');
 }
 
 /** The stored item of `input` at `at`, with a fresh id. */

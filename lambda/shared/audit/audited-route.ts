@@ -9,7 +9,9 @@ import { type AuditRecorder, auditActorOf, meteredAuditRecorder } from './audit-
 /**
  * A route handler whose every answer about a recording is entered in the access audit trail
  * before it leaves: erasure, hold, release, the single-recording read. The entry's outcome is the
- * answer's class (`done`, `refused` for 409, `rejected` for other 4xx, `failed` for 5xx). When the
+ * answer's class (`done`, `refused` for 409, `rejected` for other 4xx, `failed` for 5xx), unless the
+ * handler noted a truer one on its answer (withAuditNote: `already-erased` for a 204 that erased
+ * nothing), with the details it noted beside `status`. When the
  * entry cannot be written the caller gets 503 instead: the action itself is idempotent (the ledger
  * keeps its state), and repeating it writes the entry.
  *
@@ -34,6 +36,24 @@ export interface AuditedRouteOptions {
 
 type Handler = (event: APIGatewayProxyEventV2, context?: Context) => Promise<HttpResponse>;
 
+/** What a handler tells the audit entry of its answer that the status code cannot say. */
+export interface AuditNote {
+  /** Replaces the outcome of the status code: a 2xx that changed nothing is not `done`. */
+  readonly outcome?: string;
+  /** Small facts beside `status` (bounded like every entry's: audit-record.ts). */
+  readonly details?: AuditDetails;
+}
+
+// Beside the answer, never in it: the note is not sent to the caller, and a handler run without
+// auditedRoute (a test) answers exactly the same.
+const notes = new WeakMap<HttpResponse, AuditNote>();
+
+/** `response`, with `note` for the audit entry auditedRoute writes of it. */
+export function withAuditNote(response: HttpResponse, note: AuditNote): HttpResponse {
+  notes.set(response, note);
+  return response;
+}
+
 export function outcomeOf(statusCode: number): string {
   if (statusCode < 400) return 'done';
   if (statusCode === 409) return 'refused';
@@ -51,7 +71,8 @@ export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Ha
     if (!action || !SID.RecordingSid.test(recordingSid)) return response;
     const actor = auditActorOf(event, options.defaultPrincipal);
     if (!actor) return response;
-    const details: Record<string, string | number | boolean> = { status: response.statusCode };
+    const note = notes.get(response);
+    const details: Record<string, string | number | boolean> = { ...note?.details, status: response.statusCode };
     const callId = event.pathParameters?.callId;
     if (callId) details.callId = callId;
     try {
@@ -59,7 +80,7 @@ export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Ha
         ...actor,
         recordingSid,
         action,
-        outcome: outcomeOf(response.statusCode),
+        outcome: note?.outcome ?? outcomeOf(response.statusCode),
         details: details as AuditDetails,
       });
     } catch (error) {

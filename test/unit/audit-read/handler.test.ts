@@ -7,16 +7,20 @@ import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createAuditReadHandler } from '../../../lambda/audit-read/handler';
 import { ERASURE_AUDIT_ACTIONS } from '../../../lambda/erasure/audit-actions';
+import { createErasureHandler } from '../../../lambda/erasure/handler';
 import { HOLD_AUDIT_ACTIONS } from '../../../lambda/hold/audit-actions';
 import { createHoldHandler } from '../../../lambda/hold/handler';
 import { AuditWriter } from '../../../lambda/shared/audit/audit-trail';
 import { auditedRoute } from '../../../lambda/shared/audit/audited-route';
 import { emptyResponse, jsonResponse } from '../../../lambda/shared/runtime/http';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
+import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
 import { captureObs } from '../../helpers/capture-obs';
 import { type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET, startEmulators } from '../../helpers/emulators';
+import { ERASURE_TEST_CONFIG } from '../../helpers/erasure-suite';
 import { httpApiEvent } from '../../helpers/events';
+import { givenStoredRecording } from '../../helpers/stored-recording';
 import { newRecordingSid } from '../../helpers/twilio-fixtures';
 
 let aws: Emulators;
@@ -111,6 +115,36 @@ describe('the audited erasure route', () => {
     expect(body.entries.map((e: { outcome: string }) => e.outcome)).toEqual(['refused', 'failed']);
   });
 
+  it('enters a repeat erasure of an erased recording as already-erased, not as done by the caller', async () => {
+    const { recordingSid, callId } = await givenStoredRecording(aws, new Date('2024-07-23T09:00:00.000Z'));
+    const erase = auditedRoute(
+      createErasureHandler({
+        config: ERASURE_TEST_CONFIG,
+        tokens: staticTokens('unused'),
+        s3: aws.s3,
+        ddb: aws.ddb,
+        twilio: {
+          deleteRecording: async () => undefined,
+          fetchRecordingAudio: async () => Promise.reject(new Error('unused')),
+          getRecordingDetails: async () => Promise.reject(new Error('unused')),
+          getCallDetails: async () => Promise.reject(new Error('unused')),
+        },
+        events: { publish: async () => undefined },
+        obs: createObservability('erasure-audit-test'),
+      }),
+      { recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME), actions: ERASURE_AUDIT_ACTIONS },
+    );
+
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
+
+    const { body } = await read(recordingSid);
+    expect(body.entries.map((e: { outcome: string; details: unknown }) => [e.outcome, e.details])).toEqual([
+      ['done', { status: 204, callId, versionsDeleted: 1 }],
+      ['already-erased', { status: 204, callId, versionsDeleted: 0, erasedBy: ARN, erasedAt: expect.any(String) }],
+    ]);
+  });
+
   it('answers 503 when the entry cannot be written, so that the caller repeats the request', async () => {
     const erase = auditedRoute(async () => emptyResponse(204), {
       recorder: { record: () => Promise.reject(new Error('throttled')) },
@@ -198,28 +232,39 @@ describe('the audited hold routes', () => {
       }),
       { recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME), actions: HOLD_AUDIT_ACTIONS },
     );
-    const event = (method: 'PUT' | 'DELETE') => {
+    const event = (method: 'PUT' | 'DELETE', reason = 'case 42') => {
       const e = httpApiEvent({
         method,
         path: `/recordings/${recordingSid}/hold`,
         routeKey: `${method} /recordings/{recordingSid}/hold`,
         pathParameters: { recordingSid },
         headers: { 'content-type': 'application/json' },
-        ...(method === 'PUT' ? { body: JSON.stringify({ reason: 'case 42' }) } : {}),
+        ...(method === 'PUT' ? { body: JSON.stringify({ reason }) } : {}),
       });
       Object.assign(e.requestContext, { authorizer: { iam: { userArn: ARN } } });
       return e;
     };
 
+    const long = '\u{1F600}'.repeat(500);
     expect((await hold(event('PUT'))).statusCode).toBe(200);
+    expect((await hold(event('PUT', long))).statusCode).toBe(200);
+    expect((await hold(event('DELETE'))).statusCode).toBe(204);
     expect((await hold(event('DELETE'))).statusCode).toBe(204);
 
     const { body } = await read(recordingSid);
     expect(
-      body.entries.map((e: { action: string; outcome: string; actor: string }) => [e.action, e.outcome, e.actor]),
+      body.entries.map((e: { action: string; outcome: string; actor: string; details: unknown }) => [
+        e.action,
+        e.outcome,
+        e.actor,
+        e.details,
+      ]),
     ).toEqual([
-      ['recording.hold', 'done', ARN],
-      ['recording.release', 'done', ARN],
+      ['recording.hold', 'done', ARN, { status: 200, reason: 'case 42', placed: true, objectLockVersionsHeld: 0 }],
+      // A repeat: the first hold stands; the entry keeps what this caller asked, whole (500 code points).
+      ['recording.hold', 'already-held', ARN, { status: 200, reason: long, placed: false, objectLockVersionsHeld: 0 }],
+      ['recording.release', 'done', ARN, { status: 204, released: true }],
+      ['recording.release', 'not-held', ARN, { status: 204, released: false }],
     ]);
   });
 });

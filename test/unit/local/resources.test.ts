@@ -28,7 +28,10 @@ afterAll(async () => {
 /** Replaces the ledger table with one made by an older version. */
 async function replaceLedger(indexes: readonly { name: string; key: string; projects: readonly string[] }[]) {
   await aws.dynamodb.send(new DeleteTableCommand({ TableName: LEDGER_TABLE }));
-  await waitUntilTableNotExists({ client: aws.dynamodb, maxWaitTime: 30 }, { TableName: LEDGER_TABLE });
+  await waitUntilTableNotExists(
+    { client: aws.dynamodb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+    { TableName: LEDGER_TABLE },
+  );
   const definition: CreateTableCommandInput = {
     TableName: LEDGER_TABLE,
     BillingMode: 'PAY_PER_REQUEST',
@@ -48,7 +51,10 @@ async function replaceLedger(indexes: readonly { name: string; key: string; proj
     })),
   };
   await aws.dynamodb.send(new CreateTableCommand(definition));
-  await waitUntilTableExists({ client: aws.dynamodb, maxWaitTime: 30 }, { TableName: LEDGER_TABLE });
+  await waitUntilTableExists(
+    { client: aws.dynamodb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+    { TableName: LEDGER_TABLE },
+  );
 }
 
 const withoutHold = INDEX_PROJECTED_ATTRIBUTES.filter((name) => name !== 'hold');
