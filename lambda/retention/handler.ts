@@ -35,6 +35,10 @@ export interface RetentionRuntime {
   readonly now?: () => Date;
   /** Where a first run starts (tests); default: 2008-01-01, before any Twilio recording. */
   readonly earliestDay?: string;
+  /** Stops a run between recordings (the local stack passes its shutdown). */
+  readonly signal?: AbortSignal;
+  /** A run stops once less than this is left before its timeout; default 30 s. */
+  readonly safetyMarginMs?: number;
 }
 
 /** A run that could not expire some recordings fails (after saving its progress), so its alarm fires. */
@@ -79,9 +83,11 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
   });
   const checkpoint = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
   const recorder = runtime.audit ?? new AuditWriter(runtime.ddb, config.auditTableName, runtime.now);
+  const marginMs = runtime.safetyMarginMs ?? 30_000;
   return async (_event?: unknown, context?: Context): Promise<SweepReport> => {
     if (context) obs.addContext(context);
     const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, config, context);
+    const stop = stopSignal(runtime.signal, context ? context.getRemainingTimeInMillis() - marginMs : undefined);
     try {
       const report = await runRetentionSweep(
         {
@@ -100,14 +106,37 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
           },
           obs,
           ...(runtime.now ? { now: runtime.now } : {}),
+          signal: stop.signal,
         },
       );
       await checkpoint.recordRun(report, (runtime.now ?? (() => new Date()))());
       if (report.failed > 0) throw new RetentionRunError(report);
       return report;
     } finally {
+      stop.dispose();
       obs.flush();
     }
+  };
+}
+
+/**
+ * Aborts when `signal` does or once `timeLeftMs` has passed: a run cut by the Lambda's timeout
+ * would lose the checkpoint of the days it finished, and its report.
+ */
+function stopSignal(
+  signal: AbortSignal | undefined,
+  timeLeftMs: number | undefined,
+): { readonly signal: AbortSignal; dispose(): void } {
+  const deadline = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  if (timeLeftMs !== undefined) {
+    // Already too late: aborted now, not on a later tick, so the run starts nothing.
+    if (timeLeftMs <= 0) deadline.abort(new Error('the run is near its timeout'));
+    else timer = setTimeout(() => deadline.abort(new Error('the run is near its timeout')), timeLeftMs).unref();
+  }
+  return {
+    signal: signal ? AbortSignal.any([signal, deadline.signal]) : deadline.signal,
+    dispose: () => clearTimeout(timer),
   };
 }
 

@@ -13,6 +13,8 @@ import type { Observability } from '../shared/runtime/observability';
  * - **Idempotent**: a day swept again finds its expired recordings already expired (the erasure
  *   answers so) and erases nothing twice.
  * - **Bounded**: at most `maxRecordings` erasures and `maxDays` days per run.
+ * - **Stoppable**: once `signal` aborts (shutdown, the Lambda's timeout near), the run finishes the
+ *   recording it is erasing, starts no other, saves its checkpoint and returns (`stopped`).
  * - **Holds and Object Lock**: a held or Object Lock-retained recording is passed by and kept in
  *   the checkpoint's `pending` list, checked again at the start of every run, and expired once its
  *   hold is released or its retention has ended: nothing is lost behind the checkpoint.
@@ -91,6 +93,12 @@ export interface SweepDeps {
   };
   readonly obs: Observability;
   readonly now?: () => Date;
+  /**
+   * Stops the run (shutdown of the local stack, the Lambda's timeout near): checked between
+   * recordings and days, never during one recording's erasure; the run then saves its checkpoint
+   * and returns.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface SweepOptions {
@@ -122,6 +130,8 @@ export interface SweepReport {
   readonly pending: number;
   /** Every due day is swept (the checkpoint reached the cutoff's day). */
   readonly caughtUp: boolean;
+  /** The stop signal ended the run early (its checkpoint is saved); absent otherwise. */
+  readonly stopped?: true;
 }
 
 export const EARLIEST_DAY = '2008-01-01';
@@ -149,6 +159,12 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   let budget = options.maxRecordings;
   /** An audit entry could not be written: nothing more is erased in this run. */
   let auditDown = false;
+  /** The stop signal left work undone. Only asked where work remains, so a finished run is not `stopped`. */
+  let stopped = false;
+  const stopping = () => {
+    if (deps.signal?.aborted) stopped = true;
+    return stopped;
+  };
 
   /** Writes one entry; false (counted, logged with its RecordingSid) when it could not. */
   const audit = async (entry: SweepAuditEntry): Promise<boolean> => {
@@ -239,6 +255,10 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
 
   // 1. What earlier runs left: entries not yet written, then released holds and ended retention.
   for (const entry of saved?.pending ?? []) {
+    if (stopping()) {
+      pending.set(entry.recordingSid, entry);
+      continue;
+    }
     if (entry.why === 'unaudited') {
       const written =
         !auditDown &&
@@ -270,7 +290,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   let nextDay = fromDay;
   let daysWalked = 0;
   const save = () => deps.checkpoint.write({ nextDay, pending: [...pending.values()] });
-  walk: while (!auditDown && nextDay <= cutoffDay && daysWalked < options.maxDays && budget > 0) {
+  walk: while (!auditDown && nextDay <= cutoffDay && daysWalked < options.maxDays && budget > 0 && !stopping()) {
     daysWalked++;
     const day = nextDay;
     for await (const candidate of deps.candidates(day, throughIso)) {
@@ -278,7 +298,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       if (candidate.startedAt >= cutoffIso) continue;
       counts.examined++;
       const known = pending.get(candidate.recordingSid);
-      if (budget <= 0 || !(await expireOne(candidate.recordingSid, known))) break walk;
+      // Between two recordings, never during one: the day stays in the checkpoint, unfinished.
+      if (budget <= 0 || stopping() || !(await expireOne(candidate.recordingSid, known))) break walk;
     }
     // The cutoff's own day is not over: recordings later in it fall due in later runs.
     if (day === cutoffDay) break;
@@ -294,10 +315,16 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     ...counts,
     pending: pending.size,
     caughtUp: nextDay >= cutoffDay,
+    ...(stopped ? { stopped: true as const } : {}),
   };
   deps.obs.metric('RecordingsExpired', counts.expired);
   if (counts.failed > 0) deps.obs.metric('RetentionFailed', counts.failed);
   if (counts.auditFailed > 0) deps.obs.metric(AUDIT_WRITE_FAILED, counts.auditFailed);
-  log.info('Retention sweep finished', { ...report });
+  log.info(
+    stopped ? 'Retention sweep stopped; the next run carries on from its checkpoint' : 'Retention sweep finished',
+    {
+      ...report,
+    },
+  );
   return report;
 }

@@ -163,7 +163,8 @@ const RETENTION_BUDGET_MS = 5 * 60_000;
 
 /**
  * What the stage's retention schedule does on AWS: the sweep every RETENTION_SWEEP_SECONDS when
- * RETENTION_DAYS is set (first after one interval), never two runs at once.
+ * RETENTION_DAYS is set (first after one interval), never two runs at once. Stopping ends a run
+ * after the recording it is erasing; its checkpoint is saved, so the next start carries on from it.
  */
 function scheduleRetention(
   plan: TransferPlan,
@@ -173,6 +174,7 @@ function scheduleRetention(
   const { config, queues } = plan;
   const env = localFunctionEnvs(config, queues).retention;
   if (env === undefined) return undefined;
+  const stopping = new AbortController();
   const sweep = createRetentionHandler({
     config: loadRetentionConfig(env),
     tokens: staticTokens(config.authToken, config.authTokenSecondary),
@@ -181,6 +183,7 @@ function scheduleRetention(
     ddb,
     events: fileEventPublisher(join(config.dataDir, EVENTS_FILE)),
     ...(config.retentionEarliestDay !== undefined ? { earliestDay: config.retentionEarliestDay } : {}),
+    signal: stopping.signal,
   });
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
@@ -196,6 +199,7 @@ function scheduleRetention(
   return {
     async stop() {
       clearInterval(timer);
+      stopping.abort(new Error('the local stack is stopping'));
       await running;
     },
   };

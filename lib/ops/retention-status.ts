@@ -221,7 +221,7 @@ export function formatRetentionStatus(report: RetentionStatus): string {
   if (lastRun) {
     rows.push([
       'last run',
-      `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})`,
+      `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})${lastRun.stopped ? ', stopped before its end' : ''}`,
     ]);
   } else if (checkpoint) {
     rows.push(['last run', 'none finished (a run was cut short before its report)']);

@@ -465,14 +465,20 @@ export class LocalStack {
     return new LocalStack(config, child, Date.now() - started);
   }
 
-  /** SIGTERM, then the exit status; SIGKILLs the group if it has not exited within `timeoutMs`. */
-  async stop(timeoutMs = 20_000): Promise<{ status: ExitStatus | undefined; forced: boolean; stopMs: number }> {
+  /**
+   * SIGTERM (or `signal`, e.g. SIGINT as Ctrl-C), then the exit status; SIGKILLs the group if it
+   * has not exited within `timeoutMs`.
+   */
+  async stop(
+    timeoutMs = 20_000,
+    signal: 'SIGTERM' | 'SIGINT' = 'SIGTERM',
+  ): Promise<{ status: ExitStatus | undefined; forced: boolean; stopMs: number }> {
     const started = Date.now();
     this.destroyClients();
     if (this.proc.exitStatus && !this.proc.groupAlive()) {
       return { status: this.proc.exitStatus, forced: false, stopMs: 0 };
     }
-    this.proc.child.kill('SIGTERM');
+    this.proc.child.kill(signal);
     const status = await this.proc.waitExit(timeoutMs);
     const groupGone = await waitFor('the process group to be gone', () => (this.proc.groupAlive() ? undefined : true), {
       timeoutMs: 5_000,

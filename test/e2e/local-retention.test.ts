@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AuditReader } from '../../lambda/shared/audit/audit-trail';
+import { RETENTION_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import { AUDIT_TABLE_NAME } from '../../lib/local/config';
 import type { RetentionStatus } from '../../lib/ops/retention-status';
 import { SimulatedTwilio } from '../../lib/simulated-twilio';
@@ -125,3 +126,62 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   expect(byCall.stdout).toMatch(/^ {2}retention +expired by the sweep after \S+$/m);
   expect(byCall.stdout).not.toMatch(/^ {2}issue/m);
 }, 120_000);
+
+/** docs/local-mode.md, "Stopping": work in flight is let finish for up to this long. */
+const DOCUMENTED_STOP_MS = 10_000;
+
+/** The sweep's checkpoint item in the ledger (lambda/retention/checkpoint.ts). */
+async function checkpointOf(
+  at: LocalStack,
+): Promise<{ nextDay?: string; lastRun?: Record<string, unknown> } | undefined> {
+  return (await at.ledger(RETENTION_CHECKPOINT_KEY)) as unknown as {
+    nextDay?: string;
+    lastRun?: Record<string, unknown>;
+  };
+}
+
+test('Ctrl-C during a sweep stops it between recordings with its checkpoint saved, and exits 0 within the documented bound', async () => {
+  // A fresh data directory and no RETENTION_EARLIEST_DAY: the first sweep walks from 2008 a day at a time (a minute or more).
+  const sweeping = await LocalStack.startFor(twilio, {
+    env: { RECONCILE_INTERVAL_SECONDS: '0', RETENTION_DAYS: '2', RETENTION_SWEEP_SECONDS: '1' },
+  });
+  let restarted: LocalStack | undefined;
+  try {
+    const underWay = await waitFor(
+      'a first sweep to have saved its checkpoint past a day',
+      async () => {
+        const checkpoint = await checkpointOf(sweeping);
+        return typeof checkpoint?.nextDay === 'string' && checkpoint.nextDay > '2008-01-01' && !checkpoint.lastRun
+          ? String(checkpoint.nextDay)
+          : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+
+    const { status, forced, stopMs } = await sweeping.stop(20_000, 'SIGINT');
+
+    expect({ status, forced }).toEqual({ status: { code: 0, signal: null }, forced: false });
+    expect(stopMs).toBeLessThan(DOCUMENTED_STOP_MS);
+    console.log(`SIGINT during a local retention sweep: exit 0 in ${stopMs} ms`);
+
+    // The stopped run saved where it got to and its report; the next start carries on from there, not from 2008.
+    restarted = await LocalStack.launch(sweeping.config);
+    const resumed = await checkpointOf(restarted);
+    expect(resumed?.lastRun).toMatchObject({ fromDay: '2008-01-01', stopped: true, caughtUp: false });
+    const stoppedAt = String(resumed?.lastRun?.nextDay);
+    expect(stoppedAt >= underWay).toBe(true);
+    expect(String(resumed?.nextDay) >= stoppedAt).toBe(true);
+    const r = restarted;
+    await waitFor(
+      'the next run to walk on from the saved day',
+      async () => {
+        const checkpoint = await checkpointOf(r);
+        return String(checkpoint?.nextDay) > String(stoppedAt) ? true : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+  } finally {
+    await (restarted ?? sweeping).stop();
+    await sweeping.removeData();
+  }
+}, 240_000);

@@ -114,6 +114,20 @@ test('a caught-up sweep: the next day is the cutoff’s, the pending list counte
   );
 });
 
+test('a run stopped before its end (shutdown, its timeout near) says so in its last-run line', async () => {
+  await store.write({ nextDay: '2024-07-31', pending: [] }, new Date('2024-09-01T11:30:00.000Z'));
+  await store.recordRun(
+    run({ nextDay: '2024-07-31', caughtUp: false, stopped: true }),
+    new Date('2024-09-01T11:30:00.000Z'),
+  );
+
+  const text = formatRetentionStatus(await retentionStatus(sources, THIRTY_DAYS, NOW));
+
+  expect(text).toMatch(
+    /^ {2}last run +2024-09-01T11:30:00.000Z: examined 7, expired 5, held 1, retained 1, failed 0 \(days 2024-07-30 to 2024-07-31\), stopped before its end$/m,
+  );
+});
+
 test('an expiry whose audit entry a run could not write is named as such, not as retained', async () => {
   const owed = newRecordingSid();
   await store.write({

@@ -7,6 +7,8 @@
 import '../../helpers/setup-env';
 import { randomUUID } from 'node:crypto';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
 import { createRetentionHandler, RetentionRunError, type RetentionRuntime } from '../../../lambda/retention/handler';
 import { type AuditEntry, auditView } from '../../../lambda/shared/audit/audit-record';
 import { AuditReader, AuditWriter } from '../../../lambda/shared/audit/audit-trail';
@@ -19,6 +21,7 @@ import { generateStorageKey } from '../../../lambda/shared/storage/recording-sto
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
+import { lambdaContext } from '../../../lib/local/gateway';
 import { captureObs } from '../../helpers/capture-obs';
 import {
   CALL_SID_INDEX,
@@ -73,8 +76,8 @@ async function givenStored(startedAt: string) {
   return { callId, recordingSid, key };
 }
 
-function sweep(now = NOW, extra: Partial<RetentionRuntime> & { principalArn?: string } = {}) {
-  const { principalArn, ...runtime } = extra;
+function sweep(now = NOW, extra: Partial<RetentionRuntime> & { principalArn?: string; context?: Context } = {}) {
+  const { principalArn, context, ...runtime } = extra;
   return createRetentionHandler({
     config: {
       accountSid: TEST_ACCOUNT_SID,
@@ -100,7 +103,7 @@ function sweep(now = NOW, extra: Partial<RetentionRuntime> & { principalArn?: st
     now: () => now,
     earliestDay: '2024-07-01',
     ...runtime,
-  })();
+  })(undefined, context);
 }
 
 async function auditTrail(recordingSid: string): Promise<AuditEntry[]> {
@@ -274,4 +277,76 @@ test('on AWS the entry names the IAM role the sweep runs as', async () => {
       details: expect.objectContaining({ principalArn: role }),
     }),
   ]);
+});
+
+test('a run stopped while it erases a recording finishes that one, saves its checkpoint, and the next run carries on from there', async () => {
+  // Cutoff 08-15: the first test's younger recording (08-20) is not due yet.
+  const later = new Date('2024-09-14T12:00:00.000Z');
+  // After the day the earlier runs stopped at (their cutoff's): two on one day, one on a later day.
+  const sameDay = [await givenStored('2024-08-12T09:00:00.000Z'), await givenStored('2024-08-12T10:00:00.000Z')];
+  const laterDay = await givenStored('2024-08-14T09:00:00.000Z');
+  const stopping = new AbortController();
+  const deleted: string[] = [];
+  // The stop arrives in the middle of an erasure (as Ctrl-C of `npm start` can).
+  const stopsMidErasure = {
+    async deleteRecording(recordingSid: string) {
+      deleted.push(recordingSid);
+      stopping.abort(new Error('the local stack is stopping'));
+    },
+  } as unknown as TwilioApi;
+
+  const stopped = await sweep(later, { twilio: stopsMidErasure, signal: stopping.signal });
+
+  expect(stopped).toMatchObject({ expired: 1, failed: 0, stopped: true, caughtUp: false, nextDay: '2024-08-12' });
+  expect(deleted).toHaveLength(1);
+  const erased = sameDay.find((r) => r.recordingSid === deleted[0]);
+  const other = sameDay.find((r) => r.recordingSid !== deleted[0]);
+  // The erasure under way was not cut: gone from S3, the ledger and the call say so, and it is audited.
+  expect(await aws.getLedger(String(erased?.recordingSid))).toMatchObject({
+    status: 'expired',
+    erasedEventAt: expect.any(String),
+  });
+  expect(await aws.getObject(String(erased?.key))).toBeUndefined();
+  const recordings = (await aws.getItem(String(erased?.callId)))?.recordings as Record<string, { status: string }>;
+  expect(recordings[String(erased?.recordingSid)]?.status).toBe('erased');
+  expect((await auditTrail(String(erased?.recordingSid))).map((e) => e.outcome)).toEqual(['done']);
+  // Nothing after it was started; the checkpoint stays on the unfinished day.
+  expect((await aws.getLedger(String(other?.recordingSid)))?.status).toBe('stored');
+  expect((await aws.getLedger(laterDay.recordingSid))?.status).toBe('stored');
+  expect(await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read()).toEqual({
+    nextDay: '2024-08-12',
+    pending: [],
+  });
+
+  const next = await sweep(new Date(later.getTime() + 60_000));
+
+  expect(next).toMatchObject({ fromDay: '2024-08-12', expired: 2, failed: 0, caughtUp: true });
+  expect(next.stopped).toBeUndefined();
+  expect((await aws.getLedger(String(other?.recordingSid)))?.status).toBe('expired');
+  expect((await aws.getLedger(laterDay.recordingSid))?.status).toBe('expired');
+  expect(await auditTrail(String(erased?.recordingSid))).toHaveLength(1);
+});
+
+test('a run stops before its Lambda timeout (less time left than its safety margin), with its checkpoint saved', async () => {
+  const later = new Date('2024-09-18T12:00:00.000Z');
+  const old = await givenStored('2024-08-17T09:00:00.000Z');
+  const before = await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read();
+
+  const cut = await sweep(later, {
+    safetyMarginMs: 30_000,
+    context: lambdaContext('recording-retention', 'run-1', 10_000, 'us-east-1'),
+  });
+
+  expect(cut).toMatchObject({ expired: 0, stopped: true, caughtUp: false });
+  expect((await aws.getLedger(old.recordingSid))?.status).toBe('stored');
+  expect(await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read()).toEqual(before);
+
+  const full = await sweep(later, {
+    safetyMarginMs: 30_000,
+    context: lambdaContext('recording-retention', 'run-2', 5 * 60_000, 'us-east-1'),
+  });
+
+  expect(full).toMatchObject({ expired: 1, caughtUp: true });
+  expect(full.stopped).toBeUndefined();
+  expect((await aws.getLedger(old.recordingSid))?.status).toBe('expired');
 });

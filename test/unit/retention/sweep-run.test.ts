@@ -134,6 +134,54 @@ describe('runRetentionSweep', () => {
     expect(healed).toMatchObject({ failed: 0, expired: 2 });
   });
 
+  test('a stop signal ends the run after the recording being expired: its checkpoint is saved and the next run carries on from it', async () => {
+    const recordings = [
+      rec('RE-a', '2024-06-20T10:00:00.000Z'),
+      rec('RE-b', '2024-06-20T11:00:00.000Z'),
+      rec('RE-c', '2024-06-21T10:00:00.000Z'),
+    ];
+    const w = world(recordings);
+    const stopping = new AbortController();
+    const expire = w.deps.expire;
+    // The stop arrives while RE-a is being erased: that erasure finishes, nothing after it starts.
+    const deps: SweepDeps = {
+      ...w.deps,
+      signal: stopping.signal,
+      expire: async (recordingSid) => {
+        stopping.abort();
+        return expire(recordingSid);
+      },
+    };
+
+    const stopped = await runRetentionSweep(options, deps);
+
+    expect(stopped).toMatchObject({ expired: 1, failed: 0, stopped: true, caughtUp: false, nextDay: '2024-06-20' });
+    expect(w.expired).toEqual(['RE-a']);
+    expect(w.checkpoint()).toEqual({ nextDay: '2024-06-20', pending: [] });
+
+    const next = await runRetentionSweep(options, w.deps);
+
+    expect(next).toMatchObject({ fromDay: '2024-06-20', expired: 2, caughtUp: true });
+    expect(next.stopped).toBeUndefined();
+    expect(w.expired).toEqual(['RE-a', 'RE-b', 'RE-c']);
+  });
+
+  test('a run whose stop signal is already aborted erases nothing and keeps its checkpoint and pending list', async () => {
+    const w = world([rec('RE-held', '2024-06-20T10:00:00.000Z'), rec('RE-a', '2024-06-22T10:00:00.000Z')]);
+    const saved: RetentionCheckpoint = {
+      nextDay: '2024-06-21',
+      pending: [{ recordingSid: 'RE-held', why: 'held', audited: true }],
+    };
+    w.set(saved);
+
+    const report = await runRetentionSweep(options, { ...w.deps, signal: AbortSignal.abort() });
+
+    expect(report).toMatchObject({ examined: 0, expired: 0, stopped: true, nextDay: '2024-06-21' });
+    expect(w.expired).toEqual([]);
+    expect(w.queried).toEqual([]);
+    expect(w.checkpoint()).toEqual(saved);
+  });
+
   test('passes held and Object Lock-retained recordings by, remembers them, and expires them once free', async () => {
     const recordings = [
       rec('RE-held', '2024-06-20T10:00:00.000Z'),
