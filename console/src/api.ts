@@ -133,13 +133,12 @@ export class VaultApi {
     }
   }
 
-  /** `DELETE /calls/{callId}/recordings/{recordingSid}`: 204 once erased (again 204 if it already was). */
-  async erase(recording: Pick<ListedRecording, 'recordingSid' | 'callId'>): Promise<void> {
-    if (!recording.callId) throw new ApiError(404, 'This recording belongs to no call the vault knows');
-    await this.request(
-      'DELETE',
-      `/calls/${encodeURIComponent(recording.callId)}/recordings/${encodeURIComponent(recording.recordingSid)}`,
-    );
+  /**
+   * `DELETE /recordings/{recordingSid}`: 204 once erased (again 204 if it already was). By SID, so
+   * that a conference recording without a call is erased too; the ledger names its call, if any.
+   */
+  async erase(recording: Pick<ListedRecording, 'recordingSid'>): Promise<void> {
+    await this.request('DELETE', `/recordings/${encodeURIComponent(recording.recordingSid)}`);
   }
 
   /* ---- Routes a stage may not offer this sign-in (scopes), or may not have. ------------------- */

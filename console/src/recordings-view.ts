@@ -169,7 +169,7 @@ export class RecordingsView {
       audit.addEventListener('click', () => void this.showAudit(recording));
       actions.append(audit);
     }
-    if (!GONE.has(recording.status) && recording.callId) {
+    if (!GONE.has(recording.status)) {
       const erase = el('button', { type: 'button', class: 'erase danger', text: 'Erase…' });
       erase.addEventListener('click', () => this.confirmErase(recording));
       actions.append(erase);
@@ -216,9 +216,10 @@ export class RecordingsView {
 
   private confirmErase(recording: ListedRecording): void {
     this.pendingErase = recording;
-    byId('erase-what').textContent = `${recording.recordingSid} of call ${recording.callId ?? '?'}, started ${
-      recording.startedAt
-    }.`;
+    const of = recording.callId
+      ? `call ${recording.callId}`
+      : `conference ${recording.conferenceSid ?? '(no call, no conference)'}`;
+    byId('erase-what').textContent = `${recording.recordingSid} of ${of}, started ${recording.startedAt}.`;
     const dialog = byId<HTMLDialogElement>('confirm-erase');
     dialog.returnValue = '';
     dialog.showModal();

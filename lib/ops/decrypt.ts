@@ -125,7 +125,9 @@ export async function decryptStoredRecording(
     },
   });
   try {
-    await pipeline(body, tap, gcmDecipher(cek, Buffer.from(details.iv, 'base64')), count, createWriteStream(partial));
+    // Plaintext audio: its owner's alone, whatever the umask (as export's copies).
+    const out = createWriteStream(partial, { mode: 0o600 });
+    await pipeline(body, tap, gcmDecipher(cek, Buffer.from(details.iv, 'base64')), count, out);
   } catch (error) {
     await rm(partial, { force: true });
     const sha256 = hash.digest('hex');

@@ -303,3 +303,32 @@ test('a bad token gets a clear message and the sign-in form', async () => {
     await page.browserContext().close();
   }
 });
+
+test('erases a conference recording that names no call, by its RecordingSid', async () => {
+  const conference = twilio.addRecording({
+    callSid: null,
+    conferenceSid: `CF${randomBytes(16).toString('hex')}`,
+    source: 'Conference',
+    startTime: new Date(Date.parse(`${day}T00:00:30.000Z`)),
+    duration: 1,
+    channels: 1,
+  });
+  expect((await stack.postCallback(twilio.callbackParams(conference))).status).toBe(204);
+  await stack.storedInLedger(conference.sid);
+  const { page } = await signedIn();
+  try {
+    await showDay(page);
+    const erase = `${row(conference.sid)} button.erase`;
+    await page.waitForSelector(erase, { timeout: UI_TIMEOUT_MS });
+
+    await page.click(erase);
+    await page.waitForSelector('#confirm-erase[open]', { timeout: UI_TIMEOUT_MS });
+    expect(await page.$eval('#erase-what', (p) => p.textContent ?? '')).toMatch(/of conference CF/);
+    await page.click('#erase-confirm');
+
+    await page.waitForFunction(`!document.querySelector('${row(conference.sid)}')`, { timeout: UI_TIMEOUT_MS });
+    expect((await stack.ledger(conference.sid))?.status).toBe('erased');
+  } finally {
+    await page.browserContext().close();
+  }
+});

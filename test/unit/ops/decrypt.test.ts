@@ -105,6 +105,18 @@ const absent = (path: string) =>
   );
 
 describe('decrypting a stored copy', () => {
+  it('writes the plaintext readable by its owner alone, whatever the umask', async () => {
+    const stored = await givenStored();
+    const before = process.umask(0o022);
+    try {
+      const result = await decryptStoredRecording(sources(), request(stored.recordingSid));
+
+      expect((await stat(result.outPath)).mode & 0o777).toBe(0o600);
+    } finally {
+      process.umask(before);
+    }
+  });
+
   it('writes the original audio with the right key, and says the copy matched the ledger', async () => {
     const stored = await givenStored();
 
