@@ -41,6 +41,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
   });
   const checkpoint = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
   const recorder = runtime.audit ?? new AuditWriter(runtime.ddb, config.auditTableName, runtime.now);
+  // Room for the erasure under way to finish: Twilio's answer alone may take its 20 s idle timeout.
   const marginMs = runtime.safetyMarginMs ?? 30_000;
   return async (_event?: unknown, context?: Context): Promise<SweepReport> => {
     if (context) obs.addContext(context);
