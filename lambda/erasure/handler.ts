@@ -1,10 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { withAuditNote } from '../shared/audit/audited-route';
-import { CallsRepository } from '../shared/calls/calls';
-import { CallsErasure } from '../shared/calls/calls-erasure';
-import type { ErasureConfig } from '../shared/config/function-config';
+import { type ErasureDepsRuntime, erasureDeps } from '../shared/erasure/erasure-deps';
 import {
   ErasureIncompleteError,
   eraseRecording,
@@ -12,9 +8,6 @@ import {
   HoldConflictError,
   RetentionConflictError,
 } from '../shared/erasure/recording-erasure';
-import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
-import { RecordingLedger } from '../shared/ledger/ledger';
-import { LedgerErasure } from '../shared/ledger/ledger-erasure';
 import { callerOf } from '../shared/runtime/caller';
 import { describeError } from '../shared/runtime/errors';
 import {
@@ -26,58 +19,20 @@ import {
   jsonResponse,
 } from '../shared/runtime/http';
 import { createObservability, type Observability } from '../shared/runtime/observability';
-import { RecordingStore } from '../shared/storage/recording-store';
-import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accounts';
-import { type TwilioApi, type TwilioApiFor, twilioApiPerAccount } from '../shared/twilio/rest-api';
-import type { TokenSource } from '../shared/twilio/signature';
 
-export interface ErasureRuntime {
-  readonly config: Omit<ErasureConfig, 'secretId'>;
-  /** The parent account's tokens. */
-  readonly tokens: TokenSource;
-  /** Each listed subaccount's tokens (required when `config.subaccountSids` lists any). */
-  readonly subaccountTokens?: AccountTokenSource;
-  readonly s3: S3Client;
-  readonly ddb: DynamoDBDocumentClient;
-  readonly twilio?: TwilioApi;
-  /** Default: the stage's EventBridge bus (the local stack passes a file). */
-  readonly events?: EventPublisher;
+export interface ErasureRuntime extends ErasureDepsRuntime {
   /**
    * Who erases when the request carries no authorizer context. Only the local stack sets it
    * (`local`, behind its bearer token); on AWS every route has an IAM or JWT authorizer.
    */
   readonly defaultPrincipal?: string;
   readonly obs?: Observability;
-  readonly now?: () => Date;
 }
 
 /** DELETE /calls/{callId}/recordings/{recordingSid} and DELETE /recordings/{recordingSid}. */
 export function createErasureHandler(runtime: ErasureRuntime) {
-  const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-erasure');
-  const twilioFor: TwilioApiFor = runtime.twilio
-    ? () => runtime.twilio as TwilioApi
-    : twilioApiPerAccount({
-        baseUrl: config.twilioApiBaseUrl,
-        accounts: twilioAccounts({
-          parentSid: config.accountSid,
-          parentTokens: runtime.tokens,
-          subaccountSids: config.subaccountSids ?? [],
-          ...(runtime.subaccountTokens ? { subaccountTokens: runtime.subaccountTokens } : {}),
-        }),
-      });
-  const deps = {
-    calls: new CallsRepository(runtime.ddb, config.tableName, ''),
-    callsErasure: new CallsErasure(runtime.ddb, config.tableName),
-    ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
-    ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
-    store: new RecordingStore(runtime.s3, config.bucketName),
-    twilio: twilioFor(config.accountSid),
-    twilioFor,
-    events: runtime.events ?? eventBridgePublisher(config.eventBusName),
-    obs,
-    ...(runtime.now ? { now: runtime.now } : {}),
-  };
+  const deps = erasureDeps(runtime, obs);
   return async (event: APIGatewayProxyEventV2, context?: Context): Promise<HttpResponse> => {
     if (context) obs.addContext(context);
     // DELETE /recordings/{recordingSid} names no call: the ledger says which, if any.

@@ -1,38 +1,19 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { AuditDetails, AuditEntryInput } from '../shared/audit/audit-record';
 import { type AuditRecorder, AuditWriter, fixedAuditId } from '../shared/audit/audit-trail';
-import { CallsRepository } from '../shared/calls/calls';
-import { CallsErasure } from '../shared/calls/calls-erasure';
 import type { RetentionConfig } from '../shared/config/function-config';
+import { type ErasureDepsRuntime, erasureDeps } from '../shared/erasure/erasure-deps';
 import { LedgerDayIndex } from '../shared/ledger/day-index';
-import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
-import { RecordingLedger } from '../shared/ledger/ledger';
-import { LedgerErasure } from '../shared/ledger/ledger-erasure';
 import { createObservability, type Observability } from '../shared/runtime/observability';
-import { RecordingStore } from '../shared/storage/recording-store';
-import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accounts';
-import { type TwilioApi, type TwilioApiFor, twilioApiPerAccount } from '../shared/twilio/rest-api';
-import type { TokenSource } from '../shared/twilio/signature';
 import { RetentionCheckpointStore } from './checkpoint';
 import { dayCandidates, expireRecording, RETENTION_ACTOR } from './expire-recording';
 import { runRetentionSweep, type SweepAuditEntry, type SweepReport } from './sweep-run';
 
-export interface RetentionRuntime {
+export interface RetentionRuntime extends ErasureDepsRuntime {
   readonly config: Omit<RetentionConfig, 'secretId'>;
-  readonly tokens: TokenSource;
-  readonly subaccountTokens?: AccountTokenSource;
-  readonly s3: S3Client;
-  readonly ddb: DynamoDBDocumentClient;
-  /** Tests: one Twilio for every account. */
-  readonly twilio?: TwilioApi;
-  /** Default: the stage's EventBridge bus (the local stack passes a file). */
-  readonly events?: EventPublisher;
   readonly obs?: Observability;
   /** Default: the audit table of `config`. */
   readonly audit?: AuditRecorder;
-  readonly now?: () => Date;
   /** Where a first run starts (tests); default: 2008-01-01, before any Twilio recording. */
   readonly earliestDay?: string;
   /** Stops a run between recordings (the local stack passes its shutdown). */
@@ -53,30 +34,7 @@ export class RetentionRunError extends Error {
 export function createRetentionHandler(runtime: RetentionRuntime) {
   const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-retention');
-  const twilioFor: TwilioApiFor = runtime.twilio
-    ? () => runtime.twilio as TwilioApi
-    : twilioApiPerAccount({
-        baseUrl: config.twilioApiBaseUrl,
-        accounts: twilioAccounts({
-          parentSid: config.accountSid,
-          parentTokens: runtime.tokens,
-          subaccountSids: config.subaccountSids ?? [],
-          ...(runtime.subaccountTokens ? { subaccountTokens: runtime.subaccountTokens } : {}),
-        }),
-      });
-  const ledger = new RecordingLedger(runtime.ddb, config.ledgerTableName);
-  const erasure = {
-    calls: new CallsRepository(runtime.ddb, config.tableName, ''),
-    callsErasure: new CallsErasure(runtime.ddb, config.tableName),
-    ledger,
-    ledgerErasure: new LedgerErasure(runtime.ddb, config.ledgerTableName),
-    store: new RecordingStore(runtime.s3, config.bucketName),
-    twilio: twilioFor(config.accountSid),
-    twilioFor,
-    events: runtime.events ?? eventBridgePublisher(config.eventBusName),
-    obs,
-    ...(runtime.now ? { now: runtime.now } : {}),
-  };
+  const erasure = erasureDeps(runtime, obs);
   const index = new LedgerDayIndex(runtime.ddb, config.ledgerTableName, {
     dayIndexName: config.ledgerDayIndexName,
     indexShards: config.ledgerIndexShards,

@@ -9,8 +9,9 @@ import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/even
 import { RecordingLedger } from '../shared/ledger/ledger';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
-import { type AccountTokenSource, twilioAccounts } from '../shared/twilio/accounts';
-import { type TwilioApi, type TwilioApiFor, twilioApiPerAccount } from '../shared/twilio/rest-api';
+import type { AccountTokenSource } from '../shared/twilio/accounts';
+import type { TwilioApi } from '../shared/twilio/rest-api';
+import { twilioForRuntime } from '../shared/twilio/runtime-twilio';
 import type { TokenSource } from '../shared/twilio/signature';
 import { createTransferRecordHandler } from './transfer-records';
 
@@ -37,17 +38,7 @@ export interface TransferRuntime {
 export function createTransferHandler(runtime: TransferRuntime) {
   const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-transfer');
-  const twilioFor: TwilioApiFor = runtime.twilio
-    ? () => runtime.twilio as TwilioApi
-    : twilioApiPerAccount({
-        baseUrl: config.twilioApiBaseUrl,
-        accounts: twilioAccounts({
-          parentSid: config.accountSid,
-          parentTokens: runtime.tokens,
-          subaccountSids: config.subaccountSids ?? [],
-          ...(runtime.subaccountTokens ? { subaccountTokens: runtime.subaccountTokens } : {}),
-        }),
-      });
+  const twilioFor = twilioForRuntime(runtime);
   const handleRecord = createTransferRecordHandler({
     twilio: twilioFor(config.accountSid),
     twilioFor,

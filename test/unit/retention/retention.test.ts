@@ -14,11 +14,12 @@ import { type AuditEntry, auditView } from '../../../lambda/shared/audit/audit-r
 import { AuditReader, AuditWriter } from '../../../lambda/shared/audit/audit-trail';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { openStatusKey, shardOf } from '../../../lambda/shared/ledger/index-shards';
 import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
-import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
+import { type TwilioApi, TwilioApiError } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
 import { lambdaContext } from '../../../lib/local/gateway';
@@ -36,7 +37,8 @@ import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twi
 const NOW = new Date('2024-09-01T12:00:00.000Z');
 
 let aws: Emulators;
-let ledger: RecordingLedger;
+/** The ledger as a stage with `ledger.indexShards` = `shards` writes it. */
+const stagesLedger = (shards: number) => new RecordingLedger(aws.ddb, LEDGER_TABLE, { indexShards: shards });
 const published: VaultEvent[] = [];
 const twilioDeletes: string[] = [];
 
@@ -48,17 +50,15 @@ const twilio = {
 
 beforeAll(async () => {
   aws = await startEmulators();
-  ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE);
 });
 
 afterAll(async () => {
   await aws.stop();
 });
 
-async function givenStored(startedAt: string) {
+async function givenStored(startedAt: string, recordingSid = newRecordingSid(), ledger = stagesLedger(8)) {
   const callSid = newCallSid();
   const callId = `call-${callSid.slice(2, 14)}`;
-  const recordingSid = newRecordingSid();
   const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
   await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
   await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
@@ -76,8 +76,11 @@ async function givenStored(startedAt: string) {
   return { callId, recordingSid, key };
 }
 
-function sweep(now = NOW, extra: Partial<RetentionRuntime> & { principalArn?: string; context?: Context } = {}) {
-  const { principalArn, context, ...runtime } = extra;
+function sweep(
+  now = NOW,
+  extra: Partial<RetentionRuntime> & { principalArn?: string; context?: Context; indexShards?: number } = {},
+) {
+  const { principalArn, context, indexShards = 8, ...runtime } = extra;
   return createRetentionHandler({
     config: {
       accountSid: TEST_ACCOUNT_SID,
@@ -85,7 +88,7 @@ function sweep(now = NOW, extra: Partial<RetentionRuntime> & { principalArn?: st
       tableName: CALLS_TABLE,
       ledgerTableName: LEDGER_TABLE,
       ledgerDayIndexName: 'byDayShard',
-      ledgerIndexShards: 8,
+      ledgerIndexShards: indexShards,
       eventBusName: 'test',
       twilioApiBaseUrl: 'http://127.0.0.1:9',
       retentionDays: 30,
@@ -349,4 +352,26 @@ test('a run stops before its Lambda timeout (less time left than its safety marg
   expect(full).toMatchObject({ expired: 1, caughtUp: true });
   expect(full.stopped).toBeUndefined();
   expect((await aws.getLedger(old.recordingSid))?.status).toBe('expired');
+});
+
+test("on a stage with other than 8 index shards, an expiry cut short is indexed as erasing in the stage's own shards, as a DELETE cut short is", async () => {
+  const later = new Date('2024-09-21T12:00:00.000Z');
+  const shards = 3;
+  // A recording whose shard differs between the stage's 3 and the default 8.
+  let recordingSid = newRecordingSid();
+  while (shardOf(recordingSid, 8) < shards) recordingSid = newRecordingSid();
+  const old = await givenStored('2024-08-20T09:00:00.000Z', recordingSid, stagesLedger(shards));
+  const twilioDown = {
+    async deleteRecording() {
+      throw new TwilioApiError('Twilio answered 503', 503, true, 'twilio-5xx');
+    },
+  } as unknown as TwilioApi;
+
+  const failed = await sweep(later, { indexShards: shards, twilio: twilioDown }).catch((error: unknown) => error);
+
+  expect(failed).toBeInstanceOf(RetentionRunError);
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({
+    status: 'erasing',
+    openStatus: openStatusKey('erasing', shardOf(old.recordingSid, shards)),
+  });
 });
