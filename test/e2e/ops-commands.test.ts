@@ -116,27 +116,67 @@ describe('npm run status', () => {
     );
   });
 
-  test('bad arguments: one line on stderr, exit 1', async () => {
-    expectOneLine(await run('status', []), /^status: give either --recording <RecordingSid> or --call <callId>$/);
-    expectOneLine(await run('status', ['--recording', 'RE123']), /^status: --recording must be a RecordingSid/);
-    expectOneLine(
-      await run('status', ['--recording', `RE${hex(16)}`, '--call', 'x']),
-      /^status: give either --recording/,
-    );
-    expectOneLine(
-      await run('status', ['--recording']),
-      /^status: option '--recording <RecordingSid>' argument missing/,
-    );
-    expectOneLine(
-      await run('status', ['--retention', '--recording', `RE${hex(16)}`]),
-      /^status: option '--retention' cannot be used with option '--recording <RecordingSid>'$/,
-    );
-    expectOneLine(
-      await run('status', ['--retention'], localEnv({ RETENTION_DAYS: 'thirty' })),
-      /^status: the local stack's retention settings: RETENTION_DAYS must be a whole number/,
-    );
-    expectOneLine(await run('redrive', ['--bogus']), /^redrive: unknown option '--bogus'$/);
-    expectOneLine(await run('status', ['--stage', 'no/such', '--call', 'x']), /^status: --stage must be a stage name/);
+  // One test per command line: each spawns a CLI, seconds apiece on a busy machine.
+  interface BadArguments {
+    readonly name: string;
+    readonly script: 'status' | 'redrive';
+    readonly args: () => string[];
+    readonly error: RegExp;
+    readonly env?: () => NodeJS.ProcessEnv;
+  }
+  const badArguments: BadArguments[] = [
+    {
+      name: 'no target',
+      script: 'status',
+      args: () => [],
+      error: /^status: give either --recording <RecordingSid> or --call <callId>$/,
+    },
+    {
+      name: 'a malformed RecordingSid',
+      script: 'status',
+      args: () => ['--recording', 'RE123'],
+      error: /^status: --recording must be a RecordingSid/,
+    },
+    {
+      name: 'both --recording and --call',
+      script: 'status',
+      args: () => ['--recording', `RE${hex(16)}`, '--call', 'x'],
+      error: /^status: give either --recording/,
+    },
+    {
+      name: '--recording without its value',
+      script: 'status',
+      args: () => ['--recording'],
+      error: /^status: option '--recording <RecordingSid>' argument missing/,
+    },
+    {
+      name: '--retention with --recording',
+      script: 'status',
+      args: () => ['--retention', '--recording', `RE${hex(16)}`],
+      error: /^status: option '--retention' cannot be used with option '--recording <RecordingSid>'$/,
+    },
+    {
+      name: 'a RETENTION_DAYS that is no number',
+      script: 'status',
+      args: () => ['--retention'],
+      error: /^status: the local stack's retention settings: RETENTION_DAYS must be a whole number/,
+      env: () => localEnv({ RETENTION_DAYS: 'thirty' }),
+    },
+    {
+      name: 'an unknown option',
+      script: 'redrive',
+      args: () => ['--bogus'],
+      error: /^redrive: unknown option '--bogus'$/,
+    },
+    {
+      name: 'a stage name with a slash',
+      script: 'status',
+      args: () => ['--stage', 'no/such', '--call', 'x'],
+      error: /^status: --stage must be a stage name/,
+    },
+  ];
+  test.each(badArguments)('bad arguments ($name): one line on stderr, exit 1', async ({ script, args, error, env }) => {
+    expectOneLine(await run(script, args(), env?.()), error);
   });
 
   test('unknown recording: exit 3 with one line', async () => {
