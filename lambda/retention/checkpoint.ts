@@ -21,19 +21,27 @@ export class RetentionCheckpointStore {
     const item = result.Item;
     if (!item || typeof item.nextDay !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(item.nextDay)) return undefined;
     const pending = Array.isArray(item.pending) ? (item.pending as PendingRecording[]) : [];
-    return { nextDay: item.nextDay, pending: pending.filter((p) => typeof p?.recordingSid === 'string') };
+    return {
+      nextDay: item.nextDay,
+      pending: pending.filter((p) => typeof p?.recordingSid === 'string'),
+      ...(typeof item.settledAt === 'string' ? { settledAt: item.settledAt } : {}),
+    };
   }
 
   async write(checkpoint: RetentionCheckpoint, now = new Date()): Promise<void> {
+    const settled = checkpoint.settledAt !== undefined;
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { recordingSid: this.key },
-        UpdateExpression: 'SET nextDay = :nextDay, pending = :pending, updatedAt = :now',
+        UpdateExpression: `SET nextDay = :nextDay, pending = :pending, updatedAt = :now${
+          settled ? ', settledAt = :settledAt' : ''
+        }`,
         ExpressionAttributeValues: {
           ':nextDay': checkpoint.nextDay,
           ':pending': checkpoint.pending,
           ':now': now.toISOString(),
+          ...(settled ? { ':settledAt': checkpoint.settledAt } : {}),
         },
       }),
     );

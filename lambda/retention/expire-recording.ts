@@ -24,17 +24,24 @@ export async function expireRecording(
   deps: ErasureDeps & { readonly ledger: Pick<ErasureDeps['ledger'], 'get'> },
 ): Promise<ExpireOutcome> {
   const item = (await deps.ledger.get(recordingSid)) as (LedgerItem & ErasureFields) | undefined;
-  // Expired, and its event went out (the erasure path's last step): nothing left to do.
-  if (!item || item.status === 'erased' || (item.status === 'expired' && item.erasedEventAt)) {
-    return { outcome: 'gone' };
-  }
-  if (item.hold && item.status !== 'expired') return { outcome: 'held' };
+  // Erased through the API (which entered it in the audit trail): not the sweep's to enter.
+  if (!item || item.status === 'erased') return { outcome: 'gone' };
+  // Only the sweep expires. An earlier run's expiry is answered with its expiredAt, so that its
+  // audit entry is written if that run could not (its fixed key makes a repeat add nothing).
+  const earlier = item.status === 'expired';
+  const expiredAt = item.expiredAt ?? '';
+  // Its event went out (the erasure path's last step, after the call item): nothing left to do.
+  if (earlier && item.erasedEventAt && expiredAt) return { outcome: 'expired', expiredAt, earlier };
+  if (item.hold && !earlier) return { outcome: 'held' };
   try {
     // By RecordingSid: a recording without a call item (a conference recording) expires too. An
     // expiry cut short after the ledger said `expired` is finished (call item, event) the same way.
     const result = await eraseRecordingBySid({ recordingSid, erasedBy: RETENTION_ACTOR, expire: true }, deps);
-    // Erased or expired meanwhile (by the API, which entered it in the audit trail): not this run's act.
-    if (result.result === 'already-erased') return { outcome: 'gone' };
+    if (result.result === 'already-erased') {
+      if (earlier) return { outcome: 'expired', expiredAt: expiredAt || result.erasedAt, earlier };
+      // Erased meanwhile (by the API): not this run's act.
+      return { outcome: 'gone' };
+    }
     return { outcome: 'expired', expiredAt: result.erasedAt };
   } catch (error) {
     if (error instanceof HoldConflictError || error instanceof ObjectLegalHoldConflictError) return { outcome: 'held' };

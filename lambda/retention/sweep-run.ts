@@ -12,12 +12,24 @@ import type { Observability } from '../shared/runtime/observability';
  *   (timeout, crash, a failed erasure) leaves it where the next run picks up.
  * - **Idempotent**: a day swept again finds its expired recordings already expired (the erasure
  *   answers so) and erases nothing twice.
- * - **Bounded**: at most `maxRecordings` erasures and `maxDays` days per run.
+ * - **Bounded**: at most `maxRecordings` erasure attempts, `maxChecks` checks that erase nothing
+ *   (a recording still held or retained, one already gone, an earlier expiry finished) and
+ *   `maxDays` days per run. A check that erases nothing spends no erasure, so held recordings,
+ *   however many, never keep the walk from the free ones after them; the pending list takes at
+ *   most half the checks, least recently checked first (a checked entry moves to the end), so the
+ *   walk always has room and every entry gets its turn.
  * - **Stoppable**: once `signal` aborts (shutdown, the Lambda's timeout near), the run finishes the
  *   recording it is erasing, starts no other, saves its checkpoint and returns (`stopped`).
  * - **Holds and Object Lock**: a held or Object Lock-retained recording is passed by and kept in
  *   the checkpoint's `pending` list, checked again at the start of every run, and expired once its
- *   hold is released or its retention has ended: nothing is lost behind the checkpoint.
+ *   hold is released or its retention has ended: nothing is lost behind the checkpoint. A list
+ *   full (`MAX_PENDING`) stops the walk at the next recording to pass by and fails the run.
+ * - **Nothing left unfinished**: an expiry cut short lives in the pending list only once a save
+ *   took it. So the walk does not pass an `expired` recording by unless it expired before
+ *   `settledAt` (the last save of a run that knew the outcome of every erasure it started): a
+ *   later one may be one a lost run left, and is handed to `expire`, which
+ *   finishes it (call item, event) and answers with its `expiredAt`; its audit entry is written
+ *   again under its fixed key (adding nothing if it is there).
  * - **Audited**: every expiry, and the first time a recording is passed by for a reason, is entered
  *   in the access audit trail after it happened (as the API routes do). An entry that cannot be
  *   written counts as a failure (the run fails, its alarm fires), stops the run (no more erasures
@@ -45,6 +57,11 @@ export interface RetentionCheckpoint {
   /** `YYYY-MM-DD`: the first day not yet swept to its end. */
   readonly nextDay: string;
   readonly pending: readonly PendingRecording[];
+  /**
+   * Every expiry before this instant is finished and entered, or in `pending` (saved by a run that
+   * knew the outcome of every erasure it started). Absent before the first such save.
+   */
+  readonly settledAt?: string;
 }
 
 /** A ledger item due for expiry (as the day index shows it). */
@@ -52,11 +69,16 @@ export interface RetentionCandidate {
   readonly recordingSid: string;
   readonly status: string;
   readonly startedAt: string;
+  /** Set when `expired` (the day index projects it). */
+  readonly expiredAt?: string;
 }
 
 export type ExpireOutcome =
-  /** `expiredAt`: the ledger's. */
-  | { readonly outcome: 'expired'; readonly expiredAt: string }
+  /**
+   * `expiredAt`: the ledger's. `earlier`: an earlier run expired it (finished now if it was cut
+   * short): nothing erased now, its audit entry is still owed or already there.
+   */
+  | { readonly outcome: 'expired'; readonly expiredAt: string; readonly earlier?: true }
   /** Already erased or expired (by the API, or by an earlier run): nothing done, nothing to enter. */
   | { readonly outcome: 'gone' }
   | { readonly outcome: 'held' }
@@ -103,8 +125,14 @@ export interface SweepDeps {
 
 export interface SweepOptions {
   readonly retentionDays: number;
-  /** Erasures per run at most. */
+  /** Erasure attempts per run at most. */
   readonly maxRecordings: number;
+  /**
+   * Checks that erase nothing (still held or retained, already gone, an earlier expiry finished)
+   * per run at most, half of them at most for the pending list; default 4 × `maxRecordings`. Each
+   * costs a ledger read.
+   */
+  readonly maxChecks?: number;
   /** Days walked per run at most. */
   readonly maxDays: number;
   /** Where the first run starts: no Twilio recording is older. */
@@ -118,6 +146,8 @@ export interface SweepReport {
   readonly nextDay: string;
   readonly examined: number;
   readonly expired: number;
+  /** Earlier expiries finished or entered by this run; absent from reports of older runs. */
+  readonly finished?: number;
   readonly held: number;
   readonly retained: number;
   /** Erasures that failed, and audit entries that could not be written. */
@@ -132,11 +162,20 @@ export interface SweepReport {
   readonly caughtUp: boolean;
   /** The stop signal ended the run early (its checkpoint is saved); absent otherwise. */
   readonly stopped?: true;
+  /**
+   * The pending list is full (`MAX_PENDING`): a recording to pass by could not be remembered, so
+   * the walk stopped before it (counted in `failed`). Absent otherwise.
+   */
+  readonly pendingFull?: true;
 }
 
 export const EARLIEST_DAY = '2008-01-01';
-/** The checkpoint's pending list stays well inside one 400 KB ledger item. */
-export const MAX_PENDING = 5000;
+/**
+ * The checkpoint's pending list stays inside one 400 KB ledger item with the last run's report: the
+ * largest entry (`unfinished`, RecordingSid, `expiredAt`, `audited`) is 108 bytes as DynamoDB
+ * counts them, so 3,000 take 324 KB (checkpoint.test.ts writes them).
+ */
+export const MAX_PENDING = 3000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export function nextDayOf(day: string): string {
@@ -152,11 +191,21 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   const cutoffDay = dayOf(cutoffIso);
   const saved = await deps.checkpoint.read();
   const fromDay = saved?.nextDay ?? options.earliestDay ?? EARLIEST_DAY;
-  const counts = { examined: 0, expired: 0, held: 0, retained: 0, failed: 0, auditFailed: 0 };
+  const counts = { examined: 0, expired: 0, finished: 0, held: 0, retained: 0, failed: 0, auditFailed: 0 };
   const log = deps.obs.logger;
 
-  const pending = new Map<string, PendingRecording>();
-  let budget = options.maxRecordings;
+  // In the saved order: an entry checked in this run moves to the end (delete, then set).
+  const pending = new Map<string, PendingRecording>((saved?.pending ?? []).map((p) => [p.recordingSid, p]));
+  /** Erasure attempts left. */
+  let erasures = options.maxRecordings;
+  /** Checks that erase nothing left; the pending list stops while more than `walkChecks` are. */
+  let checks = options.maxChecks ?? 4 * options.maxRecordings;
+  const walkChecks = Math.floor(checks / 2);
+  /** An erasure threw: its outcome is unknown, so `settledAt` stays where it was. */
+  let unknown = false;
+  let pendingFull = false;
+  /** Checked by the pending list in this run: the walk does not check them again. */
+  const seen = new Set<string>();
   /** An audit entry could not be written: nothing more is erased in this run. */
   let auditDown = false;
   /** The stop signal left work undone. Only asked where work remains, so a finished run is not `stopped`. */
@@ -190,19 +239,31 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
    * written, or no room to remember it). `before`: its entry in the pending list, if it had one.
    */
   const expireOne = async (recordingSid: string, before?: PendingRecording): Promise<boolean> => {
-    budget--;
     let result: ExpireOutcome;
     try {
       result = await deps.expire(recordingSid);
     } catch (error) {
+      erasures--;
+      unknown = true;
       counts.failed++;
       log.error('Could not expire a recording', { recordingSid, error: describeError(error) });
       return false;
     }
+    // An erasure tried spends an erasure; an answer that erased nothing spends a check.
+    if ((result.outcome === 'expired' && !result.earlier) || result.outcome === 'busy') erasures--;
+    else checks--;
     switch (result.outcome) {
       case 'expired': {
-        counts.expired++;
-        const entry = { recordingSid, outcome: 'expired', expiredAt: result.expiredAt } as const;
+        if (result.earlier) {
+          counts.finished++;
+          if (before?.why === 'unfinished' && before.audited) return true;
+        } else counts.expired++;
+        const entry = {
+          recordingSid,
+          outcome: 'expired',
+          expiredAt: result.expiredAt,
+          ...(result.earlier ? { late: true } : {}),
+        } as const;
         if (await audit(entry)) return true;
         pending.set(recordingSid, { recordingSid, why: 'unaudited', expiredAt: result.expiredAt });
         return false;
@@ -234,7 +295,18 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       case 'retained': {
         if (result.outcome === 'held') counts.held++;
         else counts.retained++;
-        if (pending.size >= MAX_PENDING && !pending.has(recordingSid)) return false;
+        // One already on the list keeps its place; a new one needs room.
+        if (!before && pending.size >= MAX_PENDING && !pending.has(recordingSid)) {
+          counts.failed++;
+          pendingFull = true;
+          log.error('The retention sweep cannot remember more recordings it passes by; the walk stops here', {
+            recordingSid,
+            outcome: result.outcome,
+            pending: pending.size,
+            max: MAX_PENDING,
+          });
+          return false;
+        }
         const until = result.outcome === 'retained' ? result.retainUntil : undefined;
         const entry: PendingRecording = { recordingSid, why: result.outcome, ...(until ? { until } : {}) };
         // Entered once per reason (and retain-until date), not at every run that checks it again.
@@ -254,11 +326,10 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   };
 
   // 1. What earlier runs left: entries not yet written, then released holds and ended retention.
+  // Every entry stays where it is in `pending` unless checked now (then moved to the end, or gone).
   for (const entry of saved?.pending ?? []) {
-    if (stopping()) {
-      pending.set(entry.recordingSid, entry);
-      continue;
-    }
+    if (stopping()) continue;
+    seen.add(entry.recordingSid);
     if (entry.why === 'unaudited') {
       const written =
         !auditDown &&
@@ -268,44 +339,65 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
           expiredAt: entry.expiredAt ?? now.toISOString(),
           late: true,
         }));
-      if (!written) pending.set(entry.recordingSid, entry);
+      if (written) pending.delete(entry.recordingSid);
       continue;
     }
     if (
       auditDown ||
-      budget <= 0 ||
+      erasures <= 0 ||
+      checks <= walkChecks ||
       (entry.why === 'retained' && entry.until !== undefined && entry.until > now.toISOString())
     ) {
-      pending.set(entry.recordingSid, entry);
       continue;
     }
     const before = counts.failed;
     pending.delete(entry.recordingSid);
     const ok = await expireOne(entry.recordingSid, entry);
-    // A failure keeps it for the next run (as expireOne left it, or as it was).
+    // A failure keeps it for the next run (as expireOne left it, or as it was), at the end.
     if (!ok && counts.failed > before && !pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
   }
 
   // 2. The due days, oldest first; the checkpoint moves past a day only once it is done.
   let nextDay = fromDay;
   let daysWalked = 0;
-  const save = () => deps.checkpoint.write({ nextDay, pending: [...pending.values()] });
-  walk: while (!auditDown && nextDay <= cutoffDay && daysWalked < options.maxDays && budget > 0 && !stopping()) {
+  let settledAt = saved?.settledAt;
+  const settledUntil = settledAt ? Date.parse(settledAt) : undefined;
+  /**
+   * Expired by a run that saved `settledAt` after it: finished and entered, or pending. Runs go
+   * one at a time, so a lost run started after that save (their clocks are the same Lambda
+   * service's, or the same machine's).
+   */
+  const settled = (candidate: RetentionCandidate) =>
+    settledUntil !== undefined && candidate.expiredAt !== undefined && Date.parse(candidate.expiredAt) <= settledUntil;
+  const save = () =>
+    deps.checkpoint.write({ nextDay, pending: [...pending.values()], ...(settledAt ? { settledAt } : {}) });
+  walk: while (
+    !auditDown &&
+    nextDay <= cutoffDay &&
+    daysWalked < options.maxDays &&
+    erasures > 0 &&
+    checks > 0 &&
+    !stopping()
+  ) {
     daysWalked++;
     const day = nextDay;
     for await (const candidate of deps.candidates(day, throughIso)) {
-      if (candidate.status === 'erased' || candidate.status === 'expired') continue;
+      if (candidate.status === 'erased') continue;
+      if (candidate.status === 'expired' && settled(candidate)) continue;
       if (candidate.startedAt >= cutoffIso) continue;
+      // Remembered: the pending list checks it again (step 1), not the walk.
+      if (pending.has(candidate.recordingSid) || seen.has(candidate.recordingSid)) continue;
       counts.examined++;
-      const known = pending.get(candidate.recordingSid);
       // Between two recordings, never during one: the day stays in the checkpoint, unfinished.
-      if (budget <= 0 || stopping() || !(await expireOne(candidate.recordingSid, known))) break walk;
+      if (erasures <= 0 || checks <= 0 || stopping() || !(await expireOne(candidate.recordingSid))) break walk;
     }
     // The cutoff's own day is not over: recordings later in it fall due in later runs.
     if (day === cutoffDay) break;
     nextDay = nextDayOf(day);
     await save();
   }
+  // Every erasure started has a known outcome: whatever expired until now is finished or pending.
+  if (!unknown) settledAt = (deps.now ?? (() => new Date()))().toISOString();
   await save();
 
   const report: SweepReport = {
@@ -316,6 +408,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     pending: pending.size,
     caughtUp: nextDay >= cutoffDay,
     ...(stopped ? { stopped: true as const } : {}),
+    ...(pendingFull ? { pendingFull: true as const } : {}),
   };
   deps.obs.metric('RecordingsExpired', counts.expired);
   if (counts.failed > 0) deps.obs.metric('RetentionFailed', counts.failed);

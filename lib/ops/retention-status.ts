@@ -7,7 +7,7 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../lambda/retention/checkpoint';
-import type { PendingRecording, SweepReport } from '../../lambda/retention/sweep-run';
+import { MAX_PENDING, type PendingRecording, type SweepReport } from '../../lambda/retention/sweep-run';
 import { dayOf } from '../../lambda/shared/ledger/ledger';
 import { type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
 import { localRetention } from '../local/config';
@@ -169,6 +169,11 @@ function findRetentionIssues(
       `the last run could not expire ${lastRun.failed} recording(s); the next run tries them again: see the RetentionErrors runbook (docs/compliance-hold-and-retention.md)`,
     );
   }
+  if (lastRun?.pendingFull) {
+    issues.push(
+      `the pending list is full (${MAX_PENDING} recordings): the sweep stops at the next recording it would pass by (held or retained) until holds are released or retention ends: see the RetentionErrors runbook (docs/compliance-hold-and-retention.md)`,
+    );
+  }
   if (policy && lastRun) {
     const lateAfterMs = 2 * policy.intervalSeconds * 1000 + RUN_BUDGET_MS;
     const sinceMs = now.getTime() - Date.parse(lastRun.at);
@@ -221,7 +226,9 @@ export function formatRetentionStatus(report: RetentionStatus): string {
   if (lastRun) {
     rows.push([
       'last run',
-      `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})${lastRun.stopped ? ', stopped before its end' : ''}`,
+      `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}${
+        lastRun.finished ? ` (and ${lastRun.finished} earlier expiries finished)` : ''
+      }, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})${lastRun.stopped ? ', stopped before its end' : ''}`,
     ]);
   } else if (checkpoint) {
     rows.push(['last run', 'none finished (a run was cut short before its report)']);

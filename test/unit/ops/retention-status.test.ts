@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
-import type { SweepReport } from '../../../lambda/retention/sweep-run';
+import { MAX_PENDING, type SweepReport } from '../../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import {
   formatRetentionStatus,
@@ -185,6 +185,20 @@ test('a run that failed, and a schedule that stopped, are issues', async () => {
     expect.stringMatching(/^no run for 24 h though the sweep runs every 60 min: is npm start running/),
   ]);
   expect(formatRetentionStatus(report)).toMatch(/^ {2}issue +the last run could not expire 2/m);
+});
+
+test('a pending list that is full is an issue of its own: the sweep stops at the next recording it would pass by', async () => {
+  await store.write({ nextDay: '2024-08-01', pending: [] });
+  await store.recordRun(run({ failed: 1, pendingFull: true, pending: MAX_PENDING }), new Date('2024-09-01T11:30:00Z'));
+
+  const report = await retentionStatus(sources, THIRTY_DAYS, NOW);
+
+  expect(report.issues).toContainEqual(
+    expect.stringMatching(
+      /^the pending list is full \(3000 recordings\): the sweep stops at the next recording it would pass by/,
+    ),
+  );
+  expect(formatRetentionStatus(report)).toMatch(/^ {2}issue +the pending list is full/m);
 });
 
 test('without a policy here, a checkpoint is still shown, with the last run’s cutoff', async () => {

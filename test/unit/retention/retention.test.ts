@@ -13,6 +13,7 @@ import { createRetentionHandler, RetentionRunError, type RetentionRuntime } from
 import { type AuditEntry, auditView } from '../../../lambda/shared/audit/audit-record';
 import { AuditReader, AuditWriter } from '../../../lambda/shared/audit/audit-trail';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
+import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { openStatusKey, shardOf } from '../../../lambda/shared/ledger/index-shards';
 import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
@@ -319,6 +320,7 @@ test('a run stopped while it erases a recording finishes that one, saves its che
   expect(await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read()).toEqual({
     nextDay: '2024-08-12',
     pending: [],
+    settledAt: later.toISOString(),
   });
 
   const next = await sweep(new Date(later.getTime() + 60_000));
@@ -342,7 +344,10 @@ test('a run stops before its Lambda timeout (less time left than its safety marg
 
   expect(cut).toMatchObject({ expired: 0, stopped: true, caughtUp: false });
   expect((await aws.getLedger(old.recordingSid))?.status).toBe('stored');
-  expect(await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read()).toEqual(before);
+  expect(await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read()).toMatchObject({
+    nextDay: before?.nextDay,
+    pending: before?.pending,
+  });
 
   const full = await sweep(later, {
     safetyMarginMs: 30_000,
@@ -374,4 +379,60 @@ test("on a stage with other than 8 index shards, an expiry cut short is indexed 
     status: 'erasing',
     openStatus: openStatusKey('erasing', shardOf(old.recordingSid, shards)),
   });
+});
+
+test('an expiry cut short whose run could not save its checkpoint is finished, announced and entered by the next run', async () => {
+  // The earlier tests' days swept first: only this recording is left to the runs below.
+  await sweep(new Date('2024-09-25T12:00:00.000Z')).catch(() => undefined);
+  const later = new Date('2024-09-25T14:00:00.000Z');
+  const old = await givenStored('2024-08-26T13:00:00.000Z');
+  const down = { publish: async () => Promise.reject(new Error('EventBridge unavailable')) };
+  const auditDown = new AuditWriter(
+    {
+      send: async () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      },
+    },
+    AUDIT_TABLE_NAME,
+  );
+  // The ledger and the call item as usual; every save of the checkpoint fails (or the run dies first).
+  const noCheckpoint = {
+    send: (command: { input?: { Key?: { recordingSid?: string }; UpdateExpression?: string } }) => {
+      const input = command.input;
+      if (input?.Key?.recordingSid === RETENTION_CHECKPOINT_KEY && input.UpdateExpression?.includes('pending')) {
+        return Promise.reject(new Error('ProvisionedThroughputExceededException'));
+      }
+      return aws.ddb.send(command as Parameters<typeof aws.ddb.send>[0]);
+    },
+  } as unknown as typeof aws.ddb;
+
+  const lost = await sweep(later, { events: down, audit: auditDown, ddb: noCheckpoint }).catch((e: unknown) => e);
+
+  expect(lost).toBeInstanceOf(Error);
+  // Gone, the ledger says expired, but no event, no audit entry, and no checkpoint remembers it.
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({ status: 'expired', expiredAt: later.toISOString() });
+  expect((await aws.getLedger(old.recordingSid))?.erasedEventAt).toBeUndefined();
+  expect(await auditTrail(old.recordingSid)).toEqual([]);
+  const pending = (await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read())?.pending ?? [];
+  expect(pending.map((p) => p.recordingSid)).not.toContain(old.recordingSid);
+
+  const healed = await sweep(new Date(later.getTime() + 3_600_000));
+
+  expect(healed).toMatchObject({ failed: 0, finished: 1 });
+  expect(published).toContainEqual(
+    expect.objectContaining({
+      detailType: 'Recording Expired',
+      detail: expect.objectContaining({ recordingSid: old.recordingSid, at: later.toISOString() }),
+    }),
+  );
+  expect(await aws.getLedger(old.recordingSid)).toMatchObject({ erasedEventAt: expect.any(String) });
+  expect((await auditTrail(old.recordingSid)).map(auditView)).toEqual([
+    expect.objectContaining({ action: 'recording.expire', outcome: 'done', at: later.toISOString() }),
+  ]);
+
+  // Settled now: a later run walking the same day neither reads it again nor enters it twice.
+  const events = published.length;
+  await sweep(new Date(later.getTime() + 7_200_000));
+  expect(published).toHaveLength(events);
+  expect(await auditTrail(old.recordingSid)).toHaveLength(1);
 });

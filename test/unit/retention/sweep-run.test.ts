@@ -5,6 +5,8 @@
 
 import {
   type ExpireOutcome,
+  MAX_PENDING,
+  type PendingRecording,
   type RetentionCandidate,
   type RetentionCheckpoint,
   runRetentionSweep,
@@ -24,6 +26,8 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
   const audited: SweepAuditEntry[] = [];
   /** Set: the audit trail refuses every entry. */
   const auditTrail = { down: false };
+  /** Set: the checkpoint cannot be saved. */
+  const store = { down: false };
   const deps: SweepDeps = {
     async *candidates(day, through) {
       queried.push(day);
@@ -35,9 +39,12 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
       const outcome = outcomes[recordingSid];
       if (outcome === 'throw') throw new Error('S3 answered 503');
       if (outcome) return outcome;
-      expired.push(recordingSid);
       const r = recordings.find((x) => x.recordingSid === recordingSid);
-      if (r) Object.assign(r, { status: 'expired' });
+      // As expireRecording: an earlier expiry is answered with its own expiredAt, nothing erased again.
+      if (r?.status === 'expired')
+        return { outcome: 'expired', expiredAt: r.expiredAt ?? NOW.toISOString(), earlier: true };
+      expired.push(recordingSid);
+      if (r) Object.assign(r, { status: 'expired', expiredAt: NOW.toISOString() });
       return { outcome: 'expired', expiredAt: NOW.toISOString() };
     },
     async audit(entry) {
@@ -47,6 +54,7 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
     checkpoint: {
       read: async () => checkpoint,
       write: async (cp) => {
+        if (store.down) throw new Error('ProvisionedThroughputExceededException');
         checkpoint = cp;
         saved.push(cp);
       },
@@ -61,6 +69,7 @@ function world(recordings: RetentionCandidate[], outcomes: Record<string, Expire
     queried,
     audited,
     auditTrail,
+    store,
     checkpoint: () => checkpoint,
     set: (cp: RetentionCheckpoint) => (checkpoint = cp),
   };
@@ -90,7 +99,7 @@ describe('runRetentionSweep', () => {
     expect(w.expired).toEqual(['RE-a', 'RE-b', 'RE-c']);
     expect(report).toMatchObject({ cutoff: '2024-06-23T12:00:00.000Z', expired: 3, failed: 0, caughtUp: true });
     // The cutoff's day is not over: the next run starts there again.
-    expect(w.checkpoint()).toEqual({ nextDay: '2024-06-23', pending: [] });
+    expect(w.checkpoint()).toEqual({ nextDay: '2024-06-23', pending: [], settledAt: NOW.toISOString() });
   });
 
   test('is idempotent: a second run expires nothing again', async () => {
@@ -157,7 +166,7 @@ describe('runRetentionSweep', () => {
 
     expect(stopped).toMatchObject({ expired: 1, failed: 0, stopped: true, caughtUp: false, nextDay: '2024-06-20' });
     expect(w.expired).toEqual(['RE-a']);
-    expect(w.checkpoint()).toEqual({ nextDay: '2024-06-20', pending: [] });
+    expect(w.checkpoint()).toEqual({ nextDay: '2024-06-20', pending: [], settledAt: NOW.toISOString() });
 
     const next = await runRetentionSweep(options, w.deps);
 
@@ -179,7 +188,8 @@ describe('runRetentionSweep', () => {
     expect(report).toMatchObject({ examined: 0, expired: 0, stopped: true, nextDay: '2024-06-21' });
     expect(w.expired).toEqual([]);
     expect(w.queried).toEqual([]);
-    expect(w.checkpoint()).toEqual(saved);
+    // Nothing left in doubt: only the instant up to which every expiry is accounted for moves.
+    expect(w.checkpoint()).toEqual({ ...saved, settledAt: NOW.toISOString() });
   });
 
   test('passes held and Object Lock-retained recordings by, remembers them, and expires them once free', async () => {
@@ -262,6 +272,7 @@ describe('runRetentionSweep', () => {
     expect(w.checkpoint()).toEqual({
       nextDay: '2024-06-20',
       pending: [{ recordingSid: 'RE-a', why: 'unaudited', expiredAt: NOW.toISOString() }],
+      settledAt: NOW.toISOString(),
     });
 
     w.auditTrail.down = false;
@@ -314,5 +325,163 @@ describe('runRetentionSweep', () => {
 
     expect(finished).toMatchObject({ failed: 0, pending: 0 });
     expect(w.audited).toEqual([{ recordingSid: 'RE-a', outcome: 'expired', expiredAt: NOW.toISOString() }]);
+  });
+
+  test('held recordings as many as the erasure budget do not stall the sweep: a run still expires the free ones after them', async () => {
+    const held = Array.from({ length: 5 }, (_, i) => rec(`RE-held-${i}`, `2024-06-20T1${i}:00:00.000Z`));
+    const free = Array.from({ length: 5 }, (_, i) => rec(`RE-free-${i}`, `2024-06-21T1${i}:00:00.000Z`));
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = Object.fromEntries(
+      held.map((r) => [r.recordingSid, { outcome: 'held' } as ExpireOutcome]),
+    );
+    const w = world([...held, ...free], outcomes);
+    w.set({
+      nextDay: '2024-06-20',
+      pending: held.map((r) => ({ recordingSid: r.recordingSid, why: 'held' as const, audited: true })),
+    });
+
+    const report = await runRetentionSweep({ ...options, maxRecordings: 5 }, w.deps);
+
+    // Checking a hold again erases nothing, so it spends none of the erasures.
+    expect(report).toMatchObject({ expired: 5, held: 5, failed: 0, pending: 5 });
+    expect(w.expired).toEqual(free.map((r) => r.recordingSid));
+    expect(w.checkpoint()?.nextDay).toBe('2024-06-22');
+    const next = await runRetentionSweep({ ...options, maxRecordings: 5 }, w.deps);
+    expect(next).toMatchObject({ failed: 0, caughtUp: true, nextDay: '2024-06-23' });
+  });
+
+  test('more held recordings than one run re-checks: each run checks the ones least recently checked, so a released one is expired within a few runs', async () => {
+    const held = Array.from({ length: 12 }, (_, i) => `RE-held-${String(i).padStart(2, '0')}`);
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = Object.fromEntries(
+      held.map((sid) => [sid, { outcome: 'held' } as ExpireOutcome]),
+    );
+    const w = world([rec('RE-free', '2024-06-21T10:00:00.000Z')], outcomes);
+    w.set({
+      nextDay: '2024-06-21',
+      pending: held.map((recordingSid) => ({ recordingSid, why: 'held', audited: true })),
+    });
+    const checked: string[][] = [];
+    const expire = w.deps.expire;
+    const run = async () => {
+      const calls: string[] = [];
+      checked.push(calls);
+      return runRetentionSweep(
+        { ...options, maxRecordings: 2, maxChecks: 8 },
+        {
+          ...w.deps,
+          expire: async (sid) => {
+            calls.push(sid);
+            return expire(sid);
+          },
+        },
+      );
+    };
+    // The last one on the list is released.
+    delete outcomes['RE-held-11'];
+
+    const first = await run();
+    const second = await run();
+    const third = await run();
+
+    // Half the checks at most go to the pending list, the rest stay for the day walk.
+    expect(checked[0]).toEqual(['RE-held-00', 'RE-held-01', 'RE-held-02', 'RE-held-03', 'RE-free']);
+    expect(first).toMatchObject({ expired: 1, failed: 0, caughtUp: true });
+    expect(checked[1]).toEqual(['RE-held-04', 'RE-held-05', 'RE-held-06', 'RE-held-07']);
+    // The released one spends an erasure, not a check: room for one more.
+    expect(checked[2]).toEqual(['RE-held-08', 'RE-held-09', 'RE-held-10', 'RE-held-11', 'RE-held-00']);
+    expect(second.expired).toBe(0);
+    expect(third).toMatchObject({ expired: 1, pending: 11 });
+    expect(w.expired).toEqual(['RE-free', 'RE-held-11']);
+    // The next run starts again with those checked longest ago.
+    expect(
+      w
+        .checkpoint()
+        ?.pending.slice(0, 2)
+        .map((p) => p.recordingSid),
+    ).toEqual(['RE-held-01', 'RE-held-02']);
+  });
+
+  test('a full pending list fails the run (its alarm fires) and says so, instead of stopping silently', async () => {
+    const full: PendingRecording[] = Array.from({ length: MAX_PENDING }, (_, i) => ({
+      recordingSid: `RE-locked-${i}`,
+      why: 'retained',
+      until: '2030-01-01T00:00:00.000Z',
+      audited: true,
+    }));
+    const w = world([rec('RE-held', '2024-06-20T10:00:00.000Z'), rec('RE-a', '2024-06-21T10:00:00.000Z')], {
+      'RE-held': { outcome: 'held' },
+    });
+    w.set({ nextDay: '2024-06-20', pending: full });
+
+    const report = await runRetentionSweep(options, w.deps);
+
+    expect(report).toMatchObject({ failed: 1, pendingFull: true, caughtUp: false, pending: MAX_PENDING });
+    // It cannot be remembered, so the walk does not move past it.
+    expect(w.checkpoint()?.nextDay).toBe('2024-06-20');
+    expect(w.expired).toEqual([]);
+  });
+
+  test('an expiry cut short whose checkpoint could not be saved is finished and entered by the next run walking its day', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z')];
+    // The ledger turned expired, then the event failed: kept only in the run's memory…
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = {
+      'RE-a': { outcome: 'busy', reason: 'the event could not be sent', expiredAt: NOW.toISOString() },
+    };
+    const w = world(recordings, outcomes);
+    Object.assign(recordings[0] as object, { status: 'expired', expiredAt: NOW.toISOString() });
+    w.auditTrail.down = true;
+    w.store.down = true;
+
+    // …and the save fails (or the run dies before it).
+    await expect(runRetentionSweep(options, w.deps)).rejects.toThrow();
+    expect(w.checkpoint()).toBeUndefined();
+
+    w.auditTrail.down = false;
+    w.store.down = false;
+    delete outcomes['RE-a'];
+    const later = new Date(NOW.getTime() + 3_600_000);
+    const next = await runRetentionSweep(options, { ...w.deps, now: () => later });
+
+    // Not passed by as already expired: finished (by expire) and entered at its own expiredAt.
+    expect(next).toMatchObject({ expired: 0, finished: 1, failed: 0, pending: 0 });
+    expect(w.audited).toEqual([{ recordingSid: 'RE-a', outcome: 'expired', expiredAt: NOW.toISOString(), late: true }]);
+  });
+
+  test('an expired recording settled before the last saved run is not checked again: the walk costs no read for it', async () => {
+    const w = world([rec('RE-old', '2024-06-23T08:00:00.000Z', 'expired')]);
+    const candidate = {
+      recordingSid: 'RE-old',
+      status: 'expired',
+      startedAt: '2024-06-23T08:00:00.000Z',
+      expiredAt: '2024-07-23T10:00:00.000Z',
+    };
+    const calls: string[] = [];
+    const deps: SweepDeps = {
+      ...w.deps,
+      async *candidates() {
+        yield candidate;
+      },
+      expire: async (sid) => {
+        calls.push(sid);
+        return { outcome: 'gone' };
+      },
+    };
+    w.set({ nextDay: '2024-06-23', pending: [], settledAt: '2024-07-23T11:00:00.000Z' });
+
+    await runRetentionSweep(options, deps);
+    expect(calls).toEqual([]);
+
+    // Expired after the last save that accounted for everything: it may be one a lost run left unfinished.
+    w.set({ nextDay: '2024-06-23', pending: [], settledAt: '2024-07-23T09:59:59.999Z' });
+    await runRetentionSweep(options, deps);
+    expect(calls).toEqual(['RE-old']);
+  });
+
+  test('an erasure that failed in an unknown way keeps the settled instant where it was, so the next run looks again', async () => {
+    const w = world([rec('RE-a', '2024-06-20T10:00:00.000Z')], { 'RE-a': 'throw' });
+    w.set({ nextDay: '2024-06-20', pending: [], settledAt: '2024-07-01T00:00:00.000Z' });
+
+    await runRetentionSweep(options, w.deps);
+
+    expect(w.checkpoint()?.settledAt).toBe('2024-07-01T00:00:00.000Z');
   });
 });
