@@ -200,7 +200,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   let erasures = options.maxRecordings;
   /** Checks that erase nothing left; the pending list stops while more than `walkChecks` are. */
   let checks = options.maxChecks ?? 4 * options.maxRecordings;
-  const walkChecks = Math.floor(checks / 2);
+  // At least one, whatever maxChecks: the walk must always be able to move.
+  const walkChecks = Math.max(1, Math.floor(checks / 2));
   /** An erasure threw: its outcome is unknown, so `settledAt` stays where it was. */
   let unknown = false;
   let pendingFull = false;
