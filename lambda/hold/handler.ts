@@ -61,12 +61,13 @@ export function createHoldHandler(runtime: HoldRuntime) {
       if (!by) throw forbidden('No authenticated caller');
       const method = event.requestContext?.http?.method ?? event.routeKey?.split(' ')[0];
       if (method === 'DELETE') {
-        const { released } = await releaseHold({ recordingSid, by }, deps);
+        const { released, versionsReleased } = await releaseHold({ recordingSid, by }, deps);
         // The one log line of a release (releaseHold logs none).
-        log.info(released ? 'Released a legal hold' : 'No legal hold to release', { by });
+        log.info(released ? 'Released a legal hold' : 'No legal hold to release', { by, versionsReleased });
+        // Clearing S3 legal holds the ledger never knew (set by hand) is a release too.
         return withAuditNote(emptyResponse(204), {
-          ...(released ? {} : { outcome: 'not-held' }),
-          details: { released },
+          ...(released || versionsReleased > 0 ? {} : { outcome: 'not-held' }),
+          details: { released, objectLockVersionsReleased: versionsReleased },
         });
       }
       if (method !== 'PUT') throw new HttpError(405, 'Use PUT to hold a recording and DELETE to release it');

@@ -381,8 +381,24 @@ describe('the audited hold routes', () => {
       ['recording.hold', 'done', ARN, { status: 200, reason: 'case 42', placed: true, objectLockVersionsHeld: 0 }],
       // A repeat: the first hold stands; the entry keeps what this caller asked, whole (500 code points).
       ['recording.hold', 'already-held', ARN, { status: 200, reason: long, placed: false, objectLockVersionsHeld: 0 }],
-      ['recording.release', 'done', ARN, { status: 204, released: true }],
-      ['recording.release', 'not-held', ARN, { status: 204, released: false }],
+      ['recording.release', 'done', ARN, { status: 204, released: true, objectLockVersionsReleased: 0 }],
+      ['recording.release', 'not-held', ARN, { status: 204, released: false, objectLockVersionsReleased: 0 }],
+    ]);
+  });
+
+  it('enters a release that cleared S3 legal holds the ledger never knew as done, with how many', async () => {
+    const { recordingSid, key } = await givenLedgered();
+    const lock = objectLockDouble();
+    // Set in S3 by hand.
+    await lock.setLegalHold(key, 'v1', true);
+    const hold = auditedHold(lock);
+
+    expect((await hold(holdEvent(recordingSid, 'DELETE'))).statusCode).toBe(204);
+    expect((await hold(holdEvent(recordingSid, 'DELETE'))).statusCode).toBe(204);
+
+    expect(await entriesOf(recordingSid)).toEqual([
+      ['recording.release', 'done', ARN, { status: 204, released: false, objectLockVersionsReleased: 1 }],
+      ['recording.release', 'not-held', ARN, { status: 204, released: false, objectLockVersionsReleased: 0 }],
     ]);
   });
 
