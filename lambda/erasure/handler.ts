@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { fixedAuditId } from '../shared/audit/audit-trail';
 import { withAuditNote } from '../shared/audit/audited-route';
 import { type ErasureDepsRuntime, erasureDeps } from '../shared/erasure/erasure-deps';
 import {
@@ -51,18 +52,26 @@ export function createErasureHandler(runtime: ErasureRuntime) {
         versionsDeleted: result.versionsDeleted,
       });
       // 204 either way (idempotent), but the trail must not say this caller erased what was gone.
+      const alreadyErased = {
+        outcome: 'already-erased',
+        details: {
+          versionsDeleted: result.versionsDeleted,
+          ...(result.erasedBy ? { erasedBy: result.erasedBy } : {}),
+          ...(result.erasedAt ? { erasedAt: result.erasedAt } : {}),
+        },
+      };
+      // The erasure's one `done` entry, at the ledger's erasedAt: the caller whose request was cut
+      // short (503: its entry, the call item or the event failed) repeats it and writes the entry then.
+      const key = result.erasedAt
+        ? { at: new Date(result.erasedAt), id: fixedAuditId('recording.erase', recordingSid) }
+        : undefined;
       return withAuditNote(
         emptyResponse(204),
         result.result === 'erased'
-          ? { details: { versionsDeleted: result.versionsDeleted } }
-          : {
-              outcome: 'already-erased',
-              details: {
-                versionsDeleted: result.versionsDeleted,
-                ...(result.erasedBy ? { erasedBy: result.erasedBy } : {}),
-                ...(result.erasedAt ? { erasedAt: result.erasedAt } : {}),
-              },
-            },
+          ? { details: { versionsDeleted: result.versionsDeleted }, ...(key ? { key } : {}) }
+          : key && result.erasedBy === erasedBy
+            ? { details: { repeat: true, erasedAt: result.erasedAt }, key, whenEntered: alreadyErased }
+            : alreadyErased,
       );
     } catch (error) {
       if (error instanceof HoldConflictError) {

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { fixedAuditId } from '../shared/audit/audit-trail';
 import { withAuditNote } from '../shared/audit/audited-route';
 import type { HoldConfig } from '../shared/config/function-config';
 import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
@@ -60,12 +61,13 @@ export function createHoldHandler(runtime: HoldRuntime) {
       if (!by) throw forbidden('No authenticated caller');
       const method = event.requestContext?.http?.method ?? event.routeKey?.split(' ')[0];
       if (method === 'DELETE') {
-        const { released } = await releaseHold({ recordingSid, by }, deps);
+        const { released, versionsReleased } = await releaseHold({ recordingSid, by }, deps);
         // The one log line of a release (releaseHold logs none).
-        log.info(released ? 'Released a legal hold' : 'No legal hold to release', { by });
+        log.info(released ? 'Released a legal hold' : 'No legal hold to release', { by, versionsReleased });
+        // Clearing S3 legal holds the ledger never knew (set by hand) is a release too.
         return withAuditNote(emptyResponse(204), {
-          ...(released ? {} : { outcome: 'not-held' }),
-          details: { released },
+          ...(released || versionsReleased > 0 ? {} : { outcome: 'not-held' }),
+          details: { released, objectLockVersionsReleased: versionsReleased },
         });
       }
       if (method !== 'PUT') throw new HttpError(405, 'Use PUT to hold a recording and DELETE to release it');
@@ -81,10 +83,22 @@ export function createHoldHandler(runtime: HoldRuntime) {
       });
       // The entry keeps the reason this caller gave (at most 500 code points), even on a repeat
       // whose first hold stands: `placed: false` tells the two apart.
-      return withAuditNote(response, {
-        ...(result.placed ? {} : { outcome: 'already-held' }),
-        details: { reason, placed: result.placed, objectLockVersionsHeld: result.versionsHeld },
-      });
+      const given = { reason, placed: result.placed, objectLockVersionsHeld: result.versionsHeld };
+      // The hold's one `done` entry, at its time in the ledger: the caller whose PUT was cut short
+      // (503 after the ledger took the hold) repeats it and writes the entry then.
+      const key = { at: new Date(result.hold.at), id: fixedAuditId('recording.hold', recordingSid) };
+      return withAuditNote(
+        response,
+        result.placed
+          ? { details: given, key }
+          : result.hold.by === by
+            ? {
+                details: { ...given, reason: result.hold.reason, placed: true, repeat: true },
+                key,
+                whenEntered: { outcome: 'already-held', details: given },
+              }
+            : { outcome: 'already-held', details: given },
+      );
     } catch (error) {
       if (error instanceof HttpError) {
         if (error.statusCode >= 500) log.error('Hold failed', { error: error.message });

@@ -22,7 +22,7 @@ export interface HoldDeps {
   readonly ledger: Pick<RecordingLedger, 'get'>;
   readonly holds: Pick<LedgerHold, 'placeHold' | 'releaseHold'>;
   /** The bucket's S3 Object Lock legal holds; unset where the bucket has no Object Lock. */
-  readonly objectLock?: Pick<RecordingStore, 'listObjectVersions' | 'setLegalHold'> | undefined;
+  readonly objectLock?: Pick<RecordingStore, 'listObjectVersions' | 'setLegalHold' | 'objectLegalHold'> | undefined;
   readonly events: EventPublisher;
   readonly obs: Observability;
   readonly now?: () => Date;
@@ -128,20 +128,27 @@ export async function placeHold(
   return { recordingSid: request.recordingSid, hold: held, placed: outcome.result === 'held', versionsHeld };
 }
 
+export interface ReleaseResult {
+  /** The ledger held the recording and no longer does. */
+  readonly released: boolean;
+  /** Versions whose S3 legal hold was on and this request cleared (0 without Object Lock). */
+  readonly versionsReleased: number;
+}
+
 export async function releaseHold(
   request: { readonly recordingSid: string; readonly by: string },
   deps: HoldDeps,
-): Promise<{ readonly released: boolean }> {
+): Promise<ReleaseResult> {
   const now = deps.now ?? (() => new Date());
   checkSid(request.recordingSid);
   const before = await deps.ledger.get(request.recordingSid);
   if (!before) throw notFound('Recording not found');
   // S3 first: were the ledger released first and S3 then failed, an erasure would pass the ledger
   // and stop at S3. Also clears a legal hold set in S3 by hand, which the ledger never knew.
-  await setObjectLegalHolds(before, false, deps);
+  const versionsReleased = await setObjectLegalHolds(before, false, deps);
   const outcome = await deps.holds.releaseHold(request.recordingSid, request.by, now());
   if (outcome.result === 'not-found') throw notFound('Recording not found');
-  if (outcome.result === 'not-held') return { released: false };
+  if (outcome.result === 'not-held') return { released: false, versionsReleased };
   deps.obs.metric('RecordingReleased');
   await announce(
     {
@@ -150,19 +157,29 @@ export async function releaseHold(
     },
     deps,
   );
-  return { released: true };
+  return { released: true, versionsReleased };
 }
 
-/** Sets (or clears) the S3 legal hold on every version of the ledger's key; the number of versions. */
+/**
+ * Sets the S3 legal hold on every version of the ledger's key (the number of versions held now),
+ * or clears it on each version where it is on, read first (the number actually cleared: a release
+ * that removed a hold set in S3 by hand says so).
+ */
 async function setObjectLegalHolds(item: LedgerItem, on: boolean, deps: HoldDeps): Promise<number> {
-  if (!deps.objectLock || !item.key) return 0;
+  const lock = deps.objectLock;
+  if (!lock || !item.key) return 0;
   const key = item.key;
   try {
     const prefix = key.slice(0, key.lastIndexOf('.') + 1) || key;
-    const { versions } = await deps.objectLock.listObjectVersions(prefix);
+    const { versions } = await lock.listObjectVersions(prefix);
     const mine = versions.filter((v) => v.key === key && !v.deleteMarker);
-    for (const version of mine) await deps.objectLock.setLegalHold(key, version.versionId, on);
-    return mine.length;
+    let changed = 0;
+    for (const version of mine) {
+      if (!on && !(await lock.objectLegalHold(key, version.versionId))) continue;
+      await lock.setLegalHold(key, version.versionId, on);
+      changed++;
+    }
+    return changed;
   } catch (error) {
     deps.obs.logger.error('Could not set the S3 legal hold', { on, error: describeError(error) });
     deps.obs.metric('ObjectLegalHoldFailed');

@@ -73,6 +73,8 @@ export function accessAudit(recorder: AuditRecorder | undefined, defaultPrincipa
             from: query.from,
             to: query.to,
             ...(query.status ? { status: query.status } : {}),
+            // A page of holds says so: without it the entry reads as an ordinary listing.
+            ...(query.hold ? { hold: true } : {}),
             limit: query.limit,
             count,
             ...(query.after ? { after: `${query.after.startedAt}#${query.after.recordingSid}` } : {}),

@@ -58,7 +58,8 @@ export class HoldFunction extends VaultFunction {
       this.role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'HoldRecordingVersions',
-          actions: ['s3:PutObjectLegalHold'],
+          // Read before a release clears it: the audit entry says how many holds were actually on.
+          actions: ['s3:GetObjectLegalHold', 's3:PutObjectLegalHold'],
           resources: [props.storage.recordingObjectsArn()],
         }),
       );

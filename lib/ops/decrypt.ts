@@ -126,7 +126,9 @@ export async function decryptStoredRecording(
   });
   try {
     // Plaintext audio: its owner's alone, whatever the umask (as export's copies).
-    const out = createWriteStream(partial, { mode: 0o600 });
+    // A fresh file of its own: never an existing file or a symlink someone left under this name.
+    await rm(partial, { force: true });
+    const out = createWriteStream(partial, { mode: 0o600, flags: 'wx' });
     await pipeline(body, tap, gcmDecipher(cek, Buffer.from(details.iv, 'base64')), count, out);
   } catch (error) {
     await rm(partial, { force: true });

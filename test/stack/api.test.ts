@@ -202,7 +202,7 @@ describe('the hold function', () => {
     }
   });
 
-  test('with Object Lock: also lists versions and sets legal holds under recordings/, never deletes or bypasses', () => {
+  test('with Object Lock: also lists versions, reads and sets legal holds under recordings/, never deletes or bypasses', () => {
     const s = locked();
     const bucket = id(s, s.stack.storage.bucket);
     const statementsFound = found(s);
@@ -214,7 +214,8 @@ describe('the hold function', () => {
           condition: { StringLike: { 's3:prefix': ['recordings/*'] } },
         },
         {
-          actions: ['s3:PutObjectLegalHold'],
+          // Read before a release clears it: the entry says how many were actually on.
+          actions: ['s3:GetObjectLegalHold', 's3:PutObjectLegalHold'],
           resources: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/recordings/*']] }],
         },
       ]),

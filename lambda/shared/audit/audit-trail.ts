@@ -30,15 +30,16 @@ export class AuditWriter {
   /**
    * Appends an entry. With `key` (the time of the act and an id of the caller's choosing) the
    * entry has a fixed key: writing it again, after a put whose answer was lost, finds it there and
-   * adds nothing (the stored entry is kept as it is).
+   * adds nothing (the stored entry is kept as it is) and answers `existed: true`.
    */
-  async record(input: AuditEntryInput, key?: AuditEntryKey): Promise<AuditEntry> {
+  async record(input: AuditEntryInput, key?: AuditEntryKey): Promise<RecordedAuditEntry> {
     if (key) {
       const item = auditItem(input, key.at, key.id);
       try {
         await this.put(item);
       } catch (error) {
         if (!isConditionFailed(error)) throw error;
+        return { ...item, existed: true };
       }
       return item;
     }
@@ -64,6 +65,9 @@ export class AuditWriter {
     );
   }
 }
+
+/** An entry as AuditWriter.record put it; `existed` when its fixed key already held an entry (nothing was added). */
+export type RecordedAuditEntry = AuditEntry & { readonly existed?: true };
 
 /** A fixed key for an entry that may be written twice (see AuditWriter.record). */
 export interface AuditEntryKey {

@@ -4,14 +4,17 @@ import { jsonResponse } from '../runtime/http';
 import type { Observability } from '../runtime/observability';
 import { SID } from '../twilio/sids';
 import type { AuditAction, AuditDetails } from './audit-record';
-import { type AuditRecorder, auditActorOf, meteredAuditRecorder } from './audit-trail';
+import { type AuditEntryKey, type AuditRecorder, auditActorOf, meteredAuditRecorder } from './audit-trail';
 
 /**
  * A route handler whose every answer about a recording is entered in the access audit trail
  * before it leaves: erasure, hold, release, the single-recording read. The entry's outcome is the
  * answer's class (`done`, `refused` for 409, `rejected` for other 4xx, `failed` for 5xx), unless the
  * handler noted a truer one on its answer (withAuditNote: `already-erased` for a 204 that erased
- * nothing), with the details it noted beside `status`. When the
+ * nothing), with the details it noted beside `status`. An act a request cut short may leave without
+ * its entry (the erasure done, its entry not written) is noted with a fixed key: the repeat of the
+ * request writes that one entry, and a further repeat, finding it there, is entered as what it is
+ * (`whenEntered`: `already-erased`). When the
  * entry cannot be written the caller gets 503 instead: the action itself is idempotent (the ledger
  * keeps its state), and repeating it writes the entry.
  *
@@ -42,6 +45,13 @@ export interface AuditNote {
   readonly outcome?: string;
   /** Small facts beside `status` (bounded like every entry's: audit-record.ts). */
   readonly details?: AuditDetails;
+  /**
+   * The fixed key of the act's one entry (its time in the ledger, fixedAuditId): a repeat of a
+   * request cut short before or after its entry writes it at most once.
+   */
+  readonly key?: AuditEntryKey;
+  /** With `key`: what this request is entered as when the keyed entry is already there (it did nothing). */
+  readonly whenEntered?: { readonly outcome: string; readonly details?: AuditDetails };
 }
 
 // Beside the answer, never in it: the note is not sent to the caller, and a handler run without
@@ -72,17 +82,17 @@ export function auditedRoute(handler: Handler, options: AuditedRouteOptions): Ha
     const actor = auditActorOf(event, options.defaultPrincipal);
     if (!actor) return response;
     const note = notes.get(response);
-    const details: Record<string, string | number | boolean> = { ...note?.details, status: response.statusCode };
     const callId = event.pathParameters?.callId;
-    if (callId) details.callId = callId;
+    const entry = (noted: Pick<AuditNote, 'outcome' | 'details'> | undefined) => ({
+      ...actor,
+      recordingSid,
+      action,
+      outcome: noted?.outcome ?? outcomeOf(response.statusCode),
+      details: { ...noted?.details, status: response.statusCode, ...(callId ? { callId } : {}) } as AuditDetails,
+    });
     try {
-      await recorder.record({
-        ...actor,
-        recordingSid,
-        action,
-        outcome: note?.outcome ?? outcomeOf(response.statusCode),
-        details: details as AuditDetails,
-      });
+      const written = await recorder.record(entry(note), note?.key);
+      if (note?.key && note.whenEntered && written?.existed) await recorder.record(entry(note.whenEntered));
     } catch (error) {
       options.onError?.(error);
       options.obs?.flush();

@@ -51,7 +51,8 @@ export class LedgerHold {
             ':held': 'held',
             ':now': now.toISOString(),
             ':none': [],
-            ':note': [`${hold.at} legal hold placed by ${hold.by}: ${hold.reason}`.slice(0, 500)],
+            // The reason is bounded (500 code points) already; cut on code points, never mid-character.
+            ':note': [Array.from(`${hold.at} legal hold placed by ${hold.by}: ${hold.reason}`).slice(0, 1000).join('')],
             ...Object.fromEntries(HOLDABLE.map((status, i) => [`:s${i}`, status])),
           },
           ReturnValues: 'ALL_NEW',

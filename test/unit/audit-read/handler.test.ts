@@ -9,9 +9,10 @@ import { createAuditReadHandler } from '../../../lambda/audit-read/handler';
 import { ERASURE_AUDIT_ACTIONS } from '../../../lambda/erasure/audit-actions';
 import { createErasureHandler } from '../../../lambda/erasure/handler';
 import { HOLD_AUDIT_ACTIONS } from '../../../lambda/hold/audit-actions';
-import { createHoldHandler } from '../../../lambda/hold/handler';
-import { AuditWriter } from '../../../lambda/shared/audit/audit-trail';
+import { createHoldHandler, type HoldRuntime } from '../../../lambda/hold/handler';
+import { type AuditRecorder, AuditWriter } from '../../../lambda/shared/audit/audit-trail';
 import { auditedRoute } from '../../../lambda/shared/audit/audited-route';
+import type { EventPublisher } from '../../../lambda/shared/ledger/events';
 import { emptyResponse, jsonResponse } from '../../../lambda/shared/runtime/http';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
@@ -52,15 +53,36 @@ function auditEvent(recordingSid: string, rawQueryString = ''): APIGatewayProxyE
   });
 }
 
-function eraseEvent(recordingSid: string, callId = 'call-1'): APIGatewayProxyEventV2 {
+function eraseEvent(recordingSid: string, callId = 'call-1', userArn = ARN): APIGatewayProxyEventV2 {
   const event = httpApiEvent({
     method: 'DELETE',
     path: `/calls/${callId}/recordings/${recordingSid}`,
     routeKey: 'DELETE /calls/{callId}/recordings/{recordingSid}',
     pathParameters: { callId, recordingSid },
   });
-  Object.assign(event.requestContext, { authorizer: { iam: { userArn: ARN } } });
+  Object.assign(event.requestContext, { authorizer: { iam: { userArn } } });
   return event;
+}
+
+/** The erasure function as deployed: its handler behind the audited route (emulators, Twilio stubbed). */
+function auditedErasure(options: { recorder?: AuditRecorder; events?: EventPublisher } = {}) {
+  return auditedRoute(
+    createErasureHandler({
+      config: ERASURE_TEST_CONFIG,
+      tokens: staticTokens('unused'),
+      s3: aws.s3,
+      ddb: aws.ddb,
+      twilio: {
+        deleteRecording: async () => undefined,
+        fetchRecordingAudio: async () => Promise.reject(new Error('unused')),
+        getRecordingDetails: async () => Promise.reject(new Error('unused')),
+        getCallDetails: async () => Promise.reject(new Error('unused')),
+      },
+      events: options.events ?? { publish: async () => undefined },
+      obs: createObservability('erasure-audit-test'),
+    }),
+    { recorder: options.recorder ?? new AuditWriter(aws.ddb, AUDIT_TABLE_NAME), actions: ERASURE_AUDIT_ACTIONS },
+  );
 }
 
 async function read(recordingSid: string, query = '') {
@@ -117,23 +139,7 @@ describe('the audited erasure route', () => {
 
   it('enters a repeat erasure of an erased recording as already-erased, not as done by the caller', async () => {
     const { recordingSid, callId } = await givenStoredRecording(aws, new Date('2024-07-23T09:00:00.000Z'));
-    const erase = auditedRoute(
-      createErasureHandler({
-        config: ERASURE_TEST_CONFIG,
-        tokens: staticTokens('unused'),
-        s3: aws.s3,
-        ddb: aws.ddb,
-        twilio: {
-          deleteRecording: async () => undefined,
-          fetchRecordingAudio: async () => Promise.reject(new Error('unused')),
-          getRecordingDetails: async () => Promise.reject(new Error('unused')),
-          getCallDetails: async () => Promise.reject(new Error('unused')),
-        },
-        events: { publish: async () => undefined },
-        obs: createObservability('erasure-audit-test'),
-      }),
-      { recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME), actions: ERASURE_AUDIT_ACTIONS },
-    );
+    const erase = auditedErasure();
 
     expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
     expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
@@ -141,6 +147,76 @@ describe('the audited erasure route', () => {
     const { body } = await read(recordingSid);
     expect(body.entries.map((e: { outcome: string; details: unknown }) => [e.outcome, e.details])).toEqual([
       ['done', { status: 204, callId, versionsDeleted: 1 }],
+      ['already-erased', { status: 204, callId, versionsDeleted: 0, erasedBy: ARN, erasedAt: expect.any(String) }],
+    ]);
+  });
+
+  it('enters a repeat erasure of an erased recording as already-erased for another caller, erasedBy naming the first', async () => {
+    const { recordingSid, callId } = await givenStoredRecording(aws, new Date('2024-07-23T09:00:00.000Z'));
+    const erase = auditedErasure();
+    const other = 'arn:aws:iam::123456789012:user/auditor';
+
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
+    expect((await erase(eraseEvent(recordingSid, callId, other))).statusCode).toBe(204);
+
+    const { body } = await read(recordingSid);
+    expect(
+      body.entries.map((e: { outcome: string; actor: string; details: unknown }) => [e.outcome, e.actor, e.details]),
+    ).toEqual([
+      ['done', ARN, { status: 204, callId, versionsDeleted: 1 }],
+      [
+        'already-erased',
+        other,
+        { status: 204, callId, versionsDeleted: 0, erasedBy: ARN, erasedAt: expect.any(String) },
+      ],
+    ]);
+  });
+
+  it('enters the erasure as done when its entry failed (503) and the caller repeats the request, once', async () => {
+    const { recordingSid, callId } = await givenStoredRecording(aws, new Date('2024-07-23T09:00:00.000Z'));
+    const writer = new AuditWriter(aws.ddb, AUDIT_TABLE_NAME);
+    let refusals = 1;
+    const recorder: AuditRecorder = {
+      record: (entry, key) => (refusals-- > 0 ? Promise.reject(new Error('throttled')) : writer.record(entry, key)),
+    };
+    const erase = auditedErasure({ recorder });
+
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(503);
+    expect((await aws.getLedger(recordingSid))?.status).toBe('erased');
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
+
+    const { body } = await read(recordingSid);
+    const erasedAt = (await aws.getLedger(recordingSid))?.erasedAt;
+    expect(
+      body.entries.map((e: { at: string; outcome: string; details: unknown }) => [e.at, e.outcome, e.details]),
+    ).toEqual([
+      // At the time of the erasure; the versions were removed by the request cut short.
+      [erasedAt, 'done', { status: 204, callId, repeat: true, erasedAt }],
+    ]);
+  });
+
+  it('enters the erasure as done when the request cut short after the ledger turned erased is repeated', async () => {
+    const { recordingSid, callId } = await givenStoredRecording(aws, new Date('2024-07-23T09:00:00.000Z'));
+    let refusals = 1;
+    const erase = auditedErasure({
+      // EventBridge refusing Recording Erased once: the ledger is erased, the request answers 503.
+      events: {
+        publish: async () => {
+          if (refusals-- > 0) throw new Error('EventBridge unavailable');
+        },
+      },
+    });
+
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(503);
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
+    // A further repeat by the same caller erased nothing: it is entered as such, not as a second done.
+    expect((await erase(eraseEvent(recordingSid, callId))).statusCode).toBe(204);
+
+    const { body } = await read(recordingSid);
+    expect(body.entries.map((e: { outcome: string; details: unknown }) => [e.outcome, e.details])).toEqual([
+      // At the time of the erasure (the ledger's erasedAt), so before the failure entered after it.
+      ['done', { status: 204, callId, repeat: true, erasedAt: expect.any(String) }],
+      ['failed', { status: 503, callId }],
       ['already-erased', { status: 204, callId, versionsDeleted: 0, erasedBy: ARN, erasedAt: expect.any(String) }],
     ]);
   });
@@ -201,8 +277,9 @@ describe('the audited erasure route', () => {
 });
 
 describe('the audited hold routes', () => {
-  it('enters a hold and its release with the caller, after the ledger took them', async () => {
+  async function givenLedgered(): Promise<{ recordingSid: string; key: string }> {
     const recordingSid = newRecordingSid();
+    const key = `recordings/2024/07/call-1/${recordingSid}.mp3`;
     await aws.ddb.send(
       new PutCommand({
         TableName: LEDGER_TABLE,
@@ -211,39 +288,80 @@ describe('the audited hold routes', () => {
           callSid: `CA${'0'.repeat(32)}`,
           status: 'stored',
           bucket: RECORDINGS_BUCKET,
-          key: `recordings/2024/07/call-1/${recordingSid}.mp3`,
+          key,
           startedAt: '2024-07-22T17:00:00.000Z',
           day: '2024-07-22',
         },
       }),
     );
-    const hold = auditedRoute(
+    return { recordingSid, key };
+  }
+
+  function auditedHold(objectLock?: HoldRuntime['objectLock']) {
+    return auditedRoute(
       createHoldHandler({
         config: {
           bucketName: RECORDINGS_BUCKET,
           ledgerTableName: LEDGER_TABLE,
           eventBusName: 'test',
-          objectLock: false,
+          objectLock: objectLock !== undefined,
         },
         s3: aws.s3,
         ddb: aws.ddb,
         events: { publish: async () => undefined },
+        ...(objectLock ? { objectLock } : {}),
         obs: createObservability('hold-audit-test'),
       }),
       { recorder: new AuditWriter(aws.ddb, AUDIT_TABLE_NAME), actions: HOLD_AUDIT_ACTIONS },
     );
-    const event = (method: 'PUT' | 'DELETE', reason = 'case 42') => {
-      const e = httpApiEvent({
-        method,
-        path: `/recordings/${recordingSid}/hold`,
-        routeKey: `${method} /recordings/{recordingSid}/hold`,
-        pathParameters: { recordingSid },
-        headers: { 'content-type': 'application/json' },
-        ...(method === 'PUT' ? { body: JSON.stringify({ reason }) } : {}),
-      });
-      Object.assign(e.requestContext, { authorizer: { iam: { userArn: ARN } } });
-      return e;
+  }
+
+  function holdEvent(recordingSid: string, method: 'PUT' | 'DELETE', reason = 'case 42', userArn = ARN) {
+    const e = httpApiEvent({
+      method,
+      path: `/recordings/${recordingSid}/hold`,
+      routeKey: `${method} /recordings/{recordingSid}/hold`,
+      pathParameters: { recordingSid },
+      headers: { 'content-type': 'application/json' },
+      ...(method === 'PUT' ? { body: JSON.stringify({ reason }) } : {}),
+    });
+    Object.assign(e.requestContext, { authorizer: { iam: { userArn } } });
+    return e;
+  }
+
+  /** S3 Object Lock as a double (s3rver has none): one version per object, legal holds per version. */
+  function objectLockDouble(options: { failSets?: number } = {}) {
+    const holds = new Map<string, boolean>();
+    let failSets = options.failSets ?? 0;
+    return {
+      holds,
+      async listObjectVersions(prefix: string) {
+        return { versioning: 's3' as const, versions: [{ key: `${prefix}mp3`, versionId: 'v1', deleteMarker: false }] };
+      },
+      async setLegalHold(key: string, versionId: string | undefined, on: boolean) {
+        if (failSets-- > 0) throw new Error('S3 answered 503');
+        holds.set(`${key}@${versionId}`, on);
+      },
+      async objectLegalHold(key: string, versionId?: string) {
+        return holds.get(`${key}@${versionId}`) === true;
+      },
     };
+  }
+
+  const entriesOf = async (recordingSid: string) =>
+    (await read(recordingSid)).body.entries.map(
+      (e: { at: string; action: string; outcome: string; actor: string; details: unknown }) => [
+        e.action,
+        e.outcome,
+        e.actor,
+        e.details,
+      ],
+    );
+
+  it('enters a hold and its release with the caller, after the ledger took them', async () => {
+    const { recordingSid } = await givenLedgered();
+    const hold = auditedHold();
+    const event = (method: 'PUT' | 'DELETE', reason = 'case 42') => holdEvent(recordingSid, method, reason);
 
     const long = '\u{1F600}'.repeat(500);
     expect((await hold(event('PUT'))).statusCode).toBe(200);
@@ -263,8 +381,61 @@ describe('the audited hold routes', () => {
       ['recording.hold', 'done', ARN, { status: 200, reason: 'case 42', placed: true, objectLockVersionsHeld: 0 }],
       // A repeat: the first hold stands; the entry keeps what this caller asked, whole (500 code points).
       ['recording.hold', 'already-held', ARN, { status: 200, reason: long, placed: false, objectLockVersionsHeld: 0 }],
-      ['recording.release', 'done', ARN, { status: 204, released: true }],
-      ['recording.release', 'not-held', ARN, { status: 204, released: false }],
+      ['recording.release', 'done', ARN, { status: 204, released: true, objectLockVersionsReleased: 0 }],
+      ['recording.release', 'not-held', ARN, { status: 204, released: false, objectLockVersionsReleased: 0 }],
+    ]);
+  });
+
+  it('enters a release that cleared S3 legal holds the ledger never knew as done, with how many', async () => {
+    const { recordingSid, key } = await givenLedgered();
+    const lock = objectLockDouble();
+    // Set in S3 by hand.
+    await lock.setLegalHold(key, 'v1', true);
+    const hold = auditedHold(lock);
+
+    expect((await hold(holdEvent(recordingSid, 'DELETE'))).statusCode).toBe(204);
+    expect((await hold(holdEvent(recordingSid, 'DELETE'))).statusCode).toBe(204);
+
+    expect(await entriesOf(recordingSid)).toEqual([
+      ['recording.release', 'done', ARN, { status: 204, released: false, objectLockVersionsReleased: 1 }],
+      ['recording.release', 'not-held', ARN, { status: 204, released: false, objectLockVersionsReleased: 0 }],
+    ]);
+  });
+
+  it('enters the hold as done when its S3 step failed (503) and the caller repeats the PUT, once', async () => {
+    const { recordingSid } = await givenLedgered();
+    const hold = auditedHold(objectLockDouble({ failSets: 1 }));
+    const other = 'arn:aws:iam::123456789012:user/counsel';
+
+    expect((await hold(holdEvent(recordingSid, 'PUT'))).statusCode).toBe(503);
+    expect((await hold(holdEvent(recordingSid, 'PUT'))).statusCode).toBe(200);
+    // Repeats once the hold is whole placed nothing: already-held, whoever sends them.
+    expect((await hold(holdEvent(recordingSid, 'PUT', 'case 43'))).statusCode).toBe(200);
+    expect((await hold(holdEvent(recordingSid, 'PUT', 'case 44', other))).statusCode).toBe(200);
+
+    const heldAt = ((await aws.getLedger(recordingSid))?.hold as { at: string } | undefined)?.at;
+    expect((await read(recordingSid)).body.entries[0].at).toBe(heldAt);
+    expect(await entriesOf(recordingSid)).toEqual([
+      // At the time of the hold, so before the failure entered after it.
+      [
+        'recording.hold',
+        'done',
+        ARN,
+        { status: 200, reason: 'case 42', placed: true, repeat: true, objectLockVersionsHeld: 1 },
+      ],
+      ['recording.hold', 'failed', ARN, { status: 503 }],
+      [
+        'recording.hold',
+        'already-held',
+        ARN,
+        { status: 200, reason: 'case 43', placed: false, objectLockVersionsHeld: 1 },
+      ],
+      [
+        'recording.hold',
+        'already-held',
+        other,
+        { status: 200, reason: 'case 44', placed: false, objectLockVersionsHeld: 1 },
+      ],
     ]);
   });
 });

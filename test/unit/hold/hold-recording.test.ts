@@ -6,13 +6,14 @@
 import '../../helpers/setup-env';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createHoldHandler, type HoldRuntime } from '../../../lambda/hold/handler';
-import { parseHoldReason } from '../../../lambda/hold/hold-recording';
+import { parseHoldReason, releaseHold } from '../../../lambda/hold/hold-recording';
 import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
 import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
+import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { type ObjectVersion, RecordingStore } from '../../../lambda/shared/storage/recording-store';
 import { MALFORMED_RECORDING_SID } from '../../../lambda/shared/twilio/sids';
@@ -272,6 +273,29 @@ describe('with S3 Object Lock (store double: s3rver has none)', () => {
 
     expect((await send(holdEvent('DELETE', recordingSid), { objectLock: lock })).status).toBe(204);
     expect(Object.fromEntries(lock.holds)).toEqual({ [`${key}@v2`]: false, [`${key}@v1`]: false });
+  });
+
+  test('a release reads each version first and clears only the legal holds that are on, counting them, with or without a ledger hold', async () => {
+    const { recordingSid, key } = await givenStored();
+    const lock = objectLockDouble();
+    // Set in S3 by hand: the ledger knows no hold.
+    await lock.setLegalHold(key, 'v1', true);
+    const deps = {
+      ledger,
+      holds: new LedgerHold(aws.ddb, LEDGER_TABLE),
+      objectLock: lock,
+      events: { publish: async (event: VaultEvent) => void published.push(event) },
+      obs,
+      now: () => NOW,
+    };
+
+    expect(await releaseHold({ recordingSid, by: LEGAL }, deps)).toEqual({ released: false, versionsReleased: 1 });
+    // v2 had none: nothing was written to it.
+    expect(Object.fromEntries(lock.holds)).toEqual({ [`${key}@v1`]: false });
+    expect(await releaseHold({ recordingSid, by: LEGAL }, deps)).toEqual({ released: false, versionsReleased: 0 });
+
+    await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock });
+    expect(await releaseHold({ recordingSid, by: LEGAL }, deps)).toEqual({ released: true, versionsReleased: 2 });
   });
 
   test('an S3 failure answers 503 with the ledger already holding; the same PUT again finishes it', async () => {

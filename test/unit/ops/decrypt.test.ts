@@ -5,7 +5,7 @@
  */
 import '../../helpers/setup-env';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -115,6 +115,20 @@ describe('decrypting a stored copy', () => {
     } finally {
       process.umask(before);
     }
+  });
+
+  it('never writes the plaintext through a file or symlink someone left under its temporary name', async () => {
+    const stored = await givenStored();
+    const asked = request(stored.recordingSid);
+    const bait = join(dir, 'bait.txt');
+    await writeFile(bait, 'untouched', { mode: 0o644 });
+    await symlink(bait, join(dir, `.${stored.recordingSid}.wav.${process.pid}.partial`));
+
+    const result = await decryptStoredRecording(sources(), asked);
+
+    expect(await readFile(bait, 'utf8')).toBe('untouched');
+    expect((await readFile(result.outPath)).equals(stored.audio)).toBe(true);
+    expect((await stat(result.outPath)).mode & 0o777).toBe(0o600);
   });
 
   it('writes the original audio with the right key, and says the copy matched the ledger', async () => {

@@ -247,4 +247,25 @@ describe('listing pages in the audit trail', () => {
       }),
     ]);
   });
+
+  it('enters a page of GET /recordings?hold=true as a listing of holds (hold: true)', async () => {
+    const actor = `lister-${newRecordingSid()}`;
+    const rawQueryString = 'from=2031-01-01&to=2031-01-02&hold=true&limit=5';
+
+    const response = await handler()(
+      withAuthorizer(httpApiEvent({ path: '/recordings', routeKey: 'GET /recordings', rawQueryString }), {
+        jwt: { claims: { sub: actor } },
+      }),
+    );
+
+    expect(response.statusCode).toBe(200);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await reader().forActorDay(actor, today)).toEqual([
+      expect.objectContaining({
+        action: 'recordings.list',
+        outcome: 'listed',
+        details: { from: '2031-01-01T00:00:00.000Z', to: '2031-01-02T00:00:00.000Z', hold: true, limit: 5, count: 0 },
+      }),
+    ]);
+  });
 });

@@ -93,6 +93,17 @@ describe('LedgerHold', () => {
     expect(item?.notes).toEqual([`${HOLD.at} legal hold placed by ${LEGAL}: ${HOLD.reason}`]);
   });
 
+  it('keeps a reason of 500 emoji whole in its note, never half a character', async () => {
+    const { recordingSid } = await givenStored();
+    const reason = '\u{1F4DE}'.repeat(500);
+
+    await holds.placeHold(recordingSid, { ...HOLD, reason }, NOW);
+
+    const [note = ''] = ((await aws.getLedger(recordingSid))?.notes as string[] | undefined) ?? [];
+    expect(note.endsWith(`: ${reason}`)).toBe(true);
+    expect(note).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  });
+
   it('releases with a note naming who released it, and keeps the item findable as released', async () => {
     const { recordingSid } = await givenStored();
     await holds.placeHold(recordingSid, HOLD, NOW);
