@@ -144,11 +144,18 @@ export interface SweepReport {
   readonly cutoff: string;
   readonly fromDay: string;
   readonly nextDay: string;
+  /**
+   * Distinct recordings this run checked through the erasure path (a ledger read each): the pending
+   * list's re-checks and the walk's. Every one expired, finished, held or retained is among them.
+   */
   readonly examined: number;
+  /** Recordings this run expired (not counting earlier expiries it finished). */
   readonly expired: number;
   /** Earlier expiries finished or entered by this run; absent from reports of older runs. */
   readonly finished?: number;
+  /** Distinct recordings this run passed by because they are held (each still in `pending`). */
   readonly held: number;
+  /** Distinct recordings this run passed by because Object Lock still retains them. */
   readonly retained: number;
   /** Erasures that failed, and audit entries that could not be written. */
   readonly failed: number;
@@ -191,7 +198,12 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   const cutoffDay = dayOf(cutoffIso);
   const saved = await deps.checkpoint.read();
   const fromDay = saved?.nextDay ?? options.earliestDay ?? EARLIEST_DAY;
-  const counts = { examined: 0, expired: 0, finished: 0, held: 0, retained: 0, failed: 0, auditFailed: 0 };
+  const counts = { expired: 0, finished: 0, failed: 0, auditFailed: 0 };
+  // Distinct recordings, not checks: a recording checked twice in a run (the pending list, then a
+  // day index page that shows it again) is one recording examined, held or retained.
+  const examined = new Set<string>();
+  const held = new Set<string>();
+  const retained = new Set<string>();
   const log = deps.obs.logger;
 
   // In the saved order: an entry checked in this run moves to the end (delete, then set).
@@ -240,6 +252,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
    * written, or no room to remember it). `before`: its entry in the pending list, if it had one.
    */
   const expireOne = async (recordingSid: string, before?: PendingRecording): Promise<boolean> => {
+    examined.add(recordingSid);
     let result: ExpireOutcome;
     try {
       result = await deps.expire(recordingSid);
@@ -294,8 +307,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       }
       case 'held':
       case 'retained': {
-        if (result.outcome === 'held') counts.held++;
-        else counts.retained++;
+        if (result.outcome === 'held') held.add(recordingSid);
+        else retained.add(recordingSid);
         // One already on the list keeps its place; a new one needs room.
         if (!before && pending.size >= MAX_PENDING && !pending.has(recordingSid)) {
           counts.failed++;
@@ -388,7 +401,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       if (candidate.startedAt >= cutoffIso) continue;
       // Remembered: the pending list checks it again (step 1), not the walk.
       if (pending.has(candidate.recordingSid) || seen.has(candidate.recordingSid)) continue;
-      counts.examined++;
+      // Already checked by the walk in this run (a page of the day index shows it again).
+      if (examined.has(candidate.recordingSid)) continue;
       // Between two recordings, never during one: the day stays in the checkpoint, unfinished.
       if (erasures <= 0 || checks <= 0 || stopping() || !(await expireOne(candidate.recordingSid))) break walk;
     }
@@ -405,7 +419,10 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     cutoff: cutoffIso,
     fromDay,
     nextDay,
+    examined: examined.size,
     ...counts,
+    held: held.size,
+    retained: retained.size,
     pending: pending.size,
     caughtUp: nextDay >= cutoffDay,
     ...(stopped ? { stopped: true as const } : {}),

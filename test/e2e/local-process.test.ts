@@ -94,6 +94,27 @@ test('a fresh start writes nothing to the access audit trail: the readiness prob
   await stack.stop();
 }, 120_000);
 
+test('a stack whose trail holds an entry for the probe’s own RecordingSid starts again', async () => {
+  const stack = await LocalStack.startFor(stub);
+  dataDirs.push(stack.config.dataDir);
+  running.push(stack);
+  const held = await stack.request('PUT', '/recordings/RE00000000000000000000000000000000/hold', {
+    headers: { authorization: `Bearer ${stack.config.apiToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reason: 'a user trying things' }),
+  });
+  expect(held.status).toBe(404);
+  await stack.stop();
+
+  const restarted = await LocalStack.launch(stack.config);
+  running.push(restarted);
+
+  const trail = await restarted.request('GET', '/recordings/RE00000000000000000000000000000000/audit', {
+    headers: { authorization: `Bearer ${stack.config.apiToken}` },
+  });
+  expect(trail.json).toMatchObject({ entries: [expect.objectContaining({ action: 'recording.hold' })] });
+  await restarted.stop();
+}, 120_000);
+
 test('a transfer in flight when the process is SIGKILLed completes exactly after a restart on the same data', async () => {
   const stack = await LocalStack.startFor(stub, {
     maxAttempts: 4,

@@ -484,4 +484,36 @@ describe('runRetentionSweep', () => {
 
     expect(w.checkpoint()?.settledAt).toBe('2024-07-01T00:00:00.000Z');
   });
+  test('counts each recording once per run: one held recording is held 1 in every run, and one expired from the pending list is examined', async () => {
+    const recordings = [rec('RE-held', '2024-06-21T10:00:00.000Z'), rec('RE-late', '2024-06-23T08:00:00.000Z')];
+    const outcomes: Record<string, ExpireOutcome | 'throw'> = {
+      'RE-held': { outcome: 'held' },
+      'RE-late': { outcome: 'held' },
+    };
+    const w = world(recordings, outcomes);
+
+    const first = await runRetentionSweep(options, w.deps);
+    const second = await runRetentionSweep(options, w.deps);
+    const third = await runRetentionSweep(options, w.deps);
+
+    for (const report of [first, second, third]) {
+      expect(report).toMatchObject({ examined: 2, held: 2, expired: 0, pending: 2 });
+    }
+
+    // Expired from the pending list: examined as well as expired.
+    delete outcomes['RE-held'];
+    const released = await runRetentionSweep(options, w.deps);
+    expect(released).toMatchObject({ examined: 2, expired: 1, held: 1, pending: 1 });
+  });
+
+  test('a recording a day index page shows twice is examined and counted once', async () => {
+    const held = rec('RE-held', '2024-06-21T10:00:00.000Z');
+    const free = rec('RE-free', '2024-06-21T11:00:00.000Z');
+    const w = world([held, free, { ...held }, { ...free, status: 'stored' }], { 'RE-held': { outcome: 'held' } });
+
+    const report = await runRetentionSweep(options, w.deps);
+
+    expect(report).toMatchObject({ examined: 2, expired: 1, finished: 0, held: 1, pending: 1 });
+    expect(w.expired).toEqual(['RE-free']);
+  });
 });
