@@ -62,6 +62,7 @@ export function createErasureHandler(runtime: ErasureRuntime) {
       };
       // The erasure's one `done` entry, at the ledger's erasedAt: the caller whose request was cut
       // short (503: its entry, the call item or the event failed) repeats it and writes the entry then.
+      // A request that lost the race to a concurrent one (lostRace) is already-erased, whoever sent it.
       const key = result.erasedAt
         ? { at: new Date(result.erasedAt), id: fixedAuditId('recording.erase', recordingSid) }
         : undefined;
@@ -69,7 +70,7 @@ export function createErasureHandler(runtime: ErasureRuntime) {
         emptyResponse(204),
         result.result === 'erased'
           ? { details: { versionsDeleted: result.versionsDeleted }, ...(key ? { key } : {}) }
-          : key && result.erasedBy === erasedBy
+          : key && result.erasedBy === erasedBy && !result.lostRace
             ? { details: { repeat: true, erasedAt: result.erasedAt }, key, whenEntered: alreadyErased }
             : alreadyErased,
       );

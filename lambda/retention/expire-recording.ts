@@ -4,6 +4,7 @@ import {
   eraseRecordingBySid,
   HoldConflictError,
   ObjectLegalHoldConflictError,
+  RETENTION_ACTOR,
   RetentionConflictError,
 } from '../shared/erasure/recording-erasure';
 import type { LedgerDayIndex } from '../shared/ledger/day-index';
@@ -12,8 +13,7 @@ import type { ErasureFields } from '../shared/ledger/ledger-erasure';
 import { HttpError } from '../shared/runtime/http';
 import type { ExpireOutcome, RetentionCandidate } from './sweep-run';
 
-/** Who the ledger, the call item and the events name for an expiry. */
-export const RETENTION_ACTOR = 'retention';
+export { RETENTION_ACTOR };
 
 /**
  * Erases one recording as expired through the erasure path (S3 versions, Twilio, ledger `expired`

@@ -48,7 +48,10 @@ export interface ErasureDeps {
   readonly calls: Pick<CallsRepository, 'getCall'>;
   readonly callsErasure: Pick<CallsErasure, 'markErased'>;
   readonly ledger: Pick<RecordingLedger, 'get' | 'markDeletedAtTwilio'>;
-  readonly ledgerErasure: Pick<LedgerErasure, 'markErasing' | 'markErased' | 'markErasedEventSent'> &
+  readonly ledgerErasure: Pick<
+    LedgerErasure,
+    'markErasing' | 'markErased' | 'markErasedEventSent' | 'claimErasedAnnouncement' | 'releaseErasedAnnouncement'
+  > &
     Partial<Pick<LedgerErasure, 'markExpired'>>;
   readonly store: ErasureStore;
   /** Twilio as the parent account: recordings whose ledger names no account. */
@@ -96,6 +99,11 @@ export interface ErasureResult {
   readonly erasedBy: string;
   /** Versions and delete markers removed from S3 by this request. */
   readonly versionsDeleted: number;
+  /**
+   * already-erased because a concurrent erasure finished first (this request did the work too,
+   * but erased nothing the winner did not): never the repeat of a request cut short.
+   */
+  readonly lostRace?: true;
 }
 
 /** Object Lock retention forbids deleting a version of the object: 409 `{ error, retainUntil }`. */
@@ -141,22 +149,36 @@ export class ErasureIncompleteError extends HttpError {
 
 type Ledgered = LedgerItem & ErasureFields;
 
+/** Who the ledger's answers, the call item and the events name for an expiry (the retention sweep). */
+export const RETENTION_ACTOR = 'retention';
+
 const FORMATS = ['mp3', 'wav'] as const;
 
-/** An erased recording asked again: the call item is made to say so (a cut-short projection heals), nothing else. */
+/**
+ * An erased recording asked again, or erased by a concurrent request that won: the call item is
+ * made to say so and an event never sent goes out (a cut-short erasure heals), unless the request
+ * that erased it is still sending it.
+ */
 async function alreadyErased(
   item: Ledgered,
   request: FoundRecording,
   keys: Parameters<typeof project>[2],
   deps: ErasureDeps,
+  lost?: { readonly versionsDeleted: number },
 ): Promise<ErasureResult> {
-  await project(item, request, keys, deps);
+  await project(item, request, keys, deps, false);
   return {
     result: 'already-erased',
     erasedAt: item.erasedAt ?? item.expiredAt ?? '',
-    erasedBy: item.erasedBy ?? (item.status === 'expired' ? 'retention' : ''),
-    versionsDeleted: 0,
+    erasedBy: erasedByOf(item, ''),
+    versionsDeleted: lost?.versionsDeleted ?? 0,
+    ...(lost ? { lostRace: true as const } : {}),
   };
+}
+
+/** Who the ledger names as having erased it: the sweep for an expired recording. */
+function erasedByOf(item: Ledgered, fallback: string): string {
+  return item.erasedBy ?? (item.status === 'expired' ? RETENTION_ACTOR : fallback);
 }
 
 export async function eraseRecording(request: ErasureRequest, deps: ErasureDeps): Promise<ErasureResult> {
@@ -276,12 +298,18 @@ async function eraseFound(
   }
 
   const erasedAt = now().toISOString();
-  const erased =
+  const finished =
     request.expire && deps.ledgerErasure.markExpired
       ? await deps.ledgerErasure.markExpired(recordingSid, erasedAt, now())
       : await deps.ledgerErasure.markErased(recordingSid, { erasedAt, erasedBy: request.erasedBy }, now());
-  if (!erased) throw new ErasureIncompleteError('The ledger did not take the erasure');
-  await project(erased, request, keys, deps);
+  if (!finished) throw new ErasureIncompleteError('The ledger did not take the erasure');
+  if (!finished.won) {
+    // A concurrent erasure finished first: it alone announces and is entered as having erased it.
+    log.info('Recording erased meanwhile by a concurrent request', { versionsDeleted });
+    return alreadyErased(finished.item, request, keys, deps, { versionsDeleted });
+  }
+  const erased = finished.item;
+  await project(erased, request, keys, deps, true);
   deps.obs.metric('RecordingErased');
   log.info('Recording erased', { versionsDeleted });
   return {
@@ -296,11 +324,22 @@ async function eraseFound(
  * The call item and the `Recording Erased` event, from the erased ledger item. Idempotent: a
  * repeat changes nothing on the call item and announces only what never went out.
  */
-async function project(item: Ledgered, request: FoundRecording, keys: readonly string[], deps: ErasureDeps) {
+async function project(
+  item: Ledgered,
+  request: FoundRecording,
+  keys: readonly string[],
+  deps: ErasureDeps,
+  /** This request's write turned the ledger final: it owns the event (announcingErasureUntil). */
+  won: boolean,
+) {
   const now = deps.now ?? (() => new Date());
   const expired = item.status === 'expired';
   const erasedAt = item.erasedAt ?? item.expiredAt ?? now().toISOString();
-  const erasedBy = item.erasedBy ?? request.erasedBy;
+  const erasedBy = erasedByOf(item, request.erasedBy);
+  // Cut short: the next request may send the event at once instead of waiting out the lease.
+  const release = async () => {
+    if (won) await deps.ledgerErasure.releaseErasedAnnouncement(item.recordingSid).catch(() => undefined);
+  };
   try {
     // A recording without a call item (a conference recording without a CallSid) has none to update.
     if (request.callId !== undefined) {
@@ -313,9 +352,12 @@ async function project(item: Ledgered, request: FoundRecording, keys: readonly s
     }
   } catch (error) {
     deps.obs.logger.error('Could not record the erasure on the call item', { error: describeError(error) });
+    await release();
     throw new ErasureIncompleteError('The recording is erased but the call item could not be updated');
   }
   if (item.erasedEventAt) return;
+  // A repeat sends only an event nobody sent or is sending: never one the winner is still sending.
+  if (!won && !(await deps.ledgerErasure.claimErasedAnnouncement(item.recordingSid, now()))) return;
   const sent = await announce(
     expired
       ? {
@@ -346,8 +388,10 @@ async function project(item: Ledgered, request: FoundRecording, keys: readonly s
         },
     deps,
   );
-  if (!sent)
+  if (!sent) {
+    await deps.ledgerErasure.releaseErasedAnnouncement(item.recordingSid).catch(() => undefined);
     throw new ErasureIncompleteError('The recording is erased but the Recording Erased event could not be sent');
+  }
   await deps.ledgerErasure.markErasedEventSent(item.recordingSid, now());
 }
 

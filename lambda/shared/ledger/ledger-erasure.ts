@@ -12,6 +12,24 @@ import { dayOf, type LedgerIndexOptions, type LedgerItem } from './ledger';
 /** Ledger attributes an erasure adds. */
 export interface ErasureFields {
   readonly erasedEventAt?: string;
+  /** Until when (epoch ms) the erasure's event is being sent by the request that erased it. */
+  readonly announcingErasureUntil?: number;
+}
+
+/**
+ * How long the request that erased a recording owns its `Recording Erased`/`Expired` before a
+ * repeat may send it instead: longer than the erasure route's and the sweep's erasure step.
+ */
+export const ERASURE_ANNOUNCE_LEASE_MS = 60_000;
+
+/**
+ * The end of an erasure: `won` for the one request whose write turned the ledger final (it alone
+ * announces and is audited as having erased it); a request that lost the race gets the item as
+ * the winner left it.
+ */
+export interface ErasureFinish {
+  readonly won: boolean;
+  readonly item: LedgerItem & ErasureFields;
 }
 
 /**
@@ -123,14 +141,15 @@ export class LedgerErasure {
   }
 
   /**
-   * `erasing` → `erased`, with who and when. A repeat finds it erased and returns the item as it is;
-   * undefined when the ledger is in any other state.
+   * `erasing` → `erased`, with who and when. Exactly one of concurrent erasures wins; the others
+   * (and a repeat) get the item as it is, erased or expired, with `won: false`; undefined when the
+   * ledger is in any other state.
    */
   async markErased(
     recordingSid: string,
     erasure: { readonly erasedAt: string; readonly erasedBy: string },
     now: Date,
-  ): Promise<(LedgerItem & ErasureFields) | undefined> {
+  ): Promise<ErasureFinish | undefined> {
     return this.finish(
       recordingSid,
       'erased',
@@ -144,14 +163,9 @@ export class LedgerErasure {
   }
 
   /**
-   * `erasing` → `expired` (the retention sweep erased it), with `expiredAt`. A repeat finds it
-   * expired and returns the item as it is; undefined when the ledger is in any other state.
+   * `erasing` → `expired` (the retention sweep erased it), with `expiredAt`; one winner as markErased.
    */
-  async markExpired(
-    recordingSid: string,
-    expiredAt: string,
-    now: Date,
-  ): Promise<(LedgerItem & ErasureFields) | undefined> {
+  async markExpired(recordingSid: string, expiredAt: string, now: Date): Promise<ErasureFinish | undefined> {
     return this.finish(
       recordingSid,
       'expired',
@@ -161,27 +175,37 @@ export class LedgerErasure {
     );
   }
 
-  /** `erasing` → `final`; the item leaves the `byHold` and `byOpenStatus` indexes. */
+  /**
+   * `erasing` → `final`; the item leaves the `byHold` and `byOpenStatus` indexes. Conditional on
+   * `erasing`, so concurrent erasures (which all got past markErasing) have one winner, who owns
+   * the event for a while (announcingErasureUntil).
+   */
   private async finish(
     recordingSid: string,
     final: 'erased' | 'expired',
     set: string,
     values: Record<string, unknown>,
     now: Date,
-  ): Promise<(LedgerItem & ErasureFields) | undefined> {
+  ): Promise<ErasureFinish | undefined> {
     try {
       const result = await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { recordingSid },
-          UpdateExpression: `${set}, updatedAt = :now REMOVE holdState, openStatus`,
+          UpdateExpression: `${set}, updatedAt = :now, announcingErasureUntil = :until REMOVE holdState, openStatus`,
           ConditionExpression: '#status = :erasing',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':final': final, ':erasing': 'erasing', ':now': now.toISOString(), ...values },
+          ExpressionAttributeValues: {
+            ':final': final,
+            ':erasing': 'erasing',
+            ':now': now.toISOString(),
+            ':until': now.getTime() + ERASURE_ANNOUNCE_LEASE_MS,
+            ...values,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return result.Attributes as LedgerItem & ErasureFields;
+      return { won: true, item: result.Attributes as LedgerItem & ErasureFields };
     } catch (error) {
       if (!isConditionFailed(error)) throw error;
     }
@@ -189,14 +213,57 @@ export class LedgerErasure {
       new GetCommand({ TableName: this.tableName, Key: { recordingSid }, ConsistentRead: true }),
     );
     const item = read.Item as (LedgerItem & ErasureFields) | undefined;
-    return item?.status === final ? item : undefined;
+    // Erased or expired by the concurrent request that won: this one erased nothing.
+    return item?.status === 'erased' || item?.status === 'expired' ? { won: false, item } : undefined;
+  }
+
+  /**
+   * The event of an erased recording that never went out (its request was cut short), taken over
+   * by a repeat: true only when no event was sent and no request is sending it now.
+   */
+  async claimErasedAnnouncement(recordingSid: string, now: Date): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression: 'SET announcingErasureUntil = :until',
+          ConditionExpression:
+            '#status IN (:erased, :expired) AND attribute_not_exists(erasedEventAt) AND ' +
+            '(attribute_not_exists(announcingErasureUntil) OR announcingErasureUntil < :nowMs)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':erased': 'erased',
+            ':expired': 'expired',
+            ':nowMs': now.getTime(),
+            ':until': now.getTime() + ERASURE_ANNOUNCE_LEASE_MS,
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** The event could not be sent: the next repeat may send it at once. */
+  async releaseErasedAnnouncement(recordingSid: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { recordingSid },
+        UpdateExpression: 'REMOVE announcingErasureUntil',
+        ConditionExpression: 'attribute_exists(recordingSid)',
+      }),
+    );
   }
 
   /** Remembers that `Recording Erased` (or `Recording Expired`) went out, so that a repeat does not announce it again. */
   async markErasedEventSent(recordingSid: string, now: Date): Promise<void> {
     await conditionalUpdate(this.db, this.tableName, {
       Key: { recordingSid },
-      UpdateExpression: 'SET erasedEventAt = :now',
+      UpdateExpression: 'SET erasedEventAt = :now REMOVE announcingErasureUntil',
       ConditionExpression: '#status IN (:erased, :expired)',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: { ':now': now.toISOString(), ':erased': 'erased', ':expired': 'expired' },
