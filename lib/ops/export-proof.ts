@@ -93,6 +93,61 @@ export interface ExportedFile {
   readonly metadataSha256: string;
 }
 
+/**
+ * A recording an earlier manifest at the same target listed and this run did not export: kept in
+ * the manifest (`noLongerExported`) with the facts that manifest gave, so that no manifest drops
+ * what an earlier one listed, and with what the ledger says of it now.
+ */
+export interface NoLongerExported extends ExportedFile {
+  /** The ledger's status now: `expired`, `erased`, `stored` (outside this range, or failed now), or `gone` (no ledger item). */
+  readonly status: string;
+  /** `expiredAt` or `erasedAt`, when the ledger has it. */
+  readonly statusAt?: string;
+  /** The `exportedAt` of the manifest that listed it as exported. */
+  readonly listedBy: string;
+}
+
+/** What the earlier manifest at the target listed: its exported recordings and those it kept listing. */
+export interface EarlierManifest {
+  readonly exportedAt: string;
+  readonly recordings: readonly ExportedFile[];
+  readonly noLongerExported: readonly NoLongerExported[];
+}
+
+const isFile = (f: unknown): f is ExportedFile => {
+  const x = f as Record<string, unknown> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.recordingSid === 'string' &&
+    typeof x.file === 'string' &&
+    typeof x.sizeBytes === 'number' &&
+    typeof x.sha256 === 'string' &&
+    typeof x.metadataFile === 'string' &&
+    typeof x.metadataSha256 === 'string'
+  );
+};
+
+/** An earlier `manifest.json`; undefined when it cannot be read as one this command wrote. */
+export function parseManifest(text: string): EarlierManifest | undefined {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof parsed.exportedAt !== 'string') return undefined;
+  const recordings = parsed.recordings;
+  const kept = parsed.noLongerExported ?? [];
+  if (!Array.isArray(recordings) || !recordings.every(isFile)) return undefined;
+  if (
+    !Array.isArray(kept) ||
+    !kept.every((k) => isFile(k) && typeof (k as { listedBy?: unknown }).listedBy === 'string')
+  )
+    return undefined;
+  return { exportedAt: parsed.exportedAt, recordings, noLongerExported: kept as NoLongerExported[] };
+}
+
 export interface ManifestFacts {
   readonly from: string;
   readonly to: string;
@@ -101,10 +156,13 @@ export interface ManifestFacts {
   readonly exportedBy: string;
   readonly recordings: readonly ExportedFile[];
   readonly failures: readonly string[];
+  /** Listed by an earlier manifest at the target, not exported by this run. */
+  readonly noLongerExported?: readonly NoLongerExported[];
 }
 
 /** `manifest.json` and its `sha256sum` line. */
 export function manifestFiles(facts: ManifestFacts): { manifest: string; sha256: string; hashLine: string } {
+  const kept = facts.noLongerExported ?? [];
   const manifest = `${JSON.stringify(
     {
       from: facts.from,
@@ -112,9 +170,14 @@ export function manifestFiles(facts: ManifestFacts): { manifest: string; sha256:
       source: facts.source,
       exportedAt: facts.exportedAt,
       exportedBy: facts.exportedBy,
-      counts: { recordings: facts.recordings.length, failed: facts.failures.length },
+      counts: {
+        recordings: facts.recordings.length,
+        failed: facts.failures.length,
+        ...(kept.length > 0 ? { noLongerExported: kept.length } : {}),
+      },
       recordings: facts.recordings,
       failures: facts.failures,
+      ...(kept.length > 0 ? { noLongerExported: kept } : {}),
     },
     null,
     2,

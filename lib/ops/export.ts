@@ -27,7 +27,17 @@ import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { CliError } from './cli';
 import type { CommandAudit } from './command-audit';
 import type { ExportProgress } from './export-progress';
-import { checkMetadata, type ExportedFile, MANIFEST, MANIFEST_HASH, manifestFiles, metadataText } from './export-proof';
+import {
+  checkMetadata,
+  type EarlierManifest,
+  type ExportedFile,
+  MANIFEST,
+  MANIFEST_HASH,
+  manifestFiles,
+  metadataText,
+  type NoLongerExported,
+  parseManifest,
+} from './export-proof';
 import { type ExportTarget, sha256Of } from './export-target';
 import { describeError } from './target';
 
@@ -66,6 +76,8 @@ export interface ExportResult {
   /** Of those already there: how many `.json` were rewritten from the ledger. */
   readonly metadataRewritten: number;
   readonly failed: number;
+  /** Listed by the earlier manifest at the target and not exported now: kept listed in the new one. */
+  readonly noLongerExported: number;
   readonly bytesCopied: number;
   readonly finished: boolean;
   readonly manifestSha256?: string;
@@ -138,7 +150,15 @@ export async function exportRecordings(
   const { progress, signal } = options;
   const sink = args.out;
   const range = { from: args.from.toISOString(), to: args.to.toISOString() };
-  const counts = { listed: 0, copied: 0, recopied: 0, alreadyThere: 0, metadataRewritten: 0, bytesCopied: 0 };
+  const counts = {
+    listed: 0,
+    copied: 0,
+    recopied: 0,
+    alreadyThere: 0,
+    metadataRewritten: 0,
+    noLongerExported: 0,
+    bytesCopied: 0,
+  };
   const files: ExportedFile[] = [];
   const failures: string[] = [];
   const result = (finished: boolean): ExportResult => ({
@@ -153,6 +173,14 @@ export async function exportRecordings(
   await audit.record(EXPORT_PARTITION, 'ops.export', 'started', { ...range, out: sink.location });
 
   try {
+    // Read first: a manifest there that is not one this command wrote is never replaced.
+    const earlierText = await sink.readText(MANIFEST);
+    const earlier = earlierText === undefined ? undefined : parseManifest(earlierText);
+    if (earlierText !== undefined && !earlier) {
+      throw new CliError(
+        `${MANIFEST} at ${sink.location} cannot be read as a manifest of npm run export; it is left as it is: move it away, or export elsewhere`,
+      );
+    }
     const sids = await storedInRange(sources, args.from, args.to);
     counts.listed = sids.length;
     progress?.start(sids.length);
@@ -203,6 +231,13 @@ export async function exportRecordings(
       return result(false);
     }
 
+    const noLongerExported = earlier ? await keptFromEarlier(earlier, files, sources) : [];
+    counts.noLongerExported = noLongerExported.length;
+    if (noLongerExported.length > 0) {
+      progress?.note(
+        `export: ${noLongerExported.length} recordings the earlier manifest listed are not exported by this run (${byStatus(noLongerExported)}): still listed in the manifest under noLongerExported; their copies stay`,
+      );
+    }
     const {
       manifest,
       sha256: manifestSha256,
@@ -214,6 +249,7 @@ export async function exportRecordings(
       exportedBy: audit.actor.actor,
       recordings: files,
       failures,
+      noLongerExported,
     });
     await sink.writeText(MANIFEST, manifest);
     await sink.writeText(MANIFEST_HASH, hashLine);
@@ -362,4 +398,61 @@ function mismatch(
       : 'the copy there did not match its SHA-256';
   }
   return undefined;
+}
+
+/**
+ * What the earlier manifest listed (exported, or already kept from before) that this run did not
+ * export, with the ledger's status now, in the earlier manifest's order.
+ */
+async function keptFromEarlier(
+  earlier: EarlierManifest,
+  files: readonly ExportedFile[],
+  sources: ExportSources,
+): Promise<NoLongerExported[]> {
+  const exported = new Set(files.map((f) => f.recordingSid));
+  const listed = [
+    ...earlier.recordings.map((r) => ({ ...r, listedBy: earlier.exportedAt })),
+    ...earlier.noLongerExported,
+  ];
+  const kept: NoLongerExported[] = [];
+  const seen = new Set<string>();
+  for (const entry of listed) {
+    if (exported.has(entry.recordingSid) || seen.has(entry.recordingSid)) continue;
+    seen.add(entry.recordingSid);
+    const { Item } = await sources.ddb.send(
+      new GetCommand({
+        TableName: sources.ledgerTableName,
+        Key: { recordingSid: entry.recordingSid },
+        ConsistentRead: true,
+      }),
+    );
+    const item = Item as LedgerItem | undefined;
+    const statusAt =
+      item?.status === 'expired' ? item.expiredAt : item?.status === 'erased' ? item.erasedAt : undefined;
+    kept.push({
+      recordingSid: entry.recordingSid,
+      file: entry.file,
+      sizeBytes: entry.sizeBytes,
+      sha256: entry.sha256,
+      metadataFile: entry.metadataFile,
+      metadataSha256: entry.metadataSha256,
+      status: item?.status ?? 'gone',
+      ...(statusAt ? { statusAt } : {}),
+      listedBy: entry.listedBy,
+    });
+  }
+  return kept;
+}
+
+/** `1 expired, 1 gone from the ledger`. */
+function byStatus(kept: readonly NoLongerExported[]): string {
+  const counts = new Map<string, number>();
+  for (const k of kept) counts.set(k.status, (counts.get(k.status) ?? 0) + 1);
+  const label = (status: string) =>
+    status === 'gone'
+      ? 'gone from the ledger'
+      : status === 'stored'
+        ? 'still stored: outside this range or failed now'
+        : status;
+  return [...counts].map(([status, n]) => `${n} ${label(status)}`).join(', ');
 }

@@ -58,6 +58,7 @@ test('the summary names rewritten .json files only when there are some', () => {
     metadataRewritten: 0,
     failed: 0,
     recopied: 0,
+    noLongerExported: 0,
     bytesCopied: 0,
     finished: true,
     failures: [],
@@ -69,5 +70,8 @@ test('the summary names rewritten .json files only when there are some', () => {
   );
   expect(exportSummary({ ...base, copied: 1, recopied: 1, alreadyThere: 2 })).toBe(
     'export: 3 recordings: copied 1 (1 copied again), already there 2, failed 0, 0.0 MB',
+  );
+  expect(exportSummary({ ...base, listed: 0, alreadyThere: 0, noLongerExported: 8 })).toBe(
+    'export: 0 recordings: copied 0, already there 0, failed 0, 8 no longer exported (still in the manifest), 0.0 MB',
   );
 });

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CopyObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AuditDetails } from '../../../lambda/shared/audit/audit-record';
 import { dayShardKey, shardOf } from '../../../lambda/shared/ledger/index-shards';
 import { LEDGER_DAY_INDEX, LEDGER_INDEX_SHARDS } from '../../../lib/local/config';
@@ -249,4 +249,77 @@ test('to s3://: a copy whose size or sha256 metadata do not match the ledger is 
       `export: ${badSize?.recordingSid} copied again: the copy there has 5 bytes, the ledger says 1024`,
     ]),
   );
+});
+
+test('a run after some recordings expired keeps listing what the earlier manifest listed, with their status, and says so', async () => {
+  await storeDay('2025-10-07', 3);
+  const out = await target('expired-since');
+  const first = await exportRecordings({ ...range('2025-10-07'), out }, sources(), recorder().audit);
+  expect(first.copied).toBe(3);
+  const earlier = JSON.parse((await out.readText('manifest.json')) as string) as {
+    exportedAt: string;
+    recordings: { recordingSid: string; file: string; sha256: string }[];
+  };
+  const [expired, erased, kept] = earlier.recordings as [
+    { recordingSid: string; file: string; sha256: string },
+    { recordingSid: string; file: string; sha256: string },
+    { recordingSid: string },
+  ];
+  const { Item: expiredItem } = await aws.ddb.send(
+    new GetCommand({ TableName: LEDGER_TABLE, Key: { recordingSid: expired.recordingSid } }),
+  );
+  await aws.ddb.send(
+    new PutCommand({
+      TableName: LEDGER_TABLE,
+      Item: { ...expiredItem, status: 'expired', expiredAt: '2025-11-07T00:00:00.000Z' },
+    }),
+  );
+  await aws.ddb.send(new DeleteCommand({ TableName: LEDGER_TABLE, Key: { recordingSid: erased.recordingSid } }));
+  const notes: string[] = [];
+  const { audit, entered } = recorder();
+
+  const again = await exportRecordings({ ...range('2025-10-07'), out }, sources(), audit, {
+    progress: progress(() => undefined, notes),
+  });
+
+  expect(again).toMatchObject({ listed: 1, alreadyThere: 1, noLongerExported: 2, finished: true });
+  expect(notes).toContain(
+    'export: 2 recordings the earlier manifest listed are not exported by this run (1 expired, 1 gone from the ledger): still listed in the manifest under noLongerExported; their copies stay',
+  );
+  const manifest = JSON.parse((await out.readText('manifest.json')) as string);
+  expect(manifest.recordings.map((r: { recordingSid: string }) => r.recordingSid)).toEqual([kept.recordingSid]);
+  expect(manifest.counts).toMatchObject({ recordings: 1, noLongerExported: 2 });
+  expect(manifest.noLongerExported).toEqual([
+    expect.objectContaining({
+      recordingSid: expired.recordingSid,
+      file: expired.file,
+      sha256: expired.sha256,
+      status: 'expired',
+      statusAt: '2025-11-07T00:00:00.000Z',
+      listedBy: earlier.exportedAt,
+    }),
+    expect.objectContaining({ recordingSid: erased.recordingSid, file: erased.file, status: 'gone' }),
+  ]);
+  expect(entered.at(-1)).toMatchObject({
+    outcome: 'finished',
+    details: expect.objectContaining({ noLongerExported: 2 }),
+  });
+
+  // A third run keeps them too (from the second manifest's section), listed by the first.
+  await exportRecordings({ ...range('2025-10-07'), out }, sources(), recorder().audit);
+  const third = JSON.parse((await out.readText('manifest.json')) as string);
+  expect(third.noLongerExported).toEqual(manifest.noLongerExported);
+});
+
+test('a manifest.json there that cannot be read as one is never replaced: the run refuses before copying', async () => {
+  await storeDay('2025-10-08', 1);
+  const out = await target('foreign-manifest');
+  await out.writeText('manifest.json', 'not a manifest\n');
+  const { audit } = recorder();
+
+  await expect(exportRecordings({ ...range('2025-10-08'), out }, sources(), audit)).rejects.toThrow(
+    /manifest\.json .* cannot be read as a manifest/,
+  );
+  expect(await out.readText('manifest.json')).toBe('not a manifest\n');
+  expect((await readdir(join(scratch, 'foreign-manifest'))).filter((f) => f.endsWith('.mp3'))).toEqual([]);
 });
