@@ -69,10 +69,11 @@ export function exportProgress(tty: boolean, stream: NodeJS.WritableStream = pro
   };
 }
 
-/** `export: N recordings: copied …, already there … (M .json rewritten), failed …, X MB[; manifest … sha256 …]`. */
+/** `export: N recordings: copied …[ (K copied again)], already there … (M .json rewritten), failed …, X MB[; manifest … sha256 …]`. */
 export function exportSummary(result: ExportResult): string {
   const rewritten = result.metadataRewritten > 0 ? ` (${result.metadataRewritten} .json rewritten)` : '';
-  const counts = `${result.listed} recordings: copied ${result.copied}, already there ${result.alreadyThere}${rewritten}, failed ${result.failed}, ${(result.bytesCopied / 1e6).toFixed(1)} MB`;
+  const again = result.recopied > 0 ? ` (${result.recopied} copied again)` : '';
+  const counts = `${result.listed} recordings: copied ${result.copied}${again}, already there ${result.alreadyThere}${rewritten}, failed ${result.failed}, ${(result.bytesCopied / 1e6).toFixed(1)} MB`;
   return result.manifestSha256
     ? `export: ${counts}; manifest ${result.manifestLocation} sha256 ${result.manifestSha256}`
     : `export: ${counts}`;

@@ -60,6 +60,8 @@ export interface ExportArguments {
 export interface ExportResult {
   readonly listed: number;
   readonly copied: number;
+  /** Of those copied: how many had been exported before, but their copy was missing or did not match. */
+  readonly recopied: number;
   readonly alreadyThere: number;
   /** Of those already there: how many `.json` were rewritten from the ledger. */
   readonly metadataRewritten: number;
@@ -136,7 +138,7 @@ export async function exportRecordings(
   const { progress, signal } = options;
   const sink = args.out;
   const range = { from: args.from.toISOString(), to: args.to.toISOString() };
-  const counts = { listed: 0, copied: 0, alreadyThere: 0, metadataRewritten: 0, bytesCopied: 0 };
+  const counts = { listed: 0, copied: 0, recopied: 0, alreadyThere: 0, metadataRewritten: 0, bytesCopied: 0 };
   const files: ExportedFile[] = [];
   const failures: string[] = [];
   const result = (finished: boolean): ExportResult => ({
@@ -166,6 +168,10 @@ export async function exportRecordings(
         if (outcome.copied) {
           counts.copied++;
           counts.bytesCopied += outcome.file.sizeBytes;
+          if (outcome.again) {
+            counts.recopied++;
+            progress?.note(`export: ${recordingSid} copied again: ${outcome.again}`);
+          }
         } else {
           counts.alreadyThere++;
           if (outcome.rewritten) {
@@ -255,7 +261,7 @@ async function exportOne(
   audit: CommandAudit,
   now: () => Date,
   signal: AbortSignal | undefined,
-): Promise<{ file: ExportedFile; copied: boolean; rewritten?: string }> {
+): Promise<{ file: ExportedFile; copied: boolean; rewritten?: string; again?: string }> {
   const { Item } = await sources.ddb.send(
     new GetCommand({ TableName: sources.ledgerTableName, Key: { recordingSid }, ConsistentRead: true }),
   );
@@ -268,9 +274,12 @@ async function exportOne(
   // Done before: the .json is there (written after the `copied` entry) and the copy still has
   // the ledger's size and hash. The .json itself is checked against the ledger as it is now.
   const doneBefore = await sink.readText(metadataFile);
+  /** Exported before, but its copy is missing or does not match: why it is copied again. */
+  let again: string | undefined;
   if (doneBefore !== undefined) {
     const present = await sink.existing(file);
-    if (present?.sha256 === item.sha256 && (item.sizeBytes === undefined || present.sizeBytes === item.sizeBytes)) {
+    again = mismatch(present, item, sink.location.startsWith('s3://'));
+    if (present && again === undefined) {
       const checked = checkMetadata(doneBefore, item, file, now().toISOString());
       let rewritten: string | undefined;
       if (checked.rewrite) {
@@ -292,7 +301,7 @@ async function exportOne(
           recordingSid,
           file,
           sizeBytes: present.sizeBytes,
-          sha256: present.sha256,
+          sha256: item.sha256,
           metadataFile,
           metadataSha256: sha256Of(checked.text),
         },
@@ -314,11 +323,13 @@ async function exportOne(
     sha256: written.sha256,
     sizeBytes: written.sizeBytes,
     out: sink.location,
+    ...(again ? { again } : {}),
   });
   const metadata = metadataText(item, file, now().toISOString());
   await sink.writeText(metadataFile, metadata);
   return {
     copied: true,
+    ...(again ? { again } : {}),
     file: {
       recordingSid,
       file,
@@ -328,4 +339,27 @@ async function exportOne(
       metadataSha256: sha256Of(metadata),
     },
   };
+}
+
+/**
+ * Why a copy on the target is not the ledger's recording, for the line that says it is copied
+ * again; undefined when it is. An S3 copy is judged by its size and the `sha256` it was written
+ * with (reading it back would cost its whole download); a local one was hashed again.
+ */
+function mismatch(
+  present: { sizeBytes: number; sha256: string | undefined } | undefined,
+  item: LedgerItem,
+  s3: boolean,
+): string | undefined {
+  if (!present) return 'its copy was missing';
+  if (item.sizeBytes !== undefined && present.sizeBytes !== item.sizeBytes) {
+    return `the copy there has ${present.sizeBytes} bytes, the ledger says ${item.sizeBytes}`;
+  }
+  if (present.sha256 === undefined) return 'the copy there carries no sha256 metadata';
+  if (present.sha256 !== item.sha256) {
+    return s3
+      ? 'the copy there did not match its SHA-256 (its sha256 metadata)'
+      : 'the copy there did not match its SHA-256';
+  }
+  return undefined;
 }

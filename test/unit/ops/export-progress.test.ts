@@ -57,6 +57,7 @@ test('the summary names rewritten .json files only when there are some', () => {
     alreadyThere: 3,
     metadataRewritten: 0,
     failed: 0,
+    recopied: 0,
     bytesCopied: 0,
     finished: true,
     failures: [],
@@ -65,5 +66,8 @@ test('the summary names rewritten .json files only when there are some', () => {
   expect(exportSummary(base)).toBe('export: 3 recordings: copied 0, already there 3, failed 0, 0.0 MB');
   expect(exportSummary({ ...base, metadataRewritten: 2 })).toBe(
     'export: 3 recordings: copied 0, already there 3 (2 .json rewritten), failed 0, 0.0 MB',
+  );
+  expect(exportSummary({ ...base, copied: 1, recopied: 1, alreadyThere: 2 })).toBe(
+    'export: 3 recordings: copied 1 (1 copied again), already there 2, failed 0, 0.0 MB',
   );
 });

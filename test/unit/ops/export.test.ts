@@ -6,10 +6,10 @@
  */
 import '../../helpers/setup-env';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { AuditDetails } from '../../../lambda/shared/audit/audit-record';
 import { dayShardKey, shardOf } from '../../../lambda/shared/ledger/index-shards';
@@ -170,4 +170,83 @@ test('a ledger that cannot be read after the run started: the run is entered as 
 
   expect(entered.map((e) => e.outcome)).toEqual(['started', 'failed']);
   expect(entered[1]?.details).toMatchObject({ listed: 0, copied: 0, reason: 'ledger unavailable' });
+});
+
+test('a damaged local copy is copied again and says so: a line naming the recording and why, and its copied entry', async () => {
+  await storeDay('2025-10-05', 3);
+  const out = await target('damaged');
+  await exportRecordings({ ...range('2025-10-05'), out }, sources(), recorder().audit);
+  const mp3 = (await readdir(join(scratch, 'damaged'))).filter((f) => f.endsWith('.mp3')).sort();
+  const damaged = join(scratch, 'damaged', mp3[0] as string);
+  const bytes = await readFile(damaged);
+  bytes[0] = (bytes[0] as number) ^ 0xff;
+  await writeFile(damaged, bytes);
+  const missing = mp3[1] as string;
+  await rm(join(scratch, 'damaged', missing));
+  const { audit, entered } = recorder();
+  const notes: string[] = [];
+
+  const again = await exportRecordings({ ...range('2025-10-05'), out }, sources(), audit, {
+    progress: progress(() => undefined, notes),
+  });
+
+  const sid = (file: string) => file.replace(/\.mp3$/, '');
+  expect(again).toMatchObject({ copied: 2, alreadyThere: 1, recopied: 2, failed: 0 });
+  expect(notes).toEqual(
+    expect.arrayContaining([
+      `export: ${sid(mp3[0] as string)} copied again: the copy there did not match its SHA-256`,
+      `export: ${sid(missing)} copied again: its copy was missing`,
+    ]),
+  );
+  expect(entered.find((e) => e.recordingSid === sid(mp3[0] as string))).toMatchObject({
+    outcome: 'copied',
+    details: expect.objectContaining({ again: 'the copy there did not match its SHA-256' }),
+  });
+});
+
+test('to s3://: a copy whose size or sha256 metadata do not match the ledger is copied again and says so', async () => {
+  await storeDay('2025-10-06', 2);
+  const bucket = `export-${randomBytes(4).toString('hex')}`;
+  await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const out = await openExportTarget(parseDestination(`s3://${bucket}/audit`), {
+    s3: aws.s3,
+    vaultBucketName: RECORDINGS_BUCKET,
+  });
+  const first = await exportRecordings({ ...range('2025-10-06'), out }, sources(), recorder().audit);
+  expect(first.copied).toBe(2);
+  const manifest = JSON.parse((await out.readText('manifest.json')) as string) as {
+    recordings: { recordingSid: string; file: string }[];
+  };
+  const [badHash, badSize] = manifest.recordings;
+  // Replaced in place with other metadata, and with other bytes.
+  await aws.s3.send(
+    new CopyObjectCommand({
+      Bucket: bucket,
+      Key: `audit/${badHash?.file}`,
+      CopySource: `${bucket}/audit/${badHash?.file}`,
+      Metadata: { sha256: '0'.repeat(64) },
+      MetadataDirective: 'REPLACE',
+    }),
+  );
+  await aws.s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: `audit/${badSize?.file}`,
+      Body: 'short',
+      Metadata: { sha256: '0'.repeat(64) },
+    }),
+  );
+  const notes: string[] = [];
+
+  const again = await exportRecordings({ ...range('2025-10-06'), out }, sources(), recorder().audit, {
+    progress: progress(() => undefined, notes),
+  });
+
+  expect(again).toMatchObject({ copied: 2, recopied: 2, failed: 0 });
+  expect(notes).toEqual(
+    expect.arrayContaining([
+      `export: ${badHash?.recordingSid} copied again: the copy there did not match its SHA-256 (its sha256 metadata)`,
+      `export: ${badSize?.recordingSid} copied again: the copy there has 5 bytes, the ledger says 1024`,
+    ]),
+  );
 });
