@@ -20,7 +20,7 @@ export const MAX_REASON_LENGTH = 500;
 
 export interface HoldDeps {
   readonly ledger: Pick<RecordingLedger, 'get'>;
-  readonly holds: Pick<LedgerHold, 'placeHold' | 'releaseHold'>;
+  readonly holds: Pick<LedgerHold, 'placeHold' | 'releaseHold' | 'markHeldAnnounced'>;
   /** The bucket's S3 Object Lock legal holds; unset where the bucket has no Object Lock. */
   readonly objectLock?: Pick<RecordingStore, 'listObjectVersions' | 'setLegalHold' | 'objectLegalHold'> | undefined;
   readonly events: EventPublisher;
@@ -123,7 +123,13 @@ export async function placeHold(
   if (outcome.result === 'held') {
     log.info('Recording put on legal hold', { by: held.by, versionsHeld });
     deps.obs.metric('RecordingHeld');
-    await announce({ detailType: 'Recording Held', detail: complianceDetail(item, held) }, deps);
+  }
+  // Once per hold: a first request cut short (S3 above, or EventBridge) leaves it to the repeat.
+  if (
+    !item.heldEventAt &&
+    (await announce({ detailType: 'Recording Held', detail: complianceDetail(item, held) }, deps))
+  ) {
+    await deps.holds.markHeldAnnounced(request.recordingSid, held.at, now());
   }
   return { recordingSid: request.recordingSid, hold: held, placed: outcome.result === 'held', versionsHeld };
 }

@@ -80,7 +80,7 @@ export class LedgerHold {
           TableName: this.tableName,
           Key: { recordingSid },
           UpdateExpression:
-            'SET holdState = :released, updatedAt = :now, notes = list_append(if_not_exists(notes, :none), :note) REMOVE #hold',
+            'SET holdState = :released, updatedAt = :now, notes = list_append(if_not_exists(notes, :none), :note) REMOVE #hold, heldEventAt',
           ConditionExpression: 'attribute_exists(#hold)',
           ExpressionAttributeNames: { '#hold': 'hold' },
           ExpressionAttributeValues: {
@@ -104,6 +104,29 @@ export class LedgerHold {
     }
     const item = await this.read(recordingSid);
     return item ? { result: 'not-held', item } : { result: 'not-found' };
+  }
+
+  /**
+   * Notes that `Recording Held` went out for the hold placed at `holdAt`; false when that hold is
+   * no longer there (released meanwhile). Not projected by any index: it writes none.
+   */
+  async markHeldAnnounced(recordingSid: string, holdAt: string, now: Date): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression: 'SET heldEventAt = :now',
+          ConditionExpression: '#hold.#at = :holdAt',
+          ExpressionAttributeNames: { '#hold': 'hold', '#at': 'at' },
+          ExpressionAttributeValues: { ':now': now.toISOString(), ':holdAt': holdAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
   }
 
   private async read(recordingSid: string): Promise<LedgerItem | undefined> {

@@ -66,6 +66,8 @@ export interface LedgerItem {
   readonly expiredAt?: string;
   /** A legal hold (ledger-hold.ts): while set, nothing erases the recording. */
   readonly hold?: LegalHold;
+  /** When `Recording Held` went out for the current hold (its `at`); unset until then, removed on release. */
+  readonly heldEventAt?: string;
   /**
    * Keys the sparse `byHold` index: `held` while on hold (GET /recordings?hold=true reads those);
    * `released` once released, until the recording is erased or expired. Unset otherwise.

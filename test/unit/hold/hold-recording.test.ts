@@ -313,6 +313,31 @@ describe('with S3 Object Lock (store double: s3rver has none)', () => {
     expect(lock.holds.get(`${key}@v2`)).toBe(true);
   });
 
+  test('Recording Held goes out once the same PUT finishes a hold cut short by S3, and not again on later repeats', async () => {
+    const { recordingSid } = await givenStored();
+    const lock = objectLockDouble({ failSets: 1 });
+
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock })).status).toBe(503);
+    expect(published).toEqual([]);
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock })).status).toBe(200);
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'Case 9' }), { objectLock: lock })).status).toBe(200);
+
+    expect(published.map((event) => [event.detailType, event.detail.recordingSid])).toEqual([
+      ['Recording Held', recordingSid],
+    ]);
+  });
+
+  test('Recording Held goes out on a repeat when the first request could not publish it', async () => {
+    const { recordingSid } = await givenStored();
+    const down = { publish: async () => Promise.reject(new Error('EventBridge is down')) };
+
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'Case 10' }), { events: down })).status).toBe(200);
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'Case 10' }))).status).toBe(200);
+    expect((await send(holdEvent('PUT', recordingSid, { reason: 'Case 10' }))).status).toBe(200);
+
+    expect(published.map((event) => event.detailType)).toEqual(['Recording Held']);
+  });
+
   test('a release whose S3 step fails keeps the ledger hold, so no erasure can slip between them', async () => {
     const { recordingSid } = await givenStored();
     const lock = objectLockDouble();
