@@ -20,7 +20,10 @@ export const MAX_REASON_LENGTH = 500;
 
 export interface HoldDeps {
   readonly ledger: Pick<RecordingLedger, 'get'>;
-  readonly holds: Pick<LedgerHold, 'placeHold' | 'releaseHold' | 'markHeldAnnounced'>;
+  readonly holds: Pick<
+    LedgerHold,
+    'placeHold' | 'releaseHold' | 'markHeldAnnounced' | 'keepReleaseToAnnounce' | 'forgetReleaseToAnnounce'
+  >;
   /** The bucket's S3 Object Lock legal holds; unset where the bucket has no Object Lock. */
   readonly objectLock?: Pick<RecordingStore, 'listObjectVersions' | 'setLegalHold' | 'objectLegalHold'> | undefined;
   readonly events: EventPublisher;
@@ -154,16 +157,24 @@ export async function releaseHold(
   const versionsReleased = await setObjectLegalHolds(before, false, deps);
   const outcome = await deps.holds.releaseHold(request.recordingSid, request.by, now());
   if (outcome.result === 'not-found') throw notFound('Recording not found');
-  if (outcome.result === 'not-held') return { released: false, versionsReleased };
+  if (outcome.result === 'not-held') {
+    // An earlier release whose event could not be published: this repeat sends it.
+    const kept = outcome.item.releaseToAnnounce;
+    if (kept && (await announceRelease(outcome.item, kept, deps))) {
+      await deps.holds.forgetReleaseToAnnounce(request.recordingSid, kept.at);
+    }
+    return { released: false, versionsReleased };
+  }
   deps.obs.metric('RecordingReleased');
-  await announce(
-    {
-      detailType: 'Recording Released',
-      detail: complianceDetail(outcome.item, { by: request.by, at: now().toISOString(), reason: outcome.hold.reason }),
-    },
-    deps,
-  );
+  const release: LegalHold = { by: request.by, at: now().toISOString(), reason: outcome.hold.reason };
+  if (!(await announceRelease(outcome.item, release, deps))) {
+    await deps.holds.keepReleaseToAnnounce(request.recordingSid, release);
+  }
   return { released: true, versionsReleased };
+}
+
+function announceRelease(item: LedgerItem, release: LegalHold, deps: HoldDeps): Promise<boolean> {
+  return announce({ detailType: 'Recording Released', detail: complianceDetail(item, release) }, deps);
 }
 
 /**

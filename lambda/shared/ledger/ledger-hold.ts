@@ -129,6 +129,37 @@ export class LedgerHold {
     }
   }
 
+  /** Keeps the release whose event could not be published (by, at: the release; reason: the hold's). */
+  async keepReleaseToAnnounce(recordingSid: string, release: LegalHold): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { recordingSid },
+        UpdateExpression: 'SET releaseToAnnounce = :release',
+        ConditionExpression: 'attribute_exists(recordingSid)',
+        ExpressionAttributeValues: { ':release': release },
+      }),
+    );
+  }
+
+  /** Forgets the release kept by `keepReleaseToAnnounce` once its event went out (only that one). */
+  async forgetReleaseToAnnounce(recordingSid: string, releasedAt: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { recordingSid },
+          UpdateExpression: 'REMOVE releaseToAnnounce',
+          ConditionExpression: 'releaseToAnnounce.#at = :at',
+          ExpressionAttributeNames: { '#at': 'at' },
+          ExpressionAttributeValues: { ':at': releasedAt },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailed(error)) throw error;
+    }
+  }
+
   private async read(recordingSid: string): Promise<LedgerItem | undefined> {
     const result = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: { recordingSid }, ConsistentRead: true }),

@@ -68,6 +68,8 @@ export interface LedgerItem {
   readonly hold?: LegalHold;
   /** When `Recording Held` went out for the current hold (its `at`); unset until then, removed on release. */
   readonly heldEventAt?: string;
+  /** A release whose `Recording Released` could not be published: the next DELETE …/hold sends it. */
+  readonly releaseToAnnounce?: LegalHold;
   /**
    * Keys the sparse `byHold` index: `held` while on hold (GET /recordings?hold=true reads those);
    * `released` once released, until the recording is erased or expired. Unset otherwise.

@@ -246,6 +246,22 @@ describe('DELETE /recordings/{recordingSid}/hold', () => {
     });
   });
 
+  test('Recording Released goes out on a repeat when the release could not publish it, and only once', async () => {
+    const { recordingSid } = await givenStored();
+    await send(holdEvent('PUT', recordingSid, { reason: 'Case 11' }));
+    published.length = 0;
+    const down = { publish: async () => Promise.reject(new Error('EventBridge is down')) };
+
+    expect((await send(holdEvent('DELETE', recordingSid), { events: down })).status).toBe(204);
+    expect((await send(holdEvent('DELETE', recordingSid))).status).toBe(204);
+    expect((await send(holdEvent('DELETE', recordingSid))).status).toBe(204);
+
+    expect(published.map((event) => [event.detailType, (event.detail as { reason?: string }).reason])).toEqual([
+      ['Recording Released', 'Case 11'],
+    ]);
+    expect(await aws.getLedger(recordingSid)).not.toHaveProperty('releaseToAnnounce');
+  });
+
   test('404 for a recording the ledger does not know, 400 for a malformed RecordingSid', async () => {
     expect((await send(holdEvent('DELETE', newRecordingSid()))).status).toBe(404);
     expect(await send(holdEvent('DELETE', 'RE123'))).toEqual({ status: 400, body: { error: MALFORMED_RECORDING_SID } });
