@@ -1,6 +1,5 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadAuditConfig } from '../shared/config/function-config';
+import { vaultDocumentClient } from '../shared/runtime/document-client';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { createAuditReadHandler } from './handler';
 
@@ -8,5 +7,5 @@ const config = loadAuditConfig();
 
 export const handler = createAuditReadHandler({
   config,
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') })),
+  ddb: vaultDocumentClient(),
 });

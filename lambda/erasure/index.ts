@@ -1,9 +1,8 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AuditWriter } from '../shared/audit/audit-trail';
 import { auditedRoute } from '../shared/audit/audited-route';
 import { loadAuditConfig, loadErasureConfig } from '../shared/config/function-config';
+import { vaultDocumentClient } from '../shared/runtime/document-client';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { createObservability } from '../shared/runtime/observability';
 import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
@@ -14,9 +13,7 @@ import { createErasureHandler } from './handler';
 const config = loadErasureConfig();
 const secret = secretsManagerSecret(config.secretId);
 const { auditTableName } = loadAuditConfig();
-const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-  marshallOptions: { removeUndefinedValues: true },
-});
+const ddb = vaultDocumentClient();
 // One for the handler and its audit entry: an entry that cannot be written is counted with the rest.
 const obs = createObservability('recording-erasure');
 

@@ -1,7 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadReconcilerConfig } from '../shared/config/function-config';
+import { vaultDocumentClient } from '../shared/runtime/document-client';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { createReconcilerHandler } from './handler';
@@ -14,8 +13,6 @@ export const handler = createReconcilerHandler({
   config,
   tokens: parentTokens(secret),
   subaccountTokens: subaccountTokens(secret),
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
+  ddb: vaultDocumentClient(),
   sqs: new SQSClient({ ...clientOverrides('SQS') }),
 });

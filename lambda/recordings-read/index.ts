@@ -1,17 +1,14 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AuditWriter } from '../shared/audit/audit-trail';
 import { loadAuditConfig, loadPlaybackConfig, loadRecordingsReadConfig } from '../shared/config/function-config';
+import { vaultDocumentClient } from '../shared/runtime/document-client';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { createPlaybackHandler } from './handler';
 
 const config = loadPlaybackConfig();
 const listing = loadRecordingsReadConfig();
 const { auditTableName } = loadAuditConfig();
-const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-  marshallOptions: { removeUndefinedValues: true },
-});
+const ddb = vaultDocumentClient();
 
 export const handler = createPlaybackHandler({
   config,

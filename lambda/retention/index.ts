@@ -1,7 +1,6 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadRetentionConfig } from '../shared/config/function-config';
+import { vaultDocumentClient } from '../shared/runtime/document-client';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { createRetentionHandler } from './handler';
@@ -15,7 +14,5 @@ export const handler = createRetentionHandler({
   tokens: parentTokens(secret),
   subaccountTokens: subaccountTokens(secret),
   s3: new S3Client({ ...clientOverrides('S3') }),
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
+  ddb: vaultDocumentClient(),
 });

@@ -1,8 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { loadTransferConfig } from '../shared/config/function-config';
 import { lazySqsClient } from '../shared/job/transfer-queue';
+import { vaultDocumentClient } from '../shared/runtime/document-client';
 import { clientOverrides } from '../shared/runtime/endpoints';
 import { parentTokens, secretsManagerSecret, subaccountTokens } from '../shared/twilio/credentials';
 import { createTransferHandler } from './handler';
@@ -15,9 +14,7 @@ export const handler = createTransferHandler({
   tokens: parentTokens(secret),
   subaccountTokens: subaccountTokens(secret),
   s3: new S3Client({ ...clientOverrides('S3') }),
-  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOverrides('DYNAMODB') }), {
-    marshallOptions: { removeUndefinedValues: true },
-  }),
+  ddb: vaultDocumentClient(),
   // Needed only to delay a retry or dead-letter a job: loaded on the first of those.
   sqs: lazySqsClient({ ...clientOverrides('SQS') }),
 });

@@ -8,10 +8,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createReconcilerHandler } from '../../lambda/reconciler/handler';
 import { createRetentionHandler } from '../../lambda/retention/handler';
 import {
@@ -20,6 +19,7 @@ import {
   loadTransferConfig,
 } from '../../lambda/shared/config/function-config';
 import { fileEventPublisher } from '../../lambda/shared/ledger/events';
+import { vaultDocumentClient } from '../../lambda/shared/runtime/document-client';
 import { clientOverrides, type EmulatedService } from '../../lambda/shared/runtime/endpoints';
 import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { createTransferHandler } from '../../lambda/transfer/handler';
@@ -74,9 +74,7 @@ function buildWorker(plan: TransferPlan, log: Log): Worker {
     ...clientOverrides(service, clientEnv),
     ...embeddedCredentials(service, config),
   });
-  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient(settings('DYNAMODB')), {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const ddb = vaultDocumentClient(settings('DYNAMODB'));
   const s3 = new S3Client(settings('S3'));
   // The worker's and the transfer handler's clients: the handler's ChangeMessageVisibility ends the heartbeat.
   const sqs = new SQSClient(settings('SQS'));
