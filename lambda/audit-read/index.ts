@@ -1,6 +1,5 @@
 import { loadAuditConfig } from '../shared/config/function-config';
 import { vaultDocumentClient } from '../shared/runtime/document-client';
-import { clientOverrides } from '../shared/runtime/endpoints';
 import { createAuditReadHandler } from './handler';
 
 const config = loadAuditConfig();
