@@ -47,6 +47,30 @@ export class RetentionCheckpointStore {
     );
   }
 
+  /**
+   * The checkpoint keys of the walks the last complete run made (lambda/retention/retention-walks.ts),
+   * kept on the first walk's item; absent before any run recorded them: the one walk of a stage
+   * without `retention.bySource`.
+   */
+  async readWalkKeys(): Promise<readonly string[] | undefined> {
+    const result = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { recordingSid: this.key }, ConsistentRead: true }),
+    );
+    const keys = result.Item?.walkKeys;
+    return Array.isArray(keys) && keys.every((k) => typeof k === 'string') ? (keys as string[]) : undefined;
+  }
+
+  async writeWalkKeys(keys: readonly string[]): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { recordingSid: this.key },
+        UpdateExpression: 'SET walkKeys = :keys',
+        ExpressionAttributeValues: { ':keys': keys },
+      }),
+    );
+  }
+
   /** What the last run did, for `npm run status -- --retention`. */
   async recordRun(report: SweepReport, now = new Date()): Promise<void> {
     await this.db.send(

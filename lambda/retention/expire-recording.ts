@@ -22,10 +22,15 @@ export { RETENTION_ACTOR };
 export async function expireRecording(
   recordingSid: string,
   deps: ErasureDeps & { readonly ledger: Pick<ErasureDeps['ledger'], 'get'> },
+  /** Whether the walk asking keeps recordings of this source (the ledger's) for its period. */
+  covers: (source: string | undefined) => boolean = () => true,
 ): Promise<ExpireOutcome> {
   const item = (await deps.ledger.get(recordingSid)) as (LedgerItem & ErasureFields) | undefined;
   // Erased through the API (which entered it in the audit trail): not the sweep's to enter.
   if (!item || item.status === 'erased') return { outcome: 'gone' };
+  // Kept for another period (a walk's pending list carried over from an earlier set of walks):
+  // that period's walk decides; this one forgets it.
+  if (!covers(item.source)) return { outcome: 'elsewhere' };
   // Only the sweep expires. An earlier run's expiry is answered with its expiredAt, so that its
   // audit entry is written if that run could not (its fixed key makes a repeat add nothing).
   const earlier = item.status === 'expired';

@@ -1,13 +1,22 @@
 import type { Context } from 'aws-lambda';
 import type { AuditDetails, AuditEntryInput } from '../shared/audit/audit-record';
 import { type AuditRecorder, AuditWriter, fixedAuditId } from '../shared/audit/audit-trail';
+import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
 import type { RetentionConfig } from '../shared/config/function-config';
 import { type ErasureDepsRuntime, erasureDeps } from '../shared/erasure/erasure-deps';
 import { LedgerDayIndex } from '../shared/ledger/day-index';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RetentionCheckpointStore } from './checkpoint';
 import { dayCandidates, expireRecording, RETENTION_ACTOR } from './expire-recording';
-import { runRetentionSweep, type SweepAuditEntry, type SweepReport } from './sweep-run';
+import { type RetentionWalk, retentionWalks, seededCheckpoint, walkCovers, walkLabel } from './retention-walks';
+import {
+  EARLIEST_DAY,
+  type RetentionCandidate,
+  type RetentionCheckpoint,
+  runRetentionSweep,
+  type SweepAuditEntry,
+  type SweepReport,
+} from './sweep-run';
 
 export interface RetentionRuntime extends ErasureDepsRuntime {
   readonly config: Omit<RetentionConfig, 'secretId'>;
@@ -30,7 +39,20 @@ export class RetentionRunError extends Error {
   }
 }
 
-/** The scheduled retention sweep (lambda/retention/sweep-run.ts). */
+/** A run with more than one walk (`retention.bySource`): the walks' reports summed, and each one's. */
+export interface RetentionRunReport extends SweepReport {
+  readonly walks?: readonly (SweepReport & {
+    readonly checkpointKey: string;
+    readonly days: number;
+    readonly sources: string;
+  })[];
+}
+
+/**
+ * The scheduled retention sweep: one walk per retention period (lambda/retention/retention-walks.ts),
+ * shortest first, each through lambda/retention/sweep-run.ts with its own checkpoint, sharing the
+ * run's erasure budget and stop signal.
+ */
 export function createRetentionHandler(runtime: RetentionRuntime) {
   const { config } = runtime;
   const obs = runtime.obs ?? createObservability('recording-retention');
@@ -39,42 +61,120 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     dayIndexName: config.ledgerDayIndexName,
     indexShards: config.ledgerIndexShards,
   });
-  const checkpoint = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
+  const walks = retentionWalks({ days: config.retentionDays, bySource: config.retentionDaysBySource });
+  const stores = new Map(
+    walks.map((walk) => [
+      walk.checkpointKey,
+      new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName, walk.checkpointKey),
+    ]),
+  );
+  const registry = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
   const recorder = runtime.audit ?? new AuditWriter(runtime.ddb, config.auditTableName, runtime.now);
+  const clock = runtime.now ?? (() => new Date());
+  const firstDay = runtime.earliestDay ?? EARLIEST_DAY;
   // Room for the erasure under way to finish: Twilio's answer alone may take its 20 s idle timeout.
   const marginMs = runtime.safetyMarginMs ?? 30_000;
-  return async (_event?: unknown, context?: Context): Promise<SweepReport> => {
+  return async (_event?: unknown, context?: Context): Promise<RetentionRunReport> => {
     if (context) obs.addContext(context);
-    const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, config, context);
     const stop = stopSignal(runtime.signal, context ? context.getRemainingTimeInMillis() - marginMs : undefined);
     try {
-      const report = await runRetentionSweep(
-        {
-          retentionDays: config.retentionDays,
-          maxRecordings: config.maxRecordingsPerRun,
-          maxDays: config.maxDaysPerRun,
-          ...(runtime.earliestDay ? { earliestDay: runtime.earliestDay } : {}),
-        },
-        {
-          candidates: (day, through) => dayCandidates(index, day, through),
-          expire: (recordingSid) => expireRecording(recordingSid, erasure),
-          audit,
-          checkpoint: {
-            read: () => checkpoint.read(),
-            write: (cp) => checkpoint.write(cp, (runtime.now ?? (() => new Date()))()),
+      const previousKeys = (await registry.readWalkKeys()) ?? [RETENTION_CHECKPOINT_KEY];
+      const reports: { walk: RetentionWalk; report: SweepReport }[] = [];
+      let erasuresLeft = config.maxRecordingsPerRun;
+      for (const walk of walks) {
+        const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
+        const covers = (source: string | undefined) => walkCovers(walk, source);
+        const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
+        const report = await runRetentionSweep(
+          {
+            retentionDays: walk.days,
+            maxRecordings: Math.max(0, erasuresLeft),
+            maxDays: config.maxDaysPerRun,
+            earliestDay: firstDay,
           },
-          obs,
-          ...(runtime.now ? { now: runtime.now } : {}),
-          signal: stop.signal,
-        },
-      );
-      await checkpoint.recordRun(report, (runtime.now ?? (() => new Date()))());
+          {
+            candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
+            expire: (recordingSid) => expireRecording(recordingSid, erasure, covers),
+            audit,
+            checkpoint: {
+              read: () =>
+                previousKeys.includes(walk.checkpointKey)
+                  ? store.read()
+                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay),
+              write: (cp) => store.write(cp, clock()),
+            },
+            obs,
+            ...(runtime.now ? { now: runtime.now } : {}),
+            signal: stop.signal,
+          },
+        );
+        await store.recordRun(report, clock());
+        reports.push({ walk, report });
+        // Erasures tried: each one expired, plus each failure (a failed audit write too: conservative).
+        erasuresLeft -= report.expired + report.failed;
+      }
+      const keys = walks.map((walk) => walk.checkpointKey);
+      if (keys.join('\n') !== previousKeys.join('\n')) await registry.writeWalkKeys(keys);
+      const report = runReport(reports);
       if (report.failed > 0) throw new RetentionRunError(report);
       return report;
     } finally {
       stop.dispose();
       obs.flush();
     }
+  };
+}
+
+async function* coveredCandidates(
+  candidates: AsyncIterable<RetentionCandidate>,
+  covers: (source: string | undefined) => boolean,
+): AsyncIterable<RetentionCandidate> {
+  for await (const candidate of candidates) if (covers(candidate.source)) yield candidate;
+}
+
+/** A walk new to the stage starts from the first day with what the walks it replaces remembered. */
+async function startingCheckpoint(
+  runtime: RetentionRuntime,
+  tableName: string,
+  previousKeys: readonly string[],
+  firstDay: string,
+): Promise<RetentionCheckpoint> {
+  const replaced = await Promise.all(
+    previousKeys.map((key) => new RetentionCheckpointStore(runtime.ddb, tableName, key).read()),
+  );
+  return seededCheckpoint(replaced, firstDay);
+}
+
+function runReport(reports: readonly { walk: RetentionWalk; report: SweepReport }[]): RetentionRunReport {
+  const [first] = reports;
+  if (!first) throw new Error('a retention policy has at least one walk');
+  if (reports.length === 1) return first.report;
+  const all = reports.map((r) => r.report);
+  const sum = (pick: (report: SweepReport) => number | undefined) => all.reduce((n, r) => n + (pick(r) ?? 0), 0);
+  const earliest = (pick: (report: SweepReport) => string) => all.map(pick).reduce((a, b) => (a < b ? a : b));
+  // The walk of every source the stage did not name (there is always one): its cutoff is the stage's `retention.days`.
+  const main = reports.find((r) => !r.walk.sources) ?? first;
+  return {
+    cutoff: main.report.cutoff,
+    fromDay: earliest((r) => r.fromDay),
+    nextDay: earliest((r) => r.nextDay),
+    examined: sum((r) => r.examined),
+    expired: sum((r) => r.expired),
+    finished: sum((r) => r.finished),
+    held: sum((r) => r.held),
+    retained: sum((r) => r.retained),
+    failed: sum((r) => r.failed),
+    auditFailed: sum((r) => r.auditFailed),
+    pending: sum((r) => r.pending),
+    caughtUp: all.every((r) => r.caughtUp),
+    ...(all.some((r) => r.stopped) ? { stopped: true as const } : {}),
+    ...(all.some((r) => r.pendingFull) ? { pendingFull: true as const } : {}),
+    walks: reports.map(({ walk, report }) => ({
+      ...report,
+      checkpointKey: walk.checkpointKey,
+      days: walk.days,
+      sources: walkLabel(walk),
+    })),
   };
 }
 
@@ -109,12 +209,13 @@ function stopSignal(
 async function auditSweep(
   recorder: AuditRecorder,
   entry: SweepAuditEntry,
-  config: Pick<RetentionConfig, 'retentionDays' | 'auditPrincipalArn'>,
+  retentionDays: number,
+  config: Pick<RetentionConfig, 'auditPrincipalArn'>,
   context: Context | undefined,
 ): Promise<void> {
   const details: Record<string, string | number | boolean> = {
     reason: entry.outcome,
-    retentionDays: config.retentionDays,
+    retentionDays,
   };
   if (entry.outcome === 'expired') {
     details.expiredAt = entry.expiredAt;

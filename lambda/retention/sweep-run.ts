@@ -69,6 +69,8 @@ export interface RetentionCandidate {
   readonly recordingSid: string;
   readonly status: string;
   readonly startedAt: string;
+  /** Twilio's RecordingSource (the day index projects it); absent where Twilio named none. */
+  readonly source?: string;
   /** Set when `expired` (the day index projects it). */
   readonly expiredAt?: string;
 }
@@ -81,6 +83,8 @@ export type ExpireOutcome =
   | { readonly outcome: 'expired'; readonly expiredAt: string; readonly earlier?: true }
   /** Already erased or expired (by the API, or by an earlier run): nothing done, nothing to enter. */
   | { readonly outcome: 'gone' }
+  /** Of a source another walk keeps for another period: not this walk's, nothing done. */
+  | { readonly outcome: 'elsewhere' }
   | { readonly outcome: 'held' }
   | { readonly outcome: 'retained'; readonly retainUntil?: string }
   /**
@@ -282,6 +286,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
         pending.set(recordingSid, { recordingSid, why: 'unaudited', expiredAt: result.expiredAt });
         return false;
       }
+      case 'elsewhere':
+        return true;
       case 'gone': {
         // An unfinished expiry now finished: its entry, if an earlier run could not write it.
         if (before?.why !== 'unfinished' || before.audited) return true;

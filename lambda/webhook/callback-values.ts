@@ -10,17 +10,7 @@
  * status callback reference (`RecordingChannels` `1` | `2`; events `in-progress`, `completed`,
  * `absent`, and `failed` with recording encryption).
  */
-export { RECORDING_STATUSES } from '../shared/job/recording-job';
-
-export const RECORDING_SOURCES = [
-  'DialVerb',
-  'Conference',
-  'OutboundAPI',
-  'Trunking',
-  'RecordVerb',
-  'StartCallRecordingAPI',
-  'StartConferenceRecordingAPI',
-] as const;
+export { RECORDING_SOURCES, RECORDING_STATUSES } from '../shared/job/recording-job';
 
 export const RECORDING_TRACKS = ['inbound', 'outbound', 'both'] as const;
 

@@ -43,6 +43,8 @@ export const ENV = {
   reconcileSettleSeconds: 'RECONCILE_SETTLE_SECONDS',
   /** The retention sweep: recordings that started more than this many days ago are erased as expired. */
   retentionDays: 'RETENTION_DAYS',
+  /** Periods of the sources kept otherwise: `Conference=365,RecordVerb=30` (lambda/shared/config/retention-by-source.ts). */
+  retentionDaysBySource: 'RETENTION_DAYS_BY_SOURCE',
   retentionMaxRecordingsPerRun: 'RETENTION_MAX_RECORDINGS_PER_RUN',
   /** `true` where the recordings bucket has S3 Object Lock: holds are set on every version too. */
   objectLockEnabled: 'OBJECT_LOCK_ENABLED',

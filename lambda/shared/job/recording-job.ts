@@ -6,6 +6,21 @@ import { SID } from '../twilio/sids';
 export const RECORDING_STATUSES = ['in-progress', 'completed', 'absent', 'failed'] as const;
 export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 
+/**
+ * Twilio's RecordingSource values (twilio/twilio-oai `recording_enum_source`): the webhook accepts
+ * only these, and a stage's retention may differ by them.
+ */
+export const RECORDING_SOURCES = [
+  'DialVerb',
+  'Conference',
+  'OutboundAPI',
+  'Trunking',
+  'RecordVerb',
+  'StartCallRecordingAPI',
+  'StartConferenceRecordingAPI',
+] as const;
+export type RecordingSource = (typeof RECORDING_SOURCES)[number];
+
 /** Who queued a job: Twilio's callback, the scheduled reconciler, or a backfill run. */
 export const JOB_ORIGINS = ['callback', 'reconciler', 'backfill'] as const;
 export type JobOrigin = (typeof JOB_ORIGINS)[number];

@@ -93,6 +93,7 @@ function sweep(
       eventBusName: 'test',
       twilioApiBaseUrl: 'http://127.0.0.1:9',
       retentionDays: 30,
+      retentionDaysBySource: {},
       maxRecordingsPerRun: 100,
       maxDaysPerRun: 400,
       auditTableName: AUDIT_TABLE_NAME,

@@ -1,0 +1,94 @@
+import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
+import type { DaysBySource } from '../shared/config/retention-by-source';
+import { RECORDING_SOURCES, type RecordingSource } from '../shared/job/recording-job';
+import { MAX_PENDING, type PendingRecording, type RetentionCheckpoint } from './sweep-run';
+
+/** A stage's retention: `days` for every recording, except the sources `bySource` names. */
+export interface RetentionPolicy {
+  readonly days: number;
+  readonly bySource?: DaysBySource;
+}
+
+/**
+ * One walk of the retention sweep over the ledger's day index: the recordings of some sources,
+ * kept `days`, each walk with its own checkpoint (where it got to, what it passed by). Sources with
+ * the same period share a walk, so a stage with one period reads the day index once per run.
+ */
+export interface RetentionWalk {
+  /** Where its checkpoint lives in the ledger table (never a RecordingSid). */
+  readonly checkpointKey: string;
+  readonly days: number;
+  /** The sources it sweeps; absent: every source but `except`, and recordings with no source. */
+  readonly sources?: readonly RecordingSource[];
+  readonly except?: readonly RecordingSource[];
+}
+
+/**
+ * The walks of a policy, shortest period first. A walk's checkpoint key names the sources it
+ * covers: a checkpoint says "every due recording of these sources before `nextDay` is expired or
+ * remembered", so when the sources a walk covers change, its walk starts again from the first day
+ * (reading the days again, expiring only what is due) rather than trust a checkpoint that skipped
+ * recordings it did not cover. A stage without `bySource` keeps the one checkpoint it always had.
+ */
+export function retentionWalks(policy: RetentionPolicy): RetentionWalk[] {
+  const bySource = policy.bySource ?? {};
+  const periods = new Map<number, RecordingSource[]>();
+  for (const source of RECORDING_SOURCES) {
+    const days = bySource[source];
+    if (days === undefined || days === policy.days) continue;
+    periods.set(days, [...(periods.get(days) ?? []), source]);
+  }
+  const except = inSourceOrder([...periods.values()].flat());
+  const walks: RetentionWalk[] = [
+    {
+      checkpointKey: except.length === 0 ? RETENTION_CHECKPOINT_KEY : `${RETENTION_CHECKPOINT_KEY}#except:${except}`,
+      days: policy.days,
+      ...(except.length > 0 ? { except } : {}),
+    },
+  ];
+  for (const [days, sources] of periods) {
+    walks.push({ checkpointKey: `${RETENTION_CHECKPOINT_KEY}#sources:${sources}`, days, sources });
+  }
+  return walks.sort((a, b) => a.days - b.days);
+}
+
+/** Whether `walk` sweeps a recording of `source` (the ledger's; absent for a recording Twilio named none for). */
+export function walkCovers(walk: RetentionWalk, source: string | undefined): boolean {
+  if (walk.sources) return source !== undefined && (walk.sources as readonly string[]).includes(source);
+  return source === undefined || !(walk.except as readonly string[] | undefined)?.includes(source);
+}
+
+/** For people: `every source`, `every source but Conference`, `Conference, Trunking`. */
+export function walkLabel(walk: RetentionWalk): string {
+  if (walk.sources) return walk.sources.join(', ');
+  return walk.except ? `every source but ${walk.except.join(', ')}` : 'every source';
+}
+
+function inSourceOrder(sources: readonly RecordingSource[]): RecordingSource[] {
+  return RECORDING_SOURCES.filter((source) => sources.includes(source));
+}
+
+/**
+ * Where a walk new to the stage (its sources changed, or `bySource` was set) starts: the first
+ * day, with what the walks it replaces remembered. Every expiry before their earliest `settledAt`
+ * is finished or in one of their pending lists, so the new walk passes those by without a ledger
+ * read each (a walk over years of expired recordings would otherwise take months of runs); an
+ * entry of a source it does not cover is dropped at its first check (`elsewhere`). Too many
+ * entries to carry: none, and no `settledAt` (the walk finds each again, slower but whole).
+ */
+export function seededCheckpoint(
+  replaced: readonly (RetentionCheckpoint | undefined)[],
+  firstDay: string,
+): RetentionCheckpoint {
+  const pending = new Map<string, PendingRecording>();
+  for (const checkpoint of replaced) {
+    for (const entry of checkpoint?.pending ?? [])
+      if (!pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
+  }
+  const settled = replaced.map((checkpoint) => checkpoint?.settledAt);
+  if (pending.size > MAX_PENDING || settled.length === 0 || settled.some((at) => at === undefined)) {
+    return { nextDay: firstDay, pending: pending.size > MAX_PENDING ? [] : [...pending.values()] };
+  }
+  const settledAt = (settled as string[]).reduce((a, b) => (a < b ? a : b));
+  return { nextDay: firstDay, pending: [...pending.values()], settledAt };
+}
