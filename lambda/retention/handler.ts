@@ -5,6 +5,7 @@ import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
 import type { RetentionConfig } from '../shared/config/function-config';
 import { type ErasureDepsRuntime, erasureDeps } from '../shared/erasure/erasure-deps';
 import { LedgerDayIndex } from '../shared/ledger/day-index';
+import { LateDays } from '../shared/ledger/late-days';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RetentionCheckpointStore } from './checkpoint';
 import { dayCandidates, expireRecording, RETENTION_ACTOR } from './expire-recording';
@@ -69,6 +70,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     ]),
   );
   const registry = new RetentionCheckpointStore(runtime.ddb, config.ledgerTableName);
+  const late = new LateDays(runtime.ddb, config.ledgerTableName);
   const recorder = runtime.audit ?? new AuditWriter(runtime.ddb, config.auditTableName, runtime.now);
   const clock = runtime.now ?? (() => new Date());
   const firstDay = runtime.earliestDay ?? EARLIEST_DAY;
@@ -79,40 +81,52 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     const stop = stopSignal(runtime.signal, context ? context.getRemainingTimeInMillis() - marginMs : undefined);
     try {
       const previousKeys = (await registry.readWalkKeys()) ?? [RETENTION_CHECKPOINT_KEY];
+      // Taken before the walks read the day index: a day noted again meanwhile stays noted.
+      const { noted, sweptOnce } = await late.read();
+      await late.take(noted);
+      const lateDays = [...new Set([...noted, ...sweptOnce])].sort();
       const reports: { walk: RetentionWalk; report: SweepReport }[] = [];
       let erasuresLeft = config.maxRecordingsPerRun;
-      for (const walk of walks) {
-        const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
-        const covers = (source: string | undefined) => walkCovers(walk, source);
-        const judge = walkJudge(walk, clock());
-        const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
-        const report = await runRetentionSweep(
-          {
-            retentionDays: walk.days,
-            maxRecordings: Math.max(0, erasuresLeft),
-            maxDays: config.maxDaysPerRun,
-            earliestDay: firstDay,
-          },
-          {
-            candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
-            expire: (recordingSid) => expireRecording(recordingSid, erasure, judge),
-            audit,
-            checkpoint: {
-              read: () =>
-                previousKeys.includes(walk.checkpointKey)
-                  ? store.read()
-                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay),
-              write: (cp) => store.write(cp, clock()),
+      // Handed back unless every walk swept them (a run that fails half-way hands all back).
+      let unswept = new Set(lateDays);
+      try {
+        for (const walk of walks) {
+          const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
+          const covers = (source: string | undefined) => walkCovers(walk, source);
+          const judge = walkJudge(walk, clock());
+          const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
+          const report = await runRetentionSweep(
+            {
+              retentionDays: walk.days,
+              maxRecordings: Math.max(0, erasuresLeft),
+              maxDays: config.maxDaysPerRun,
+              earliestDay: firstDay,
+              lateDays,
             },
-            obs,
-            ...(runtime.now ? { now: runtime.now } : {}),
-            signal: stop.signal,
-          },
-        );
-        await store.recordRun(report, clock());
-        reports.push({ walk, report });
-        // Erasures tried: each one expired, plus each failure (a failed audit write too: conservative).
-        erasuresLeft -= report.expired + report.failed;
+            {
+              candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
+              expire: (recordingSid) => expireRecording(recordingSid, erasure, judge),
+              audit,
+              checkpoint: {
+                read: () =>
+                  previousKeys.includes(walk.checkpointKey)
+                    ? store.read()
+                    : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay),
+                write: (cp) => store.write(cp, clock()),
+              },
+              obs,
+              ...(runtime.now ? { now: runtime.now } : {}),
+              signal: stop.signal,
+            },
+          );
+          await store.recordRun(report, clock());
+          reports.push({ walk, report });
+          // Erasures tried: each one expired, plus each failure (a failed audit write too: conservative).
+          erasuresLeft -= report.expired + report.failed;
+        }
+        unswept = new Set(reports.flatMap(({ report }) => report.lateDaysLeft ?? []));
+      } finally {
+        await late.settle({ noted, sweptOnce, unswept });
       }
       const keys = walks.map((walk) => walk.checkpointKey);
       if (keys.join('\n') !== previousKeys.join('\n')) await registry.writeWalkKeys(keys);

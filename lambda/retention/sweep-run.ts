@@ -149,6 +149,11 @@ export interface SweepOptions {
   readonly maxDays: number;
   /** Where the first run starts: no Twilio recording is older. */
   readonly earliestDay?: string;
+  /**
+   * `YYYY-MM-DD` days that gained a recording after it started by a day or more (a backfill, a copy
+   * retried for days): those behind the checkpoint are swept again (lambda/shared/ledger/late-days.ts).
+   */
+  readonly lateDays?: readonly string[];
 }
 
 export interface SweepReport {
@@ -186,6 +191,8 @@ export interface SweepReport {
    * the walk stopped before it (counted in `failed`). Absent otherwise.
    */
   readonly pendingFull?: true;
+  /** Late days this run could not sweep (not due yet, unfinished): handed back for a later run. */
+  readonly lateDaysLeft?: readonly string[];
 }
 
 export const EARLIEST_DAY = '2008-01-01';
@@ -388,7 +395,6 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     if (!ok && counts.failed > before && !pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
   }
 
-  // 2. The due days, oldest first; the checkpoint moves past a day only once it is done.
   let nextDay = fromDay;
   let daysWalked = 0;
   let settledAt = saved?.settledAt;
@@ -402,16 +408,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     settledUntil !== undefined && candidate.expiredAt !== undefined && Date.parse(candidate.expiredAt) <= settledUntil;
   const save = () =>
     deps.checkpoint.write({ nextDay, pending: [...pending.values()], ...(settledAt ? { settledAt } : {}) });
-  walk: while (
-    !auditDown &&
-    nextDay <= cutoffDay &&
-    daysWalked < options.maxDays &&
-    erasures > 0 &&
-    checks > 0 &&
-    !stopping()
-  ) {
-    daysWalked++;
-    const day = nextDay;
+  /** Every due recording of `day` expired or remembered; false where the walk must stop (budget, stop, a failure). */
+  const sweepDay = async (day: string): Promise<boolean> => {
     for await (const candidate of deps.candidates(day, throughIso)) {
       if (candidate.status === 'erased') continue;
       if (candidate.status === 'expired' && settled(candidate)) continue;
@@ -420,9 +418,28 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       if (pending.has(candidate.recordingSid) || seen.has(candidate.recordingSid)) continue;
       // Already checked by the walk in this run (a page of the day index shows it again).
       if (examined.has(candidate.recordingSid)) continue;
-      // Between two recordings, never during one: the day stays in the checkpoint, unfinished.
-      if (erasures <= 0 || checks <= 0 || stopping() || !(await expireOne(candidate.recordingSid))) break walk;
+      // Between two recordings, never during one: the day stays where it is, unfinished.
+      if (erasures <= 0 || checks <= 0 || stopping() || !(await expireOne(candidate.recordingSid))) return false;
     }
+    return true;
+  };
+  const canGoOn = () => !auditDown && erasures > 0 && checks > 0 && !stopping();
+
+  // 2. Days behind the checkpoint that gained recordings after the walk passed them (a backfill, a
+  // copy that finished days late): swept again, the checkpoint unmoved. One not finished, not yet
+  // due, or the cutoff's own (not over) is handed back for a later run.
+  const lateDaysLeft: string[] = [];
+  for (const day of options.lateDays ?? []) {
+    if (day >= fromDay) continue;
+    const swept = day <= cutoffDay && canGoOn() && (await sweepDay(day));
+    if (!swept || day === cutoffDay) lateDaysLeft.push(day);
+  }
+
+  // 3. The due days, oldest first; the checkpoint moves past a day only once it is done.
+  while (nextDay <= cutoffDay && daysWalked < options.maxDays && canGoOn()) {
+    daysWalked++;
+    const day = nextDay;
+    if (!(await sweepDay(day))) break;
     // The cutoff's own day is not over: recordings later in it fall due in later runs.
     if (day === cutoffDay) break;
     nextDay = nextDayOf(day);
@@ -444,6 +461,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     caughtUp: nextDay >= cutoffDay,
     ...(stopped ? { stopped: true as const } : {}),
     ...(pendingFull ? { pendingFull: true as const } : {}),
+    ...(lateDaysLeft.length > 0 ? { lateDaysLeft } : {}),
   };
   deps.obs.metric('RecordingsExpired', counts.expired);
   if (counts.failed > 0) deps.obs.metric('RetentionFailed', counts.failed);

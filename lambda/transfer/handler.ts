@@ -6,6 +6,7 @@ import { CallsRepository } from '../shared/calls/calls';
 import type { TransferConfig } from '../shared/config/function-config';
 import { type SqsClientSource, sqsTransferQueue } from '../shared/job/transfer-queue';
 import { type EventPublisher, eventBridgePublisher } from '../shared/ledger/events';
+import { LateDays } from '../shared/ledger/late-days';
 import { RecordingLedger } from '../shared/ledger/ledger';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RecordingStore } from '../shared/storage/recording-store';
@@ -44,6 +45,7 @@ export function createTransferHandler(runtime: TransferRuntime) {
     twilioFor,
     store: new RecordingStore(runtime.s3, config.bucketName),
     ledger: new RecordingLedger(runtime.ddb, config.ledgerTableName, { indexShards: config.ledgerIndexShards }),
+    lateDays: new LateDays(runtime.ddb, config.ledgerTableName),
     calls: new CallsRepository(runtime.ddb, config.tableName, config.callSidIndexName),
     events: runtime.events ?? eventBridgePublisher(config.eventBusName),
     queue: sqsTransferQueue(runtime.sqs, config.transferQueueUrl, config.deadLetterQueueUrl),

@@ -2,7 +2,8 @@ import type { CallsRepository } from '../shared/calls/calls';
 import type { RecordingFormat } from '../shared/config/function-config';
 import type { RecordingJob } from '../shared/job/recording-job';
 import type { EventPublisher } from '../shared/ledger/events';
-import type { LedgerItem, RecordingFacts, RecordingLedger } from '../shared/ledger/ledger';
+import { isLate, type LateDays } from '../shared/ledger/late-days';
+import { dayOf, type LedgerItem, type RecordingFacts, type RecordingLedger } from '../shared/ledger/ledger';
 import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
 import {
@@ -20,6 +21,8 @@ export interface TransferDeps {
   readonly twilio: TwilioApi;
   readonly store: RecordingStore;
   readonly ledger: RecordingLedger;
+  /** Days the retention sweep must walk again: a recording stored a day or more after it started. */
+  readonly lateDays: Pick<LateDays, 'note'>;
   readonly calls: CallsRepository;
   readonly events: EventPublisher;
   readonly format: RecordingFormat;
@@ -160,6 +163,9 @@ export async function transferRecording(
     copyOnce(job, recording, { key, contentType, format }, signal, deps),
   );
 
+  // Before the ledger says stored, so that a crash between the two loses no day: the sweep may have
+  // passed this recording's day already (a backfill, a copy retried for days).
+  if (isLate(recording.startedAt, now())) await deps.lateDays.note(dayOf(recording.startedAt));
   const stored = await deps.ledger.markStored(
     job.recordingSid,
     claimId,

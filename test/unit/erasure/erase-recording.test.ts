@@ -24,6 +24,7 @@ import { CallsErasure } from '../../../lambda/shared/calls/calls-erasure';
 import { eraseRecording } from '../../../lambda/shared/erasure/recording-erasure';
 import { LedgerDayIndex } from '../../../lambda/shared/ledger/day-index';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { LateDays } from '../../../lambda/shared/ledger/late-days';
 import { type LedgerItem, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerErasure } from '../../../lambda/shared/ledger/ledger-erasure';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
@@ -271,6 +272,7 @@ async function copyAgain(call: { callSid: string }, recordingSid: string, starte
     },
     store,
     ledger,
+    lateDays: new LateDays(aws.ddb, LEDGER_TABLE),
     calls,
     events,
     format: 'mp3',
@@ -496,6 +498,7 @@ describe('idempotence and refusals', () => {
       },
       store,
       ledger,
+      lateDays: new LateDays(aws.ddb, LEDGER_TABLE),
       calls,
       events,
       format: 'mp3',
@@ -643,6 +646,7 @@ describe('events never announce an erased recording as stored', () => {
       },
       store,
       ledger,
+      lateDays: new LateDays(aws.ddb, LEDGER_TABLE),
       calls: Object.assign(Object.create(calls) as CallsRepository, {
         async markStored(...args: Parameters<CallsRepository['markStored']>) {
           const during = hooks.duringCallProjection;

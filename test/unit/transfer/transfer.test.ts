@@ -17,6 +17,7 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@
 import { mockClient } from 'aws-sdk-client-mock';
 import type { RecordingJob } from '../../../lambda/shared/job/recording-job';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
+import { LateDays } from '../../../lambda/shared/ledger/late-days';
 import { type RecordingFacts, RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { clientOverrides } from '../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
@@ -415,6 +416,39 @@ describe('successful processing', () => {
         }),
       },
     ]);
+  });
+});
+
+describe('recordings stored a day or more after they started', () => {
+  const rfc2822 = (at: Date) => at.toUTCString().replace('GMT', '+0000');
+
+  it("notes the recording's day for the retention sweep, which may have passed it", async () => {
+    const job = jobFor();
+    await givenCall(job.callSid);
+    serve(job, mediaBytes('audio', 100));
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    expect((await aws.getLedger(job.recordingSid))?.status).toBe('stored');
+    expect((await new LateDays(aws.ddb, LEDGER_TABLE).read()).noted).toContain(job.startedAt.slice(0, 10));
+  });
+
+  it('notes nothing for a recording stored the day it started', async () => {
+    const now = new Date();
+    const job = withCallSid(
+      parseRecordingCallback(
+        recordingCallbackParams({ extra: { RecordingStartTime: rfc2822(new Date(now.getTime() - 60_000)) } }),
+        now,
+        randomUUID(),
+      ),
+    );
+    await givenCall(job.callSid);
+    serve(job, mediaBytes('audio', 100));
+
+    await transferHandler()(sqsEvent(sqsRecord(job)));
+
+    expect((await aws.getLedger(job.recordingSid))?.status).toBe('stored');
+    expect((await new LateDays(aws.ddb, LEDGER_TABLE).read()).noted).not.toContain(job.startedAt.slice(0, 10));
   });
 });
 

@@ -13,6 +13,7 @@ import { GetObjectTaggingCommand, S3Client } from '@aws-sdk/client-s3';
 import { CallsRepository, type RecordingEntry } from '../../../../lambda/shared/calls/calls';
 import type { RecordingJob } from '../../../../lambda/shared/job/recording-job';
 import { fileEventPublisher, type VaultEvent } from '../../../../lambda/shared/ledger/events';
+import { LateDays } from '../../../../lambda/shared/ledger/late-days';
 import { type LedgerItem, RecordingLedger } from '../../../../lambda/shared/ledger/ledger';
 import { clientOverrides } from '../../../../lambda/shared/runtime/endpoints';
 import { createObservability } from '../../../../lambda/shared/runtime/observability';
@@ -66,6 +67,7 @@ function deps(overrides: Partial<TransferDeps> = {}): TransferDeps {
     }),
     store: new RecordingStore(aws.s3, 'recordings'),
     ledger: new RecordingLedger(aws.ddb, LEDGER_TABLE),
+    lateDays: new LateDays(aws.ddb, LEDGER_TABLE),
     calls: new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX),
     events: { publish: async (event) => void published.push(event) },
     format: 'mp3',

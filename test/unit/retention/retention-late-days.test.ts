@@ -1,0 +1,136 @@
+/**
+ * A recording stored on a day the retention sweep has already passed (a backfill, a copy retried
+ * for days): the transfer notes its day (lambda/shared/ledger/late-days.ts), and the next runs
+ * sweep that day again, through the erasure path against dynalite and s3rver.
+ */
+import '../../helpers/setup-env';
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
+import { createRetentionHandler } from '../../../lambda/retention/handler';
+import { CallsRepository } from '../../../lambda/shared/calls/calls';
+import { LateDays } from '../../../lambda/shared/ledger/late-days';
+import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
+import { createObservability } from '../../../lambda/shared/runtime/observability';
+import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
+import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
+import { staticTokens } from '../../../lambda/shared/twilio/signature';
+import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
+import {
+  CALL_SID_INDEX,
+  CALLS_TABLE,
+  type Emulators,
+  LEDGER_TABLE,
+  RECORDINGS_BUCKET,
+  startEmulators,
+} from '../../helpers/emulators';
+import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+
+let aws: Emulators;
+const SHARDS = 2;
+
+beforeAll(async () => {
+  aws = await startEmulators();
+});
+
+afterAll(async () => {
+  await aws.stop();
+});
+
+/** Stored as the transfer stores it, `late` noting its day as the transfer does for an old recording. */
+async function givenStored(startedAt: string, late = false) {
+  const recordingSid = newRecordingSid();
+  const callSid = newCallSid();
+  const callId = `call-${callSid.slice(2, 14)}`;
+  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
+  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
+  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
+  const claimId = randomUUID();
+  const ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE, { indexShards: SHARDS });
+  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'backfill' as const };
+  await ledger.claim(facts, claimId, 300, new Date(startedAt));
+  if (late) await new LateDays(aws.ddb, LEDGER_TABLE).note(startedAt.slice(0, 10));
+  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
+  await ledger.markStored(recordingSid, claimId, copy, new Date(startedAt));
+  await new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX).markStored(
+    callId,
+    recordingSid,
+    { status: 'stored', ...copy, startedAt, storedAt: startedAt },
+    new Date(startedAt),
+  );
+  return { recordingSid, key };
+}
+
+function sweep(now: Date, maxRecordingsPerRun = 100) {
+  return createRetentionHandler({
+    config: {
+      accountSid: TEST_ACCOUNT_SID,
+      bucketName: RECORDINGS_BUCKET,
+      tableName: CALLS_TABLE,
+      ledgerTableName: LEDGER_TABLE,
+      ledgerDayIndexName: 'byDayShard',
+      ledgerIndexShards: SHARDS,
+      eventBusName: 'test',
+      twilioApiBaseUrl: 'http://127.0.0.1:9',
+      retentionDays: 30,
+      retentionDaysBySource: {},
+      maxRecordingsPerRun,
+      maxDaysPerRun: 400,
+      auditTableName: AUDIT_TABLE_NAME,
+    },
+    tokens: staticTokens('unused'),
+    s3: aws.s3,
+    ddb: aws.ddb,
+    twilio: { async deleteRecording() {} } as unknown as TwilioApi,
+    events: { publish: async () => undefined },
+    obs: createObservability('retention-late-days-test'),
+    now: () => now,
+    earliestDay: '2025-01-01',
+  })();
+}
+
+const status = async (recordingSid: string) => (await aws.getLedger(recordingSid))?.status;
+const lateDays = () => new LateDays(aws.ddb, LEDGER_TABLE).read();
+
+test('a recording stored on a day the sweep has passed is expired by the next run, and its day swept once more, then forgotten', async () => {
+  await sweep(new Date('2025-03-01T12:00:00.000Z'));
+  expect((await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read())?.nextDay).toBe('2025-01-30');
+  // Backfilled today, from a day the checkpoint is well past.
+  const backfilled = await givenStored('2025-01-10T09:00:00.000Z', true);
+
+  const next = await sweep(new Date('2025-03-01T13:00:00.000Z'));
+
+  expect(next).toMatchObject({ expired: 1, failed: 0 });
+  expect(await status(backfilled.recordingSid)).toBe('expired');
+  expect(await aws.getObject(backfilled.key)).toBeUndefined();
+  expect(await lateDays()).toEqual({ noted: [], sweptOnce: ['2025-01-10'] });
+
+  await sweep(new Date('2025-03-01T14:00:00.000Z'));
+
+  expect(await lateDays()).toEqual({ noted: [], sweptOnce: [] });
+});
+
+test('a late day ahead of the checkpoint is left to the walk, which reaches it when it falls due', async () => {
+  const young = await givenStored('2025-02-20T09:00:00.000Z', true);
+
+  await sweep(new Date('2025-03-01T15:00:00.000Z'));
+
+  expect(await status(young.recordingSid)).toBe('stored');
+  expect((await lateDays()).noted).toEqual([]);
+  expect((await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE).read())?.nextDay).toBe('2025-01-30');
+});
+
+test('a late day a run could not finish is handed back, and the next run finishes it', async () => {
+  const first = await givenStored('2025-01-12T09:00:00.000Z', true);
+  const second = await givenStored('2025-01-12T10:00:00.000Z', true);
+
+  const cut = await sweep(new Date('2025-03-01T16:00:00.000Z'), 1);
+
+  expect(cut.expired).toBe(1);
+  expect((await lateDays()).noted).toEqual(['2025-01-12']);
+
+  const next = await sweep(new Date('2025-03-01T17:00:00.000Z'), 1);
+
+  expect(next.expired).toBe(1);
+  expect([await status(first.recordingSid), await status(second.recordingSid)]).toEqual(['expired', 'expired']);
+});
