@@ -22,15 +22,18 @@ export { RETENTION_ACTOR };
 export async function expireRecording(
   recordingSid: string,
   deps: ErasureDeps & { readonly ledger: Pick<ErasureDeps['ledger'], 'get'> },
-  /** Whether the walk asking keeps recordings of this source (the ledger's) for its period. */
-  covers: (source: string | undefined) => boolean = () => true,
+  /**
+   * The walk asking: `elsewhere` for a recording of a source another walk keeps, `early` for one
+   * not due under its period; undefined: its to expire.
+   */
+  judge: (item: Pick<LedgerItem, 'source' | 'startedAt' | 'status'>) => ExpireOutcome | undefined = () => undefined,
 ): Promise<ExpireOutcome> {
   const item = (await deps.ledger.get(recordingSid)) as (LedgerItem & ErasureFields) | undefined;
   // Erased through the API (which entered it in the audit trail): not the sweep's to enter.
   if (!item || item.status === 'erased') return { outcome: 'gone' };
-  // Kept for another period (a walk's pending list carried over from an earlier set of walks):
-  // that period's walk decides; this one forgets it.
-  if (!covers(item.source)) return { outcome: 'elsewhere' };
+  // Remembered under an earlier policy (a pending list carried over, a period grown since).
+  const verdict = judge(item);
+  if (verdict) return verdict;
   // Only the sweep expires. An earlier run's expiry is answered with its expiredAt, so that its
   // audit entry is written if that run could not (its fixed key makes a repeat add nothing).
   const earlier = item.status === 'expired';

@@ -84,6 +84,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
       for (const walk of walks) {
         const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
         const covers = (source: string | undefined) => walkCovers(walk, source);
+        const judge = walkJudge(walk, clock());
         const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
         const report = await runRetentionSweep(
           {
@@ -94,7 +95,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
           },
           {
             candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
-            expire: (recordingSid) => expireRecording(recordingSid, erasure, covers),
+            expire: (recordingSid) => expireRecording(recordingSid, erasure, judge),
             audit,
             checkpoint: {
               read: () =>
@@ -122,6 +123,25 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
       stop.dispose();
       obs.flush();
     }
+  };
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What a walk says of a recording it is asked to expire before anything is touched: another walk's
+ * (a pending list carried over from an earlier set of walks), or not yet due under its period (which
+ * grew since the recording was remembered). An expired one is finished whatever its due day.
+ */
+function walkJudge(walk: RetentionWalk, now: Date) {
+  const cutoff = now.getTime() - walk.days * DAY_MS;
+  return (item: { readonly source?: string | undefined; readonly startedAt?: string; readonly status?: string }) => {
+    if (!walkCovers(walk, item.source)) return { outcome: 'elsewhere' } as const;
+    const started = Date.parse(item.startedAt ?? '');
+    if (item.status !== 'expired' && Number.isFinite(started) && started >= cutoff) {
+      return { outcome: 'early', dueAt: new Date(started + walk.days * DAY_MS).toISOString() } as const;
+    }
+    return undefined;
   };
 }
 

@@ -45,7 +45,10 @@ export interface PendingRecording {
    * next run finishes it.
    */
   readonly why: 'held' | 'retained' | 'unaudited' | 'unfinished';
-  /** `retained`: the Object Lock retain-until date; not checked again before it. */
+  /**
+   * Not checked again before this: `retained`, the Object Lock retain-until date; any other (held),
+   * when the recording falls due under the walk's period.
+   */
   readonly until?: string;
   /** `unaudited`, `unfinished`: when it expired (the ledger's `expiredAt`). */
   readonly expiredAt?: string;
@@ -85,6 +88,11 @@ export type ExpireOutcome =
   | { readonly outcome: 'gone' }
   /** Of a source another walk keeps for another period: not this walk's, nothing done. */
   | { readonly outcome: 'elsewhere' }
+  /**
+   * Not due under this walk's period (it grew since the recording was remembered): nothing done;
+   * remembered until `dueAt`, when the walk's checkpoint may be past its day.
+   */
+  | { readonly outcome: 'early'; readonly dueAt: string }
   | { readonly outcome: 'held' }
   | { readonly outcome: 'retained'; readonly retainUntil?: string }
   /**
@@ -288,6 +296,9 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       }
       case 'elsewhere':
         return true;
+      case 'early':
+        pending.set(recordingSid, { ...(before ?? { recordingSid, why: 'held' }), until: result.dueAt });
+        return true;
       case 'gone': {
         // An unfinished expiry now finished: its entry, if an earlier run could not write it.
         if (before?.why !== 'unfinished' || before.audited) return true;
@@ -330,7 +341,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
         const until = result.outcome === 'retained' ? result.retainUntil : undefined;
         const entry: PendingRecording = { recordingSid, why: result.outcome, ...(until ? { until } : {}) };
         // Entered once per reason (and retain-until date), not at every run that checks it again.
-        if (before?.audited && before.why === entry.why && before.until === entry.until) {
+        if (before?.audited && before.why === entry.why && (entry.why === 'held' || before.until === entry.until)) {
           pending.set(recordingSid, { ...entry, audited: true });
           return true;
         }
@@ -366,7 +377,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       auditDown ||
       erasures <= 0 ||
       checks <= walkChecks ||
-      (entry.why === 'retained' && entry.until !== undefined && entry.until > now.toISOString())
+      (entry.until !== undefined && entry.until > now.toISOString())
     ) {
       continue;
     }
