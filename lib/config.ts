@@ -5,6 +5,8 @@
  */
 import type { Node } from 'constructs';
 import { z } from 'zod';
+import { type DaysBySource, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS } from '../lambda/shared/config/retention-by-source';
+import { RECORDING_SOURCES, type RecordingSource } from '../lambda/shared/job/recording-job';
 import { DEFAULT_INDEX_SHARDS, MAX_INDEX_SHARDS } from '../lambda/shared/ledger/index-shards';
 import { TWILIO_EDGES, TWILIO_REGIONS, type TwilioRegion, twilioApiBaseUrlFor } from '../lambda/shared/twilio/api-host';
 import { connectionOverridesProblems } from '../lambda/shared/twilio/connection-overrides';
@@ -143,6 +145,11 @@ export interface LifecycleConfig {
  */
 export interface RetentionConfig {
   readonly days: number;
+  /**
+   * Periods of Twilio RecordingSources kept for other than `days` (`{ "Conference": 365 }`); a
+   * source not named keeps `days`. Each distinct period is one more walk of the day index per run.
+   */
+  readonly bySource?: DaysBySource;
   /** Minutes between sweeps. */
   readonly intervalMinutes: number;
   /** Erasures one sweep makes at most (the rest wait for the next). */
@@ -387,6 +394,31 @@ const lifecycleSchema = section({
   },
 );
 
+/**
+ * `retention.bySource`: a period per Twilio RecordingSource. Each key is checked here, so that a
+ * key which is no source (`conference`, `Voicemail`) is named with its path beside every wrong
+ * period (a zod object would stop at the first period that is not a whole number).
+ */
+const retentionPeriod = wholeNumber(MIN_RETENTION_DAYS, MAX_RETENTION_DAYS);
+const isRecordingSource = (key: string): key is RecordingSource =>
+  (RECORDING_SOURCES as readonly string[]).includes(key);
+const daysBySourceSchema = z
+  .record(z.string(), z.unknown(), { error: 'must be an object' })
+  .superRefine((given, context) => {
+    for (const [key, value] of Object.entries(given)) {
+      const problems = isRecordingSource(key)
+        ? (retentionPeriod.safeParse(value).error?.issues.map((issue) => issue.message) ?? [])
+        : [`is not a Twilio RecordingSource (one of ${RECORDING_SOURCES.join(', ')}; the case counts)`];
+      for (const message of problems) context.addIssue({ code: 'custom', path: [key], input: value, message });
+    }
+  })
+  .transform(
+    (given) =>
+      Object.fromEntries(
+        RECORDING_SOURCES.filter((source) => given[source] !== undefined).map((source) => [source, given[source]]),
+      ) as DaysBySource,
+  );
+
 const reconcileSchema = section({
   intervalMinutes: wholeNumber(0, 1440).default(15),
   lookbackMinutes: wholeNumber(1, 10_080).default(120),
@@ -456,7 +488,8 @@ export const stageConfigSchema = z
     retention: z
       .object(
         {
-          days: wholeNumber(1, 36_500),
+          days: retentionPeriod,
+          bySource: daysBySourceSchema.optional(),
           intervalMinutes: wholeNumber(5, 1440).default(60),
           maxRecordingsPerRun: wholeNumber(1, 100_000).default(500),
         },
@@ -490,6 +523,34 @@ export const stageConfigSchema = z
       error:
         'must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
       when: clean('retention', 'objectLock'),
+    },
+  )
+  .superRefine(
+    (c, context) => {
+      if (c.retention?.bySource === undefined || c.objectLock === undefined) return;
+      for (const source of RECORDING_SOURCES) {
+        const days = c.retention.bySource[source];
+        if (days === undefined || days >= c.objectLock.retentionDays) continue;
+        context.addIssue({
+          code: 'custom',
+          path: ['retention', 'bySource', source],
+          input: days,
+          message:
+            'must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
+        });
+      }
+    },
+    // Beside the retention.days check: only the periods and the lock must be free of problems.
+    {
+      when: (payload) =>
+        !payload.issues.some((issue) => {
+          const [first, second] = (issue.path ?? []).map(String);
+          return (
+            first === undefined ||
+            first === 'objectLock' ||
+            (first === 'retention' && [undefined, 'bySource'].includes(second))
+          );
+        }),
     },
   )
   .refine((c) => c.objectLock === undefined || c.bucketVersioning, {

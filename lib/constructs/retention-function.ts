@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
 import { ENV } from '../../lambda/shared/config/env-names';
+import { formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
 import type { RetentionConfig } from '../config';
 import type { AuditTable } from './audit-table';
 import type { CallsTable } from './calls-table';
@@ -35,7 +36,7 @@ export interface RetentionFunctionProps extends FunctionLogProps {
 }
 
 /**
- * The retention sweep (stage `retention.days`) on its schedule, with exactly the erasure's rights
+ * The retention sweep (stage `retention.days`, and `retention.bySource`) on its schedule, with exactly the erasure's rights
  * plus reading the ledger's day index and keeping its checkpoint: read and conditionally update
  * ledger and call items; list recording versions, read their Object Lock retention and legal hold,
  * delete them; read the Twilio secret; publish to the bus; append to the audit trail (PutItem on
@@ -47,6 +48,7 @@ export class RetentionFunction extends VaultFunction {
 
   constructor(scope: Construct, id: string, props: RetentionFunctionProps) {
     const { retention } = props;
+    const bySource = formatDaysBySource(retention.bySource ?? {});
     super(scope, id, {
       ...props,
       description:
@@ -69,6 +71,8 @@ export class RetentionFunction extends VaultFunction {
         [ENV.ledgerIndexShards]: String(props.ledger.indexShards),
         [ENV.eventBusName]: props.events.bus.eventBusName,
         [ENV.retentionDays]: String(retention.days),
+        // Only when a source is kept otherwise: a stage without bySource synthesizes as before.
+        ...(bySource !== '' ? { [ENV.retentionDaysBySource]: bySource } : {}),
         [ENV.retentionMaxRecordingsPerRun]: String(retention.maxRecordingsPerRun),
         [ENV.auditTable]: props.audit.table.tableName,
       },
@@ -105,7 +109,7 @@ export class RetentionFunction extends VaultFunction {
     props.encryptionKey?.grant(this.function, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
 
     this.rule = new events.Rule(this, 'Schedule', {
-      description: `Runs the Recording Vault retention sweep every ${retention.intervalMinutes} minutes (keeps ${retention.days} days)`,
+      description: `Runs the Recording Vault retention sweep every ${retention.intervalMinutes} minutes (keeps ${retention.days} days${bySource !== '' ? `; ${bySource}` : ''})`,
       schedule: events.Schedule.rate(Duration.minutes(retention.intervalMinutes)),
       targets: [
         new targets.LambdaFunction(this.function, {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { ENV } from '../../lambda/shared/config/env-names';
 import {
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_PLAYBACK_TTL_SECONDS,
@@ -14,6 +15,12 @@ import {
   type RecordingFormat,
   accountSid as readAccountSid,
 } from '../../lambda/shared/config/function-config';
+import {
+  type DaysBySource,
+  MAX_RETENTION_DAYS,
+  MIN_RETENTION_DAYS,
+  parseDaysBySource,
+} from '../../lambda/shared/config/retention-by-source';
 import {
   DAY_SHARD_INDEX,
   DEFAULT_INDEX_SHARDS,
@@ -92,6 +99,8 @@ export interface LocalConfig {
   readonly reconcileSettleSeconds: number;
   /** RETENTION_DAYS: recordings older than this are expired by a sweep (the stage's `retention.days`); unset: none. */
   readonly retentionDays?: number;
+  /** RETENTION_DAYS_BY_SOURCE (`Conference=365,RecordVerb=30`, the stage's `retention.bySource`): sources kept otherwise; empty: none. */
+  readonly retentionDaysBySource: DaysBySource;
   /** A retention sweep every this many seconds when RETENTION_DAYS is set (the stage's `retention.intervalMinutes`). */
   readonly retentionSweepSeconds: number;
   /** RETENTION_EARLIEST_DAY (YYYY-MM-DD): where a first sweep starts; default 2008-01-01, before any Twilio recording. */
@@ -127,10 +136,29 @@ export function localTwilioApiBaseUrl(r: EnvReader): string {
   return twilioApiBaseUrlFor(region, edge);
 }
 
-/** RETENTION_DAYS and RETENTION_SWEEP_SECONDS, as `npm start` reads them (`npm run status -- --retention` too). */
-export function localRetention(r: EnvReader): Pick<LocalConfig, 'retentionDays' | 'retentionSweepSeconds'> {
+/**
+ * RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE and RETENTION_SWEEP_SECONDS, as `npm start` reads them
+ * (`npm run status -- --retention` too); their problems go into `r`'s.
+ */
+export function localRetention(
+  r: EnvReader,
+): Pick<LocalConfig, 'retentionDays' | 'retentionDaysBySource' | 'retentionSweepSeconds'> {
+  const retentionDays =
+    r.optional(ENV.retentionDays) !== undefined
+      ? r.int(ENV.retentionDays, 0, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS)
+      : undefined;
+  const bySourceText = r.optional(ENV.retentionDaysBySource);
+  const bySource = parseDaysBySource(bySourceText ?? '', ENV.retentionDaysBySource);
+  r.problems.push(...bySource.problems);
+  // The per-source periods refine a sweep; without RETENTION_DAYS there is none to refine.
+  if (bySourceText !== undefined && retentionDays === undefined) {
+    r.problems.push(
+      `${ENV.retentionDaysBySource} requires ${ENV.retentionDays} (the period of every source it does not name)`,
+    );
+  }
   return {
-    ...(r.optional('RETENTION_DAYS') !== undefined ? { retentionDays: r.int('RETENTION_DAYS', 0, 1, 36_500) } : {}),
+    ...(retentionDays !== undefined ? { retentionDays } : {}),
+    retentionDaysBySource: bySource.bySource,
     retentionSweepSeconds: r.int('RETENTION_SWEEP_SECONDS', DEFAULT_RETENTION_SWEEP_SECONDS, 1, 7 * 24 * 3600),
   };
 }

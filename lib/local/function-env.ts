@@ -4,6 +4,7 @@
  * (lambda/shared/config/function-config.ts), so a contract is checked the same way in both places.
  */
 import { ENV, type FunctionEnv } from '../../lambda/shared/config/env-names';
+import { formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
 import { type AccountTokenSource, staticAccountTokens } from '../../lambda/shared/twilio/accounts';
 import {
   AUDIT_TABLE_NAME,
@@ -57,6 +58,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
     [ENV.ledgerIndexShards]: String(LEDGER_INDEX_SHARDS),
     [ENV.eventBusName]: LOCAL_EVENT_BUS,
   };
+  const bySource = formatDaysBySource(config.retentionDaysBySource);
   return {
     webhook: {
       ...accounts,
@@ -102,6 +104,7 @@ export function localFunctionEnvs(config: LocalConfig, queues: QueueUrls): Local
             ...erasure,
             [ENV.ledgerDayIndex]: LEDGER_DAY_INDEX,
             [ENV.retentionDays]: String(config.retentionDays),
+            ...(bySource !== '' ? { [ENV.retentionDaysBySource]: bySource } : {}),
             // No IAM locally: the sweep's entries name it as `retention` of kind `local`.
             [ENV.auditTable]: AUDIT_TABLE_NAME,
           },

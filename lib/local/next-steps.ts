@@ -2,6 +2,8 @@
  * The end of the local stack's banner: what to do next, ready to paste. The API lists by UTC day
  * (`from` inclusive, `to` exclusive), so "today" is today's UTC date.
  */
+import type { DaysBySource } from '../../lambda/shared/config/retention-by-source';
+import { RECORDING_SOURCES } from '../../lambda/shared/job/recording-job';
 import type { LocalConfig } from './config';
 
 const utcDay = (at: Date) => at.toISOString().slice(0, 10);
@@ -42,7 +44,12 @@ export function nextSteps(apiUrl: string, apiToken: string, now: Date, places: E
   ];
 }
 
-/** The banner's retention line, when RETENTION_DAYS is set. */
-export function retentionLine(days: number, sweepSeconds: number): string {
-  return `Retention: recordings older than ${days} day${days === 1 ? '' : 's'} expired every ${sweepSeconds} s`;
+/** The banner's retention line, when RETENTION_DAYS is set; with RETENTION_DAYS_BY_SOURCE's periods too. */
+export function retentionLine(days: number, sweepSeconds: number, bySource: DaysBySource = {}): string {
+  const daysText = (n: number) => `${n} day${n === 1 ? '' : 's'}`;
+  const sources = RECORDING_SOURCES.flatMap((source) => {
+    const period = bySource[source];
+    return period === undefined ? [] : [`${source} ${daysText(period)}`];
+  });
+  return `Retention: recordings older than ${daysText(days)} expired every ${sweepSeconds} s${sources.length > 0 ? ` (by source: ${sources.join(', ')})` : ''}`;
 }

@@ -317,7 +317,7 @@ function printBanner(
       : 'Reconciler: off',
   );
   if (config.retentionDays !== undefined && at.worker !== false) {
-    print(retentionLine(config.retentionDays, config.retentionSweepSeconds));
+    print(retentionLine(config.retentionDays, config.retentionSweepSeconds, config.retentionDaysBySource));
   }
   print(`Console: ${at.apiUrl}/#token=${encodeURIComponent(config.apiToken)}`);
   print(`LOCAL_API_TOKEN=${config.apiToken}`);

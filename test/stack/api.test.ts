@@ -286,6 +286,22 @@ describe('the retention function (dev keeps 30 days)', () => {
     expect(prod.stack.retention).toBeUndefined();
   });
 
+  test('is told the periods of retention.bySource, only when the stage names a source', () => {
+    const variables = (s: Synthesized): Json => {
+      if (!s.stack.retention) throw new Error('the stage has retention.days');
+      return (s.resources[id(s, s.stack.retention.function)] as Json).Properties.Environment.Variables;
+    };
+    expect(variables(dev)).not.toHaveProperty('RETENTION_DAYS_BY_SOURCE');
+    const bySource = synth('dev', { retention: { days: 30, bySource: { RecordVerb: 7, Conference: 365 } } });
+    // In Twilio's order of the sources, whatever the order in cdk.json.
+    expect(variables(bySource)).toMatchObject({
+      RETENTION_DAYS: '30',
+      RETENTION_DAYS_BY_SOURCE: 'Conference=365,RecordVerb=7',
+    });
+    const none = synth('dev', { retention: { days: 30, bySource: {} } });
+    expect(variables(none)).not.toHaveProperty('RETENTION_DAYS_BY_SOURCE');
+  });
+
   test('no S3 lifecycle rule expires recordings: only the sweep erases them, through the ledger', () => {
     for (const s of all()) {
       const rules = (s.resources[id(s, s.stack.storage.bucket)] as Json).Properties.LifecycleConfiguration

@@ -293,4 +293,78 @@ describe('retention', () => {
       'retention.days must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
     ]);
   });
+
+  const bad = (raw: Record<string, unknown>) => {
+    try {
+      parseStageConfig('x', { twilioAccountSid: SID_OK, ...raw });
+      return [];
+    } catch (error) {
+      return [...(error as { problems: string[] }).problems];
+    }
+  };
+  const SOURCES =
+    'one of DialVerb, Conference, OutboundAPI, Trunking, RecordVerb, StartCallRecordingAPI, StartConferenceRecordingAPI; the case counts';
+
+  test('retention.bySource: a period per Twilio RecordingSource, the others keep retention.days', () => {
+    const retention = parseStageConfig('x', {
+      twilioAccountSid: SID_OK,
+      retention: { days: 90, bySource: { RecordVerb: 30, Conference: 365, DialVerb: null } },
+    }).retention;
+    expect(retention).toEqual({
+      days: 90,
+      bySource: { Conference: 365, RecordVerb: 30 },
+      intervalMinutes: 60,
+      maxRecordingsPerRun: 500,
+    });
+    expect(
+      parseStageConfig('x', { twilioAccountSid: SID_OK, retention: { days: 90 } }).retention?.bySource,
+    ).toBeUndefined();
+  });
+
+  test('retention.bySource: every unknown source and every bad period named at once, each with its path', () => {
+    expect(
+      bad({
+        retention: {
+          days: 0,
+          bySource: {
+            conference: 365,
+            Voicemail: 30,
+            RecordVerb: 0,
+            DialVerb: 1.5,
+            Trunking: '30',
+            OutboundAPI: 36_501,
+          },
+        },
+      }),
+    ).toEqual([
+      'retention.days must be a whole number from 1 to 36500 (got 0)',
+      `retention.bySource.conference is not a Twilio RecordingSource (${SOURCES})`,
+      `retention.bySource.Voicemail is not a Twilio RecordingSource (${SOURCES})`,
+      'retention.bySource.RecordVerb must be a whole number from 1 to 36500 (got 0)',
+      'retention.bySource.DialVerb must be a whole number from 1 to 36500 (got 1.5)',
+      'retention.bySource.Trunking must be a whole number from 1 to 36500 (got "30")',
+      'retention.bySource.OutboundAPI must be a whole number from 1 to 36500 (got 36501)',
+    ]);
+    expect(bad({ retention: { days: 90, bySource: ['Conference'] } })).toEqual([
+      'retention.bySource must be an object',
+    ]);
+    expect(bad({ retention: { days: 90, bySource: 'Conference=365' } })).toEqual([
+      'retention.bySource must be an object',
+    ]);
+  });
+
+  test('retention.bySource: each period shorter than Object Lock keeps is named by its source', () => {
+    const lock = { bucketVersioning: true, objectLock: { mode: 'COMPLIANCE', retentionDays: 365 } };
+    expect(
+      bad({ ...lock, retention: { days: 400, bySource: { Conference: 30, DialVerb: 365, RecordVerb: 364 } } }),
+    ).toEqual([
+      'retention.bySource.Conference must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
+      'retention.bySource.RecordVerb must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
+    ]);
+    expect(bad({ ...lock, retention: { days: 30, bySource: { Conference: 30 } } })).toEqual([
+      'retention.days must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
+      'retention.bySource.Conference must be at least objectLock.retentionDays: Object Lock keeps every recording that long, so no sweep could expire it sooner',
+    ]);
+    expect(bad({ ...lock, retention: { days: 365, bySource: { Conference: 3650 } } })).toEqual([]);
+  });
 });

@@ -40,3 +40,10 @@ test('the retention line counts days and seconds in proper English', () => {
   expect(retentionLine(1, 1)).toBe('Retention: recordings older than 1 day expired every 1 s');
   expect(retentionLine(30, 3600)).toBe('Retention: recordings older than 30 days expired every 3600 s');
 });
+
+test('the retention line names the per-source periods, in Twilio order of the sources', () => {
+  expect(retentionLine(30, 3600, { RecordVerb: 1, Conference: 365 })).toBe(
+    'Retention: recordings older than 30 days expired every 3600 s (by source: Conference 365 days, RecordVerb 1 day)',
+  );
+  expect(retentionLine(30, 3600, {})).toBe('Retention: recordings older than 30 days expired every 3600 s');
+});

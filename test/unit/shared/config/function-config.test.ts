@@ -8,6 +8,7 @@ import {
   DEFAULT_RETRY_BASE_SECONDS,
   DEFAULT_TWILIO_API_BASE_URL,
   loadPlaybackConfig,
+  loadRetentionConfig,
   loadTransferConfig,
   loadWebhookConfig,
   MAX_PLAYBACK_TTL_SECONDS,
@@ -231,6 +232,48 @@ describe('loadPlaybackConfig', () => {
       'RECORDINGS_BUCKET is required',
       'CALLS_TABLE is required',
       'LEDGER_TABLE is required',
+    ]);
+  });
+});
+
+describe('loadRetentionConfig', () => {
+  const retentionEnv = {
+    TWILIO_ACCOUNT_SID: TEST_ACCOUNT_SID,
+    TWILIO_SECRET_ARN: SECRET_ARN,
+    RECORDINGS_BUCKET: 'rv-recordings',
+    CALLS_TABLE: 'calls',
+    LEDGER_TABLE: 'recordings',
+    EVENT_BUS_NAME: 'recording-vault-test',
+    AUDIT_TABLE: 'audit',
+    RETENTION_DAYS: '90',
+  };
+
+  it('reads RETENTION_DAYS_BY_SOURCE: the sources kept for other than RETENTION_DAYS', () => {
+    const config = loadRetentionConfig({ ...retentionEnv, RETENTION_DAYS_BY_SOURCE: 'Conference=365,RecordVerb=30' });
+
+    expect(config.retentionDays).toBe(90);
+    expect(config.retentionDaysBySource).toEqual({ Conference: 365, RecordVerb: 30 });
+  });
+
+  it('without RETENTION_DAYS_BY_SOURCE every source keeps RETENTION_DAYS', () => {
+    expect(loadRetentionConfig(retentionEnv).retentionDaysBySource).toEqual({});
+  });
+
+  it("names RETENTION_DAYS_BY_SOURCE's problems alongside the others, at once", () => {
+    const { AUDIT_TABLE: _, ...withoutAudit } = retentionEnv;
+    const error = configError(() =>
+      loadRetentionConfig({
+        ...withoutAudit,
+        RETENTION_DAYS: '36501',
+        RETENTION_DAYS_BY_SOURCE: 'Voicemail=30,Conference=0',
+      }),
+    );
+
+    expect(error.problems).toEqual([
+      'RETENTION_DAYS_BY_SOURCE: "Voicemail" is not a Twilio RecordingSource (one of DialVerb, Conference, OutboundAPI, Trunking, RecordVerb, StartCallRecordingAPI, StartConferenceRecordingAPI)',
+      'RETENTION_DAYS_BY_SOURCE: Conference must be a whole number of days from 1 to 36500 (got "Conference=0")',
+      'AUDIT_TABLE is required',
+      'RETENTION_DAYS must be a whole number from 1 to 36500 (got "36501")',
     ]);
   });
 });
