@@ -13,12 +13,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
 import { commandAudit } from '../lib/ops/command-audit';
-import {
-  formatRetentionStatus,
-  knownRetentionDays,
-  retentionPolicy,
-  retentionStatus,
-} from '../lib/ops/retention-status';
+import { formatRetentionStatus, knownRetention, retentionPolicy, retentionStatus } from '../lib/ops/retention-status';
 import { formatStatus, NotFoundError, RECORDING_SID, recordingStatus, type StatusQuery } from '../lib/ops/status';
 import { resolveTarget } from '../lib/ops/target';
 
@@ -74,7 +69,7 @@ runCli('status', async () => {
   const options = program.opts<Options>();
   if (options.retention) return retentionReport(options);
   const query = queryOf(options);
-  const retentionDays = knownRetentionDays({ stage: options.stage, env: process.env });
+  const retention = knownRetention({ stage: options.stage, env: process.env });
   const target = await resolveTarget({ stage: options.stage, env: process.env });
   try {
     // Who looked: entered in the audit trail for every recording shown, before it is shown.
@@ -89,7 +84,7 @@ runCli('status', async () => {
         callSidIndexName: target.callSidIndexName,
         bucketName: target.bucketName,
         deadLetterQueueUrl: target.deadLetterQueueUrl,
-        ...(retentionDays !== undefined ? { retentionDays } : {}),
+        ...(retention ? { retentionDays: retention.days, retentionDaysBySource: retention.bySource } : {}),
       },
       query,
     );

@@ -7,7 +7,11 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../lambda/retention/checkpoint';
+import { type RetentionWalk, retentionWalks, walkLabel } from '../../lambda/retention/retention-walks';
 import { MAX_PENDING, type PendingRecording, type SweepReport } from '../../lambda/retention/sweep-run';
+import { RETENTION_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
+import { type DaysBySource, formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
+import { LateDays } from '../../lambda/shared/ledger/late-days';
 import { dayOf } from '../../lambda/shared/ledger/ledger';
 import { type Env, EnvReader } from '../../lambda/shared/runtime/env-reader';
 import { localRetention } from '../local/config';
@@ -24,6 +28,8 @@ export interface RetentionPolicy {
   readonly days: number;
   /** Where it is set: `RETENTION_DAYS`, or `cdk.json stages.<name>.retention.days`. */
   readonly setIn: string;
+  /** Sources kept for other periods (`retention.bySource`, RETENTION_DAYS_BY_SOURCE); empty: none. */
+  readonly bySource: DaysBySource;
   /** Seconds between two runs of the sweep. */
   readonly intervalSeconds: number;
 }
@@ -44,6 +50,7 @@ export function retentionPolicy(options: {
     return {
       days: retention.days,
       setIn: `cdk.json stages.${options.stage}.retention.days`,
+      bySource: retention.bySource ?? {},
       intervalSeconds: retention.intervalMinutes * 60,
     };
   }
@@ -51,16 +58,24 @@ export function retentionPolicy(options: {
   const local = localRetention(r);
   if (r.problems.length > 0) throw new TargetError(`the local stack's retention settings: ${r.problems.join('; ')}`);
   if (local.retentionDays === undefined) return undefined;
-  return { days: local.retentionDays, setIn: 'RETENTION_DAYS', intervalSeconds: local.retentionSweepSeconds };
+  return {
+    days: local.retentionDays,
+    setIn: 'RETENTION_DAYS',
+    bySource: local.retentionDaysBySource,
+    intervalSeconds: local.retentionSweepSeconds,
+  };
 }
 
 /**
- * The retention days for `npm run status -- --recording|--call`, where they only add a due date:
+ * The retention periods for `npm run status -- --recording|--call`, where they only add a due date:
  * a cdk.json or environment the command cannot read leaves the date out rather than failing it.
  */
-export function knownRetentionDays(options: Parameters<typeof retentionPolicy>[0]): number | undefined {
+export function knownRetention(
+  options: Parameters<typeof retentionPolicy>[0],
+): Pick<RetentionPolicy, 'days' | 'bySource'> | undefined {
   try {
-    return retentionPolicy(options)?.days;
+    const policy = retentionPolicy(options);
+    return policy ? { days: policy.days, bySource: policy.bySource } : undefined;
   } catch (error) {
     if (error instanceof TargetError) return undefined;
     throw error;
@@ -76,13 +91,18 @@ export interface RetentionStatusSources {
   readonly local: boolean;
 }
 
-export interface RetentionStatus {
-  readonly target: string;
-  /** Null: retention is off for this target (recordings are kept until erased). */
-  readonly policy: RetentionPolicy | null;
-  /** Recordings that started before this are due now (now − days); else the last run's cutoff; else null. */
+/** Where one walk of the sweep stands (lambda/retention/retention-walks.ts). */
+export interface RetentionWalkStatus {
+  /** `every source`, `every source but Conference`, `Conference, Trunking`. */
+  readonly sources: string;
+  /** Null: retention is off for this target. */
+  readonly days: number | null;
+  /** Recordings of these sources that started before this are due now (now − days); else the last run's cutoff; else null. */
   readonly cutoff: string | null;
-  /** Null: the sweep never ran on this target. */
+  /**
+   * Null: this walk has not run (on this target, or since the sources it covers changed: it then
+   * starts from the first day with what the walks before it remembered).
+   */
   readonly checkpoint: {
     /** The first day not yet swept to its end. */
     readonly nextDay: string;
@@ -104,6 +124,20 @@ export interface RetentionStatus {
     };
   } | null;
   readonly lastRun: (SweepReport & { readonly at: string }) | null;
+}
+
+export interface RetentionStatus {
+  readonly target: string;
+  /** Null: retention is off for this target (recordings are kept until erased). */
+  readonly policy: RetentionPolicy | null;
+  /** The walk of every source `bySource` does not name (the only one without `bySource`). */
+  readonly cutoff: RetentionWalkStatus['cutoff'];
+  readonly checkpoint: RetentionWalkStatus['checkpoint'];
+  readonly lastRun: RetentionWalkStatus['lastRun'];
+  /** Every walk, shortest period first, when sources are kept for more than one period. */
+  readonly walks?: readonly RetentionWalkStatus[];
+  /** Days behind the sweep that gained a recording after it passed them: the next runs sweep them again. */
+  readonly lateDays: readonly string[];
   /** What needs a person, one sentence each. */
   readonly issues: readonly string[];
 }
@@ -113,12 +147,70 @@ export async function retentionStatus(
   policy: RetentionPolicy | undefined,
   now = new Date(),
 ): Promise<RetentionStatus> {
-  const store = new RetentionCheckpointStore(sources.ddb as DynamoDBDocumentClient, sources.ledgerTableName);
-  const saved = await store.describe();
-  const lastRun = saved?.lastRun ?? null;
-  const cutoff = policy ? new Date(now.getTime() - policy.days * DAY_MS).toISOString() : (lastRun?.cutoff ?? null);
+  const db = sources.ddb as DynamoDBDocumentClient;
+  const registered = await new RetentionCheckpointStore(db, sources.ledgerTableName).readWalkKeys();
+  // Without a policy in this shell: the walks the sweep last made.
+  const walks: { readonly walk: RetentionWalk; readonly days: number | null }[] = policy
+    ? retentionWalks(policy).map((walk) => ({ walk, days: walk.days }))
+    : (registered ?? [RETENTION_CHECKPOINT_KEY]).map((key) => ({ walk: walkOfKey(key), days: null }));
+  const statuses = await Promise.all(
+    walks.map(({ walk, days }) =>
+      walkStatus(sources, walk, days, (registered ?? [RETENTION_CHECKPOINT_KEY]).includes(walk.checkpointKey), now),
+    ),
+  );
+  const main = statuses[walks.findIndex(({ walk }) => !walk.sources)] ?? (statuses[0] as RetentionWalkStatus);
+  const lateDays = (await new LateDays(db, sources.ledgerTableName).read()).noted;
+  const issues: string[] = [];
+  if (!policy && statuses.some((walk) => walk.lastRun)) {
+    issues.push(
+      sources.local
+        ? 'RETENTION_DAYS is not set in this shell, yet the sweep has run here: set it as for npm start to see the current cutoff (the last run’s is shown)'
+        : 'the stage has no retention in cdk.json, yet the sweep has run: the deployed stack may differ from cdk.json (the last run’s cutoff is shown)',
+    );
+  }
+  for (const walk of statuses) {
+    const found = findRetentionIssues(sources, policy, walk.lastRun, now);
+    issues.push(...(statuses.length > 1 ? found.map((issue) => `${walk.sources}: ${issue}`) : found));
+  }
+  return {
+    target: sources.targetName,
+    policy: policy ?? null,
+    cutoff: main.cutoff,
+    checkpoint: main.checkpoint,
+    lastRun: main.lastRun,
+    ...(statuses.length > 1 ? { walks: statuses } : {}),
+    lateDays,
+    issues,
+  };
+}
 
-  let checkpoint: RetentionStatus['checkpoint'] = null;
+/** The walk a checkpoint key names (retentionWalks makes the keys), for a shell that knows no policy. */
+function walkOfKey(key: string): RetentionWalk {
+  const [, kind, list = ''] = /#(except|sources):(.*)$/.exec(key) ?? [];
+  const named = list.split(',').filter(Boolean) as RetentionWalk['except'] & string[];
+  if (kind === 'sources') return { checkpointKey: key, days: 0, sources: named };
+  if (kind === 'except') return { checkpointKey: key, days: 0, except: named };
+  return { checkpointKey: key, days: 0 };
+}
+
+async function walkStatus(
+  sources: RetentionStatusSources,
+  walk: RetentionWalk,
+  days: number | null,
+  current: boolean,
+  now: Date,
+): Promise<RetentionWalkStatus> {
+  const store = new RetentionCheckpointStore(
+    sources.ddb as DynamoDBDocumentClient,
+    sources.ledgerTableName,
+    walk.checkpointKey,
+  );
+  // A checkpoint of a walk the sweep no longer makes is not where the next run starts.
+  const saved = current ? await store.describe() : undefined;
+  const lastRun = saved?.lastRun ?? null;
+  const cutoff = days !== null ? new Date(now.getTime() - days * DAY_MS).toISOString() : (lastRun?.cutoff ?? null);
+
+  let checkpoint: RetentionWalkStatus['checkpoint'] = null;
   if (saved) {
     const cutoffDay = cutoff ? dayOf(cutoff) : saved.nextDay;
     const daysBehind = Math.max(0, Math.round((Date.parse(cutoffDay) - Date.parse(saved.nextDay)) / DAY_MS));
@@ -139,31 +231,16 @@ export async function retentionStatus(
       },
     };
   }
-  return {
-    target: sources.targetName,
-    policy: policy ?? null,
-    cutoff,
-    checkpoint,
-    lastRun,
-    issues: findRetentionIssues(sources, policy, saved !== undefined, lastRun, now),
-  };
+  return { sources: walkLabel(walk), days, cutoff, checkpoint, lastRun };
 }
 
 function findRetentionIssues(
   sources: RetentionStatusSources,
   policy: RetentionPolicy | undefined,
-  ran: boolean,
-  lastRun: RetentionStatus['lastRun'],
+  lastRun: RetentionWalkStatus['lastRun'],
   now: Date,
 ): string[] {
   const issues: string[] = [];
-  if (!policy && ran) {
-    issues.push(
-      sources.local
-        ? 'RETENTION_DAYS is not set in this shell, yet the sweep has run here: set it as for npm start to see the current cutoff (the last run’s is shown)'
-        : 'the stage has no retention in cdk.json, yet the sweep has run: the deployed stack may differ from cdk.json (the last run’s cutoff is shown)',
-    );
-  }
   if (lastRun && lastRun.failed > 0) {
     issues.push(
       `the last run could not expire ${lastRun.failed} recording(s); the next run tries them again: see the RetentionErrors runbook (docs/compliance-hold-and-retention.md)`,
@@ -197,26 +274,66 @@ function findRetentionIssues(
 /** Aligned `label  value` lines; the JSON form is the report itself. */
 export function formatRetentionStatus(report: RetentionStatus): string {
   const rows: Array<[string, string]> = [];
-  const { policy, checkpoint, lastRun } = report;
-  rows.push([
-    'kept',
-    policy
-      ? `${policy.days} day(s) (${policy.setIn}), a sweep every ${duration(policy.intervalSeconds)}`
-      : 'until erased: retention is not configured',
-  ]);
-  if (report.cutoff) {
+  const { policy } = report;
+  rows.push(['kept', policy ? keptLine(policy) : 'until erased: retention is not configured']);
+  if (report.walks) {
+    for (const walk of report.walks) {
+      rows.push(['walk', `${walk.sources}${walk.days !== null ? `: ${walk.days} day(s)` : ''}`]);
+      rows.push(...walkRows(walk, report, true));
+    }
+  } else {
+    rows.push(...walkRows(report, report, false));
+  }
+  if (report.lateDays.length > 0) {
+    const shown = report.lateDays.slice(0, PENDING_SHOWN).join(', ');
+    const more = report.lateDays.length > PENDING_SHOWN ? ` and ${report.lateDays.length - PENDING_SHOWN} more` : '';
     rows.push([
-      'cutoff',
-      `${report.cutoff}${policy ? '' : ' (the last run’s)'}: recordings that started before it are due`,
+      'late days',
+      `${shown}${more}: gained a recording after the sweep passed them; the next run sweeps them again`,
+    ]);
+  }
+  for (const issue of report.issues) rows.push(['issue', issue]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [`retention of ${report.target}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join(
+    '\n',
+  );
+}
+
+function keptLine(policy: RetentionPolicy): string {
+  const named = formatDaysBySource(policy.bySource)
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => `${entry.replace('=', ' ')} day(s)`);
+  const bySource = named.length > 0 ? `; ${named.join(', ')} (${bySourceSetIn(policy)})` : '';
+  return `${policy.days} day(s) (${policy.setIn})${bySource}, a sweep every ${duration(policy.intervalSeconds)}`;
+}
+
+function bySourceSetIn(policy: RetentionPolicy): string {
+  return policy.setIn === 'RETENTION_DAYS' ? 'RETENTION_DAYS_BY_SOURCE' : policy.setIn.replace(/\.days$/, '.bySource');
+}
+
+/** A walk's cutoff, next day, pending list and last run; `indent` under its `walk` row. */
+function walkRows(
+  walk: Pick<RetentionWalkStatus, 'cutoff' | 'checkpoint' | 'lastRun'>,
+  report: RetentionStatus,
+  indent: boolean,
+): Array<[string, string]> {
+  const rows: Array<[string, string]> = [];
+  const label = (text: string) => (indent ? `  ${text}` : text);
+  const { checkpoint, lastRun } = walk;
+  if (walk.cutoff) {
+    rows.push([
+      label('cutoff'),
+      `${walk.cutoff}${report.policy ? '' : ' (the last run’s)'}: recordings that started before it are due`,
     ]);
   }
   if (checkpoint) {
     rows.push([
-      'next day',
+      label('next day'),
       `${checkpoint.nextDay}: ${checkpoint.caughtUp ? 'caught up' : `${checkpoint.daysBehind} day(s) behind`}`,
     ]);
     const { pending } = checkpoint;
-    rows.push(['pending', pendingLine(pending)]);
+    rows.push([label('pending'), pendingLine(pending)]);
     for (const p of pending.recordings.slice(0, PENDING_SHOWN)) {
       rows.push(['', `${p.recordingSid} ${pendingWhy(p)}`]);
     }
@@ -225,22 +342,23 @@ export function formatRetentionStatus(report: RetentionStatus): string {
   }
   if (lastRun) {
     rows.push([
-      'last run',
+      label('last run'),
       `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}${
         lastRun.finished ? ` (and ${lastRun.finished} earlier expiries finished)` : ''
       }, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})${lastRun.stopped ? ', stopped before its end' : ''}`,
     ]);
   } else if (checkpoint) {
-    rows.push(['last run', 'none finished (a run was cut short before its report)']);
+    rows.push([label('last run'), 'none finished (a run was cut short before its report)']);
+  } else if (indent) {
+    rows.push([
+      label('last run'),
+      'not yet for these sources: the next run starts them from the first day, with what the sweep remembered',
+    ]);
   } else {
-    const first = policy ? ` yet; it runs every ${duration(policy.intervalSeconds)}` : '';
-    rows.push(['last run', `never: the retention sweep has not run on ${report.target}${first}`]);
+    const first = report.policy ? ` yet; it runs every ${duration(report.policy.intervalSeconds)}` : '';
+    rows.push([label('last run'), `never: the retention sweep has not run on ${report.target}${first}`]);
   }
-  for (const issue of report.issues) rows.push(['issue', issue]);
-  const width = Math.max(...rows.map(([label]) => label.length));
-  return [`retention of ${report.target}`, ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`)].join(
-    '\n',
-  );
+  return rows;
 }
 
 function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pending']): string {
@@ -255,7 +373,7 @@ function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pendin
 }
 
 function pendingWhy(p: PendingRecording): string {
-  if (p.why === 'held') return 'held';
+  if (p.why === 'held') return p.until ? `held when last checked; due ${p.until} under its source's period` : 'held';
   if (p.why === 'unaudited') return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, audit entry still to write`;
   if (p.why === 'unfinished') {
     return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, call item or event still to finish`;

@@ -7,6 +7,7 @@
  * The DLQ is only looked at: each job is received with a short visibility timeout, never deleted,
  * and made visible again at the end (if the command dies, SQS does that after the timeout).
  */
+
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -16,6 +17,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { CallItem, RecordingEntry } from '../../lambda/shared/calls/calls';
+import type { DaysBySource } from '../../lambda/shared/config/retention-by-source';
+import type { RecordingSource } from '../../lambda/shared/job/recording-job';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { storedSha256 } from '../../lambda/shared/storage/recording-upload';
 import { describeError } from './target';
@@ -39,6 +42,8 @@ export interface StatusSources {
   readonly maxDeadLetters?: number;
   /** The target's retention (lib/ops/retention-status.ts), when known: each kept recording's due date. */
   readonly retentionDays?: number;
+  /** Sources kept for other periods than `retentionDays` (`retention.bySource`). */
+  readonly retentionDaysBySource?: DaysBySource;
   /** For tests: the time the due dates are measured against. */
   readonly now?: () => Date;
 }
@@ -174,9 +179,13 @@ async function describeRecording(
   const callId = ledger?.callId ?? call?.callId;
   const conferenceSid = ledger?.conferenceSid ?? deadLetters.find((j) => j.conferenceSid)?.conferenceSid;
   const kept = ledger?.status === 'stored' || ledger?.status === 'erasing';
+  const retentionDays =
+    sources.retentionDays !== undefined
+      ? (sources.retentionDaysBySource?.[ledger?.source as RecordingSource] ?? sources.retentionDays)
+      : undefined;
   const retentionDueAt =
-    kept && sources.retentionDays !== undefined && ledger?.startedAt
-      ? new Date(Date.parse(ledger.startedAt) + sources.retentionDays * DAY_MS).toISOString()
+    kept && retentionDays !== undefined && ledger?.startedAt
+      ? new Date(Date.parse(ledger.startedAt) + retentionDays * DAY_MS).toISOString()
       : undefined;
   const now = (sources.now ?? (() => new Date()))().getTime();
   return {

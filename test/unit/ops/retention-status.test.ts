@@ -9,8 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
+import { type RetentionWalk, retentionWalks } from '../../../lambda/retention/retention-walks';
 import { MAX_PENDING, type SweepReport } from '../../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
+import { LateDays } from '../../../lambda/shared/ledger/late-days';
 import {
   formatRetentionStatus,
   type RetentionPolicy,
@@ -23,7 +25,7 @@ import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emul
 import { newRecordingSid } from '../../helpers/twilio-fixtures';
 
 const NOW = new Date('2024-09-01T12:00:00.000Z');
-const THIRTY_DAYS: RetentionPolicy = { days: 30, setIn: 'RETENTION_DAYS', intervalSeconds: 3600 };
+const THIRTY_DAYS: RetentionPolicy = { days: 30, setIn: 'RETENTION_DAYS', bySource: {}, intervalSeconds: 3600 };
 
 let aws: Emulators;
 let store: RetentionCheckpointStore;
@@ -223,13 +225,78 @@ test('a checkpoint whose run was cut short before its report says so', async () 
   expect(text).toMatch(/^ {2}last run +none finished/m);
 });
 
+describe('sources kept for other periods', () => {
+  const BY_SOURCE: RetentionPolicy = { ...THIRTY_DAYS, bySource: { Conference: 365 } };
+  const [mainWalk, conferenceWalk] = retentionWalks(BY_SOURCE);
+  const storeOf = (walk: RetentionWalk | undefined) =>
+    new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE, walk?.checkpointKey);
+
+  afterEach(async () => {
+    for (const walk of [mainWalk, conferenceWalk]) {
+      await aws.ddb.send(
+        new DeleteCommand({ TableName: LEDGER_TABLE, Key: { recordingSid: String(walk?.checkpointKey) } }),
+      );
+    }
+  });
+
+  test('each walk is shown with its sources, period, cutoff, next day and last run', async () => {
+    await store.writeWalkKeys([String(mainWalk?.checkpointKey), String(conferenceWalk?.checkpointKey)]);
+    await storeOf(mainWalk).write({ nextDay: '2024-08-02', pending: [] });
+    await storeOf(mainWalk).recordRun(run(), NOW);
+    await storeOf(conferenceWalk).write({ nextDay: '2023-09-01', pending: [] });
+
+    const report = await retentionStatus(sources, BY_SOURCE, NOW);
+
+    expect(report.walks?.map((walk) => [walk.sources, walk.days, walk.cutoff, walk.checkpoint?.nextDay])).toEqual([
+      ['every source but Conference', 30, '2024-08-02T12:00:00.000Z', '2024-08-02'],
+      ['Conference', 365, '2023-09-02T12:00:00.000Z', '2023-09-01'],
+    ]);
+    expect(report).toMatchObject({ cutoff: '2024-08-02T12:00:00.000Z', checkpoint: { nextDay: '2024-08-02' } });
+    const text = formatRetentionStatus(report);
+    expect(text).toMatch(
+      /^ {2}kept +30 day\(s\) \(RETENTION_DAYS\); Conference 365 day\(s\) \(RETENTION_DAYS_BY_SOURCE\), a sweep every 60 min$/m,
+    );
+    expect(text).toMatch(/^ {2}walk +Conference: 365 day\(s\)$/m);
+    expect(text).toMatch(/^ {4}next day +2023-09-01: 1 day\(s\) behind$/m);
+    expect(text).toMatch(/^ {4}last run +none finished/m);
+  });
+
+  test('a walk the sweep has not made yet is said to start from the first day, whatever an old checkpoint at its key says', async () => {
+    // The sweep last ran without bySource: its one walk's checkpoint is all there is.
+    await store.write({ nextDay: '2024-08-02', pending: [] });
+    await storeOf(conferenceWalk).write({ nextDay: '2020-01-01', pending: [] });
+
+    const report = await retentionStatus(sources, BY_SOURCE, NOW);
+
+    expect(report.walks?.map((walk) => walk.checkpoint)).toEqual([null, null]);
+    expect(formatRetentionStatus(report)).toMatch(
+      /^ {4}last run +not yet for these sources: the next run starts them from the first day/m,
+    );
+  });
+
+  test('days that gained a recording after the sweep passed them are named', async () => {
+    await new LateDays(aws.ddb, LEDGER_TABLE).note('2024-07-02', '2024-07-01');
+
+    const report = await retentionStatus(sources, THIRTY_DAYS, NOW);
+
+    expect(report.lateDays).toEqual(['2024-07-01', '2024-07-02']);
+    expect(formatRetentionStatus(report)).toMatch(
+      /^ {2}late days +2024-07-01, 2024-07-02: gained a recording after the sweep passed them; the next run sweeps them again$/m,
+    );
+  });
+});
+
 describe('retentionPolicy', () => {
   test('the local stack: RETENTION_DAYS and RETENTION_SWEEP_SECONDS as npm start reads them', () => {
     expect(retentionPolicy({ env: { RETENTION_DAYS: '7', RETENTION_SWEEP_SECONDS: '60' } })).toEqual({
       days: 7,
       setIn: 'RETENTION_DAYS',
+      bySource: {},
       intervalSeconds: 60,
     });
+    expect(
+      retentionPolicy({ env: { RETENTION_DAYS: '7', RETENTION_DAYS_BY_SOURCE: 'Conference=365' } })?.bySource,
+    ).toEqual({ Conference: 365 });
     expect(retentionPolicy({ env: {} })).toBeUndefined();
     expect(() => retentionPolicy({ env: { RETENTION_DAYS: '0' } })).toThrow(
       new TargetError(
@@ -250,6 +317,7 @@ describe('retentionPolicy', () => {
         context: {
           stages: {
             kept: { ...dev, retention: { days: 90, intervalMinutes: 15 } },
+            bySource: { ...dev, retention: { days: 90, bySource: { Trunking: 30 } } },
             forever: { ...dev, retention: undefined },
           },
         },
@@ -259,11 +327,13 @@ describe('retentionPolicy', () => {
     expect(retentionPolicy({ stage: 'kept', cdkJsonPath })).toEqual({
       days: 90,
       setIn: 'cdk.json stages.kept.retention.days',
+      bySource: {},
       intervalSeconds: 900,
     });
+    expect(retentionPolicy({ stage: 'bySource', cdkJsonPath })?.bySource).toEqual({ Trunking: 30 });
     expect(retentionPolicy({ stage: 'forever', cdkJsonPath })).toBeUndefined();
     expect(() => retentionPolicy({ stage: 'nosuch', cdkJsonPath })).toThrow(
-      /unknown stage; known stages: forever, kept/,
+      /unknown stage; known stages: bySource, forever, kept/,
     );
   });
 });

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LedgerItem } from '../../../lambda/shared/ledger/ledger';
 import {
   findIssues,
@@ -336,6 +336,26 @@ describe('retention and holds', () => {
     const kept = await recordingStatus(sources, { recordingSid: r.recordingSid });
     expect(kept.recordings[0]?.retentionDueAt).toBeUndefined();
     expect(formatStatus(kept)).not.toMatch(/retention/);
+  });
+
+  test('a recording of a source kept for its own period is due at the end of that period', async () => {
+    const r = await stored(undefined, '2024-08-20T10:00:00.000Z');
+    await aws.ddb.send(
+      new UpdateCommand({
+        TableName: LEDGER_TABLE,
+        Key: { recordingSid: r.recordingSid },
+        UpdateExpression: 'SET #source = :source',
+        ExpressionAttributeNames: { '#source': 'source' },
+        ExpressionAttributeValues: { ':source': 'Conference' },
+      }),
+    );
+
+    const report = await recordingStatus(
+      { ...withRetention(30), retentionDaysBySource: { Conference: 365, Trunking: 7 } },
+      { recordingSid: r.recordingSid },
+    );
+
+    expect(report.recordings[0]).toMatchObject({ retentionDueAt: '2025-08-20T10:00:00.000Z' });
   });
 
   test('past its retention and not held, days later: the sweep has not reached it', async () => {
