@@ -81,13 +81,12 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     const stop = stopSignal(runtime.signal, context ? context.getRemainingTimeInMillis() - marginMs : undefined);
     try {
       const previousKeys = (await registry.readWalkKeys()) ?? [RETENTION_CHECKPOINT_KEY];
-      // Taken before the walks read the day index: a day noted again meanwhile stays noted.
+      // Left on the list until swept (settle): a run that dies half-way loses none.
       const { noted, sweptOnce } = await late.read();
-      await late.take(noted);
       const lateDays = [...new Set([...noted, ...sweptOnce])].sort();
       const reports: { walk: RetentionWalk; report: SweepReport }[] = [];
       let erasuresLeft = config.maxRecordingsPerRun;
-      // Handed back unless every walk swept them (a run that fails half-way hands all back).
+      // Left noted unless every walk swept them (a run that fails half-way leaves all).
       let unswept = new Set(lateDays);
       try {
         for (const walk of walks) {

@@ -61,7 +61,7 @@ async function givenStored(startedAt: string, late = false) {
   return { recordingSid, key };
 }
 
-function sweep(now: Date, maxRecordingsPerRun = 100) {
+function sweep(now: Date, maxRecordingsPerRun = 100, ddb = aws.ddb) {
   return createRetentionHandler({
     config: {
       accountSid: TEST_ACCOUNT_SID,
@@ -80,7 +80,7 @@ function sweep(now: Date, maxRecordingsPerRun = 100) {
     },
     tokens: staticTokens('unused'),
     s3: aws.s3,
-    ddb: aws.ddb,
+    ddb,
     twilio: { async deleteRecording() {} } as unknown as TwilioApi,
     events: { publish: async () => undefined },
     obs: createObservability('retention-late-days-test'),
@@ -133,4 +133,27 @@ test('a late day a run could not finish is handed back, and the next run finishe
 
   expect(next.expired).toBe(1);
   expect([await status(first.recordingSid), await status(second.recordingSid)]).toEqual(['expired', 'expired']);
+});
+
+test('a run that dies once it reads the day index loses no late day: the next run sweeps it', async () => {
+  const backfilled = await givenStored('2025-01-14T09:00:00.000Z', true);
+  // The process dies (Lambda out of memory, the machine stopped) as it starts reading the day
+  // index: nothing it would have sent after that reaches DynamoDB, its `finally` included.
+  let dead = false;
+  const dying = new Proxy(aws.ddb, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === 'QueryCommand') dead = true;
+        if (dead) throw new Error('the process is gone');
+        return target.send(command as never);
+      };
+    },
+  });
+
+  await expect(sweep(new Date('2025-03-01T18:00:00.000Z'), 100, dying)).rejects.toThrow('the process is gone');
+  const next = await sweep(new Date('2025-03-01T19:00:00.000Z'));
+
+  expect(next).toMatchObject({ expired: 1, failed: 0 });
+  expect(await status(backfilled.recordingSid)).toBe('expired');
 });
