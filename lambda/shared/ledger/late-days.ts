@@ -41,25 +41,20 @@ export class LateDays {
     return { noted: days(result.Item?.lateDays), sweptOnce: days(result.Item?.lateDaysSweptOnce) };
   }
 
-  /** Takes exactly `noted` off the list before the sweep reads their days: a day noted again meanwhile stays. */
-  async take(noted: readonly string[]): Promise<void> {
-    await this.update('DELETE lateDays :days', noted);
-  }
-
   /**
-   * After a run: `unswept` noted again for the next run; of the rest, the days swept for the first
-   * time kept for a second sweep, those swept the second time forgotten.
+   * After a run: the days it swept move from noted to swept once, and those it swept a second time
+   * are forgotten; `unswept` (not due yet, or not finished) stay as they are. A day noted again
+   * while the run went on is taken off the noted list too, but swept once more by the next run,
+   * which sees whatever was stored meanwhile.
    */
   async settle(run: {
     readonly noted: readonly string[];
     readonly sweptOnce: readonly string[];
     readonly unswept: ReadonlySet<string>;
   }): Promise<void> {
-    await this.note(...run.unswept);
-    await this.update(
-      'ADD lateDaysSweptOnce :days',
-      run.noted.filter((day) => !run.unswept.has(day)),
-    );
+    const swept = run.noted.filter((day) => !run.unswept.has(day));
+    await this.update('ADD lateDaysSweptOnce :days', swept);
+    await this.update('DELETE lateDays :days', swept);
     await this.update(
       'DELETE lateDaysSweptOnce :days',
       run.sweptOnce.filter((day) => !run.unswept.has(day) && !run.noted.includes(day)),
