@@ -75,7 +75,7 @@ export async function recheckPending(recordingSids: readonly string[], deps: Pen
         startTime: details.startTime,
         duration: details.duration,
         channels: details.channels,
-        source: undefined,
+        source: details.source,
       },
       { accountSid: deps.accountSid, origin: 'reconciler', jobId: newJobId(), now: now() },
     );

@@ -68,6 +68,8 @@ export interface RecordingDetails {
   readonly channels?: number;
   readonly status?: string;
   readonly startTime?: string;
+  /** Twilio's RecordingSource: the retention period of the recording may depend on it. */
+  readonly source?: string;
 }
 
 export interface MediaOptions {
@@ -179,6 +181,7 @@ export function createTwilioApi(options: TwilioApiOptions): TwilioApi {
         channels: typeof raw.channels === 'number' ? raw.channels : undefined,
         status: optionalString(raw.status),
         startTime: optionalString(raw.start_time),
+        source: optionalString(raw.source),
       } as RecordingDetails;
     },
 

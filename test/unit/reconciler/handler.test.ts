@@ -155,6 +155,22 @@ it('catches a long conference recording without a CallSid whose callback never c
   expect(await checkpoint.getPending()).toEqual([]);
 });
 
+it('queues a long recording caught once it completes with its RecordingSource, so it is kept for its source\'s period', async () => {
+  // Without its source, a Conference recording kept 365 days (retention.bySource) would fall to
+  // the stage's shorter retention.days and be expired early.
+  const long = add(ago(115), { status: 'in-progress', source: 'Conference' });
+  const { reconcile } = handler();
+  await reconcile(scheduledEvent, context(300_000));
+  clock = new Date(START.getTime() + 15 * MINUTE);
+  await reconcile(scheduledEvent, context(300_000));
+  twilio.setRecordingStatus(long.sid, 'completed');
+  clock = new Date(START.getTime() + 30 * MINUTE);
+
+  await reconcile(scheduledEvent, context(300_000));
+
+  expect(queuedJobs()).toEqual([expect.objectContaining({ recordingSid: long.sid, source: 'Conference' })]);
+});
+
 it('forgets a pending recording Twilio no longer has, and keeps one it could not look at', async () => {
   const gone = add(ago(115), { status: 'in-progress' });
   const unreachable = add(ago(116), { status: 'in-progress' });

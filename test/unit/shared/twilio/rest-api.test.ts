@@ -350,6 +350,7 @@ describe('metadata', () => {
       channels: 2,
       status: 'completed',
       startTime: 'Mon, 22 Jul 2024 17:00:00 +0000',
+      source: 'DialVerb',
     });
     expect(stub.requests[0]?.headers.authorization).toBe(BASIC_AUTH);
   });
