@@ -155,7 +155,7 @@ it('catches a long conference recording without a CallSid whose callback never c
   expect(await checkpoint.getPending()).toEqual([]);
 });
 
-it("queues a long recording caught once it completes with its RecordingSource, so it is kept for its source's period", async () => {
+it('queues a long recording caught once it completes with its RecordingSource, kept for its own period', async () => {
   // Without its source, a Conference recording kept 365 days (retention.bySource) would fall to
   // the stage's shorter retention.days and be expired early.
   const long = add(ago(115), { status: 'in-progress', source: 'Conference' });
