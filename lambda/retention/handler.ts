@@ -81,52 +81,47 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
     const stop = stopSignal(runtime.signal, context ? context.getRemainingTimeInMillis() - marginMs : undefined);
     try {
       const previousKeys = (await registry.readWalkKeys()) ?? [RETENTION_CHECKPOINT_KEY];
-      // Left on the list until swept (settle): a run that dies half-way loses none.
+      // Left noted until the run has swept them: a run that dies half-way leaves them to the next.
       const { noted, sweptOnce } = await late.read();
       const lateDays = [...new Set([...noted, ...sweptOnce])].sort();
       const reports: { walk: RetentionWalk; report: SweepReport }[] = [];
       let erasuresLeft = config.maxRecordingsPerRun;
-      // Left noted unless every walk swept them (a run that fails half-way leaves all).
-      let unswept = new Set(lateDays);
-      try {
-        for (const walk of walks) {
-          const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
-          const covers = (source: string | undefined) => walkCovers(walk, source);
-          const judge = walkJudge(walk, clock());
-          const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
-          const report = await runRetentionSweep(
-            {
-              retentionDays: walk.days,
-              maxRecordings: Math.max(0, erasuresLeft),
-              maxDays: config.maxDaysPerRun,
-              earliestDay: firstDay,
-              lateDays,
+      for (const walk of walks) {
+        const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
+        const covers = (source: string | undefined) => walkCovers(walk, source);
+        const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
+        const report = await runRetentionSweep(
+          {
+            retentionDays: walk.days,
+            maxRecordings: Math.max(0, erasuresLeft),
+            maxDays: config.maxDaysPerRun,
+            earliestDay: firstDay,
+            lateDays,
+          },
+          {
+            candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
+            // Judged at the time of the check: never a cutoff before the run's own.
+            expire: (recordingSid) => expireRecording(recordingSid, erasure, walkJudge(walk, clock())),
+            audit,
+            checkpoint: {
+              read: () =>
+                previousKeys.includes(walk.checkpointKey)
+                  ? store.read()
+                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay),
+              write: (cp) => store.write(cp, clock()),
             },
-            {
-              candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
-              expire: (recordingSid) => expireRecording(recordingSid, erasure, judge),
-              audit,
-              checkpoint: {
-                read: () =>
-                  previousKeys.includes(walk.checkpointKey)
-                    ? store.read()
-                    : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay),
-                write: (cp) => store.write(cp, clock()),
-              },
-              obs,
-              ...(runtime.now ? { now: runtime.now } : {}),
-              signal: stop.signal,
-            },
-          );
-          await store.recordRun(report, clock());
-          reports.push({ walk, report });
-          // Erasures tried: each one expired, plus each failure (a failed audit write too: conservative).
-          erasuresLeft -= report.expired + report.failed;
-        }
-        unswept = new Set(reports.flatMap(({ report }) => report.lateDaysLeft ?? []));
-      } finally {
-        await late.settle({ noted, sweptOnce, unswept });
+            obs,
+            ...(runtime.now ? { now: runtime.now } : {}),
+            signal: stop.signal,
+          },
+        );
+        await store.recordRun(report, clock());
+        reports.push({ walk, report });
+        // Erasures tried: each one expired, plus each failure (a failed audit write too: conservative).
+        erasuresLeft -= report.expired + report.failed;
       }
+      const unswept = new Set(reports.flatMap(({ report }) => report.lateDaysLeft ?? []));
+      await late.settle({ noted, sweptOnce, unswept });
       const keys = walks.map((walk) => walk.checkpointKey);
       if (keys.join('\n') !== previousKeys.join('\n')) await registry.writeWalkKeys(keys);
       const report = runReport(reports);

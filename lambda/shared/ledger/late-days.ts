@@ -5,9 +5,9 @@ import { RETENTION_CHECKPOINT_KEY } from '../config/env-names';
  * Days that gained a recording a day or more after it started: a backfill, the reconciler finding
  * an old one, a copy retried for days. The retention sweep walks each day once, so a recording
  * stored on a day it has passed would be kept past its period; the transfer notes the day before
- * it records the copy, and the sweep walks the days again (lambda/retention/sweep-run.ts), twice.
- * A string set on the sweep's first checkpoint item: adding a day twice adds nothing, and the sweep
- * removes a day only once it has swept it.
+ * it records the copy, and the sweep takes the days and walks them again
+ * (lambda/retention/sweep-run.ts). A string set on the sweep's first checkpoint item: adding a day
+ * twice adds nothing, and the sweep removes only the days it took.
  */
 export const LATE_AFTER_MS = 24 * 60 * 60 * 1000;
 
@@ -42,10 +42,10 @@ export class LateDays {
   }
 
   /**
-   * After a run: the days it swept off the list (only those it read at its start: a day noted again
-   * meanwhile was already swept off, so it is kept for a second sweep), the days swept for the first
-   * time kept for that second sweep, those swept the second time forgotten; `unswept` stays as it
-   * is. Nothing leaves the list before the sweep has swept it: a run that dies half-way loses no day.
+   * After a run: the days it swept move from noted to swept once, and those it swept a second time
+   * are forgotten; `unswept` (not due yet, or not finished) stay as they are. A day noted again
+   * while the run went on is taken off the noted list too, but swept once more by the next run,
+   * which sees whatever was stored meanwhile.
    */
   async settle(run: {
     readonly noted: readonly string[];
@@ -53,17 +53,8 @@ export class LateDays {
     readonly unswept: ReadonlySet<string>;
   }): Promise<void> {
     const swept = run.noted.filter((day) => !run.unswept.has(day));
-    if (swept.length > 0) {
-      // One update: a day is never off both lists.
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { recordingSid: this.key },
-          UpdateExpression: 'ADD lateDaysSweptOnce :days DELETE lateDays :days',
-          ExpressionAttributeValues: { ':days': new Set(swept) },
-        }),
-      );
-    }
+    await this.update('ADD lateDaysSweptOnce :days', swept);
+    await this.update('DELETE lateDays :days', swept);
     await this.update(
       'DELETE lateDaysSweptOnce :days',
       run.sweptOnce.filter((day) => !run.unswept.has(day) && !run.noted.includes(day)),

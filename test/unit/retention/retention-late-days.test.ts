@@ -61,7 +61,7 @@ async function givenStored(startedAt: string, late = false) {
   return { recordingSid, key };
 }
 
-function sweep(now: Date, maxRecordingsPerRun = 100, ddb = aws.ddb) {
+function sweep(now: Date, maxRecordingsPerRun = 100, ddb: Pick<Emulators['ddb'], 'send'> = aws.ddb) {
   return createRetentionHandler({
     config: {
       accountSid: TEST_ACCOUNT_SID,
@@ -80,7 +80,7 @@ function sweep(now: Date, maxRecordingsPerRun = 100, ddb = aws.ddb) {
     },
     tokens: staticTokens('unused'),
     s3: aws.s3,
-    ddb,
+    ddb: ddb as Emulators['ddb'],
     twilio: { async deleteRecording() {} } as unknown as TwilioApi,
     events: { publish: async () => undefined },
     obs: createObservability('retention-late-days-test'),
@@ -135,25 +135,22 @@ test('a late day a run could not finish is handed back, and the next run finishe
   expect([await status(first.recordingSid), await status(second.recordingSid)]).toEqual(['expired', 'expired']);
 });
 
-test('a run that dies once it reads the day index loses no late day: the next run sweeps it', async () => {
+test('a run that dies before its end leaves the late days noted for the next', async () => {
   const backfilled = await givenStored('2025-01-14T09:00:00.000Z', true);
-  // The process dies (Lambda out of memory, the machine stopped) as it starts reading the day
-  // index: nothing it would have sent after that reaches DynamoDB, its `finally` included.
-  let dead = false;
-  const dying = new Proxy(aws.ddb, {
-    get(target, property, receiver) {
-      if (property !== 'send') return Reflect.get(target, property, receiver);
-      return async (command: { constructor: { name: string } }) => {
-        if (command.constructor.name === 'QueryCommand') dead = true;
-        if (dead) throw new Error('the process is gone');
-        return target.send(command as never);
-      };
-    },
-  });
+  // Every save of a checkpoint fails: the run throws after its erasures, before it settles anything.
+  const checkpointDown = {
+    send: (command: { input?: { UpdateExpression?: string } }) =>
+      command.input?.UpdateExpression?.startsWith('SET nextDay')
+        ? Promise.reject(new Error('ProvisionedThroughputExceededException'))
+        : aws.ddb.send(command as never),
+  };
 
-  await expect(sweep(new Date('2025-03-01T18:00:00.000Z'), 100, dying)).rejects.toThrow('the process is gone');
-  const next = await sweep(new Date('2025-03-01T19:00:00.000Z'));
+  await expect(sweep(new Date('2025-03-01T18:00:00.000Z'), 100, checkpointDown)).rejects.toThrow(
+    'ProvisionedThroughputExceededException',
+  );
 
-  expect(next).toMatchObject({ expired: 1, failed: 0 });
+  expect((await lateDays()).noted).toContain('2025-01-14');
+  await sweep(new Date('2025-03-01T19:00:00.000Z'));
   expect(await status(backfilled.recordingSid)).toBe('expired');
+  expect((await lateDays()).noted).toEqual([]);
 });

@@ -6,6 +6,7 @@ import { retentionWalks, seededCheckpoint, walkCovers, walkLabel } from '../../.
 import { MAX_PENDING, type PendingRecording } from '../../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import { formatDaysBySource, parseDaysBySource } from '../../../lambda/shared/config/retention-by-source';
+import { RECORDING_SOURCES } from '../../../lambda/shared/job/recording-job';
 
 describe('retentionWalks', () => {
   it('makes one walk of every source, under the checkpoint a stage without bySource always had', () => {
@@ -38,16 +39,7 @@ describe('retentionWalks', () => {
   it('covers every source by exactly one walk', () => {
     const walks = retentionWalks({ days: 90, bySource: { Conference: 365, OutboundAPI: 7, DialVerb: 90 } });
 
-    for (const source of [
-      'DialVerb',
-      'Conference',
-      'OutboundAPI',
-      'Trunking',
-      'RecordVerb',
-      'StartCallRecordingAPI',
-      'StartConferenceRecordingAPI',
-      undefined,
-    ]) {
+    for (const source of [...RECORDING_SOURCES, undefined]) {
       expect(walks.filter((walk) => walkCovers(walk, source))).toHaveLength(1);
     }
   });
