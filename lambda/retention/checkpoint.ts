@@ -34,8 +34,10 @@ export class RetentionCheckpointStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { recordingSid: this.key },
+        // Removed when absent: a walk seeded anew under a key an earlier policy used (it saves none
+        // until a run settles) must not inherit that walk's settled instant.
         UpdateExpression: `SET nextDay = :nextDay, pending = :pending, updatedAt = :now${
-          settled ? ', settledAt = :settledAt' : ''
+          settled ? ', settledAt = :settledAt' : ' REMOVE settledAt'
         }`,
         ExpressionAttributeValues: {
           ':nextDay': checkpoint.nextDay,

@@ -62,3 +62,12 @@ test('the bound is what keeps it in: the former 5,000 entries were refused as to
 
   await expect(store.write({ nextDay: '2024-08-02', pending })).rejects.toThrow(/exceeded the maximum allowed size/);
 });
+
+test('a checkpoint saved without a settled instant over one with it claims none: a walk seeded anew under a key an earlier policy used inherits nothing', async () => {
+  const store = new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE, `~retention-test#${newRecordingSid()}`);
+  await store.write({ nextDay: '2024-07-01', pending: [], settledAt: '2024-07-02T00:00:00.000Z' });
+
+  await store.write({ nextDay: '2008-01-01', pending: [] });
+
+  expect(await store.read()).toEqual({ nextDay: '2008-01-01', pending: [] });
+});
