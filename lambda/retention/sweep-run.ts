@@ -42,7 +42,8 @@ export interface PendingRecording {
   /**
    * `unaudited`: expired, but its audit entry is still to be written. `unfinished`: expired (the
    * ledger says so), but the erasure path was cut short before the call item or the event: the
-   * next run finishes it.
+   * next run finishes it; without `expiredAt`, an erasure in doubt (it threw: the ledger may or
+   * may not have taken the expiry): the next run looks at it again.
    */
   readonly why: 'held' | 'retained' | 'unaudited' | 'unfinished';
   /**
@@ -280,6 +281,10 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
       unknown = true;
       counts.failed++;
       log.error('Could not expire a recording', { recordingSid, error: describeError(error) });
+      // In doubt (the ledger may have taken the expiry before the answer was lost): remembered, so
+      // that it is looked at again, and finished if it expired, even by a run that does not walk
+      // its day, or by a walk that replaces this one. An entry of the pending list keeps its own.
+      if (!before && pending.size < MAX_PENDING) pending.set(recordingSid, { recordingSid, why: 'unfinished' });
       return false;
     }
     // An erasure tried spends an erasure; an answer that erased nothing spends a check.
@@ -307,8 +312,9 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
         pending.set(recordingSid, { ...(before ?? { recordingSid, why: 'held' }), until: result.dueAt });
         return true;
       case 'gone': {
-        // An unfinished expiry now finished: its entry, if an earlier run could not write it.
-        if (before?.why !== 'unfinished' || before.audited) return true;
+        // An unfinished expiry now finished: its entry, if an earlier run could not write it. One
+        // in doubt (no expiredAt) that is gone was erased by another hand: not an expiry to enter.
+        if (before?.why !== 'unfinished' || before.audited || before.expiredAt === undefined) return true;
         const written = await audit({
           recordingSid,
           outcome: 'expired',

@@ -376,7 +376,8 @@ function pendingWhy(p: PendingRecording): string {
   if (p.why === 'held') return p.until ? `held when last checked; due ${p.until} under its source's period` : 'held';
   if (p.why === 'unaudited') return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, audit entry still to write`;
   if (p.why === 'unfinished') {
-    return `expired${p.expiredAt ? ` at ${p.expiredAt}` : ''}, call item or event still to finish`;
+    if (!p.expiredAt) return 'erasure in doubt (its answer was lost): looked at again by the next run';
+    return `expired at ${p.expiredAt}, call item or event still to finish`;
   }
   return `retained${p.until ? ` until ${p.until}` : ''}`;
 }

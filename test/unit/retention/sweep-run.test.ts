@@ -484,6 +484,48 @@ describe('runRetentionSweep', () => {
 
     expect(w.checkpoint()?.settledAt).toBe('2024-07-01T00:00:00.000Z');
   });
+  test('an expiry left in doubt is looked at again by the first run that walks its day, even after a run that could not reach it', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z'), rec('RE-p', '2024-06-01T10:00:00.000Z')];
+    const w = world(recordings);
+    const hour = (n: number) => new Date(NOW.getTime() + n * 3_600_000);
+    // RE-p: a hold released meanwhile, checked again from hour 1: it spends that run's one erasure.
+    w.set({
+      nextDay: '2024-06-20',
+      pending: [{ recordingSid: 'RE-p', why: 'held', until: hour(1).toISOString() }],
+      settledAt: '2024-07-01T00:00:00.000Z',
+    });
+    // The ledger took RE-a's expiry, then the answer was lost: the run cannot tell.
+    let lost = true;
+    const answerLost = async (sid: string) => {
+      if (sid !== 'RE-a' || !lost) return w.deps.expire(sid);
+      lost = false;
+      Object.assign(recordings[0] as object, { status: 'expired', expiredAt: NOW.toISOString() });
+      throw new Error('socket hang up');
+    };
+    await runRetentionSweep(options, { ...w.deps, expire: answerLost });
+
+    await runRetentionSweep({ ...options, maxRecordings: 1 }, { ...w.deps, now: () => hour(1) });
+    const walked = await runRetentionSweep(options, { ...w.deps, now: () => hour(2) });
+
+    expect(walked).toMatchObject({ finished: 1, failed: 0 });
+    expect(w.audited).toContainEqual({
+      recordingSid: 'RE-a',
+      outcome: 'expired',
+      expiredAt: NOW.toISOString(),
+      late: true,
+    });
+  });
+
+  test('an erasure in doubt found erased by another hand is forgotten without an expiry entry', async () => {
+    const w = world([], { 'RE-a': { outcome: 'gone' } });
+    w.set({ nextDay: '2024-06-23', pending: [{ recordingSid: 'RE-a', why: 'unfinished' }] });
+
+    const report = await runRetentionSweep(options, w.deps);
+
+    expect(report).toMatchObject({ failed: 0, pending: 0 });
+    expect(w.audited).toEqual([]);
+  });
+
   test('counts each recording once per run: one held recording is held 1 in every run, and one expired from the pending list is examined', async () => {
     const recordings = [rec('RE-held', '2024-06-21T10:00:00.000Z'), rec('RE-late', '2024-06-23T08:00:00.000Z')];
     const outcomes: Record<string, ExpireOutcome | 'throw'> = {
