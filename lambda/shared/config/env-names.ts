@@ -77,3 +77,9 @@ export function reconcilerCheckpointKey(accountSid: string, parentSid: string): 
 
 /** The retention sweep keeps its checkpoint (next day, pending recordings, last run) in the ledger table under this key. */
 export const RETENTION_CHECKPOINT_KEY = '~checkpoint:retention';
+
+/**
+ * Days that gained a recording after the sweep may have passed them (lambda/shared/ledger/late-days.ts):
+ * an item of their own, so that the transfer's note never meets a checkpoint item near its 400 KB.
+ */
+export const RETENTION_LATE_DAYS_KEY = '~late-days:retention';

@@ -1,13 +1,13 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { RETENTION_CHECKPOINT_KEY } from '../config/env-names';
+import { RETENTION_LATE_DAYS_KEY } from '../config/env-names';
 
 /**
  * Days that gained a recording a day or more after it started: a backfill, the reconciler finding
  * an old one, a copy retried for days. The retention sweep walks each day once, so a recording
  * stored on a day it has passed would be kept past its period; the transfer notes the day before
  * it records the copy, and the sweep takes the days and walks them again
- * (lambda/retention/sweep-run.ts). A string set on the sweep's first checkpoint item: adding a day
- * twice adds nothing, and the sweep removes only the days it took.
+ * (lambda/retention/sweep-run.ts). String sets on an item of their own in the ledger table
+ * (RETENTION_LATE_DAYS_KEY): adding a day twice adds nothing.
  */
 export const LATE_AFTER_MS = 24 * 60 * 60 * 1000;
 
@@ -21,7 +21,7 @@ export class LateDays {
   constructor(
     private readonly db: Pick<DynamoDBDocumentClient, 'send'>,
     private readonly tableName: string,
-    private readonly key: string = RETENTION_CHECKPOINT_KEY,
+    private readonly key: string = RETENTION_LATE_DAYS_KEY,
   ) {}
 
   /** Notes `days` (`YYYY-MM-DD`); the item is made if there is none (no `nextDay`: not a checkpoint yet). */
