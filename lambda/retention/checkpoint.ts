@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
-import type { PendingRecording, RetentionCheckpoint, SweepReport } from './sweep-run';
+import type { PendingRecording, RetentionCheckpoint, RetentionDoubt, SweepReport } from './sweep-run';
 
 /**
  * Where the retention sweep got to, kept in the ledger table under a key that can never be a
@@ -25,25 +25,33 @@ export class RetentionCheckpointStore {
       nextDay: item.nextDay,
       pending: pending.filter((p) => typeof p?.recordingSid === 'string'),
       ...(typeof item.settledAt === 'string' ? { settledAt: item.settledAt } : {}),
+      ...(typeof item.runningSince === 'string' ? { runningSince: item.runningSince } : {}),
+      ...(isDoubt(item.doubt) ? { doubt: item.doubt } : {}),
     };
   }
 
   async write(checkpoint: RetentionCheckpoint, now = new Date()): Promise<void> {
-    const settled = checkpoint.settledAt !== undefined;
+    const optional = {
+      settledAt: checkpoint.settledAt,
+      runningSince: checkpoint.runningSince,
+      doubt: checkpoint.doubt,
+    };
+    const set = Object.entries(optional).filter(([, value]) => value !== undefined);
+    // Removed when absent: a walk seeded anew under a key an earlier policy used (it saves none
+    // until a run settles) must not inherit that walk's settled instant; a run's end clears its mark.
+    const removed = Object.entries(optional).filter(([, value]) => value === undefined);
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { recordingSid: this.key },
-        // Removed when absent: a walk seeded anew under a key an earlier policy used (it saves none
-        // until a run settles) must not inherit that walk's settled instant.
-        UpdateExpression: `SET nextDay = :nextDay, pending = :pending, updatedAt = :now${
-          settled ? ', settledAt = :settledAt' : ' REMOVE settledAt'
+        UpdateExpression: `SET ${['nextDay = :nextDay', 'pending = :pending', 'updatedAt = :now', ...set.map(([name]) => `${name} = :${name}`)].join(', ')}${
+          removed.length > 0 ? ` REMOVE ${removed.map(([name]) => name).join(', ')}` : ''
         }`,
         ExpressionAttributeValues: {
           ':nextDay': checkpoint.nextDay,
           ':pending': checkpoint.pending,
           ':now': now.toISOString(),
-          ...(settled ? { ':settledAt': checkpoint.settledAt } : {}),
+          ...Object.fromEntries(set.map(([name, value]) => [`:${name}`, value])),
         },
       }),
     );
@@ -95,4 +103,9 @@ export class RetentionCheckpointStore {
     const lastRun = result.Item?.lastRun as (SweepReport & { at: string }) | undefined;
     return { ...checkpoint, ...(lastRun ? { lastRun } : {}) };
   }
+}
+
+function isDoubt(value: unknown): value is RetentionDoubt {
+  const doubt = value as Partial<RetentionDoubt> | undefined;
+  return typeof doubt?.from === 'string' && typeof doubt.to === 'string' && typeof doubt.day === 'string';
 }

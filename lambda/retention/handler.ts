@@ -170,7 +170,7 @@ async function startingCheckpoint(
   const replaced = await Promise.all(
     previousKeys.map((key) => new RetentionCheckpointStore(runtime.ddb, tableName, key).read()),
   );
-  return seededCheckpoint(replaced, firstDay);
+  return seededCheckpoint(replaced, firstDay, (runtime.now ?? (() => new Date()))());
 }
 
 function runReport(reports: readonly { walk: RetentionWalk; report: SweepReport }[]): RetentionRunReport {

@@ -1,7 +1,7 @@
 import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
 import type { DaysBySource } from '../shared/config/retention-by-source';
 import { RECORDING_SOURCES, type RecordingSource } from '../shared/job/recording-job';
-import { MAX_PENDING, type PendingRecording, type RetentionCheckpoint } from './sweep-run';
+import { lostRunDoubt, MAX_PENDING, mergeDoubt, type PendingRecording, type RetentionCheckpoint } from './sweep-run';
 
 /** A stage's retention: `days` for every recording, except the sources `bySource` names. */
 export interface RetentionPolicy {
@@ -79,7 +79,14 @@ function inSourceOrder(sources: readonly RecordingSource[]): RecordingSource[] {
 export function seededCheckpoint(
   replaced: readonly (RetentionCheckpoint | undefined)[],
   firstDay: string,
+  now = new Date(),
 ): RetentionCheckpoint {
+  // What their lost runs may have left unfinished: the new walk looks again until it has passed it.
+  const doubt = replaced.reduce<RetentionCheckpoint['doubt']>(
+    (merged, checkpoint) => mergeDoubt(merged, lostRunDoubt(checkpoint, now)),
+    undefined,
+  );
+  const doubtful = doubt ? { doubt } : {};
   const pending = new Map<string, PendingRecording>();
   for (const checkpoint of replaced) {
     for (const entry of checkpoint?.pending ?? [])
@@ -87,8 +94,8 @@ export function seededCheckpoint(
   }
   const settled = replaced.map((checkpoint) => checkpoint?.settledAt);
   if (pending.size > MAX_PENDING || settled.length === 0 || settled.some((at) => at === undefined)) {
-    return { nextDay: firstDay, pending: pending.size > MAX_PENDING ? [] : [...pending.values()] };
+    return { nextDay: firstDay, pending: pending.size > MAX_PENDING ? [] : [...pending.values()], ...doubtful };
   }
   const settledAt = (settled as string[]).reduce((a, b) => (a < b ? a : b));
-  return { nextDay: firstDay, pending: [...pending.values()], settledAt };
+  return { nextDay: firstDay, pending: [...pending.values()], settledAt, ...doubtful };
 }

@@ -29,7 +29,11 @@ import type { Observability } from '../shared/runtime/observability';
  *   `settledAt` (the last save of a run that knew the outcome of every erasure it started): a
  *   later one may be one a lost run left, and is handed to `expire`, which
  *   finishes it (call item, event) and answers with its `expiredAt`; its audit entry is written
- *   again under its fixed key (adding nothing if it is there).
+ *   again under its fixed key (adding nothing if it is there). A run marks the checkpoint as it
+ *   starts (`runningSince`); the next run finding the mark knows that run was lost, and looks again
+ *   at whatever expired in its window until the walk has swept the day it was on (`doubt`), even
+ *   if a run in between settled without reaching that day. An erasure that threw is remembered in
+ *   `pending` (`unfinished`, no `expiredAt`).
  * - **Audited**: every expiry, and the first time a recording is passed by for a reason, is entered
  *   in the access audit trail after it happened (as the API routes do). An entry that cannot be
  *   written counts as a failure (the run fails, its alarm fires), stops the run (no more erasures
@@ -66,6 +70,41 @@ export interface RetentionCheckpoint {
    * knew the outcome of every erasure it started). Absent before the first such save.
    */
   readonly settledAt?: string;
+  /** Set by a run as it starts, removed by its last save: found set, the run that set it was lost. */
+  readonly runningSince?: string;
+  /** Expiries lost runs may have left unfinished, looked at again until the walk has passed their day. */
+  readonly doubt?: RetentionDoubt;
+}
+
+/**
+ * What lost runs (they died, or could not save their end) may have left unfinished: expiries made
+ * from `from` to `to`, on the day they were walking (`day`, the saved `nextDay`: the checkpoint
+ * moves past a day only once it is done) or on a late day (noted until swept). Such an expiry is
+ * handed to the erasure path again even if it expired before `settledAt`, until a run has swept
+ * `day` to its end and every late day behind the checkpoint. A bounded window in the past, so the
+ * walk's own later expiries are never read twice for it.
+ */
+export interface RetentionDoubt {
+  readonly from: string;
+  readonly to: string;
+  readonly day: string;
+}
+
+/** Both windows, and the later day: the walk passes the earlier on its way. */
+export function mergeDoubt(a: RetentionDoubt | undefined, b: RetentionDoubt | undefined): RetentionDoubt | undefined {
+  if (!a || !b) return a ?? b;
+  return {
+    from: a.from < b.from ? a.from : b.from,
+    to: a.to > b.to ? a.to : b.to,
+    day: a.day > b.day ? a.day : b.day,
+  };
+}
+
+/** A checkpoint found with `runningSince` set: the window of the run that was lost, up to `now`. */
+export function lostRunDoubt(checkpoint: RetentionCheckpoint | undefined, now: Date): RetentionDoubt | undefined {
+  if (!checkpoint?.runningSince) return checkpoint?.doubt;
+  const lost = { from: checkpoint.runningSince, to: now.toISOString(), day: checkpoint.nextDay };
+  return mergeDoubt(checkpoint.doubt, lost);
 }
 
 /** A ledger item due for expiry (as the day index shows it). */
@@ -369,6 +408,40 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     }
   };
 
+  let nextDay = fromDay;
+  let daysWalked = 0;
+  let settledAt = saved?.settledAt;
+  const settledUntil = settledAt ? Date.parse(settledAt) : undefined;
+  let doubt = lostRunDoubt(saved, now);
+  const doubtFrom = doubt ? Date.parse(doubt.from) : undefined;
+  const doubtTo = doubt ? Date.parse(doubt.to) : undefined;
+  /** Set once this run has swept the day of the doubt to its end. */
+  let sweptDoubtDay = false;
+  /** A late day behind the checkpoint this run could not sweep: a lost run's expiry there is not looked at. */
+  let lateBehind = false;
+  let running = true;
+  /**
+   * Expired by a run that saved `settledAt` after it: finished and entered, or pending. Runs go
+   * one at a time, so a lost run started after that save (their clocks are the same Lambda
+   * service's, or the same machine's).
+   */
+  const settled = (candidate: RetentionCandidate) => {
+    if (settledUntil === undefined || candidate.expiredAt === undefined) return false;
+    const at = Date.parse(candidate.expiredAt);
+    if (doubtFrom !== undefined && doubtTo !== undefined && at >= doubtFrom && at <= doubtTo) return false;
+    return at <= settledUntil;
+  };
+  const save = () =>
+    deps.checkpoint.write({
+      nextDay,
+      pending: [...pending.values()],
+      ...(settledAt ? { settledAt } : {}),
+      ...(running ? { runningSince: now.toISOString() } : {}),
+      ...(doubt ? { doubt } : {}),
+    });
+  // Before anything is touched: a run that dies from here on is known to the next as lost.
+  await save();
+
   // 1. What earlier runs left: entries not yet written, then released holds and ended retention.
   // Every entry stays where it is in `pending` unless checked now (then moved to the end, or gone).
   for (const entry of saved?.pending ?? []) {
@@ -401,19 +474,6 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     if (!ok && counts.failed > before && !pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
   }
 
-  let nextDay = fromDay;
-  let daysWalked = 0;
-  let settledAt = saved?.settledAt;
-  const settledUntil = settledAt ? Date.parse(settledAt) : undefined;
-  /**
-   * Expired by a run that saved `settledAt` after it: finished and entered, or pending. Runs go
-   * one at a time, so a lost run started after that save (their clocks are the same Lambda
-   * service's, or the same machine's).
-   */
-  const settled = (candidate: RetentionCandidate) =>
-    settledUntil !== undefined && candidate.expiredAt !== undefined && Date.parse(candidate.expiredAt) <= settledUntil;
-  const save = () =>
-    deps.checkpoint.write({ nextDay, pending: [...pending.values()], ...(settledAt ? { settledAt } : {}) });
   /** Every due recording of `day` expired or remembered; false where the walk must stop (budget, stop, a failure). */
   const sweepDay = async (day: string): Promise<boolean> => {
     for await (const candidate of deps.candidates(day, throughIso)) {
@@ -438,6 +498,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   for (const day of options.lateDays ?? []) {
     if (day >= fromDay) continue;
     const swept = day <= cutoffDay && canGoOn() && (await sweepDay(day));
+    if (!swept) lateBehind = true;
     if (!swept || day === cutoffDay) lateDaysLeft.push(day);
   }
 
@@ -446,6 +507,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     daysWalked++;
     const day = nextDay;
     if (!(await sweepDay(day))) break;
+    if (day === doubt?.day) sweptDoubtDay = true;
     // The cutoff's own day is not over: recordings later in it fall due in later runs.
     if (day === cutoffDay) break;
     nextDay = nextDayOf(day);
@@ -453,6 +515,9 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   }
   // Every erasure started has a known outcome: whatever expired until now is finished or pending.
   if (!unknown) settledAt = (deps.now ?? (() => new Date()))().toISOString();
+  // What lost runs left is looked at once the walk has swept their day and the late days.
+  if (doubt && (sweptDoubtDay || nextDay > doubt.day) && !lateBehind) doubt = undefined;
+  running = false;
   await save();
 
   const report: SweepReport = {

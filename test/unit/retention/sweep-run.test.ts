@@ -3,6 +3,7 @@
  * as doubles (the erasure path itself runs against the emulators in retention.test.ts).
  */
 
+import { seededCheckpoint } from '../../../lambda/retention/retention-walks';
 import {
   type ExpireOutcome,
   MAX_PENDING,
@@ -514,6 +515,67 @@ describe('runRetentionSweep', () => {
       expiredAt: NOW.toISOString(),
       late: true,
     });
+  });
+
+  test('an expiry a lost run cut short is finished by the first run that walks its day, even after a run that could not reach it', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z'), rec('RE-p', '2024-06-01T10:00:00.000Z')];
+    const w = world(recordings);
+    const hour = (n: number) => new Date(NOW.getTime() + n * 3_600_000);
+    // RE-p: a hold released meanwhile, checked again from hour 1: it spends that run's one erasure.
+    w.set({
+      nextDay: '2024-06-20',
+      pending: [{ recordingSid: 'RE-p', why: 'held', until: hour(1).toISOString() }],
+      settledAt: '2024-07-01T00:00:00.000Z',
+    });
+    // The ledger takes RE-a's expiry, the event fails, and the run dies before it saves anything.
+    const dying = async (): Promise<ExpireOutcome> => {
+      Object.assign(recordings[0] as object, { status: 'expired', expiredAt: NOW.toISOString() });
+      w.auditTrail.down = true;
+      w.store.down = true;
+      return { outcome: 'busy', reason: 'the event could not be sent', expiredAt: NOW.toISOString() };
+    };
+    await expect(runRetentionSweep(options, { ...w.deps, expire: dying })).rejects.toThrow();
+    w.auditTrail.down = false;
+    w.store.down = false;
+
+    await runRetentionSweep({ ...options, maxRecordings: 1 }, { ...w.deps, now: () => hour(1) });
+    const walked = await runRetentionSweep(options, { ...w.deps, now: () => hour(2) });
+
+    expect(walked).toMatchObject({ finished: 1, failed: 0 });
+    expect(w.audited).toContainEqual({
+      recordingSid: 'RE-a',
+      outcome: 'expired',
+      expiredAt: NOW.toISOString(),
+      late: true,
+    });
+  });
+
+  test('a walk new to the stage finishes an expiry a lost run of the walk it replaced cut short, however many runs it takes to reach its day', async () => {
+    const recordings = [rec('RE-a', '2024-06-22T10:00:00.000Z', 'expired')];
+    Object.assign(recordings[0] as object, { expiredAt: NOW.toISOString() });
+    const w = world(recordings);
+    const hour = (n: number) => new Date(NOW.getTime() + n * 3_600_000);
+    // The replaced walk's last run started before RE-a's expiry and was lost.
+    const replaced = {
+      nextDay: '2024-06-22',
+      pending: [],
+      settledAt: '2024-07-01T00:00:00.000Z',
+      runningSince: new Date(NOW.getTime() - 60_000).toISOString(),
+    };
+    w.set(seededCheckpoint([replaced], '2024-06-01', hour(1)));
+
+    await runRetentionSweep({ ...options, maxDays: 5 }, { ...w.deps, now: () => hour(1) });
+    const reached = await runRetentionSweep(options, { ...w.deps, now: () => hour(2) });
+
+    expect(reached).toMatchObject({ finished: 1, failed: 0 });
+    expect(w.audited).toContainEqual({
+      recordingSid: 'RE-a',
+      outcome: 'expired',
+      expiredAt: NOW.toISOString(),
+      late: true,
+    });
+    // Looked at: the walk's own expiries are passed by as settled again.
+    expect(w.checkpoint()?.doubt).toBeUndefined();
   });
 
   test('an erasure in doubt found erased by another hand is forgotten without an expiry entry', async () => {
