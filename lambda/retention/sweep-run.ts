@@ -517,6 +517,12 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   if (!unknown) settledAt = (deps.now ?? (() => new Date()))().toISOString();
   // What lost runs left is looked at once the walk has swept their day and the late days.
   if (doubt && (sweptDoubtDay || nextDay > doubt.day) && !lateBehind) doubt = undefined;
+  // An erasure that threw and that the pending list had no room for: this run's window is in doubt
+  // as a lost run's would be (the walk stopped on its day).
+  if (unknown) {
+    const end = (deps.now ?? (() => new Date()))().toISOString();
+    doubt = mergeDoubt(doubt, { from: now.toISOString(), to: end, day: nextDay });
+  }
   running = false;
   await save();
 

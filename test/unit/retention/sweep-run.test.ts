@@ -578,6 +578,39 @@ describe('runRetentionSweep', () => {
     expect(w.checkpoint()?.doubt).toBeUndefined();
   });
 
+  test('an expiry left in doubt while the pending list is full is still looked at again by the first run that walks its day', async () => {
+    const recordings = [rec('RE-a', '2024-06-20T10:00:00.000Z')];
+    const w = world(recordings);
+    const hour = (n: number) => new Date(NOW.getTime() + n * 3_600_000);
+    const full = Array.from(
+      { length: MAX_PENDING },
+      (_, i): PendingRecording => ({
+        recordingSid: `RE-r${i}`,
+        why: 'retained',
+        until: '2030-01-01T00:00:00.000Z',
+        audited: true,
+      }),
+    );
+    w.set({ nextDay: '2024-06-20', pending: full, settledAt: '2024-07-01T00:00:00.000Z' });
+    const answerLost = async (): Promise<ExpireOutcome> => {
+      Object.assign(recordings[0] as object, { status: 'expired', expiredAt: NOW.toISOString() });
+      throw new Error('socket hang up');
+    };
+    await runRetentionSweep(options, { ...w.deps, expire: answerLost });
+
+    // A run with no erasure to spend settles without walking the day.
+    await runRetentionSweep({ ...options, maxRecordings: 0 }, { ...w.deps, now: () => hour(1) });
+    const walked = await runRetentionSweep(options, { ...w.deps, now: () => hour(2) });
+
+    expect(walked).toMatchObject({ finished: 1, failed: 0 });
+    expect(w.audited).toContainEqual({
+      recordingSid: 'RE-a',
+      outcome: 'expired',
+      expiredAt: NOW.toISOString(),
+      late: true,
+    });
+  });
+
   test('an erasure in doubt found erased by another hand is forgotten without an expiry entry', async () => {
     const w = world([], { 'RE-a': { outcome: 'gone' } });
     w.set({ nextDay: '2024-06-23', pending: [{ recordingSid: 'RE-a', why: 'unfinished' }] });
