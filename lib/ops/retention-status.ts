@@ -110,6 +110,11 @@ export interface RetentionWalkStatus {
     readonly caughtUp: boolean;
     /** Due days not yet swept (0 when caught up). */
     readonly daysBehind: number;
+    /**
+     * When the run under way started; one older than a run may last never ended (it died, or could
+     * not save its end): the next run looks again at what it expired.
+     */
+    readonly runningSince?: string;
     readonly pending: {
       readonly total: number;
       readonly held: number;
@@ -118,6 +123,8 @@ export interface RetentionWalkStatus {
       readonly unaudited: number;
       /** Expired, but a run was cut short before the call item or the event: the next run finishes it. */
       readonly unfinished: number;
+      /** An erasure whose answer was lost (it may or may not have expired): the next run looks again. */
+      readonly inDoubt: number;
       /** The earliest Object Lock retain-until among the retained ones, when known. */
       readonly earliestUntil?: string;
       readonly recordings: readonly PendingRecording[];
@@ -169,7 +176,7 @@ export async function retentionStatus(
     );
   }
   for (const walk of statuses) {
-    const found = findRetentionIssues(sources, policy, walk.lastRun, now);
+    const found = findRetentionIssues(sources, policy, walk, now);
     issues.push(...(statuses.length > 1 ? found.map((issue) => `${walk.sources}: ${issue}`) : found));
   }
   return {
@@ -220,12 +227,14 @@ async function walkStatus(
       nextDay: saved.nextDay,
       caughtUp: daysBehind === 0,
       daysBehind,
+      ...(saved.runningSince ? { runningSince: saved.runningSince } : {}),
       pending: {
         total: saved.pending.length,
         held: saved.pending.filter((p) => p.why === 'held').length,
         retained: retained.length,
         unaudited: saved.pending.filter((p) => p.why === 'unaudited').length,
-        unfinished: saved.pending.filter((p) => p.why === 'unfinished').length,
+        unfinished: saved.pending.filter((p) => p.why === 'unfinished' && p.expiredAt).length,
+        inDoubt: saved.pending.filter((p) => p.why === 'unfinished' && !p.expiredAt).length,
         ...(untils[0] ? { earliestUntil: untils[0] } : {}),
         recordings: saved.pending,
       },
@@ -237,10 +246,19 @@ async function walkStatus(
 function findRetentionIssues(
   sources: RetentionStatusSources,
   policy: RetentionPolicy | undefined,
-  lastRun: RetentionWalkStatus['lastRun'],
+  walk: Pick<RetentionWalkStatus, 'lastRun' | 'checkpoint'>,
   now: Date,
 ): string[] {
+  const { lastRun } = walk;
   const issues: string[] = [];
+  const runningSince = walk.checkpoint?.runningSince;
+  if (runningSince && now.getTime() - Date.parse(runningSince) > RUN_BUDGET_MS) {
+    issues.push(
+      `a run that started at ${runningSince} never ended (it died, or could not save its end): the next run looks again at what it expired; see the ${
+        sources.local ? 'npm start output' : 'recording-retention log'
+      }`,
+    );
+  }
   if (lastRun && lastRun.failed > 0) {
     issues.push(
       `the last run could not expire ${lastRun.failed} recording(s); the next run tries them again: see the RetentionErrors runbook (docs/compliance-hold-and-retention.md)`,
@@ -347,6 +365,8 @@ function walkRows(
         lastRun.finished ? ` (and ${lastRun.finished} earlier expiries finished)` : ''
       }, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})${lastRun.stopped ? ', stopped before its end' : ''}`,
     ]);
+  } else if (checkpoint?.runningSince) {
+    rows.push([label('last run'), `none finished yet (one started at ${checkpoint.runningSince})`]);
   } else if (checkpoint) {
     rows.push([label('last run'), 'none finished (a run was cut short before its report)']);
   } else if (indent) {
@@ -366,10 +386,12 @@ function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pendin
   const retained = `${pending.retained} retained by Object Lock${
     pending.earliestUntil ? ` (earliest until ${pending.earliestUntil})` : ''
   }`;
-  const { unaudited, unfinished } = pending;
+  const { unaudited, unfinished, inDoubt } = pending;
   return `${pending.total} passed by: ${pending.held} held, ${retained}${
     unaudited > 0 ? `, ${unaudited} expired with the audit entry still to write` : ''
-  }${unfinished > 0 ? `, ${unfinished} expired with the call item or event still to finish` : ''}`;
+  }${unfinished > 0 ? `, ${unfinished} expired with the call item or event still to finish` : ''}${
+    inDoubt > 0 ? `, ${inDoubt} erasure(s) in doubt (the answer was lost)` : ''
+  }`;
 }
 
 function pendingWhy(p: PendingRecording): string {

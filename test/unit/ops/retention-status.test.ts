@@ -164,6 +164,34 @@ test('an expiry a run was cut short in (call item or event not finished) is name
   expect(text).toContain(`${unfinished} expired at 2024-09-01T11:30:00.000Z, call item or event still to finish`);
 });
 
+test('an erasure whose answer was lost is named as in doubt, not as an expiry still to finish', async () => {
+  const inDoubt = newRecordingSid();
+  await store.write({ nextDay: '2024-08-02', pending: [{ recordingSid: inDoubt, why: 'unfinished' }] });
+
+  const report = await retentionStatus(sources, THIRTY_DAYS, NOW);
+
+  expect(report.checkpoint?.pending).toMatchObject({ total: 1, unfinished: 0, inDoubt: 1 });
+  const text = formatRetentionStatus(report);
+  expect(text).toMatch(/^ {2}pending +1 passed by: 0 held, 0 retained by Object Lock, 1 erasure\(s\) in doubt/m);
+  expect(text).toContain(`${inDoubt} erasure in doubt (its answer was lost): looked at again by the next run`);
+});
+
+test('a run under way is said to be, and one that started longer ago than a run may last and never ended is an issue', async () => {
+  const started = new Date(NOW.getTime() - 60_000).toISOString();
+  await store.write({ nextDay: '2024-08-02', pending: [], runningSince: started });
+
+  const underWay = await retentionStatus(sources, THIRTY_DAYS, NOW);
+
+  expect(underWay.issues).toEqual([]);
+  expect(formatRetentionStatus(underWay)).toMatch(
+    new RegExp(`^ {2}last run +none finished yet \\(one started at ${started}\\)$`, 'm'),
+  );
+
+  const lost = await retentionStatus(sources, THIRTY_DAYS, new Date(NOW.getTime() + 3_600_000));
+
+  expect(lost.issues).toEqual([expect.stringContaining(`a run that started at ${started} never ended`)]);
+});
+
 test('a sweep still catching up says how many due days are left', async () => {
   await store.write({ nextDay: '2024-07-20', pending: [] });
   await store.recordRun(run({ nextDay: '2024-07-20', caughtUp: false, pending: 0 }), new Date('2024-09-01T11:00:00Z'));
