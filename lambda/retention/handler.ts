@@ -107,7 +107,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
               read: () =>
                 previousKeys.includes(walk.checkpointKey)
                   ? store.read()
-                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay),
+                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay, store),
               write: (cp) => store.write(cp, clock()),
             },
             obs,
@@ -166,11 +166,12 @@ async function startingCheckpoint(
   tableName: string,
   previousKeys: readonly string[],
   firstDay: string,
+  own: RetentionCheckpointStore,
 ): Promise<RetentionCheckpoint> {
   const replaced = await Promise.all(
     previousKeys.map((key) => new RetentionCheckpointStore(runtime.ddb, tableName, key).read()),
   );
-  return seededCheckpoint(replaced, firstDay, (runtime.now ?? (() => new Date()))());
+  return seededCheckpoint(replaced, firstDay, (runtime.now ?? (() => new Date()))(), await own.read());
 }
 
 function runReport(reports: readonly { walk: RetentionWalk; report: SweepReport }[]): RetentionRunReport {

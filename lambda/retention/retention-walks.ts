@@ -80,17 +80,25 @@ export function seededCheckpoint(
   replaced: readonly (RetentionCheckpoint | undefined)[],
   firstDay: string,
   now = new Date(),
+  /**
+   * What is saved under the new walk's own key: an earlier attempt of it (a run that failed in a
+   * later walk, or died, never recorded it as made), or a walk of an earlier policy. Its expiries
+   * still to enter or finish are carried too (a stale one is checked once and dropped), and a lost
+   * run's window; never its day or settled instant.
+   */
+  own?: RetentionCheckpoint,
 ): RetentionCheckpoint {
   // What their lost runs may have left unfinished: the new walk looks again until it has passed it.
-  const doubt = replaced.reduce<RetentionCheckpoint['doubt']>(
+  const doubt = [...replaced, own].reduce<RetentionCheckpoint['doubt']>(
     (merged, checkpoint) => mergeDoubt(merged, lostRunDoubt(checkpoint, now)),
     undefined,
   );
   const doubtful = doubt ? { doubt } : {};
+  // Of its own, only expiries still to enter or finish: a recording passed by is found again by the walk.
+  const ownExpiries = (own?.pending ?? []).filter((entry) => entry.why === 'unaudited' || entry.why === 'unfinished');
   const pending = new Map<string, PendingRecording>();
-  for (const checkpoint of replaced) {
-    for (const entry of checkpoint?.pending ?? [])
-      if (!pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
+  for (const entries of [...replaced.map((checkpoint) => checkpoint?.pending ?? []), ownExpiries]) {
+    for (const entry of entries) if (!pending.has(entry.recordingSid)) pending.set(entry.recordingSid, entry);
   }
   const settled = replaced.map((checkpoint) => checkpoint?.settledAt);
   if (pending.size > MAX_PENDING || settled.length === 0 || settled.some((at) => at === undefined)) {

@@ -82,6 +82,33 @@ describe('seededCheckpoint', () => {
     });
   });
 
+  it('keeps what an earlier attempt of the same new walk remembered, and the window of a run of it that was lost', () => {
+    const unaudited: PendingRecording = {
+      recordingSid: 'RE9',
+      why: 'unaudited',
+      expiredAt: '2024-06-03T00:10:00.000Z',
+    };
+    const seeded = seededCheckpoint(
+      [{ nextDay: '2024-05-01', pending: [held('RE1')], settledAt: '2024-06-02T00:00:00.000Z' }],
+      '2008-01-01',
+      new Date('2024-06-03T01:00:00.000Z'),
+      // The run that made it failed in a later walk (not recorded as made) or died in it.
+      {
+        nextDay: '2016-03-01',
+        pending: [unaudited],
+        settledAt: '2024-06-03T00:30:00.000Z',
+        runningSince: '2024-06-03T00:00:00.000Z',
+      },
+    );
+
+    expect(seeded).toEqual({
+      nextDay: '2008-01-01',
+      pending: [held('RE1'), unaudited],
+      settledAt: '2024-06-02T00:00:00.000Z',
+      doubt: { from: '2024-06-03T00:00:00.000Z', to: '2024-06-03T01:00:00.000Z', day: '2016-03-01' },
+    });
+  });
+
   it('claims nothing settled when a replaced walk never saved one', () => {
     const seeded = seededCheckpoint(
       [{ nextDay: '2024-05-01', pending: [held('RE1')], settledAt: '2024-06-02T00:00:00.000Z' }, undefined],
