@@ -13,7 +13,13 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { Command, Option } from 'commander';
 import { CliError, EXIT, runCli, usageErrorsAs } from '../lib/ops/cli';
 import { commandAudit } from '../lib/ops/command-audit';
-import { formatRetentionStatus, knownRetention, retentionPolicy, retentionStatus } from '../lib/ops/retention-status';
+import {
+  formatRetentionStatus,
+  knownRetention,
+  localEarliestDay,
+  retentionPolicy,
+  retentionStatus,
+} from '../lib/ops/retention-status';
 import { formatStatus, NotFoundError, RECORDING_SID, recordingStatus, type StatusQuery } from '../lib/ops/status';
 import { resolveTarget } from '../lib/ops/target';
 
@@ -120,6 +126,7 @@ async function retentionReport(options: Options): Promise<number> {
         ledgerTableName: target.ledgerTableName,
         targetName: target.name,
         local: options.stage === undefined,
+        ...(options.stage === undefined ? localEarliestDay(process.env) : {}),
       },
       policy,
     );

@@ -271,10 +271,24 @@ function oneOf<const T extends readonly [z.core.util.Literal, ...z.core.util.Lit
 
 const flag = () => z.boolean({ error: unlessMissing((issue) => `must be true or false (got ${shown(issue.input)})`) });
 
+/**
+ * An object of cdk.json whose keys are all known: a misspelt option (`bysource`, `indexshards`)
+ * would otherwise be dropped without a word, and its default used in its place.
+ */
+function strictObject<S extends z.core.$ZodLooseShape>(shape: S) {
+  const options = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `has no option ${issue.keys.map((key) => JSON.stringify(key)).join(', ')} (its options: ${options}; the case counts)`
+        : 'must be an object',
+  });
+}
+
 /** A nested object whose fields all have defaults; missing means "all defaults". */
 function section<S extends z.core.$ZodLooseShape>(shape: S) {
   // prefault, not default: the empty object is parsed, so the fields' own defaults apply.
-  return z.object(shape, { error: 'must be an object' }).prefault({} as z.input<z.ZodObject<S>>);
+  return strictObject(shape).prefault({} as z.input<z.ZodObject<S>>);
 }
 
 const nonEmptyList = z
@@ -328,14 +342,11 @@ const isCidr = (value: string): boolean => {
   return [a, b, c, d].every((n) => n <= 255) && prefix >= 16 && prefix <= 24;
 };
 
-const subnetSchema = z.object(
-  {
-    subnetId: matching(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-…)'),
-    availabilityZone: matching(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'an availability zone name (e.g. us-east-1a)'),
-    routeTableId: matching(/^rtb-[0-9a-f]{8,17}$/, 'a route table id (rtb-…)'),
-  },
-  { error: 'must be an object' },
-);
+const subnetSchema = strictObject({
+  subnetId: matching(/^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-…)'),
+  availabilityZone: matching(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'an availability zone name (e.g. us-east-1a)'),
+  routeTableId: matching(/^rtb-[0-9a-f]{8,17}$/, 'a route table id (rtb-…)'),
+});
 
 const vpcSchema = z.preprocess(
   // `type` defaults to new; the other fields count only for their type.
@@ -432,90 +443,79 @@ const reconcileSchema = section({
 });
 
 /** Every stage field but `name`; the output is checked against StageConfig at compile time. */
-export const stageConfigSchema = z
-  .object({
-    twilioAccountSid: matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'),
-    twilioSubaccountSids: z
-      .array(matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'), {
-        error: 'must be a list of Account SIDs',
-      })
-      .refine((sids) => new Set(sids).size === sids.length, { error: 'must not name an account twice' })
-      .default([]),
-    // Unset: derived from twilioRegion/twilioEdge (below), or Twilio's default host.
-    twilioApiBaseUrl: httpsUrl().optional(),
-    twilioRegion: oneOf(TWILIO_REGIONS as [TwilioRegion, ...TwilioRegion[]]).optional(),
-    twilioEdge: oneOf(TWILIO_EDGES as [string, ...string[]]).optional(),
-    webhookConnectionOverrides: text()
-      .superRefine((fragment, context) => {
-        for (const problem of connectionOverridesProblems(fragment)) {
-          context.addIssue({ code: 'custom', message: problem, input: fragment });
-        }
-      })
-      .optional(),
-    twilioSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').optional(),
-    removalPolicy: oneOf(['destroy', 'retain']).default('retain'),
-    logRetentionDays: oneOf(LOG_RETENTION_DAYS).default(30),
-    logLevel: oneOf(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-    playbackUrlTtlSeconds: wholeNumber(1, MAX_PLAYBACK_URL_TTL_SECONDS).default(DEFAULT_PLAYBACK_URL_TTL_SECONDS),
-    recordingFormat: oneOf(['mp3', 'wav']).default('mp3'),
-    deleteFromTwilioAfterCopy: flag().default(false),
-    playbackAuth: playbackAuthSchema.default({ type: 'iam' }),
-    alarmEmail: matching(EMAIL, 'an e-mail address').optional(),
-    publicWebhookBaseUrl: httpsUrl().optional(),
-    apiThrottle: section({
-      rateLimit: wholeNumber(1, 10_000).default(50),
-      burstLimit: wholeNumber(1, 5_000).default(100),
-    }),
-    transfer: section({
-      maxAttempts: wholeNumber(1, 100).default(5),
-      retryBaseSeconds: wholeNumber(0, 3600).default(30),
-      timeoutSeconds: wholeNumber(30, 900).default(300),
-      memoryMb: wholeNumber(128, 10_240).default(512),
-      maxConcurrency: wholeNumber(2, 1000).default(50),
-    }),
-    reconcile: reconcileSchema,
-    ledger: section({
-      indexShards: wholeNumber(1, MAX_INDEX_SHARDS).default(DEFAULT_INDEX_SHARDS),
-    }),
-    alarms: section({
-      // Up to the DLQ's 14 days: an age the queue can actually reach.
-      oldestJobAgeSeconds: wholeNumber(60, 14 * 24 * 3600).default(900),
-      rejectedCallbacksPerPeriod: wholeNumber(1, 1_000_000).default(20),
-    }),
-    bucketVersioning: flag().default(true),
-    lifecycle: lifecycleSchema,
-    encryption: oneOf(['s3-managed', 'kms']).default('s3-managed'),
-    retention: z
-      .object(
-        {
-          days: retentionPeriod,
-          bySource: daysBySourceSchema.optional(),
-          intervalMinutes: wholeNumber(5, 1440).default(60),
-          maxRecordingsPerRun: wholeNumber(1, 100_000).default(500),
-        },
-        { error: 'must be an object' },
-      )
-      .optional(),
-    objectLock: z
-      .object(
-        {
-          mode: oneOf(['GOVERNANCE', 'COMPLIANCE']),
-          retentionDays: wholeNumber(1, 36_500),
-        },
-        { error: 'must be an object' },
-      )
-      .optional(),
-    vpc: vpcSchema
-      .refine(
-        (v) => v.type === 'new' || new Set(v.subnets.map((s) => s.availabilityZone)).size >= 2 || v.subnets.length < 2,
-        { path: ['subnets'], error: 'must be in at least two availability zones' },
-      )
-      .refine((v) => v.type !== 'new' || v.natGateways <= v.maxAzs, {
-        path: ['natGateways'],
-        error: 'must not exceed maxAzs (one NAT gateway per AZ at most)',
-      })
-      .optional(),
-  })
+export const stageConfigSchema = strictObject({
+  twilioAccountSid: matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'),
+  twilioSubaccountSids: z
+    .array(matching(ACCOUNT_SID_PATTERN, 'a Twilio Account SID: AC followed by 32 hex characters'), {
+      error: 'must be a list of Account SIDs',
+    })
+    .refine((sids) => new Set(sids).size === sids.length, { error: 'must not name an account twice' })
+    .default([]),
+  // Unset: derived from twilioRegion/twilioEdge (below), or Twilio's default host.
+  twilioApiBaseUrl: httpsUrl().optional(),
+  twilioRegion: oneOf(TWILIO_REGIONS as [TwilioRegion, ...TwilioRegion[]]).optional(),
+  twilioEdge: oneOf(TWILIO_EDGES as [string, ...string[]]).optional(),
+  webhookConnectionOverrides: text()
+    .superRefine((fragment, context) => {
+      for (const problem of connectionOverridesProblems(fragment)) {
+        context.addIssue({ code: 'custom', message: problem, input: fragment });
+      }
+    })
+    .optional(),
+  twilioSecretName: matching(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'a Secrets Manager secret name').optional(),
+  removalPolicy: oneOf(['destroy', 'retain']).default('retain'),
+  logRetentionDays: oneOf(LOG_RETENTION_DAYS).default(30),
+  logLevel: oneOf(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  playbackUrlTtlSeconds: wholeNumber(1, MAX_PLAYBACK_URL_TTL_SECONDS).default(DEFAULT_PLAYBACK_URL_TTL_SECONDS),
+  recordingFormat: oneOf(['mp3', 'wav']).default('mp3'),
+  deleteFromTwilioAfterCopy: flag().default(false),
+  playbackAuth: playbackAuthSchema.default({ type: 'iam' }),
+  alarmEmail: matching(EMAIL, 'an e-mail address').optional(),
+  publicWebhookBaseUrl: httpsUrl().optional(),
+  apiThrottle: section({
+    rateLimit: wholeNumber(1, 10_000).default(50),
+    burstLimit: wholeNumber(1, 5_000).default(100),
+  }),
+  transfer: section({
+    maxAttempts: wholeNumber(1, 100).default(5),
+    retryBaseSeconds: wholeNumber(0, 3600).default(30),
+    timeoutSeconds: wholeNumber(30, 900).default(300),
+    memoryMb: wholeNumber(128, 10_240).default(512),
+    maxConcurrency: wholeNumber(2, 1000).default(50),
+  }),
+  reconcile: reconcileSchema,
+  ledger: section({
+    indexShards: wholeNumber(1, MAX_INDEX_SHARDS).default(DEFAULT_INDEX_SHARDS),
+  }),
+  alarms: section({
+    // Up to the DLQ's 14 days: an age the queue can actually reach.
+    oldestJobAgeSeconds: wholeNumber(60, 14 * 24 * 3600).default(900),
+    rejectedCallbacksPerPeriod: wholeNumber(1, 1_000_000).default(20),
+  }),
+  bucketVersioning: flag().default(true),
+  lifecycle: lifecycleSchema,
+  encryption: oneOf(['s3-managed', 'kms']).default('s3-managed'),
+  retention: strictObject({
+    days: retentionPeriod,
+    bySource: daysBySourceSchema.optional(),
+    intervalMinutes: wholeNumber(5, 1440).default(60),
+    maxRecordingsPerRun: wholeNumber(1, 100_000).default(500),
+  }).optional(),
+  objectLock: strictObject({
+    mode: oneOf(['GOVERNANCE', 'COMPLIANCE']),
+    retentionDays: wholeNumber(1, 36_500),
+  }).optional(),
+  vpc: vpcSchema
+    .refine(
+      (v) => v.type === 'new' || new Set(v.subnets.map((s) => s.availabilityZone)).size >= 2 || v.subnets.length < 2,
+      { path: ['subnets'], error: 'must be in at least two availability zones' },
+    )
+    .refine((v) => v.type !== 'new' || v.natGateways <= v.maxAzs, {
+      path: ['natGateways'],
+      error: 'must not exceed maxAzs (one NAT gateway per AZ at most)',
+    })
+    .optional(),
+})
   .refine(
     (c) => c.retention === undefined || c.objectLock === undefined || c.retention.days >= c.objectLock.retentionDays,
     {
@@ -604,6 +604,18 @@ export function parseStageConfig(name: string, raw: unknown): StageConfig {
   }
   if (!isObject(raw)) throw new StageConfigError(name, [...problems, `stages.${name} must be an object`]);
 
+  // `null` means "not set" everywhere else; here it would mean "keep retention.days" while it reads
+  // like "keep for ever", and the difference is recordings erased for good.
+  const bySource = isObject(raw.retention) ? raw.retention.bySource : undefined;
+  if (isObject(bySource)) {
+    for (const [source, days] of Object.entries(bySource)) {
+      if (days === null) {
+        problems.push(
+          `retention.bySource.${source} must be a whole number of days, not null (remove the key to keep retention.days)`,
+        );
+      }
+    }
+  }
   const result = stageConfigSchema.safeParse(withoutNulls(raw));
   if (!result.success) problems.push(...result.error.issues.map(problemOf));
   // One line per problem, even where a field failed more than one check.

@@ -70,8 +70,9 @@ export function accessAudit(recorder: AuditRecorder | undefined, defaultPrincipa
           action: 'recordings.list',
           outcome: 'listed',
           details: {
-            from: query.from,
-            to: query.to,
+            // The bounds as asked: a listing of every hold (hold=true, no range) has none.
+            ...(query.given.from !== null ? { from: query.given.from } : {}),
+            ...(query.given.to !== null ? { to: query.given.to } : {}),
             ...(query.status ? { status: query.status } : {}),
             // A page of holds says so: without it the entry reads as an ordinary listing.
             ...(query.hold ? { hold: true } : {}),

@@ -31,8 +31,8 @@ export function createListRecordingsRoute(config: RecordingsReadConfig, ddb: Dyn
     const page = await listRecordings(query, { ledger });
     await audit?.pageListed(event, query, page.recordings.length);
     obs.logger.info('Listed recordings', {
-      from: query.from,
-      to: query.to,
+      from: query.given.from,
+      to: query.given.to,
       status: query.status,
       hold: query.hold,
       count: page.recordings.length,

@@ -24,10 +24,16 @@ import type { EncryptionDetails } from '../shared/twilio/encryption-details';
  * it in that total order, so that nothing is skipped or repeated, whatever DynamoDB's own order of
  * ties is and however the pages fall.
  *
+ * `from` and `to` are required and at most 31 days apart, except with `hold=true`: the held
+ * recordings are few and read from one sparse partition whatever the range, so there either bound
+ * may be left out (no `from`: since the first; no `to`: no end; neither: every recording on hold
+ * now) and any span is allowed.
+ *
  * The cursor is opaque (base64url JSON) but not secret: no key is available to sign it, and it
- * carries no authority the query parameters do not already give. It embeds the query (`from`,
- * `to`, `status`, `hold`) and is refused (400) with any other query, with a position outside the range,
- * or when malformed. A checksum catches corrupted or hand-edited cursors; it is not a MAC.
+ * carries no authority the query parameters do not already give. It embeds the query (`from` and
+ * `to` as given, null when left out; `status`, `hold`) and is refused (400) with any other query,
+ * with a position outside the range, or when malformed. A checksum catches corrupted or hand-edited
+ * cursors; it is not a MAC.
  */
 
 export const MAX_RANGE_DAYS = 31;
@@ -43,6 +49,12 @@ const MAX_CURSOR_LENGTH = 1024;
 const MIN_READ_ITEMS = 25;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const PARAMETERS = ['from', 'to', 'status', 'hold', 'limit', 'cursor'] as const;
+/**
+ * The bounds `hold=true` reads when `from` or `to` is left out: the first and last instants a
+ * request may name (lambda/shared/runtime/iso-instant.ts), so they cover every ledger `startedAt`.
+ */
+export const UNBOUNDED_FROM = '1970-01-01T00:00:00.000Z';
+export const UNBOUNDED_TO = '9999-12-31T23:59:59.999Z';
 
 /** Where a page ended: the recordings after this one in (`startedAt`, `recordingSid`) order come next. */
 export interface ListingPosition {
@@ -52,10 +64,12 @@ export interface ListingPosition {
 }
 
 export interface ListingQuery {
-  /** Normalized ISO-8601 (UTC, milliseconds), inclusive. */
+  /** Normalized ISO-8601 (UTC, milliseconds), inclusive; `UNBOUNDED_FROM` when left out (`hold=true`). */
   readonly from: string;
-  /** Normalized ISO-8601 (UTC, milliseconds), exclusive. */
+  /** Normalized ISO-8601 (UTC, milliseconds), exclusive; `UNBOUNDED_TO` when left out (`hold=true`). */
   readonly to: string;
+  /** The bounds as the request gave them (normalized), null where left out: what the cursor binds. */
+  readonly given: { readonly from: string | null; readonly to: string | null };
   readonly status: LedgerStatus | undefined;
   /** Only the recordings on legal hold now (`hold=true`). */
   readonly hold: boolean;
@@ -124,12 +138,23 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
     given.set(name, value);
   }
 
-  const from = parseInstant('from', given.get('from'));
-  const to = parseInstant('to', given.get('to'));
+  const rawHold = given.get('hold');
+  if (rawHold !== undefined && rawHold !== 'true') {
+    throw badRequest('"hold" can only be true (the recordings on legal hold); leave it out to list every recording');
+  }
+  const hold = rawHold === 'true';
+
+  // The held recordings are few and in one sparse partition: any range, or none, is cheap.
+  const givenFrom = parseInstant('from', given.get('from'), !hold);
+  const givenTo = parseInstant('to', given.get('to'), !hold);
+  const from = givenFrom ?? new Date(UNBOUNDED_FROM);
+  const to = givenTo ?? new Date(UNBOUNDED_TO);
   if (to.getTime() <= from.getTime())
     throw badRequest('"to" must be later than "from" (from is inclusive, to exclusive)');
-  if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
-    throw badRequest(`"from" and "to" must be at most ${MAX_RANGE_DAYS} days apart`);
+  if (!hold && to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
+    throw badRequest(
+      `"from" and "to" must be at most ${MAX_RANGE_DAYS} days apart (with hold=true, any range or none)`,
+    );
   }
 
   let status: LedgerStatus | undefined;
@@ -141,12 +166,6 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
     status = rawStatus as LedgerStatus;
   }
 
-  const rawHold = given.get('hold');
-  if (rawHold !== undefined && rawHold !== 'true') {
-    throw badRequest('"hold" can only be true (the recordings on legal hold); leave it out to list every recording');
-  }
-  const hold = rawHold === 'true';
-
   let limit = DEFAULT_LIMIT;
   const rawLimit = given.get('limit');
   if (rawLimit !== undefined) {
@@ -154,15 +173,30 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
     if (!(limit >= 1 && limit <= MAX_LIMIT)) throw badRequest(`"limit" must be a whole number from 1 to ${MAX_LIMIT}`);
   }
 
-  const query = { from: from.toISOString(), to: to.toISOString(), status, hold, limit, after: undefined };
+  const query = {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    given: { from: givenFrom?.toISOString() ?? null, to: givenTo?.toISOString() ?? null },
+    status,
+    hold,
+    limit,
+    after: undefined,
+  };
   const cursor = given.get('cursor');
   if (cursor === undefined) return query;
   return { ...query, after: decodeCursor(cursor, query) };
 }
 
-/** A required ISO-8601 instant (see `parseIsoInstant`); a 400 naming the parameter otherwise. */
-function parseInstant(name: string, value: string | undefined): Date {
-  if (value === undefined || value === '') throw badRequest(`"${name}" is required (ISO-8601 date or date-time, UTC)`);
+/**
+ * An ISO-8601 instant (see `parseIsoInstant`), or undefined when left out and not `required`; a 400
+ * naming the parameter otherwise.
+ */
+function parseInstant(name: string, value: string | undefined, required: boolean): Date | undefined {
+  if (value === undefined && !required) return undefined;
+  if (required && (value === undefined || value === '')) {
+    throw badRequest(`"${name}" is required (ISO-8601 date or date-time, UTC); only hold=true lists without a range`);
+  }
+  if (value === undefined) return undefined;
   const date = parseIsoInstant(value);
   if (!date) {
     throw badRequest(
@@ -181,8 +215,9 @@ function printable(text: string): string {
 
 interface CursorBody {
   readonly v: 1;
-  readonly from: string;
-  readonly to: string;
+  /** As the request gave it; null when left out (`hold=true` only). */
+  readonly from: string | null;
+  readonly to: string | null;
   readonly status: LedgerStatus | null;
   /** Present (true) only on a cursor of `hold=true`. */
   readonly hold?: true;
@@ -201,13 +236,21 @@ function checksum(payload: string): string {
     .toString('base64url');
 }
 
-type CursorQuery = Pick<ListingQuery, 'from' | 'to' | 'status'> & { readonly hold?: boolean };
+type CursorQuery = Pick<ListingQuery, 'from' | 'to' | 'status'> & {
+  readonly hold?: boolean;
+  /** The bounds as given; when absent, `from` and `to` were both given. */
+  readonly given?: ListingQuery['given'];
+};
+
+function givenBounds(query: CursorQuery): ListingQuery['given'] {
+  return query.given ?? { from: query.from, to: query.to };
+}
 
 export function encodeCursor(query: CursorQuery, after: ListingPosition): string {
   const body: CursorBody = {
     v: 1,
-    from: query.from,
-    to: query.to,
+    from: givenBounds(query).from,
+    to: givenBounds(query).to,
     status: query.status ?? null,
     ...(query.hold ? { hold: true as const } : {}),
     after: [after.startedAt, after.recordingSid],
@@ -231,8 +274,8 @@ export function decodeCursor(cursor: string, query: CursorQuery): ListingPositio
   const after = body?.after;
   if (
     body?.v !== 1 ||
-    typeof body.from !== 'string' ||
-    typeof body.to !== 'string' ||
+    !(body.from === null || typeof body.from === 'string') ||
+    !(body.to === null || typeof body.to === 'string') ||
     !(body.status === null || (LEDGER_STATUSES as readonly unknown[]).includes(body.status)) ||
     !(body.hold === undefined || body.hold === true) ||
     !Array.isArray(after) ||
@@ -244,9 +287,10 @@ export function decodeCursor(cursor: string, query: CursorQuery): ListingPositio
   ) {
     throw malformed();
   }
+  const bounds = givenBounds(query);
   if (
-    body.from !== query.from ||
-    body.to !== query.to ||
+    body.from !== bounds.from ||
+    body.to !== bounds.to ||
     (body.status ?? undefined) !== query.status ||
     (body.hold === true) !== (query.hold === true)
   ) {

@@ -2,7 +2,7 @@
  * The end of the local stack's banner: what to do next, ready to paste. The API lists by UTC day
  * (`from` inclusive, `to` exclusive), so "today" is today's UTC date.
  */
-import type { DaysBySource } from '../../lambda/shared/config/retention-by-source';
+import { type DaysBySource, formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
 import { RECORDING_SOURCES } from '../../lambda/shared/job/recording-job';
 import type { LocalConfig } from './config';
 
@@ -29,7 +29,36 @@ export function emulatorVariables(places: EmulatorPlaces): string[] {
   });
 }
 
-export function nextSteps(apiUrl: string, apiToken: string, now: Date, places: EmulatorPlaces): string[] {
+/** The retention `npm start` was given, which `status` must be given too to judge due dates. */
+export type RetentionPlaces = Partial<
+  Pick<LocalConfig, 'retentionDays' | 'retentionDaysBySource' | 'retentionEarliestDay'>
+>;
+
+/**
+ * The RETENTION_* variables `npm start` was given, for `npm run status`: with other periods (or
+ * none) it cannot tell a recording's due date, nor where the sweep's walks stand.
+ */
+export function retentionVariables(retention: RetentionPlaces): string[] {
+  if (retention.retentionDays === undefined) return [];
+  const bySource = formatDaysBySource(retention.retentionDaysBySource ?? {});
+  return [
+    `RETENTION_DAYS=${retention.retentionDays}`,
+    ...(bySource ? [`RETENTION_DAYS_BY_SOURCE=${shellQuoted(bySource)}`] : []),
+    ...(retention.retentionEarliestDay ? [`RETENTION_EARLIEST_DAY=${retention.retentionEarliestDay}`] : []),
+  ];
+}
+
+/** As typed into a POSIX shell: single-quoted unless every character is plainly safe. */
+function shellQuoted(value: string): string {
+  return /^[A-Za-z0-9_=,.:/-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
+export function nextSteps(
+  apiUrl: string,
+  apiToken: string,
+  now: Date,
+  places: EmulatorPlaces & RetentionPlaces,
+): string[] {
   const today = utcDay(now);
   const tomorrow = utcDay(new Date(now.getTime() + 24 * 3600 * 1000));
   return [
@@ -39,7 +68,7 @@ export function nextSteps(apiUrl: string, apiToken: string, now: Date, places: E
     "  List today's recordings:",
     `    curl -H "Authorization: Bearer ${apiToken}" "${apiUrl}/recordings?from=${today}&to=${tomorrow}"`,
     '  What the vault knows of one (another terminal):',
-    `    ${[...emulatorVariables(places), 'npm run status -- --recording RE…'].join(' ')}`,
+    `    ${[...emulatorVariables(places), ...retentionVariables(places), 'npm run status -- --recording RE…'].join(' ')}`,
     '  Stop: Ctrl-C once (queued jobs are kept for the next start)',
   ];
 }

@@ -8,7 +8,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../lambda/retention/checkpoint';
 import { type RetentionWalk, retentionWalks, walkLabel } from '../../lambda/retention/retention-walks';
-import { MAX_PENDING, type PendingRecording, type SweepReport } from '../../lambda/retention/sweep-run';
+import { EARLIEST_DAY, MAX_PENDING, type PendingRecording, type SweepReport } from '../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import { type DaysBySource, formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
 import { LateDays } from '../../lambda/shared/ledger/late-days';
@@ -82,6 +82,12 @@ export function knownRetention(
   }
 }
 
+/** The local stack's RETENTION_EARLIEST_DAY, as `npm start` reads it (where a walk's first run starts). */
+export function localEarliestDay(env: Env): { earliestDay?: string } {
+  const day = new EnvReader(env).day('RETENTION_EARLIEST_DAY');
+  return day ? { earliestDay: day } : {};
+}
+
 export interface RetentionStatusSources {
   readonly ddb: Pick<DynamoDBDocumentClient, 'send'>;
   readonly ledgerTableName: string;
@@ -89,14 +95,26 @@ export interface RetentionStatusSources {
   readonly targetName: string;
   /** For the local stack: the issues name `npm start` rather than a schedule. */
   readonly local: boolean;
+  /** Where a walk's first run starts (the local RETENTION_EARLIEST_DAY); default 2008-01-01. */
+  readonly earliestDay?: string;
 }
 
 /** Where one walk of the sweep stands (lambda/retention/retention-walks.ts). */
 export interface RetentionWalkStatus {
   /** `every source`, `every source but Conference`, `Conference, Trunking`. */
   readonly sources: string;
-  /** Null: retention is off for this target. */
+  /** The sources it sweeps, when it names them (`Conference, Trunking`). */
+  readonly only?: readonly string[];
+  /** The sources it leaves to other walks (`every source but Conference`); neither: every source. */
+  readonly except?: readonly string[];
+  /** Null: the periods given here are not the sweep's (retention off here, or other periods). */
   readonly days: number | null;
+  /**
+   * A walk of these periods the sweep has not registered (its first run with them has not ended):
+   * the day its first run starts from. Its checkpoint and last run are shown when that run has
+   * made them (it may still be under way).
+   */
+  readonly startsFrom?: string;
   /** Recordings of these sources that started before this are due now (now − days); else the last run's cutoff; else null. */
   readonly cutoff: string | null;
   /**
@@ -137,6 +155,8 @@ export interface RetentionStatus {
   readonly target: string;
   /** Null: retention is off for this target (recordings are kept until erased). */
   readonly policy: RetentionPolicy | null;
+  /** The policy makes other walks than the sweep's last run did: the sweep's walks are shown, without periods. */
+  readonly periodsDiffer?: true;
   /** The walk of every source `bySource` does not name (the only one without `bySource`). */
   readonly cutoff: RetentionWalkStatus['cutoff'];
   readonly checkpoint: RetentionWalkStatus['checkpoint'];
@@ -155,16 +175,20 @@ export async function retentionStatus(
   now = new Date(),
 ): Promise<RetentionStatus> {
   const db = sources.ddb as DynamoDBDocumentClient;
-  const registered = await new RetentionCheckpointStore(db, sources.ledgerTableName).readWalkKeys();
-  // Without a policy in this shell: the walks the sweep last made.
-  const walks: { readonly walk: RetentionWalk; readonly days: number | null }[] = policy
-    ? retentionWalks(policy).map((walk) => ({ walk, days: walk.days }))
-    : (registered ?? [RETENTION_CHECKPOINT_KEY]).map((key) => ({ walk: walkOfKey(key), days: null }));
-  const statuses = await Promise.all(
-    walks.map(({ walk, days }) =>
-      walkStatus(sources, walk, days, (registered ?? [RETENTION_CHECKPOINT_KEY]).includes(walk.checkpointKey), now),
-    ),
-  );
+  const sweep = await readSweepWalks(db, sources.ledgerTableName, policy);
+  const firstDay = sources.earliestDay ?? EARLIEST_DAY;
+  // Periods here that make other walks than the sweep's last run: its walks, as without a policy.
+  const shown = policy && !sweep.differs ? policy : undefined;
+  const walks: { readonly walk: RetentionWalk; readonly days: number | null }[] = shown
+    ? retentionWalks(shown).map((walk) => ({ walk, days: walk.days }))
+    : sweep.registered.map((key) => ({ walk: walkOfKey(key), days: null }));
+  const statuses = walks.map(({ walk, days }) => {
+    const registered = sweep.registered.includes(walk.checkpointKey);
+    // A checkpoint of a walk the sweep does not make (yet) is not where the next run starts,
+    // unless the run under way (with these periods) made it: the registry is written at its end.
+    const saved = registered || sweep.fresh.has(walk.checkpointKey) ? sweep.saved.get(walk.checkpointKey) : undefined;
+    return walkStatus(walk, days, saved, registered ? undefined : firstDay, now);
+  });
   const main = statuses[walks.findIndex(({ walk }) => !walk.sources)] ?? (statuses[0] as RetentionWalkStatus);
   const lateDays = (await new LateDays(db, sources.ledgerTableName).read()).noted;
   const issues: string[] = [];
@@ -175,13 +199,15 @@ export async function retentionStatus(
         : 'the stage has no retention in cdk.json, yet the sweep has run: the deployed stack may differ from cdk.json (the last run’s cutoff is shown)',
     );
   }
+  if (sweep.differs) issues.push(periodsDifferIssue(sources.local));
   for (const walk of statuses) {
-    const found = findRetentionIssues(sources, policy, walk, now);
+    const found = findRetentionIssues(sources, shown, walk, now);
     issues.push(...(statuses.length > 1 ? found.map((issue) => `${walk.sources}: ${issue}`) : found));
   }
   return {
     target: sources.targetName,
     policy: policy ?? null,
+    ...(sweep.differs ? { periodsDiffer: true as const } : {}),
     cutoff: main.cutoff,
     checkpoint: main.checkpoint,
     lastRun: main.lastRun,
@@ -189,6 +215,82 @@ export async function retentionStatus(
     lateDays,
     issues,
   };
+}
+
+function periodsDifferIssue(local: boolean): string {
+  return local
+    ? 'the retention periods given here (RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE) differ from those of the sweep’s last run: give this command the same RETENTION_DAYS and RETENTION_DAYS_BY_SOURCE as npm start (the walks the sweep made are shown, with their last run’s cutoff)'
+    : 'the retention periods in cdk.json differ from those of the sweep’s last run: cdk.json differs from what is deployed (cdk deploy applies it; the walks the sweep made are shown, with their last run’s cutoff)';
+}
+
+type SavedWalk = Awaited<ReturnType<RetentionCheckpointStore['describe']>>;
+
+/** What the sweep has made, against the walks the periods given here make. */
+interface SweepWalks {
+  /** The checkpoint keys of the walks of the sweep's last complete run (the registry on the base item). */
+  readonly registered: readonly string[];
+  /** Each walk's checkpoint and last run, registered or the policy's. */
+  readonly saved: ReadonlyMap<string, SavedWalk>;
+  /**
+   * Walks of the policy not yet registered that a run newer than any of the registered walks only
+   * it does not make has touched: the sweep runs with these periods, its first run with them not
+   * ended (or it ended before it could register them).
+   */
+  readonly fresh: ReadonlySet<string>;
+  /** The sweep has run, with other periods than the policy's (and is not running with these). */
+  readonly differs: boolean;
+}
+
+async function readSweepWalks(
+  db: DynamoDBDocumentClient,
+  tableName: string,
+  policy: Pick<RetentionPolicy, 'days' | 'bySource'> | undefined,
+): Promise<SweepWalks> {
+  const registered = (await new RetentionCheckpointStore(db, tableName).readWalkKeys()) ?? [RETENTION_CHECKPOINT_KEY];
+  const policyKeys = policy ? retentionWalks(policy).map((walk) => walk.checkpointKey) : [];
+  const keys = [...new Set([...registered, ...policyKeys])];
+  const saved = new Map(
+    await Promise.all(
+      keys.map(async (key) => [key, await new RetentionCheckpointStore(db, tableName, key).describe()] as const),
+    ),
+  );
+  const touched = (key: string) => {
+    const walk = saved.get(key);
+    return [walk?.lastRun?.at, walk?.runningSince]
+      .filter((at): at is string => at !== undefined)
+      .sort()
+      .at(-1);
+  };
+  // Only the old walks the policy does not make: a walk of both may have run in the new run.
+  const oldOnly = registered.filter((key) => !policyKeys.includes(key));
+  const lastOld = oldOnly
+    .map(touched)
+    .filter((at): at is string => at !== undefined)
+    .sort()
+    .at(-1);
+  const fresh = new Set(
+    policyKeys.filter((key) => {
+      if (registered.includes(key)) return false;
+      const at = touched(key);
+      return at !== undefined && (lastOld === undefined || at > lastOld);
+    }),
+  );
+  const sameWalks = registered.length === policyKeys.length && registered.every((key) => policyKeys.includes(key));
+  const hasRun = registered.some((key) => saved.get(key) !== undefined);
+  const differs = policy !== undefined && !sameWalks && hasRun && oldOnly.length > 0 && fresh.size === 0;
+  return { registered, saved, fresh, differs };
+}
+
+/**
+ * Whether the periods given to `npm run status -- --recording|--call` make other walks than the
+ * sweep's last run did: its due dates would then be those of periods the sweep does not use.
+ */
+export async function retentionDiffersFromSweep(
+  db: Pick<DynamoDBDocumentClient, 'send'>,
+  tableName: string,
+  retention: Pick<RetentionPolicy, 'days' | 'bySource'>,
+): Promise<boolean> {
+  return (await readSweepWalks(db as DynamoDBDocumentClient, tableName, retention)).differs;
 }
 
 /** The walk a checkpoint key names (retentionWalks makes the keys), for a shell that knows no policy. */
@@ -200,20 +302,13 @@ function walkOfKey(key: string): RetentionWalk {
   return { checkpointKey: key, days: 0 };
 }
 
-async function walkStatus(
-  sources: RetentionStatusSources,
+function walkStatus(
   walk: RetentionWalk,
   days: number | null,
-  current: boolean,
+  saved: SavedWalk,
+  startsFrom: string | undefined,
   now: Date,
-): Promise<RetentionWalkStatus> {
-  const store = new RetentionCheckpointStore(
-    sources.ddb as DynamoDBDocumentClient,
-    sources.ledgerTableName,
-    walk.checkpointKey,
-  );
-  // A checkpoint of a walk the sweep no longer makes is not where the next run starts.
-  const saved = current ? await store.describe() : undefined;
+): RetentionWalkStatus {
   const lastRun = saved?.lastRun ?? null;
   const cutoff = days !== null ? new Date(now.getTime() - days * DAY_MS).toISOString() : (lastRun?.cutoff ?? null);
 
@@ -240,7 +335,16 @@ async function walkStatus(
       },
     };
   }
-  return { sources: walkLabel(walk), days, cutoff, checkpoint, lastRun };
+  return {
+    sources: walkLabel(walk),
+    ...(walk.sources ? { only: [...walk.sources] } : {}),
+    ...(walk.except ? { except: [...walk.except] } : {}),
+    days,
+    ...(startsFrom ? { startsFrom } : {}),
+    cutoff,
+    checkpoint,
+    lastRun,
+  };
 }
 
 function findRetentionIssues(
@@ -300,14 +404,14 @@ export function formatRetentionStatus(report: RetentionStatus): string {
       rows.push(...walkRows(walk, report, true));
     }
   } else {
-    rows.push(...walkRows(report, report, false));
+    rows.push(...walkRows({ ...report, days: report.policy && !report.periodsDiffer ? 0 : null }, report, false));
   }
   if (report.lateDays.length > 0) {
     const shown = report.lateDays.slice(0, PENDING_SHOWN).join(', ');
     const more = report.lateDays.length > PENDING_SHOWN ? ` and ${report.lateDays.length - PENDING_SHOWN} more` : '';
     rows.push([
       'late days',
-      `${shown}${more}: gained a recording after the sweep passed them; the next run sweeps them again`,
+      `${shown}${more}: recordings stored a day or more after they started; the next run sweeps these days again if the walk is past them`,
     ]);
   }
   for (const issue of report.issues) rows.push(['issue', issue]);
@@ -332,7 +436,7 @@ function bySourceSetIn(policy: RetentionPolicy): string {
 
 /** A walk's cutoff, next day, pending list and last run; `indent` under its `walk` row. */
 function walkRows(
-  walk: Pick<RetentionWalkStatus, 'cutoff' | 'checkpoint' | 'lastRun'>,
+  walk: Pick<RetentionWalkStatus, 'cutoff' | 'checkpoint' | 'lastRun' | 'days' | 'startsFrom'>,
   report: RetentionStatus,
   indent: boolean,
 ): Array<[string, string]> {
@@ -342,7 +446,13 @@ function walkRows(
   if (walk.cutoff) {
     rows.push([
       label('cutoff'),
-      `${walk.cutoff}${report.policy ? '' : ' (the last run’s)'}: recordings that started before it are due`,
+      `${walk.cutoff}${walk.days === null ? ' (the last run’s)' : ''}: recordings that started before it are due`,
+    ]);
+  }
+  if (walk.startsFrom && (checkpoint || lastRun)) {
+    rows.push([
+      label('note'),
+      `new walk: its first run started from ${walk.startsFrom}; the sweep registers it when that run ends (it may still be under way)`,
     ]);
   }
   if (checkpoint) {
@@ -363,7 +473,7 @@ function walkRows(
       label('last run'),
       `${lastRun.at}: examined ${lastRun.examined}, expired ${lastRun.expired}${
         lastRun.finished ? ` (and ${lastRun.finished} earlier expiries finished)` : ''
-      }, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay})${lastRun.stopped ? ', stopped before its end' : ''}`,
+      }, held ${lastRun.held}, retained ${lastRun.retained}, failed ${lastRun.failed} (days ${lastRun.fromDay} to ${lastRun.nextDay}${lateSwept(lastRun)})${lastRun.stopped ? ', stopped before its end' : ''}`,
     ]);
   } else if (checkpoint?.runningSince) {
     rows.push([label('last run'), `none finished yet (one started at ${checkpoint.runningSince})`]);
@@ -372,13 +482,20 @@ function walkRows(
   } else if (indent) {
     rows.push([
       label('last run'),
-      'not yet for these sources: the next run starts them from the first day, with what the sweep remembered',
+      `not yet for these sources: the next run starts them from the first day (${walk.startsFrom ?? EARLIEST_DAY}), with what the sweep remembered`,
     ]);
   } else {
     const first = report.policy ? ` yet; it runs every ${duration(report.policy.intervalSeconds)}` : '';
     rows.push([label('last run'), `never: the retention sweep has not run on ${report.target}${first}`]);
   }
   return rows;
+}
+
+/** `, and 2 late day(s) swept again`: days a run walked again because they gained a late recording. */
+function lateSwept(lastRun: SweepReport): string {
+  // Reported by sweeps that know it (lambda/retention/sweep-run.ts); older reports have none.
+  const swept = (lastRun as { lateDaysSwept?: number }).lateDaysSwept;
+  return swept ? `, and ${swept} late day(s) swept again` : '';
 }
 
 function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pending']): string {

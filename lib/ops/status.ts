@@ -21,6 +21,7 @@ import type { DaysBySource } from '../../lambda/shared/config/retention-by-sourc
 import type { RecordingSource } from '../../lambda/shared/job/recording-job';
 import type { LedgerItem } from '../../lambda/shared/ledger/ledger';
 import { storedSha256 } from '../../lambda/shared/storage/recording-upload';
+import { retentionDiffersFromSweep } from './retention-status';
 import { describeError } from './target';
 
 export const RECORDING_SID = /^RE[0-9a-fA-F]{32}$/;
@@ -88,6 +89,11 @@ export interface RecordingStatus {
   readonly deadLetters: readonly DeadLetterJob[];
   /** When the retention sweep erases it (startedAt + retention days): a kept recording of a target with retention. */
   readonly retentionDueAt?: string;
+  /**
+   * Instead of `retentionDueAt`, why it is not known: the periods given (cdk.json, RETENTION_DAYS)
+   * make other walks than the sweep's last run did, so a date from them would be wrong.
+   */
+  readonly retentionUnknown?: string;
   /** Disagreements and states that need a person, one sentence each. */
   readonly issues: readonly string[];
 }
@@ -106,7 +112,8 @@ export class NotFoundError extends Error {
   override name = 'NotFoundError';
 }
 
-export async function recordingStatus(sources: StatusSources, query: StatusQuery): Promise<StatusReport> {
+export async function recordingStatus(given: StatusSources, query: StatusQuery): Promise<StatusReport> {
+  const sources = await withSweepRetention(given);
   const scan = await peekDeadLetters(sources);
   const base = { query, deadLettersScanned: scan.scanned, deadLettersTruncated: scan.truncated };
 
@@ -157,6 +164,21 @@ export async function recordingStatus(sources: StatusSources, query: StatusQuery
   return { ...base, call: callSummary(call), recordings };
 }
 
+const PERIODS_DIFFER =
+  'unknown: the retention periods given here differ from those of the sweep’s last run (npm run status -- --retention says more)';
+
+/** The sources, without periods the sweep does not use (a due date from them would be wrong). */
+async function withSweepRetention(sources: StatusSources): Promise<StatusSources & { retentionUnknown?: string }> {
+  if (sources.retentionDays === undefined) return sources;
+  const differs = await retentionDiffersFromSweep(sources.ddb, sources.ledgerTableName, {
+    days: sources.retentionDays,
+    bySource: sources.retentionDaysBySource ?? {},
+  });
+  if (!differs) return sources;
+  const { retentionDays: _days, retentionDaysBySource: _bySource, ...rest } = sources;
+  return { ...rest, retentionUnknown: PERIODS_DIFFER };
+}
+
 const startOf = (r: RecordingStatus) => r.ledger?.startedAt ?? r.callEntry?.startedAt ?? '';
 
 function callSummary(call: CallItem): { callId: string; twilioCallSid?: string } {
@@ -164,7 +186,7 @@ function callSummary(call: CallItem): { callId: string; twilioCallSid?: string }
 }
 
 async function describeRecording(
-  sources: StatusSources,
+  sources: StatusSources & { retentionUnknown?: string },
   recordingSid: string,
   ledger: LedgerItem | undefined,
   call: CallItem | undefined,
@@ -198,6 +220,7 @@ async function describeRecording(
     object,
     deadLetters,
     ...(retentionDueAt ? { retentionDueAt } : {}),
+    ...(kept && sources.retentionUnknown ? { retentionUnknown: sources.retentionUnknown } : {}),
     issues: [
       ...findIssues(ledger, entry, object, deadLetters, now),
       ...(retentionDueAt && !ledger?.hold && Date.parse(retentionDueAt) < now - DAY_MS
@@ -432,6 +455,7 @@ export function formatStatus(report: StatusReport, now = Date.now()): string {
       rows.push(['hold', `held since ${at} by ${by}: ${why}`]);
     }
     if (r.retentionDueAt) rows.push(['retention', retentionLine(r.retentionDueAt, r.ledger?.hold !== undefined, now)]);
+    if (r.retentionUnknown) rows.push(['retention', r.retentionUnknown]);
     rows.push(['call entry', entryLine(r.callEntry)]);
     rows.push(['object', objectLine(r.object, r.ledger)]);
     if (r.deadLetters.length === 0) rows.push(['dead letters', 'none']);

@@ -107,11 +107,16 @@ test('a held recording past retention survives erasure and sweeps, is listed as 
     ],
     nextCursor: null,
   });
+  // …and so does the listing of every hold, with no range (what a compliance officer asks first).
+  const everyHold = await api('GET', '/recordings?hold=true');
+  expect(everyHold.status).toBe(200);
+  expect(heldSids(everyHold.json)).toContain(recording.sid);
 
   // Released: no longer listed as held, and the next sweep expires it everywhere.
   expect((await api('DELETE', `/recordings/${recording.sid}/hold`)).status).toBe(204);
   const afterRelease = await api('GET', `/recordings?from=${day}&to=${nextDay}&hold=true`);
   expect(afterRelease.json).toEqual({ recordings: [], nextCursor: null });
+  expect(heldSids((await api('GET', '/recordings?hold=true')).json)).not.toContain(recording.sid);
   const expired = await waitFor('the sweep to expire the released recording', async () => {
     const item = await stack.ledger(recording.sid);
     return item?.status === 'expired' ? item : undefined;
@@ -130,3 +135,8 @@ test('a held recording past retention survives erasure and sweeps, is listed as 
   expect(entries.filter((e) => e.action === 'recording.erase' && e.outcome === 'refused')).toHaveLength(2);
   for (const entry of entries) expect(entry.actor).toEqual(expect.any(String));
 }, 180_000);
+
+/** The RecordingSids of a GET /recordings answer. */
+function heldSids(json: unknown): string[] {
+  return ((json as { recordings?: { recordingSid: string }[] }).recordings ?? []).map((r) => r.recordingSid);
+}

@@ -125,6 +125,19 @@ test('the local sweep expires a recording older than RETENTION_DAYS everywhere a
   expect(byCall.stdout).toMatch(/^ {2}ledger +expired at \S+ by the retention sweep$/m);
   expect(byCall.stdout).toMatch(/^ {2}retention +expired by the sweep after \S+$/m);
   expect(byCall.stdout).not.toMatch(/^ {2}issue/m);
+
+  // A shell given other periods than npm start: the sweep's own walk and what to do, no false dates.
+  const otherPeriods = { ...RETENTION, RETENTION_DAYS_BY_SOURCE: 'Conference=365' };
+  const differs = await runCli('status', ['--retention'], stack.operatorEnv(otherPeriods));
+  expect(differs.code).toBe(0);
+  // The run shown may be a later one than the expiry's (a sweep every 20 s).
+  expect(differs.stdout).toMatch(/^ {2}last run +\S+: examined \d+, expired \d+/m);
+  expect(differs.stdout).toMatch(
+    /^ {2}issue +the retention periods given here \(RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE\) differ from those of the sweep’s last run: give this command the same/m,
+  );
+  const differsByCall = await runCli('status', ['--call', call.callId], stack.operatorEnv(otherPeriods));
+  expect(differsByCall.stdout).toMatch(/^ {2}retention +unknown: the retention periods given here differ/m);
+  expect(differsByCall.stdout).not.toMatch(/^ {2}retention +expired by the sweep after/m);
 }, 120_000);
 
 /** docs/local-mode.md, "Stopping": work in flight is let finish for up to this long. */

@@ -308,7 +308,7 @@ describe('retention', () => {
   test('retention.bySource: a period per Twilio RecordingSource, the others keep retention.days', () => {
     const retention = parseStageConfig('x', {
       twilioAccountSid: SID_OK,
-      retention: { days: 90, bySource: { RecordVerb: 30, Conference: 365, DialVerb: null } },
+      retention: { days: 90, bySource: { RecordVerb: 30, Conference: 365 } },
     }).retention;
     expect(retention).toEqual({
       days: 90,
@@ -350,6 +350,24 @@ describe('retention', () => {
     ]);
     expect(bad({ retention: { days: 90, bySource: 'Conference=365' } })).toEqual([
       'retention.bySource must be an object',
+    ]);
+  });
+
+  test('a misspelt option is named, not dropped for its default: bysource would have erased conference recordings at retention.days', () => {
+    expect(bad({ retention: { days: 30, bysource: { Conference: 365 } } })).toEqual([
+      'retention has no option "bysource" (its options: days, bySource, intervalMinutes, maxRecordingsPerRun; the case counts)',
+    ]);
+    expect(bad({ ledger: { indexShards: 2, foo: 1 }, retentionDays: 30 })).toEqual([
+      'ledger has no option "foo" (its options: indexShards; the case counts)',
+      expect.stringMatching(
+        /^has no option "retentionDays" \(its options: twilioAccountSid, .*, retention, objectLock, vpc; the case counts\)$/,
+      ),
+    ]);
+  });
+
+  test('retention.bySource: a period given as null is refused, not read as "keep retention.days"', () => {
+    expect(bad({ retention: { days: 30, bySource: { Conference: null } } })).toEqual([
+      'retention.bySource.Conference must be a whole number of days, not null (remove the key to keep retention.days)',
     ]);
   });
 

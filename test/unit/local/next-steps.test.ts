@@ -30,6 +30,23 @@ test('an external endpoint is carried as its AWS_ENDPOINT_URL_ variable instead 
   expect(statusHint(lines)).toBe('AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8200 npm run status -- --recording RE…');
 });
 
+test('the status command carries the RETENTION_* variables npm start was given, so it judges due dates by the same periods', () => {
+  const lines = nextSteps(API, 'tok', NOW, {
+    ...DEFAULT_PORTS,
+    dynamodbPort: 8100,
+    retentionDays: 30,
+    retentionDaysBySource: { RecordVerb: 1, Conference: 365 },
+    retentionEarliestDay: '2024-01-01',
+  });
+
+  expect(statusHint(lines)).toBe(
+    'DYNAMODB_PORT=8100 RETENTION_DAYS=30 RETENTION_DAYS_BY_SOURCE=Conference=365,RecordVerb=1 RETENTION_EARLIEST_DAY=2024-01-01 npm run status -- --recording RE…',
+  );
+  expect(
+    statusHint(nextSteps(API, 'tok', NOW, { ...DEFAULT_PORTS, retentionDays: 7, retentionDaysBySource: {} })),
+  ).toBe('RETENTION_DAYS=7 npm run status -- --recording RE…');
+});
+
 test("the listing hint asks for today's UTC day", () => {
   expect(nextSteps(API, 'tok', NOW, DEFAULT_PORTS).join('\n')).toContain(
     `${API}/recordings?from=2026-12-07&to=2026-12-08`,

@@ -289,27 +289,115 @@ describe('sources kept for other periods', () => {
     expect(text).toMatch(/^ {4}last run +none finished/m);
   });
 
-  test('a walk the sweep has not made yet is said to start from the first day, whatever an old checkpoint at its key says', async () => {
-    // The sweep last ran without bySource: its one walk's checkpoint is all there is.
-    await store.write({ nextDay: '2024-08-02', pending: [] });
+  test('a walk the sweep has not made yet is said to start from the first day it names, whatever an old checkpoint at its key says', async () => {
+    // No run yet; a checkpoint an earlier policy left at the Conference walk's key.
     await storeOf(conferenceWalk).write({ nextDay: '2020-01-01', pending: [] });
 
     const report = await retentionStatus(sources, BY_SOURCE, NOW);
 
-    expect(report.walks?.map((walk) => walk.checkpoint)).toEqual([null, null]);
+    expect(report.walks?.map((walk) => [walk.checkpoint, walk.startsFrom])).toEqual([
+      [null, '2008-01-01'],
+      [null, '2008-01-01'],
+    ]);
+    expect(report.issues).toEqual([]);
     expect(formatRetentionStatus(report)).toMatch(
-      /^ {4}last run +not yet for these sources: the next run starts them from the first day/m,
+      /^ {4}last run +not yet for these sources: the next run starts them from the first day \(2008-01-01\), with what the sweep remembered$/m,
+    );
+    const local = await retentionStatus({ ...sources, earliestDay: '2024-01-01' }, BY_SOURCE, NOW);
+    expect(formatRetentionStatus(local)).toMatch(/the next run starts them from the first day \(2024-01-01\)/);
+  });
+
+  test('a new walk whose first run has saved its checkpoint and last run shows them, though the run has not registered it yet', async () => {
+    // Runs without bySource, then one with it: its first walk has ended, the second is under way.
+    await store.write({ nextDay: '2024-07-01', pending: [] }, new Date('2024-08-31T12:00:00.000Z'));
+    await store.recordRun(run(), new Date('2024-08-31T12:00:00.000Z'));
+    await storeOf(mainWalk).write({ nextDay: '2024-08-02', pending: [] });
+    await storeOf(mainWalk).recordRun(run(), new Date('2024-09-01T11:58:00.000Z'));
+    await storeOf(conferenceWalk).write({
+      nextDay: '2008-01-01',
+      pending: [],
+      runningSince: '2024-09-01T11:58:01.000Z',
+    });
+
+    const report = await retentionStatus(sources, BY_SOURCE, NOW);
+
+    expect(report.issues).toEqual([]);
+    expect(report.periodsDiffer).toBeUndefined();
+    expect(report.walks?.map((walk) => [walk.sources, walk.checkpoint?.nextDay, walk.lastRun?.at])).toEqual([
+      ['every source but Conference', '2024-08-02', '2024-09-01T11:58:00.000Z'],
+      ['Conference', '2008-01-01', undefined],
+    ]);
+    const text = formatRetentionStatus(report);
+    expect(text).toMatch(
+      /^ {4}note +new walk: its first run started from 2008-01-01; the sweep registers it when that run ends \(it may still be under way\)$/m,
+    );
+    expect(text).toMatch(/^ {4}last run +2024-09-01T11:58:00.000Z: examined 7/m);
+    expect(text).not.toMatch(/not yet for these sources/);
+  });
+
+  test('periods here that make other walks than the sweep’s last run: its walks are shown, with an issue saying what to do', async () => {
+    await store.writeWalkKeys([String(mainWalk?.checkpointKey), String(conferenceWalk?.checkpointKey)]);
+    await storeOf(mainWalk).write({ nextDay: '2024-08-02', pending: [] });
+    await storeOf(mainWalk).recordRun(run(), new Date('2024-09-01T11:00:00.000Z'));
+    await storeOf(conferenceWalk).write({ nextDay: '2023-09-01', pending: [] });
+    await storeOf(conferenceWalk).recordRun(
+      run({ cutoff: '2023-09-02T11:00:00.000Z', nextDay: '2023-09-01' }),
+      new Date('2024-09-01T11:00:01.000Z'),
+    );
+
+    // RETENTION_DAYS=30 alone, where npm start has Conference=365 too.
+    const report = await retentionStatus(sources, THIRTY_DAYS, NOW);
+
+    expect(report.periodsDiffer).toBe(true);
+    expect(report.walks?.map((walk) => [walk.sources, walk.days, walk.cutoff, walk.lastRun?.at])).toEqual([
+      ['every source but Conference', null, '2024-08-02T12:00:00.000Z', '2024-09-01T11:00:00.000Z'],
+      ['Conference', null, '2023-09-02T11:00:00.000Z', '2024-09-01T11:00:01.000Z'],
+    ]);
+    expect(report.issues).toEqual([
+      'the retention periods given here (RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE) differ from those of the sweep’s last run: give this command the same RETENTION_DAYS and RETENTION_DAYS_BY_SOURCE as npm start (the walks the sweep made are shown, with their last run’s cutoff)',
+    ]);
+    const text = formatRetentionStatus(report);
+    expect(text).not.toMatch(/never/);
+    expect(text).toMatch(/^ {4}cutoff +2023-09-02T11:00:00.000Z \(the last run’s\)/m);
+
+    const stage = await retentionStatus({ ...sources, local: false, targetName: 'stage dev' }, THIRTY_DAYS, NOW);
+    expect(stage.issues).toEqual([
+      expect.stringMatching(/^the retention periods in cdk.json differ .*: cdk.json differs from what is deployed/),
+    ]);
+
+    // The same periods as the sweep's: no issue.
+    expect((await retentionStatus(sources, BY_SOURCE, NOW)).issues).toEqual([]);
+  });
+
+  test('each walk names its sources for scripts as well as for people', async () => {
+    const report = await retentionStatus(sources, { ...BY_SOURCE, bySource: { Conference: 365, Trunking: 365 } }, NOW);
+
+    expect(report.walks?.map(({ sources, only, except }) => ({ sources, only, except }))).toEqual([
+      { sources: 'every source but Conference, Trunking', only: undefined, except: ['Conference', 'Trunking'] },
+      { sources: 'Conference, Trunking', only: ['Conference', 'Trunking'], except: undefined },
+    ]);
+  });
+
+  test('a run that swept late days again says how many', async () => {
+    await store.write({ nextDay: '2024-08-02', pending: [] });
+    await store.recordRun({ ...run(), lateDaysSwept: 2 } as SweepReport, new Date('2024-09-01T11:30:00.000Z'));
+
+    const text = formatRetentionStatus(await retentionStatus(sources, THIRTY_DAYS, NOW));
+
+    expect(text).toMatch(
+      /^ {2}last run +.*failed 0 \(days 2024-07-30 to 2024-08-02, and 2 late day\(s\) swept again\)$/m,
     );
   });
 
-  test('days that gained a recording after the sweep passed them are named', async () => {
+  test('late days are named in words true before any run as after: stored late, swept again if the walk is past them', async () => {
     await new LateDays(aws.ddb, LEDGER_TABLE).note('2024-07-02', '2024-07-01');
 
     const report = await retentionStatus(sources, THIRTY_DAYS, NOW);
 
+    expect(report.lastRun).toBeNull();
     expect(report.lateDays).toEqual(['2024-07-01', '2024-07-02']);
     expect(formatRetentionStatus(report)).toMatch(
-      /^ {2}late days +2024-07-01, 2024-07-02: gained a recording after the sweep passed them; the next run sweeps them again$/m,
+      /^ {2}late days +2024-07-01, 2024-07-02: recordings stored a day or more after they started; the next run sweeps these days again if the walk is past them$/m,
     );
   });
 });

@@ -6,7 +6,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
+import { retentionWalks } from '../../../lambda/retention/retention-walks';
+import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import type { LedgerItem } from '../../../lambda/shared/ledger/ledger';
 import {
   findIssues,
@@ -369,6 +372,55 @@ describe('retention and holds', () => {
     expect(formatStatus(report, NOW.getTime())).toMatch(
       /^ {2}retention +due since 2024-08-21T17:00:00.000Z: the next sweep expires it$/m,
     );
+  });
+
+  test('periods given here that differ from the sweep’s: no due date and no "past its retention" issue, but one line saying why', async () => {
+    const r = await stored(undefined, '2023-08-20T10:00:00.000Z');
+    await aws.ddb.send(
+      new UpdateCommand({
+        TableName: LEDGER_TABLE,
+        Key: { recordingSid: r.recordingSid },
+        UpdateExpression: 'SET #source = :source',
+        ExpressionAttributeNames: { '#source': 'source' },
+        ExpressionAttributeValues: { ':source': 'Conference' },
+      }),
+    );
+    // The sweep runs with Conference kept 365 days; this shell gives RETENTION_DAYS=30 alone.
+    const walks = retentionWalks({ days: 30, bySource: { Conference: 365 } });
+    const registry = new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE);
+    try {
+      await registry.writeWalkKeys(walks.map((walk) => walk.checkpointKey));
+      for (const walk of walks) {
+        await new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE, walk.checkpointKey).write({
+          nextDay: '2024-08-02',
+          pending: [],
+        });
+      }
+
+      const report = await recordingStatus(withRetention(30), { recordingSid: r.recordingSid });
+
+      expect(report.recordings[0]?.retentionDueAt).toBeUndefined();
+      expect(report.recordings[0]?.issues).toEqual([]);
+      const lines = formatStatus(report, NOW.getTime())
+        .split('\n')
+        .filter((line) => /^ {2}retention /.test(line));
+      expect(lines).toEqual([
+        expect.stringMatching(
+          /^ {2}retention +unknown: the retention periods given here differ from those of the sweep’s last run/,
+        ),
+      ]);
+      // The sweep's own periods: the Conference period's date.
+      const same = await recordingStatus(
+        { ...withRetention(30), retentionDaysBySource: { Conference: 365 } },
+        { recordingSid: r.recordingSid },
+      );
+      expect(same.recordings[0]).toMatchObject({ retentionDueAt: '2024-08-19T10:00:00.000Z' });
+      expect(same.recordings[0]?.retentionUnknown).toBeUndefined();
+    } finally {
+      for (const key of [RETENTION_CHECKPOINT_KEY, ...walks.map((walk) => walk.checkpointKey)]) {
+        await aws.ddb.send(new DeleteCommand({ TableName: LEDGER_TABLE, Key: { recordingSid: key } }));
+      }
+    }
   });
 
   test('a held recording: who held it and why, and that the sweep passes it by', async () => {

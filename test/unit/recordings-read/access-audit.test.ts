@@ -268,4 +268,24 @@ describe('listing pages in the audit trail', () => {
       }),
     ]);
   });
+
+  it('enters a page of every hold (hold=true without a range) with no from or to', async () => {
+    const actor = `lister-${newRecordingSid()}`;
+
+    const response = await handler()(
+      withAuthorizer(httpApiEvent({ path: '/recordings', routeKey: 'GET /recordings', rawQueryString: 'hold=true' }), {
+        jwt: { claims: { sub: actor } },
+      }),
+    );
+
+    expect(response.statusCode).toBe(200);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await reader().forActorDay(actor, today)).toEqual([
+      expect.objectContaining({
+        action: 'recordings.list',
+        outcome: 'listed',
+        details: { hold: true, limit: 100, count: 0 },
+      }),
+    ]);
+  });
 });

@@ -398,6 +398,130 @@ describe('GET /recordings?hold=true', () => {
   });
 });
 
+describe('GET /recordings?hold=true without a range: every recording on hold now', () => {
+  const isHeld = (item: LedgerItem) => item.hold !== undefined;
+  /** Held recordings years apart, outside every other test's range, and one released among them. */
+  const FAR = [
+    '1970-01-01T00:00:00.000Z',
+    '2019-06-30T23:59:59.000Z',
+    '2025-01-15T08:00:00.000Z',
+    '2044-11-02T17:30:00.000Z',
+  ];
+
+  beforeAll(async () => {
+    const far = FAR.map((startedAt, i) => ({
+      ...ledgerItem(startedAt, 0),
+      hold: { by: `counsel-far-${i}`, at: '2031-03-20T09:00:00.000Z', reason: `Matter far ${i}` },
+      holdState: 'held' as const,
+    }));
+    const released = { ...ledgerItem('2022-02-02T02:02:02.000Z', 0), holdState: 'released' as const };
+    seeded.push(...far, released);
+    await seed([...far, released]);
+  });
+
+  const allHeld = () =>
+    seeded
+      .filter(isHeld)
+      .sort(byOrder)
+      .map((item) => item.recordingSid);
+
+  test.each([1, 3, 1000])(
+    'limit %i: every held recording of every year, oldest first, each once, across pages',
+    async (limit) => {
+      const want = allHeld();
+      expect(want.length).toBeGreaterThan(FAR.length);
+      const { sids } = await readAll({ hold: 'true', limit: String(limit) });
+      expect(sids).toEqual(want);
+    },
+  );
+
+  test('one request with the default limit lists them all, each with its hold; nothing released or unheld', async () => {
+    const { status, body } = await get({ hold: 'true' });
+    expect(status).toBe(200);
+    expect(body.nextCursor).toBeNull();
+    expect(body.recordings.map((r) => r.recordingSid)).toEqual(allHeld());
+    for (const row of body.recordings) expect(row.hold).not.toBeNull();
+  });
+
+  test('a read budget of one DynamoDB page a request never skips or repeats one', async () => {
+    const sids: string[] = [];
+    let query = parseListingQuery({ hold: 'true', limit: '2' });
+    for (let round = 0; round < 400; round++) {
+      const page = await listRecordings(query, { ledger, maxReadPages: 1 });
+      sids.push(...page.recordings.map((r) => r.recordingSid));
+      if (page.nextCursor === null) break;
+      query = parseListingQuery({ hold: 'true', limit: '2', cursor: page.nextCursor });
+    }
+    expect(sids).toEqual(allHeld());
+  });
+
+  test('with status too: the held recordings in that status, of every year', async () => {
+    const want = seeded
+      .filter((item) => isHeld(item) && item.status === 'stored')
+      .sort(byOrder)
+      .map((item) => item.recordingSid);
+    const { sids } = await readAll({ hold: 'true', status: 'stored', limit: '2' });
+    expect(sids).toEqual(want);
+  });
+
+  test('only from: the held recordings from then on; only to: those before it', async () => {
+    const cut = '2025-01-15T08:00:00.000Z';
+    const all = seeded.filter(isHeld).sort(byOrder);
+    const after = await readAll({ hold: 'true', from: cut, limit: '3' });
+    expect(after.sids).toEqual(all.filter((i) => i.startedAt >= cut).map((i) => i.recordingSid));
+    const before = await readAll({ hold: 'true', to: cut, limit: '3' });
+    expect(before.sids).toEqual(all.filter((i) => i.startedAt < cut).map((i) => i.recordingSid));
+  });
+
+  test('with from and to, any span: years apart is accepted for the held recordings', async () => {
+    const from = '2019-01-01';
+    const to = '2031-03-11';
+    const { sids } = await readAll({ hold: 'true', from, to, limit: '5' });
+    expect(sids).toEqual(expected(isHeld, '2019-01-01T00:00:00.000Z', '2031-03-11T00:00:00.000Z'));
+    expect(sids.length).toBeGreaterThan(2);
+  });
+
+  test('a cursor binds "no range": refused on a ranged listing, and a ranged one refused without its range', async () => {
+    const first = await get({ hold: 'true', limit: '1' });
+    const unbounded = first.body.nextCursor as string;
+    expect(typeof unbounded).toBe('string');
+    // The same query goes on, whatever the limit.
+    expect((await get({ hold: 'true', limit: '2', cursor: unbounded })).status).toBe(200);
+    const ranges: Record<string, string>[] = [
+      { from: '1970-01-01', to: '9999-12-31' },
+      { from: '1970-01-01' },
+      { to: '9999-12-31' },
+      { from: FROM, to: TO },
+    ];
+    for (const other of ranges) {
+      const { status, body } = await get({ hold: 'true', ...other, limit: '1', cursor: unbounded });
+      expect(status).toBe(400);
+      expect(body.error).toMatch(/another query/);
+    }
+    // Without hold=true there is no listing without a range: the range is what is missing.
+    const withoutHold = await get({ limit: '1', cursor: unbounded });
+    expect(withoutHold.status).toBe(400);
+    expect(withoutHold.body.error).toMatch(/"from" is required/);
+
+    const ranged = (await get({ hold: 'true', from: '1970-01-01', limit: '1' })).body.nextCursor as string;
+    const replayed = await get({ hold: 'true', limit: '1', cursor: ranged });
+    expect(replayed.status).toBe(400);
+    expect(replayed.body.error).toMatch(/another query/);
+  });
+
+  test.each<[string, Record<string, string> | string, RegExp]>([
+    ['a bad from', { hold: 'true', from: 'last year' }, /"from" must be an ISO-8601/],
+    ['an empty from', { hold: 'true', from: '' }, /"from" must be an ISO-8601/],
+    ['a bad to', { hold: 'true', to: '2031-13-01' }, /"to" must be an ISO-8601/],
+    ['to before from', { hold: 'true', from: TO, to: FROM }, /"to" must be later than "from"/],
+    ['hold=false without a range', { hold: 'false' }, /"hold" can only be true/],
+  ])('still 400 with hold=true: %s', async (_name, query, message) => {
+    const { status, body } = await get(query);
+    expect(status).toBe(400);
+    expect(body.error).toMatch(message);
+  });
+});
+
 describe('GET /recordings: 400 for every bad parameter or cursor', () => {
   const cases: [string, Record<string, string> | string, RegExp][] = [
     ['no parameters', {}, /"from" is required/],
@@ -412,6 +536,8 @@ describe('GET /recordings: 400 for every bad parameter or cursor', () => {
     ['to before from', { from: TO, to: FROM }, /"to" must be later than "from"/],
     ['to equal to from', { from: FROM, to: FROM }, /"to" must be later than "from"/],
     ['more than 31 days', { from: '2031-01-01', to: '2031-02-01T00:00:00.001Z' }, /at most 31 days/],
+    ['only from, without hold=true', { from: FROM }, /"to" is required.*hold=true/],
+    ['status without a range', { status: 'failed' }, /"from" is required.*hold=true/],
     ['an unknown status', { from: FROM, to: TO, status: 'deleted' }, /"status" must be one of/],
     ['limit 0', { from: FROM, to: TO, limit: '0' }, /"limit" must be a whole number from 1 to 1000/],
     ['limit 1001', { from: FROM, to: TO, limit: '1001' }, /"limit"/],
