@@ -100,10 +100,15 @@ export class VaultApi {
 
   /**
    * `GET /recordings`: recordings that started in [from, to), a page at a time; with `held`, only
-   * those on legal hold (`hold=true`).
+   * those on legal hold (`hold=true`), and then `range` may be left out: every recording on hold now.
    */
-  listRecordings(from: string, to: string, limit: number, cursor?: string, held = false): Promise<RecordingsPage> {
-    const query = new URLSearchParams({ from, to, limit: String(limit) });
+  listRecordings(
+    range: { readonly from: string; readonly to: string } | undefined,
+    limit: number,
+    cursor?: string,
+    held = false,
+  ): Promise<RecordingsPage> {
+    const query = new URLSearchParams({ ...range, limit: String(limit) });
     if (held) query.set('hold', 'true');
     if (cursor) query.set('cursor', cursor);
     return this.json('GET', `/recordings?${query}`);

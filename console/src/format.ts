@@ -15,6 +15,12 @@ export function timeOfDay(iso: string): string {
   return Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(11, 19)} UTC`;
 }
 
+/** `2024-07-22 17:00:05 UTC`: for a listing that spans days. */
+export function dayAndTime(iso: string): string {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : `${date.toISOString().slice(0, 10)} ${timeOfDay(iso)}`;
+}
+
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return '—';
   const s = Math.round(seconds);

@@ -7,7 +7,7 @@
  */
 import { ApiError, type AuditEntry, type LegalHold, type ListedRecording, type VaultApi } from './api';
 import { byId, el, show } from './dom';
-import { addDays, bytes, duration, orDash, timeOfDay, utcDay } from './format';
+import { addDays, bytes, dayAndTime, duration, orDash, timeOfDay, utcDay } from './format';
 import { clearMessage, say } from './messages';
 import { Player } from './player';
 
@@ -38,6 +38,8 @@ export class RecordingsView {
   private loading = 0;
   private readonly extras: Extras = { hold: false, audit: false, probed: false };
   private readonly player: Player;
+  /** Whether `rows` are the held listing (every day) rather than a day's. */
+  private heldRows = false;
   private pendingErase: ListedRecording | undefined;
   private pendingHold: ListedRecording | undefined;
 
@@ -100,11 +102,15 @@ export class RecordingsView {
     const list = byId('list');
     list.setAttribute('aria-busy', 'true');
     try {
-      const held = byId<HTMLInputElement>('held-only').checked;
-      const page = await this.api.listRecordings(this.day, addDays(this.day, 1), PAGE_SIZE, cursor, held);
+      // "Held only" lists every recording on hold now, of every day: a compliance officer asks
+      // for the holds, not for one day's.
+      const held = heldOnly();
+      const range = held ? undefined : { from: this.day, to: addDays(this.day, 1) };
+      const page = await this.api.listRecordings(range, PAGE_SIZE, cursor, held);
       if (ticket !== this.loading) return; // a newer load won
       this.rows = cursor ? [...this.rows, ...page.recordings] : page.recordings;
       this.cursor = page.nextCursor;
+      this.heldRows = held;
       clearMessage();
       this.render();
       void this.detectExtras();
@@ -125,15 +131,19 @@ export class RecordingsView {
     const rows = this.visible();
     body.replaceChildren(...rows.map((recording) => this.row(recording)));
     const list = byId('list');
+    const held = this.heldRows;
     list.dataset.day = this.day;
+    if (held) list.dataset.held = 'all';
+    else delete list.dataset.held;
     list.dataset.count = String(rows.length);
     show(byId('empty'), rows.length === 0);
     show(byId('more'), this.cursor !== null);
-    const held = byId<HTMLInputElement>('held-only').checked ? ' on legal hold' : '';
-    byId('summary').textContent =
-      `${rows.length} recording${rows.length === 1 ? '' : 's'}${held} started on ${this.day} (UTC)${
-        this.cursor ? ', more to load' : ''
-      }`;
+    // The day applies to the day's listing only.
+    for (const id of ['day', 'prev-day', 'next-day', 'today']) byId<HTMLInputElement>(id).disabled = held;
+    const what = `${rows.length} recording${rows.length === 1 ? '' : 's'}`;
+    byId('summary').textContent = `${
+      held ? `${what} on legal hold, every day (UTC)` : `${what} started on ${this.day} (UTC)`
+    }${this.cursor ? ', more to load' : ''}`;
   }
 
   private row(recording: ListedRecording): HTMLTableRowElement {
@@ -181,7 +191,12 @@ export class RecordingsView {
         'data-status': recording.status,
         ...(recording.hold ? { 'data-hold': 'held' } : {}),
       },
-      el('td', { class: 'time', title: recording.startedAt, text: timeOfDay(recording.startedAt) }),
+      el('td', {
+        class: 'time',
+        title: recording.startedAt,
+        // The held listing spans days: each row names its own.
+        text: this.heldRows ? dayAndTime(recording.startedAt) : timeOfDay(recording.startedAt),
+      }),
       el(
         'td',
         {},
@@ -334,6 +349,10 @@ export class RecordingsView {
 /** 400 (the handler refused the probe) or 2xx: the route is there and this sign-in may call it. */
 function usable(status: number): boolean {
   return status === 400 || (status >= 200 && status < 300);
+}
+
+function heldOnly(): boolean {
+  return byId<HTMLInputElement>('held-only').checked;
 }
 
 function describeHold(hold: LegalHold): string {

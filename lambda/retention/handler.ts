@@ -86,14 +86,18 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
       const lateDays = [...new Set([...noted, ...sweptOnce])].sort();
       const reports: { walk: RetentionWalk; report: SweepReport }[] = [];
       let erasuresLeft = config.maxRecordingsPerRun;
-      for (const walk of walks) {
+      // Each later walk keeps half an equal share of the budget: a walk with a backlog (a source
+      // given a shorter period) would otherwise spend it all, run after run, and no other walk
+      // would expire anything meanwhile. What a walk leaves unspent goes to the next.
+      const reserve = Math.floor(config.maxRecordingsPerRun / (2 * walks.length));
+      for (const [i, walk] of walks.entries()) {
         const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
         const covers = (source: string | undefined) => walkCovers(walk, source);
         const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
         const report = await runRetentionSweep(
           {
             retentionDays: walk.days,
-            maxRecordings: Math.max(0, erasuresLeft),
+            maxRecordings: Math.max(0, erasuresLeft - reserve * (walks.length - 1 - i)),
             maxDays: config.maxDaysPerRun,
             earliestDay: firstDay,
             lateDays,

@@ -219,8 +219,8 @@ export async function retentionStatus(
 
 function periodsDifferIssue(local: boolean): string {
   return local
-    ? 'the retention periods given here (RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE) differ from those of the sweep’s last run: give this command the same RETENTION_DAYS and RETENTION_DAYS_BY_SOURCE as npm start (the walks the sweep made are shown, with their last run’s cutoff)'
-    : 'the retention periods in cdk.json differ from those of the sweep’s last run: cdk.json differs from what is deployed (cdk deploy applies it; the walks the sweep made are shown, with their last run’s cutoff)';
+    ? 'the retention periods given here (RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE) differ from those of the sweep’s last run: give this command the same RETENTION_DAYS and RETENTION_DAYS_BY_SOURCE as npm start (if npm start was just given these, its next run takes them up); the walks the sweep made are shown, with their last run’s cutoff'
+    : 'the retention periods in cdk.json differ from those of the sweep’s last run: cdk.json differs from what is deployed (a deploy just made takes effect at the next run); the walks the sweep made are shown, with their last run’s cutoff';
 }
 
 type SavedWalk = Awaited<ReturnType<RetentionCheckpointStore['describe']>>;

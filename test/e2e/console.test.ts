@@ -23,6 +23,8 @@ let stack: LocalStack;
 let browser: Browser;
 const recordings: { callId: string; recording: SimulatedRecording }[] = [];
 let sibling: SimulatedRecording;
+/** A recording of three days before `day`: "Held only" lists holds of every day, not the day shown. */
+let earlier: { callId: string; recording: SimulatedRecording };
 /** The UTC day the recordings started on (what the console shows first, or is told to show). */
 let day: string;
 
@@ -64,7 +66,20 @@ beforeAll(async () => {
     channels: 1,
   });
   expect((await stack.postCallback(twilio.callbackParams(sibling))).status).toBe(204);
-  for (const { callId, recording } of [...recordings, { callId: second.callId, recording: sibling }]) {
+  const earlierCallSid = newCallSid();
+  const earlierCallId = `console-earlier-${randomBytes(3).toString('hex')}`;
+  await stack.putCall({ callId: earlierCallId, twilioCallSid: earlierCallSid });
+  earlier = {
+    callId: earlierCallId,
+    recording: twilio.addRecording({
+      callSid: earlierCallSid,
+      startTime: new Date(started.getTime() - 3 * 24 * 3600_000),
+      duration: 1,
+      channels: 1,
+    }),
+  };
+  expect((await stack.postCallback(twilio.callbackParams(earlier.recording))).status).toBe(204);
+  for (const { callId, recording } of [...recordings, { callId: second.callId, recording: sibling }, earlier]) {
     await stack.waitForEntry(callId, recording.sid, 'stored');
   }
 }, 180_000);
@@ -192,14 +207,36 @@ test('listing, reading and toggling a hold issue no playback URL; playing one re
     );
     expect(await page.$(`${row(recording.sid)} button.audit`)).not.toBeNull();
 
-    // "Held only" lists the day's held recordings (hold=true): this one alone.
+    // "Held only" lists every recording on hold now (hold=true, no range), whatever the day shown:
+    // this one and one held three days earlier, oldest first, each row naming its day.
+    const other = await fetch(`${stack.baseUrl}/recordings/${earlier.recording.sid}/hold`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${stack.config.apiToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'Case 2026-117: earlier call' }),
+    });
+    expect(other.status).toBe(200);
     await page.click('#held-only');
-    await page.waitForSelector('#list[data-count="1"][aria-busy="false"]', { timeout: UI_TIMEOUT_MS });
+    await page.waitForSelector('#list[data-count="2"][data-held="all"][aria-busy="false"]', {
+      timeout: UI_TIMEOUT_MS,
+    });
     expect(await page.$$eval('#rows tr', (trs) => trs.map((tr) => tr.getAttribute('data-sid')))).toEqual([
+      earlier.recording.sid,
       recording.sid,
     ]);
+    const earlierDay = new Date(Date.parse(`${day}T00:00:00Z`) - 3 * 24 * 3600_000).toISOString().slice(0, 10);
+    expect(await page.$eval(`${row(earlier.recording.sid)} td.time`, (td) => td.textContent)).toContain(earlierDay);
+    expect(await page.$eval('#summary', (p) => p.textContent)).toMatch(/^2 recordings on legal hold, every day/);
+    // The day does not apply while "Held only" is ticked.
+    expect(await page.$eval('#prev-day', (button) => (button as unknown as { disabled: boolean }).disabled)).toBe(true);
     await page.click('#held-only');
-    await page.waitForSelector(`#list[data-count="${everyone.length}"][aria-busy="false"]`, { timeout: UI_TIMEOUT_MS });
+    await page.waitForSelector(`#list[data-count="${everyone.length}"]:not([data-held])[aria-busy="false"]`, {
+      timeout: UI_TIMEOUT_MS,
+    });
+    const released = await fetch(`${stack.baseUrl}/recordings/${earlier.recording.sid}/hold`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${stack.config.apiToken}` },
+    });
+    expect(released.status).toBe(204);
 
     // Release, once confirmed.
     await page.click(hold);

@@ -354,7 +354,7 @@ describe('sources kept for other periods', () => {
       ['Conference', null, '2023-09-02T11:00:00.000Z', '2024-09-01T11:00:01.000Z'],
     ]);
     expect(report.issues).toEqual([
-      'the retention periods given here (RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE) differ from those of the sweep’s last run: give this command the same RETENTION_DAYS and RETENTION_DAYS_BY_SOURCE as npm start (the walks the sweep made are shown, with their last run’s cutoff)',
+      'the retention periods given here (RETENTION_DAYS, RETENTION_DAYS_BY_SOURCE) differ from those of the sweep’s last run: give this command the same RETENTION_DAYS and RETENTION_DAYS_BY_SOURCE as npm start (if npm start was just given these, its next run takes them up); the walks the sweep made are shown, with their last run’s cutoff',
     ]);
     const text = formatRetentionStatus(report);
     expect(text).not.toMatch(/never/);
