@@ -5,31 +5,19 @@
  * is after the last one's, on the same ledger.
  */
 import '../../helpers/setup-env';
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
 import { createRetentionHandler, type RetentionRuntime } from '../../../lambda/retention/handler';
 import { retentionWalks } from '../../../lambda/retention/retention-walks';
 import { AuditReader } from '../../../lambda/shared/audit/audit-trail';
-import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import type { DaysBySource } from '../../../lambda/shared/config/retention-by-source';
-import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
-import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
-import {
-  CALL_SID_INDEX,
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../helpers/emulators';
-import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
+import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
 
 let aws: Emulators;
 /** Fewer day-index queries per day than the default 8: the walks here cover years of days. */
@@ -46,55 +34,18 @@ afterAll(async () => {
 });
 
 /** A stored recording of `source` (none: Twilio named none) that started at `startedAt`. */
-async function givenStored(startedAt: string, source?: string) {
-  const recordingSid = newRecordingSid();
-  const callSid = newCallSid();
-  const callId = `call-${callSid.slice(2, 14)}`;
-  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
-  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
-  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
-  const claimId = randomUUID();
-  const ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE, { indexShards: SHARDS });
-  const facts = {
-    recordingSid,
-    callId,
-    callSid,
-    accountSid: TEST_ACCOUNT_SID,
-    startedAt,
-    source,
-    origin: 'callback' as const,
-  };
-  await ledger.claim(facts, claimId, 300, new Date(startedAt));
-  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
-  await ledger.markStored(recordingSid, claimId, copy, new Date(startedAt));
-  await new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX).markStored(
-    callId,
-    recordingSid,
-    { status: 'stored', ...copy, startedAt, storedAt: startedAt },
-    new Date(startedAt),
-  );
-  return { recordingSid, key };
-}
+const givenStored = (startedAt: string, source?: string) =>
+  storedRecording(aws, startedAt, { shards: SHARDS, ...(source ? { source } : {}) });
 
 /** One run of the sweep at `now`: 30 days, except the sources `bySource` names. */
 function sweep(now: Date, bySource: DaysBySource = {}, extra: Partial<RetentionRuntime['config']> = {}) {
   return createRetentionHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      ledgerDayIndexName: 'byDayShard',
+    config: retentionTestConfig({
       ledgerIndexShards: SHARDS,
-      eventBusName: 'test',
-      twilioApiBaseUrl: 'http://127.0.0.1:9',
-      retentionDays: 30,
       retentionDaysBySource: bySource,
-      maxRecordingsPerRun: 100,
       maxDaysPerRun: 2000,
-      auditTableName: AUDIT_TABLE_NAME,
       ...extra,
-    },
+    }),
     tokens: staticTokens('unused'),
     s3: aws.s3,
     ddb: aws.ddb,

@@ -4,27 +4,14 @@
  * sweep that day again, through the erasure path against dynalite and s3rver.
  */
 import '../../helpers/setup-env';
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
 import { createRetentionHandler } from '../../../lambda/retention/handler';
-import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { LateDays } from '../../../lambda/shared/ledger/late-days';
-import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
-import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
-import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
-import {
-  CALL_SID_INDEX,
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../helpers/emulators';
-import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
+import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
 
 let aws: Emulators;
 const SHARDS = 2;
@@ -38,46 +25,11 @@ afterAll(async () => {
 });
 
 /** Stored as the transfer stores it, `late` noting its day as the transfer does for an old recording. */
-async function givenStored(startedAt: string, late = false) {
-  const recordingSid = newRecordingSid();
-  const callSid = newCallSid();
-  const callId = `call-${callSid.slice(2, 14)}`;
-  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
-  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
-  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
-  const claimId = randomUUID();
-  const ledger = new RecordingLedger(aws.ddb, LEDGER_TABLE, { indexShards: SHARDS });
-  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'backfill' as const };
-  await ledger.claim(facts, claimId, 300, new Date(startedAt));
-  if (late) await new LateDays(aws.ddb, LEDGER_TABLE).note(startedAt.slice(0, 10));
-  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
-  await ledger.markStored(recordingSid, claimId, copy, new Date(startedAt));
-  await new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX).markStored(
-    callId,
-    recordingSid,
-    { status: 'stored', ...copy, startedAt, storedAt: startedAt },
-    new Date(startedAt),
-  );
-  return { recordingSid, key };
-}
+const givenStored = (startedAt: string, late = false) => storedRecording(aws, startedAt, { shards: SHARDS, late });
 
 function sweep(now: Date, maxRecordingsPerRun = 100, ddb: Pick<Emulators['ddb'], 'send'> = aws.ddb) {
   return createRetentionHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      ledgerDayIndexName: 'byDayShard',
-      ledgerIndexShards: SHARDS,
-      eventBusName: 'test',
-      twilioApiBaseUrl: 'http://127.0.0.1:9',
-      retentionDays: 30,
-      retentionDaysBySource: {},
-      maxRecordingsPerRun,
-      maxDaysPerRun: 400,
-      auditTableName: AUDIT_TABLE_NAME,
-    },
+    config: retentionTestConfig({ ledgerIndexShards: SHARDS, maxRecordingsPerRun }),
     tokens: staticTokens('unused'),
     s3: aws.s3,
     ddb: ddb as Emulators['ddb'],

@@ -5,41 +5,28 @@
  * expiry (and each recording passed by) is in the access audit trail, under the actor `retention`.
  */
 import '../../helpers/setup-env';
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
 import { createRetentionHandler, RetentionRunError, type RetentionRuntime } from '../../../lambda/retention/handler';
 import { type AuditEntry, auditView } from '../../../lambda/shared/audit/audit-record';
 import { AuditReader, AuditWriter } from '../../../lambda/shared/audit/audit-trail';
-import { CallsRepository } from '../../../lambda/shared/calls/calls';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { openStatusKey, shardOf } from '../../../lambda/shared/ledger/index-shards';
-import { RecordingLedger } from '../../../lambda/shared/ledger/ledger';
 import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
 import { createObservability } from '../../../lambda/shared/runtime/observability';
-import { generateStorageKey } from '../../../lambda/shared/storage/recording-store';
 import { type TwilioApi, TwilioApiError } from '../../../lambda/shared/twilio/rest-api';
 import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
 import { lambdaContext } from '../../../lib/local/gateway';
 import { captureObs } from '../../helpers/capture-obs';
-import {
-  CALL_SID_INDEX,
-  CALLS_TABLE,
-  type Emulators,
-  LEDGER_TABLE,
-  RECORDINGS_BUCKET,
-  startEmulators,
-} from '../../helpers/emulators';
-import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from '../../helpers/twilio-fixtures';
+import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
+import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
+import { newRecordingSid } from '../../helpers/twilio-fixtures';
 
 const NOW = new Date('2024-09-01T12:00:00.000Z');
 
 let aws: Emulators;
-/** The ledger as a stage with `ledger.indexShards` = `shards` writes it. */
-const stagesLedger = (shards: number) => new RecordingLedger(aws.ddb, LEDGER_TABLE, { indexShards: shards });
 const published: VaultEvent[] = [];
 const twilioDeletes: string[] = [];
 
@@ -57,25 +44,9 @@ afterAll(async () => {
   await aws.stop();
 });
 
-async function givenStored(startedAt: string, recordingSid = newRecordingSid(), ledger = stagesLedger(8)) {
-  const callSid = newCallSid();
-  const callId = `call-${callSid.slice(2, 14)}`;
-  const key = generateStorageKey(callId, recordingSid, startedAt, 'mp3');
-  await aws.putItem({ callId, twilioCallSid: callSid, recordings: {} });
-  await aws.s3.send(new PutObjectCommand({ Bucket: RECORDINGS_BUCKET, Key: key, Body: 'audio' }));
-  const claimId = randomUUID();
-  const facts = { recordingSid, callId, callSid, accountSid: TEST_ACCOUNT_SID, startedAt, origin: 'callback' as const };
-  await ledger.claim(facts, claimId, 300, new Date(startedAt));
-  const copy = { bucket: RECORDINGS_BUCKET, key, contentType: 'audio/mpeg', sizeBytes: 5, sha256: 'a'.repeat(64) };
-  await ledger.markStored(recordingSid, claimId, copy, new Date(startedAt));
-  await new CallsRepository(aws.ddb, CALLS_TABLE, CALL_SID_INDEX).markStored(
-    callId,
-    recordingSid,
-    { status: 'stored', ...copy, startedAt, storedAt: startedAt },
-    new Date(startedAt),
-  );
-  return { callId, recordingSid, key };
-}
+/** A recording stored on `startedAt`'s day, by a stage with `shards` index shards (default 8). */
+const givenStored = (startedAt: string, recordingSid?: string, shards?: number) =>
+  storedRecording(aws, startedAt, { ...(recordingSid ? { recordingSid } : {}), ...(shards ? { shards } : {}) });
 
 function sweep(
   now = NOW,
@@ -83,22 +54,10 @@ function sweep(
 ) {
   const { principalArn, context, indexShards = 8, ...runtime } = extra;
   return createRetentionHandler({
-    config: {
-      accountSid: TEST_ACCOUNT_SID,
-      bucketName: RECORDINGS_BUCKET,
-      tableName: CALLS_TABLE,
-      ledgerTableName: LEDGER_TABLE,
-      ledgerDayIndexName: 'byDayShard',
+    config: retentionTestConfig({
       ledgerIndexShards: indexShards,
-      eventBusName: 'test',
-      twilioApiBaseUrl: 'http://127.0.0.1:9',
-      retentionDays: 30,
-      retentionDaysBySource: {},
-      maxRecordingsPerRun: 100,
-      maxDaysPerRun: 400,
-      auditTableName: AUDIT_TABLE_NAME,
       ...(principalArn ? { auditPrincipalArn: principalArn } : {}),
-    },
+    }),
     tokens: staticTokens('unused'),
     s3: aws.s3,
     ddb: aws.ddb,
@@ -370,7 +329,7 @@ test("on a stage with other than 8 index shards, an expiry cut short is indexed 
   // A recording whose shard differs between the stage's 3 and the default 8.
   let recordingSid = newRecordingSid();
   while (shardOf(recordingSid, 8) < shards) recordingSid = newRecordingSid();
-  const old = await givenStored('2024-08-22T09:00:00.000Z', recordingSid, stagesLedger(shards));
+  const old = await givenStored('2024-08-22T09:00:00.000Z', recordingSid, shards);
   const twilioDown = {
     async deleteRecording() {
       throw new TwilioApiError('Twilio answered 503', 503, true, 'twilio-5xx');
