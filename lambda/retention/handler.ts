@@ -101,6 +101,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
             maxDays: config.maxDaysPerRun,
             earliestDay: firstDay,
             lateDays,
+            walk: walkLabel(walk),
           },
           {
             candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),

@@ -194,6 +194,8 @@ export interface SweepOptions {
    * retried for days): those behind the checkpoint are swept again (lambda/shared/ledger/late-days.ts).
    */
   readonly lateDays?: readonly string[];
+  /** For the logs: the sources this walk covers (`every source but Conference`). */
+  readonly walk?: string;
 }
 
 export interface SweepReport {
@@ -231,6 +233,8 @@ export interface SweepReport {
    * the walk stopped before it (counted in `failed`). Absent otherwise.
    */
   readonly pendingFull?: true;
+  /** Days behind the checkpoint this run swept again because they gained a recording late. */
+  readonly lateDaysSwept?: number;
   /** Late days this run could not sweep (not due yet, unfinished): handed back for a later run. */
   readonly lateDaysLeft?: readonly string[];
 }
@@ -495,9 +499,11 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   // copy that finished days late): swept again, the checkpoint unmoved. One not finished, not yet
   // due, or the cutoff's own (not over) is handed back for a later run.
   const lateDaysLeft: string[] = [];
+  let lateDaysSwept = 0;
   for (const day of options.lateDays ?? []) {
     if (day >= fromDay) continue;
     const swept = day <= cutoffDay && canGoOn() && (await sweepDay(day));
+    if (swept) lateDaysSwept++;
     if (!swept) lateBehind = true;
     if (!swept || day === cutoffDay) lateDaysLeft.push(day);
   }
@@ -538,6 +544,7 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
     caughtUp: nextDay >= cutoffDay,
     ...(stopped ? { stopped: true as const } : {}),
     ...(pendingFull ? { pendingFull: true as const } : {}),
+    ...(lateDaysSwept > 0 ? { lateDaysSwept } : {}),
     ...(lateDaysLeft.length > 0 ? { lateDaysLeft } : {}),
   };
   deps.obs.metric('RecordingsExpired', counts.expired);
@@ -546,6 +553,8 @@ export async function runRetentionSweep(options: SweepOptions, deps: SweepDeps):
   log.info(
     stopped ? 'Retention sweep stopped; the next run carries on from its checkpoint' : 'Retention sweep finished',
     {
+      ...(options.walk ? { walk: options.walk } : {}),
+      retentionDays: options.retentionDays,
       ...report,
     },
   );

@@ -100,7 +100,7 @@ test('a recording stored on a day the sweep has passed is expired by the next ru
 
   const next = await sweep(new Date('2025-03-01T13:00:00.000Z'));
 
-  expect(next).toMatchObject({ expired: 1, failed: 0 });
+  expect(next).toMatchObject({ expired: 1, failed: 0, lateDaysSwept: 1 });
   expect(await status(backfilled.recordingSid)).toBe('expired');
   expect(await aws.getObject(backfilled.key)).toBeUndefined();
   expect(await lateDays()).toEqual({ noted: [], sweptOnce: ['2025-01-10'] });
