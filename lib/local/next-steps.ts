@@ -4,7 +4,7 @@
  */
 import { type DaysBySource, formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
 import { RECORDING_SOURCES } from '../../lambda/shared/job/recording-job';
-import type { LocalConfig } from './config';
+import { DEFAULT_RETENTION_SWEEP_SECONDS, type LocalConfig } from './config';
 
 const utcDay = (at: Date) => at.toISOString().slice(0, 10);
 
@@ -31,7 +31,7 @@ export function emulatorVariables(places: EmulatorPlaces): string[] {
 
 /** The retention `npm start` was given, which `status` must be given too to judge due dates. */
 export type RetentionPlaces = Partial<
-  Pick<LocalConfig, 'retentionDays' | 'retentionDaysBySource' | 'retentionEarliestDay'>
+  Pick<LocalConfig, 'retentionDays' | 'retentionDaysBySource' | 'retentionSweepSeconds' | 'retentionEarliestDay'>
 >;
 
 /**
@@ -44,6 +44,11 @@ export function retentionVariables(retention: RetentionPlaces): string[] {
   return [
     `RETENTION_DAYS=${retention.retentionDays}`,
     ...(bySource ? [`RETENTION_DAYS_BY_SOURCE=${shellQuoted(bySource)}`] : []),
+    // The interval it judges a late run by (and states).
+    ...(retention.retentionSweepSeconds !== undefined &&
+    retention.retentionSweepSeconds !== DEFAULT_RETENTION_SWEEP_SECONDS
+      ? [`RETENTION_SWEEP_SECONDS=${retention.retentionSweepSeconds}`]
+      : []),
     ...(retention.retentionEarliestDay ? [`RETENTION_EARLIEST_DAY=${retention.retentionEarliestDay}`] : []),
   ];
 }

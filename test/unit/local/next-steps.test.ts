@@ -47,6 +47,15 @@ test('the status command carries the RETENTION_* variables npm start was given, 
   ).toBe('RETENTION_DAYS=7 npm run status -- --recording RE…');
 });
 
+test('a sweep interval other than the default is carried too: status judges a late run by it', () => {
+  const lines = nextSteps(API, 'tok', NOW, { ...DEFAULT_PORTS, retentionDays: 7, retentionSweepSeconds: 20 });
+
+  expect(statusHint(lines)).toBe('RETENTION_DAYS=7 RETENTION_SWEEP_SECONDS=20 npm run status -- --recording RE…');
+  expect(
+    statusHint(nextSteps(API, 'tok', NOW, { ...DEFAULT_PORTS, retentionDays: 7, retentionSweepSeconds: 3600 })),
+  ).toBe('RETENTION_DAYS=7 npm run status -- --recording RE…');
+});
+
 test("the listing hint asks for today's UTC day", () => {
   expect(nextSteps(API, 'tok', NOW, DEFAULT_PORTS).join('\n')).toContain(
     `${API}/recordings?from=2026-12-07&to=2026-12-08`,
