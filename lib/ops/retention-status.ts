@@ -493,9 +493,8 @@ function walkRows(
 
 /** `, and 2 late day(s) swept again`: days a run walked again because they gained a late recording. */
 function lateSwept(lastRun: SweepReport): string {
-  // Reported by sweeps that know it (lambda/retention/sweep-run.ts); older reports have none.
-  const swept = (lastRun as { lateDaysSwept?: number }).lateDaysSwept;
-  return swept ? `, and ${swept} late day(s) swept again` : '';
+  // A report saved before the sweep counted them has none.
+  return lastRun.lateDaysSwept ? `, and ${lastRun.lateDaysSwept} late day(s) swept again` : '';
 }
 
 function pendingLine(pending: NonNullable<RetentionStatus['checkpoint']>['pending']): string {

@@ -380,7 +380,7 @@ describe('sources kept for other periods', () => {
 
   test('a run that swept late days again says how many', async () => {
     await store.write({ nextDay: '2024-08-02', pending: [] });
-    await store.recordRun({ ...run(), lateDaysSwept: 2 } as SweepReport, new Date('2024-09-01T11:30:00.000Z'));
+    await store.recordRun(run({ lateDaysSwept: 2 }), new Date('2024-09-01T11:30:00.000Z'));
 
     const text = formatRetentionStatus(await retentionStatus(sources, THIRTY_DAYS, NOW));
 
