@@ -148,7 +148,9 @@ describe('GET /recordings', () => {
     // A bad parameter, and a cursor sent with another range.
     const bad = await list({ from: '2019-03-01', to: '2019-05-01' });
     expect(bad.status).toBe(400);
-    expect(bad.json).toEqual({ error: '"from" and "to" must be at most 31 days apart' });
+    expect(bad.json).toEqual({
+      error: '"from" and "to" must be at most 31 days apart (with hold=true, any range or none)',
+    });
     const foreign = await list({ from: '2019-03-01', to: '2019-03-04', cursor: body1.nextCursor as string });
     expect(foreign.status).toBe(400);
   });
