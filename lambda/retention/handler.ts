@@ -9,10 +9,18 @@ import { LateDays } from '../shared/ledger/late-days';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RetentionCheckpointStore } from './checkpoint';
 import { dayCandidates, expireRecording, RETENTION_ACTOR } from './expire-recording';
-import { type RetentionWalk, retentionWalks, seededCheckpoint, walkCovers, walkLabel } from './retention-walks';
+import {
+  type RetentionRunReport,
+  type RetentionWalk,
+  retentionWalks,
+  runReport,
+  seededCheckpoint,
+  walkCandidates,
+  walkJudge,
+  walkLabel,
+} from './retention-walks';
 import {
   EARLIEST_DAY,
-  type RetentionCandidate,
   type RetentionCheckpoint,
   runRetentionSweep,
   type SweepAuditEntry,
@@ -38,15 +46,6 @@ export class RetentionRunError extends Error {
     super(`The retention sweep could not expire ${report.failed} recording(s); the next run tries them again`);
     this.name = 'RetentionRunError';
   }
-}
-
-/** A run with more than one walk (`retention.bySource`): the walks' reports summed, and each one's. */
-export interface RetentionRunReport extends SweepReport {
-  readonly walks?: readonly (SweepReport & {
-    readonly checkpointKey: string;
-    readonly days: number;
-    readonly sources: string;
-  })[];
 }
 
 /**
@@ -92,7 +91,6 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
       const reserve = Math.floor(config.maxRecordingsPerRun / (2 * walks.length));
       for (const [i, walk] of walks.entries()) {
         const store = stores.get(walk.checkpointKey) as RetentionCheckpointStore;
-        const covers = (source: string | undefined) => walkCovers(walk, source);
         const audit = (entry: SweepAuditEntry) => auditSweep(recorder, entry, walk.days, config, context);
         const report = await runRetentionSweep(
           {
@@ -104,7 +102,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
             walk: walkLabel(walk),
           },
           {
-            candidates: (day, through) => coveredCandidates(dayCandidates(index, day, through), covers),
+            candidates: (day, through) => walkCandidates(walk, dayCandidates(index, day, through)),
             // Judged at the time of the check: never a cutoff before the run's own.
             expire: (recordingSid) => expireRecording(recordingSid, erasure, walkJudge(walk, clock())),
             audit,
@@ -112,7 +110,7 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
               read: () =>
                 previousKeys.includes(walk.checkpointKey)
                   ? store.read()
-                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay, store),
+                  : startingCheckpoint(runtime, config.ledgerTableName, previousKeys, firstDay, store, clock()),
               write: (cp) => store.write(cp, clock()),
             },
             obs,
@@ -139,32 +137,6 @@ export function createRetentionHandler(runtime: RetentionRuntime) {
   };
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
-/**
- * What a walk says of a recording it is asked to expire before anything is touched: another walk's
- * (a pending list carried over from an earlier set of walks), or not yet due under its period (which
- * grew since the recording was remembered). An expired one is finished whatever its due day.
- */
-function walkJudge(walk: RetentionWalk, now: Date) {
-  const cutoff = now.getTime() - walk.days * DAY_MS;
-  return (item: { readonly source?: string | undefined; readonly startedAt?: string; readonly status?: string }) => {
-    if (!walkCovers(walk, item.source)) return { outcome: 'elsewhere' } as const;
-    const started = Date.parse(item.startedAt ?? '');
-    if (item.status !== 'expired' && Number.isFinite(started) && started >= cutoff) {
-      return { outcome: 'early', dueAt: new Date(started + walk.days * DAY_MS).toISOString() } as const;
-    }
-    return undefined;
-  };
-}
-
-async function* coveredCandidates(
-  candidates: AsyncIterable<RetentionCandidate>,
-  covers: (source: string | undefined) => boolean,
-): AsyncIterable<RetentionCandidate> {
-  for await (const candidate of candidates) if (covers(candidate.source)) yield candidate;
-}
-
 /** A walk new to the stage starts from the first day with what the walks it replaces remembered. */
 async function startingCheckpoint(
   runtime: RetentionRuntime,
@@ -172,44 +144,12 @@ async function startingCheckpoint(
   previousKeys: readonly string[],
   firstDay: string,
   own: RetentionCheckpointStore,
+  now: Date,
 ): Promise<RetentionCheckpoint> {
   const replaced = await Promise.all(
     previousKeys.map((key) => new RetentionCheckpointStore(runtime.ddb, tableName, key).read()),
   );
-  return seededCheckpoint(replaced, firstDay, (runtime.now ?? (() => new Date()))(), await own.read());
-}
-
-function runReport(reports: readonly { walk: RetentionWalk; report: SweepReport }[]): RetentionRunReport {
-  const [first] = reports;
-  if (!first) throw new Error('a retention policy has at least one walk');
-  if (reports.length === 1) return first.report;
-  const all = reports.map((r) => r.report);
-  const sum = (pick: (report: SweepReport) => number | undefined) => all.reduce((n, r) => n + (pick(r) ?? 0), 0);
-  const earliest = (pick: (report: SweepReport) => string) => all.map(pick).reduce((a, b) => (a < b ? a : b));
-  // The walk of every source the stage did not name (there is always one): its cutoff is the stage's `retention.days`.
-  const main = reports.find((r) => !r.walk.sources) ?? first;
-  return {
-    cutoff: main.report.cutoff,
-    fromDay: earliest((r) => r.fromDay),
-    nextDay: earliest((r) => r.nextDay),
-    examined: sum((r) => r.examined),
-    expired: sum((r) => r.expired),
-    finished: sum((r) => r.finished),
-    held: sum((r) => r.held),
-    retained: sum((r) => r.retained),
-    failed: sum((r) => r.failed),
-    auditFailed: sum((r) => r.auditFailed),
-    pending: sum((r) => r.pending),
-    caughtUp: all.every((r) => r.caughtUp),
-    ...(all.some((r) => r.stopped) ? { stopped: true as const } : {}),
-    ...(all.some((r) => r.pendingFull) ? { pendingFull: true as const } : {}),
-    walks: reports.map(({ walk, report }) => ({
-      ...report,
-      checkpointKey: walk.checkpointKey,
-      days: walk.days,
-      sources: walkLabel(walk),
-    })),
-  };
+  return seededCheckpoint(replaced, firstDay, now, await own.read());
 }
 
 /**

@@ -1,7 +1,15 @@
 import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
 import type { DaysBySource } from '../shared/config/retention-by-source';
 import { RECORDING_SOURCES, type RecordingSource } from '../shared/job/recording-job';
-import { lostRunDoubt, MAX_PENDING, mergeDoubt, type PendingRecording, type RetentionCheckpoint } from './sweep-run';
+import {
+  lostRunDoubt,
+  MAX_PENDING,
+  mergeDoubt,
+  type PendingRecording,
+  type RetentionCandidate,
+  type RetentionCheckpoint,
+  type SweepReport,
+} from './sweep-run';
 
 /** A stage's retention: `days` for every recording, except the sources `bySource` names. */
 export interface RetentionPolicy {
@@ -106,4 +114,74 @@ export function seededCheckpoint(
   }
   const settledAt = (settled as string[]).reduce((a, b) => (a < b ? a : b));
   return { nextDay: firstDay, pending: [...pending.values()], settledAt, ...doubtful };
+}
+
+/** A run with more than one walk (`retention.bySource`): the walks' reports summed, and each one's. */
+export interface RetentionRunReport extends SweepReport {
+  readonly walks?: readonly (SweepReport & {
+    readonly checkpointKey: string;
+    readonly days: number;
+    readonly sources: string;
+  })[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * What a walk says of a recording it is asked to expire before anything is touched: another walk's
+ * (a pending list carried over from an earlier set of walks), or not yet due under its period (which
+ * grew since the recording was remembered). An expired one is finished whatever its due day.
+ */
+export function walkJudge(walk: RetentionWalk, now: Date) {
+  const cutoff = now.getTime() - walk.days * DAY_MS;
+  return (item: { readonly source?: string | undefined; readonly startedAt?: string; readonly status?: string }) => {
+    if (!walkCovers(walk, item.source)) return { outcome: 'elsewhere' } as const;
+    const started = Date.parse(item.startedAt ?? '');
+    if (item.status !== 'expired' && Number.isFinite(started) && started >= cutoff) {
+      return { outcome: 'early', dueAt: new Date(started + walk.days * DAY_MS).toISOString() } as const;
+    }
+    return undefined;
+  };
+}
+
+/** The candidates of a day that are the walk's (of the sources it covers). */
+export async function* walkCandidates(
+  walk: RetentionWalk,
+  candidates: AsyncIterable<RetentionCandidate>,
+): AsyncIterable<RetentionCandidate> {
+  for await (const candidate of candidates) if (walkCovers(walk, candidate.source)) yield candidate;
+}
+
+/** One report of a run: the walk's own, or with several walks their counts summed and each one's. */
+export function runReport(reports: readonly { walk: RetentionWalk; report: SweepReport }[]): RetentionRunReport {
+  const [first] = reports;
+  if (!first) throw new Error('a retention policy has at least one walk');
+  if (reports.length === 1) return first.report;
+  const all = reports.map((r) => r.report);
+  const sum = (pick: (report: SweepReport) => number | undefined) => all.reduce((n, r) => n + (pick(r) ?? 0), 0);
+  const earliest = (pick: (report: SweepReport) => string) => all.map(pick).reduce((a, b) => (a < b ? a : b));
+  // The walk of every source the stage did not name (there is always one): its cutoff is the stage's `retention.days`.
+  const main = reports.find((r) => !r.walk.sources) ?? first;
+  return {
+    cutoff: main.report.cutoff,
+    fromDay: earliest((r) => r.fromDay),
+    nextDay: earliest((r) => r.nextDay),
+    examined: sum((r) => r.examined),
+    expired: sum((r) => r.expired),
+    finished: sum((r) => r.finished),
+    held: sum((r) => r.held),
+    retained: sum((r) => r.retained),
+    failed: sum((r) => r.failed),
+    auditFailed: sum((r) => r.auditFailed),
+    pending: sum((r) => r.pending),
+    caughtUp: all.every((r) => r.caughtUp),
+    ...(all.some((r) => r.stopped) ? { stopped: true as const } : {}),
+    ...(all.some((r) => r.pendingFull) ? { pendingFull: true as const } : {}),
+    walks: reports.map(({ walk, report }) => ({
+      ...report,
+      checkpointKey: walk.checkpointKey,
+      days: walk.days,
+      sources: walkLabel(walk),
+    })),
+  };
 }
