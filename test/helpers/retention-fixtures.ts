@@ -8,7 +8,10 @@ import type { RetentionRuntime } from '../../lambda/retention/handler';
 import { CallsRepository } from '../../lambda/shared/calls/calls';
 import { LateDays } from '../../lambda/shared/ledger/late-days';
 import { RecordingLedger } from '../../lambda/shared/ledger/ledger';
+import { createObservability } from '../../lambda/shared/runtime/observability';
 import { generateStorageKey } from '../../lambda/shared/storage/recording-store';
+import type { TwilioApi } from '../../lambda/shared/twilio/rest-api';
+import { staticTokens } from '../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../lib/local/config';
 import { CALL_SID_INDEX, CALLS_TABLE, type Emulators, LEDGER_TABLE, RECORDINGS_BUCKET } from './emulators';
 import { newCallSid, newRecordingSid, TEST_ACCOUNT_SID } from './twilio-fixtures';
@@ -71,6 +74,30 @@ export function retentionTestConfig(overrides: Partial<RetentionRuntime['config'
     maxRecordingsPerRun: 100,
     maxDaysPerRun: 400,
     auditTableName: AUDIT_TABLE_NAME,
+    ...overrides,
+  };
+}
+
+/**
+ * The sweep function's runtime on the emulators at `now`: Twilio accepts every delete, events go
+ * nowhere, a first run starts at `earliestDay`. `overrides` replace any part of it.
+ */
+export function retentionRuntime(
+  aws: Emulators,
+  now: Date,
+  earliestDay: string,
+  overrides: Partial<RetentionRuntime> = {},
+): RetentionRuntime {
+  return {
+    config: retentionTestConfig(),
+    tokens: staticTokens('unused'),
+    s3: aws.s3,
+    ddb: aws.ddb,
+    twilio: { async deleteRecording() {} } as unknown as TwilioApi,
+    events: { publish: async () => undefined },
+    obs: createObservability('retention-test'),
+    now: () => now,
+    earliestDay,
     ...overrides,
   };
 }

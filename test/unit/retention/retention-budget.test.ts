@@ -4,11 +4,12 @@
  */
 import '../../helpers/setup-env';
 import { createRetentionHandler } from '../../../lambda/retention/handler';
-import { createObservability } from '../../../lambda/shared/runtime/observability';
-import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
-import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { type Emulators, startEmulators } from '../../helpers/emulators';
-import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
+import {
+  retentionRuntime,
+  retentionTestConfig,
+  givenStored as storedRecording,
+} from '../../helpers/retention-fixtures';
 
 let aws: Emulators;
 const SHARDS = 2;
@@ -26,21 +27,16 @@ const givenStored = (startedAt: string, source?: string) =>
   storedRecording(aws, startedAt, { shards: SHARDS, ...(source ? { source } : {}) });
 
 function sweep(now: Date, maxRecordingsPerRun = 100, ddb: Pick<Emulators['ddb'], 'send'> = aws.ddb) {
-  return createRetentionHandler({
-    config: retentionTestConfig({
-      ledgerIndexShards: SHARDS,
-      retentionDaysBySource: { RecordVerb: 7 },
-      maxRecordingsPerRun,
+  return createRetentionHandler(
+    retentionRuntime(aws, now, '2025-01-01', {
+      config: retentionTestConfig({
+        ledgerIndexShards: SHARDS,
+        retentionDaysBySource: { RecordVerb: 7 },
+        maxRecordingsPerRun,
+      }),
+      ddb: ddb as Emulators['ddb'],
     }),
-    tokens: staticTokens('unused'),
-    s3: aws.s3,
-    ddb: ddb as Emulators['ddb'],
-    twilio: { async deleteRecording() {} } as unknown as TwilioApi,
-    events: { publish: async () => undefined },
-    obs: createObservability('retention-budget-test'),
-    now: () => now,
-    earliestDay: '2025-01-01',
-  })();
+  )();
 }
 
 const status = async (recordingSid: string) => (await aws.getLedger(recordingSid))?.status;

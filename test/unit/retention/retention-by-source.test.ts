@@ -12,18 +12,20 @@ import { AuditReader } from '../../../lambda/shared/audit/audit-trail';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import type { DaysBySource } from '../../../lambda/shared/config/retention-by-source';
 import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
-import { createObservability } from '../../../lambda/shared/runtime/observability';
 import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
-import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
-import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
+import {
+  retentionRuntime,
+  retentionTestConfig,
+  givenStored as storedRecording,
+} from '../../helpers/retention-fixtures';
 
 let aws: Emulators;
 /** Fewer day-index queries per day than the default 8: the walks here cover years of days. */
 const SHARDS = 2;
 
-const twilio = { async deleteRecording() {} } as unknown as TwilioApi;
+const _twilio = { async deleteRecording() {} } as unknown as TwilioApi;
 
 beforeAll(async () => {
   aws = await startEmulators();
@@ -39,22 +41,16 @@ const givenStored = (startedAt: string, source?: string) =>
 
 /** One run of the sweep at `now`: 30 days, except the sources `bySource` names. */
 function sweep(now: Date, bySource: DaysBySource = {}, extra: Partial<RetentionRuntime['config']> = {}) {
-  return createRetentionHandler({
-    config: retentionTestConfig({
-      ledgerIndexShards: SHARDS,
-      retentionDaysBySource: bySource,
-      maxDaysPerRun: 2000,
-      ...extra,
+  return createRetentionHandler(
+    retentionRuntime(aws, now, '2024-12-01', {
+      config: retentionTestConfig({
+        ledgerIndexShards: SHARDS,
+        retentionDaysBySource: bySource,
+        maxDaysPerRun: 2000,
+        ...extra,
+      }),
     }),
-    tokens: staticTokens('unused'),
-    s3: aws.s3,
-    ddb: aws.ddb,
-    twilio,
-    events: { publish: async () => undefined },
-    obs: createObservability('retention-by-source-test'),
-    now: () => now,
-    earliestDay: '2024-12-01',
-  })();
+  )();
 }
 
 const status = async (recordingSid: string) => (await aws.getLedger(recordingSid))?.status;

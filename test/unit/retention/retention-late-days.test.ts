@@ -7,11 +7,12 @@ import '../../helpers/setup-env';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
 import { createRetentionHandler } from '../../../lambda/retention/handler';
 import { LateDays } from '../../../lambda/shared/ledger/late-days';
-import { createObservability } from '../../../lambda/shared/runtime/observability';
-import type { TwilioApi } from '../../../lambda/shared/twilio/rest-api';
-import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
-import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
+import {
+  retentionRuntime,
+  retentionTestConfig,
+  givenStored as storedRecording,
+} from '../../helpers/retention-fixtures';
 
 let aws: Emulators;
 const SHARDS = 2;
@@ -28,17 +29,12 @@ afterAll(async () => {
 const givenStored = (startedAt: string, late = false) => storedRecording(aws, startedAt, { shards: SHARDS, late });
 
 function sweep(now: Date, maxRecordingsPerRun = 100, ddb: Pick<Emulators['ddb'], 'send'> = aws.ddb) {
-  return createRetentionHandler({
-    config: retentionTestConfig({ ledgerIndexShards: SHARDS, maxRecordingsPerRun }),
-    tokens: staticTokens('unused'),
-    s3: aws.s3,
-    ddb: ddb as Emulators['ddb'],
-    twilio: { async deleteRecording() {} } as unknown as TwilioApi,
-    events: { publish: async () => undefined },
-    obs: createObservability('retention-late-days-test'),
-    now: () => now,
-    earliestDay: '2025-01-01',
-  })();
+  return createRetentionHandler(
+    retentionRuntime(aws, now, '2025-01-01', {
+      config: retentionTestConfig({ ledgerIndexShards: SHARDS, maxRecordingsPerRun }),
+      ddb: ddb as Emulators['ddb'],
+    }),
+  )();
 }
 
 const status = async (recordingSid: string) => (await aws.getLedger(recordingSid))?.status;

@@ -14,14 +14,16 @@ import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-name
 import type { VaultEvent } from '../../../lambda/shared/ledger/events';
 import { openStatusKey, shardOf } from '../../../lambda/shared/ledger/index-shards';
 import { LedgerHold } from '../../../lambda/shared/ledger/ledger-hold';
-import { createObservability } from '../../../lambda/shared/runtime/observability';
 import { type TwilioApi, TwilioApiError } from '../../../lambda/shared/twilio/rest-api';
-import { staticTokens } from '../../../lambda/shared/twilio/signature';
 import { AUDIT_TABLE_NAME } from '../../../lib/local/config';
 import { lambdaContext } from '../../../lib/local/gateway';
 import { captureObs } from '../../helpers/capture-obs';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
-import { retentionTestConfig, givenStored as storedRecording } from '../../helpers/retention-fixtures';
+import {
+  retentionRuntime,
+  retentionTestConfig,
+  givenStored as storedRecording,
+} from '../../helpers/retention-fixtures';
 import { newRecordingSid } from '../../helpers/twilio-fixtures';
 
 const NOW = new Date('2024-09-01T12:00:00.000Z');
@@ -53,21 +55,17 @@ function sweep(
   extra: Partial<RetentionRuntime> & { principalArn?: string; context?: Context; indexShards?: number } = {},
 ) {
   const { principalArn, context, indexShards = 8, ...runtime } = extra;
-  return createRetentionHandler({
-    config: retentionTestConfig({
-      ledgerIndexShards: indexShards,
-      ...(principalArn ? { auditPrincipalArn: principalArn } : {}),
+  return createRetentionHandler(
+    retentionRuntime(aws, now, '2024-07-01', {
+      config: retentionTestConfig({
+        ledgerIndexShards: indexShards,
+        ...(principalArn ? { auditPrincipalArn: principalArn } : {}),
+      }),
+      twilio,
+      events: { publish: async (event) => void published.push(event) },
+      ...runtime,
     }),
-    tokens: staticTokens('unused'),
-    s3: aws.s3,
-    ddb: aws.ddb,
-    twilio,
-    events: { publish: async (event) => void published.push(event) },
-    obs: createObservability('retention-test'),
-    now: () => now,
-    earliestDay: '2024-07-01',
-    ...runtime,
-  })(undefined, context);
+  )(undefined, context);
 }
 
 async function auditTrail(recordingSid: string): Promise<AuditEntry[]> {
