@@ -322,6 +322,19 @@ test('an encrypted recording: the status names the key Twilio used and the comma
   );
 });
 
+/** The ledger's RecordingSource of a recording (stored() leaves it unset). */
+async function givenSource(recordingSid: string, source: string) {
+  await aws.ddb.send(
+    new UpdateCommand({
+      TableName: LEDGER_TABLE,
+      Key: { recordingSid },
+      UpdateExpression: 'SET #source = :source',
+      ExpressionAttributeNames: { '#source': 'source' },
+      ExpressionAttributeValues: { ':source': source },
+    }),
+  );
+}
+
 describe('retention and holds', () => {
   const NOW = new Date('2024-09-01T12:00:00.000Z');
   const withRetention = (days: number): StatusSources => ({ ...sources, retentionDays: days, now: () => NOW });
@@ -343,15 +356,7 @@ describe('retention and holds', () => {
 
   test('a recording of a source kept for its own period is due at the end of that period', async () => {
     const r = await stored(undefined, '2024-08-20T10:00:00.000Z');
-    await aws.ddb.send(
-      new UpdateCommand({
-        TableName: LEDGER_TABLE,
-        Key: { recordingSid: r.recordingSid },
-        UpdateExpression: 'SET #source = :source',
-        ExpressionAttributeNames: { '#source': 'source' },
-        ExpressionAttributeValues: { ':source': 'Conference' },
-      }),
-    );
+    await givenSource(r.recordingSid, 'Conference');
 
     const report = await recordingStatus(
       { ...withRetention(30), retentionDaysBySource: { Conference: 365, Trunking: 7 } },
@@ -376,15 +381,7 @@ describe('retention and holds', () => {
 
   test('periods given here that differ from the sweep’s: no due date and no "past its retention" issue, but one line saying why', async () => {
     const r = await stored(undefined, '2023-08-20T10:00:00.000Z');
-    await aws.ddb.send(
-      new UpdateCommand({
-        TableName: LEDGER_TABLE,
-        Key: { recordingSid: r.recordingSid },
-        UpdateExpression: 'SET #source = :source',
-        ExpressionAttributeNames: { '#source': 'source' },
-        ExpressionAttributeValues: { ':source': 'Conference' },
-      }),
-    );
+    await givenSource(r.recordingSid, 'Conference');
     // The sweep runs with Conference kept 365 days; this shell gives RETENTION_DAYS=30 alone.
     const walks = retentionWalks({ days: 30, bySource: { Conference: 365 } });
     const registry = new RetentionCheckpointStore(aws.ddb, LEDGER_TABLE);
