@@ -192,11 +192,10 @@ export function parseListingQuery(raw: string | Readonly<Record<string, string |
  * naming the parameter otherwise.
  */
 function parseInstant(name: string, value: string | undefined, required: boolean): Date | undefined {
-  if (value === undefined && !required) return undefined;
-  if (required && (value === undefined || value === '')) {
+  if (value === undefined || (required && value === '')) {
+    if (!required) return undefined;
     throw badRequest(`"${name}" is required (ISO-8601 date or date-time, UTC); only hold=true lists without a range`);
   }
-  if (value === undefined) return undefined;
   const date = parseIsoInstant(value);
   if (!date) {
     throw badRequest(
