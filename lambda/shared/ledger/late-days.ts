@@ -24,7 +24,7 @@ export class LateDays {
     private readonly key: string = RETENTION_LATE_DAYS_KEY,
   ) {}
 
-  /** Notes `days` (`YYYY-MM-DD`); the item is made if there is none (no `nextDay`: not a checkpoint yet). */
+  /** Notes `days` (`YYYY-MM-DD`); the item is made if there is none. */
   async note(...days: string[]): Promise<void> {
     await this.update('ADD lateDays :days', days);
   }
