@@ -60,6 +60,18 @@ export function retentionWalks(policy: RetentionPolicy): RetentionWalk[] {
   return walks.sort((a, b) => a.days - b.days);
 }
 
+/**
+ * The walk a checkpoint key names (`retentionWalks` makes the keys), its period unknown (0): for
+ * `status` in a shell that knows no policy, or other periods than the sweep's.
+ */
+export function walkOfCheckpointKey(key: string): RetentionWalk {
+  const [, kind, list = ''] = /#(except|sources):(.*)$/.exec(key) ?? [];
+  const named = list.split(',').filter(Boolean) as RecordingSource[];
+  if (kind === 'sources') return { checkpointKey: key, days: 0, sources: named };
+  if (kind === 'except') return { checkpointKey: key, days: 0, except: named };
+  return { checkpointKey: key, days: 0 };
+}
+
 /** Whether `walk` sweeps a recording of `source` (the ledger's; absent for a recording Twilio named none for). */
 export function walkCovers(walk: RetentionWalk, source: string | undefined): boolean {
   if (walk.sources) return source !== undefined && (walk.sources as readonly string[]).includes(source);

@@ -7,7 +7,12 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../lambda/retention/checkpoint';
-import { type RetentionWalk, retentionWalks, walkLabel } from '../../lambda/retention/retention-walks';
+import {
+  type RetentionWalk,
+  retentionWalks,
+  walkLabel,
+  walkOfCheckpointKey,
+} from '../../lambda/retention/retention-walks';
 import { EARLIEST_DAY, MAX_PENDING, type PendingRecording, type SweepReport } from '../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import { type DaysBySource, formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
@@ -181,7 +186,7 @@ export async function retentionStatus(
   const shown = policy && !sweep.differs ? policy : undefined;
   const walks: { readonly walk: RetentionWalk; readonly days: number | null }[] = shown
     ? retentionWalks(shown).map((walk) => ({ walk, days: walk.days }))
-    : sweep.registered.map((key) => ({ walk: walkOfKey(key), days: null }));
+    : sweep.registered.map((key) => ({ walk: walkOfCheckpointKey(key), days: null }));
   const statuses = walks.map(({ walk, days }) => {
     const registered = sweep.registered.includes(walk.checkpointKey);
     // A checkpoint of a walk the sweep does not make (yet) is not where the next run starts,
@@ -291,15 +296,6 @@ export async function retentionDiffersFromSweep(
   retention: Pick<RetentionPolicy, 'days' | 'bySource'>,
 ): Promise<boolean> {
   return (await readSweepWalks(db as DynamoDBDocumentClient, tableName, retention)).differs;
-}
-
-/** The walk a checkpoint key names (retentionWalks makes the keys), for a shell that knows no policy. */
-function walkOfKey(key: string): RetentionWalk {
-  const [, kind, list = ''] = /#(except|sources):(.*)$/.exec(key) ?? [];
-  const named = list.split(',').filter(Boolean) as RetentionWalk['except'] & string[];
-  if (kind === 'sources') return { checkpointKey: key, days: 0, sources: named };
-  if (kind === 'except') return { checkpointKey: key, days: 0, except: named };
-  return { checkpointKey: key, days: 0 };
 }
 
 function walkStatus(
