@@ -19,7 +19,7 @@ import {
   type DaysBySource,
   MAX_RETENTION_DAYS,
   MIN_RETENTION_DAYS,
-  parseDaysBySource,
+  readDaysBySource,
 } from '../../lambda/shared/config/retention-by-source';
 import {
   DAY_SHARD_INDEX,
@@ -147,18 +147,16 @@ export function localRetention(
     r.optional(ENV.retentionDays) !== undefined
       ? r.int(ENV.retentionDays, 0, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS)
       : undefined;
-  const bySourceText = r.optional(ENV.retentionDaysBySource);
-  const bySource = parseDaysBySource(bySourceText ?? '', ENV.retentionDaysBySource);
-  r.problems.push(...bySource.problems);
+  const bySource = readDaysBySource(r);
   // The per-source periods refine a sweep; without RETENTION_DAYS there is none to refine.
-  if (bySourceText !== undefined && retentionDays === undefined) {
+  if (bySource !== undefined && retentionDays === undefined) {
     r.problems.push(
       `${ENV.retentionDaysBySource} requires ${ENV.retentionDays} (the period of every source it does not name)`,
     );
   }
   return {
     ...(retentionDays !== undefined ? { retentionDays } : {}),
-    retentionDaysBySource: bySource.bySource,
+    retentionDaysBySource: bySource ?? {},
     retentionSweepSeconds: r.int('RETENTION_SWEEP_SECONDS', DEFAULT_RETENTION_SWEEP_SECONDS, 1, 7 * 24 * 3600),
   };
 }

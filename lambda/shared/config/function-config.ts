@@ -13,7 +13,7 @@ import { type Env, EnvReader } from '../runtime/env-reader';
 import { connectionOverridesProblems } from '../twilio/connection-overrides';
 import { SID } from '../twilio/sids';
 import { ENV } from './env-names';
-import { type DaysBySource, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, parseDaysBySource } from './retention-by-source';
+import { type DaysBySource, MAX_RETENTION_DAYS, MIN_RETENTION_DAYS, readDaysBySource } from './retention-by-source';
 
 export { ConfigError, type Env } from '../runtime/env-reader';
 
@@ -301,8 +301,7 @@ export function loadRetentionConfig(env: Env = process.env): RetentionConfig {
   const r = new EnvReader(env);
   r.required(ENV.retentionDays);
   const principalArn = r.optional(ENV.auditPrincipalArn);
-  const bySource = parseDaysBySource(r.optional(ENV.retentionDaysBySource) ?? '', ENV.retentionDaysBySource);
-  r.problems.push(...bySource.problems);
+  const bySource = readDaysBySource(r) ?? {};
   return r.done({
     ...erasure,
     // Every expiry is entered in the access audit trail.
@@ -311,7 +310,7 @@ export function loadRetentionConfig(env: Env = process.env): RetentionConfig {
     ledgerDayIndexName: r.optional(ENV.ledgerDayIndex) ?? DEFAULT_LEDGER_DAY_INDEX,
     ledgerIndexShards: ledgerIndexShards(r),
     retentionDays: r.int(ENV.retentionDays, 0, MIN_RETENTION_DAYS, MAX_RETENTION_DAYS),
-    retentionDaysBySource: bySource.bySource,
+    retentionDaysBySource: bySource,
     maxRecordingsPerRun: r.int(ENV.retentionMaxRecordingsPerRun, DEFAULT_RETENTION_MAX_RECORDINGS_PER_RUN, 1, 100_000),
     maxDaysPerRun: RETENTION_MAX_DAYS_PER_RUN,
   });

@@ -1,4 +1,6 @@
 import { RECORDING_SOURCES, type RecordingSource } from '../job/recording-job';
+import type { EnvReader } from '../runtime/env-reader';
+import { ENV } from './env-names';
 
 /**
  * A stage's retention periods by Twilio RecordingSource (`retention.bySource` in cdk.json), as
@@ -49,4 +51,16 @@ export function parseDaysBySource(
     bySource[source as RecordingSource] = value;
   }
   return { bySource, problems };
+}
+
+/**
+ * RETENTION_DAYS_BY_SOURCE as the retention function and `npm start` read it, its problems added
+ * to `r`'s; undefined when it is not set.
+ */
+export function readDaysBySource(r: EnvReader): DaysBySource | undefined {
+  const text = r.optional(ENV.retentionDaysBySource);
+  if (text === undefined) return undefined;
+  const { bySource, problems } = parseDaysBySource(text, ENV.retentionDaysBySource);
+  r.problems.push(...problems);
+  return bySource;
 }
