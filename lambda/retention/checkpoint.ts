@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { RETENTION_CHECKPOINT_KEY } from '../shared/config/env-names';
-import type { PendingRecording, RetentionCheckpoint, RetentionDoubt, SweepReport } from './sweep-run';
+import type { PendingRecording, RetentionCheckpoint, RetentionDoubt } from './checkpoint-state';
+import type { SweepReport } from './sweep-run';
 
 /**
  * Where the retention sweep got to, kept in the ledger table under a key that can never be a

@@ -8,6 +8,7 @@ import { LedgerDayIndex } from '../shared/ledger/day-index';
 import { LateDays } from '../shared/ledger/late-days';
 import { createObservability, type Observability } from '../shared/runtime/observability';
 import { RetentionCheckpointStore } from './checkpoint';
+import type { RetentionCheckpoint } from './checkpoint-state';
 import { dayCandidates, expireRecording, RETENTION_ACTOR } from './expire-recording';
 import {
   type RetentionRunReport,
@@ -19,13 +20,7 @@ import {
   walkJudge,
   walkLabel,
 } from './retention-walks';
-import {
-  EARLIEST_DAY,
-  type RetentionCheckpoint,
-  runRetentionSweep,
-  type SweepAuditEntry,
-  type SweepReport,
-} from './sweep-run';
+import { EARLIEST_DAY, runRetentionSweep, type SweepAuditEntry, type SweepReport } from './sweep-run';
 
 export interface RetentionRuntime extends ErasureDepsRuntime {
   readonly config: Omit<RetentionConfig, 'secretId'>;

@@ -6,10 +6,9 @@ import {
   MAX_PENDING,
   mergeDoubt,
   type PendingRecording,
-  type RetentionCandidate,
   type RetentionCheckpoint,
-  type SweepReport,
-} from './sweep-run';
+} from './checkpoint-state';
+import type { RetentionCandidate, SweepReport } from './sweep-run';
 
 /** A stage's retention: `days` for every recording, except the sources `bySource` names. */
 export interface RetentionPolicy {

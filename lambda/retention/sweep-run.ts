@@ -2,6 +2,13 @@ import { AUDIT_WRITE_FAILED } from '../shared/audit/audit-trail';
 import { dayOf } from '../shared/ledger/ledger';
 import { describeError } from '../shared/runtime/errors';
 import type { Observability } from '../shared/runtime/observability';
+import {
+  lostRunDoubt,
+  MAX_PENDING,
+  mergeDoubt,
+  type PendingRecording,
+  type RetentionCheckpoint,
+} from './checkpoint-state';
 
 /**
  * One run of the retention sweep: erases, through the erasure path, every recording that started
@@ -40,72 +47,6 @@ import type { Observability } from '../shared/runtime/observability';
  *   without their entries) and is kept in `pending` (`unaudited`): the next run writes it first.
  *   The expiry's entry has a fixed key, so writing it twice adds nothing.
  */
-
-export interface PendingRecording {
-  readonly recordingSid: string;
-  /**
-   * `unaudited`: expired, but its audit entry is still to be written. `unfinished`: expired (the
-   * ledger says so), but the erasure path was cut short before the call item or the event: the
-   * next run finishes it; without `expiredAt`, an erasure in doubt (it threw: the ledger may or
-   * may not have taken the expiry): the next run looks at it again.
-   */
-  readonly why: 'held' | 'retained' | 'unaudited' | 'unfinished';
-  /**
-   * Not checked again before this: `retained`, the Object Lock retain-until date; any other (held),
-   * when the recording falls due under the walk's period.
-   */
-  readonly until?: string;
-  /** `unaudited`, `unfinished`: when it expired (the ledger's `expiredAt`). */
-  readonly expiredAt?: string;
-  /** `held`, `retained`: the audit trail says the sweep passed it by for this reason; `unfinished`: says it expired. */
-  readonly audited?: boolean;
-}
-
-export interface RetentionCheckpoint {
-  /** `YYYY-MM-DD`: the first day not yet swept to its end. */
-  readonly nextDay: string;
-  readonly pending: readonly PendingRecording[];
-  /**
-   * Every expiry before this instant is finished and entered, or in `pending` (saved by a run that
-   * knew the outcome of every erasure it started). Absent before the first such save.
-   */
-  readonly settledAt?: string;
-  /** Set by a run as it starts, removed by its last save: found set, the run that set it was lost. */
-  readonly runningSince?: string;
-  /** Expiries lost runs may have left unfinished, looked at again until the walk has passed their day. */
-  readonly doubt?: RetentionDoubt;
-}
-
-/**
- * What lost runs (they died, or could not save their end) may have left unfinished: expiries made
- * from `from` to `to`, on the day they were walking (`day`, the saved `nextDay`: the checkpoint
- * moves past a day only once it is done) or on a late day (noted until swept). Such an expiry is
- * handed to the erasure path again even if it expired before `settledAt`, until a run has swept
- * `day` to its end and every late day behind the checkpoint. A bounded window in the past, so the
- * walk's own later expiries are never read twice for it.
- */
-export interface RetentionDoubt {
-  readonly from: string;
-  readonly to: string;
-  readonly day: string;
-}
-
-/** Both windows, and the later day: the walk passes the earlier on its way. */
-export function mergeDoubt(a: RetentionDoubt | undefined, b: RetentionDoubt | undefined): RetentionDoubt | undefined {
-  if (!a || !b) return a ?? b;
-  return {
-    from: a.from < b.from ? a.from : b.from,
-    to: a.to > b.to ? a.to : b.to,
-    day: a.day > b.day ? a.day : b.day,
-  };
-}
-
-/** A checkpoint found with `runningSince` set: the window of the run that was lost, up to `now`. */
-export function lostRunDoubt(checkpoint: RetentionCheckpoint | undefined, now: Date): RetentionDoubt | undefined {
-  if (!checkpoint?.runningSince) return checkpoint?.doubt;
-  const lost = { from: checkpoint.runningSince, to: now.toISOString(), day: checkpoint.nextDay };
-  return mergeDoubt(checkpoint.doubt, lost);
-}
 
 /** A ledger item due for expiry (as the day index shows it). */
 export interface RetentionCandidate {
@@ -240,12 +181,6 @@ export interface SweepReport {
 }
 
 export const EARLIEST_DAY = '2008-01-01';
-/**
- * The checkpoint's pending list stays inside one 400 KB ledger item with the last run's report: the
- * largest entry (`unfinished`, RecordingSid, `expiredAt`, `audited`) is 108 bytes as DynamoDB
- * counts them, so 3,000 take 324 KB (checkpoint.test.ts writes them).
- */
-export const MAX_PENDING = 3000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export function nextDayOf(day: string): string {

@@ -7,13 +7,14 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../lambda/retention/checkpoint';
+import { MAX_PENDING, type PendingRecording } from '../../lambda/retention/checkpoint-state';
 import {
   type RetentionWalk,
   retentionWalks,
   walkLabel,
   walkOfCheckpointKey,
 } from '../../lambda/retention/retention-walks';
-import { EARLIEST_DAY, MAX_PENDING, type PendingRecording, type SweepReport } from '../../lambda/retention/sweep-run';
+import { EARLIEST_DAY, type SweepReport } from '../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../lambda/shared/config/env-names';
 import { type DaysBySource, formatDaysBySource } from '../../lambda/shared/config/retention-by-source';
 import { LateDays } from '../../lambda/shared/ledger/late-days';

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
+import { MAX_PENDING } from '../../../lambda/retention/checkpoint-state';
 import { type RetentionWalk, retentionWalks } from '../../../lambda/retention/retention-walks';
-import { MAX_PENDING, type SweepReport } from '../../../lambda/retention/sweep-run';
+import type { SweepReport } from '../../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import { LateDays } from '../../../lambda/shared/ledger/late-days';
 import {

@@ -4,7 +4,8 @@
  * entries, fits with the last run's report.
  */
 import { RetentionCheckpointStore } from '../../../lambda/retention/checkpoint';
-import { MAX_PENDING, type PendingRecording, type SweepReport } from '../../../lambda/retention/sweep-run';
+import { MAX_PENDING, type PendingRecording } from '../../../lambda/retention/checkpoint-state';
+import type { SweepReport } from '../../../lambda/retention/sweep-run';
 import { type Emulators, LEDGER_TABLE, startEmulators } from '../../helpers/emulators';
 import { newRecordingSid } from '../../helpers/twilio-fixtures';
 

@@ -2,8 +2,9 @@
  * The retention sweep's walks: one per period, the sources each covers, where a walk new to the
  * stage starts, and the `RETENTION_DAYS_BY_SOURCE` text that carries `retention.bySource`.
  */
+
+import { MAX_PENDING, type PendingRecording } from '../../../lambda/retention/checkpoint-state';
 import { retentionWalks, seededCheckpoint, walkCovers, walkLabel } from '../../../lambda/retention/retention-walks';
-import { MAX_PENDING, type PendingRecording } from '../../../lambda/retention/sweep-run';
 import { RETENTION_CHECKPOINT_KEY } from '../../../lambda/shared/config/env-names';
 import { formatDaysBySource, parseDaysBySource } from '../../../lambda/shared/config/retention-by-source';
 import { RECORDING_SOURCES } from '../../../lambda/shared/job/recording-job';

@@ -3,13 +3,15 @@
  * as doubles (the erasure path itself runs against the emulators in retention.test.ts).
  */
 
+import {
+  MAX_PENDING,
+  type PendingRecording,
+  type RetentionCheckpoint,
+} from '../../../lambda/retention/checkpoint-state';
 import { seededCheckpoint } from '../../../lambda/retention/retention-walks';
 import {
   type ExpireOutcome,
-  MAX_PENDING,
-  type PendingRecording,
   type RetentionCandidate,
-  type RetentionCheckpoint,
   runRetentionSweep,
   type SweepAuditEntry,
   type SweepDeps,
